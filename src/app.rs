@@ -1,0 +1,314 @@
+//! The commands, each one pass through the pipeline:
+//! find places → observe locks and owners → judge → act → report.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use chrono::{TimeDelta, Utc};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use crate::cli::{
+    CleanArgs, CleanFormat, Cli, Command, JudgeArgs, PlaceArgs, ScanArgs, ScanFormat,
+};
+use crate::exit_codes;
+use crate::observe::{self, Observed};
+use crate::output;
+use crate::place::Problem;
+use crate::policy::{Facts, Policy, Verdict};
+use crate::proc::HostProc;
+use crate::remove::{self, Outcome};
+use crate::report::{Action, LockRecord, Report};
+use crate::runlock::{self, Busy};
+use crate::walk::{self, HostSearch};
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let colour = cli.color.enabled();
+    match cli.command {
+        Command::Scan(args) => scan(args, colour),
+        Command::Clean(args) => clean(args),
+        Command::Completions { shell } => {
+            print_bytes(&crate::docs::completion(shell))?;
+            Ok(exit_codes::code(exit_codes::OK))
+        }
+        Command::Man { page } => man(page.as_deref()),
+    }
+}
+
+/// A lock with its verdict (`None` when it could not be read, so was not judged).
+struct Judged {
+    obs: Observed,
+    verdict: Option<Verdict>,
+}
+
+/// Everything a run saw.
+struct Seen {
+    places: usize,
+    judged: Vec<Judged>,
+    problems: Vec<Problem>,
+}
+
+fn policy(j: &JudgeArgs) -> Result<Policy> {
+    let stale_after = TimeDelta::from_std(j.older_than)
+        .map_err(|_| eyre!("--older-than {:?} is too large", j.older_than))?;
+    Ok(Policy {
+        stale_after,
+        ..Policy::default()
+    })
+}
+
+/// The places to look at on the host: the command line's, or the defaults.
+fn host_search(p: &PlaceArgs) -> HostSearch {
+    if !p.root.is_empty() || !p.users_dir.is_empty() {
+        return HostSearch {
+            roots: p.root.clone(),
+            users_dirs: p.users_dir.clone(),
+            explicit: true,
+        };
+    }
+    let mut roots = vec![PathBuf::from("/root/.openclaw")];
+    if let Some(dir) = std::env::var_os("OPENCLAW_STATE_DIR").filter(|d| !d.is_empty()) {
+        roots.push(PathBuf::from(dir));
+    }
+    HostSearch {
+        roots,
+        users_dirs: vec![PathBuf::from("/var/zaki-platform/users")],
+        explicit: false,
+    }
+}
+
+/// Find → observe → judge, for every place.
+fn look(places: &PlaceArgs, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
+    let mut problems = Vec::new();
+    let mut observed = Vec::new();
+    let mut n_places = 0;
+    if !places.no_host {
+        let host_places = walk::places(&host_search(places), &mut problems);
+        let mut found = Vec::new();
+        for (i, place) in host_places.iter().enumerate() {
+            walk::lock_files(i, place, &mut found, &mut problems);
+        }
+        let proc = HostProc::open();
+        observed = observe::host_locks(&host_places, found, &proc, &mut problems);
+        n_places += host_places.len();
+    }
+    let mut judged: Vec<Judged> = observed
+        .into_iter()
+        .map(|obs| {
+            let verdict = obs.file.as_ref().ok().map(|snap| {
+                policy.judge(Facts {
+                    payload: &obs.payload,
+                    mtime: snap.id.mtime_utc(),
+                    owner: &obs.owner,
+                    now,
+                })
+            });
+            Judged { obs, verdict }
+        })
+        .collect();
+    judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
+    Seen {
+        places: n_places,
+        judged,
+        problems,
+    }
+}
+
+fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
+    let note = note.or_else(|| j.obs.file.as_ref().err().cloned());
+    LockRecord::new(&j.obs, j.verdict.as_ref(), action, note)
+}
+
+fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
+    let started = Instant::now();
+    let policy = policy(&args.judge)?;
+    let now = Utc::now();
+    let seen = look(&args.places, &policy, now);
+    let records: Vec<LockRecord> = seen
+        .judged
+        .iter()
+        .map(|j| {
+            let action = if j.verdict.is_some() {
+                Action::Kept
+            } else {
+                Action::Skipped
+            };
+            record(j, action, None)
+        })
+        .filter(|r| !args.stale_only || r.stale)
+        .collect();
+    let any_stale = seen
+        .judged
+        .iter()
+        .any(|j| j.verdict.as_ref().is_some_and(|v| v.stale));
+    let report = Report::new(
+        "scan",
+        now,
+        policy.stale_after.num_seconds(),
+        false,
+        seen.places,
+        records,
+        seen.problems,
+    );
+    report_problems(&report.errors);
+    match args.format {
+        ScanFormat::Json => print_line(&output::json(&report))?,
+        ScanFormat::Table => {
+            if !report.locks.is_empty() {
+                print_line(&output::table(&report.locks, colour))?;
+            }
+            print_line(&output::summary_line(
+                "scan",
+                &report.summary,
+                false,
+                started.elapsed().as_secs_f64(),
+            ))?;
+        }
+    }
+    Ok(exit_codes::code(if args.fail_on_stale && any_stale {
+        exit_codes::STALE_FOUND
+    } else if !report.errors.is_empty() {
+        exit_codes::PARTIAL
+    } else {
+        exit_codes::OK
+    }))
+}
+
+fn clean(args: CleanArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let policy = policy(&args.judge)?;
+    let _run_lock = if args.dry_run {
+        None
+    } else {
+        let path = args.run_lock.clone().unwrap_or_else(runlock::default_path);
+        match runlock::acquire(&path, args.wait) {
+            Ok(l) => Some(l),
+            Err(Busy::Held(pid)) => {
+                if !args.quiet {
+                    let by = pid.map_or_else(String::new, |p| format!(" (pid {p})"));
+                    eprintln!(
+                        "zaki-locks: another clean{by} holds {} and did not finish within {}: stepping aside",
+                        path.display(),
+                        humantime::format_duration(args.wait)
+                    );
+                }
+                return Ok(exit_codes::code(exit_codes::OK));
+            }
+            Err(Busy::Io(e)) => {
+                return Err(e).wrap_err_with(|| {
+                    format!(
+                        "cannot open the run lock {} (choose another with --run-lock PATH)",
+                        path.display()
+                    )
+                });
+            }
+        }
+    };
+
+    let now = Utc::now();
+    let mut seen = look(&args.places, &policy, now);
+    let mut records = Vec::with_capacity(seen.judged.len());
+    for j in &seen.judged {
+        let (action, note) = match (&j.verdict, &j.obs.file) {
+            (None, _) | (_, Err(_)) => (Action::Skipped, None),
+            (Some(v), Ok(_)) if !v.stale => (Action::Kept, None),
+            (Some(_), Ok(_)) if args.dry_run => (Action::WouldRemove, None),
+            (Some(_), Ok(snap)) => match remove::remove(&j.obs.site, snap) {
+                Outcome::Removed => (Action::Removed, None),
+                Outcome::Changed(why) => (Action::Kept, Some(format!("not removed: {why}"))),
+                Outcome::Gone => (
+                    Action::Skipped,
+                    Some("already gone: released or reclaimed by someone else".into()),
+                ),
+                Outcome::Failed(e) => {
+                    seen.problems.push(Problem {
+                        location: j.obs.location.clone(),
+                        path: Some(j.obs.path.clone()),
+                        message: format!("cannot remove stale lock: {e}"),
+                    });
+                    (Action::Skipped, Some(format!("removal failed: {e}")))
+                }
+            },
+        };
+        records.push(record(j, action, note));
+    }
+    let report = Report::new(
+        "clean",
+        now,
+        policy.stale_after.num_seconds(),
+        args.dry_run,
+        seen.places,
+        records,
+        seen.problems,
+    );
+    report_problems(&report.errors);
+    match args.format {
+        CleanFormat::Json => print_line(&output::json(&report))?,
+        CleanFormat::Text => {
+            let mut out = String::new();
+            for r in &report.locks {
+                let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
+                let changed = r.action == Action::Kept && r.stale;
+                if loud || (!args.quiet && (changed || r.action == Action::Skipped)) {
+                    out.push_str(&output::action_line(r));
+                    out.push('\n');
+                }
+            }
+            let acted = report.summary.removed + report.summary.would_remove;
+            if !args.quiet || acted > 0 || !report.errors.is_empty() {
+                out.push_str(&output::summary_line(
+                    "clean",
+                    &report.summary,
+                    args.dry_run,
+                    started.elapsed().as_secs_f64(),
+                ));
+                out.push('\n');
+            }
+            print_bytes(out.as_bytes())?;
+        }
+    }
+    Ok(exit_codes::code(if report.errors.is_empty() {
+        exit_codes::OK
+    } else {
+        exit_codes::PARTIAL
+    }))
+}
+
+fn man(page: Option<&str>) -> Result<ExitCode> {
+    let pages = crate::docs::man_pages();
+    let want = match page {
+        None => format!("{}.1", crate::docs::BIN),
+        Some(p) => format!("{}-{p}.1", crate::docs::BIN),
+    };
+    let Some((_, body)) = pages.iter().find(|(name, _)| *name == want) else {
+        let names: Vec<&str> = pages.iter().skip(1).map(|(n, _)| n.as_str()).collect();
+        return Err(eyre!(
+            "no man page {want:?} (try one of: {})",
+            names.join(", ")
+        ));
+    };
+    print_bytes(body)?;
+    Ok(exit_codes::code(exit_codes::OK))
+}
+
+fn report_problems(problems: &[Problem]) {
+    for p in problems {
+        eprintln!("zaki-locks: error: {p}");
+    }
+}
+
+fn print_line(s: &str) -> Result<()> {
+    let mut b = s.as_bytes().to_vec();
+    b.push(b'\n');
+    print_bytes(&b)
+}
+
+/// Writes to stdout; a closed pipe (`zaki-locks scan | head`) is not an error worth a message.
+fn print_bytes(b: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(b).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.wrap_err("cannot write to stdout"),
+    }
+}

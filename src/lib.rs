@@ -1,0 +1,21 @@
+//! zaki-locks: find and safely remove stuck OpenClaw session locks.
+//!
+//! Data flows one way: [`walk`] finds places and lock files → [`observe`] reads them and their
+//! owners ([`proc`], [`sessions`]) → [`policy`] judges → [`remove`] acts → [`report`] and
+//! [`output`] tell. [`app`] strings the steps together for each command.
+
+pub mod app;
+pub mod cli;
+pub mod docs;
+pub mod exit_codes;
+pub mod lock;
+pub mod observe;
+pub mod output;
+pub mod place;
+pub mod policy;
+pub mod proc;
+pub mod remove;
+pub mod report;
+pub mod runlock;
+pub mod sessions;
+pub mod walk;

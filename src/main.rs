@@ -1,0 +1,18 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use zaki_locks::{app, cli::Cli, exit_codes};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Panics still get color-eyre's report; ordinary errors are printed as one line below.
+    let _ = color_eyre::install();
+    match app::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("zaki-locks: error: {}", chain.join(": "));
+            exit_codes::code(exit_codes::PARTIAL)
+        }
+    }
+}

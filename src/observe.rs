@@ -1,0 +1,231 @@
+//! Observing host locks: read each file found by the walk (bounded, without following a
+//! symlink), look up its session key and observe the owner its payload names.
+//!
+//! The result, [`Observed`], is what the policy judges and what removal later checks against:
+//! a lock is only ever removed if it is still exactly the [`Snapshot`] taken here.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use crate::lock::{LockKind, MAX_PAYLOAD_BYTES, Payload, session_id};
+use crate::place::{Location, PidView, Place, Problem};
+use crate::proc::{HostProc, Owner};
+use crate::sessions::{MAX_STORE_BYTES, SessionIndex};
+use crate::walk::Found;
+
+/// Identity and state of a lock file when it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    /// Modification time (seconds, nanoseconds).
+    pub mtime: (i64, i64),
+}
+
+impl FileId {
+    pub fn of(meta: &std::fs::Metadata) -> FileId {
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+        }
+    }
+
+    pub fn mtime_utc(&self) -> DateTime<Utc> {
+        Utc.timestamp_opt(self.mtime.0, self.mtime.1.clamp(0, 999_999_999) as u32)
+            .single()
+            .unwrap_or(DateTime::UNIX_EPOCH)
+    }
+}
+
+/// A lock file as read: its identity and its first [`MAX_PAYLOAD_BYTES`] (+1, to see overflow).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub id: FileId,
+    pub content: Vec<u8>,
+}
+
+/// Why a lock file could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// It vanished (released) between listing and reading.
+    Gone,
+    /// It is not a regular file (a symlink, a FIFO, …): never read, never touched.
+    NotRegular(&'static str),
+    Io(std::io::Error),
+}
+
+/// Reads a lock file without following a symlink, without blocking on a FIFO, and never more
+/// than the payload bound.
+pub fn snapshot(path: &Path) -> Result<Snapshot, ReadError> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_flags())
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(nix::libc::ELOOP) => ReadError::NotRegular("a symlink"),
+            _ if e.kind() == ErrorKind::NotFound => ReadError::Gone,
+            _ => ReadError::Io(e),
+        })?;
+    snapshot_file(file)
+}
+
+/// Same as [`snapshot`] for a file already opened (by removal, relative to a directory fd).
+pub fn snapshot_file(file: File) -> Result<Snapshot, ReadError> {
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::NotRegular("not a regular file"));
+    }
+    let mut content = Vec::with_capacity(256);
+    file.take(MAX_PAYLOAD_BYTES as u64 + 1)
+        .read_to_end(&mut content)
+        .map_err(ReadError::Io)?;
+    Ok(Snapshot {
+        id: FileId::of(&meta),
+        content,
+    })
+}
+
+/// `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`: a planted symlink fails with `ELOOP`, a FIFO does not
+/// hang the run, a tty does not become ours.
+pub fn libc_flags() -> i32 {
+    nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY
+}
+
+/// How a lock can be acted upon where it lives.
+#[derive(Debug, Clone)]
+pub enum Site {
+    /// On the host: the sessions dir is reached from the state dir one component at a time.
+    Host {
+        state_dir: PathBuf,
+        /// The sessions dir relative to `state_dir` (`agents/<agent>/sessions`).
+        rel_dir: PathBuf,
+        /// (dev, ino) of the sessions dir when it was walked.
+        dir_id: (u64, u64),
+        name: std::ffi::OsString,
+    },
+}
+
+/// A lock file and the facts about it, ready to be judged.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub location: Location,
+    pub path: PathBuf,
+    pub host_path: Option<PathBuf>,
+    pub agent: String,
+    pub kind: LockKind,
+    pub session_id: Option<String>,
+    pub session_key: Option<String>,
+    /// The file as read, or why it was not read (then it is never judged nor touched).
+    pub file: Result<Snapshot, String>,
+    pub payload: Payload,
+    pub owner: Owner,
+    pub site: Site,
+}
+
+/// Observes every lock found on the host.
+pub fn host_locks(
+    places: &[Place],
+    found: Vec<Found>,
+    proc: &HostProc,
+    problems: &mut Vec<Problem>,
+) -> Vec<Observed> {
+    let mut out = Vec::with_capacity(found.len());
+    let mut owners: HashMap<(usize, u64), Owner> = HashMap::new();
+    let mut index: Option<(PathBuf, SessionIndex)> = None;
+    for f in found {
+        let place = &places[f.place];
+        let path = f.path();
+        let file = match f.not_regular {
+            Some(what) => Err(format!("{what}: not a lock file, left alone")),
+            None => match snapshot(&path) {
+                Ok(s) => Ok(s),
+                Err(ReadError::Gone) => continue, // released while we looked: nothing to judge
+                Err(ReadError::NotRegular(what)) => {
+                    Err(format!("{what}: not a lock file, left alone"))
+                }
+                Err(ReadError::Io(e)) => {
+                    problems.push(Problem::host(&path, format!("cannot read lock: {e}")));
+                    Err(format!("unreadable: {e}"))
+                }
+            },
+        };
+        let payload = match &file {
+            Ok(s) => Payload::parse(&s.content, s.id.size),
+            Err(_) => Payload::default(),
+        };
+        let owner = match (payload.pid, &place.pids) {
+            (None, _) => Owner::Gone,
+            (Some(_), PidView::Unknown(why)) => Owner::Unknown(why.clone()),
+            (Some(pid), PidView::Local) => owners
+                .entry((f.place, pid))
+                .or_insert_with(|| proc.observe(pid))
+                .clone(),
+        };
+        let name = f.name.to_string_lossy().into_owned();
+        let sid = match f.kind {
+            LockKind::Transcript => session_id(&name).map(str::to_owned),
+            LockKind::Store => None,
+        };
+        let session_key = sid.as_deref().and_then(|sid| {
+            if index.as_ref().is_none_or(|(d, _)| *d != f.dir) {
+                index = Some((f.dir.clone(), read_index(&f.dir)));
+            }
+            index
+                .as_ref()
+                .and_then(|(_, idx)| idx.key_for(sid))
+                .map(str::to_owned)
+        });
+        let rel_dir = f
+            .dir
+            .strip_prefix(&place.state_dir)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        out.push(Observed {
+            location: place.location.clone(),
+            host_path: Some(path.clone()),
+            path,
+            agent: f.agent,
+            kind: f.kind,
+            session_id: sid,
+            session_key,
+            file,
+            payload,
+            owner,
+            site: Site::Host {
+                state_dir: place.state_dir.clone(),
+                rel_dir,
+                dir_id: f.dir_id,
+                name: f.name,
+            },
+        });
+    }
+    out
+}
+
+/// Reads a sessions dir's store; any trouble just means no session keys are shown.
+fn read_index(dir: &Path) -> SessionIndex {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc_flags())
+        .open(dir.join("sessions.json"))
+    else {
+        return SessionIndex::default();
+    };
+    match file.metadata() {
+        Ok(m) if m.is_file() && m.len() <= MAX_STORE_BYTES => {}
+        _ => return SessionIndex::default(),
+    }
+    let mut bytes = Vec::new();
+    if file.take(MAX_STORE_BYTES).read_to_end(&mut bytes).is_err() {
+        return SessionIndex::default();
+    }
+    SessionIndex::parse(&bytes)
+}

@@ -1,0 +1,87 @@
+//! Places: where locks are found, and in which PID namespace their owners live.
+//!
+//! A place is an OpenClaw state dir seen from somewhere (the host today, a container through
+//! Docker later). Everything downstream (observe, judge, act, report) takes places, so a new
+//! kind of place only has to say how its files and owners are observed.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Where a lock was seen, as printed in reports (`host`, `container:<name>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Location {
+    Host,
+    Container(String),
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Host => f.write_str("host"),
+            Location::Container(name) => write!(f, "container:{name}"),
+        }
+    }
+}
+
+impl Serialize for Location {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// How the owners of locks in a place can be observed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PidView {
+    /// This process's own PID namespace (`/proc` here).
+    Local,
+    /// Owners cannot be judged from here; the text says why.
+    Unknown(String),
+}
+
+/// An OpenClaw state dir at a location.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub location: Location,
+    /// The state dir (`…/.openclaw`), as a path at that location.
+    pub state_dir: PathBuf,
+    pub pids: PidView,
+}
+
+/// Something that could not be done; each one makes the run exit 1.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub location: Location,
+    #[serde(serialize_with = "lossy_path")]
+    pub path: Option<PathBuf>,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn host(path: impl Into<PathBuf>, message: impl Into<String>) -> Problem {
+        Problem {
+            location: Location::Host,
+            path: Some(path.into()),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.location, &self.path) {
+            (Location::Host, Some(p)) => write!(f, "{}: {}", p.display(), self.message),
+            (loc, Some(p)) => write!(f, "{loc}: {}: {}", p.display(), self.message),
+            (loc, None) => write!(f, "{loc}: {}", self.message),
+        }
+    }
+}
+
+/// Paths are bytes on Linux; reports carry them as (lossy) UTF-8 text.
+fn lossy_path<S: serde::Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_str(&p.to_string_lossy()),
+        None => s.serialize_none(),
+    }
+}

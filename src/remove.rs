@@ -1,0 +1,175 @@
+//! Removing a stale lock on the host without ever losing a live one.
+//!
+//! The race to beat: between judging a lock and unlinking it, the stale lock may be reclaimed by
+//! an OpenClaw contender and a new, live lock created under the same name; unlinking by name would
+//! then delete the live one. So removal
+//! 1. reaches the sessions dir from the state dir one component at a time with `O_NOFOLLOW` and
+//!    checks it is the directory that was walked (no symlink or swapped dir is ever followed);
+//! 2. re-reads the lock through that dir and requires it to be byte-for-byte the judged snapshot
+//!    (device, inode, size, mtime, content);
+//! 3. renames it to a private name (atomic, `RENAME_NOREPLACE`), which takes exactly one inode out
+//!    of OpenClaw's sight, then checks that this inode is the judged one before unlinking it;
+//! 4. if a new lock slipped in between 2 and 3 (microseconds), it is renamed back at once.
+//!
+//! What remains is the time between 3 and 4: for a few microseconds the slipped-in live lock's
+//! name is free, and a third writer would have to create it in exactly that window. That needs
+//! three actors on one session inside microseconds, right as its stale lock is being removed; it
+//! is reported as an error if it ever happens rather than passed over silently.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, RenameFlags, open, openat, renameat2};
+use nix::sys::stat::{Mode, fstat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
+
+use crate::observe::{ReadError, Site, Snapshot, snapshot_file};
+
+/// What became of one removal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Removed,
+    /// Left in place: it is no longer the lock that was judged (the text says how).
+    Changed(String),
+    /// Already gone: released or reclaimed by someone else first.
+    Gone,
+    /// The removal itself failed (permissions, read-only filesystem, …).
+    Failed(String),
+}
+
+/// Removes the lock at `site` only if it is still exactly `judged`.
+pub fn remove(site: &Site, judged: &Snapshot) -> Outcome {
+    match site {
+        Site::Host {
+            state_dir,
+            rel_dir,
+            dir_id,
+            name,
+        } => match remove_host(state_dir, rel_dir, *dir_id, name, judged) {
+            Ok(o) => o,
+            Err(e) => Outcome::Failed(e.desc().to_owned()),
+        },
+    }
+}
+
+const DIR_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_CLOEXEC);
+const FILE_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_NONBLOCK)
+    .union(OFlag::O_NOCTTY)
+    .union(OFlag::O_CLOEXEC);
+
+fn remove_host(
+    state_dir: &Path,
+    rel_dir: &Path,
+    dir_id: (u64, u64),
+    name: &OsStr,
+    judged: &Snapshot,
+) -> Result<Outcome, Errno> {
+    // The state dir itself is the operator's own path and may be a symlink; nothing below is.
+    let mut dir = open(state_dir, DIR_FLAGS, Mode::empty())?;
+    for comp in rel_dir.components() {
+        let Component::Normal(c) = comp else {
+            return Ok(Outcome::Changed("unexpected path component".into()));
+        };
+        dir = match openat(&dir, c, DIR_FLAGS | OFlag::O_NOFOLLOW, Mode::empty()) {
+            Ok(d) => d,
+            Err(Errno::ENOENT) => return Ok(Outcome::Gone),
+            Err(Errno::ELOOP | Errno::ENOTDIR) => {
+                return Ok(Outcome::Changed(format!(
+                    "{} is no longer a directory (a symlink?): not followed",
+                    state_dir.join(rel_dir).display()
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+    }
+    let st = fstat(&dir)?;
+    if (st.st_dev, st.st_ino) != dir_id {
+        return Ok(Outcome::Changed(
+            "its sessions directory was replaced since it was read".into(),
+        ));
+    }
+
+    match read_at(&dir, name)? {
+        None => return Ok(Outcome::Gone),
+        Some(Err(why)) => return Ok(Outcome::Changed(why)),
+        Some(Ok(now)) if now != *judged => {
+            return Ok(Outcome::Changed("modified since it was judged".into()));
+        }
+        Some(Ok(_)) => {}
+    }
+
+    let private = private_name(name);
+    match renameat2(
+        &dir,
+        name,
+        &dir,
+        private.as_os_str(),
+        RenameFlags::RENAME_NOREPLACE,
+    ) {
+        Ok(()) => {}
+        Err(Errno::ENOENT) => return Ok(Outcome::Gone),
+        Err(e) => return Err(e),
+    }
+    let moved = read_at(&dir, &private)?;
+    if matches!(&moved, Some(Ok(s)) if s == judged) {
+        unlinkat(&dir, private.as_os_str(), UnlinkatFlags::NoRemoveDir)?;
+        return Ok(Outcome::Removed);
+    }
+    // Not the judged inode: a live lock slipped in. Put it back where its owner expects it.
+    match renameat2(
+        &dir,
+        private.as_os_str(),
+        &dir,
+        name,
+        RenameFlags::RENAME_NOREPLACE,
+    ) {
+        Ok(()) => Ok(Outcome::Changed(
+            "replaced by a new lock while being removed: put back".into(),
+        )),
+        Err(e) => Ok(Outcome::Failed(format!(
+            "a new lock appeared while being removed and could not be put back ({}); it is at {}",
+            e.desc(),
+            Path::new(&private).display()
+        ))),
+    }
+}
+
+/// Reads `name` in `dir`: `None` if absent, `Err` with a reason if it is not a regular file.
+fn read_at(dir: &OwnedFd, name: &OsStr) -> Result<Option<Result<Snapshot, String>>, Errno> {
+    let fd = match openat(dir, name, FILE_FLAGS, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::ENOENT) => return Ok(None),
+        Err(Errno::ELOOP) => return Ok(Some(Err("replaced by a symlink: not followed".into()))),
+        Err(e) => return Err(e),
+    };
+    match snapshot_file(File::from(fd)) {
+        Ok(s) => Ok(Some(Ok(s))),
+        Err(ReadError::NotRegular(what)) => Ok(Some(Err(format!("now {what}")))),
+        Err(ReadError::Gone) => Ok(None),
+        Err(ReadError::Io(e)) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO))),
+    }
+}
+
+/// A name no OpenClaw lock, and no other run, can have: hidden, not ending in `.lock`, unique to
+/// this process and removal.
+fn private_name(name: &OsStr) -> OsString {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut s = OsString::from(".");
+    s.push(name);
+    s.push(format!(
+        ".zaki-locks-removing.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    debug_assert!(crate::lock::classify_name(s.as_bytes()).is_none());
+    s
+}

@@ -1,0 +1,176 @@
+//! What a run reports: one record per lock and the problems met. This is the JSON schema
+//! (documented in the README); fields are only ever added, never renamed or removed.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::lock::LockKind;
+use crate::observe::Observed;
+use crate::place::{Location, Problem};
+use crate::policy::{OwnerState, Reason, Verdict};
+use crate::proc::Owner;
+
+/// Bumped only for an incompatible change of this schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What was done with a lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Left in place (held, or stale but `scan` only looks).
+    Kept,
+    Removed,
+    /// `clean --dry-run`: stale, would be removed.
+    WouldRemove,
+    /// Not judged or not acted on (not a regular file, unreadable, gone, changed, failed).
+    Skipped,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Kept => "kept",
+            Action::Removed => "removed",
+            Action::WouldRemove => "would-remove",
+            Action::Skipped => "skipped",
+        }
+    }
+}
+
+/// One lock, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct LockRecord {
+    pub location: Location,
+    pub path: String,
+    pub host_path: Option<String>,
+    pub agent: String,
+    /// `transcript` (`<id>.jsonl.lock`) or `store` (`sessions.json.lock`).
+    pub kind: &'static str,
+    pub session_id: Option<String>,
+    pub session_key: Option<String>,
+    pub pid: Option<u64>,
+    pub owner_state: OwnerState,
+    pub owner_name: Option<String>,
+    pub created_at: Option<String>,
+    pub age_seconds: Option<i64>,
+    pub mtime: Option<String>,
+    pub size: Option<u64>,
+    pub starttime: Option<u64>,
+    pub max_hold_ms: Option<u64>,
+    pub stale: bool,
+    pub reasons: Vec<Reason>,
+    pub action: Action,
+    /// Why it was kept, skipped or judged so, when the reasons alone do not say it.
+    pub note: Option<String>,
+    /// The payload as read (lossy UTF-8, at most the payload bound).
+    pub content: Option<String>,
+}
+
+impl LockRecord {
+    pub fn new(o: &Observed, v: Option<&Verdict>, action: Action, note: Option<String>) -> Self {
+        let snap = o.file.as_ref().ok();
+        let owner_name = match &o.owner {
+            Owner::Found(f) if o.payload.pid.is_some() => f.name.clone(),
+            _ => None,
+        };
+        LockRecord {
+            location: o.location.clone(),
+            path: o.path.to_string_lossy().into_owned(),
+            host_path: o
+                .host_path
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned()),
+            agent: o.agent.clone(),
+            kind: match o.kind {
+                LockKind::Transcript => "transcript",
+                LockKind::Store => "store",
+            },
+            session_id: o.session_id.clone(),
+            session_key: o.session_key.clone(),
+            pid: o.payload.pid,
+            owner_state: v.map_or(OwnerState::Unknown, |v| v.owner_state),
+            owner_name,
+            created_at: o.payload.created_at.map(rfc3339),
+            age_seconds: v.and_then(|v| v.age).map(|a| a.num_seconds()),
+            mtime: snap.map(|s| rfc3339(s.id.mtime_utc())),
+            size: snap.map(|s| s.id.size),
+            starttime: o.payload.starttime,
+            max_hold_ms: o.payload.max_hold_ms,
+            stale: v.is_some_and(|v| v.stale),
+            reasons: v.map(|v| v.reasons.clone()).unwrap_or_default(),
+            action,
+            note: match (v.and_then(|v| v.note.clone()), note) {
+                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+                (a, b) => a.or(b),
+            },
+            content: snap.map(|s| String::from_utf8_lossy(&s.content).into_owned()),
+        }
+    }
+}
+
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Counts for the summary line and the JSON `summary` object.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub places: usize,
+    pub locks: usize,
+    pub stale: usize,
+    pub held: usize,
+    pub removed: usize,
+    pub would_remove: usize,
+    pub skipped: usize,
+    pub errors: usize,
+}
+
+/// A whole run, as `--format json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub version: u32,
+    pub command: &'static str,
+    pub generated_at: String,
+    pub older_than_seconds: i64,
+    pub dry_run: bool,
+    pub summary: Summary,
+    pub locks: Vec<LockRecord>,
+    pub errors: Vec<Problem>,
+}
+
+impl Report {
+    pub fn new(
+        command: &'static str,
+        now: DateTime<Utc>,
+        older_than_seconds: i64,
+        dry_run: bool,
+        places: usize,
+        locks: Vec<LockRecord>,
+        errors: Vec<Problem>,
+    ) -> Report {
+        let count = |a: Action| locks.iter().filter(|l| l.action == a).count();
+        let summary = Summary {
+            places,
+            locks: locks.len(),
+            stale: locks.iter().filter(|l| l.stale).count(),
+            held: locks
+                .iter()
+                .filter(|l| !l.stale && l.action != Action::Skipped)
+                .count(),
+            removed: count(Action::Removed),
+            would_remove: count(Action::WouldRemove),
+            skipped: count(Action::Skipped),
+            errors: errors.len(),
+        };
+        Report {
+            version: SCHEMA_VERSION,
+            command,
+            generated_at: rfc3339(now),
+            older_than_seconds,
+            dry_run,
+            summary,
+            locks,
+            errors,
+        }
+    }
+}
