@@ -1,0 +1,75 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_zaki_locks_global_optspecs
+    string join \n color= h/help V/version
+end
+
+function __fish_zaki_locks_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_zaki_locks_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_zaki_locks_using_subcommand
+    set -l cmd (__fish_zaki_locks_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -s V -l version -d 'Print version'
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "scan" -d 'List every session lock with its owner, age and whether it is stale'
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "clean" -d 'Remove stale session locks (safe to run from cron every 5 minutes)'
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "man" -d 'Print the man page (roff) of zaki-locks or of one of its subcommands'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l users-dir -d 'A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that user\'s container (repeatable). Their owners run in the container\'s PID namespace' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people'
+json\t'The JSON report described in the README (stable schema)'"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-host -d 'Do not look at the host\'s filesystem (only containers)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l stale-only -d 'List only stale locks'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l fail-on-stale -d 'Exit with status 3 when a stale lock is present (for monitoring)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s V -l version -d 'Print version'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l users-dir -d 'A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that user\'s container (repeatable). Their owners run in the container\'s PID namespace' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l format -d 'Output format' -r -f -a "text\t'One line per action, for people and logs'
+json\t'The JSON report described in the README (stable schema)'"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l run-lock -d 'The run lock that keeps two cleans from overlapping [default: /run/zaki-locks.lock as root, else $XDG_RUNTIME_DIR/zaki-locks.lock]' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l wait -d 'How long to wait for a previous clean to finish before stepping aside (exit 0)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l no-host -d 'Do not look at the host\'s filesystem (only containers)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s n -l dry-run -d 'Show what would be removed, remove nothing'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s q -l quiet -d 'Print nothing unless a lock was removed or something went wrong (for cron)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s V -l version -d 'Print version'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand man" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand man" -s V -l version -d 'Print version'

@@ -1,0 +1,195 @@
+//! Real parts for the tests: trees of real files, real processes as lock owners, and the real
+//! binary. Nothing here fakes an owner: a "dead" pid was a child that really exited, a "thread"
+//! is a real thread id, a "zombie" is a real unreaped child.
+
+#![allow(dead_code)]
+
+pub mod tree;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_zaki-locks"))
+}
+
+/// The binary with a private run lock, so parallel tests do not step aside for each other.
+pub fn zaki(run_lock_dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.env("ZAKI_LOCKS_RUN_LOCK", run_lock_dir.join("run.lock"))
+        .env("NO_COLOR", "1")
+        .env_remove("OPENCLAW_STATE_DIR")
+        .stdin(Stdio::null());
+    c
+}
+
+pub fn run(mut cmd: impl std::borrow::BorrowMut<Command>) -> Output {
+    cmd.borrow_mut().output().expect("zaki-locks runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            stdout(o),
+            stderr(o)
+        )
+    })
+}
+
+/// Locks in a JSON report, by file name.
+pub fn by_name(report: &Value) -> std::collections::BTreeMap<String, Value> {
+    report["locks"]
+        .as_array()
+        .expect("locks array")
+        .iter()
+        .map(|l| {
+            let p = l["path"].as_str().unwrap();
+            (p.rsplit('/').next().unwrap().to_owned(), l.clone())
+        })
+        .collect()
+}
+
+/// A child process killed (and reaped) when dropped.
+pub struct Proc(pub Child);
+
+impl Proc {
+    pub fn sleep() -> Proc {
+        Proc(
+            Command::new("sleep")
+                .arg("600")
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn sleep"),
+        )
+    }
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The pid of a child that has exited and been reaped.
+pub fn dead_pid() -> u32 {
+    let mut c = Command::new("true").spawn().expect("spawn true");
+    let pid = c.id();
+    c.wait().unwrap();
+    pid
+}
+
+/// A child that has exited but is not reaped: a real zombie, until dropped.
+pub struct Zombie(pub Child);
+
+impl Zombie {
+    pub fn new() -> Zombie {
+        let c = Command::new("true").spawn().expect("spawn true");
+        let status = format!("/proc/{}/status", c.id());
+        for _ in 0..500 {
+            let s = std::fs::read_to_string(&status).unwrap_or_default();
+            if s.lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+            {
+                return Zombie(c);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("child {} never became a zombie", c.id());
+    }
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Zombie {
+    fn drop(&mut self) {
+        let _ = self.0.wait();
+    }
+}
+
+/// A live thread of this test process; its tid is not a process id.
+pub struct Thread {
+    pub tid: u32,
+    stop: Option<mpsc::Sender<()>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Thread {
+    pub fn new() -> Thread {
+        let (tid_tx, tid_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let handle = std::thread::spawn(move || {
+            tid_tx.send(nix::unistd::gettid().as_raw() as u32).unwrap();
+            let _ = stop_rx.recv();
+        });
+        let tid = tid_rx.recv().unwrap();
+        assert_ne!(tid, std::process::id());
+        Thread {
+            tid,
+            stop: Some(stop_tx),
+            handle: Some(handle),
+        }
+    }
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// `createdAt` as OpenClaw writes it, `ago` before now.
+pub fn created_at(ago: Duration) -> String {
+    let t = chrono::Utc::now() - chrono::TimeDelta::from_std(ago).unwrap();
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A payload exactly as OpenClaw 2026.2 writes it (pretty JSON, two spaces).
+pub fn legacy_payload(pid: u32, ago: Duration) -> String {
+    format!(
+        "{{\n  \"pid\": {pid},\n  \"createdAt\": \"{}\"\n}}",
+        created_at(ago)
+    )
+}
+
+/// A 2026.3+ payload with the owner's starttime.
+pub fn starttime_payload(pid: u32, ago: Duration, starttime: u64) -> String {
+    format!(
+        "{{\n  \"pid\": {pid},\n  \"createdAt\": \"{}\",\n  \"starttime\": {starttime}\n}}",
+        created_at(ago)
+    )
+}
+
+/// Field 22 of `/proc/<pid>/stat`.
+pub fn starttime_of(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 1..];
+    after.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+pub fn set_mtime(path: &Path, ago: Duration) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - ago).unwrap();
+}
+
+pub const MIN: Duration = Duration::from_secs(60);
