@@ -506,7 +506,8 @@ fn quiet_prints_only_removals() {
 #[test]
 fn unreadable_sessions_dir_is_reported_and_the_rest_is_done() {
     if !nix::unistd::geteuid().is_root() {
-        return; // needs root to drop to another user
+        eprintln!("SKIPPED: needs root to run the binary as another user");
+        return;
     }
     // As root, permissions do not stop a read; run the binary as nobody instead.
     let f = Fixture::new();
