@@ -138,7 +138,8 @@ pub fn host_locks(
     problems: &mut Vec<Problem>,
 ) -> Vec<Observed> {
     let mut out = Vec::with_capacity(found.len());
-    let mut owners: HashMap<(usize, u64), Owner> = HashMap::new();
+    // Every host place with a local pid view shares this one `/proc`: observe each pid once.
+    let mut owners: HashMap<u64, Owner> = HashMap::new();
     let mut index: Option<(PathBuf, SessionIndex)> = None;
     for f in found {
         let place = &places[f.place];
@@ -165,7 +166,7 @@ pub fn host_locks(
             (None, _) => Owner::Gone,
             (Some(_), PidView::Unknown(why)) => Owner::Unknown(why.clone()),
             (Some(pid), PidView::Local) => owners
-                .entry((f.place, pid))
+                .entry(pid)
                 .or_insert_with(|| proc.observe(pid))
                 .clone(),
         };

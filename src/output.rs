@@ -172,9 +172,20 @@ pub fn summary_line(command: &str, s: &Summary, dry_run: bool, secs: f64) -> Str
         )
     };
     format!(
-        "{command}: {} locks in {} places: {acted}, {} skipped, {} errors ({secs:.2}s)",
-        s.locks, s.places, s.skipped, s.errors
+        "{command}: {} in {}: {acted}, {} skipped, {} ({secs:.2}s)",
+        plural(s.locks, "lock"),
+        plural(s.places, "place"),
+        s.skipped,
+        plural(s.errors, "error"),
     )
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 pub fn json(report: &Report) -> String {

@@ -344,10 +344,7 @@ fn fail_on_stale_and_stale_only() {
         out.contains("dead-pid") && out.contains("alive (sleep)"),
         "{out}"
     );
-    assert!(
-        out.contains("2 locks in 1 places: 1 stale, 1 held"),
-        "{out}"
-    );
+    assert!(out.contains("2 locks in 1 place: 1 stale, 1 held"), "{out}");
 }
 
 #[test]
