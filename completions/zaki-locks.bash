@@ -53,7 +53,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__subcmd__locks__subcmd__clean)
-            opts="-n -q -h -V --root --users-dir --no-host --no-containers --older-than --dry-run --quiet --format --run-lock --wait --color --help --version"
+            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --jobs --container-timeout --older-than --dry-run --quiet --format --run-lock --wait --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -64,6 +64,34 @@ _zaki__locks() {
                     return 0
                     ;;
                 --users-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --docker-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -131,7 +159,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__subcmd__locks__subcmd__scan)
-            opts="-h -V --root --users-dir --no-host --no-containers --older-than --format --stale-only --fail-on-stale --color --help --version"
+            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --jobs --container-timeout --older-than --format --stale-only --fail-on-stale --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,6 +170,34 @@ _zaki__locks() {
                     return 0
                     ;;
                 --users-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --docker-host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prefix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

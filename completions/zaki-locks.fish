@@ -35,6 +35,12 @@ complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "completions" 
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "man" -d 'Print the man page (roff) of zaki-locks or of one of its subcommands'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l users-dir -d 'A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that user\'s container (repeatable). Their owners run in the container\'s PID namespace' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l docker-host -d 'A Docker engine to ask (repeatable): unix:///var/run/docker.sock, tcp://host:2376 (TLS when DOCKER_TLS_VERIFY is set) [default: $DOCKER_HOST, else the local socket]' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l prefix -d 'Look inside running containers whose name starts with this' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container -d 'Look inside exactly this container (repeatable; replaces --prefix)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-state-dir -d 'The OpenClaw state dir inside the containers (repeatable) [default: found from each container\'s mounts and environment, /home/node/.openclaw, /root/.openclaw]' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s j -l jobs -d 'How many containers to look inside at once' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'The JSON report described in the README (stable schema)'"
@@ -49,6 +55,12 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s h -l help
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l users-dir -d 'A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that user\'s container (repeatable). Their owners run in the container\'s PID namespace' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l docker-host -d 'A Docker engine to ask (repeatable): unix:///var/run/docker.sock, tcp://host:2376 (TLS when DOCKER_TLS_VERIFY is set) [default: $DOCKER_HOST, else the local socket]' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l prefix -d 'Look inside running containers whose name starts with this' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container -d 'Look inside exactly this container (repeatable; replaces --prefix)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-state-dir -d 'The OpenClaw state dir inside the containers (repeatable) [default: found from each container\'s mounts and environment, /home/node/.openclaw, /root/.openclaw]' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s j -l jobs -d 'How many containers to look inside at once' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l format -d 'Output format' -r -f -a "text\t'One line per action, for people and logs'
 json\t'The JSON report described in the README (stable schema)'"

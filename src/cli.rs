@@ -87,8 +87,34 @@ pub struct PlaceArgs {
     pub no_host: bool,
 
     /// Do not look inside containers (only the host's filesystem)
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["container", "docker_host"])]
     pub no_containers: bool,
+
+    /// A Docker engine to ask (repeatable): unix:///var/run/docker.sock, tcp://host:2376 (TLS
+    /// when DOCKER_TLS_VERIFY is set) [default: $DOCKER_HOST, else the local socket]
+    #[arg(long, value_name = "URL")]
+    pub docker_host: Vec<String>,
+
+    /// Look inside running containers whose name starts with this
+    #[arg(long, value_name = "PREFIX", default_value = "zaki-user-")]
+    pub prefix: String,
+
+    /// Look inside exactly this container (repeatable; replaces --prefix)
+    #[arg(long, value_name = "NAME")]
+    pub container: Vec<String>,
+
+    /// The OpenClaw state dir inside the containers (repeatable) [default: found from each
+    /// container's mounts and environment, /home/node/.openclaw, /root/.openclaw]
+    #[arg(long, value_name = "PATH")]
+    pub container_state_dir: Vec<String>,
+
+    /// How many containers to look inside at once
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// How long one container may take to answer (each exec, and connecting to Docker)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub container_timeout: Duration,
 }
 
 /// How to judge.

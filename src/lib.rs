@@ -6,11 +6,14 @@
 
 pub mod app;
 pub mod cli;
+pub mod container;
+pub mod docker;
 pub mod docs;
 pub mod exit_codes;
 pub mod lock;
 pub mod observe;
 pub mod output;
+pub mod pidns;
 pub mod place;
 pub mod policy;
 pub mod proc;
@@ -18,4 +21,5 @@ pub mod remove;
 pub mod report;
 pub mod runlock;
 pub mod sessions;
+pub mod survey;
 pub mod walk;

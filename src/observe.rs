@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::lock::{LockKind, MAX_PAYLOAD_BYTES, Payload, session_id};
+use crate::pidns::{Namespaces, NsMap};
 use crate::place::{Location, PidView, Place, Problem};
 use crate::proc::{HostProc, Owner};
 use crate::sessions::{MAX_STORE_BYTES, SessionIndex};
@@ -102,7 +103,8 @@ pub fn libc_flags() -> i32 {
 /// How a lock can be acted upon where it lives.
 #[derive(Debug, Clone)]
 pub enum Site {
-    /// On the host: the sessions dir is reached from the state dir one component at a time.
+    /// On this host's filesystem: the sessions dir is reached from the state dir one component
+    /// at a time.
     Host {
         state_dir: PathBuf,
         /// The sessions dir relative to `state_dir` (`agents/<agent>/sessions`).
@@ -111,12 +113,20 @@ pub enum Site {
         dir_id: (u64, u64),
         name: std::ffi::OsString,
     },
+    /// Inside a container, through an exec.
+    Container {
+        engine: usize,
+        container: String,
+        state_dir: String,
+        dir_id: (u64, u64),
+    },
 }
 
 /// A lock file and the facts about it, ready to be judged.
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub location: Location,
+    /// The path where it is reported (inside the container for a container's lock).
     pub path: PathBuf,
     pub host_path: Option<PathBuf>,
     pub agent: String,
@@ -127,10 +137,20 @@ pub struct Observed {
     pub file: Result<Snapshot, String>,
     pub payload: Payload,
     pub owner: Owner,
+    /// Context for the verdict that the owner alone does not carry (e.g. container stopped).
+    pub note: Option<String>,
     pub site: Site,
 }
 
-/// Observes every lock found on the host.
+fn transcript_id(kind: LockKind, name: &str) -> Option<String> {
+    match kind {
+        LockKind::Transcript => session_id(name).map(str::to_owned),
+        LockKind::Store => None,
+    }
+}
+
+/// Observes every lock found on this host's filesystem: first every file, then every owner, so
+/// that no owner is looked up before its lock was read (see `pidns`).
 pub fn host_locks(
     places: &[Place],
     found: Vec<Found>,
@@ -138,8 +158,7 @@ pub fn host_locks(
     problems: &mut Vec<Problem>,
 ) -> Vec<Observed> {
     let mut out = Vec::with_capacity(found.len());
-    // Every host place with a local pid view shares this one `/proc`: observe each pid once.
-    let mut owners: HashMap<u64, Owner> = HashMap::new();
+    let mut place_of = Vec::with_capacity(found.len());
     let mut index: Option<(PathBuf, SessionIndex)> = None;
     for f in found {
         let place = &places[f.place];
@@ -162,19 +181,8 @@ pub fn host_locks(
             Ok(s) => Payload::parse(&s.content, s.id.size),
             Err(_) => Payload::default(),
         };
-        let owner = match (payload.pid, &place.pids) {
-            (None, _) => Owner::Gone,
-            (Some(_), PidView::Unknown(why)) => Owner::Unknown(why.clone()),
-            (Some(pid), PidView::Local) => owners
-                .entry(pid)
-                .or_insert_with(|| proc.observe(pid))
-                .clone(),
-        };
         let name = f.name.to_string_lossy().into_owned();
-        let sid = match f.kind {
-            LockKind::Transcript => session_id(&name).map(str::to_owned),
-            LockKind::Store => None,
-        };
+        let sid = transcript_id(f.kind, &name);
         let session_key = sid.as_deref().and_then(|sid| {
             if index.as_ref().is_none_or(|(d, _)| *d != f.dir) {
                 index = Some((f.dir.clone(), read_index(&f.dir)));
@@ -189,17 +197,23 @@ pub fn host_locks(
             .strip_prefix(&place.state_dir)
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        let shown = match &place.shown_as {
+            Some(inside) => inside.join(&rel_dir).join(&f.name),
+            None => path.clone(),
+        };
+        place_of.push(f.place);
         out.push(Observed {
             location: place.location.clone(),
-            host_path: Some(path.clone()),
-            path,
+            host_path: Some(path),
+            path: shown,
             agent: f.agent,
             kind: f.kind,
             session_id: sid,
             session_key,
             file,
             payload,
-            owner,
+            owner: Owner::Gone,
+            note: None,
             site: Site::Host {
                 state_dir: place.state_dir.clone(),
                 rel_dir,
@@ -208,7 +222,93 @@ pub fn host_locks(
             },
         });
     }
+
+    // Second pass: owners, now that every lock has been read.
+    let mut local: HashMap<u64, Owner> = HashMap::new();
+    let mut namespaces: Option<Result<Namespaces, String>> = None;
+    let mut maps: HashMap<u64, Result<NsMap, String>> = HashMap::new();
+    for (o, &p) in out.iter_mut().zip(&place_of) {
+        let Some(pid) = o.payload.pid else { continue };
+        o.owner = match &places[p].pids {
+            PidView::Local => local
+                .entry(pid)
+                .or_insert_with(|| proc.observe(pid))
+                .clone(),
+            PidView::Unknown(why) => Owner::Unknown(why.clone()),
+            PidView::NoProcesses(why) => {
+                o.note = Some(why.clone());
+                Owner::Gone
+            }
+            PidView::Container { init } => {
+                let ns = namespaces.get_or_insert_with(|| Namespaces::scan(Path::new("/proc")));
+                let map = maps.entry(*init).or_insert_with(|| match ns {
+                    Ok(ns) => ns.container(Path::new("/proc"), *init),
+                    Err(e) => Err(e.clone()),
+                });
+                match map {
+                    Ok(m) => m.observe(pid, proc),
+                    Err(e) => Owner::Unknown(e.clone()),
+                }
+            }
+        };
+    }
     out
+}
+
+/// Turns one container's exec listing into observed locks, judged in its own namespace.
+pub fn container_locks(
+    engine: usize,
+    container: &str,
+    listing: &crate::container::Listing,
+    problems: &mut Vec<Problem>,
+) -> Vec<Observed> {
+    let location = Location::Container(container.to_owned());
+    for (path, what) in &listing.problems {
+        problems.push(Problem {
+            location: location.clone(),
+            path: Some(PathBuf::from(path)),
+            message: what.to_string(),
+        });
+    }
+    listing
+        .locks
+        .iter()
+        .map(|raw| {
+            let file = raw
+                .file
+                .as_ref()
+                .map(|f| f.snapshot())
+                .map_err(|what| format!("{what}: not a lock file, left alone"));
+            let payload = match &file {
+                Ok(s) => Payload::parse(&s.content, s.id.size),
+                Err(_) => Payload::default(),
+            };
+            let owner = match payload.pid {
+                Some(pid) => listing.owner(pid),
+                None => Owner::Gone,
+            };
+            let name = raw.path.rsplit('/').next().unwrap_or_default();
+            Observed {
+                location: location.clone(),
+                path: PathBuf::from(&raw.path),
+                host_path: None,
+                agent: raw.agent.clone(),
+                kind: raw.kind,
+                session_id: transcript_id(raw.kind, name),
+                session_key: None,
+                file,
+                payload,
+                owner,
+                note: None,
+                site: Site::Container {
+                    engine,
+                    container: container.to_owned(),
+                    state_dir: raw.state_dir.clone(),
+                    dir_id: raw.dir_id,
+                },
+            }
+        })
+        .collect()
 }
 
 /// Reads a sessions dir's store; any trouble just means no session keys are shown.

@@ -36,16 +36,24 @@ impl Serialize for Location {
 pub enum PidView {
     /// This process's own PID namespace (`/proc` here).
     Local,
+    /// A running container's namespace, observed from this host's `/proc` through the
+    /// processes that share its init's (host pid `init`) namespace.
+    Container { init: u64 },
+    /// The container that owns this place is not running: no owner can be alive.
+    NoProcesses(String),
     /// Owners cannot be judged from here; the text says why.
     Unknown(String),
 }
 
-/// An OpenClaw state dir at a location.
+/// An OpenClaw state dir, read from this host's filesystem.
 #[derive(Debug, Clone)]
 pub struct Place {
+    /// Where its locks are reported: `host`, or the container that bind-mounts it.
     pub location: Location,
-    /// The state dir (`…/.openclaw`), as a path at that location.
+    /// The state dir (`…/.openclaw`) on this host.
     pub state_dir: PathBuf,
+    /// The same dir as the container sees it, when it is a container's bind mount.
+    pub shown_as: Option<PathBuf>,
     pub pids: PidView,
 }
 

@@ -42,7 +42,8 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Removes the lock at `site` only if it is still exactly `judged`.
+/// Removes the lock at a host `site` only if it is still exactly `judged`. Container sites are
+/// removed in batches by [`in_container`]; given one here, nothing is done.
 pub fn remove(site: &Site, judged: &Snapshot) -> Outcome {
     match site {
         Site::Host {
@@ -54,7 +55,57 @@ pub fn remove(site: &Site, judged: &Snapshot) -> Outcome {
             Ok(o) => o,
             Err(e) => Outcome::Failed(e.desc().to_owned()),
         },
+        Site::Container { .. } => Outcome::Failed("a container's lock is removed by exec".into()),
     }
+}
+
+/// One lock to remove inside a container.
+pub struct ContainerItem<'a> {
+    pub state_dir: &'a str,
+    pub path: &'a str,
+    pub dir_id: (u64, u64),
+    pub judged: &'a Snapshot,
+}
+
+/// Removes a container's stale locks with one exec of [`REMOVE_SCRIPT`](crate::container::REMOVE_SCRIPT),
+/// which applies the same checks as the host remover. Outcomes by path; a lock the script did
+/// not report on is `Failed`.
+pub async fn in_container(
+    engine: &crate::docker::Engine,
+    container: &str,
+    items: &[ContainerItem<'_>],
+    timeout: std::time::Duration,
+) -> Vec<Outcome> {
+    let args: Vec<String> = items
+        .iter()
+        .flat_map(|i| crate::container::removal_args(i.state_dir, i.path, i.dir_id, i.judged))
+        .collect();
+    let out = engine
+        .run_script(container, crate::container::REMOVE_SCRIPT, &args, timeout)
+        .await;
+    let done = match out.map(|o| crate::container::parse_removals(&o)) {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            return items
+                .iter()
+                .map(|_| Outcome::Failed(e.to_string()))
+                .collect();
+        }
+        Err(e) => {
+            return items
+                .iter()
+                .map(|_| Outcome::Failed(e.to_string()))
+                .collect();
+        }
+    };
+    items
+        .iter()
+        .map(|i| {
+            done.get(i.path)
+                .cloned()
+                .unwrap_or_else(|| Outcome::Failed("the remove script did not report on it".into()))
+        })
+        .collect()
 }
 
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY

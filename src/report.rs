@@ -9,6 +9,7 @@ use crate::observe::Observed;
 use crate::place::{Location, Problem};
 use crate::policy::{OwnerState, Reason, Verdict};
 use crate::proc::Owner;
+use crate::survey::ContainerReport;
 
 /// Bumped only for an incompatible change of this schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -99,9 +100,12 @@ impl LockRecord {
             stale: v.is_some_and(|v| v.stale),
             reasons: v.map(|v| v.reasons.clone()).unwrap_or_default(),
             action,
-            note: match (v.and_then(|v| v.note.clone()), note) {
-                (Some(a), Some(b)) => Some(format!("{a}; {b}")),
-                (a, b) => a.or(b),
+            note: {
+                let notes: Vec<String> = [o.note.clone(), v.and_then(|v| v.note.clone()), note]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                (!notes.is_empty()).then(|| notes.join("; "))
             },
             content: snap.map(|s| String::from_utf8_lossy(&s.content).into_owned()),
         }
@@ -136,6 +140,10 @@ pub struct Report {
     pub summary: Summary,
     pub locks: Vec<LockRecord>,
     pub errors: Vec<Problem>,
+    /// Every container looked at, with its state and any error.
+    pub containers: Vec<ContainerReport>,
+    /// Things worth knowing that did not stop the job (e.g. Docker not reachable by default).
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -171,6 +179,18 @@ impl Report {
             summary,
             locks,
             errors,
+            containers: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    pub fn with_containers(
+        mut self,
+        containers: Vec<ContainerReport>,
+        warnings: Vec<String>,
+    ) -> Report {
+        self.containers = containers;
+        self.warnings = warnings;
+        self
     }
 }

@@ -66,7 +66,13 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
             let place = Place {
                 location: Location::Host,
                 state_dir: root.clone(),
-                pids: PidView::Local,
+                shown_as: None,
+                pids: match zaki_user(root) {
+                    // The platform's layout: bind-mounted into a container even when given as
+                    // a root; until Docker says which container, its pids cannot be judged.
+                    Some(id) => bind_mounted(id),
+                    None => PidView::Local,
+                },
             };
             add(place, &meta, &mut out);
         }
@@ -107,9 +113,8 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
                     let place = Place {
                         location: Location::Host,
                         state_dir,
-                        pids: PidView::Unknown(format!(
-                            "bind-mounted into a container (user {id}): its pids are not host pids"
-                        )),
+                        shown_as: None,
+                        pids: bind_mounted(&id),
                     };
                     add(place, &m, &mut out);
                 }
@@ -124,6 +129,25 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
         }
     }
     out
+}
+
+fn bind_mounted(id: &str) -> PidView {
+    PidView::Unknown(format!(
+        "bind-mounted into user {id}'s container, which Docker did not show: its pids are not host pids"
+    ))
+}
+
+/// The user id of a `…/user-<id>/.openclaw` state dir (the zaki layout), if it is one.
+fn zaki_user(state_dir: &Path) -> Option<&str> {
+    if state_dir.file_name()? != ".openclaw" {
+        return None;
+    }
+    let id = state_dir
+        .parent()?
+        .file_name()?
+        .to_str()?
+        .strip_prefix(USER_PREFIX)?;
+    (!id.is_empty()).then_some(id)
 }
 
 /// Checks a place given by name. The operator's own path may be a symlink (it is theirs).

@@ -35,7 +35,11 @@ impl Fixture {
     }
     fn cmd(&self, args: &[&str]) -> std::process::Command {
         let mut c = zaki(self.tmp.path());
-        c.args(args).arg("--root").arg(self.root());
+        // Host places only: containers are tests/containers.rs's business.
+        c.args(args)
+            .arg("--no-containers")
+            .arg("--root")
+            .arg(self.root());
         c
     }
     fn scan(&self) -> serde_json::Value {
@@ -300,8 +304,10 @@ fn bind_mounted_user_locks_are_judged_unknown_not_by_host_pids() {
     // Too old is too old in any namespace.
     let old = dir.join("old.jsonl.lock");
     fs::write(&old, legacy_payload(dead, 2 * 30 * MIN)).unwrap();
+    // Without Docker's word on which container mounts it (tests/containers.rs has that).
     let o = run(zaki(tmp.path())
         .arg("clean")
+        .arg("--no-containers")
         .arg("--users-dir")
         .arg(&users)
         .arg("--format")
@@ -428,7 +434,7 @@ fn a_missing_default_place_is_skipped_silently() {
     // Run from an empty HOME-like environment: the defaults (/root/.openclaw,
     // /var/zaki-platform/users) may or may not exist here, but the run must not fail on them.
     let tmp = tempfile::tempdir().unwrap();
-    let o = run(zaki(tmp.path()).args(["scan", "--format", "json"]));
+    let o = run(zaki(tmp.path()).args(["scan", "--no-containers", "--format", "json"]));
     let r = json(&o);
     for e in r["errors"].as_array().unwrap() {
         assert!(
@@ -539,6 +545,7 @@ fn unreadable_sessions_dir_is_reported_and_the_rest_is_done() {
     .unwrap();
     let mut c = zaki(f.tmp.path());
     c.arg("clean")
+        .arg("--no-containers")
         .arg("--root")
         .arg(f.root())
         .arg("--run-lock")

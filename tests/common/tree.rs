@@ -1,5 +1,7 @@
-//! A generated platform tree (`user-<id>/.openclaw/agents/main/sessions/…`) with locks in every
-//! state the policy knows, plus decoys the tool must never touch. Shared by the 2,000-user
+//! A generated tree of host gateways (`gw-<id>/.openclaw/agents/main/sessions/…`, 20 sessions
+//! each, like a platform user) with locks in every state the policy knows, plus decoys the tool
+//! must never touch. Not `user-<id>`: that name means a container's bind mount, whose pids are
+//! not host pids, and these locks' owners are host processes. Shared by the 2,000-user
 //! test and the benchmark, so both measure the same thing.
 
 use std::fs;
@@ -86,7 +88,7 @@ pub fn generate(root: &Path, users: usize, sessions: usize, owners: &Owners) -> 
     let live_start = super::starttime_of(owners.live);
     for u in 0..users {
         let id = 100_000 + u;
-        let user = root.join(format!("user-{id}"));
+        let user = root.join(format!("gw-{id}"));
         let state = user.join(".openclaw");
         let dir = state.join("agents/main/sessions");
         fs::create_dir_all(&dir).unwrap();

@@ -1,0 +1,454 @@
+//! Observing and removing locks inside a container, one exec each way.
+//!
+//! The scripts are POSIX `sh` that run on busybox (the platform's Alpine image), Alpine and
+//! Debian: no `ps`, no `jq`, no `find -printf`. They use `stat -c`, `dd`, `od`, `sed`, `tr`,
+//! `ln`, `mv` and `rm`, which busybox and coreutils both have. Every path and byte string
+//! travels hex-encoded, so no file name or payload can break the line protocol. The Rust side
+//! parses the output into the same facts the host produces, so the one policy judges both.
+
+use std::collections::HashMap;
+
+use crate::lock::{LockKind, classify_name};
+use crate::proc::{Clock, Owner, facts};
+
+/// Lists the locks below each state dir given as an argument, then `/proc` for every pid they
+/// name. Locks are all read before any `/proc` entry, so an owner is never observed before its
+/// lock (a lock created after the `/proc` look would otherwise look orphaned).
+pub const OBSERVE_SCRIPT: &str = r#"
+LC_ALL=C; export LC_ALL
+hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
+say() { printf '%s ' "$1"; printf '%s' "$2" | hex; }
+echo "zaki-locks 1"
+echo "btime $(sed -n 's/^btime //p' /proc/stat 2>/dev/null)"
+echo "ticks $(getconf CLK_TCK 2>/dev/null)"
+pids=""
+for state in "$@"; do
+  say state "$state"
+  [ -d "$state" ] || { echo absent; continue; }
+  [ -L "$state/agents" ] && { say symlink "$state/agents"; continue; }
+  [ -d "$state/agents" ] || continue
+  for agent in "$state"/agents/*; do
+    if [ -L "$agent" ]; then say symlink "$agent"; continue; fi
+    s="$agent/sessions"
+    if [ -L "$s" ]; then say symlink "$s"; continue; fi
+    [ -d "$s" ] || continue
+    id=$(stat -c '%d %i' "$s" 2>/dev/null) || { say unreadable "$s"; continue; }
+    [ -r "$s" ] && [ -x "$s" ] || { say unreadable "$s"; continue; }
+    say "dir $id" "$s"
+    for f in "$s"/*.jsonl.lock "$s"/sessions.json.lock; do
+      if [ -L "$f" ]; then say link "$f"; continue; fi
+      [ -e "$f" ] || continue
+      [ -f "$f" ] || { say special "$f"; continue; }
+      meta=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || continue
+      say "lock $meta" "$f"
+      data=$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)
+      echo "data $data"
+      p=$(dd if="$f" bs=4097 count=1 2>/dev/null | tr -d '\n' | sed -n 's/.*"pid"[^0-9]*\([0-9][0-9]*\).*/\1/p')
+      [ -n "$p" ] && pids="$pids $p"
+    done
+  done
+done
+for p in $pids; do
+  case " $seen " in *" $p "*) continue ;; esac
+  seen="$seen $p"
+  if [ -r "/proc/$p/status" ]; then
+    printf 'pid %s status ' "$p"; hex < "/proc/$p/status"
+    printf 'pid %s stat ' "$p"; hex < "/proc/$p/stat"
+  elif [ -e "/proc/$p" ]; then
+    echo "pid $p unreadable"
+  else
+    echo "pid $p gone"
+  fi
+done
+echo end
+"#;
+
+/// Removes locks given as eight arguments each (state dir, path, sessions dir `dev ino`, size,
+/// mtime, inode, device, hex content), each only if it is unchanged, not a symlink, and not
+/// reached through a symlinked or swapped directory. Like the host remover it renames the lock aside, checks the inode it moved, and
+/// puts back (with `ln`, which never overwrites) anything that is not the judged lock.
+pub const REMOVE_SCRIPT: &str = r#"
+LC_ALL=C; export LC_ALL
+hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
+echo "zaki-locks 1"
+while [ "$#" -ge 8 ]; do
+  state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8
+  shift 8
+  tag=$(printf '%s' "$f" | hex)
+  d=${f%/*}
+  agent=${d%/*}
+  if [ -L "$state/agents" ] || [ -L "$agent" ] || [ -L "$d" ]; then echo "changed $tag a directory on the way is a symlink"; continue; fi
+  [ "$(stat -c '%d %i' "$d" 2>/dev/null)" = "$dirid" ] || { echo "changed $tag its sessions directory was replaced since it was read"; continue; }
+  if [ -L "$f" ]; then echo "changed $tag replaced by a symlink"; continue; fi
+  [ -e "$f" ] || { echo "gone $tag"; continue; }
+  [ -f "$f" ] || { echo "changed $tag no longer a regular file"; continue; }
+  now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
+  [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
+  [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
+  priv="$d/.zaki-locks-removing.$$.$ino"
+  err=$(mv "$f" "$priv" 2>&1) || { echo "failed $tag $err"; continue; }
+  moved=$(stat -c '%s %Y %i %d' "$priv" 2>/dev/null)
+  if [ "$moved" = "$size $mtime $ino $dev" ] && [ "$(dd if="$priv" bs=4097 count=1 2>/dev/null | hex)" = "$data" ]; then
+    err=$(rm -f "$priv" 2>&1) && echo "removed $tag" || echo "failed $tag $err"
+  elif ln "$priv" "$f" 2>/dev/null && rm -f "$priv"; then
+    echo "changed $tag replaced by a new lock while being removed: put back"
+  else
+    echo "failed $tag a new lock appeared while being removed and could not be put back: it is at $priv"
+  fi
+done
+echo end
+"#;
+
+/// One lock as the observe script saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawLock {
+    /// The state dir it was found under (as given to the script).
+    pub state_dir: String,
+    pub path: String,
+    pub kind: LockKind,
+    pub agent: String,
+    /// (dev, ino) of its sessions dir.
+    pub dir_id: (u64, u64),
+    /// Regular file facts and content, or why it was not read.
+    pub file: Result<RawFile, &'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawFile {
+    pub size: u64,
+    pub mtime: i64,
+    pub ino: u64,
+    pub dev: u64,
+    pub content: Vec<u8>,
+}
+
+impl RawFile {
+    /// The same facts as a host [`Snapshot`](crate::observe::Snapshot) (mtime in whole seconds).
+    pub fn snapshot(&self) -> crate::observe::Snapshot {
+        crate::observe::Snapshot {
+            id: crate::observe::FileId {
+                dev: self.dev,
+                ino: self.ino,
+                size: self.size,
+                mtime: (self.mtime, 0),
+            },
+            content: self.content.clone(),
+        }
+    }
+}
+
+/// Everything one observe exec reported.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub clock: Option<Clock>,
+    /// State dirs that do not exist in the container.
+    pub absent: Vec<String>,
+    pub locks: Vec<RawLock>,
+    /// Paths that are symlinked directories (not followed) or unreadable directories.
+    pub problems: Vec<(String, &'static str)>,
+    pub owners: HashMap<u64, Owner>,
+}
+
+impl Listing {
+    /// The owner of `pid` as observed in the container. A pid the script did not report (its
+    /// crude pid extraction differs from the real parser) is unknown, never dead.
+    pub fn owner(&self, pid: u64) -> Owner {
+        self.owners.get(&pid).cloned().unwrap_or_else(|| {
+            Owner::Unknown(format!("pid {pid} was not observed in the container"))
+        })
+    }
+}
+
+/// Why an exec's output could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn unhex(s: &str) -> Result<Vec<u8>, ParseError> {
+    let s = s.trim();
+    if !s.len().is_multiple_of(2) {
+        return Err(ParseError(format!("odd-length hex {s:.20}")));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| ParseError(format!("bad hex {s:.20}")))
+        })
+        .collect()
+}
+
+fn unhex_str(s: &str) -> Result<String, ParseError> {
+    Ok(String::from_utf8_lossy(&unhex(s)?).into_owned())
+}
+
+fn num<T: std::str::FromStr>(s: Option<&str>, what: &str) -> Result<T, ParseError> {
+    s.and_then(|v| v.parse().ok())
+        .ok_or_else(|| ParseError(format!("bad {what} in exec output")))
+}
+
+/// Parses the observe script's output. Output without the header and the `end` line is
+/// rejected whole: a truncated listing must not make any owner look dead.
+pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
+    let mut lines = out.lines();
+    if lines.next().map(str::trim) != Some("zaki-locks 1") {
+        return Err(ParseError(
+            "the observe script did not start (no POSIX sh in the container?)".into(),
+        ));
+    }
+    let mut l = Listing::default();
+    let (mut btime, mut ticks) = (None, None);
+    let mut state = String::new();
+    let mut dir_id = (0, 0);
+    let mut pending: Option<RawLock> = None;
+    let mut status_text: HashMap<u64, String> = HashMap::new();
+    let mut stat_text: HashMap<u64, String> = HashMap::new();
+    let mut gone = Vec::new();
+    let mut unreadable = Vec::new();
+    let mut ended = false;
+    for line in lines {
+        let mut w = line.split(' ');
+        match w.next().unwrap_or("") {
+            "btime" => btime = w.next().and_then(|v| v.parse().ok()),
+            "ticks" => ticks = w.next().and_then(|v| v.parse().ok()),
+            "state" => state = unhex_str(w.next().unwrap_or(""))?,
+            "absent" => l.absent.push(state.clone()),
+            "symlink" => l.problems.push((
+                unhex_str(w.next().unwrap_or(""))?,
+                "is a symlink: not followed",
+            )),
+            "unreadable" => l
+                .problems
+                .push((unhex_str(w.next().unwrap_or(""))?, "cannot read directory")),
+            "dir" => {
+                dir_id = (num(w.next(), "dev")?, num(w.next(), "ino")?);
+            }
+            kind @ ("link" | "special" | "lock") => {
+                if let Some(p) = pending.take() {
+                    l.locks.push(p);
+                }
+                let (file, hexpath) = if kind == "lock" {
+                    let size = num(w.next(), "size")?;
+                    let mtime = num(w.next(), "mtime")?;
+                    let ino = num(w.next(), "inode")?;
+                    let dev = num(w.next(), "device")?;
+                    let rf = RawFile {
+                        size,
+                        mtime,
+                        ino,
+                        dev,
+                        content: Vec::new(),
+                    };
+                    (Ok(rf), w.next())
+                } else if kind == "link" {
+                    (Err("a symlink"), w.next())
+                } else {
+                    (Err("not a regular file"), w.next())
+                };
+                let path = unhex_str(hexpath.unwrap_or(""))?;
+                let name = path.rsplit('/').next().unwrap_or("");
+                let Some(lock_kind) = classify_name(name.as_bytes()) else {
+                    return Err(ParseError(format!("unexpected file {path} in exec output")));
+                };
+                let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();
+                let raw = RawLock {
+                    state_dir: state.clone(),
+                    path,
+                    kind: lock_kind,
+                    agent,
+                    dir_id,
+                    file,
+                };
+                if kind == "lock" {
+                    pending = Some(raw);
+                } else {
+                    l.locks.push(raw);
+                }
+            }
+            "data" => {
+                let content = unhex(w.next().unwrap_or(""))?;
+                match pending.take() {
+                    Some(mut p) => {
+                        if let Ok(f) = &mut p.file {
+                            f.content = content;
+                        }
+                        l.locks.push(p);
+                    }
+                    None => return Err(ParseError("data without a lock in exec output".into())),
+                }
+            }
+            "pid" => {
+                let pid: u64 = num(w.next(), "pid")?;
+                match (w.next(), w.next()) {
+                    (Some("status"), Some(h)) => {
+                        status_text.insert(pid, unhex_str(h)?);
+                    }
+                    (Some("stat"), Some(h)) => {
+                        stat_text.insert(pid, unhex_str(h)?);
+                    }
+                    (Some("gone"), _) => gone.push(pid),
+                    (Some("unreadable"), _) => unreadable.push(pid),
+                    _ => return Err(ParseError(format!("bad pid line {line:.60}"))),
+                }
+            }
+            "end" => {
+                ended = true;
+                break;
+            }
+            "" => {}
+            other => return Err(ParseError(format!("unexpected {other:.20} in exec output"))),
+        }
+    }
+    if let Some(p) = pending.take() {
+        l.locks.push(p);
+    }
+    if !ended {
+        return Err(ParseError(
+            "the observe script's output was cut short".into(),
+        ));
+    }
+    l.clock = btime.map(|btime| Clock {
+        btime,
+        ticks_per_second: ticks.unwrap_or(100),
+    });
+    for pid in gone {
+        l.owners.insert(pid, Owner::Gone);
+    }
+    for pid in unreadable {
+        l.owners.insert(
+            pid,
+            Owner::Unknown(format!("/proc/{pid} in the container is not readable")),
+        );
+    }
+    for (pid, status) in status_text {
+        let stat = stat_text.get(&pid).map(String::as_str);
+        l.owners
+            .insert(pid, Owner::Found(facts(&status, stat, l.clock)));
+    }
+    Ok(l)
+}
+
+/// What the remove script did with one lock, keyed by its path.
+pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcome>, ParseError> {
+    use crate::remove::Outcome;
+    let mut lines = out.lines();
+    if lines.next().map(str::trim) != Some("zaki-locks 1") {
+        return Err(ParseError("the remove script did not start".into()));
+    }
+    let mut done = HashMap::new();
+    for line in lines {
+        let mut w = line.splitn(3, ' ');
+        let verb = w.next().unwrap_or("");
+        if verb == "end" {
+            return Ok(done);
+        }
+        let path = unhex_str(w.next().unwrap_or(""))?;
+        let rest = w.next().unwrap_or("").to_owned();
+        let outcome = match verb {
+            "removed" => Outcome::Removed,
+            "gone" => Outcome::Gone,
+            "changed" => Outcome::Changed(rest),
+            "failed" => Outcome::Failed(rest),
+            _ => return Err(ParseError(format!("unexpected {verb:.20} in exec output"))),
+        };
+        done.insert(path, outcome);
+    }
+    Ok(done)
+}
+
+/// Arguments for [`REMOVE_SCRIPT`] for one lock.
+pub fn removal_args(
+    state_dir: &str,
+    path: &str,
+    dir_id: (u64, u64),
+    f: &crate::observe::Snapshot,
+) -> [String; 8] {
+    [
+        state_dir.to_owned(),
+        path.to_owned(),
+        format!("{} {}", dir_id.0, dir_id.1),
+        f.id.size.to_string(),
+        f.id.mtime.0.to_string(),
+        f.id.ino.to_string(),
+        f.id.dev.to_string(),
+        f.content.iter().map(|b| format!("{b:02x}")).collect(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> String {
+        s.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn parses_a_listing() {
+        let path = "/home/node/.openclaw/agents/main/sessions/abc.jsonl.lock";
+        let out = format!(
+            "zaki-locks 1\nbtime 1700000000\nticks 100\nstate {}\ndir 2049 77 {}\nlock 60 1700000100 88 2049 {}\ndata {}\nlink {}\npid 7 status {}\npid 7 stat {}\npid 9 gone\nend\n",
+            hex("/home/node/.openclaw"),
+            hex("/home/node/.openclaw/agents/main/sessions"),
+            hex(path),
+            hex("{\"pid\": 7}"),
+            hex("/home/node/.openclaw/agents/main/sessions/x.jsonl.lock"),
+            hex("Name:\tnode\nState:\tS (sleeping)\nTgid:\t7\n"),
+            hex("7 (node) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 11 0 500 0"),
+        );
+        let l = parse_listing(&out).unwrap();
+        assert_eq!(l.locks.len(), 2);
+        let lock = &l.locks[0];
+        assert_eq!(
+            (lock.path.as_str(), lock.agent.as_str(), lock.dir_id),
+            (path, "main", (2049, 77))
+        );
+        let f = lock.file.as_ref().unwrap();
+        assert_eq!(
+            (f.size, f.mtime, f.ino, f.content.as_slice()),
+            (60, 1700000100, 88, &b"{\"pid\": 7}"[..])
+        );
+        assert_eq!(l.locks[1].file, Err("a symlink"));
+        match l.owner(7) {
+            Owner::Found(p) => {
+                assert_eq!(
+                    (p.tgid, p.state, p.starttime),
+                    (Some(7), Some('S'), Some(500))
+                );
+                assert_eq!(p.started_at.unwrap().timestamp(), 1700000005);
+            }
+            o => panic!("{o:?}"),
+        }
+        assert_eq!(l.owner(9), Owner::Gone);
+        assert!(matches!(l.owner(10), Owner::Unknown(_)));
+    }
+
+    #[test]
+    fn rejects_truncated_or_foreign_output() {
+        assert!(parse_listing("").is_err());
+        assert!(parse_listing("OCI runtime exec failed: exec: \"sh\": not found").is_err());
+        assert!(
+            parse_listing("zaki-locks 1\nbtime 1\n").is_err(),
+            "no end line"
+        );
+        assert!(parse_listing("zaki-locks 1\nlock 1 2 3 4 zz\nend\n").is_err());
+    }
+
+    #[test]
+    fn parses_removals() {
+        let out = format!(
+            "zaki-locks 1\nremoved {}\nchanged {} modified since it was judged\nend\n",
+            hex("/a/x.jsonl.lock"),
+            hex("/a/y.jsonl.lock")
+        );
+        let r = parse_removals(&out).unwrap();
+        assert_eq!(r["/a/x.jsonl.lock"], crate::remove::Outcome::Removed);
+        assert!(
+            matches!(&r["/a/y.jsonl.lock"], crate::remove::Outcome::Changed(w) if w.contains("modified"))
+        );
+    }
+}

@@ -1,0 +1,362 @@
+//! Finding places in Docker: which containers to look at, where their state dirs are, and
+//! which host places are really a container's bind mounts (so their pids are the container's).
+//!
+//! A state dir that is a bind mount from this machine is read from the host (no exec needed)
+//! and judged in the container's PID namespace; any other state dir is listed by one exec.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::docker::{self, Container, Details, Engine};
+use crate::place::{Location, PidView, Place, Problem};
+
+/// Which containers to look at, as the command line said.
+#[derive(Debug, Clone)]
+pub struct ContainerSearch {
+    /// Engines to ask; empty means `DOCKER_HOST` or the local socket.
+    pub docker_hosts: Vec<String>,
+    pub prefix: String,
+    /// Exactly these containers (instead of the prefix).
+    pub names: Vec<String>,
+    /// State dirs inside the containers (instead of finding them).
+    pub state_dirs: Vec<String>,
+    pub timeout: Duration,
+}
+
+impl ContainerSearch {
+    /// Containers were asked for by name or engine: failing to reach them is an error.
+    fn explicit(&self) -> bool {
+        !self.names.is_empty() || !self.docker_hosts.is_empty()
+    }
+}
+
+/// One container looked at, as the JSON report's `containers` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerReport {
+    pub name: String,
+    pub docker_host: String,
+    pub id: String,
+    pub state: String,
+    /// `exec` (listed from inside), `host` (its bind mounts read from this host), `both`, or
+    /// `none`.
+    pub observed: &'static str,
+    pub state_dirs: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// A container to list with one exec.
+#[derive(Debug, Clone)]
+pub struct ExecTarget {
+    pub engine: usize,
+    pub container: String,
+    /// Index into [`Survey::reports`].
+    pub report: usize,
+    pub dirs: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct Survey {
+    pub engines: Vec<Engine>,
+    pub reports: Vec<ContainerReport>,
+    pub exec: Vec<ExecTarget>,
+    pub warnings: Vec<String>,
+}
+
+/// Where OpenClaw keeps its state in the platform's and the usual images.
+const USUAL_STATE_DIRS: [&str; 2] = ["/home/node/.openclaw", "/root/.openclaw"];
+
+/// Surveys every engine: binds `places` to the containers that mount them, adds the host side
+/// of containers' bind-mounted state dirs to `places`, and returns what must be exec'd.
+pub async fn survey(
+    search: &ContainerSearch,
+    places: &mut Vec<Place>,
+    problems: &mut Vec<Problem>,
+) -> Survey {
+    let mut s = Survey::default();
+    let urls: Vec<Option<&str>> = if search.docker_hosts.is_empty() {
+        vec![None]
+    } else {
+        search
+            .docker_hosts
+            .iter()
+            .map(|h| Some(h.as_str()))
+            .collect()
+    };
+    let mut listed: Vec<(usize, Vec<Container>)> = Vec::new();
+    for url in urls {
+        let engine = match docker::connect(url, search.timeout).await {
+            Ok(e) => e,
+            Err(e) => {
+                unreachable(
+                    search,
+                    url.unwrap_or("DOCKER_HOST"),
+                    &e.to_string(),
+                    problems,
+                    &mut s,
+                );
+                continue;
+            }
+        };
+        match engine.containers().await {
+            Ok(list) => {
+                listed.push((s.engines.len(), list));
+                s.engines.push(engine);
+            }
+            Err(e) => unreachable(search, &engine.label, &e.to_string(), problems, &mut s),
+        }
+    }
+    let any_local = listed.iter().any(|(e, _)| s.engines[*e].local);
+
+    let mut canonical: Vec<Option<PathBuf>> = places
+        .iter()
+        .map(|p| fs::canonicalize(&p.state_dir).ok())
+        .collect();
+    let mut bound = vec![false; places.len()];
+    // Places in the zaki users' layout (their pids are a container's, so far unknown).
+    let users_places: Vec<bool> = places
+        .iter()
+        .map(|p| matches!(p.pids, PidView::Unknown(_)))
+        .collect();
+    let mut seen_names = HashSet::new();
+
+    for (ei, containers) in &listed {
+        let engine = &s.engines[*ei];
+        for c in containers {
+            let selected = if search.names.is_empty() {
+                c.running() && c.name.starts_with(&search.prefix)
+            } else {
+                search.names.contains(&c.name)
+            };
+            // Host places this container bind-mounts (only meaningful for a local engine).
+            let binds: Vec<usize> = if engine.local {
+                (0..places.len())
+                    .filter(|&i| {
+                        canonical[i]
+                            .as_ref()
+                            .is_some_and(|p| mounted_at(c, p).is_some())
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if !selected && binds.is_empty() {
+                continue;
+            }
+            seen_names.insert(c.name.clone());
+            let details = if c.running() {
+                engine.details(&c.id).await
+            } else {
+                Ok(Details::default())
+            };
+            let mut report = ContainerReport {
+                name: c.name.clone(),
+                docker_host: engine.label.clone(),
+                id: c.id.chars().take(12).collect(),
+                state: c.state.clone(),
+                observed: "none",
+                state_dirs: Vec::new(),
+                error: None,
+            };
+            let details = match details {
+                Ok(d) => d,
+                Err(e) => {
+                    report.error = Some(e.to_string());
+                    s.reports.push(report);
+                    continue;
+                }
+            };
+            let view = match (c.running(), details.pid) {
+                (true, Some(init)) => PidView::Container { init },
+                (true, None) => PidView::Unknown(format!("container {} shows no process", c.name)),
+                (false, _) => PidView::NoProcesses(format!(
+                    "container {} is {}: nothing in it runs",
+                    c.name, c.state
+                )),
+            };
+            let mut via_host = false;
+            for &i in &binds {
+                // A running container wins over a stopped one mounting the same dir.
+                if bound[i] && !c.running() {
+                    continue;
+                }
+                let canon = canonical[i].as_ref().expect("bound places are canonical");
+                let inside = mounted_at(c, canon).expect("filtered above");
+                places[i].location = Location::Container(c.name.clone());
+                places[i].shown_as = Some(inside.clone());
+                places[i].pids = view.clone();
+                bound[i] = true;
+                via_host = true;
+                report
+                    .state_dirs
+                    .push(inside.to_string_lossy().into_owned());
+            }
+
+            let mut exec_dirs = Vec::new();
+            if selected && c.running() {
+                for dir in state_dirs(search, c, &details) {
+                    let host_side = if engine.local {
+                        host_path(c, Path::new(&dir))
+                    } else {
+                        None
+                    };
+                    match host_side {
+                        Some(h) => {
+                            // Read from the host; absent there means absent in the container.
+                            let Ok(canon) = fs::canonicalize(&h) else {
+                                continue;
+                            };
+                            if !canon.is_dir() {
+                                continue;
+                            }
+                            match canonical.iter().position(|p| p.as_ref() == Some(&canon)) {
+                                // Already a place: rebind it unless another container has it.
+                                Some(k) if !bound[k] => {
+                                    places[k].location = Location::Container(c.name.clone());
+                                    places[k].shown_as = Some(PathBuf::from(&dir));
+                                    places[k].pids = view.clone();
+                                    bound[k] = true;
+                                }
+                                Some(_) => {}
+                                None => {
+                                    places.push(Place {
+                                        location: Location::Container(c.name.clone()),
+                                        state_dir: h,
+                                        shown_as: Some(PathBuf::from(&dir)),
+                                        pids: view.clone(),
+                                    });
+                                    canonical.push(Some(canon));
+                                    bound.push(true);
+                                }
+                            }
+                            via_host = true;
+                            if !report.state_dirs.contains(&dir) {
+                                report.state_dirs.push(dir);
+                            }
+                        }
+                        None => exec_dirs.push(dir),
+                    }
+                }
+            } else if selected && !via_host {
+                report.error = Some(format!(
+                    "not running ({}): nothing to look at inside",
+                    c.state
+                ));
+            }
+            report.observed = match (via_host, exec_dirs.is_empty()) {
+                (true, true) => "host",
+                (true, false) => "both",
+                (false, false) => "exec",
+                (false, true) => "none",
+            };
+            if !exec_dirs.is_empty() {
+                s.exec.push(ExecTarget {
+                    engine: *ei,
+                    container: c.name.clone(),
+                    report: s.reports.len(),
+                    dirs: exec_dirs.clone(),
+                });
+                report.state_dirs.extend(exec_dirs);
+            }
+            s.reports.push(report);
+        }
+    }
+
+    for name in &search.names {
+        if !seen_names.contains(name) && !listed.is_empty() {
+            problems.push(Problem {
+                location: Location::Container(name.clone()),
+                path: None,
+                message: "no such container (check `docker ps -a`, or drop --container)".into(),
+            });
+        }
+    }
+    // Users' dirs that no container mounts: their container is gone, and with it every owner.
+    // Only trusted when this engine does run the users' containers (it mounts another user's
+    // dir); an engine that mounts none of them may simply be the wrong one.
+    let serves_users = any_local && (0..users_places.len()).any(|i| users_places[i] && bound[i]);
+    for (i, p) in places.iter_mut().enumerate().take(users_places.len()) {
+        if users_places[i] && !bound[i] && serves_users {
+            p.pids = PidView::NoProcesses("no container mounts it: its gateway is gone".into());
+        }
+    }
+    s
+}
+
+fn unreachable(
+    search: &ContainerSearch,
+    what: &str,
+    err: &str,
+    problems: &mut Vec<Problem>,
+    s: &mut Survey,
+) {
+    if search.explicit() {
+        problems.push(Problem {
+            location: Location::Host,
+            path: None,
+            message: format!("{err} (containers were asked for: {what})"),
+        });
+    } else {
+        s.warnings.push(format!(
+            "{err}: containers skipped (pass --no-containers to look at the host only)"
+        ));
+    }
+}
+
+/// Where a host path is seen inside the container, through its bind mounts (longest wins).
+fn mounted_at(c: &Container, host: &Path) -> Option<PathBuf> {
+    c.mounts
+        .iter()
+        .filter(|m| m.kind == "bind")
+        .filter_map(|m| {
+            let rel = host.strip_prefix(&m.source).ok()?;
+            Some((m.source.len(), Path::new(&m.destination).join(rel)))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, p)| p)
+}
+
+/// The host path behind a path inside the container, when a bind mount covers it.
+fn host_path(c: &Container, inside: &Path) -> Option<PathBuf> {
+    c.mounts
+        .iter()
+        .filter(|m| m.kind == "bind")
+        .filter_map(|m| {
+            let rel = inside.strip_prefix(&m.destination).ok()?;
+            Some((m.destination.len(), Path::new(&m.source).join(rel)))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, p)| p)
+}
+
+/// The container's candidate state dirs: the override, else `$OPENCLAW_STATE_DIR`,
+/// `$HOME/.openclaw`, every mount ending in `.openclaw`, and the usual places.
+fn state_dirs(search: &ContainerSearch, c: &Container, d: &Details) -> Vec<String> {
+    if !search.state_dirs.is_empty() {
+        return search.state_dirs.clone();
+    }
+    let mut dirs: Vec<String> = Vec::new();
+    let mut add = |p: String| {
+        if p.starts_with('/') && !dirs.contains(&p) {
+            dirs.push(p.trim_end_matches('/').to_owned());
+        }
+    };
+    if let Some(v) = d.env.get("OPENCLAW_STATE_DIR") {
+        add(v.clone());
+    }
+    if let Some(h) = d.env.get("HOME") {
+        add(format!("{}/.openclaw", h.trim_end_matches('/')));
+    }
+    for m in &c.mounts {
+        if m.destination.trim_end_matches('/').ends_with("/.openclaw") {
+            add(m.destination.clone());
+        }
+    }
+    for u in USUAL_STATE_DIRS {
+        add(u.to_owned());
+    }
+    dirs
+}
