@@ -36,7 +36,7 @@ BUSYBOX_IMAGE=zaki-test/busybox:1
 NOSH_IMAGE=zaki-test/nosh:1
 BUSYBOX_BIN=/bin/busybox
 # Applets linked into zaki-test/busybox:1 (each only if this busybox provides it).
-APPLETS=(sh ps cat rm ls find kill sleep stat mv ln date head tail wc grep sed awk tr od cut
+APPLETS=(sh ps cat rm ls find kill sleep stat mv ln date head tail wc grep sed awk tr od cut dd
          printf echo test '[' env readlink mkdir rmdir touch true false timeout xargs)
 
 log()  { printf '[docker-env] %s\n' "$*" >&2; }

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh Debian machine as on a developer's: installs what the tests
-# need, then runs every test. Used as is by .ci/run.
+# The whole test suite, on a fresh Debian machine as on a developer's: installs and starts what
+# the tests need (a Docker engine with test images, python3 for a multi-threaded owner), then
+# runs every test. Used as is by .ci/run. Needs root (apt-get, dockerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need find || ! need sleep; then
-  apt-get update -qq && apt-get install -y -qq findutils coreutils >/dev/null
-fi
 need cargo || { echo "test.sh: cargo not found: install Rust with rustup first" >&2; exit 1; }
+missing=()
+need find || missing+=(findutils)
+[ -x /usr/bin/python3.11 ] || missing+=(python3.11-minimal)
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+bash scripts/docker-env.sh all
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -81,6 +81,7 @@ impl fmt::Display for Problem {
         match (&self.location, &self.path) {
             (Location::Host, Some(p)) => write!(f, "{}: {}", p.display(), self.message),
             (loc, Some(p)) => write!(f, "{loc}: {}: {}", p.display(), self.message),
+            (Location::Host, None) => f.write_str(&self.message),
             (loc, None) => write!(f, "{loc}: {}", self.message),
         }
     }

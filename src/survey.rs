@@ -332,31 +332,35 @@ fn host_path(c: &Container, inside: &Path) -> Option<PathBuf> {
         .map(|(_, p)| p)
 }
 
-/// The container's candidate state dirs: the override, else `$OPENCLAW_STATE_DIR`,
-/// `$HOME/.openclaw`, every mount ending in `.openclaw`, and the usual places.
+/// The container's candidate state dirs: the override; else `$OPENCLAW_STATE_DIR` and every
+/// mount ending in `.openclaw`; else `$HOME/.openclaw` and the usual places.
 fn state_dirs(search: &ContainerSearch, c: &Container, d: &Details) -> Vec<String> {
     if !search.state_dirs.is_empty() {
         return search.state_dirs.clone();
     }
     let mut dirs: Vec<String> = Vec::new();
-    let mut add = |p: String| {
+    let add = |dirs: &mut Vec<String>, p: String| {
+        let p = p.trim_end_matches('/').to_owned();
         if p.starts_with('/') && !dirs.contains(&p) {
-            dirs.push(p.trim_end_matches('/').to_owned());
+            dirs.push(p);
         }
     };
     if let Some(v) = d.env.get("OPENCLAW_STATE_DIR") {
-        add(v.clone());
-    }
-    if let Some(h) = d.env.get("HOME") {
-        add(format!("{}/.openclaw", h.trim_end_matches('/')));
+        add(&mut dirs, v.clone());
     }
     for m in &c.mounts {
         if m.destination.trim_end_matches('/').ends_with("/.openclaw") {
-            add(m.destination.clone());
+            add(&mut dirs, m.destination.clone());
         }
     }
-    for u in USUAL_STATE_DIRS {
-        add(u.to_owned());
+    // Told by the environment or a mount: that is where the state is; otherwise guess.
+    if dirs.is_empty() {
+        if let Some(h) = d.env.get("HOME") {
+            add(&mut dirs, format!("{}/.openclaw", h.trim_end_matches('/')));
+        }
+        for u in USUAL_STATE_DIRS {
+            add(&mut dirs, u.to_owned());
+        }
     }
     dirs
 }
