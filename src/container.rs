@@ -21,7 +21,7 @@ say() { printf '%s ' "$1"; printf '%s' "$2" | hex; }
 echo "zaki-locks 1"
 echo "btime $(sed -n 's/^btime //p' /proc/stat 2>/dev/null)"
 echo "ticks $(getconf CLK_TCK 2>/dev/null)"
-pids=""
+pids="" keys=""
 for state in "$@"; do
   say state "$state"
   [ -d "$state" ] || { echo absent; continue; }
@@ -45,7 +45,17 @@ for state in "$@"; do
       echo "data $data"
       p=$(dd if="$f" bs=4097 count=1 2>/dev/null | tr -d '\n' | sed -n 's/.*"pid"[^0-9]*\([0-9][0-9]*\).*/\1/p')
       [ -n "$p" ] && pids="$pids $p"
+      case "$f" in *.jsonl.lock) keys=1 ;; esac
     done
+    st="$s/sessions.json"
+    if [ -n "$keys" ] && [ -f "$st" ] && [ ! -L "$st" ]; then
+      size=$(stat -c '%s' "$st" 2>/dev/null)
+      if [ -n "$size" ] && [ "$size" -le 1048576 ]; then
+        say store "$s"
+        echo "data $(dd if="$st" bs=1048576 count=1 2>/dev/null | hex)"
+      fi
+    fi
+    keys=""
   done
 done
 for p in $pids; do
@@ -147,11 +157,19 @@ pub struct Listing {
     /// Paths that are symlinked directories (not followed) or unreadable directories.
     pub problems: Vec<(String, &'static str)>,
     pub owners: HashMap<u64, Owner>,
+    /// Session stores of the sessions dirs that hold transcript locks, by dir.
+    pub stores: HashMap<String, crate::sessions::SessionIndex>,
 }
 
 impl Listing {
     /// The owner of `pid` as observed in the container. A pid the script did not report (its
     /// crude pid extraction differs from the real parser) is unknown, never dead.
+    /// The session key of a transcript lock, from its directory's `sessions.json`.
+    pub fn session_key(&self, path: &str, session_id: &str) -> Option<String> {
+        let dir = path.rsplit_once('/')?.0;
+        self.stores.get(dir)?.key_for(session_id).map(str::to_owned)
+    }
+
     pub fn owner(&self, pid: u64) -> Owner {
         self.owners.get(&pid).cloned().unwrap_or_else(|| {
             Owner::Unknown(format!("pid {pid} was not observed in the container"))
@@ -205,6 +223,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
     let mut state = String::new();
     let mut dir_id = (0, 0);
     let mut pending: Option<RawLock> = None;
+    let mut store: Option<String> = None;
     let mut status_text: HashMap<u64, String> = HashMap::new();
     let mut stat_text: HashMap<u64, String> = HashMap::new();
     let mut gone = Vec::new();
@@ -268,6 +287,17 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                 } else {
                     l.locks.push(raw);
                 }
+            }
+            "store" => {
+                if let Some(p) = pending.take() {
+                    l.locks.push(p);
+                }
+                store = Some(unhex_str(w.next().unwrap_or(""))?);
+            }
+            "data" if store.is_some() => {
+                let dir = store.take().unwrap_or_default();
+                let bytes = unhex(w.next().unwrap_or(""))?;
+                l.stores.insert(dir, crate::sessions::SessionIndex::parse(&bytes));
             }
             "data" => {
                 let content = unhex(w.next().unwrap_or(""))?;
@@ -391,12 +421,14 @@ mod tests {
     fn parses_a_listing() {
         let path = "/home/node/.openclaw/agents/main/sessions/abc.jsonl.lock";
         let out = format!(
-            "zaki-locks 1\nbtime 1700000000\nticks 100\nstate {}\ndir 2049 77 {}\nlock 60 1700000100 88 2049 {}\ndata {}\nlink {}\npid 7 status {}\npid 7 stat {}\npid 9 gone\nend\n",
+            "zaki-locks 1\nbtime 1700000000\nticks 100\nstate {}\ndir 2049 77 {}\nlock 60 1700000100 88 2049 {}\ndata {}\nlink {}\nstore {}\ndata {}\npid 7 status {}\npid 7 stat {}\npid 9 gone\nend\n",
             hex("/home/node/.openclaw"),
             hex("/home/node/.openclaw/agents/main/sessions"),
             hex(path),
             hex("{\"pid\": 7}"),
             hex("/home/node/.openclaw/agents/main/sessions/x.jsonl.lock"),
+            hex("/home/node/.openclaw/agents/main/sessions"),
+            hex(r#"{"agent:main:openai-user:42":{"sessionId":"abc"}}"#),
             hex("Name:\tnode\nState:\tS (sleeping)\nTgid:\t7\n"),
             hex("7 (node) S 1 7 7 0 -1 0 0 0 0 0 0 0 0 0 20 0 11 0 500 0"),
         );
@@ -413,6 +445,10 @@ mod tests {
             (60, 1700000100, 88, &b"{\"pid\": 7}"[..])
         );
         assert_eq!(l.locks[1].file, Err("a symlink"));
+        assert_eq!(
+            l.session_key(path, "abc").as_deref(),
+            Some("agent:main:openai-user:42")
+        );
         match l.owner(7) {
             Owner::Found(p) => {
                 assert_eq!(

@@ -288,14 +288,18 @@ pub fn container_locks(
                 None => Owner::Gone,
             };
             let name = raw.path.rsplit('/').next().unwrap_or_default();
+            let session_id = transcript_id(raw.kind, name);
+            let session_key = session_id
+                .as_deref()
+                .and_then(|sid| listing.session_key(&raw.path, sid));
             Observed {
                 location: location.clone(),
                 path: PathBuf::from(&raw.path),
                 host_path: None,
                 agent: raw.agent.clone(),
                 kind: raw.kind,
-                session_id: transcript_id(raw.kind, name),
-                session_key: None,
+                session_id,
+                session_key,
                 file,
                 payload,
                 owner,

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod fleet;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,200 @@
+//! Many busybox containers at once, for the tests and the benchmark of `--prefix` at scale.
+//!
+//! Each container runs `sh -c 'sleep 100000 & wait'` (pid 1 is that shell) and holds, inside
+//! its own filesystem (no bind mount), two locks in `/home/node/.openclaw/agents/main/sessions`:
+//! `live.jsonl.lock` naming pid 1 (alive; written after the container started, so its owner
+//! started before `createdAt`) and `stale.jsonl.lock` naming [`STALE_PID`], which no process in
+//! the container has; plus a `sessions.json` naming the live one. Every container is
+//! force-removed when the [`Fleet`] is dropped, also when a test fails half-way.
+
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::docker::{self, BUSYBOX};
+use super::legacy_payload;
+
+pub const STATE_DIR: &str = "/home/node/.openclaw";
+pub const SESSIONS: &str = "/home/node/.openclaw/agents/main/sessions";
+pub const LIVE: &str = "live.jsonl.lock";
+pub const STALE: &str = "stale.jsonl.lock";
+/// The stale lock's owner: far above the few hundred pids a container uses here.
+pub const STALE_PID: u32 = 4242;
+/// Docker commands run at once while starting, writing, checking and removing.
+pub const THREADS: usize = 8;
+/// Containers per `docker rm -f`.
+const RM_BATCH: usize = 25;
+
+/// Writes the sessions dir's three files in one exec: `$1` dir, `$2` live, `$3` stale,
+/// `$4` sessions.json.
+const WRITE_SCRIPT: &str = r#"set -e
+mkdir -p "$1"
+printf '%s' "$3" > "$1/stale.jsonl.lock"
+printf '%s' "$4" > "$1/sessions.json"
+printf '%s' "$2" > "$1/live.jsonl.lock"
+"#;
+
+/// N running busybox containers named `<prefix><i>`, removed on drop.
+pub struct Fleet {
+    /// Ends in `-`, so no other fleet's names start with it.
+    pub prefix: String,
+    /// Every container that was started, in index order.
+    pub names: Vec<String>,
+}
+
+/// Runs `f(i)` for every `i < n`, `threads` at a time; returns the results in index order.
+pub fn parallel<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Vec<Option<T>>> = Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads.clamp(1, n.max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let r = f(i);
+                    out.lock().unwrap()[i] = Some(r);
+                }
+            });
+        }
+    });
+    out.into_inner()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.expect("every index ran"))
+        .collect()
+}
+
+fn attempt(args: &[&str]) -> Result<String, String> {
+    let o = docker::docker(args);
+    if o.status.success() {
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    } else {
+        Err(format!(
+            "docker {:?} failed: {}",
+            &args[..args.len().min(4)],
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))
+    }
+}
+
+impl Fleet {
+    /// Starts `n` containers and writes their locks, [`THREADS`] docker commands at a time.
+    /// Panics (after removing what it started) when any container cannot be set up.
+    pub fn start(n: usize) -> Fleet {
+        docker::require();
+        let prefix = format!("{}-", docker::unique("zfleet-"));
+        let started = Instant::now();
+        let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+        // Names are recorded before `docker run`, so a container whose run failed half-way is
+        // removed too (`rm -f` of a name that does not exist is harmless).
+        let fleet = Fleet { prefix, names };
+        let results = parallel(n, THREADS, |i| fleet.start_one(i));
+        let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(
+            failed.is_empty(),
+            "{} of {n} containers could not be set up; first: {}",
+            failed.len(),
+            failed[0]
+        );
+        eprintln!(
+            "fleet: {n} containers {}<0..{n}> started with their locks in {:.1}s",
+            fleet.prefix,
+            started.elapsed().as_secs_f64()
+        );
+        fleet
+    }
+
+    fn start_one(&self, i: usize) -> Result<(), String> {
+        let name = &self.names[i];
+        attempt(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            BUSYBOX,
+            "sh",
+            "-c",
+            "sleep 100000 & wait",
+        ])?;
+        // createdAt is taken now, after `docker run` returned: pid 1 started before it.
+        let live = legacy_payload(1, Duration::ZERO);
+        let stale = legacy_payload(STALE_PID, Duration::ZERO);
+        let sessions = format!(r#"{{"agent:main:openai-user:{i}":{{"sessionId":"live"}}}}"#);
+        attempt(&[
+            "exec",
+            name,
+            "sh",
+            "-c",
+            WRITE_SCRIPT,
+            "sh",
+            SESSIONS,
+            &live,
+            &stale,
+            &sessions,
+        ])?;
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// `ls -A` of every container's sessions dir (one exec each, in parallel), sorted names.
+    pub fn listings(&self) -> Vec<Result<Vec<String>, String>> {
+        parallel(self.len(), THREADS, |i| {
+            attempt(&["exec", &self.names[i], "ls", "-A", SESSIONS]).map(|out| {
+                let mut v: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
+                v.sort();
+                v
+            })
+        })
+    }
+
+    /// Does `path` exist in container `i` (as a file, directory or symlink)?
+    pub fn exists(&self, i: usize, path: &str) -> bool {
+        docker::docker(&[
+            "exec",
+            &self.names[i],
+            "sh",
+            "-c",
+            "test -e \"$1\" || test -L \"$1\"",
+            "sh",
+            path,
+        ])
+        .status
+        .success()
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        let started = Instant::now();
+        let batches: Vec<&[String]> = self.names.chunks(RM_BATCH).collect();
+        parallel(batches.len(), THREADS / 2, |b| {
+            let mut args = vec!["rm", "-f"];
+            args.extend(batches[b].iter().map(String::as_str));
+            let _ = Command::new("docker")
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        });
+        eprintln!(
+            "fleet: {} containers {}* removed in {:.1}s",
+            self.names.len(),
+            self.prefix,
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
