@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine as on a developer's: installs and starts what
-# the tests need (a Docker engine with test images, python3 for a multi-threaded owner), then
-# runs every test. Used as is by .ci/run. Needs root (apt-get, dockerd).
+# the tests need (a Docker engine with test images, python3 for a multi-threaded owner, Node 24
+# and OpenClaw 2026.2.26 for a real gateway), then runs every test. Used as is by .ci/run. Needs root (apt-get, dockerd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 bash scripts/docker-env.sh all
+bash scripts/openclaw-env.sh install
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

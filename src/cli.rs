@@ -16,6 +16,16 @@ Exit status:
   2  usage error
   3  scan --fail-on-stale: at least one stale lock is present";
 
+const PROBE_EXIT_CODES: &str = "\
+Exit status:
+  0  ok, or ok-after-retry
+  1  the probe itself could not run (no such user, unreadable router table, ...)
+  2  usage error
+  3  session-busy: the session's lock blocked every attempt
+  4  timeout
+  5  not-ready: the container is not running, or nothing listens on the port
+  6  auth-failed (401/403) or http-error";
+
 const ABOUT: &str = "Find and safely remove stuck OpenClaw session locks";
 
 const LONG_ABOUT: &str = "\
@@ -55,6 +65,9 @@ pub enum Command {
     /// Remove stale session locks (safe to run from cron every 5 minutes)
     #[command(after_help = EXIT_CODES)]
     Clean(CleanArgs),
+    /// Send a test message to a user's gateway like the router does, and say why it is stuck
+    #[command(after_help = PROBE_EXIT_CODES)]
+    Probe(ProbeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -195,4 +208,98 @@ pub struct CleanArgs {
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("{e} (expected a duration such as 30m, 1h or 90s)"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    /// A timeline, each step printed as it happens
+    Text,
+    /// One JSON document at the end (schema in the README)
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The Telegram user id, as in the router table
+    #[arg(value_name = "USER_ID")]
+    pub user: String,
+
+    /// The router table
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/var/zaki-platform/router/users.json"
+    )]
+    pub users_file: PathBuf,
+
+    /// Where the gateways' ports are published
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub gateway_host: String,
+
+    /// Attempts, as the router makes them
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+
+    /// Timeout of each attempt
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Wait before retry n is n times this (2s: 2 s, then 4 s), as the router does
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    pub backoff: Duration,
+
+    /// The `user` the probe talks as, so it never writes into the user's conversation
+    #[arg(long, value_name = "NAME", default_value = "zaki-locks-probe")]
+    pub session_user: String,
+
+    /// Talk as the user itself, to see exactly what the user sees. This APPENDS the probe's
+    /// message and the reply to the user's real transcript
+    #[arg(long, conflicts_with = "session_user")]
+    pub as_user: bool,
+
+    /// The message sent
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "zaki-locks probe: please reply with one word."
+    )]
+    pub message: String,
+
+    /// The OpenClaw agent that serves the OpenAI-compatible endpoint
+    #[arg(long, value_name = "ID", default_value = "main")]
+    pub agent: String,
+
+    /// Check the retry path: lock the probe's session as a live process of the container (its
+    /// pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail
+    /// as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "as_user")]
+    pub inject_lock: Option<Duration>,
+
+    /// When a stale lock blocks the session at the end, remove it (the router's "clean stale
+    /// locks on final failure")
+    #[arg(long)]
+    pub clean_on_failure: bool,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Text)]
+    pub format: ProbeFormat,
+
+    /// The user's container is this prefix followed by the user id
+    #[arg(long, value_name = "PREFIX", default_value = "zaki-user-")]
+    pub prefix: String,
+
+    /// The Docker engine to ask [default: $DOCKER_HOST, else the local socket]
+    #[arg(long, value_name = "URL")]
+    pub docker_host: Option<String>,
+
+    /// The OpenClaw state dir inside the container [default: found from its mounts]
+    #[arg(long, value_name = "PATH")]
+    pub container_state_dir: Vec<String>,
+
+    /// How long Docker and the container may take to answer
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub container_timeout: Duration,
+
+    #[command(flatten)]
+    pub judge: JudgeArgs,
 }

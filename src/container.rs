@@ -297,7 +297,8 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
             "data" if store.is_some() => {
                 let dir = store.take().unwrap_or_default();
                 let bytes = unhex(w.next().unwrap_or(""))?;
-                l.stores.insert(dir, crate::sessions::SessionIndex::parse(&bytes));
+                l.stores
+                    .insert(dir, crate::sessions::SessionIndex::parse(&bytes));
             }
             "data" => {
                 let content = unhex(w.next().unwrap_or(""))?;

@@ -207,7 +207,7 @@ impl Policy {
                 return (
                     OwnerState::Thread,
                     Some(format!(
-                        "pid {pid} is a thread of process {tgid} ({label}), not a lock owner"
+                        "pid {pid} is a thread ({label}) of process {tgid}, not a lock owner"
                     )),
                 );
             }

@@ -15,6 +15,7 @@ pub const MAX_STORE_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug, Default, Clone)]
 pub struct SessionIndex {
     by_id: HashMap<String, String>,
+    by_key: HashMap<String, String>,
 }
 
 impl SessionIndex {
@@ -24,13 +25,19 @@ impl SessionIndex {
             return SessionIndex::default();
         };
         let mut by_id = HashMap::with_capacity(map.len());
+        let mut by_key = HashMap::with_capacity(map.len());
         for (key, entry) in map {
             if let Some(id) = entry.get("sessionId").and_then(Value::as_str) {
+                by_key.insert(key.clone(), id.to_owned());
                 // Several keys may share a session; keep the first in the store's order.
                 by_id.entry(id.to_owned()).or_insert(key);
             }
         }
-        SessionIndex { by_id }
+        SessionIndex { by_id, by_key }
+    }
+
+    pub fn session_id_for(&self, key: &str) -> Option<String> {
+        self.by_key.get(key).cloned()
     }
 
     pub fn key_for(&self, session_id: &str) -> Option<&str> {

@@ -46,7 +46,10 @@ fn live_and_dead_owners_inside_a_busybox_container() {
     assert_eq!(seen.len(), 4, "{r:#}");
     assert_eq!(seen["live.jsonl.lock"]["owner_state"], "alive");
     assert_eq!(seen["live.jsonl.lock"]["owner_name"], "sh");
-    assert_eq!(seen["live.jsonl.lock"]["session_key"], "agent:main:openai-user:42");
+    assert_eq!(
+        seen["live.jsonl.lock"]["session_key"],
+        "agent:main:openai-user:42"
+    );
     assert_eq!(
         seen["live.jsonl.lock"]["location"],
         format!("container:{}", c.name)

@@ -57,7 +57,17 @@ pub struct Container {
 impl Container {
     /// `docker run -d --network none --name NAME ARGS… IMAGE CMD…`.
     pub fn run(name: &str, args: &[&str], image: &str, cmd: &[&str]) -> Container {
-        let mut all = vec!["run", "-d", "--network", "none", "--name", name];
+        Container::run_with_network(name, "none", args, image, cmd)
+    }
+
+    pub fn run_with_network(
+        name: &str,
+        network: &str,
+        args: &[&str],
+        image: &str,
+        cmd: &[&str],
+    ) -> Container {
+        let mut all = vec!["run", "-d", "--network", network, "--name", name];
         all.extend(args);
         all.push(image);
         all.extend(cmd);

