@@ -1,0 +1,173 @@
+//! The acceptance fleet: 200 busybox containers with two locks each (one live, one stale).
+//! `clean --prefix` removes exactly the 200 stale ones and keeps the 200 live ones.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use common::fleet::{Fleet, LIVE, SESSIONS, STALE, STALE_PID};
+use common::*;
+use serde_json::Value;
+
+const CONTAINERS: usize = 200;
+
+/// Runs `zaki-locks ARGS --no-host --prefix P --format json` and checks it exited 0.
+fn zaki_json(tmp: &std::path::Path, fleet: &Fleet, cmd: &str) -> Value {
+    let started = Instant::now();
+    let o = run(zaki(tmp).args([
+        cmd,
+        "--no-host",
+        "--prefix",
+        &fleet.prefix,
+        "--container-timeout",
+        "60s",
+        "--format",
+        "json",
+    ]));
+    eprintln!(
+        "{cmd} of {} containers: {:.2}s",
+        fleet.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(0), "{}\n{r:#}", stderr(&o));
+    assert_eq!(r["errors"], serde_json::json!([]), "{r:#}");
+    r
+}
+
+/// The report's locks by container name, then by file name.
+fn per_container(r: &Value) -> BTreeMap<String, BTreeMap<String, Value>> {
+    let mut m: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    for l in r["locks"].as_array().expect("locks array") {
+        let loc = l["location"].as_str().unwrap();
+        let name = loc
+            .strip_prefix("container:")
+            .unwrap_or_else(|| panic!("a lock outside the containers: {l:#}"));
+        let file = l["path"].as_str().unwrap().rsplit('/').next().unwrap();
+        let prev = m
+            .entry(name.to_owned())
+            .or_default()
+            .insert(file.to_owned(), l.clone());
+        assert!(prev.is_none(), "{file} reported twice in {name}");
+    }
+    m
+}
+
+/// Every container of the fleet, and only those, was looked inside by exec without error.
+fn check_containers(r: &Value, fleet: &Fleet) {
+    let mut seen: Vec<&str> = r["containers"]
+        .as_array()
+        .expect("containers array")
+        .iter()
+        .map(|c| {
+            assert_eq!(c["error"], Value::Null, "{c:#}");
+            assert_eq!(c["observed"], "exec", "{c:#}");
+            assert_eq!(c["state"], "running", "{c:#}");
+            c["name"].as_str().unwrap()
+        })
+        .collect();
+    seen.sort();
+    let mut want: Vec<&str> = fleet.names.iter().map(String::as_str).collect();
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+fn check_live(i: usize, l: &Value) {
+    assert_eq!(l["pid"], 1, "{l:#}");
+    assert_eq!(l["owner_state"], "alive", "{l:#}");
+    assert_eq!(l["owner_name"], "sh", "{l:#}");
+    assert_eq!(l["stale"], false, "{l:#}");
+    assert_eq!(l["reasons"], serde_json::json!([]), "{l:#}");
+    assert_eq!(l["action"], "kept", "{l:#}");
+    assert_eq!(
+        l["session_key"],
+        format!("agent:main:openai-user:{i}"),
+        "{l:#}"
+    );
+}
+
+#[test]
+fn clean_of_200_containers_removes_the_200_stale_locks_and_keeps_the_200_live_ones() {
+    let test_started = Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let fleet = Fleet::start(CONTAINERS);
+    let setup = test_started.elapsed();
+
+    let r = zaki_json(tmp.path(), &fleet, "clean");
+    let s = &r["summary"];
+    assert_eq!(s["places"], CONTAINERS, "{s:#}");
+    assert_eq!(s["locks"], 2 * CONTAINERS, "{s:#}");
+    assert_eq!(s["removed"], CONTAINERS, "{s:#}");
+    assert_eq!(s["stale"], CONTAINERS, "{s:#}");
+    assert_eq!(s["held"], CONTAINERS, "{s:#}");
+    assert_eq!(s["would_remove"], 0, "{s:#}");
+    assert_eq!(s["skipped"], 0, "{s:#}");
+    assert_eq!(s["errors"], 0, "{s:#}");
+    check_containers(&r, &fleet);
+    let seen = per_container(&r);
+    assert_eq!(seen.len(), CONTAINERS);
+    for (i, name) in fleet.names.iter().enumerate() {
+        let locks = &seen[name];
+        assert_eq!(
+            locks.keys().collect::<Vec<_>>(),
+            [LIVE, STALE],
+            "{name}: {locks:#?}"
+        );
+        check_live(i, &locks[LIVE]);
+        let stale = &locks[STALE];
+        assert_eq!(stale["pid"], STALE_PID, "{stale:#}");
+        assert_eq!(stale["owner_state"], "dead", "{stale:#}");
+        assert_eq!(stale["stale"], true, "{stale:#}");
+        assert_eq!(
+            stale["reasons"],
+            serde_json::json!(["dead-pid"]),
+            "{stale:#}"
+        );
+        assert_eq!(stale["action"], "removed", "{stale:#}");
+    }
+
+    // What is really left, seen from inside every container (not through zaki-locks): the live
+    // lock and sessions.json, nothing else (no stale lock, no half-removed private name).
+    let started = Instant::now();
+    let listings = fleet.listings();
+    eprintln!(
+        "ls -A of {} containers ({} at a time): {:.2}s",
+        fleet.len(),
+        common::fleet::THREADS,
+        started.elapsed().as_secs_f64()
+    );
+    for (name, l) in fleet.names.iter().zip(&listings) {
+        let l = l.as_ref().unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(l, &[LIVE, "sessions.json"], "{name}");
+    }
+    for i in [0, CONTAINERS / 2, CONTAINERS - 1] {
+        assert!(fleet.exists(i, &format!("{SESSIONS}/{LIVE}")), "{i}");
+        assert!(!fleet.exists(i, &format!("{SESSIONS}/{STALE}")), "{i}");
+    }
+
+    // And zaki-locks agrees: 200 locks, all live, nothing stale, nothing to do.
+    let r = zaki_json(tmp.path(), &fleet, "scan");
+    let s = &r["summary"];
+    assert_eq!(s["locks"], CONTAINERS, "{s:#}");
+    assert_eq!(s["held"], CONTAINERS, "{s:#}");
+    assert_eq!(s["stale"], 0, "{s:#}");
+    check_containers(&r, &fleet);
+    let seen = per_container(&r);
+    assert_eq!(seen.len(), CONTAINERS);
+    for (i, name) in fleet.names.iter().enumerate() {
+        let locks = &seen[name];
+        assert_eq!(locks.keys().collect::<Vec<_>>(), [LIVE], "{name}");
+        check_live(i, &locks[LIVE]);
+    }
+
+    let checked = test_started.elapsed();
+    drop(fleet);
+    eprintln!(
+        "wall time: setup {:.1}s, clean and checks {:.1}s, teardown {:.1}s, total {:.1}s",
+        setup.as_secs_f64(),
+        (checked - setup).as_secs_f64(),
+        (test_started.elapsed() - checked).as_secs_f64(),
+        test_started.elapsed().as_secs_f64()
+    );
+}
