@@ -31,6 +31,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -s h -l help -d 'Pri
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "scan" -d 'List every session lock with its owner, age and whether it is stale'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "clean" -d 'Remove stale session locks (safe to run from cron every 5 minutes)'
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "probe" -d 'Send a test message to a user\'s gateway like the router does, and say why it is stuck'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "man" -d 'Print the man page (roff) of zaki-locks or of one of its subcommands'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
@@ -75,6 +76,29 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s n -l dry
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s q -l quiet -d 'Print nothing unless a lock was removed or something went wrong (for cron)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s V -l version -d 'Print version'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l users-file -d 'The router table' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l gateway-host -d 'Where the gateways\' ports are published' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l attempts -d 'Attempts, as the router makes them' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l timeout -d 'Timeout of each attempt' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l backoff -d 'Wait before retry n is n times this (2s: 2 s, then 4 s), as the router does' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l session-user -d 'The `user` the probe talks as, so it never writes into the user\'s conversation' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l message -d 'The message sent' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l agent -d 'The OpenClaw agent that serves the OpenAI-compatible endpoint' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l inject-lock -d 'Check the retry path: lock the probe\'s session as a live process of the container (its pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l format -d 'Output format' -r -f -a "text\t'A timeline, each step printed as it happens'
+json\t'One JSON document at the end (schema in the README)'"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l prefix -d 'The user\'s container is this prefix followed by the user id' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l docker-host -d 'The Docker engine to ask [default: $DOCKER_HOST, else the local socket]' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l container-state-dir -d 'The OpenClaw state dir inside the container [default: found from its mounts]' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l container-timeout -d 'How long Docker and the container may take to answer' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l as-user -d 'Talk as the user itself, to see exactly what the user sees. This APPENDS the probe\'s message and the reply to the user\'s real transcript'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l clean-on-failure -d 'When a stale lock blocks the session at the end, remove it (the router\'s "clean stale locks on final failure")'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
