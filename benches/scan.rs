@@ -9,8 +9,8 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::tree::{Owners, generate};
-use common::{Proc, Thread, Zombie, bin, dead_pid};
+use common::bin;
+use common::tree::{LiveOwners, generate};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -54,19 +54,9 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let tree = tmp.path().join("gateways");
 
-    let live = Proc::sleep();
-    let zombie = Zombie::new();
-    let thread = Thread::new();
-    let recycled = Proc::sleep();
-    let owners = Owners {
-        live: live.pid(),
-        dead: dead_pid(),
-        thread: thread.tid,
-        zombie: zombie.pid(),
-        recycled: recycled.pid(),
-    };
+    let owners = LiveOwners::spawn();
     let started = Instant::now();
-    let exp = generate(&tree, users, sessions, &owners);
+    let exp = generate(&tree, users, sessions, &owners.owners);
     println!(
         "tree: {users} users x {sessions} sessions, {} locks ({} stale), generated in {:.1}s",
         exp.stale.len() + exp.live.len(),
@@ -134,5 +124,5 @@ fn main() {
     let left = exp.stale.iter().filter(|p| p.exists()).count();
     let lost = exp.live.iter().filter(|p| !p.exists()).count();
     println!("after clean: stale left {left}, live lost {lost}");
-    drop((live, zombie, thread, recycled));
+    drop(owners);
 }

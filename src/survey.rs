@@ -306,27 +306,30 @@ fn unreachable(
     }
 }
 
-/// Where a host path is seen inside the container, through its bind mounts (longest wins).
+/// Where a host path is seen inside the container, through its bind mounts.
 fn mounted_at(c: &Container, host: &Path) -> Option<PathBuf> {
-    c.mounts
-        .iter()
-        .filter(|m| m.kind == "bind")
-        .filter_map(|m| {
-            let rel = host.strip_prefix(&m.source).ok()?;
-            Some((m.source.len(), Path::new(&m.destination).join(rel)))
-        })
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, p)| p)
+    through_binds(c, host, |m| (&m.source, &m.destination))
 }
 
 /// The host path behind a path inside the container, when a bind mount covers it.
 fn host_path(c: &Container, inside: &Path) -> Option<PathBuf> {
+    through_binds(c, inside, |m| (&m.destination, &m.source))
+}
+
+/// Maps `path` from one side of the container's bind mounts to the other (`sides` gives the
+/// (from, to) of a mount); the longest covering mount wins, as in the kernel.
+fn through_binds(
+    c: &Container,
+    path: &Path,
+    sides: impl Fn(&docker::Mount) -> (&String, &String),
+) -> Option<PathBuf> {
     c.mounts
         .iter()
         .filter(|m| m.kind == "bind")
         .filter_map(|m| {
-            let rel = inside.strip_prefix(&m.destination).ok()?;
-            Some((m.destination.len(), Path::new(&m.source).join(rel)))
+            let (from, to) = sides(m);
+            let rel = path.strip_prefix(from).ok()?;
+            Some((from.len(), Path::new(to).join(rel)))
         })
         .max_by_key(|(n, _)| *n)
         .map(|(_, p)| p)

@@ -5,26 +5,15 @@ mod common;
 
 use std::process::Command;
 
-use common::tree::{Owners, generate};
+use common::tree::{LiveOwners, generate};
 use common::*;
 
 #[test]
 fn clean_removes_exactly_the_stale_locks_of_2000_users() {
     let tmp = tempfile::tempdir().unwrap();
-    let live = Proc::sleep();
-    let zombie = Zombie::new();
-    let thread = Thread::new();
-    // Started after the locks naming it were created (they say "60 s ago").
-    let recycled = Proc::sleep();
-    let owners = Owners {
-        live: live.pid(),
-        dead: dead_pid(),
-        thread: thread.tid,
-        zombie: zombie.pid(),
-        recycled: recycled.pid(),
-    };
+    let owners = LiveOwners::spawn();
     let tree = tmp.path().join("users");
-    let exp = generate(&tree, 2000, 20, &owners);
+    let exp = generate(&tree, 2000, 20, &owners.owners);
     assert_eq!(exp.stale.len() + exp.live.len(), 4000);
 
     let roots = |c: &mut Command| {
@@ -65,5 +54,5 @@ fn clean_removes_exactly_the_stale_locks_of_2000_users() {
     // A second run finds nothing to do.
     let o = run(&mut clean);
     assert_eq!(json(&o)["summary"]["removed"], 0);
-    drop((live, zombie, thread, recycled));
+    drop(owners);
 }

@@ -22,6 +22,39 @@ pub struct Owners {
     pub recycled: u32,
 }
 
+/// The real processes behind [`Owners`], alive (or unreaped) as long as this is.
+pub struct LiveOwners {
+    pub owners: Owners,
+    _live: super::Proc,
+    _zombie: super::Zombie,
+    _thread: super::Thread,
+    _recycled: super::Proc,
+}
+
+impl LiveOwners {
+    /// Spawns them; generate the tree within a minute, so that the "recycled" owner started
+    /// after its locks' `createdAt` (60 s ago) and the live one before theirs (now).
+    pub fn spawn() -> LiveOwners {
+        let live = super::Proc::sleep();
+        let zombie = super::Zombie::new();
+        let thread = super::Thread::new();
+        let recycled = super::Proc::sleep();
+        LiveOwners {
+            owners: Owners {
+                live: live.pid(),
+                dead: super::dead_pid(),
+                thread: thread.tid,
+                zombie: zombie.pid(),
+                recycled: recycled.pid(),
+            },
+            _live: live,
+            _zombie: zombie,
+            _thread: thread,
+            _recycled: recycled,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Live,
