@@ -125,6 +125,7 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
     };
 
     let rt = runtime()?;
+    crate::interrupt::install();
     let now = Utc::now();
     let mut seen = look(&args.places, &policy, now, &rt);
     let outcomes = act(
@@ -139,7 +140,11 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
         let (action, note) = match (&j.verdict, &j.obs.file, outcome) {
             (None, _, _) | (_, Err(_), _) => (Action::Skipped, None),
             (Some(v), Ok(_), _) if !v.stale => (Action::Kept, None),
-            (Some(_), Ok(_), None) => (Action::WouldRemove, None),
+            (Some(_), Ok(_), None) if args.dry_run => (Action::WouldRemove, None),
+            (Some(_), Ok(_), None) => (
+                Action::Skipped,
+                Some("not removed: the run was interrupted".into()),
+            ),
             (Some(_), Ok(_), Some(Outcome::Removed)) => (Action::Removed, None),
             (Some(_), Ok(_), Some(Outcome::Changed(why))) => {
                 (Action::Kept, Some(format!("not removed: {why}")))
@@ -194,6 +199,12 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
             }
             print_bytes(out.as_bytes())?;
         }
+    }
+    if let Some(sig) = crate::interrupt::caught() {
+        eprintln!(
+            "zaki-locks: interrupted by {sig}: the removal under way was finished, nothing more was removed"
+        );
+        return Ok(exit_codes::code(crate::interrupt::exit_status(sig)));
     }
     Ok(exit_codes::code(if report.errors.is_empty() {
         exit_codes::OK

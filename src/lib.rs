@@ -11,6 +11,7 @@ pub mod docker;
 pub mod docs;
 pub mod exit_codes;
 pub mod http;
+pub mod interrupt;
 pub mod lock;
 pub mod observe;
 pub mod output;

@@ -230,6 +230,8 @@ pub async fn act_async(
             continue;
         }
         match &j.obs.site {
+            // After SIGINT/SIGTERM nothing more is removed (see `interrupt`).
+            Site::Host { .. } if crate::interrupt::caught().is_some() => {}
             Site::Host { .. } => outcomes[i] = Some(remove::remove(&j.obs.site, snap)),
             Site::Container {
                 engine, container, ..
@@ -243,6 +245,9 @@ pub async fn act_async(
         use futures_util::StreamExt;
         futures_util::stream::iter(batches)
             .map(|((engine, container), idx)| async move {
+                if crate::interrupt::caught().is_some() {
+                    return Vec::new();
+                }
                 let items: Vec<remove::ContainerItem<'_>> = idx
                     .iter()
                     .map(|&i| {
