@@ -22,7 +22,7 @@ fn stale_tree(tmp: &std::path::Path, n: usize) -> std::path::PathBuf {
 fn interrupted_clean(signal: nix::sys::signal::Signal, want: i32) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = stale_tree(tmp.path(), 20_000);
-    let mut child = zaki(tmp.path())
+    let child = zaki(tmp.path())
         .args(["clean", "--no-containers", "--format", "json", "--root"])
         .arg(tmp.path().join("state"))
         .stdout(std::process::Stdio::piped())
