@@ -3,7 +3,13 @@
 //! container running the very same observe script. Prints its figures; asserts only that every
 //! run saw what it should.
 //!
-//! Environment: ZAKI_BENCH_CONTAINERS (default 200), ZAKI_BENCH_RUNS (5).
+//! Environment: ZAKI_BENCH_CONTAINERS (default 200), ZAKI_BENCH_RUNS (5). Keep the whole run
+//! under 30 minutes (about 15 runs at 200 containers here): the live locks' `createdAt` is
+//! the fleet's start, and past `--older-than` (30 min) they would be stale as `too-old`.
+//!
+//! Next to each median it prints how busy the whole machine's CPUs were meanwhile (from
+//! `/proc/stat`): near 100% means the figure is bound by CPU (runc, the engine and the script
+//! inside each container), not by waiting, so more `--jobs` cannot make it faster.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -25,26 +31,54 @@ fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-/// Runs `once` `runs` times and returns the sorted wall times; `once` checks its own result.
-fn time(runs: usize, mut once: impl FnMut() -> Duration) -> Vec<Duration> {
-    let mut t: Vec<Duration> = (0..runs).map(|_| once()).collect();
-    t.sort();
+/// (busy, total) CPU time of the whole machine so far, in clock ticks, from `/proc/stat`.
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = f.iter().take(8).sum();
+    let idle = f.get(3).copied().unwrap_or(0) + f.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
+/// One timed run: wall time and the share of the machine's CPU time that was busy meanwhile.
+struct Run {
+    wall: Duration,
+    busy: f64,
+}
+
+/// Runs `once` `runs` times; `once` checks its own result.
+fn time(runs: usize, mut once: impl FnMut() -> Duration) -> Vec<Run> {
+    let mut t: Vec<Run> = (0..runs)
+        .map(|_| {
+            let (b0, t0) = cpu_ticks();
+            let wall = once();
+            let (b1, t1) = cpu_ticks();
+            let busy = (b1 - b0) as f64 / (t1 - t0).max(1) as f64;
+            Run { wall, busy }
+        })
+        .collect();
+    t.sort_by_key(|r| r.wall);
     t
 }
 
-fn median(t: &[Duration]) -> f64 {
-    secs(t[t.len() / 2])
-}
-
-fn report(label: &str, t: &[Duration]) -> f64 {
-    let med = median(t);
+fn report(label: &str, t: &[Run]) -> f64 {
+    let med = &t[t.len() / 2];
     println!(
-        "{label:<58} median {med:7.3} s  min {:7.3} s  max {:7.3} s  ({} runs)",
-        secs(t[0]),
-        secs(t[t.len() - 1]),
-        t.len()
+        "{label:<58} median {:7.3} s  min {:7.3} s  max {:7.3} s  ({} runs; CPU busy {:3.0}%)",
+        secs(med.wall),
+        secs(t[0].wall),
+        secs(t[t.len() - 1].wall),
+        t.len(),
+        med.busy * 100.0
     );
-    med
+    secs(med.wall)
 }
 
 /// Runs `cmd`, timing it, and returns its output (stdout captured, stderr shown on failure).
@@ -115,7 +149,10 @@ fn main() {
         .map(|d| d.as_str().unwrap().to_owned())
         .collect();
     let jobs = 16; // the CLI's default `--jobs`
-    println!("runs per figure: {runs} (after one warm-up scan); default --jobs {jobs}");
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "runs per figure: {runs} (after one warm-up scan); default --jobs {jobs}; {cpus} CPUs"
+    );
     println!("state dirs listed per container: {}", dirs.join(" "));
 
     let scan = |extra: &[&str]| {

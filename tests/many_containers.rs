@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use common::fleet::{Fleet, LIVE, SESSIONS, STALE, STALE_PID};
+use common::fleet::{Fleet, LIVE, SESSIONS, STALE};
 use common::*;
 use serde_json::Value;
 
@@ -116,7 +116,7 @@ fn clean_of_200_containers_removes_the_200_stale_locks_and_keeps_the_200_live_on
         );
         check_live(i, &locks[LIVE]);
         let stale = &locks[STALE];
-        assert_eq!(stale["pid"], STALE_PID, "{stale:#}");
+        assert_eq!(stale["pid"], fleet.stale_pids[i], "{stale:#}");
         assert_eq!(stale["owner_state"], "dead", "{stale:#}");
         assert_eq!(stale["stale"], true, "{stale:#}");
         assert_eq!(

@@ -3,9 +3,12 @@
 //! Each container runs `sh -c 'sleep 100000 & wait'` (pid 1 is that shell) and holds, inside
 //! its own filesystem (no bind mount), two locks in `/home/node/.openclaw/agents/main/sessions`:
 //! `live.jsonl.lock` naming pid 1 (alive; written after the container started, so its owner
-//! started before `createdAt`) and `stale.jsonl.lock` naming [`STALE_PID`], which no process in
-//! the container has; plus a `sessions.json` naming the live one. Every container is
-//! force-removed when the [`Fleet`] is dropped, also when a test fails half-way.
+//! started before `createdAt`) and `stale.jsonl.lock` naming the pid of the shell that wrote
+//! them, which exited right after (a gateway that died); plus a `sessions.json` naming the live
+//! one. That pid stays dead: pids in a namespace are handed out in increasing order and only
+//! wrap at `pid_max` (32768 here, i.e. after some 600 observe execs per container), whereas a
+//! fixed pid such as 4242 is reached after ~85 observe execs (each uses ~50 pids). Every
+//! container is force-removed when the [`Fleet`] is dropped, also when a test fails half-way.
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -13,26 +16,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::docker::{self, BUSYBOX};
-use super::legacy_payload;
+use super::{created_at, legacy_payload};
 
 pub const STATE_DIR: &str = "/home/node/.openclaw";
 pub const SESSIONS: &str = "/home/node/.openclaw/agents/main/sessions";
 pub const LIVE: &str = "live.jsonl.lock";
 pub const STALE: &str = "stale.jsonl.lock";
-/// The stale lock's owner: far above the few hundred pids a container uses here.
-pub const STALE_PID: u32 = 4242;
 /// Docker commands run at once while starting, writing, checking and removing.
 pub const THREADS: usize = 8;
 /// Containers per `docker rm -f`.
 const RM_BATCH: usize = 25;
 
-/// Writes the sessions dir's three files in one exec: `$1` dir, `$2` live, `$3` stale,
-/// `$4` sessions.json.
+/// Writes the sessions dir's three files in one exec (`$1` dir, `$2` live payload, `$3` the
+/// stale lock's createdAt, `$4` sessions.json) and prints its own pid, the stale lock's owner.
 const WRITE_SCRIPT: &str = r#"set -e
 mkdir -p "$1"
-printf '%s' "$3" > "$1/stale.jsonl.lock"
+printf '{\n  "pid": %s,\n  "createdAt": "%s"\n}' "$$" "$3" > "$1/stale.jsonl.lock"
 printf '%s' "$4" > "$1/sessions.json"
 printf '%s' "$2" > "$1/live.jsonl.lock"
+echo "$$"
 "#;
 
 /// N running busybox containers named `<prefix><i>`, removed on drop.
@@ -41,6 +43,8 @@ pub struct Fleet {
     pub prefix: String,
     /// Every container that was started, in index order.
     pub names: Vec<String>,
+    /// The pid named by each container's stale lock (dead in that container).
+    pub stale_pids: Vec<u32>,
 }
 
 /// Runs `f(i)` for every `i < n`, `threads` at a time; returns the results in index order.
@@ -91,7 +95,11 @@ impl Fleet {
         let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
         // Names are recorded before `docker run`, so a container whose run failed half-way is
         // removed too (`rm -f` of a name that does not exist is harmless).
-        let fleet = Fleet { prefix, names };
+        let mut fleet = Fleet {
+            prefix,
+            names,
+            stale_pids: Vec::new(),
+        };
         let results = parallel(n, THREADS, |i| fleet.start_one(i));
         let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
         assert!(
@@ -100,6 +108,7 @@ impl Fleet {
             failed.len(),
             failed[0]
         );
+        fleet.stale_pids = results.into_iter().map(Result::unwrap).collect();
         eprintln!(
             "fleet: {n} containers {}<0..{n}> started with their locks in {:.1}s",
             fleet.prefix,
@@ -108,7 +117,7 @@ impl Fleet {
         fleet
     }
 
-    fn start_one(&self, i: usize) -> Result<(), String> {
+    fn start_one(&self, i: usize) -> Result<u32, String> {
         let name = &self.names[i];
         attempt(&[
             "run",
@@ -124,9 +133,9 @@ impl Fleet {
         ])?;
         // createdAt is taken now, after `docker run` returned: pid 1 started before it.
         let live = legacy_payload(1, Duration::ZERO);
-        let stale = legacy_payload(STALE_PID, Duration::ZERO);
+        let stale_created = created_at(Duration::ZERO);
         let sessions = format!(r#"{{"agent:main:openai-user:{i}":{{"sessionId":"live"}}}}"#);
-        attempt(&[
+        let out = attempt(&[
             "exec",
             name,
             "sh",
@@ -135,10 +144,15 @@ impl Fleet {
             "sh",
             SESSIONS,
             &live,
-            &stale,
+            &stale_created,
             &sessions,
         ])?;
-        Ok(())
+        match out.trim().parse::<u32>() {
+            Ok(pid) if pid > 1 => Ok(pid),
+            _ => Err(format!(
+                "{name}: the writing shell printed {out:?}, not its pid"
+            )),
+        }
     }
 
     pub fn len(&self) -> usize {
