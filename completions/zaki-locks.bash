@@ -56,7 +56,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__subcmd__locks__subcmd__clean)
-            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --jobs --container-timeout --older-than --dry-run --quiet --format --run-lock --wait --color --help --version"
+            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --jobs --container-timeout --older-than --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -114,6 +114,14 @@ _zaki__locks() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "auto human kv json" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -162,7 +170,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__subcmd__locks__subcmd__probe)
-            opts="-h -V --users-file --gateway-host --attempts --timeout --backoff --session-user --as-user --message --agent --inject-lock --clean-on-failure --format --prefix --docker-host --container-state-dir --container-timeout --older-than --color --help --version"
+            opts="-h -V --users-file --gateway-host --attempts --timeout --backoff --session-user --as-user --message --agent --inject-lock --clean-on-failure --format --metrics-file --prefix --docker-host --container-state-dir --container-timeout --older-than --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -205,7 +213,11 @@ _zaki__locks() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --prefix)
@@ -240,7 +252,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__subcmd__locks__subcmd__scan)
-            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --jobs --container-timeout --older-than --format --stale-only --fail-on-stale --color --help --version"
+            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --jobs --container-timeout --older-than --format --stale-only --fail-on-stale --held-over --fail-on-held --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -287,7 +299,15 @@ _zaki__locks() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "table json prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                --held-over)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)

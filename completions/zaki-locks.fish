@@ -44,7 +44,10 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s j -l jobs
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'The JSON report described in the README (stable schema)'"
+json\t'The JSON report described in the README (stable schema)'
+prometheus\t'Prometheus text format (node_exporter textfile collector)'"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l held-over -d 'List only live locks held longer than this (a live lock is normally released within seconds; OpenClaw\'s watchdog releases one after 5 min), e.g. 1m' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l metrics-file -d 'Also write the metrics (Prometheus text format) to this file, atomically, for node_exporter\'s textfile collector' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -52,6 +55,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-host -
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l stale-only -d 'List only stale locks'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l fail-on-stale -d 'Exit with status 3 when a stale lock is present (for monitoring)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l fail-on-held -d 'With --held-over: exit with status 3 when such a lock is present'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
@@ -67,6 +71,11 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l format -
 json\t'The JSON report described in the README (stable schema)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l run-lock -d 'The run lock that keeps two cleans from overlapping [default: /run/zaki-locks.lock as root, else $XDG_RUNTIME_DIR/zaki-locks.lock]' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l wait -d 'How long to wait for a previous clean to finish before stepping aside (exit 0)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l log-format -d 'The shape of the text lines: human, or one key=value line (or JSON object) per action with a timestamp, for journald and log shippers [auto: human on a terminal, else kv]' -r -f -a "auto\t'human on a terminal, kv otherwise'
+human\t'Sentences for people'
+kv\t'ts=… action=… key=value pairs, one line per action'
+json\t'One JSON object per line'"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l metrics-file -d 'Also write the metrics (Prometheus text format) to this file, atomically, for node_exporter\'s textfile collector' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -86,7 +95,9 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l message 
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l agent -d 'The OpenClaw agent that serves the OpenAI-compatible endpoint' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l inject-lock -d 'Check the retry path: lock the probe\'s session as a live process of the container (its pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l format -d 'Output format' -r -f -a "text\t'A timeline, each step printed as it happens'
-json\t'One JSON document at the end (schema in the README)'"
+json\t'One JSON document at the end (schema in the README)'
+prometheus\t'Prometheus text format (node_exporter textfile collector)'"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l metrics-file -d 'Also write the probe\'s metrics (Prometheus text format) to this file, atomically' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l prefix -d 'The user\'s container is this prefix followed by the user id' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l docker-host -d 'The Docker engine to ask [default: $DOCKER_HOST, else the local socket]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l container-state-dir -d 'The OpenClaw state dir inside the container [default: found from its mounts]' -r

@@ -1,14 +1,14 @@
 //! The commands, each one pass through the pipeline:
 //! find places → observe locks and owners → judge → act → report.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use chrono::Utc;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
-use crate::cli::{CleanArgs, CleanFormat, Cli, Command, ScanArgs, ScanFormat};
+use crate::cli::{CleanArgs, CleanFormat, Cli, Command, LogFormat, ScanArgs, ScanFormat};
 use crate::exit_codes;
 use crate::output;
 use crate::pipeline::{Judged, act, look, policy, runtime};
@@ -53,13 +53,8 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
             };
             record(j, action, None)
         })
-        .filter(|r| !args.stale_only || r.stale)
         .collect();
-    let any_stale = seen
-        .judged
-        .iter()
-        .any(|j| j.verdict.as_ref().is_some_and(|v| v.stale));
-    let report = Report::new(
+    let mut report = Report::new(
         "scan",
         now,
         policy.stale_after.num_seconds(),
@@ -69,28 +64,87 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
         seen.problems,
     )
     .with_containers(seen.containers, seen.warnings);
+    let held_over = args.held_over.map(|d| d.as_secs_f64());
+    let is_held_over = |r: &LockRecord| {
+        held_over.is_some_and(|t| {
+            !r.stale
+                && r.owner_state == crate::policy::OwnerState::Alive
+                && r.age_seconds.is_some_and(|a| a as f64 > t)
+        })
+    };
+    let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
+    let any_stale = report.summary.stale > 0;
+    let success = report.errors.is_empty();
+
+    // Metrics describe everything seen; the filters below only shape what is listed.
+    let metrics =
+        (args.metrics_file.is_some() || args.format == ScanFormat::Prometheus).then(|| {
+            crate::metrics::run(
+                &report,
+                &crate::metrics::RunFacts {
+                    command: "scan",
+                    duration_seconds: started.elapsed().as_secs_f64(),
+                    success,
+                    held_over: held_over.map(|t| (t, n_held_over)),
+                    last_success: args.metrics_file.as_deref().and_then(|p| {
+                        crate::metrics::previous(p, "zaki_locks_last_success_timestamp_seconds")
+                    }),
+                },
+            )
+        });
+    let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
+    report
+        .locks
+        .retain(|r| (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r)));
     report_problems(&report);
     match args.format {
         ScanFormat::Json => print_line(&output::json(&report))?,
+        ScanFormat::Prometheus => print_bytes(metrics.unwrap_or_default().as_bytes())?,
         ScanFormat::Table => {
             if !report.locks.is_empty() {
                 print_line(&output::table(&report.locks, colour))?;
             }
-            print_line(&output::summary_line(
+            let mut line = output::summary_line(
                 "scan",
                 &report.summary,
                 false,
                 started.elapsed().as_secs_f64(),
-            ))?;
+            );
+            if let Some(t) = args.held_over {
+                line.push_str(&format!(
+                    "; {n_held_over} held over {}",
+                    humantime::format_duration(t)
+                ));
+            }
+            print_line(&line)?;
         }
     }
-    Ok(exit_codes::code(if args.fail_on_stale && any_stale {
-        exit_codes::STALE_FOUND
-    } else if !report.errors.is_empty() {
-        exit_codes::PARTIAL
-    } else {
-        exit_codes::OK
-    }))
+    Ok(exit_codes::code(
+        if (args.fail_on_stale && any_stale) || (args.fail_on_held && n_held_over > 0) {
+            exit_codes::STALE_FOUND
+        } else if !report.errors.is_empty() || !metrics_written {
+            exit_codes::PARTIAL
+        } else {
+            exit_codes::OK
+        },
+    ))
+}
+
+/// Writes the metrics file, if asked for; a failure is one line on stderr (and exit 1).
+fn write_metrics(path: Option<&std::path::Path>, text: Option<&str>) -> bool {
+    let (Some(path), Some(text)) = (path, text) else {
+        return true;
+    };
+    match crate::metrics::write_atomic(path, text) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "zaki-locks: error: cannot write the metrics file {}: {e} (check --metrics-file)",
+                path.display()
+            );
+            false
+        }
+    }
 }
 
 fn clean(args: CleanArgs) -> Result<ExitCode> {
@@ -174,28 +228,62 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
         seen.problems,
     )
     .with_containers(seen.containers, seen.warnings);
-    report_problems(&report);
+    let metrics = args.metrics_file.as_deref().map(|p| {
+        crate::metrics::run(
+            &report,
+            &crate::metrics::RunFacts {
+                command: "clean",
+                duration_seconds: started.elapsed().as_secs_f64(),
+                success: report.errors.is_empty(),
+                held_over: None,
+                last_success: crate::metrics::previous(
+                    p,
+                    "zaki_locks_last_success_timestamp_seconds",
+                ),
+            },
+        )
+    });
+    let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
+    let style = match args.log_format {
+        LogFormat::Auto if std::io::stdout().is_terminal() => LogFormat::Human,
+        LogFormat::Auto => LogFormat::Kv,
+        other => other,
+    };
     match args.format {
-        CleanFormat::Json => print_line(&output::json(&report))?,
+        CleanFormat::Json => {
+            report_problems(&report);
+            print_line(&output::json(&report))?
+        }
         CleanFormat::Text => {
             let mut out = String::new();
             for r in &report.locks {
                 let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
                 let changed = r.action == Action::Kept && r.stale;
                 if loud || (!args.quiet && (changed || r.action == Action::Skipped)) {
-                    out.push_str(&output::action_line(r));
+                    out.push_str(&output::log_line(style, r));
                     out.push('\n');
                 }
             }
             let acted = report.summary.removed + report.summary.would_remove;
             if !args.quiet || acted > 0 || !report.errors.is_empty() {
-                out.push_str(&output::summary_line(
+                out.push_str(&output::log_summary(
+                    style,
                     "clean",
                     &report.summary,
                     args.dry_run,
                     started.elapsed().as_secs_f64(),
                 ));
                 out.push('\n');
+            }
+            if style == LogFormat::Human {
+                report_problems(&report);
+            } else {
+                for w in &report.warnings {
+                    eprintln!("{}", output::log_warning(style, w));
+                }
+                for p in &report.errors {
+                    eprintln!("{}", output::log_problem(style, p));
+                }
             }
             print_bytes(out.as_bytes())?;
         }
@@ -206,11 +294,13 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
         );
         return Ok(exit_codes::code(crate::interrupt::exit_status(sig)));
     }
-    Ok(exit_codes::code(if report.errors.is_empty() {
-        exit_codes::OK
-    } else {
-        exit_codes::PARTIAL
-    }))
+    Ok(exit_codes::code(
+        if report.errors.is_empty() && metrics_written {
+            exit_codes::OK
+        } else {
+            exit_codes::PARTIAL
+        },
+    ))
 }
 
 fn man(page: Option<&str>) -> Result<ExitCode> {

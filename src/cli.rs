@@ -145,6 +145,8 @@ pub enum ScanFormat {
     Table,
     /// The JSON report described in the README (stable schema)
     Json,
+    /// Prometheus text format (node_exporter textfile collector)
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -173,6 +175,20 @@ pub struct ScanArgs {
     /// Exit with status 3 when a stale lock is present (for monitoring)
     #[arg(long)]
     pub fail_on_stale: bool,
+
+    /// List only live locks held longer than this (a live lock is normally released within
+    /// seconds; OpenClaw's watchdog releases one after 5 min), e.g. 1m
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub held_over: Option<Duration>,
+
+    /// With --held-over: exit with status 3 when such a lock is present
+    #[arg(long, requires = "held_over")]
+    pub fail_on_held: bool,
+
+    /// Also write the metrics (Prometheus text format) to this file, atomically, for
+    /// node_exporter's textfile collector
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +218,28 @@ pub struct CleanArgs {
     /// How long to wait for a previous clean to finish before stepping aside (exit 0)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub wait: Duration,
+
+    /// The shape of the text lines: human, or one key=value line (or JSON object) per action
+    /// with a timestamp, for journald and log shippers [auto: human on a terminal, else kv]
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Also write the metrics (Prometheus text format) to this file, atomically, for
+    /// node_exporter's textfile collector
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// human on a terminal, kv otherwise
+    Auto,
+    /// Sentences for people
+    Human,
+    /// ts=… action=… key=value pairs, one line per action
+    Kv,
+    /// One JSON object per line
+    Json,
 }
 
 /// humantime durations (`30m`, `1h 30m`, `90s`), with a message that says what to type.
@@ -216,6 +254,8 @@ pub enum ProbeFormat {
     Text,
     /// One JSON document at the end (schema in the README)
     Json,
+    /// Prometheus text format (node_exporter textfile collector)
+    Prometheus,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +323,10 @@ pub struct ProbeArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = ProbeFormat::Text)]
     pub format: ProbeFormat,
+
+    /// Also write the probe's metrics (Prometheus text format) to this file, atomically
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 
     /// The user's container is this prefix followed by the user id
     #[arg(long, value_name = "PREFIX", default_value = "zaki-user-")]

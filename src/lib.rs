@@ -13,6 +13,7 @@ pub mod exit_codes;
 pub mod http;
 pub mod interrupt;
 pub mod lock;
+pub mod metrics;
 pub mod observe;
 pub mod output;
 pub mod pidns;

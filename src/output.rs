@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use chrono::TimeDelta;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
+use crate::cli::LogFormat;
 use crate::policy::OwnerState;
 use crate::report::{Action, LockRecord, Report, Summary};
 
@@ -159,6 +160,141 @@ fn squash(content: &str) -> String {
     }
 }
 
+/// One line per action in the chosen shape: human (see [`action_line`]), `key=value` or JSON,
+/// the last two with a timestamp, for journald and log shippers.
+pub fn log_line(style: LogFormat, r: &LockRecord) -> String {
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    match style {
+        LogFormat::Human | LogFormat::Auto => action_line(r),
+        LogFormat::Json => {
+            let mut v = serde_json::to_value(r).expect("a record serialises");
+            v["ts"] = ts.into();
+            v.to_string()
+        }
+        LogFormat::Kv => {
+            let reasons: Vec<&str> = r.reasons.iter().map(|x| x.as_str()).collect();
+            let mut kv = vec![
+                ("ts", ts),
+                ("action", r.action.as_str().to_owned()),
+                ("location", r.location.to_string()),
+                ("path", r.path.clone()),
+                ("reasons", reasons.join(",")),
+                ("session", r.session_key.clone().unwrap_or_default()),
+                ("pid", r.pid.map(|p| p.to_string()).unwrap_or_default()),
+                ("owner", r.owner_state.as_str().to_owned()),
+                (
+                    "age_s",
+                    r.age_seconds.map(|a| a.to_string()).unwrap_or_default(),
+                ),
+            ];
+            if let Some(n) = &r.note {
+                kv.push(("note", n.clone()));
+            }
+            if matches!(r.action, Action::Removed | Action::WouldRemove) {
+                kv.push(("content", squash(r.content.as_deref().unwrap_or(""))));
+            }
+            kv_line(&kv)
+        }
+    }
+}
+
+/// `key=value` pairs; values with spaces, quotes or `=` are double-quoted with escapes.
+fn kv_line(kv: &[(&str, String)]) -> String {
+    kv.iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                format!("{k}=")
+            } else if v.contains([' ', '"', '=', '\\', '\n']) {
+                format!(
+                    "{k}=\"{}\"",
+                    v.replace('\\', "\\\\")
+                        .replace('"', "\\\"")
+                        .replace('\n', "\\n")
+                )
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn log_summary(
+    style: LogFormat,
+    command: &str,
+    s: &Summary,
+    dry_run: bool,
+    secs: f64,
+) -> String {
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    match style {
+        LogFormat::Human | LogFormat::Auto => summary_line(command, s, dry_run, secs),
+        LogFormat::Json => {
+            let mut v = serde_json::to_value(s).expect("a summary serialises");
+            v["ts"] = ts.into();
+            v["action"] = "summary".into();
+            v["command"] = command.into();
+            v["dry_run"] = dry_run.into();
+            v["duration_s"] = secs.into();
+            v.to_string()
+        }
+        LogFormat::Kv => kv_line(&[
+            ("ts", ts),
+            ("action", "summary".into()),
+            ("command", command.into()),
+            ("dry_run", dry_run.to_string()),
+            ("locks", s.locks.to_string()),
+            ("stale", s.stale.to_string()),
+            ("removed", s.removed.to_string()),
+            ("would_remove", s.would_remove.to_string()),
+            ("skipped", s.skipped.to_string()),
+            ("errors", s.errors.to_string()),
+            ("duration_s", format!("{secs:.3}")),
+        ]),
+    }
+}
+
+pub fn log_warning(style: LogFormat, w: &str) -> String {
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    match style {
+        LogFormat::Human | LogFormat::Auto => format!("zaki-locks: warning: {w}"),
+        LogFormat::Json => {
+            serde_json::json!({"ts": ts, "level": "warning", "message": w}).to_string()
+        }
+        LogFormat::Kv => kv_line(&[
+            ("ts", ts),
+            ("level", "warning".into()),
+            ("message", w.into()),
+        ]),
+    }
+}
+
+pub fn log_problem(style: LogFormat, p: &crate::place::Problem) -> String {
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    match style {
+        LogFormat::Human | LogFormat::Auto => format!("zaki-locks: error: {p}"),
+        LogFormat::Json => {
+            let mut v = serde_json::to_value(p).expect("a problem serialises");
+            v["ts"] = ts.into();
+            v["level"] = "error".into();
+            v.to_string()
+        }
+        LogFormat::Kv => kv_line(&[
+            ("ts", ts),
+            ("level", "error".into()),
+            ("location", p.location.to_string()),
+            (
+                "path",
+                p.path
+                    .as_ref()
+                    .map(|x| x.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            ("message", p.message.clone()),
+        ]),
+    }
+}
+
 pub fn summary_line(command: &str, s: &Summary, dry_run: bool, secs: f64) -> String {
     let acted = if command == "scan" {
         format!("{} stale, {} held", s.stale, s.held)
@@ -203,6 +339,19 @@ mod tests {
         assert_eq!(short_duration(TimeDelta::seconds(7380)), "2h03m");
         assert_eq!(short_duration(TimeDelta::seconds(90000)), "1d01h");
         assert_eq!(short_duration(TimeDelta::seconds(-5)), "0s");
+    }
+
+    #[test]
+    fn kv_quotes_what_needs_it() {
+        assert_eq!(
+            kv_line(&[
+                ("a", "x".into()),
+                ("b", "two words".into()),
+                ("c", "q\"=".into()),
+                ("d", String::new())
+            ]),
+            "a=x b=\"two words\" c=\"q\\\"=\" d="
+        );
     }
 
     #[test]

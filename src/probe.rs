@@ -191,6 +191,7 @@ impl Timeline {
 }
 
 pub fn run(args: ProbeArgs) -> Result<ExitCode> {
+    let started = Instant::now();
     let route = router::lookup(&args.users_file, &args.user)?;
     let policy = pipeline::policy(&args.judge)?;
     let rt = pipeline::runtime()?;
@@ -264,11 +265,30 @@ pub fn run(args: ProbeArgs) -> Result<ExitCode> {
         eprintln!("zaki-locks: interrupted: the injected lock, if any, was removed");
         return Ok(ExitCode::from(code));
     }
-    if args.format == ProbeFormat::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("serialises")
-        );
+    let metrics =
+        (args.metrics_file.is_some() || args.format == ProbeFormat::Prometheus).then(|| {
+            let last = args.metrics_file.as_deref().and_then(|p| {
+                crate::metrics::previous(p, "zaki_locks_probe_last_success_timestamp_seconds")
+            });
+            crate::metrics::probe(&report, started.elapsed().as_secs_f64(), last)
+        });
+    match args.format {
+        ProbeFormat::Json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("serialises")
+            )
+        }
+        ProbeFormat::Prometheus => print!("{}", metrics.as_deref().unwrap_or_default()),
+        ProbeFormat::Text => {}
+    }
+    if let (Some(path), Some(text)) = (&args.metrics_file, &metrics)
+        && let Err(e) = crate::metrics::write_atomic(path, text)
+    {
+        return Err(eyre!(
+            "cannot write the metrics file {}: {e}",
+            path.display()
+        ));
     }
     Ok(ExitCode::from(report.verdict.exit_code()))
 }

@@ -301,7 +301,9 @@ fn docker_not_reachable_warns_for_the_default_and_fails_when_asked_for() {
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "warned once: {err}");
     assert!(
-        err.contains("warning: Docker is not reachable") && err.contains("--no-containers"),
+        err.contains("level=warning")
+            && err.contains("Docker is not reachable")
+            && err.contains("--no-containers"),
         "{err}"
     );
     assert!(

@@ -179,7 +179,7 @@ fn every_owner_state_is_judged_and_only_stale_locks_are_removed() {
     );
 
     // Dry run removes nothing.
-    let o = run(f.cmd(&["clean", "--dry-run"]));
+    let o = run(f.cmd(&["clean", "--dry-run", "--log-format", "human"]));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(
         stdout(&o).matches("would remove ").count(),
@@ -191,7 +191,7 @@ fn every_owner_state_is_judged_and_only_stale_locks_are_removed() {
         assert!(exists(&f.sessions().join(name)), "dry run removed {name}");
     }
 
-    let o = run(f.cmd(&["clean"]));
+    let o = run(f.cmd(&["clean", "--log-format", "human"]));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
@@ -497,7 +497,7 @@ fn quiet_prints_only_removals() {
         "dead.jsonl.lock",
         &legacy_payload(dead_pid(), Duration::ZERO),
     );
-    let o = run(f.cmd(&["clean", "--quiet"]));
+    let o = run(f.cmd(&["clean", "--quiet", "--log-format", "human"]));
     let out = stdout(&o);
     assert!(
         out.starts_with("removed ") && out.contains("dead.jsonl.lock"),
@@ -546,6 +546,7 @@ fn unreadable_sessions_dir_is_reported_and_the_rest_is_done() {
     let mut c = zaki(f.tmp.path());
     c.arg("clean")
         .arg("--no-containers")
+        .args(["--log-format", "human"])
         .arg("--root")
         .arg(f.root())
         .arg("--run-lock")
@@ -562,5 +563,42 @@ fn unreadable_sessions_dir_is_reported_and_the_rest_is_done() {
     assert!(
         !exists(&b.join("x.jsonl.lock")),
         "the readable dir was not cleaned"
+    );
+}
+
+#[test]
+fn logs_are_key_value_lines_with_a_timestamp_when_not_on_a_terminal() {
+    let f = Fixture::new();
+    let dead = dead_pid();
+    f.lock("dead.jsonl.lock", &legacy_payload(dead, Duration::ZERO));
+    // stdout is a pipe here: the default is one key=value line per action.
+    let o = run(f.cmd(&["clean", "--dry-run"]));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("ts=20") && lines[0].contains(" action=would-remove "),
+        "{out}"
+    );
+    assert!(
+        lines[0].contains(&format!(" pid={dead} ")) && lines[0].contains(" reasons=dead-pid "),
+        "{out}"
+    );
+    assert!(lines[0].contains(r#"content="{ \"pid\": "#), "{out}");
+    assert!(
+        lines[1].contains(" action=summary command=clean dry_run=true "),
+        "{out}"
+    );
+    // --log-format json: one JSON object per line, with the record's fields.
+    let o = run(f.cmd(&["clean", "--log-format", "json"]));
+    let out = stdout(&o);
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["action"], "removed");
+    assert_eq!(first["reasons"], serde_json::json!(["dead-pid"]));
+    assert!(first["ts"].as_str().unwrap().ends_with('Z'));
+    let last: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (last["action"].as_str(), last["removed"].as_u64()),
+        (Some("summary"), Some(1))
     );
 }

@@ -52,6 +52,20 @@ fn ok_auth_failed_session_busy_ok_after_retry_and_not_ready_on_one_gateway() {
     assert_eq!(r["attempts"][0]["status"], 200);
     assert!(r["session_lock"].is_null() && r["user_session_lock"].is_null());
     assert!(!String::from_utf8_lossy(&o.stdout).contains(&g.token));
+    let o = g.probe(tmp.path(), &["--format", "prometheus"]);
+    let m = prometheus(&stdout(&o));
+    let user = format!("user={}", g.user);
+    assert_eq!(m[&format!("zaki_locks_probe_success{{{user}}}")], 1.0);
+    assert_eq!(
+        m[&format!("zaki_locks_probe_verdict{{{user},verdict=ok}}")],
+        1.0
+    );
+    assert_eq!(
+        m[&format!("zaki_locks_probe_verdict{{{user},verdict=session-busy}}")],
+        0.0
+    );
+    assert_eq!(m[&format!("zaki_locks_probe_http_status{{{user}}}")], 200.0);
+    assert_eq!(m[&format!("zaki_locks_probe_attempts{{{user}}}")], 1.0);
     // The probe talked as its own session user, not as the user.
     let probe_sid = g
         .session_id("zaki-locks-probe")

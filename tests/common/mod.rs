@@ -198,3 +198,24 @@ pub fn set_mtime(path: &Path, ago: Duration) {
 }
 
 pub const MIN: Duration = Duration::from_secs(60);
+
+/// Samples by `name{label=value,…}` (labels sorted), parsed by `prometheus-parse`.
+pub fn prometheus(text: &str) -> std::collections::HashMap<String, f64> {
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
+        .unwrap_or_else(|e| panic!("not Prometheus text ({e}):\n{text}"));
+    assert!(!scrape.docs.is_empty(), "no HELP lines");
+    scrape
+        .samples
+        .into_iter()
+        .map(|s| {
+            let mut labels: Vec<String> =
+                s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            labels.sort();
+            let v = match s.value {
+                prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+                other => panic!("not a gauge: {other:?}"),
+            };
+            (format!("{}{{{}}}", s.metric, labels.join(",")), v)
+        })
+        .collect()
+}

@@ -1,0 +1,322 @@
+//! Prometheus text format for node_exporter's textfile collector, written atomically (a temp
+//! file in the same directory, then rename) so the collector never reads half a file.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::place::Location;
+use crate::probe::{Outcome, ProbeReport};
+use crate::report::{Action, Report};
+
+/// One metric family being written.
+pub struct Text {
+    out: String,
+}
+
+impl Text {
+    pub fn new() -> Text {
+        Text { out: String::new() }
+    }
+
+    /// Writes `# HELP`, `# TYPE` and every sample of one gauge.
+    pub fn gauge(&mut self, name: &str, help: &str, samples: &[(Vec<(&str, String)>, f64)]) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", labels.join(","))
+            };
+            let _ = writeln!(self.out, "{name}{labels} {}", number(*value));
+        }
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::new()
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// What a `scan` or `clean` run adds to its report for the metrics.
+pub struct RunFacts<'a> {
+    pub command: &'a str,
+    pub duration_seconds: f64,
+    pub success: bool,
+    /// `--held-over`: the threshold and how many live locks exceed it.
+    pub held_over: Option<(f64, usize)>,
+    /// The success timestamp to keep when this run failed (from the previous file).
+    pub last_success: Option<f64>,
+}
+
+/// Metrics of a `scan` or `clean` run.
+pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
+    let mut t = Text::new();
+    let cmd = || ("command", f.command.to_owned());
+    let kind = |l: &Location| match l {
+        Location::Host => "host",
+        Location::Container(_) => "container",
+    };
+    let mut by: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for k in ["host", "container"] {
+        for s in ["held", "stale", "skipped"] {
+            by.insert((k, s), 0);
+        }
+    }
+    for l in &report.locks {
+        let state = match (l.action, l.stale) {
+            (Action::Skipped, _) if l.reasons.is_empty() => "skipped",
+            (_, true) => "stale",
+            _ => "held",
+        };
+        *by.entry((kind(&l.location), state)).or_default() += 1;
+    }
+    let samples: Vec<_> = by
+        .iter()
+        .map(|((k, s), n)| {
+            (
+                vec![cmd(), ("location", k.to_string()), ("state", s.to_string())],
+                *n as f64,
+            )
+        })
+        .collect();
+    t.gauge(
+        "zaki_locks_locks",
+        "Session locks seen by the last run, by location (host or container) and state (held, stale, skipped).",
+        &samples,
+    );
+    let one = |v: f64| vec![(vec![cmd()], v)];
+    t.gauge(
+        "zaki_locks_stale_locks",
+        "Stale session locks seen by the last run (before any removal).",
+        &one(report.summary.stale as f64),
+    );
+    t.gauge(
+        "zaki_locks_removed_locks",
+        "Stale session locks the last run removed (always 0 for scan and dry runs).",
+        &one(report.summary.removed as f64),
+    );
+    let unknown = report
+        .locks
+        .iter()
+        .filter(|l| l.owner_state == crate::policy::OwnerState::Unknown && l.pid.is_some())
+        .count();
+    t.gauge(
+        "zaki_locks_owner_unknown_locks",
+        "Locks whose owner could not be observed (another PID namespace, Docker unreachable).",
+        &one(unknown as f64),
+    );
+    let oldest = report
+        .locks
+        .iter()
+        .filter(|l| !l.stale && l.owner_state == crate::policy::OwnerState::Alive)
+        .filter_map(|l| l.age_seconds)
+        .max()
+        .unwrap_or(0);
+    t.gauge(
+        "zaki_locks_oldest_live_lock_age_seconds",
+        "Age of the oldest lock held by a live owner (0 when there is none).",
+        &one(oldest as f64),
+    );
+    if let Some((threshold, n)) = f.held_over {
+        t.gauge(
+            "zaki_locks_held_over_locks",
+            "Live locks held longer than the --held-over threshold.",
+            &one(n as f64),
+        );
+        t.gauge(
+            "zaki_locks_held_over_threshold_seconds",
+            "The --held-over threshold.",
+            &one(threshold),
+        );
+    }
+    let failed = report
+        .containers
+        .iter()
+        .filter(|c| c.error.is_some())
+        .count();
+    t.gauge(
+        "zaki_locks_containers",
+        "Containers looked at by the last run, by result (ok or failed).",
+        &[
+            (
+                vec![cmd(), ("result", "ok".into())],
+                (report.containers.len() - failed) as f64,
+            ),
+            (vec![cmd(), ("result", "failed".into())], failed as f64),
+        ],
+    );
+    t.gauge(
+        "zaki_locks_errors",
+        "Problems the last run reported (each makes it exit 1).",
+        &one(report.errors.len() as f64),
+    );
+    t.gauge(
+        "zaki_locks_last_run_duration_seconds",
+        "Wall time of the last run.",
+        &one(f.duration_seconds),
+    );
+    t.gauge(
+        "zaki_locks_last_run_success",
+        "1 when the last run did its whole job, else 0.",
+        &one(if f.success { 1.0 } else { 0.0 }),
+    );
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let last = if f.success { Some(now) } else { f.last_success };
+    if let Some(ts) = last {
+        t.gauge(
+            "zaki_locks_last_success_timestamp_seconds",
+            "When a run last did its whole job (Unix time).",
+            &one(ts),
+        );
+    }
+    t.finish()
+}
+
+/// Metrics of a `probe`.
+pub fn probe(r: &ProbeReport, duration_seconds: f64, last_success: Option<f64>) -> String {
+    let mut t = Text::new();
+    let user = || ("user", r.user.clone());
+    let one = |v: f64| vec![(vec![user()], v)];
+    let ok = r.verdict.exit_code() == 0;
+    t.gauge(
+        "zaki_locks_probe_success",
+        "1 when the last probe got an answer (ok or ok-after-retry), else 0.",
+        &one(if ok { 1.0 } else { 0.0 }),
+    );
+    let verdicts = [
+        Outcome::Ok,
+        Outcome::OkAfterRetry,
+        Outcome::SessionBusy,
+        Outcome::Timeout,
+        Outcome::NotReady,
+        Outcome::AuthFailed,
+        Outcome::HttpError,
+    ];
+    let samples: Vec<_> = verdicts
+        .iter()
+        .map(|v| {
+            (
+                vec![user(), ("verdict", v.as_str().to_owned())],
+                if *v == r.verdict { 1.0 } else { 0.0 },
+            )
+        })
+        .collect();
+    t.gauge(
+        "zaki_locks_probe_verdict",
+        "The last probe's verdict (1 for the one it came to).",
+        &samples,
+    );
+    t.gauge(
+        "zaki_locks_probe_attempts",
+        "Attempts the last probe made.",
+        &one(r.attempts.len() as f64),
+    );
+    t.gauge(
+        "zaki_locks_probe_duration_seconds",
+        "Wall time of the last probe.",
+        &one(duration_seconds),
+    );
+    t.gauge(
+        "zaki_locks_probe_http_status",
+        "HTTP status of the last attempt (0 when there was no answer).",
+        &one(r.attempts.last().and_then(|a| a.status).unwrap_or(0) as f64),
+    );
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    if let Some(ts) = if ok { Some(now) } else { last_success } {
+        t.gauge(
+            "zaki_locks_probe_last_success_timestamp_seconds",
+            "When a probe last got an answer (Unix time).",
+            &one(ts),
+        );
+    }
+    t.finish()
+}
+
+/// The value of a last-success gauge in a previous metrics file, to carry it over a failed run.
+pub fn previous(path: &Path, name: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Writes `text` to `path` atomically: a temp file in the same directory, fsynced, renamed.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_format() {
+        let mut t = Text::new();
+        t.gauge(
+            "x_total",
+            "Help.",
+            &[(vec![("a", "q\"\\\n".into())], 1.5), (vec![], 2.0)],
+        );
+        assert_eq!(
+            t.finish(),
+            "# HELP x_total Help.\n# TYPE x_total gauge\nx_total{a=\"q\\\"\\\\\\n\"} 1.5\nx_total 2\n"
+        );
+    }
+
+    #[test]
+    fn previous_value_and_atomic_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.prom");
+        write_atomic(&p, "# HELP a b\na{command=\"clean\"} 17.5\nab 3\n").unwrap();
+        assert_eq!(previous(&p, "a"), Some(17.5));
+        assert_eq!(previous(&p, "ab"), Some(3.0));
+        assert_eq!(previous(&p, "zz"), None);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+}
