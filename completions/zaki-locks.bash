@@ -56,7 +56,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__subcmd__locks__subcmd__clean)
-            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --jobs --container-timeout --older-than --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --color --help --version"
+            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,7 +252,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__subcmd__locks__subcmd__scan)
-            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --jobs --container-timeout --older-than --format --stale-only --fail-on-stale --held-over --fail-on-held --metrics-file --color --help --version"
+            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --format --stale-only --fail-on-stale --held-over --fail-on-held --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -121,6 +121,11 @@ pub struct PlaceArgs {
     #[arg(long, value_name = "PATH")]
     pub container_state_dir: Vec<String>,
 
+    /// Always look inside containers with `docker exec`, even where their files can be read
+    /// from this host (through a bind mount or the container's root)
+    #[arg(long)]
+    pub via_exec: bool,
+
     /// How many containers to look inside at once
     #[arg(long, short = 'j', value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,

@@ -204,7 +204,8 @@ pub fn host_locks(
         place_of.push(f.place);
         out.push(Observed {
             location: place.location.clone(),
-            host_path: Some(path),
+            // A pinned dir's path (`/proc/self/fd/…`) means nothing outside this run.
+            host_path: place.pin.is_none().then(|| path.clone()),
             path: shown,
             agent: f.agent,
             kind: f.kind,

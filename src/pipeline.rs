@@ -74,6 +74,7 @@ fn container_search(p: &PlaceArgs) -> ContainerSearch {
         names: p.container.clone(),
         state_dirs: p.container_state_dir.clone(),
         timeout: p.container_timeout,
+        via_exec: p.via_exec,
     }
 }
 

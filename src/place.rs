@@ -52,9 +52,12 @@ pub struct Place {
     pub location: Location,
     /// The state dir (`…/.openclaw`) on this host.
     pub state_dir: PathBuf,
-    /// The same dir as the container sees it, when it is a container's bind mount.
+    /// The same dir as the container sees it, when it is a container's.
     pub shown_as: Option<PathBuf>,
     pub pids: PidView,
+    /// An open directory that `state_dir` (`/proc/self/fd/<n>`) refers to, for a dir inside a
+    /// container's own filesystem: kept open as long as the place is used.
+    pub pin: Option<std::sync::Arc<std::os::fd::OwnedFd>>,
 }
 
 /// Something that could not be done; each one makes the run exit 1.

@@ -536,6 +536,7 @@ impl Probe<'_> {
             prefix: self.args.prefix.clone(),
             container: vec![self.container.to_owned()],
             container_state_dir: self.args.container_state_dir.clone(),
+            via_exec: false,
             jobs: 1,
             container_timeout: self.args.container_timeout,
         }

@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ pub struct ContainerSearch {
     /// State dirs inside the containers (instead of finding them).
     pub state_dirs: Vec<String>,
     pub timeout: Duration,
+    /// Always list inside containers by exec, even where this host can read their files.
+    pub via_exec: bool,
 }
 
 impl ContainerSearch {
@@ -64,6 +67,56 @@ pub struct Survey {
     pub reports: Vec<ContainerReport>,
     pub exec: Vec<ExecTarget>,
     pub warnings: Vec<String>,
+}
+
+/// Why a container's state dir could not be pinned from the host.
+enum Pin {
+    /// It does not exist in the container: nothing to look at.
+    Absent,
+    /// A symlink on the way, the process gone or not the container's, no permission: the
+    /// container is asked by exec instead, which resolves its own paths.
+    Unsafe,
+}
+
+/// Opens a state dir inside a running container through its init's root (`/proc/<pid>/root`),
+/// one component at a time without following a symlink (an absolute one would resolve on the
+/// host), and checks that the process is still that container's (its cgroup names the id).
+/// The fd pins the directory: reading and removal then go through `/proc/self/fd/<fd>`, so a
+/// later swap of a path component inside the container cannot redirect them.
+fn pin_inside(init: u64, id: &str, dir: &str) -> Result<std::os::fd::OwnedFd, Pin> {
+    use nix::errno::Errno;
+    use nix::fcntl::{OFlag, open, openat};
+    use nix::sys::stat::Mode;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let procfd =
+        open(format!("/proc/{init}").as_str(), flags, Mode::empty()).map_err(|_| Pin::Unsafe)?;
+    let cgroup = openat(
+        &procfd,
+        "cgroup",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()
+    .and_then(|fd| std::io::read_to_string(std::fs::File::from(fd)).ok())
+    .unwrap_or_default();
+    if id.len() < 12 || !cgroup.contains(id) {
+        return Err(Pin::Unsafe);
+    }
+    let mut fd = openat(&procfd, "root", flags, Mode::empty()).map_err(|_| Pin::Unsafe)?;
+    for comp in Path::new(dir).components() {
+        match comp {
+            std::path::Component::RootDir => {}
+            std::path::Component::Normal(c) => {
+                fd = match openat(&fd, c, flags | OFlag::O_NOFOLLOW, Mode::empty()) {
+                    Ok(f) => f,
+                    Err(Errno::ENOENT) => return Err(Pin::Absent),
+                    Err(_) => return Err(Pin::Unsafe),
+                }
+            }
+            _ => return Err(Pin::Unsafe),
+        }
+    }
+    Ok(fd)
 }
 
 /// Where OpenClaw keeps its state in the platform's and the usual images.
@@ -198,7 +251,7 @@ pub async fn survey(
             let mut exec_dirs = Vec::new();
             if selected && c.running() {
                 for dir in state_dirs(search, c, &details) {
-                    let host_side = if engine.local {
+                    let host_side = if engine.local && !search.via_exec {
                         host_path(c, Path::new(&dir))
                     } else {
                         None
@@ -227,6 +280,7 @@ pub async fn survey(
                                         state_dir: h,
                                         shown_as: Some(PathBuf::from(&dir)),
                                         pids: view.clone(),
+                                        pin: None,
                                     });
                                     canonical.push(Some(canon));
                                     bound.push(true);
@@ -237,7 +291,31 @@ pub async fn survey(
                                 report.state_dirs.push(dir);
                             }
                         }
-                        None => exec_dirs.push(dir),
+                        // Not a bind mount: read it through the container's own root when
+                        // this host can (no exec, no process in the container), else exec.
+                        None => match (engine.local && !search.via_exec, details.pid) {
+                            (true, Some(init)) => match pin_inside(init, &c.id, &dir) {
+                                Ok(fd) => {
+                                    places.push(Place {
+                                        location: Location::Container(c.name.clone()),
+                                        state_dir: PathBuf::from(format!(
+                                            "/proc/self/fd/{}",
+                                            fd.as_raw_fd()
+                                        )),
+                                        shown_as: Some(PathBuf::from(&dir)),
+                                        pids: view.clone(),
+                                        pin: Some(std::sync::Arc::new(fd)),
+                                    });
+                                    canonical.push(None);
+                                    bound.push(true);
+                                    via_host = true;
+                                    report.state_dirs.push(dir);
+                                }
+                                Err(Pin::Absent) => {}
+                                Err(Pin::Unsafe) => exec_dirs.push(dir),
+                            },
+                            _ => exec_dirs.push(dir),
+                        },
                     }
                 }
             } else if selected && !via_host {

@@ -67,6 +67,7 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
                 location: Location::Host,
                 state_dir: root.clone(),
                 shown_as: None,
+                pin: None,
                 pids: match zaki_user(root) {
                     // The platform's layout: bind-mounted into a container even when given as
                     // a root; until Docker says which container, its pids cannot be judged.
@@ -114,6 +115,7 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
                         location: Location::Host,
                         state_dir,
                         shown_as: None,
+                        pin: None,
                         pids: bind_mounted(&id),
                     };
                     add(place, &m, &mut out);

@@ -40,10 +40,28 @@ fn live_and_dead_owners_inside_a_busybox_container() {
     );
     c.sh(&format!("ln -s /etc/passwd {SESSIONS}/planted.jsonl.lock"));
 
-    let (code, r, err) = zaki_json(tmp.path(), &["scan", "--no-host", "--container", &c.name]);
+    // Read through the container's root from the host, and by exec: the same verdicts.
+    let (_, by_host, _) = zaki_json(tmp.path(), &["scan", "--no-host", "--container", &c.name]);
+    assert_eq!(by_host["containers"][0]["observed"], "host", "{by_host:#}");
+    let (code, r, err) = zaki_json(
+        tmp.path(),
+        &["scan", "--no-host", "--via-exec", "--container", &c.name],
+    );
     assert_eq!(code, Some(0), "{err}\n{r:#}");
     let seen = by_name(&r);
     assert_eq!(seen.len(), 4, "{r:#}");
+    for (name, lock) in by_name(&by_host) {
+        for field in [
+            "owner_state",
+            "stale",
+            "reasons",
+            "path",
+            "session_key",
+            "action",
+        ] {
+            assert_eq!(lock[field], seen[&name][field], "{name}.{field}");
+        }
+    }
     assert_eq!(seen["live.jsonl.lock"]["owner_state"], "alive");
     assert_eq!(seen["live.jsonl.lock"]["owner_name"], "sh");
     assert_eq!(
@@ -63,7 +81,10 @@ fn live_and_dead_owners_inside_a_busybox_container() {
     assert_eq!(r["containers"][0]["observed"], "exec");
     assert_eq!(r["containers"][0]["state"], "running");
 
-    let (code, r, err) = zaki_json(tmp.path(), &["clean", "--no-host", "--container", &c.name]);
+    let (code, r, err) = zaki_json(
+        tmp.path(),
+        &["clean", "--no-host", "--via-exec", "--container", &c.name],
+    );
     assert_eq!(code, Some(0), "{err}\n{r:#}");
     assert_eq!(r["summary"]["removed"], 1);
     assert!(!c.exists(&format!("{SESSIONS}/dead.jsonl.lock")));
@@ -111,6 +132,17 @@ fn a_pid_that_became_a_thread_after_docker_restart_is_removed() {
         "{err}\n{r:#}"
     );
     assert_eq!(seen["old.jsonl.lock"]["stale"], true);
+    assert_eq!(seen["new.jsonl.lock"]["owner_state"], "alive");
+    // Inside, by exec, /proc says the same.
+    let (_, r, err) = zaki_json(
+        tmp.path(),
+        &["scan", "--no-host", "--via-exec", "--container", &c.name],
+    );
+    let seen = by_name(&r);
+    assert_eq!(
+        seen["old.jsonl.lock"]["owner_state"], "thread",
+        "{err}\n{r:#}"
+    );
     assert_eq!(seen["new.jsonl.lock"]["owner_state"], "alive");
 
     let (code, _, err) = zaki_json(tmp.path(), &["clean", "--no-host", "--container", &c.name]);
@@ -233,6 +265,7 @@ fn a_container_without_sh_or_with_a_hanging_exec_is_reported_and_the_run_goes_on
         &[
             "clean",
             "--no-host",
+            "--via-exec",
             "--prefix",
             &prefix,
             "--container-timeout",
@@ -320,5 +353,32 @@ fn docker_not_reachable_warns_for_the_default_and_fails_when_asked_for() {
         stderr(&o).contains("error: Docker is not reachable"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn a_symlink_inside_the_container_never_leads_to_the_hosts_files() {
+    docker::require();
+    let tmp = tempfile::tempdir().unwrap();
+    // A stale-looking lock on the host, at the path a container symlink points to.
+    let host_state = tmp.path().join("host-state");
+    let host_lock = host_state.join("agents/main/sessions/victim.jsonl.lock");
+    fs::create_dir_all(host_lock.parent().unwrap()).unwrap();
+    fs::write(&host_lock, legacy_payload(4242, Z)).unwrap();
+    let c = Container::busybox(&unique("zt-link-"), &[]);
+    c.sh(&format!(
+        "mkdir -p /home/node && ln -s {} /home/node/.openclaw",
+        host_state.display()
+    ));
+    let (code, r, err) = zaki_json(tmp.path(), &["clean", "--no-host", "--container", &c.name]);
+    assert_eq!(code, Some(0), "{err}\n{r:#}");
+    assert_eq!(r["summary"]["locks"], 0, "{r:#}");
+    assert_eq!(
+        r["containers"][0]["observed"], "exec",
+        "fell back to exec: {r:#}"
+    );
+    assert!(
+        host_lock.exists(),
+        "a host file was removed through a container's symlink"
     );
 }
