@@ -31,6 +31,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -s h -l help -d 'Pri
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "scan" -d 'List every session lock with its owner, age and whether it is stale'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "clean" -d 'Remove stale session locks (safe to run from cron every 5 minutes)'
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "watch" -d 'Clean a container\'s stale locks as soon as it starts again (follows Docker\'s events), plus a full clean at start-up and every --interval: a replacement for the cron job'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "probe" -d 'Send a test message to a user\'s gateway like the router does, and say why it is stuck'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "man" -d 'Print the man page (roff) of zaki-locks or of one of its subcommands'
@@ -87,6 +88,31 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s n -l dry
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s q -l quiet -d 'Print nothing unless a lock was removed or something went wrong (for cron)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s V -l version -d 'Print version'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l users-dir -d 'A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that user\'s container (repeatable). Their owners run in the container\'s PID namespace' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l docker-host -d 'A Docker engine to ask (repeatable): unix:///var/run/docker.sock, tcp://host:2376 (TLS when DOCKER_TLS_VERIFY is set) [default: $DOCKER_HOST, else the local socket]' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l prefix -d 'Look inside running containers whose name starts with this' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container -d 'Look inside exactly this container (repeatable; replaces --prefix)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-state-dir -d 'The OpenClaw state dir inside the containers (repeatable) [default: found from each container\'s mounts and environment, /home/node/.openclaw, /root/.openclaw]' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s j -l jobs -d 'How many containers to look inside at once' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l interval -d 'Run a full clean this often (and at start-up, and after reconnecting to Docker)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l settle -d 'After a container starts, wait this long before cleaning it' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l log-format -d 'The shape of the log lines [auto: human on a terminal, else kv]' -r -f -a "auto\t'human on a terminal, kv otherwise'
+human\t'Sentences for people'
+kv\t'ts=… action=… key=value pairs, one line per action'
+json\t'One JSON object per line'"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l run-lock -d 'The run lock, held for as long as watch runs (a cron clean then steps aside)' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l wait -d 'How long to wait for a clean under way to finish before giving up (exit 1)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-host -d 'Do not look at the host\'s filesystem (only containers)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l via-exec -d 'Always look inside containers with `docker exec`, even where their files can be read from this host (through a bind mount or the container\'s root)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l users-file -d 'The router table' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l gateway-host -d 'Where the gateways\' ports are published' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l attempts -d 'Attempts, as the router makes them' -r

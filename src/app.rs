@@ -11,9 +11,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use crate::cli::{CleanArgs, CleanFormat, Cli, Command, LogFormat, ScanArgs, ScanFormat};
 use crate::exit_codes;
 use crate::output;
-use crate::pipeline::{Judged, act, look, policy, runtime};
-use crate::place::Problem;
-use crate::remove::Outcome;
+use crate::pipeline::{look, policy, record, runtime};
 use crate::report::{Action, LockRecord, Report};
 use crate::runlock::{self, Busy};
 
@@ -28,12 +26,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Man { page } => man(page.as_deref()),
         Command::Probe(args) => crate::probe::run(args),
+        Command::Watch(args) => crate::watch::run(args),
     }
-}
-
-fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
-    let note = note.or_else(|| j.obs.file.as_ref().err().cloned());
-    LockRecord::new(&j.obs, j.verdict.as_ref(), action, note)
 }
 
 fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
@@ -180,54 +174,11 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
 
     let rt = runtime()?;
     crate::interrupt::install();
-    let now = Utc::now();
-    let mut seen = look(&args.places, &policy, now, &rt);
-    let outcomes = act(
-        &seen,
+    let report = rt.block_on(crate::pipeline::clean_pass(
+        &args.places,
+        &policy,
         args.dry_run,
-        args.places.container_timeout,
-        args.places.jobs,
-        &rt,
-    );
-    let mut records = Vec::with_capacity(seen.judged.len());
-    for (j, outcome) in seen.judged.iter().zip(outcomes) {
-        let (action, note) = match (&j.verdict, &j.obs.file, outcome) {
-            (None, _, _) | (_, Err(_), _) => (Action::Skipped, None),
-            (Some(v), Ok(_), _) if !v.stale => (Action::Kept, None),
-            (Some(_), Ok(_), None) if args.dry_run => (Action::WouldRemove, None),
-            (Some(_), Ok(_), None) => (
-                Action::Skipped,
-                Some("not removed: the run was interrupted".into()),
-            ),
-            (Some(_), Ok(_), Some(Outcome::Removed)) => (Action::Removed, None),
-            (Some(_), Ok(_), Some(Outcome::Changed(why))) => {
-                (Action::Kept, Some(format!("not removed: {why}")))
-            }
-            (Some(_), Ok(_), Some(Outcome::Gone)) => (
-                Action::Skipped,
-                Some("already gone: released or reclaimed by someone else".into()),
-            ),
-            (Some(_), Ok(_), Some(Outcome::Failed(e))) => {
-                seen.problems.push(Problem {
-                    location: j.obs.location.clone(),
-                    path: Some(j.obs.path.clone()),
-                    message: format!("cannot remove stale lock: {e}"),
-                });
-                (Action::Skipped, Some(format!("removal failed: {e}")))
-            }
-        };
-        records.push(record(j, action, note));
-    }
-    let report = Report::new(
-        "clean",
-        now,
-        policy.stale_after.num_seconds(),
-        args.dry_run,
-        seen.places,
-        records,
-        seen.problems,
-    )
-    .with_containers(seen.containers, seen.warnings);
+    ));
     let metrics = args.metrics_file.as_deref().map(|p| {
         crate::metrics::run(
             &report,

@@ -65,6 +65,9 @@ pub enum Command {
     /// Remove stale session locks (safe to run from cron every 5 minutes)
     #[command(after_help = EXIT_CODES)]
     Clean(CleanArgs),
+    /// Clean a container's stale locks as soon as it starts again (follows Docker's events),
+    /// plus a full clean at start-up and every --interval: a replacement for the cron job
+    Watch(WatchArgs),
     /// Send a test message to a user's gateway like the router does, and say why it is stuck
     #[command(after_help = PROBE_EXIT_CODES)]
     Probe(ProbeArgs),
@@ -351,4 +354,32 @@ pub struct ProbeArgs {
 
     #[command(flatten)]
     pub judge: JudgeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub places: PlaceArgs,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+
+    /// Run a full clean this often (and at start-up, and after reconnecting to Docker)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub interval: Duration,
+
+    /// After a container starts, wait this long before cleaning it
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub settle: Duration,
+
+    /// The shape of the log lines [auto: human on a terminal, else kv]
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// The run lock, held for as long as watch runs (a cron clean then steps aside)
+    #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK")]
+    pub run_lock: Option<PathBuf>,
+
+    /// How long to wait for a clean under way to finish before giving up (exit 1)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub wait: Duration,
 }

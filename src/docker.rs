@@ -128,7 +128,51 @@ pub struct Details {
     pub started_at: Option<String>,
 }
 
+/// A container event (`start`, `restart`, …).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub action: String,
+    pub name: String,
+    /// When the engine saw it (Unix time, nanoseconds).
+    pub time_nano: Option<i64>,
+}
+
 impl Engine {
+    /// The engine's container `start` and `restart` events, as they happen. The stream ends
+    /// (or yields an error) when the engine goes away.
+    pub fn container_starts(
+        &self,
+    ) -> impl futures_util::Stream<Item = Result<Event, DockerError>> + use<> {
+        let opts = bollard::query_parameters::EventsOptions {
+            filters: Some(HashMap::from([
+                ("type".to_owned(), vec!["container".to_owned()]),
+                (
+                    "event".to_owned(),
+                    vec!["start".to_owned(), "restart".to_owned()],
+                ),
+            ])),
+            ..Default::default()
+        };
+        // A long-lived request: no per-request timeout.
+        let client = self
+            .client
+            .clone()
+            .with_timeout(Duration::from_secs(100 * 365 * 86400));
+        client.events(Some(opts)).map(|e| {
+            let e = e.map_err(api)?;
+            let actor = e.actor.unwrap_or_default();
+            Ok(Event {
+                action: e.action.unwrap_or_default(),
+                name: actor
+                    .attributes
+                    .unwrap_or_default()
+                    .remove("name")
+                    .unwrap_or_default(),
+                time_nano: e.time_nano,
+            })
+        })
+    }
+
     /// Every container, running or not (stopped ones matter: their locks have no live owner).
     pub async fn containers(&self) -> Result<Vec<Container>, DockerError> {
         let opts = ListContainersOptions {

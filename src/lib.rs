@@ -29,3 +29,4 @@ pub mod runlock;
 pub mod sessions;
 pub mod survey;
 pub mod walk;
+pub mod watch;

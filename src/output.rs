@@ -199,7 +199,7 @@ pub fn log_line(style: LogFormat, r: &LockRecord) -> String {
 }
 
 /// `key=value` pairs; values with spaces, quotes or `=` are double-quoted with escapes.
-fn kv_line(kv: &[(&str, String)]) -> String {
+pub fn kv_line(kv: &[(&str, String)]) -> String {
     kv.iter()
         .map(|(k, v)| {
             if v.is_empty() {

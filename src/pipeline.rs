@@ -16,6 +16,7 @@ use crate::place::{Location, Place, Problem};
 use crate::policy::{Facts, Policy, Verdict};
 use crate::proc::HostProc;
 use crate::remove::{self, Outcome};
+use crate::report::{Action, LockRecord, Report};
 use crate::survey::{self, ContainerReport, ContainerSearch, Survey};
 use crate::walk::{self, HostSearch};
 
@@ -279,4 +280,57 @@ pub async fn act_async(
         outcomes[i] = Some(o);
     }
     outcomes
+}
+
+/// The record of a judged lock, with what was done to it.
+pub fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
+    let note = note.or_else(|| j.obs.file.as_ref().err().cloned());
+    LockRecord::new(&j.obs, j.verdict.as_ref(), action, note)
+}
+
+/// One `clean` pass: look, judge, remove the stale locks (none on a dry run), and report what
+/// was done to each lock. Shared by `clean` and every pass of `watch`.
+pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> Report {
+    let now = Utc::now();
+    let mut seen = look_async(places, policy, now).await;
+    let outcomes = act_async(&seen, dry_run, places.container_timeout, places.jobs).await;
+    let mut records = Vec::with_capacity(seen.judged.len());
+    for (j, outcome) in seen.judged.iter().zip(outcomes) {
+        let (action, note) = match (&j.verdict, &j.obs.file, outcome) {
+            (None, _, _) | (_, Err(_), _) => (Action::Skipped, None),
+            (Some(v), Ok(_), _) if !v.stale => (Action::Kept, None),
+            (Some(_), Ok(_), None) if dry_run => (Action::WouldRemove, None),
+            (Some(_), Ok(_), None) => (
+                Action::Skipped,
+                Some("not removed: the run was interrupted".into()),
+            ),
+            (Some(_), Ok(_), Some(Outcome::Removed)) => (Action::Removed, None),
+            (Some(_), Ok(_), Some(Outcome::Changed(why))) => {
+                (Action::Kept, Some(format!("not removed: {why}")))
+            }
+            (Some(_), Ok(_), Some(Outcome::Gone)) => (
+                Action::Skipped,
+                Some("already gone: released or reclaimed by someone else".into()),
+            ),
+            (Some(_), Ok(_), Some(Outcome::Failed(e))) => {
+                seen.problems.push(Problem {
+                    location: j.obs.location.clone(),
+                    path: Some(j.obs.path.clone()),
+                    message: format!("cannot remove stale lock: {e}"),
+                });
+                (Action::Skipped, Some(format!("removal failed: {e}")))
+            }
+        };
+        records.push(record(j, action, note));
+    }
+    Report::new(
+        "clean",
+        now,
+        policy.stale_after.num_seconds(),
+        dry_run,
+        seen.places,
+        records,
+        seen.problems,
+    )
+    .with_containers(seen.containers, seen.warnings)
 }

@@ -1,0 +1,330 @@
+//! `watch`: clean a container's stale locks the moment it starts again, instead of up to five
+//! minutes later from cron.
+//!
+//! Every lock left in a container when it died is stale by definition (its processes died with
+//! it), and the engine announces every start. So `watch` follows the engines' container
+//! `start`/`restart` events and runs the same pass as `clean` on that container (and its
+//! bind-mounted host dir) a short settle time later. It also runs a full `clean` at start-up,
+//! every `--interval`, and after reconnecting to an engine (events may have been missed). Passes
+//! run one at a time, so no container is ever cleaned by two passes at once.
+
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::cli::{LogFormat, PlaceArgs, WatchArgs};
+use crate::docker;
+use crate::output;
+use crate::pipeline;
+use crate::policy::Policy;
+use crate::report::{Action, Report};
+use crate::runlock::{self, Busy};
+
+/// What the engine followers tell the main loop.
+enum Note {
+    Started {
+        engine: String,
+        name: String,
+        at: Option<i64>,
+    },
+    Reconnected(String),
+}
+
+pub fn run(args: WatchArgs) -> Result<ExitCode> {
+    let policy = pipeline::policy(&args.judge)?;
+    // Held for the whole watch: a cron `clean` left enabled steps aside instead of racing it.
+    let path = args.run_lock.clone().unwrap_or_else(runlock::default_path);
+    let _lock = match runlock::acquire(&path, args.wait) {
+        Ok(l) => l,
+        Err(Busy::Held(pid)) => {
+            return Err(eyre!(
+                "another zaki-locks{} holds the run lock {} (stop it, or use another --run-lock)",
+                pid.map_or_else(String::new, |p| format!(" (pid {p})")),
+                path.display()
+            ));
+        }
+        Err(Busy::Io(e)) => {
+            return Err(e).wrap_err_with(|| format!("cannot open the run lock {}", path.display()));
+        }
+    };
+    let rt = pipeline::runtime()?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, watch(args, policy))
+}
+
+struct Ctx {
+    args: WatchArgs,
+    policy: Policy,
+    style: LogFormat,
+    /// One pass at a time.
+    passes: tokio::sync::Mutex<()>,
+}
+
+async fn watch(args: WatchArgs, policy: Policy) -> Result<ExitCode> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).wrap_err("cannot watch for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).wrap_err("cannot watch for SIGINT")?;
+    let style = match args.log_format {
+        LogFormat::Auto if std::io::IsTerminal::is_terminal(&std::io::stdout()) => LogFormat::Human,
+        LogFormat::Auto => LogFormat::Kv,
+        s => s,
+    };
+    let ctx = Rc::new(Ctx {
+        args,
+        policy,
+        style,
+        passes: tokio::sync::Mutex::new(()),
+    });
+    let engines: Vec<Option<String>> = if ctx.args.places.docker_host.is_empty() {
+        vec![None]
+    } else {
+        ctx.args
+            .places
+            .docker_host
+            .iter()
+            .cloned()
+            .map(Some)
+            .collect()
+    };
+    log(
+        &ctx,
+        &[
+            ("event", "watch-started".into()),
+            (
+                "interval",
+                humantime::format_duration(ctx.args.interval).to_string(),
+            ),
+        ],
+    );
+    full_pass(&ctx, "start-up").await;
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for url in engines {
+        tokio::task::spawn_local(follow(ctx.clone(), url, tx.clone()));
+    }
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + ctx.args.interval,
+        ctx.args.interval,
+    );
+    loop {
+        tokio::select! {
+            Some(note) = rx.recv() => match note {
+                Note::Started { engine, name, at } => {
+                    tokio::task::spawn_local(container_pass(ctx.clone(), engine, name, at));
+                }
+                Note::Reconnected(engine) => {
+                    log(&ctx, &[("event", "reconnected".into()), ("docker_host", engine)]);
+                    full_pass(&ctx, "reconnected").await;
+                }
+            },
+            _ = ticker.tick() => full_pass(&ctx, "interval").await,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    // Let a pass under way finish; none starts after this.
+    let _done = ctx.passes.lock().await;
+    log(&ctx, &[("event", "watch-stopped".into())]);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Follows one engine's container starts, reconnecting with backoff whenever the stream drops
+/// or the engine restarts.
+async fn follow(ctx: Rc<Ctx>, url: Option<String>, tx: mpsc::UnboundedSender<Note>) {
+    let mut backoff = Duration::from_millis(500);
+    let mut connected_before = false;
+    loop {
+        let engine = match docker::connect(url.as_deref(), ctx.args.places.container_timeout).await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                log(
+                    &ctx,
+                    &[
+                        ("event", "docker-unreachable".into()),
+                        ("error", e.to_string()),
+                        ("retry_in", humantime::format_duration(backoff).to_string()),
+                    ],
+                );
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        let mut events = Box::pin(engine.container_starts());
+        if connected_before && tx.send(Note::Reconnected(engine.label.clone())).is_err() {
+            return;
+        }
+        connected_before = true;
+        backoff = Duration::from_millis(500);
+        while let Some(ev) = events.next().await {
+            match ev {
+                Ok(e) if selected(&ctx.args.places, &e.name) => {
+                    let note = Note::Started {
+                        engine: engine.label.clone(),
+                        name: e.name,
+                        at: e.time_nano,
+                    };
+                    if tx.send(note).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    log(
+                        &ctx,
+                        &[
+                            ("event", "events-error".into()),
+                            ("docker_host", engine.label.clone()),
+                            ("error", e.to_string()),
+                        ],
+                    );
+                    break;
+                }
+            }
+        }
+        log(
+            &ctx,
+            &[
+                ("event", "events-ended".into()),
+                ("docker_host", engine.label.clone()),
+            ],
+        );
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+fn selected(p: &PlaceArgs, name: &str) -> bool {
+    if p.container.is_empty() {
+        name.starts_with(&p.prefix)
+    } else {
+        p.container.iter().any(|c| c == name)
+    }
+}
+
+async fn full_pass(ctx: &Ctx, trigger: &str) {
+    let _one = ctx.passes.lock().await;
+    let started = Instant::now();
+    let report = pipeline::clean_pass(&ctx.args.places, &ctx.policy, false).await;
+    report_pass(ctx, trigger, None, &report, started, None);
+}
+
+async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i64>) {
+    tokio::time::sleep(ctx.args.settle).await;
+    let _one = ctx.passes.lock().await;
+    let started = Instant::now();
+    let places = PlaceArgs {
+        root: Vec::new(),
+        users_dir: Vec::new(),
+        no_host: true,
+        no_containers: false,
+        docker_host: vec![engine],
+        container: vec![name.clone()],
+        ..ctx.args.places.clone()
+    };
+    let report = pipeline::clean_pass(&places, &ctx.policy, false).await;
+    report_pass(
+        ctx.as_ref(),
+        "container-start",
+        Some(&name),
+        &report,
+        started,
+        at,
+    );
+}
+
+/// One line per removal (and per lock that could not be removed), one per problem, and one
+/// for the pass when it did anything or went wrong.
+fn report_pass(
+    ctx: &Ctx,
+    trigger: &str,
+    container: Option<&str>,
+    report: &Report,
+    started: Instant,
+    event_nanos: Option<i64>,
+) {
+    let since_event = || {
+        event_nanos.map(|n| {
+            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(n);
+            ((now - n) / 1_000_000).to_string()
+        })
+    };
+    let mut out = String::new();
+    for r in &report.locks {
+        let acted = r.action == Action::Removed || (r.stale && r.action != Action::Removed);
+        if acted {
+            let mut line = output::log_line(ctx.style, r);
+            if let Some(ms) = since_event() {
+                line.push_str(&match ctx.style {
+                    LogFormat::Kv => format!(" since_start_ms={ms}"),
+                    LogFormat::Json => String::new(),
+                    _ => format!(" ({ms} ms after the container started)"),
+                });
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    for w in &report.warnings {
+        out.push_str(&output::log_warning(ctx.style, w));
+        out.push('\n');
+    }
+    for p in &report.errors {
+        out.push_str(&output::log_problem(ctx.style, p));
+        out.push('\n');
+    }
+    if report.summary.removed > 0 || !report.errors.is_empty() || trigger != "interval" {
+        let mut kv = vec![
+            ("event", "pass".to_owned()),
+            ("trigger", trigger.to_owned()),
+            ("locks", report.summary.locks.to_string()),
+            ("stale", report.summary.stale.to_string()),
+            ("removed", report.summary.removed.to_string()),
+            ("errors", report.summary.errors.to_string()),
+            ("duration_ms", started.elapsed().as_millis().to_string()),
+        ];
+        if let Some(c) = container {
+            kv.insert(2, ("container", c.to_owned()));
+        }
+        if let Some(ms) = since_event() {
+            kv.push(("since_start_ms", ms));
+        }
+        out.push_str(&line(ctx.style, &kv));
+        out.push('\n');
+    }
+    print(&out);
+}
+
+fn log(ctx: &Ctx, kv: &[(&str, String)]) {
+    print(&(line(ctx.style, kv) + "\n"));
+}
+
+fn line(style: LogFormat, kv: &[(&str, String)]) -> String {
+    let mut all = vec![("ts", crate::report::rfc3339(chrono::Utc::now()))];
+    all.extend(kv.iter().map(|(k, v)| (*k, v.clone())));
+    match style {
+        LogFormat::Json => {
+            let map: serde_json::Map<String, serde_json::Value> = all
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.into()))
+                .collect();
+            serde_json::Value::Object(map).to_string()
+        }
+        LogFormat::Kv => output::kv_line(&all),
+        _ => {
+            let rest: Vec<String> = all[1..].iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("watch: {}", rest.join(" "))
+        }
+    }
+}
+
+fn print(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes());
+    let _ = out.flush();
+}

@@ -1,0 +1,150 @@
+//! `watch` with a real engine and a real OpenClaw gateway container: the stale lock a gateway
+//! killed mid-reply leaves behind is removed seconds after the container starts again, and the
+//! user's next message succeeds on the first attempt.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::docker::{self, unique};
+use common::gateway::Gateway;
+use common::*;
+
+/// `zaki-locks watch`, its log lines delivered as they come; stopped with SIGTERM on drop.
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watch {
+    fn start(tmp: &std::path::Path, args: &[&str]) -> Watch {
+        let mut child = zaki(tmp)
+            .arg("watch")
+            .args(["--log-format", "kv"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        Watch { child, lines }
+    }
+
+    /// The next line containing all of `needles`, within `limit`.
+    fn wait_for(&self, needles: &[&str], limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) if needles.iter().all(|n| l.contains(n)) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("watch never logged {needles:?} within {limit:?}"),
+            }
+        }
+    }
+
+    fn stop(mut self) -> i32 {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        self.wait_for(&["event=watch-stopped"], Duration::from_secs(30));
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn field(line: &str, key: &str) -> Option<u64> {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn a_gateway_killed_mid_reply_is_unblocked_seconds_after_it_starts_again() {
+    docker::require();
+    let tmp = tempfile::tempdir().unwrap();
+    let g = Gateway::start(tmp.path(), &unique("ztw-"), "4301");
+    let watch = Watch::start(
+        tmp.path(),
+        &["--no-host", "--prefix", &g.prefix, "--interval", "1h"],
+    );
+    watch.wait_for(&["event=pass", "trigger=start-up"], Duration::from_secs(30));
+
+    // A reply in flight for the user, then the container dies and starts again.
+    g.llm.set_delay(120.0);
+    let body = serde_json::json!({"model": "openclaw", "user": g.user,
+        "messages": [{"role": "user", "content": "hi"}]})
+    .to_string();
+    let mut inflight = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!(
+            "import urllib.request as u\ntry:\n u.urlopen(u.Request('http://127.0.0.1:{}/v1/chat/completions', data={body:?}.encode(), headers={{'Authorization': 'Bearer {}', 'Content-Type': 'application/json'}}), timeout=150)\nexcept Exception: pass",
+            g.port, g.token
+        ))
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let lock = loop {
+        let found = std::fs::read_dir(g.sessions()).ok().and_then(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with(".jsonl.lock"))
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no lock while a reply is in flight"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_secs(3));
+    docker::docker(&["kill", &g.container.name]);
+    let _ = inflight.kill();
+    let _ = inflight.wait();
+    g.llm.set_delay(0.0);
+    assert!(lock.exists(), "the killed gateway left its lock");
+
+    let restarted = Instant::now();
+    assert!(
+        docker::docker(&["start", &g.container.name])
+            .status
+            .success()
+    );
+    let removed = watch.wait_for(
+        &["action=removed", &format!("container:{}", g.container.name)],
+        Duration::from_secs(60),
+    );
+    let removed_after = restarted.elapsed();
+    assert!(!lock.exists());
+    let since_start = field(&removed, "since_start_ms").expect("since_start_ms");
+    g.wait_healthy(Duration::from_secs(120));
+    let o = g.probe(
+        tmp.path(),
+        &["--as-user", "--attempts", "1", "--format", "json"],
+    );
+    let r = json(&o);
+    assert_eq!(r["verdict"], "ok", "{r:#}");
+    let first_reply = restarted.elapsed();
+    println!(
+        "watch: start event -> lock removed {since_start} ms; docker start -> removed {} ms; docker start -> first successful reply {} ms (first attempt)",
+        removed_after.as_millis(),
+        first_reply.as_millis()
+    );
+    assert_eq!(watch.stop(), 0);
+}
