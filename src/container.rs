@@ -489,3 +489,47 @@ mod tests {
         );
     }
 }
+
+/// Property tests: whatever an exec prints (a broken container, a hostile one), the listing
+/// parser returns a listing or an error, never panics, and never invents an owner as dead
+/// unless the script said `gone`.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn line() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z]{0,8}( [0-9a-f]{0,40}){0,6}",
+            Just("end".to_owned()),
+            Just("zaki-locks 1".to_owned()),
+            "pid [0-9]{1,6} (gone|unreadable|status|stat)( [0-9a-f]{0,64})?",
+            "(lock|link|special) [0-9]{1,4} [0-9]{1,10} [0-9]{1,6} [0-9]{1,4} [0-9a-f]{0,80}",
+            "data [0-9a-f]{0,80}",
+            "(state|store|dir) [0-9a-f ]{0,60}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_output_is_a_listing_or_an_error(lines in proptest::collection::vec(line(), 0..30)) {
+            let out = lines.join("\n");
+            if let Ok(l) = parse_listing(&out) {
+                prop_assert!(out.starts_with("zaki-locks 1"));
+                for (pid, owner) in &l.owners {
+                    if *owner == Owner::Gone {
+                        let said = out.lines().any(|x| {
+                            let w: Vec<&str> = x.split(' ').collect();
+                            w.len() >= 3 && w[0] == "pid" && w[1].parse::<u64>().ok() == Some(*pid) && w[2] == "gone"
+                        });
+                        prop_assert!(said, "pid {} judged gone without the script saying so", pid);
+                    }
+                }
+            }
+            let _ = parse_removals(&out);
+        }
+    }
+}

@@ -220,3 +220,53 @@ mod tests {
         assert_eq!(parse(&deep).problem, Some(PayloadProblem::NotJson));
     }
 }
+
+/// Property tests (a bounded fuzz run in every `cargo test`): the parser never panics, never
+/// reads past the bound, and agrees with `serde_json` on what a valid payload says.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_bytes_are_a_finding_not_a_crash(bytes in proptest::collection::vec(any::<u8>(), 0..6000)) {
+            let p = Payload::parse(&bytes, bytes.len() as u64);
+            if bytes.len() > MAX_PAYLOAD_BYTES {
+                prop_assert_eq!(p.problem, Some(PayloadProblem::Oversized));
+            }
+            if p.problem.is_some() {
+                prop_assert!(p.pid.is_none() && p.created_at.is_none());
+            }
+        }
+
+        #[test]
+        fn json_objects_with_any_field_types(
+            pid in prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:?}")),
+                "\"[0-9]{1,6}\"",
+                Just("null".to_owned()),
+                Just("[1]".to_owned()),
+            ],
+            created in prop_oneof![
+                "\"[0-9T:.Z-]{0,30}\"",
+                Just("\"2026-11-24T03:19:47.369Z\"".to_owned()),
+                any::<i32>().prop_map(|n| n.to_string()),
+            ],
+        ) {
+            let body = format!("{{\n  \"pid\": {pid},\n  \"createdAt\": {created}\n}}");
+            let p = Payload::parse(body.as_bytes(), body.len() as u64);
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            // A pid is kept exactly when it is a positive integer, as OpenClaw decides.
+            let want = v["pid"].as_u64().filter(|&n| n > 0).or_else(|| {
+                v["pid"].as_f64().filter(|f| *f >= 1.0 && f.fract() == 0.0).map(|f| f.min(u64::MAX as f64) as u64)
+            });
+            prop_assert_eq!(p.pid, want);
+            prop_assert_eq!(p.created_at_raw.is_some(), v["createdAt"].is_string());
+        }
+    }
+}
