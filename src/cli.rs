@@ -14,7 +14,9 @@ Exit status:
   1  part of the job could not be done (an unreadable directory, a failed removal);
      the rest was still done and reported
   2  usage error
-  3  scan --fail-on-stale: at least one stale lock is present";
+  3  scan --fail-on-stale: at least one stale lock is present;
+     scan --held-over D --fail-on-held: a live lock is held longer than D
+  130, 143  clean interrupted by SIGINT/SIGTERM (the removal under way was finished)";
 
 const PROBE_EXIT_CODES: &str = "\
 Exit status:
