@@ -29,17 +29,25 @@ fn main() {
             std::fs::File::create(dir.join(format!("{i:07}.jsonl"))).unwrap();
         }
     }
-    println!("{n} entries in one sessions dir, created in {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "{n} entries in one sessions dir, created in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     let run = |label: &str, cmd: &mut Command| {
         cmd.stdout(Stdio::null());
         cmd.status().unwrap(); // warm
         let started = Instant::now();
         let status = cmd.status().unwrap();
-        println!("{label:<40} {:8.3} s  (exit {status})", started.elapsed().as_secs_f64());
+        println!(
+            "{label:<40} {:8.3} s  (exit {status})",
+            started.elapsed().as_secs_f64()
+        );
     };
     run(
         "find <dir> -name '*.jsonl.lock'",
-        Command::new("find").arg(&dir).args(["-name", "*.jsonl.lock"]),
+        Command::new("find")
+            .arg(&dir)
+            .args(["-name", "*.jsonl.lock"]),
     );
     let zaki = |args: &[&str]| {
         let mut c = Command::new("/usr/bin/time");
@@ -52,7 +60,10 @@ fn main() {
         c
     };
     run("zaki-locks scan", &mut zaki(&["scan"]));
-    run("zaki-locks clean --dry-run", &mut zaki(&["clean", "--dry-run"]));
+    run(
+        "zaki-locks clean --dry-run",
+        &mut zaki(&["clean", "--dry-run"]),
+    );
     let o = zaki(&["scan"]).output().unwrap();
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["summary"]["locks"], n.div_ceil(1000));
