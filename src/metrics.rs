@@ -208,16 +208,7 @@ pub fn probe(r: &ProbeReport, duration_seconds: f64, last_success: Option<f64>) 
         "1 when the last probe got an answer (ok or ok-after-retry), else 0.",
         &one(if ok { 1.0 } else { 0.0 }),
     );
-    let verdicts = [
-        Outcome::Ok,
-        Outcome::OkAfterRetry,
-        Outcome::SessionBusy,
-        Outcome::Timeout,
-        Outcome::NotReady,
-        Outcome::AuthFailed,
-        Outcome::HttpError,
-    ];
-    let samples: Vec<_> = verdicts
+    let samples: Vec<_> = Outcome::ALL
         .iter()
         .map(|v| {
             (

@@ -41,6 +41,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Ok,
+        Outcome::OkAfterRetry,
+        Outcome::SessionBusy,
+        Outcome::Timeout,
+        Outcome::NotReady,
+        Outcome::AuthFailed,
+        Outcome::HttpError,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -806,18 +816,7 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        let codes: Vec<u8> = [
-            Outcome::Ok,
-            Outcome::OkAfterRetry,
-            Outcome::SessionBusy,
-            Outcome::Timeout,
-            Outcome::NotReady,
-            Outcome::AuthFailed,
-            Outcome::HttpError,
-        ]
-        .iter()
-        .map(|o| o.exit_code())
-        .collect();
+        let codes: Vec<u8> = Outcome::ALL.iter().map(|o| o.exit_code()).collect();
         assert_eq!(codes, [0, 0, 3, 4, 5, 6, 6]);
     }
 }

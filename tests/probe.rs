@@ -166,43 +166,8 @@ fn after_a_restart_mid_reply_the_user_is_stuck_until_clean_removes_the_stale_loc
     docker::require();
     let tmp = tempfile::tempdir().unwrap();
     let g = Gateway::start(tmp.path(), &unique("ztp-b-"), "4202");
-    // A reply in flight, as the router sends it for the user…
-    g.llm.set_delay(120.0);
-    let body = serde_json::json!({"model": "openclaw", "user": g.user,
-        "messages": [{"role": "user", "content": "hi"}]})
-    .to_string();
-    let mut inflight = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import urllib.request as u\ntry:\n u.urlopen(u.Request('http://127.0.0.1:{}/v1/chat/completions', data={body:?}.encode(), headers={{'Authorization': 'Bearer {}', 'Content-Type': 'application/json'}}), timeout=150)\nexcept Exception: pass",
-            g.port, g.token
-        ))
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let lock = loop {
-        let found = std::fs::read_dir(g.sessions()).ok().and_then(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .find(|p| p.to_string_lossy().ends_with(".jsonl.lock"))
-        });
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no lock while a reply is in flight"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    // …when, a few seconds into the reply, the container dies and starts again. (Killed within
-    // a second of taking the lock, the new gateway could start within the 1 s slack the policy
-    // allows a legacy lock's owner, and be taken for the owner: see policy.rs.)
-    std::thread::sleep(Duration::from_secs(3));
-    docker::docker(&["kill", &g.container.name]);
-    let _ = inflight.kill();
-    let _ = inflight.wait();
-    g.llm.set_delay(0.0);
+    // A reply in flight for the user when the container dies; then it starts again.
+    let lock = g.kill_mid_reply();
     assert!(
         docker::docker(&["start", &g.container.name])
             .status

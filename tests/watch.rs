@@ -84,42 +84,8 @@ fn a_gateway_killed_mid_reply_is_unblocked_seconds_after_it_starts_again() {
     );
     watch.wait_for(&["event=pass", "trigger=start-up"], Duration::from_secs(30));
 
-    // A reply in flight for the user, then the container dies and starts again.
-    g.llm.set_delay(120.0);
-    let body = serde_json::json!({"model": "openclaw", "user": g.user,
-        "messages": [{"role": "user", "content": "hi"}]})
-    .to_string();
-    let mut inflight = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(format!(
-            "import urllib.request as u\ntry:\n u.urlopen(u.Request('http://127.0.0.1:{}/v1/chat/completions', data={body:?}.encode(), headers={{'Authorization': 'Bearer {}', 'Content-Type': 'application/json'}}), timeout=150)\nexcept Exception: pass",
-            g.port, g.token
-        ))
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let lock = loop {
-        let found = std::fs::read_dir(g.sessions()).ok().and_then(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .find(|p| p.to_string_lossy().ends_with(".jsonl.lock"))
-        });
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no lock while a reply is in flight"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    std::thread::sleep(Duration::from_secs(3));
-    docker::docker(&["kill", &g.container.name]);
-    let _ = inflight.kill();
-    let _ = inflight.wait();
-    g.llm.set_delay(0.0);
-    assert!(lock.exists(), "the killed gateway left its lock");
-
+    // A reply in flight for the user when the container dies; then it starts again.
+    let lock = g.kill_mid_reply();
     let restarted = Instant::now();
     assert!(
         docker::docker(&["start", &g.container.name])

@@ -231,6 +231,49 @@ impl Gateway {
         self.state.join("agents/main/sessions")
     }
 
+    /// Sends the user a message the LLM holds back, waits until its lock appears, waits a few
+    /// seconds more (a reply well under way) and kills the container: the platform's failure.
+    /// Returns the lock the dead gateway left behind. (Killed within a second of taking the
+    /// lock, the new gateway could start within the 1 s slack the policy allows a legacy
+    /// lock's owner and be taken for the owner: see policy.rs.)
+    pub fn kill_mid_reply(&self) -> PathBuf {
+        self.llm.set_delay(120.0);
+        let body = serde_json::json!({"model": "openclaw", "user": self.user,
+            "messages": [{"role": "user", "content": "hi"}]})
+        .to_string();
+        let mut inflight = Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import urllib.request as u\ntry:\n u.urlopen(u.Request('http://127.0.0.1:{}/v1/chat/completions', data={body:?}.encode(), headers={{'Authorization': 'Bearer {}', 'Content-Type': 'application/json'}}), timeout=150)\nexcept Exception: pass",
+                self.port, self.token
+            ))
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let lock = loop {
+            let found = std::fs::read_dir(self.sessions()).ok().and_then(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .find(|p| p.to_string_lossy().ends_with(".jsonl.lock"))
+            });
+            if let Some(p) = found {
+                break p;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no lock while a reply is in flight"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        std::thread::sleep(Duration::from_secs(3));
+        super::docker::docker(&["kill", &self.container.name]);
+        let _ = inflight.kill();
+        let _ = inflight.wait();
+        self.llm.set_delay(0.0);
+        assert!(lock.exists(), "the killed gateway left its lock");
+        lock
+    }
+
     /// The session id of `agent:main:openai-user:<user>`, once the gateway has created it.
     pub fn session_id(&self, user: &str) -> Option<String> {
         let store = std::fs::read(self.sessions().join("sessions.json")).ok()?;
