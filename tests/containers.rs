@@ -382,3 +382,68 @@ fn a_symlink_inside_the_container_never_leads_to_the_hosts_files() {
         "a host file was removed through a container's symlink"
     );
 }
+
+/// Lists a container's locks by exec, as `clean --via-exec` does, for removal tests below.
+fn listed(
+    rt: &tokio::runtime::Runtime,
+    c: &Container,
+) -> (zaki_locks::docker::Engine, zaki_locks::container::Listing) {
+    let engine = rt
+        .block_on(zaki_locks::docker::connect(None, Duration::from_secs(10)))
+        .unwrap();
+    let dirs = vec!["/home/node/.openclaw".to_owned()];
+    let out = rt
+        .block_on(engine.run_script(
+            &c.name,
+            zaki_locks::container::OBSERVE_SCRIPT,
+            &dirs,
+            Duration::from_secs(10),
+        ))
+        .unwrap();
+    (engine, zaki_locks::container::parse_listing(&out).unwrap())
+}
+
+#[test]
+fn a_container_stopped_between_listing_and_removal_is_reported_and_its_lock_kept() {
+    docker::require();
+    let c = Container::run(
+        &unique("zt-stop-"),
+        &[],
+        docker::BUSYBOX,
+        &["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"],
+    );
+    c.write(
+        &format!("{SESSIONS}/dead.jsonl.lock"),
+        &legacy_payload(4242, Z),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (engine, listing) = listed(&rt, &c);
+    assert_eq!(listing.locks.len(), 1);
+    let raw = &listing.locks[0];
+    let snap = raw.file.as_ref().unwrap().snapshot();
+    c.stop();
+    let items = [zaki_locks::remove::ContainerItem {
+        state_dir: &raw.state_dir,
+        path: &raw.path,
+        dir_id: raw.dir_id,
+        judged: &snap,
+    }];
+    let out = rt.block_on(zaki_locks::remove::in_container(
+        &engine,
+        &c.name,
+        &items,
+        Duration::from_secs(10),
+    ));
+    match &out[0] {
+        zaki_locks::remove::Outcome::Failed(e) => assert!(e.contains("not running"), "{e}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert!(docker::docker(&["start", &c.name]).status.success());
+    assert!(
+        c.exists(&format!("{SESSIONS}/dead.jsonl.lock")),
+        "nothing was removed"
+    );
+}

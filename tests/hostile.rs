@@ -257,3 +257,50 @@ fn a_state_dir_on_another_filesystem_and_a_read_only_one() {
         drop(live);
     });
 }
+
+/// Fills the filesystem holding `dir` to the last byte.
+fn fill(dir: &Path) {
+    let mut f = fs::File::create(dir.join("fill")).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    while std::io::Write::write_all(&mut f, &block).is_ok() {}
+    while std::io::Write::write_all(&mut f, &[0u8]).is_ok() {}
+}
+
+#[test]
+fn a_full_disk_does_not_stop_removal_and_a_metrics_file_that_cannot_be_written_is_one_line() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED: mounting a tmpfs needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("state");
+    let metrics = tmp.path().join("metrics");
+    with_tmpfs(&root, || {
+        with_tmpfs(&metrics, || {
+            let dir = sessions(&root);
+            fs::write(
+                dir.join("dead.jsonl.lock"),
+                legacy_payload(dead_pid(), Duration::ZERO),
+            )
+            .unwrap();
+            fill(&root);
+            fill(&metrics);
+            let m = metrics.join("m.prom");
+            let o = clean(tmp.path(), &root, &["--metrics-file", m.to_str().unwrap()]);
+            assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+            let err = stderr(&o);
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(
+                err.contains("cannot write the metrics file") && err.contains("No space left"),
+                "{err}"
+            );
+            assert_eq!(json(&o)["summary"]["removed"], 1, "removal needs no space");
+            assert!(!dir.join("dead.jsonl.lock").exists());
+            let names: Vec<_> = fs::read_dir(&metrics)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["fill"], "no metrics file, no temp file left");
+        });
+    });
+}

@@ -13,10 +13,9 @@ use serde_json::Value;
 const CONTAINERS: usize = 200;
 
 /// Runs `zaki-locks ARGS --no-host --prefix P --format json` and checks it exited 0.
-fn zaki_json(tmp: &std::path::Path, fleet: &Fleet, cmd: &str) -> Value {
+fn zaki_json(tmp: &std::path::Path, fleet: &Fleet, cmd: &str, extra: &[&str]) -> Value {
     let started = Instant::now();
-    let o = run(zaki(tmp).args([
-        cmd,
+    let o = run(zaki(tmp).arg(cmd).args(extra).args([
         "--no-host",
         "--prefix",
         &fleet.prefix,
@@ -54,15 +53,16 @@ fn per_container(r: &Value) -> BTreeMap<String, BTreeMap<String, Value>> {
     m
 }
 
-/// Every container of the fleet, and only those, was looked inside by exec without error.
-fn check_containers(r: &Value, fleet: &Fleet) {
+/// Every container of the fleet, and only those, was looked at (`observed` as given) without
+/// error.
+fn check_containers(r: &Value, fleet: &Fleet, observed: &str) {
     let mut seen: Vec<&str> = r["containers"]
         .as_array()
         .expect("containers array")
         .iter()
         .map(|c| {
             assert_eq!(c["error"], Value::Null, "{c:#}");
-            assert_eq!(c["observed"], "exec", "{c:#}");
+            assert_eq!(c["observed"], observed, "{c:#}");
             assert_eq!(c["state"], "running", "{c:#}");
             c["name"].as_str().unwrap()
         })
@@ -94,7 +94,14 @@ fn clean_of_200_containers_removes_the_200_stale_locks_and_keeps_the_200_live_on
     let fleet = Fleet::start(CONTAINERS);
     let setup = test_started.elapsed();
 
-    let r = zaki_json(tmp.path(), &fleet, "clean");
+    // Inside each container by exec first: 200 stale, 200 live.
+    let r = zaki_json(tmp.path(), &fleet, "scan", &["--via-exec"]);
+    assert_eq!(r["summary"]["stale"], CONTAINERS, "{:#}", r["summary"]);
+    assert_eq!(r["summary"]["held"], CONTAINERS, "{:#}", r["summary"]);
+    check_containers(&r, &fleet, "exec");
+
+    // Then the default clean, which reads and removes through each container's root.
+    let r = zaki_json(tmp.path(), &fleet, "clean", &[]);
     let s = &r["summary"];
     assert_eq!(s["places"], CONTAINERS, "{s:#}");
     assert_eq!(s["locks"], 2 * CONTAINERS, "{s:#}");
@@ -104,7 +111,7 @@ fn clean_of_200_containers_removes_the_200_stale_locks_and_keeps_the_200_live_on
     assert_eq!(s["would_remove"], 0, "{s:#}");
     assert_eq!(s["skipped"], 0, "{s:#}");
     assert_eq!(s["errors"], 0, "{s:#}");
-    check_containers(&r, &fleet);
+    check_containers(&r, &fleet, "host");
     let seen = per_container(&r);
     assert_eq!(seen.len(), CONTAINERS);
     for (i, name) in fleet.names.iter().enumerate() {
@@ -146,13 +153,13 @@ fn clean_of_200_containers_removes_the_200_stale_locks_and_keeps_the_200_live_on
         assert!(!fleet.exists(i, &format!("{SESSIONS}/{STALE}")), "{i}");
     }
 
-    // And zaki-locks agrees: 200 locks, all live, nothing stale, nothing to do.
-    let r = zaki_json(tmp.path(), &fleet, "scan");
+    // And zaki-locks agrees, by exec: 200 locks, all live, nothing stale, nothing to do.
+    let r = zaki_json(tmp.path(), &fleet, "scan", &["--via-exec"]);
     let s = &r["summary"];
     assert_eq!(s["locks"], CONTAINERS, "{s:#}");
     assert_eq!(s["held"], CONTAINERS, "{s:#}");
     assert_eq!(s["stale"], 0, "{s:#}");
-    check_containers(&r, &fleet);
+    check_containers(&r, &fleet, "exec");
     let seen = per_container(&r);
     assert_eq!(seen.len(), CONTAINERS);
     for (i, name) in fleet.names.iter().enumerate() {

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use common::docker::{self, Container, unique};
 use common::*;
 
+/// The tests here stop the engine: one at a time.
+static DAEMON: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn docker_env(cmd: &str) {
     let o = Command::new("bash")
         .arg(concat!(
@@ -30,6 +33,7 @@ fn docker_env(cmd: &str) {
 
 #[test]
 fn watch_reconnects_after_a_daemon_restart_and_catches_up() {
+    let _one = DAEMON.lock().unwrap_or_else(|e| e.into_inner());
     docker::require();
     let tmp = tempfile::tempdir().unwrap();
     let prefix = unique("ztd-");
@@ -80,13 +84,9 @@ fn watch_reconnects_after_a_daemon_restart_and_catches_up() {
     docker_env("stop");
     wait_for("event=events-", Duration::from_secs(60));
     docker_env("start");
-    let started = Instant::now();
     wait_for("event=reconnected", Duration::from_secs(90));
     let pass = wait_for("trigger=reconnected", Duration::from_secs(60));
-    println!(
-        "watch: daemon back -> reconnected and full pass in {} ms: {pass}",
-        started.elapsed().as_millis()
-    );
+    println!("watch, after the daemon came back: {pass}");
     // The container came back with the daemon (restart=always) and its lock is gone.
     let deadline = Instant::now() + Duration::from_secs(60);
     while c.exists(lock) {
@@ -102,4 +102,62 @@ fn watch_reconnects_after_a_daemon_restart_and_catches_up() {
     )
     .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn the_daemon_stopped_between_listing_and_removal_fails_that_removal_only() {
+    let _one = DAEMON.lock().unwrap_or_else(|e| e.into_inner());
+    docker::require();
+    let c = Container::run(
+        &unique("ztd-r-"),
+        &[],
+        docker::BUSYBOX,
+        &["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"],
+    );
+    let lock = "/home/node/.openclaw/agents/main/sessions/dead.jsonl.lock";
+    c.write(lock, &legacy_payload(4242, Duration::ZERO));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let engine = rt
+        .block_on(zaki_locks::docker::connect(None, Duration::from_secs(10)))
+        .unwrap();
+    let dirs = vec!["/home/node/.openclaw".to_owned()];
+    let out = rt
+        .block_on(engine.run_script(
+            &c.name,
+            zaki_locks::container::OBSERVE_SCRIPT,
+            &dirs,
+            Duration::from_secs(10),
+        ))
+        .unwrap();
+    let listing = zaki_locks::container::parse_listing(&out).unwrap();
+    let raw = &listing.locks[0];
+    let snap = raw.file.as_ref().unwrap().snapshot();
+    docker_env("stop");
+    let items = [zaki_locks::remove::ContainerItem {
+        state_dir: &raw.state_dir,
+        path: &raw.path,
+        dir_id: raw.dir_id,
+        judged: &snap,
+    }];
+    let started = Instant::now();
+    let out = rt.block_on(zaki_locks::remove::in_container(
+        &engine,
+        &c.name,
+        &items,
+        Duration::from_secs(10),
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "gave up in time"
+    );
+    docker_env("start");
+    match &out[0] {
+        zaki_locks::remove::Outcome::Failed(e) => assert!(!e.is_empty()),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert!(docker::docker(&["start", &c.name]).status.success());
+    assert!(c.exists(lock), "nothing was removed");
 }
