@@ -149,6 +149,40 @@ fn ok_auth_failed_session_busy_ok_after_retry_and_not_ready_on_one_gateway() {
     assert_eq!(outcomes(&r).last().unwrap(), "ok");
     assert!(!lock.exists(), "the injected lock outlived the probe");
 
+    // Ctrl-C while the injected lock holds the session: the lock goes with the probe.
+    let child = zaki(tmp.path())
+        .args([
+            "probe",
+            &g.user,
+            "--inject-lock",
+            "5m",
+            "--prefix",
+            &g.prefix,
+            "--users-file",
+        ])
+        .arg(&g.users_file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lock.exists() {
+        assert!(Instant::now() < deadline, "the probe never placed its lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(
+        !lock.exists(),
+        "the injected lock outlived an interrupted probe"
+    );
+
     // Container stopped: not-ready, exit 5.
     g.container.stop();
     let o = g.probe(
