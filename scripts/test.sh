@@ -16,6 +16,11 @@ fi
 bash scripts/docker-env.sh all
 bash scripts/openclaw-env.sh install
 
+# Style and lints first: a submission that is not rustfmt- and clippy-clean does not land.
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+cargo fmt --all -- --check
+cargo clippy --release --locked --all-targets -- -D warnings
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
