@@ -57,7 +57,8 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
         records,
         seen.problems,
     )
-    .with_containers(seen.containers, seen.warnings);
+    .with_containers(seen.containers, seen.warnings)
+    .with_places(seen.dbs);
     let held_over = args.held_over.map(|d| d.as_secs_f64());
     let is_held_over = |r: &LockRecord| {
         held_over.is_some_and(|t| {
@@ -67,7 +68,8 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
         })
     };
     let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
-    let any_stale = report.summary.stale > 0;
+    // An orphan turn claim (OpenClaw 2026.8+) blocks its session as surely as a stale lock.
+    let any_stale = report.summary.stale > 0 || report.summary.orphan_claims > 0;
     let success = report.errors.is_empty();
 
     // Metrics describe everything seen; the filters below only shape what is listed.
@@ -98,12 +100,16 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
             if !report.locks.is_empty() {
                 print_line(&output::table(&report.locks, colour))?;
             }
+            if let Some(t) = output::turns_table(&report.places, colour) {
+                print_line(&t)?;
+            }
             let mut line = output::summary_line(
                 "scan",
                 &report.summary,
                 false,
                 started.elapsed().as_secs_f64(),
             );
+            line.push_str(&output::sqlite_summary(&report.summary));
             if let Some(t) = args.held_over {
                 line.push_str(&format!(
                     "; {n_held_over} held over {}",

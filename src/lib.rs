@@ -5,6 +5,7 @@
 //! [`output`] tell. [`app`] strings the steps together for each command.
 
 pub mod app;
+pub mod claims;
 pub mod cli;
 pub mod container;
 pub mod docker;

@@ -37,6 +37,8 @@ pub struct Seen {
     pub containers: Vec<ContainerReport>,
     pub warnings: Vec<String>,
     pub engines: Vec<Engine>,
+    /// Each host place's era and, in the SQLite era (OpenClaw 2026.8+), its turn claims.
+    pub dbs: Vec<crate::claims::PlaceDb>,
 }
 
 pub fn policy(j: &JudgeArgs) -> Result<Policy> {
@@ -135,6 +137,8 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
             }
         }
     }
+    let dbs = crate::claims::observe(&places, &proc, now);
+    label_leftovers(&places, &dbs, &mut observed);
     let mut judged: Vec<Judged> = observed
         .into_iter()
         .map(|obs| {
@@ -158,6 +162,28 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
         containers: survey.reports,
         warnings: survey.warnings,
         engines: survey.engines,
+        dbs,
+    }
+}
+
+/// A lock file in a SQLite-era state dir is a leftover of the migration: OpenClaw 2026.8+
+/// never reads nor removes it. Said so beside its verdict.
+fn label_leftovers(places: &[Place], dbs: &[crate::claims::PlaceDb], observed: &mut [Observed]) {
+    for o in observed {
+        let Site::Host { state_dir, .. } = &o.site else {
+            continue;
+        };
+        let sqlite = places
+            .iter()
+            .zip(dbs)
+            .any(|(p, d)| &p.state_dir == state_dir && d.era == crate::claims::Era::Sqlite);
+        if sqlite {
+            let label = "leftover of the migration to SQLite (OpenClaw 2026.8+ never reads nor removes it)";
+            o.note = Some(match o.note.take() {
+                Some(n) => format!("{label}; {n}"),
+                None => label.to_owned(),
+            });
+        }
     }
 }
 
@@ -333,4 +359,5 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
         seen.problems,
     )
     .with_containers(seen.containers, seen.warnings)
+    .with_places(seen.dbs)
 }

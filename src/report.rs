@@ -127,6 +127,12 @@ pub struct Summary {
     pub would_remove: usize,
     pub skipped: usize,
     pub errors: usize,
+    /// SQLite-era places (OpenClaw 2026.8+), whose sessions have no lock files.
+    pub sqlite_places: usize,
+    /// Turns in flight in SQLite-era places.
+    pub running_turns: usize,
+    /// Turn claims no running turn backs: each blocks its session until the gateway restarts.
+    pub orphan_claims: usize,
 }
 
 /// A whole run, as `--format json` prints it.
@@ -144,6 +150,9 @@ pub struct Report {
     pub containers: Vec<ContainerReport>,
     /// Things worth knowing that did not stop the job (e.g. Docker not reachable by default).
     pub warnings: Vec<String>,
+    /// Each state dir read from this host: its era (`lock-file`, `sqlite`, `unknown`), and in
+    /// the SQLite era its gateway lease, unclean boots and sessions' turns and claims.
+    pub places: Vec<crate::claims::PlaceDb>,
 }
 
 impl Report {
@@ -169,6 +178,7 @@ impl Report {
             would_remove: count(Action::WouldRemove),
             skipped: count(Action::Skipped),
             errors: errors.len(),
+            ..Summary::default()
         };
         Report {
             version: SCHEMA_VERSION,
@@ -181,6 +191,7 @@ impl Report {
             errors,
             containers: Vec::new(),
             warnings: Vec::new(),
+            places: Vec::new(),
         }
     }
 
@@ -191,6 +202,28 @@ impl Report {
     ) -> Report {
         self.containers = containers;
         self.warnings = warnings;
+        self
+    }
+
+    /// Adds the places' eras and SQLite facts, and counts them in the summary. A database that
+    /// could not be read in a SQLite-era place is an error: its sessions were not looked at.
+    pub fn with_places(mut self, places: Vec<crate::claims::PlaceDb>) -> Report {
+        use crate::claims::Era;
+        let sqlite: Vec<_> = places.iter().filter(|p| p.era == Era::Sqlite).collect();
+        self.summary.sqlite_places = sqlite.len();
+        self.summary.running_turns = sqlite.iter().map(|p| p.running()).sum();
+        self.summary.orphan_claims = sqlite.iter().map(|p| p.orphans().count()).sum();
+        for p in &sqlite {
+            if let Some(e) = &p.error {
+                self.errors.push(Problem {
+                    location: p.location.clone(),
+                    path: Some(p.state_dir.clone().into()),
+                    message: e.clone(),
+                });
+            }
+        }
+        self.summary.errors = self.errors.len();
+        self.places = places;
         self
     }
 }
