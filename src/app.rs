@@ -180,11 +180,40 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
 
     let rt = runtime()?;
     crate::interrupt::install();
-    let report = rt.block_on(crate::pipeline::clean_pass(
+    let mut report = rt.block_on(crate::pipeline::clean_pass(
         &args.places,
         &policy,
         args.dry_run,
     ));
+    let style = match args.log_format {
+        LogFormat::Auto if std::io::stdout().is_terminal() => LogFormat::Human,
+        LogFormat::Auto => LogFormat::Kv,
+        other => other,
+    };
+    // OpenClaw 2026.8+: orphan turn claims, fixed by a restart (opt-in) or named with the fix.
+    report.restarts = if args.restart_orphaned && !args.dry_run {
+        let text = args.format == CleanFormat::Text;
+        rt.block_on(crate::remedy::restart_orphaned(
+            &args.places,
+            &policy,
+            &report.places,
+            |r| {
+                if text {
+                    let _ = print_line(&crate::remedy::line(style, r));
+                }
+            },
+        ))
+    } else {
+        crate::remedy::advice(&report.places)
+    };
+    for r in report.restarts.iter().filter(|r| r.action == "failed") {
+        report.errors.push(crate::place::Problem {
+            location: crate::place::Location::Container(r.container.clone()),
+            path: None,
+            message: r.detail.clone(),
+        });
+        report.summary.errors = report.errors.len();
+    }
     let metrics = args.metrics_file.as_deref().map(|p| {
         crate::metrics::run(
             &report,
@@ -201,11 +230,6 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
         )
     });
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
-    let style = match args.log_format {
-        LogFormat::Auto if std::io::stdout().is_terminal() => LogFormat::Human,
-        LogFormat::Auto => LogFormat::Kv,
-        other => other,
-    };
     match args.format {
         CleanFormat::Json => {
             report_problems(&report);
@@ -231,6 +255,13 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
                     started.elapsed().as_secs_f64(),
                 ));
                 out.push('\n');
+            }
+            // With --restart-orphaned each line was printed as it happened.
+            if !args.restart_orphaned || args.dry_run {
+                for r in &report.restarts {
+                    out.push_str(&crate::remedy::line(style, r));
+                    out.push('\n');
+                }
             }
             if style == LogFormat::Human {
                 report_problems(&report);

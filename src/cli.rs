@@ -238,6 +238,12 @@ pub struct CleanArgs {
     /// node_exporter's textfile collector
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+
+    /// OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim (the
+    /// gateway clears claims at start-up), one at a time, after checking again that the claim
+    /// is still there. The database is never edited. Without it, clean prints the command
+    #[arg(long)]
+    pub restart_orphaned: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -384,4 +390,9 @@ pub struct WatchArgs {
     /// How long to wait for a clean under way to finish before giving up (exit 1)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub wait: Duration,
+
+    /// OpenClaw 2026.8+: after each pass, restart each container whose gateway holds an orphan
+    /// turn claim (as `clean --restart-orphaned`)
+    #[arg(long)]
+    pub restart_orphaned: bool,
 }

@@ -22,6 +22,7 @@ pub mod pipeline;
 pub mod place;
 pub mod policy;
 pub mod probe;
+pub mod remedy;
 pub mod proc;
 pub mod remove;
 pub mod report;

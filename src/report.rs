@@ -153,6 +153,9 @@ pub struct Report {
     /// Each state dir read from this host: its era (`lock-file`, `sqlite`, `unknown`), and in
     /// the SQLite era its gateway lease, unclean boots and sessions' turns and claims.
     pub places: Vec<crate::claims::PlaceDb>,
+    /// `clean`: each container with an orphan turn claim, and whether it was restarted
+    /// (`--restart-orphaned`) or what to type to fix it.
+    pub restarts: Vec<crate::remedy::Restart>,
 }
 
 impl Report {
@@ -192,6 +195,7 @@ impl Report {
             containers: Vec::new(),
             warnings: Vec::new(),
             places: Vec::new(),
+            restarts: Vec::new(),
         }
     }
 

@@ -1,0 +1,209 @@
+//! The SQLite era's only remedy: an orphan turn claim (OpenClaw 2026.8+) is cleared by the
+//! gateway at start-up (measured on 2026.9.6), and the database is never edited here. So
+//! `--restart-orphaned` restarts exactly the containers whose gateway holds one, one at a time,
+//! each only after a fresh look shows that the same claim is still there.
+
+use serde::Serialize;
+
+use crate::claims::{Liveness, PlaceDb};
+use crate::cli::PlaceArgs;
+use crate::place::Location;
+use crate::policy::Policy;
+
+/// One container the remedy concerns, and what was done.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restart {
+    pub container: String,
+    /// The sessions whose claims were orphaned.
+    pub sessions: Vec<String>,
+    /// `restarted`, `would-restart` (no `--restart-orphaned`), `gone` (the claim went away
+    /// before the restart), `not-running` (its next start clears the claim), `failed`.
+    pub action: &'static str,
+    pub detail: String,
+}
+
+/// The orphans of each running container, from a report's places.
+fn orphans(places: &[PlaceDb]) -> Vec<(String, Vec<(String, String)>, bool)> {
+    let mut out: Vec<(String, Vec<(String, String)>, bool)> = Vec::new();
+    for p in places {
+        let Location::Container(name) = &p.location else {
+            continue;
+        };
+        let claims: Vec<(String, String)> = p
+            .orphans()
+            .filter_map(|s| Some((s.session_key.clone(), s.claim.as_ref()?.id.clone())))
+            .collect();
+        if claims.is_empty() {
+            continue;
+        }
+        let alive = p
+            .gateway
+            .as_ref()
+            .is_none_or(|g| g.liveness != Liveness::Gone);
+        match out.iter_mut().find(|(n, _, _)| n == name) {
+            Some(e) => e.1.extend(claims),
+            None => out.push((name.clone(), claims, alive)),
+        }
+    }
+    out
+}
+
+/// The command that fixes what `places` shows, for `clean` without `--restart-orphaned`.
+pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
+    let mut out: Vec<Restart> = orphans(places)
+        .into_iter()
+        .map(|(name, claims, alive)| Restart {
+            sessions: claims.into_iter().map(|c| c.0).collect(),
+            action: if alive { "would-restart" } else { "not-running" },
+            detail: if alive {
+                format!("to fix: zaki-locks clean --restart-orphaned --container {name}")
+            } else {
+                "its gateway is not running: its next start clears the claim".into()
+            },
+            container: name,
+        })
+        .collect();
+    for p in places {
+        if p.location == Location::Host && p.orphans().next().is_some() {
+            out.push(Restart {
+                container: String::new(),
+                sessions: p.orphans().map(|s| s.session_key.clone()).collect(),
+                action: "would-restart",
+                detail: format!(
+                    "to fix: restart the gateway whose state dir is {} (it clears claims at start-up)",
+                    p.state_dir
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Restarts each container with an orphan claim, one at a time, after checking again that the
+/// same claim is still there. `log` is called once per container, as it happens.
+pub async fn restart_orphaned(
+    args: &PlaceArgs,
+    policy: &Policy,
+    places: &[PlaceDb],
+    mut log: impl FnMut(&Restart),
+) -> Vec<Restart> {
+    let mut done = Vec::new();
+    for (name, claims, alive) in orphans(places) {
+        let sessions: Vec<String> = claims.iter().map(|c| c.0.clone()).collect();
+        let r = |action, detail: String| Restart {
+            container: name.clone(),
+            sessions: sessions.clone(),
+            action,
+            detail,
+        };
+        if crate::interrupt::caught().is_some() {
+            break;
+        }
+        if !alive {
+            let x = r(
+                "not-running",
+                "its gateway is not running: its next start clears the claim".into(),
+            );
+            log(&x);
+            done.push(x);
+            continue;
+        }
+        let one = PlaceArgs {
+            root: Vec::new(),
+            users_dir: Vec::new(),
+            no_host: true,
+            no_containers: false,
+            container: vec![name.clone()],
+            via_exec: false,
+            ..args.clone()
+        };
+        let seen = crate::pipeline::look_async(&one, policy, chrono::Utc::now()).await;
+        let still = seen.dbs.iter().any(|p| {
+            p.location == Location::Container(name.clone())
+                && p.orphans().any(|s| {
+                    claims.iter().any(|(k, id)| {
+                        &s.session_key == k && s.claim.as_ref().is_some_and(|c| &c.id == id)
+                    })
+                })
+        });
+        let running = seen
+            .containers
+            .iter()
+            .any(|c| c.name == name && c.state == "running");
+        let x = if !still {
+            r(
+                "gone",
+                "the claim was gone when looked at again: not restarted".into(),
+            )
+        } else if !running {
+            r(
+                "not-running",
+                "the container is not running: its next start clears the claim".into(),
+            )
+        } else {
+            let mut last = String::from("no Docker engine knows it");
+            let mut ok = false;
+            for e in &seen.engines {
+                match e.restart(&name).await {
+                    Ok(()) => {
+                        ok = true;
+                        break;
+                    }
+                    Err(err) => last = err.to_string(),
+                }
+            }
+            if ok {
+                r(
+                    "restarted",
+                    "the gateway clears turn claims at start-up".into(),
+                )
+            } else {
+                r("failed", format!("cannot restart: {last}"))
+            }
+        };
+        log(&x);
+        done.push(x);
+    }
+    done
+}
+
+/// One log line for a restart (or its advice), in the run's log style.
+pub fn line(style: crate::cli::LogFormat, r: &Restart) -> String {
+    use crate::cli::LogFormat;
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    match style {
+        LogFormat::Json => {
+            let mut v = serde_json::to_value(r).expect("serialises");
+            v["ts"] = ts.into();
+            v["event"] = "orphan-claim".into();
+            v.to_string()
+        }
+        LogFormat::Kv => crate::output::kv_line(&[
+            ("ts", ts),
+            ("action", r.action.to_owned()),
+            ("reason", "orphan-claim".into()),
+            ("location", format!("container:{}", r.container)),
+            ("sessions", r.sessions.join(",")),
+            ("detail", r.detail.clone()),
+        ]),
+        _ => {
+            let verb = match r.action {
+                "restarted" => "restarted",
+                "would-restart" => "orphan turn claim in",
+                "gone" => "not restarted",
+                "not-running" => "orphan turn claim in",
+                _ => "could not restart",
+            };
+            let what = if r.container.is_empty() {
+                "a host gateway".to_owned()
+            } else {
+                format!("container:{}", r.container)
+            };
+            format!(
+                "{verb} {what} [orphan-claim] sessions={}: {}",
+                r.sessions.join(","),
+                r.detail
+            )
+        }
+    }
+}
