@@ -10,6 +10,10 @@ use crate::cli::PlaceArgs;
 use crate::place::Location;
 use crate::policy::Policy;
 
+/// A container up for less than this is not restarted: its gateway may still be starting
+/// (and clearing claims); restarting it again would only delay that.
+pub const MIN_UPTIME: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// One container the remedy concerns, and what was done.
 #[derive(Debug, Clone, Serialize)]
 pub struct Restart {
@@ -17,7 +21,8 @@ pub struct Restart {
     /// The sessions whose claims were orphaned.
     pub sessions: Vec<String>,
     /// `restarted`, `would-restart` (no `--restart-orphaned`), `gone` (the claim went away
-    /// before the restart), `not-running` (its next start clears the claim), `failed`.
+    /// before the restart), `not-running` (its next start clears the claim), `starting` (up
+    /// for less than a minute), `failed`.
     pub action: &'static str,
     pub detail: String,
 }
@@ -130,6 +135,16 @@ pub async fn restart_orphaned(
             .containers
             .iter()
             .any(|c| c.name == name && c.state == "running");
+        let uptime = match seen.engines.first() {
+            Some(e) => e
+                .details(&name)
+                .await
+                .ok()
+                .and_then(|d| d.started_at)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc)),
+            None => None,
+        };
         let x = if !still {
             r(
                 "gone",
@@ -139,6 +154,15 @@ pub async fn restart_orphaned(
             r(
                 "not-running",
                 "the container is not running: its next start clears the claim".into(),
+            )
+        } else if let Some(up) = uptime.filter(|u| *u < MIN_UPTIME) {
+            // Its start-up clears claims: never restart a gateway that is still starting.
+            r(
+                "starting",
+                format!(
+                    "started {} ago: its start-up clears claims; looked at again on the next run",
+                    crate::output::short_duration(up)
+                ),
             )
         } else {
             let mut last = String::from("no Docker engine knows it");
@@ -191,7 +215,7 @@ pub fn line(style: crate::cli::LogFormat, r: &Restart) -> String {
                 "restarted" => "restarted",
                 "would-restart" => "orphan turn claim in",
                 "gone" => "not restarted",
-                "not-running" => "orphan turn claim in",
+                "not-running" | "starting" => "orphan turn claim in",
                 _ => "could not restart",
             };
             let what = if r.container.is_empty() {

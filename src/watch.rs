@@ -211,6 +211,24 @@ async fn full_pass(ctx: &Ctx, trigger: &str) {
     let started = Instant::now();
     let report = pipeline::clean_pass(&ctx.args.places, &ctx.policy, false).await;
     report_pass(ctx, trigger, None, &report, started, None);
+    orphaned(ctx, &ctx.args.places, &report).await;
+}
+
+/// OpenClaw 2026.8+: an orphan turn claim is restarted away (`--restart-orphaned`) or named.
+async fn orphaned(ctx: &Ctx, places: &PlaceArgs, report: &Report) {
+    if report.summary.orphan_claims == 0 {
+        return;
+    }
+    if ctx.args.restart_orphaned {
+        crate::remedy::restart_orphaned(places, &ctx.policy, &report.places, |r| {
+            print(&(crate::remedy::line(ctx.style, r) + "\n"))
+        })
+        .await;
+    } else {
+        for r in crate::remedy::advice(&report.places) {
+            print(&(crate::remedy::line(ctx.style, &r) + "\n"));
+        }
+    }
 }
 
 async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i64>) {
@@ -235,6 +253,7 @@ async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i
         started,
         at,
     );
+    orphaned(ctx.as_ref(), &places, &report).await;
 }
 
 /// One line per removal (and per lock that could not be removed), one per problem, and one
