@@ -393,9 +393,11 @@ fn real_path(fd: &OwnedFd) -> Result<PathBuf, String> {
     let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
         .map_err(|e| e.to_string())?;
     if !link.is_absolute() || link.as_os_str().as_bytes().ends_with(b" (deleted)") {
-        return Err("its directory has no path on this host (a container's own filesystem: \
+        return Err(
+            "its directory has no path on this host (a container's own filesystem: \
              bind-mount the state dir to have it read)"
-            .into());
+                .into(),
+        );
     }
     let want = fstat(fd).map_err(|e| e.to_string())?;
     let again = open(&link, DIR, Mode::empty()).map_err(|_| {
@@ -447,7 +449,10 @@ fn read_claims(c: &rusqlite::Connection) -> rusqlite::Result<Vec<ClaimRow>> {
          FROM worker_session_placements WHERE turn_claim_id IS NOT NULL LIMIT ?1",
     )?;
     st.query_map([MAX_ROWS], |r| {
-        let claim = match (r.get::<_, Option<String>>(4)?, r.get::<_, Option<String>>(5)?) {
+        let claim = match (
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<String>>(5)?,
+        ) {
             (Some(id), Some(run_id)) => Some(Claim {
                 owner: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
                 id,
@@ -462,7 +467,13 @@ fn read_claims(c: &rusqlite::Connection) -> rusqlite::Result<Vec<ClaimRow>> {
 }
 
 /// `(session key, session id, status, activeWriterRunId, updated_at ms)`.
-type NodeRow = (String, Option<String>, Option<String>, Option<String>, Option<i64>);
+type NodeRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 fn read_nodes(c: &rusqlite::Connection) -> rusqlite::Result<Vec<NodeRow>> {
     // Only what can matter: running sessions, and those a claim names (read by key below).
@@ -506,7 +517,13 @@ fn read_node(c: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<Nod
 }
 
 /// The raw lease: (pid, starttime, heartbeat_at ms, expires_at ms, created_at ms).
-type LeaseRow = (Option<u64>, Option<u64>, Option<i64>, Option<i64>, Option<i64>);
+type LeaseRow = (
+    Option<u64>,
+    Option<u64>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 fn read_lease(c: &rusqlite::Connection) -> rusqlite::Result<Option<LeaseRow>> {
     let mut st = c.prepare(
@@ -674,6 +691,7 @@ fn read_place(
         db.error = Some(l.problems.join("; "));
     }
     if !sqlite {
+        db.version = container_version(place);
         return db;
     }
     if let Err(e) = read_sqlite(place, &l, proc, owners_cache, now, &mut db) {
@@ -683,7 +701,18 @@ fn read_place(
             None => e,
         });
     }
+    if db.version.is_none() {
+        db.version = container_version(place);
+    }
     db
+}
+
+/// The installed OpenClaw of the container that runs this place's gateway, when known.
+fn container_version(place: &Place) -> Option<String> {
+    match place.pids {
+        PidView::Container { init } => crate::era::container_version(init),
+        _ => None,
+    }
 }
 
 fn read_sqlite(

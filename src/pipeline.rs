@@ -153,6 +153,7 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
             Judged { obs, verdict }
         })
         .collect();
+    apply_version_rules(&places, &dbs, &mut judged);
     judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
     Seen {
         places: places.len() + survey.exec.len(),
@@ -163,6 +164,54 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
         warnings: survey.warnings,
         engines: survey.engines,
         dbs,
+    }
+}
+
+/// What the place's OpenClaw release changes about a lock (see `era`): `non-openclaw-owner`
+/// where that release reclaims such a lock itself, and a name for a legacy lock an upgraded
+/// gateway will never remove.
+fn apply_version_rules(places: &[Place], dbs: &[crate::claims::PlaceDb], judged: &mut [Judged]) {
+    use crate::claims::Era;
+    for j in judged {
+        let (Site::Host { state_dir, .. }, Some(v)) = (&j.obs.site, j.verdict.as_mut()) else {
+            continue;
+        };
+        let Some(db) = places
+            .iter()
+            .zip(dbs)
+            .find(|(p, _)| &p.state_dir == state_dir)
+            .map(|(_, d)| d)
+        else {
+            continue;
+        };
+        if db.era == Era::Sqlite {
+            continue; // a leftover: labelled as such
+        }
+        let host_pid = match &j.obs.owner {
+            crate::proc::Owner::Found(f) => f.nspid.first().copied().or(j.obs.payload.pid),
+            _ => None,
+        };
+        let owner_is_openclaw = (v.owner_state == crate::policy::OwnerState::Alive)
+            .then(|| host_pid.and_then(crate::era::read_cmdline))
+            .flatten()
+            .and_then(|c| crate::era::cmdline_is_openclaw(&c));
+        let out = crate::era::judge(crate::era::VersionFacts {
+            version: db.version.as_deref().and_then(crate::era::parse_version),
+            version_text: db.version.as_deref(),
+            owner_state: v.owner_state,
+            has_starttime: j.obs.payload.starttime.is_some(),
+            owner_is_openclaw,
+        });
+        if out.non_openclaw_owner {
+            v.reasons.push(crate::policy::Reason::NonOpenclawOwner);
+            v.stale = true;
+        }
+        if let Some(n) = out.note {
+            v.note = Some(match v.note.take() {
+                Some(old) => format!("{n}; {old}"),
+                None => n,
+            });
+        }
     }
 }
 
@@ -178,7 +227,8 @@ fn label_leftovers(places: &[Place], dbs: &[crate::claims::PlaceDb], observed: &
             .zip(dbs)
             .any(|(p, d)| &p.state_dir == state_dir && d.era == crate::claims::Era::Sqlite);
         if sqlite {
-            let label = "leftover of the migration to SQLite (OpenClaw 2026.8+ never reads nor removes it)";
+            let label =
+                "leftover of the migration to SQLite (OpenClaw 2026.8+ never reads nor removes it)";
             o.note = Some(match o.note.take() {
                 Some(n) => format!("{label}; {n}"),
                 None => label.to_owned(),

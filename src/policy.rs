@@ -24,6 +24,9 @@ pub enum Reason {
     InvalidCreatedAt,
     #[serde(rename = "too-old")]
     TooOld,
+    /// OpenClaw 2026.5.12+: the live owner's command line is not an OpenClaw process.
+    #[serde(rename = "non-openclaw-owner")]
+    NonOpenclawOwner,
 }
 
 impl Reason {
@@ -34,6 +37,7 @@ impl Reason {
             Reason::RecycledPid => "recycled-pid",
             Reason::InvalidCreatedAt => "invalid-createdAt",
             Reason::TooOld => "too-old",
+            Reason::NonOpenclawOwner => "non-openclaw-owner",
         }
     }
 }

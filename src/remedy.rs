@@ -59,7 +59,11 @@ pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
         .into_iter()
         .map(|(name, claims, alive)| Restart {
             sessions: claims.into_iter().map(|c| c.0).collect(),
-            action: if alive { "would-restart" } else { "not-running" },
+            action: if alive {
+                "would-restart"
+            } else {
+                "not-running"
+            },
             detail: if alive {
                 format!("to fix: zaki-locks clean --restart-orphaned --container {name}")
             } else {

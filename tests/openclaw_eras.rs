@@ -52,7 +52,14 @@ fn send(g: &Gateway, user: &str, timeout: Duration) -> (u16, Duration) {
 }
 
 fn scan_json(tmp: &Path, g: &Gateway) -> Value {
-    let o = run(zaki(tmp).args(["scan", "--no-host", "--prefix", &g.prefix, "--format", "json"]));
+    let o = run(zaki(tmp).args([
+        "scan",
+        "--no-host",
+        "--prefix",
+        &g.prefix,
+        "--format",
+        "json",
+    ]));
     json(&o)
 }
 
@@ -71,7 +78,10 @@ fn db_files(state: &Path) -> BTreeMap<PathBuf, (u64, std::time::SystemTime, Vec<
             let p = e.path();
             if p.to_string_lossy().contains(".sqlite") {
                 let m = std::fs::metadata(&p).unwrap();
-                out.insert(p.clone(), (m.len(), m.modified().unwrap(), std::fs::read(&p).unwrap()));
+                out.insert(
+                    p.clone(),
+                    (m.len(), m.modified().unwrap(), std::fs::read(&p).unwrap()),
+                );
             }
         }
     }
@@ -87,7 +97,11 @@ fn plant_orphan_claim(state: &Path, session_key: &str) {
         "import sqlite3\nc = sqlite3.connect({:?}, timeout=10)\nn = c.execute(\"UPDATE worker_session_placements SET turn_claim_owner='local', turn_claim_id='zaki-test-orphan', turn_claim_run_id='zaki-test-run', turn_claim_generation=0, updated_at_ms=updated_at_ms-60000 WHERE session_key=?\", ({session_key:?},)).rowcount\nc.commit()\nassert n == 1, n\n",
         state.join("state/openclaw.sqlite").to_string_lossy()
     );
-    let o = Command::new("python3").arg("-c").arg(script).output().unwrap();
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
@@ -114,7 +128,10 @@ fn sqlite_era_running_turn_orphan_claim_and_restart_on_2026_9_6() {
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", stderr(&o));
     assert!(out.contains("1 SQLite-era place"), "{out}");
-    assert!(out.contains("sqlite 2026.9.6") && out.contains("idle"), "{out}");
+    assert!(
+        out.contains("sqlite 2026.9.6") && out.contains("idle"),
+        "{out}"
+    );
     let p = place(&scan_json(tmp.path(), &g));
     assert_eq!(p["era"], "sqlite");
     assert_eq!(p["version"], "2026.9.6");
@@ -151,7 +168,12 @@ fn sqlite_era_running_turn_orphan_claim_and_restart_on_2026_9_6() {
     assert_eq!(s["status"], "running");
     assert_eq!(s["claim"]["run_id"], s["active_writer_run_id"], "{s:#}");
     assert_eq!(running["summary"]["orphan_claims"], 0);
-    assert_eq!(fail_on_stale.status.code(), Some(0), "{}", stdout(&fail_on_stale));
+    assert_eq!(
+        fail_on_stale.status.code(),
+        Some(0),
+        "{}",
+        stdout(&fail_on_stale)
+    );
     assert_eq!(reply.0, 200);
 
     // An orphan claim: every message fails at once.
@@ -226,7 +248,11 @@ fn sqlite_era_running_turn_orphan_claim_and_restart_on_2026_9_6() {
         std::thread::sleep(Duration::from_secs(2));
     }
     assert!(unchanged, "the databases changed under read-only commands");
-    assert_eq!(started_at(&g.container.name), container_started, "restarted without the flag");
+    assert_eq!(
+        started_at(&g.container.name),
+        container_started,
+        "restarted without the flag"
+    );
 
     // probe, as the user: the 500 is named for what it is, with the fix.
     let o = g.probe(
