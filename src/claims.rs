@@ -678,7 +678,20 @@ fn read_place(
             return db;
         }
     };
-    let sqlite = l.state_db.is_some() || !l.agent_dbs.is_empty();
+    // 2026.7 already has a state database, but its sessions are lock files: sessions
+    // databases make the SQLite era (or, before the first session, the placements table).
+    let sqlite = !l.agent_dbs.is_empty()
+        || (l.sessions_dirs == 0
+            && l.state_db.as_ref().is_some_and(|d| {
+                connect(d, "openclaw.sqlite").is_ok_and(|c| {
+                    c.query_row(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'worker_session_placements'",
+                        [],
+                        |_| Ok(()),
+                    )
+                    .is_ok()
+                })
+            }));
     db.era = match (sqlite, l.sessions_dirs) {
         (true, n) => {
             db.leftover_sessions_dirs = n;

@@ -307,3 +307,113 @@ fn sqlite_era_running_turn_orphan_claim_and_restart_on_2026_9_6() {
     let r = scan_json(tmp.path(), &g);
     assert_eq!(r["summary"]["orphan_claims"], 0, "{r:#}");
 }
+
+/// The lock in a JSON report whose file name ends with `suffix`.
+fn lock_named<'a>(report: &'a Value, suffix: &str) -> &'a Value {
+    report["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["path"].as_str().unwrap().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no lock {suffix} in {report:#}"))
+}
+
+#[test]
+fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
+    docker::require();
+    let _one = one_gateway();
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = unique("zk14m-");
+    let user = "1402";
+    let key = format!("agent:main:openai-user:{user}");
+    let leftover = {
+        let g = Gateway::start_with(
+            tmp.path(),
+            &prefix,
+            user,
+            &GatewayOpts {
+                version: V2026_7_35,
+                env: Vec::new(),
+            },
+        );
+        assert_eq!(send(&g, user, Duration::from_secs(60)).0, 200);
+        let sid = g.session_id(user).expect("session created");
+
+        // The place: lock-file era, its gateway's version read through the container's root.
+        let r = scan_json(tmp.path(), &g);
+        let p = place(&r);
+        assert_eq!(p["era"], "lock-file", "{p:#}");
+        assert_eq!(p["version"], "2026.7.35", "{p:#}");
+        assert!(p["sessions"].as_array().unwrap().is_empty());
+
+        // An upgrade's leftover: a 2026.2-format lock (no starttime) whose pid is now a
+        // thread of the 2026.7.35 gateway, 31 min old: every message fails (too-old is
+        // report-only for a live owner), through restarts, until the file goes.
+        let tid = g.container.thread_ids()[0];
+        let lock = g.sessions().join(format!("{sid}.jsonl.lock"));
+        std::fs::write(
+            &lock,
+            legacy_payload(tid as u32, Duration::from_secs(31 * 60)),
+        )
+        .unwrap();
+        let (status, took) = send(&g, user, Duration::from_secs(90));
+        assert_eq!(status, 500, "blocked by the legacy lock ({took:?})");
+        let r = scan_json(tmp.path(), &g);
+        let l = lock_named(&r, ".jsonl.lock");
+        assert_eq!(l["stale"], true, "{l:#}");
+        assert_eq!(l["owner_state"], "thread", "{l:#}");
+        assert!(
+            l["note"]
+                .as_str()
+                .unwrap()
+                .contains("left by an older OpenClaw (no starttime); OpenClaw 2026.7.35"),
+            "{l:#}"
+        );
+        let o = run(zaki(tmp.path()).args([
+            "clean",
+            "--no-host",
+            "--prefix",
+            &prefix,
+            "--log-format",
+            "human",
+        ]));
+        assert!(stdout(&o).contains("removed"), "{}", stdout(&o));
+        assert!(!lock.exists());
+        assert_eq!(send(&g, user, Duration::from_secs(60)).0, 200);
+
+        // Leave a lock the way the platform does: the container killed mid-reply.
+        g.kill_mid_reply()
+    };
+
+    // The same state dir under 2026.9.6: migrated to SQLite, the old lock left behind.
+    let g = Gateway::start_with(
+        tmp.path(),
+        &prefix,
+        user,
+        &GatewayOpts {
+            version: V2026_9_6,
+            env: Vec::new(),
+        },
+    );
+    assert!(leftover.exists(), "2026.9.6 removed the old lock itself");
+    let r = scan_json(tmp.path(), &g);
+    let p = place(&r);
+    assert_eq!(p["era"], "sqlite", "{p:#}");
+    assert_eq!(p["version"], "2026.9.6", "{p:#}");
+    assert!(p["leftover_sessions_dirs"].as_u64().unwrap() >= 1, "{p:#}");
+    let name = leftover.file_name().unwrap().to_string_lossy().into_owned();
+    let l = lock_named(&r, &name);
+    assert!(
+        l["note"]
+            .as_str()
+            .unwrap()
+            .contains("leftover of the migration to SQLite"),
+        "{l:#}"
+    );
+    assert_eq!(send(&g, user, Duration::from_secs(60)).0, 200);
+    let o = run(zaki(tmp.path()).args(["scan", "--no-host", "--prefix", &prefix]));
+    let out = stdout(&o);
+    assert!(out.contains("leftover of the migration"), "{out}");
+    assert!(out.contains("1 SQLite-era place"), "{out}");
+    let _ = key;
+}
