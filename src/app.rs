@@ -59,12 +59,14 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
     )
     .with_containers(seen.containers, seen.warnings)
     .with_places(seen.dbs);
-    let held_over = args.held_over.map(|d| d.as_secs_f64());
+    // The threshold for the metrics: the fixed one, or OpenClaw's default max hold.
+    let held_over = args.held_over.map(|h| h.threshold(None).as_secs_f64());
     let is_held_over = |r: &LockRecord| {
-        held_over.is_some_and(|t| {
+        args.held_over.is_some_and(|h| {
             !r.stale
                 && r.owner_state == crate::policy::OwnerState::Alive
-                && r.age_seconds.is_some_and(|a| a as f64 > t)
+                && r.age_seconds
+                    .is_some_and(|a| a as f64 > h.threshold(r.max_hold_ms).as_secs_f64())
         })
     };
     let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
@@ -110,11 +112,15 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
                 started.elapsed().as_secs_f64(),
             );
             line.push_str(&output::sqlite_summary(&report.summary));
-            if let Some(t) = args.held_over {
-                line.push_str(&format!(
+            match args.held_over {
+                Some(crate::cli::HeldOver::After(t)) => line.push_str(&format!(
                     "; {n_held_over} held over {}",
                     humantime::format_duration(t)
-                ));
+                )),
+                Some(crate::cli::HeldOver::MaxHold) => {
+                    line.push_str(&format!("; {n_held_over} held over their max hold"))
+                }
+                None => {}
             }
             print_line(&line)?;
         }

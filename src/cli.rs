@@ -187,9 +187,11 @@ pub struct ScanArgs {
     pub fail_on_stale: bool,
 
     /// List only live locks held longer than this (a live lock is normally released within
-    /// seconds; OpenClaw's watchdog releases one after 5 min), e.g. 1m
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    pub held_over: Option<Duration>,
+    /// seconds; OpenClaw's watchdog releases one after 5 min), e.g. 1m. Without a value: each
+    /// lock's own max hold (its payload's maxHoldMs, OpenClaw 2026.5.28+; else 5 min)
+    #[arg(long, value_name = "DURATION", value_parser = parse_held_over,
+          num_args = 0..=1, default_missing_value = "max-hold", require_equals = false)]
+    pub held_over: Option<HeldOver>,
 
     /// With --held-over: exit with status 3 when such a lock is present
     #[arg(long, requires = "held_over")]
@@ -262,6 +264,34 @@ pub enum LogFormat {
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("{e} (expected a duration such as 30m, 1h or 90s)"))
+}
+
+/// `--held-over`: a fixed threshold, or each lock's own max hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldOver {
+    After(Duration),
+    /// The payload's `maxHoldMs`, else OpenClaw's default max hold.
+    MaxHold,
+}
+
+/// OpenClaw's default max hold, for locks whose payload names none.
+pub const DEFAULT_MAX_HOLD: Duration = Duration::from_secs(300);
+
+impl HeldOver {
+    /// The threshold for a lock with this `maxHoldMs`.
+    pub fn threshold(self, max_hold_ms: Option<u64>) -> Duration {
+        match self {
+            HeldOver::After(d) => d,
+            HeldOver::MaxHold => max_hold_ms.map_or(DEFAULT_MAX_HOLD, Duration::from_millis),
+        }
+    }
+}
+
+fn parse_held_over(s: &str) -> Result<HeldOver, String> {
+    if s == "max-hold" {
+        return Ok(HeldOver::MaxHold);
+    }
+    parse_duration(s).map(HeldOver::After)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -333,11 +333,63 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
             user,
             &GatewayOpts {
                 version: V2026_7_35,
-                env: Vec::new(),
+                env: vec![(
+                    "OPENCLAW_SESSION_WRITE_LOCK_MAX_HOLD_MS".into(),
+                    "8000".into(),
+                )],
             },
         );
         assert_eq!(send(&g, user, Duration::from_secs(60)).0, 200);
         let sid = g.session_id(user).expect("session created");
+
+        // A reply held past the payload's maxHoldMs: `--held-over` without a value uses it.
+        g.llm.set_delay(25.0);
+        let (held, fixed, reply) = std::thread::scope(|s| {
+            let h = s.spawn(|| send(&g, user, Duration::from_secs(90)));
+            let lock = g.sessions().join(format!("{sid}.jsonl.lock"));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !lock.exists() {
+                assert!(
+                    Instant::now() < deadline,
+                    "no lock while a reply is in flight"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // 2026.7.35 ends a run at its max hold (the reply came back after ~10.8 s with
+            // maxHoldMs 8000): scan just past 8 s, and again while the lock is there.
+            let seen = Instant::now();
+            std::thread::sleep(Duration::from_millis(8500));
+            let args = |extra: &[&str]| {
+                let mut a = vec![
+                    "scan",
+                    "--no-host",
+                    "--prefix",
+                    prefix.as_str(),
+                    "--format",
+                    "json",
+                ];
+                a.extend_from_slice(extra);
+                run(zaki(tmp.path()).args(a))
+            };
+            let mut held = args(&["--held-over", "--fail-on-held"]);
+            while held.status.code() != Some(3) && lock.exists() && seen.elapsed().as_secs() < 12 {
+                held = args(&["--held-over", "--fail-on-held"]);
+            }
+            let fixed = args(&["--held-over", "1h", "--fail-on-held"]);
+            g.llm.set_delay(0.0);
+            (held, fixed, h.join().unwrap())
+        });
+        let r = json(&held);
+        eprintln!(
+            "2026.7.35, maxHoldMs 8000, reply held 25 s: HTTP {} after {:?}; scan: {:#}",
+            reply.0, reply.1, r["locks"]
+        );
+        assert_eq!(held.status.code(), Some(3), "{r:#}");
+        let l = lock_named(&r, ".jsonl.lock");
+        assert_eq!(l["max_hold_ms"], 8000, "{l:#}");
+        assert!(l["age_seconds"].as_i64().unwrap() > 8, "{l:#}");
+        assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
+        assert!(json(&fixed)["locks"].as_array().unwrap().is_empty());
 
         // The place: lock-file era, its gateway's version read through the container's root.
         let r = scan_json(tmp.path(), &g);
