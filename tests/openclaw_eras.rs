@@ -398,6 +398,43 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
         assert_eq!(p["version"], "2026.7.35", "{p:#}");
         assert!(p["sessions"].as_array().unwrap().is_empty());
 
+        // OpenClaw 2026.5.12+'s non-openclaw-owner: a live `sleep` of the container (its
+        // starttime matching) owns the lock; this gateway reclaims such a lock, so clean does.
+        g.container.sh("sleep 100000 >/dev/null 2>&1 &");
+        let sleep_pid: u32 = g
+            .container
+            .sh("pidof sleep")
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let st: u64 = g
+            .container
+            .sh(&format!("cat /proc/{sleep_pid}/stat"))
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let lock = g.sessions().join(format!("{sid}.jsonl.lock"));
+        std::fs::write(&lock, starttime_payload(sleep_pid, Duration::ZERO, st)).unwrap();
+        let r = scan_json(tmp.path(), &g);
+        let l = lock_named(&r, ".jsonl.lock");
+        assert_eq!(l["owner_state"], "alive", "{l:#}");
+        assert_eq!(
+            l["reasons"],
+            serde_json::json!(["non-openclaw-owner"]),
+            "{l:#}"
+        );
+        assert_eq!(l["stale"], true, "{l:#}");
+        let o = run(zaki(tmp.path()).args(["clean", "--no-host", "--prefix", &prefix]));
+        assert!(!lock.exists(), "{}", stdout(&o));
+        g.container.sh("kill $(pidof sleep)");
+
         // An upgrade's leftover: a 2026.2-format lock (no starttime) whose pid is now a
         // thread of the 2026.7.35 gateway, 31 min old: every message fails (too-old is
         // report-only for a live owner), through restarts, until the file goes.
