@@ -340,6 +340,15 @@ fn layout(place: &Place) -> Result<Layout, String> {
         problems: Vec::new(),
         state_dir_fd,
     };
+    for name in ["state", "agents"] {
+        if let Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) =
+            openat(&l.state_dir_fd, name, DIR, Mode::empty())
+        {
+            l.problems.push(format!(
+                "{name}: a symlink or not a directory, not followed"
+            ));
+        }
+    }
     if let Some(state) = open_dir(&l.state_dir_fd, "state") {
         match database(&state, "openclaw.sqlite") {
             Ok(true) => l.state_db = Some(state),
@@ -373,6 +382,10 @@ fn layout(place: &Place) -> Result<Layout, String> {
         let Some(agent) = open_dir(&agents, &name) else {
             continue;
         };
+        if let Err(nix::errno::Errno::ELOOP) = openat(&agent, "agent", DIR, Mode::empty()) {
+            l.problems
+                .push(format!("agents/{name}/agent: a symlink, not followed"));
+        }
         if open_dir(&agent, "sessions").is_some() {
             l.sessions_dirs += 1;
         }
@@ -425,7 +438,20 @@ fn connect(dir: &OwnedFd, name: &str) -> Result<rusqlite::Connection, String> {
             uri.extend(format!("%{b:02X}").as_bytes());
         }
     }
-    uri.extend(b"?mode=ro&readonly_shm=1");
+    // A live database has its -wal and -shm: read the WAL through the -shm mapped read-only.
+    // Without a -wal (closed cleanly) SQLite would create one even read-only, so the file
+    // alone is read as immutable. A -wal without its -shm cannot be read without creating one.
+    let wal = regular(dir, &format!("{name}-wal"))?;
+    let shm = regular(dir, &format!("{name}-shm"))?;
+    match (wal, shm) {
+        (true, true) => uri.extend(b"?mode=ro&readonly_shm=1"),
+        (false, _) => uri.extend(b"?mode=ro&immutable=1"),
+        (true, false) => {
+            return Err(format!(
+                "{name} has a -wal but no -shm (its gateway is not running): not read, since reading it would create a -shm"
+            ));
+        }
+    }
     let uri = String::from_utf8(uri).expect("ASCII");
     let flags = F::SQLITE_OPEN_READ_ONLY
         | F::SQLITE_OPEN_URI
