@@ -10,6 +10,8 @@ need cargo || { echo "test.sh: cargo not found: install Rust with rustup first" 
 missing=()
 need find || missing+=(findutils)
 [ -x /usr/bin/python3.11 ] || missing+=(python3.11-minimal)
+# python3's sqlite3 module: tests write real SQLite databases (OpenClaw 2026.8+ state dirs).
+python3 -c 'import sqlite3' >/dev/null 2>&1 || missing+=(libpython3.11-stdlib)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

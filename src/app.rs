@@ -260,6 +260,9 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
                     args.dry_run,
                     started.elapsed().as_secs_f64(),
                 ));
+                if style == LogFormat::Human {
+                    out.push_str(&output::sqlite_summary(&report.summary));
+                }
                 out.push('\n');
             }
             // With --restart-orphaned each line was printed as it happened.

@@ -374,7 +374,7 @@ fn layout(place: &Place) -> Result<Layout, String> {
             break;
         }
         if let Ok(n) = std::str::from_utf8(name) {
-            names.push(n.to_owned());
+            names.push(text(n.to_owned()));
         }
     }
     names.sort();
@@ -589,6 +589,15 @@ fn read_version(c: &rusqlite::Connection) -> Option<String> {
     .ok()
     .flatten()
     .map(|v| v.chars().take(40).collect())
+}
+
+/// Text from a database is the tenant's: at most 200 characters, control characters replaced,
+/// before it reaches a table, a log line or JSON.
+fn text(s: String) -> String {
+    s.chars()
+        .take(200)
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 fn ms(t: i64) -> Option<DateTime<Utc>> {
@@ -873,6 +882,20 @@ fn read_sqlite(
     }
     db.sessions
         .sort_by(|a, b| (&a.agent, &a.session_key).cmp(&(&b.agent, &b.session_key)));
+    for t in &mut db.sessions {
+        let opt = |o: &mut Option<String>| *o = o.take().map(text);
+        t.agent = text(std::mem::take(&mut t.agent));
+        t.session_key = text(std::mem::take(&mut t.session_key));
+        opt(&mut t.session_id);
+        opt(&mut t.status);
+        opt(&mut t.active_writer_run_id);
+        if let Some(c) = &mut t.claim {
+            c.owner = text(std::mem::take(&mut c.owner));
+            c.id = text(std::mem::take(&mut c.id));
+            c.run_id = text(std::mem::take(&mut c.run_id));
+        }
+    }
+    db.version = db.version.take().map(text);
     Ok(())
 }
 
@@ -951,6 +974,12 @@ mod tests {
             (TurnState::Orphan, &[OrphanReason::GatewayGone][..])
         );
         assert!(v.note.unwrap().contains("next start"));
+    }
+
+    #[test]
+    fn database_text_is_bounded_and_inert() {
+        assert_eq!(text("run\x1b[31m\n1".into()), "run\u{fffd}[31m\u{fffd}1");
+        assert_eq!(text("x".repeat(500)).len(), 200);
     }
 
     #[test]
