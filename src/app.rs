@@ -102,7 +102,7 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
             if !report.locks.is_empty() {
                 print_line(&output::table(&report.locks, colour))?;
             }
-            if let Some(t) = output::turns_table(&report.places, colour) {
+            if let Some(t) = crate::turns::table(&report.places, colour) {
                 print_line(&t)?;
             }
             let mut line = output::summary_line(
@@ -111,7 +111,7 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
                 false,
                 started.elapsed().as_secs_f64(),
             );
-            line.push_str(&output::sqlite_summary(&report.summary));
+            line.push_str(&crate::turns::sqlite_summary(&report.summary));
             match args.held_over {
                 Some(crate::cli::HeldOver::After(t)) => line.push_str(&format!(
                     "; {n_held_over} held over {}",
@@ -261,7 +261,7 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
                     started.elapsed().as_secs_f64(),
                 ));
                 if style == LogFormat::Human {
-                    out.push_str(&output::sqlite_summary(&report.summary));
+                    out.push_str(&crate::turns::sqlite_summary(&report.summary));
                 }
                 out.push('\n');
             }

@@ -31,5 +31,6 @@ pub mod router;
 pub mod runlock;
 pub mod sessions;
 pub mod survey;
+pub mod turns;
 pub mod walk;
 pub mod watch;

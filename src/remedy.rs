@@ -27,9 +27,13 @@ pub struct Restart {
     pub detail: String,
 }
 
+/// A container's orphan claims: its name, (session key, claim id) of each, and whether its
+/// gateway may be alive.
+type Orphaned = (String, Vec<(String, String)>, bool);
+
 /// The orphans of each running container, from a report's places.
-fn orphans(places: &[PlaceDb]) -> Vec<(String, Vec<(String, String)>, bool)> {
-    let mut out: Vec<(String, Vec<(String, String)>, bool)> = Vec::new();
+fn orphans(places: &[PlaceDb]) -> Vec<Orphaned> {
+    let mut out: Vec<Orphaned> = Vec::new();
     for p in places {
         let Location::Container(name) = &p.location else {
             continue;
