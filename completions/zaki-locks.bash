@@ -59,7 +59,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__subcmd__locks__subcmd__clean)
-            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --color --help --version"
+            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --restart-orphaned --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,7 +325,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__subcmd__locks__subcmd__watch)
-            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --interval --settle --log-format --run-lock --wait --color --help --version"
+            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --interval --settle --log-format --run-lock --wait --restart-orphaned --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
