@@ -167,21 +167,29 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
     }
 }
 
+/// Each place's era and database facts, by its state dir.
+fn place_dbs<'a>(
+    places: &'a [Place],
+    dbs: &'a [crate::claims::PlaceDb],
+) -> std::collections::HashMap<&'a std::path::Path, &'a crate::claims::PlaceDb> {
+    places
+        .iter()
+        .zip(dbs)
+        .map(|(p, d)| (p.state_dir.as_path(), d))
+        .collect()
+}
+
 /// What the place's OpenClaw release changes about a lock (see `era`): `non-openclaw-owner`
 /// where that release reclaims such a lock itself, and a name for a legacy lock an upgraded
 /// gateway will never remove.
 fn apply_version_rules(places: &[Place], dbs: &[crate::claims::PlaceDb], judged: &mut [Judged]) {
     use crate::claims::Era;
+    let by_dir = place_dbs(places, dbs);
     for j in judged {
         let (Site::Host { state_dir, .. }, Some(v)) = (&j.obs.site, j.verdict.as_mut()) else {
             continue;
         };
-        let Some(db) = places
-            .iter()
-            .zip(dbs)
-            .find(|(p, _)| &p.state_dir == state_dir)
-            .map(|(_, d)| d)
-        else {
+        let Some(db) = by_dir.get(state_dir.as_path()) else {
             continue;
         };
         if db.era == Era::Sqlite {
@@ -218,14 +226,14 @@ fn apply_version_rules(places: &[Place], dbs: &[crate::claims::PlaceDb], judged:
 /// A lock file in a SQLite-era state dir is a leftover of the migration: OpenClaw 2026.8+
 /// never reads nor removes it. Said so beside its verdict.
 fn label_leftovers(places: &[Place], dbs: &[crate::claims::PlaceDb], observed: &mut [Observed]) {
+    let by_dir = place_dbs(places, dbs);
     for o in observed {
         let Site::Host { state_dir, .. } = &o.site else {
             continue;
         };
-        let sqlite = places
-            .iter()
-            .zip(dbs)
-            .any(|(p, d)| &p.state_dir == state_dir && d.era == crate::claims::Era::Sqlite);
+        let sqlite = by_dir
+            .get(state_dir.as_path())
+            .is_some_and(|d| d.era == crate::claims::Era::Sqlite);
         if sqlite {
             let label =
                 "leftover of the migration to SQLite (OpenClaw 2026.8+ never reads nor removes it)";
