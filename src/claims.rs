@@ -293,6 +293,20 @@ fn open_dir(at: &OwnedFd, name: &str) -> Option<OwnedFd> {
     openat(at, name, DIR, Mode::empty()).ok()
 }
 
+/// A directory below a checked one; a symlink (or a non-directory) there is a problem to report.
+fn open_sub(at: &OwnedFd, name: &str, problems: &mut Vec<String>) -> Option<OwnedFd> {
+    match openat(at, name, DIR, Mode::empty()) {
+        Ok(fd) => Some(fd),
+        Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => {
+            problems.push(format!(
+                "{name}: a symlink or not a directory, not followed"
+            ));
+            None
+        }
+        Err(_) => None,
+    }
+}
+
 /// `Ok(true)` for a regular file, `Ok(false)` when absent, `Err` for anything else (a
 /// symlink, a FIFO, …), without following or opening it for reading.
 fn regular(dir: &OwnedFd, name: &str) -> Result<bool, String> {
@@ -340,23 +354,14 @@ fn layout(place: &Place) -> Result<Layout, String> {
         problems: Vec::new(),
         state_dir_fd,
     };
-    for name in ["state", "agents"] {
-        if let Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) =
-            openat(&l.state_dir_fd, name, DIR, Mode::empty())
-        {
-            l.problems.push(format!(
-                "{name}: a symlink or not a directory, not followed"
-            ));
-        }
-    }
-    if let Some(state) = open_dir(&l.state_dir_fd, "state") {
+    if let Some(state) = open_sub(&l.state_dir_fd, "state", &mut l.problems) {
         match database(&state, "openclaw.sqlite") {
             Ok(true) => l.state_db = Some(state),
             Ok(false) => {}
             Err(e) => l.problems.push(format!("state/{e}")),
         }
     }
-    let Some(agents) = open_dir(&l.state_dir_fd, "agents") else {
+    let Some(agents) = open_sub(&l.state_dir_fd, "agents", &mut l.problems) else {
         return Ok(l);
     };
     let dir = nix::dir::Dir::from_fd(nix::unistd::dup(&agents).map_err(|e| e.to_string())?)
@@ -382,14 +387,14 @@ fn layout(place: &Place) -> Result<Layout, String> {
         let Some(agent) = open_dir(&agents, &name) else {
             continue;
         };
-        if let Err(nix::errno::Errno::ELOOP) = openat(&agent, "agent", DIR, Mode::empty()) {
-            l.problems
-                .push(format!("agents/{name}/agent: a symlink, not followed"));
-        }
         if open_dir(&agent, "sessions").is_some() {
             l.sessions_dirs += 1;
         }
-        if let Some(adir) = open_dir(&agent, "agent") {
+        let mut problems = Vec::new();
+        let adir = open_sub(&agent, "agent", &mut problems);
+        l.problems
+            .extend(problems.into_iter().map(|p| format!("agents/{name}/{p}")));
+        if let Some(adir) = adir {
             match database(&adir, "openclaw-agent.sqlite") {
                 Ok(true) => l.agent_dbs.push((name, adir)),
                 Ok(false) => {}
