@@ -503,6 +503,19 @@ impl Probe<'_> {
                 self.container
             ));
         }
+        if report.fix.is_none()
+            && report
+                .user_session_turn
+                .as_ref()
+                .is_some_and(|t| t.state == crate::claims::TurnState::Orphan)
+        {
+            let note = format!(
+                "the user's session has an orphan turn claim: every message of the user fails until the gateway restarts (zaki-locks clean --restart-orphaned --container {})",
+                self.container
+            );
+            t.step("note", &note);
+            report.notes.push(note);
+        }
         if t.on {
             let fix = match (&report.fix, report.cleaned) {
                 (Some(f), false) => format!("; to fix: {f}"),

@@ -122,13 +122,23 @@ pub fn table(places: &[crate::claims::PlaceDb], colour: bool) -> Option<String> 
     Some(t.to_string())
 }
 
-/// What the summary line adds for SQLite-era places (empty when there are none).
-pub fn sqlite_summary(s: &Summary) -> String {
+/// What the summary line adds for SQLite-era places (empty when there are none); in a mixed
+/// fleet (an upgrade under way) it also counts the lock-file places.
+pub fn sqlite_summary(s: &Summary, places: &[crate::claims::PlaceDb]) -> String {
     if s.sqlite_places == 0 {
         return String::new();
     }
+    let lock_file = places
+        .iter()
+        .filter(|p| p.era == crate::claims::Era::LockFile)
+        .count();
+    let mixed = if lock_file > 0 {
+        format!("{}, ", plural(lock_file, "lock-file place"))
+    } else {
+        String::new()
+    };
     format!(
-        "; {} (OpenClaw 2026.8+, no lock files): {}, {}",
+        "; {mixed}{} (OpenClaw 2026.8+, no lock files): {}, {}",
         plural(s.sqlite_places, "SQLite-era place"),
         plural(s.running_turns, "running turn"),
         plural(s.orphan_claims, "orphan claim"),
