@@ -111,7 +111,10 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
                 false,
                 started.elapsed().as_secs_f64(),
             );
-            line.push_str(&crate::turns::sqlite_summary(&report.summary, &report.places));
+            line.push_str(&crate::turns::sqlite_summary(
+                &report.summary,
+                &report.places,
+            ));
             match args.held_over {
                 Some(crate::cli::HeldOver::After(t)) => line.push_str(&format!(
                     "; {n_held_over} held over {}",
@@ -261,7 +264,10 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
                     started.elapsed().as_secs_f64(),
                 ));
                 if style == LogFormat::Human {
-                    out.push_str(&crate::turns::sqlite_summary(&report.summary, &report.places));
+                    out.push_str(&crate::turns::sqlite_summary(
+                        &report.summary,
+                        &report.places,
+                    ));
                 }
                 out.push('\n');
             }

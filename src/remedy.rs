@@ -239,3 +239,79 @@ pub fn line(style: crate::cli::LogFormat, r: &Restart) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{Claim, Era, GatewayLease, SessionTurn, TurnState};
+    use crate::policy::OwnerState;
+
+    fn place(location: Location, state: TurnState, liveness: Liveness) -> PlaceDb {
+        PlaceDb {
+            location,
+            state_dir: "/home/node/.openclaw".into(),
+            era: Era::Sqlite,
+            version: Some("2026.9.6".into()),
+            leftover_sessions_dirs: 0,
+            gateway: Some(GatewayLease {
+                pid: Some(1),
+                starttime: Some(5),
+                heartbeat_age_seconds: Some(3),
+                expired: false,
+                owner_state: OwnerState::Alive,
+                liveness,
+            }),
+            unclean_boots: 0,
+            sessions: vec![SessionTurn {
+                agent: "main".into(),
+                session_key: "agent:main:openai-user:42".into(),
+                session_id: Some("s".into()),
+                status: Some("done".into()),
+                active_writer_run_id: None,
+                turn_age_seconds: None,
+                claim: Some(Claim {
+                    owner: "local".into(),
+                    id: "c".into(),
+                    run_id: "r".into(),
+                    generation: Some(0),
+                }),
+                claim_age_seconds: Some(60),
+                state,
+                reasons: Vec::new(),
+                note: None,
+            }],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn advice_names_exactly_the_containers_with_orphans() {
+        let c = |n: &str| Location::Container(n.into());
+        let places = [
+            place(c("zaki-user-42"), TurnState::Orphan, Liveness::Alive),
+            place(c("zaki-user-43"), TurnState::Running, Liveness::Alive),
+            place(c("zaki-user-44"), TurnState::Orphan, Liveness::Gone),
+            place(Location::Host, TurnState::Orphan, Liveness::Alive),
+        ];
+        let a = advice(&places);
+        let got: Vec<(&str, &str)> = a.iter().map(|r| (r.container.as_str(), r.action)).collect();
+        assert_eq!(
+            got,
+            [
+                ("zaki-user-42", "would-restart"),
+                ("zaki-user-44", "not-running"),
+                ("", "would-restart")
+            ]
+        );
+        assert!(
+            a[0].detail
+                .ends_with("zaki-locks clean --restart-orphaned --container zaki-user-42")
+        );
+        assert!(
+            a[2].detail
+                .contains("restart the gateway whose state dir is")
+        );
+        let line = line(crate::cli::LogFormat::Kv, &a[0]);
+        assert!(line.contains("action=would-restart reason=orphan-claim location=container:zaki-user-42 sessions=agent:main:openai-user:42"), "{line}");
+    }
+}
