@@ -65,8 +65,8 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
         args.held_over.is_some_and(|h| {
             !r.stale
                 && r.owner_state == crate::policy::OwnerState::Alive
-                && r.age_seconds
-                    .is_some_and(|a| a as f64 > h.threshold(r.max_hold_ms).as_secs_f64())
+                && precise_age(r, now)
+                    .is_some_and(|a| a > h.threshold(r.max_hold_ms).as_secs_f64())
         })
     };
     let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
@@ -137,6 +137,16 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
             exit_codes::OK
         },
     ))
+}
+
+/// A lock's age in seconds with its milliseconds (held-over thresholds of a few seconds, such
+/// as a short maxHoldMs, need them); whole seconds when createdAt is not there.
+fn precise_age(r: &LockRecord, now: chrono::DateTime<Utc>) -> Option<f64> {
+    r.created_at
+        .as_deref()
+        .and_then(crate::lock::parse_created_at)
+        .map(|c| ((now - c).num_milliseconds().max(0)) as f64 / 1000.0)
+        .or(r.age_seconds.map(|a| a as f64))
 }
 
 /// Writes the metrics file, if asked for; a failure is one line on stderr (and exit 1).

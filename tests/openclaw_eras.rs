@@ -358,7 +358,7 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
             // 2026.7.35 ends a run at its max hold (the reply came back after ~10.8 s with
             // maxHoldMs 8000): scan just past 8 s, and again while the lock is there.
             let seen = Instant::now();
-            std::thread::sleep(Duration::from_millis(8500));
+            std::thread::sleep(Duration::from_millis(8200));
             let args = |extra: &[&str]| {
                 let mut a = vec![
                     "scan",
@@ -387,7 +387,7 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
         assert_eq!(held.status.code(), Some(3), "{r:#}");
         let l = lock_named(&r, ".jsonl.lock");
         assert_eq!(l["max_hold_ms"], 8000, "{l:#}");
-        assert!(l["age_seconds"].as_i64().unwrap() > 8, "{l:#}");
+        assert!(l["age_seconds"].as_i64().unwrap() >= 8, "{l:#}");
         assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
         assert!(json(&fixed)["locks"].as_array().unwrap().is_empty());
 
