@@ -72,7 +72,7 @@ pub enum Command {
 }
 
 /// The subcommands that have their own man page (`zaki-locks-<name>.1`).
-pub const MAN_PAGES: [&str; 5] = ["scan", "clean", "watch", "probe", "completions"];
+pub const MAN_PAGES: [&str; 6] = ["scan", "clean", "watch", "probe", "completions", "man"];
 
 /// Where to look for locks.
 #[derive(Debug, Clone, Args)]
@@ -136,8 +136,8 @@ pub struct PlaceArgs {
 #[derive(Debug, Clone, Args)]
 pub struct JudgeArgs {
     /// A lock older than this (by its createdAt) is stale whoever holds it; also the age an
-    /// empty or half-written lock's mtime must reach (e.g. 30m, 1h, 90s)
-    /// Below OpenClaw's own 5-minute max hold it needs --allow-short-threshold
+    /// empty or half-written lock's mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw's own
+    /// 5-minute max hold it needs --allow-short-threshold
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = duration_in(Duration::ZERO, YEAR))]
     pub older_than: Duration,
 
@@ -284,7 +284,16 @@ pub fn duration_in(
 ) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
     move |s: &str| {
         let d = parse_duration(s)?;
-        let f = |d: Duration| humantime::format_duration(d).to_string();
+        let f = |d: Duration| {
+            let (ms, s) = (d.as_millis(), d.as_secs());
+            match () {
+                _ if ms % 1000 != 0 => format!("{ms}ms"),
+                _ if s > 0 && s % 86400 == 0 => format!("{}d", s / 86400),
+                _ if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+                _ if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+                _ => format!("{s}s"),
+            }
+        };
         if d < min {
             Err(format!("must be at least {}", f(min)))
         } else if d > max {

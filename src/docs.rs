@@ -51,6 +51,7 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
 }
 
 fn render(cmd: clap::Command, sub: Option<&str>) -> Vec<u8> {
+    let cmd = cmd.version(env!("CARGO_PKG_VERSION"));
     let man = clap_mangen::Man::new(cmd.clone());
     let mut out = Vec::new();
     let io = (|| -> std::io::Result<()> {
@@ -96,7 +97,7 @@ pub fn roff_text(s: &str) -> String {
 /// shown as is (an example or a list), others are filled.
 fn paragraphs(text: &str) -> String {
     let mut out = String::new();
-    for para in text.trim().split("\n\n") {
+    for para in text.trim_matches('\n').split("\n\n") {
         if para.starts_with("  ") {
             out.push_str(".PP\n.nf\n");
             for line in para.lines() {
@@ -150,7 +151,12 @@ fn examples(command: &str) -> String {
         "man" => "  zaki-locks man clean | man -l -",
         _ => MAIN_EXAMPLES,
     };
-    section("EXAMPLES", text)
+    let mut out = String::from(".SH EXAMPLES\n.PP\n.nf\n");
+    for line in text.lines() {
+        let _ = writeln!(out, "{}", roff_text(line.trim_start()));
+    }
+    out.push_str(".fi\n");
+    out
 }
 
 fn see_also(sub: Option<&str>) -> String {
@@ -193,9 +199,12 @@ fn description(sub: &str) -> Option<&'static str> {
             "removed. Safe to run from cron or the systemd timer every 5 minutes.\n\n",
             "Two cleans never overlap: clean holds a run lock (flock on /run/zaki-locks.lock as ",
             "root; --run-lock or ZAKI_LOCKS_RUN_LOCK to change it). A run that finds it held ",
-            "waits --wait, then steps aside with exit 0, says which process holds it, and still ",
-            "writes its --metrics-file with zaki_locks_stepped_aside 1 and the last success time ",
-            "kept, so that a watch holding the lock does not make the clean's metrics go stale. ",
+            "waits --wait, then steps aside with exit 0, says which process holds it (pid and ",
+            "command) and what to do, prints a JSON report with stepped_aside set under --format ",
+            "json, and still writes its --metrics-file: zaki_locks_stepped_aside 1, ",
+            "zaki_locks_last_run_success 1 and the last success time set to now, since the holder ",
+            "does the job (its own metrics carry the lock counts). So a cron clean left next to a ",
+            "watch does not look stale; watch --metrics-file writes the counts.",
             "--run-lock never truncates a file: a file that is not a run lock of zaki-locks (not ",
             "a regular file, or holding anything but a pid) is refused.\n\n",
             "--older-than below 5 minutes (OpenClaw's own max hold) is refused unless ",

@@ -50,7 +50,9 @@ fn the_binary_prints_the_same_completions_and_man_page() {
     }
     let o = common::run(common::zaki(tmp.path()).args(["man"]));
     assert_eq!(o.stdout, docs::man_pages()[0].1);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Exit status"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("EXIT STATUS"));
+    // A page that does not exist is a usage error, with the pages that do.
     let o = common::run(common::zaki(tmp.path()).args(["man", "nope"]));
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(common::stderr(&o).contains("possible values: scan, clean"));
 }
