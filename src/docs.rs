@@ -319,23 +319,25 @@ const SCAN_EXAMPLES: &str = "\
 const CLEAN_EXAMPLES: &str = "\
   zaki-locks clean --dry-run
   zaki-locks clean
-  zaki-locks clean --quiet --metrics-file /var/lib/node_exporter/textfile_collector/zaki_locks_clean.prom
-  zaki-locks clean --container zaki-user-42";
+  zaki-locks clean --container zaki-user-42
+  # DIR: node_exporter's --collector.textfile.directory
+  zaki-locks clean --quiet --metrics-file $DIR/zaki_locks_clean.prom";
 
 const WATCH_EXAMPLES: &str = "\
   zaki-locks watch --log-format kv
-  zaki-locks watch --metrics-file /var/lib/node_exporter/textfile_collector/zaki_locks_clean.prom";
+  zaki-locks watch --metrics-file $DIR/zaki_locks_watch.prom";
 
 const PROBE_EXAMPLES: &str = "\
   zaki-locks probe 42
   zaki-locks probe 42 --format json
   zaki-locks probe 42 --inject-lock 12s
-  zaki-locks probe 42 --metrics-file /var/lib/node_exporter/textfile_collector/probe_42.prom";
+  zaki-locks probe 42 --metrics-file $DIR/zaki_locks_probe_42.prom";
 
 const COMPLETIONS_EXAMPLES: &str = "\
-  zaki-locks completions bash > /usr/local/share/bash-completion/completions/zaki-locks
-  zaki-locks completions zsh > /usr/local/share/zsh/site-functions/_zaki-locks
-  zaki-locks completions fish > /usr/local/share/fish/vendor_completions.d/zaki-locks.fish";
+  cd /usr/local/share
+  zaki-locks completions bash > bash-completion/completions/zaki-locks
+  zaki-locks completions zsh > zsh/site-functions/_zaki-locks
+  zaki-locks completions fish > fish/vendor_completions.d/zaki-locks.fish";
 
 #[cfg(test)]
 mod tests {

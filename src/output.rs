@@ -87,25 +87,25 @@ fn age(r: &LockRecord) -> String {
 /// The columns of the `scan` table, in order; the lock's path comes last, as `ps` puts the
 /// command last, so that it is the one cut at the terminal's edge.
 const HEADER: [&str; 8] = [
-    "WHERE", "STATUS", "AGE", "PID", "OWNER", "SESSION", "WHY", "LOCK",
+    "WHERE", "STATUS", "AGE", "PID", "OWNER", "WHY", "SESSION", "LOCK",
 ];
 
 /// How far each column may shrink when the terminal is narrow (0: never), and whether it is
 /// cut at the start (a path keeps its tail) or the end.
 const SHRINK: [(usize, bool); 8] = [
+    (12, true),
+    (0, false),
+    (0, false),
+    (0, false),
+    (6, false),
     (8, false),
-    (0, false),
-    (0, false),
-    (0, false),
-    (6, false),
-    (12, false),
-    (6, false),
+    (16, true),
     (16, true),
 ];
 
-/// Order in which columns give up width: the note first, then the path, the session, the
-/// owner, and the place.
-const SHRINK_ORDER: [usize; 5] = [6, 7, 5, 4, 0];
+/// Order in which columns give up width: the note first, then the owner's name, the path, the
+/// session (its end, the user id, stays), the place; last, the path gives up the rest.
+const SHRINK_ORDER: [usize; 6] = [5, 4, 7, 6, 0, 7];
 
 /// The word in the STATUS column: short, so that other judgements (`wedged`, `leaked`, …) fit.
 pub fn status_word(r: &LockRecord) -> &'static str {
@@ -133,12 +133,24 @@ fn row(r: &LockRecord, full: bool) -> [String; 8] {
         status_word(r).to_owned(),
         age(r),
         r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
-        owner(r),
-        r.session_key.clone().unwrap_or_else(|| "-".into()),
+        // The STATUS says held or stale; here the owner's name when alive, else its state.
+        match (&r.owner_name, r.owner_state) {
+            (Some(n), OwnerState::Alive) => n.clone(),
+            _ => r.owner_state.as_str().to_owned(),
+        },
         {
             let w = why(r);
             if w.is_empty() { "-".into() } else { w }
         },
+        // `agent:main:openai-user:42` → `openai-user:42`: the agent is in the path.
+        r.session_key.as_deref().map_or_else(
+            || "-".into(),
+            |k| {
+                k.strip_prefix(&format!("agent:{}:", r.agent))
+                    .unwrap_or(k)
+                    .to_owned()
+            },
+        ),
         shown_path(r, full),
     ]
 }
@@ -176,12 +188,13 @@ fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
     }
     let Some(max) = max else { return w };
     let total = |w: &[usize; 8]| w.iter().sum::<usize>() + 2 * (w.len() - 1);
-    for &i in &SHRINK_ORDER {
+    for (n, &i) in SHRINK_ORDER.iter().enumerate() {
         let over = total(&w).saturating_sub(max);
         if over == 0 {
             break;
         }
-        let floor = SHRINK[i].0.max(width(HEADER[i])).min(w[i]);
+        let last = n + 1 == SHRINK_ORDER.len();
+        let floor = if last { 1 } else { SHRINK[i].0.max(width(HEADER[i])) }.min(w[i]);
         w[i] -= over.min(w[i] - floor);
     }
     w
