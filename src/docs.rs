@@ -351,6 +351,7 @@ mod tests {
             .lines()
             .filter_map(|l| l.trim().strip_prefix("cmd=\""))
             .map(|l| l.trim_end_matches('"'))
+            .filter(|l| !l.is_empty())
             .collect();
         let arms: std::collections::BTreeSet<&str> = s
             .lines()

@@ -928,6 +928,64 @@ mod tests {
         );
     }
 
+    fn attempt(outcome: Outcome) -> Attempt {
+        Attempt {
+            attempt: 1,
+            status: Some(200),
+            elapsed_ms: 1,
+            outcome,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_lock_blocking_the_users_session_decides_the_verdict() {
+        let ok = [attempt(Outcome::Ok)];
+        assert_eq!(verdict(&ok, None), Outcome::Ok);
+        // The probe's own session answered; the user's is stale-locked: the user is blocked.
+        assert_eq!(verdict(&ok, Some(&lock(true))), Outcome::SessionBusy);
+        // A live owner within OpenClaw's max hold is a reply in progress, not a block.
+        assert_eq!(verdict(&ok, Some(&lock(false))), Outcome::Ok);
+        let mut wedged = lock(false);
+        wedged.age_seconds = Some(301);
+        assert!(blocks(&wedged));
+        assert_eq!(verdict(&ok, Some(&wedged)), Outcome::SessionBusy);
+        let retried = [attempt(Outcome::SessionBusy), attempt(Outcome::Ok)];
+        assert_eq!(verdict(&retried, None), Outcome::OkAfterRetry);
+        assert_eq!(verdict(&[], None), Outcome::NotReady);
+        assert_eq!(
+            verdict(&[attempt(Outcome::Timeout)], Some(&lock(true))),
+            Outcome::SessionBusy
+        );
+    }
+
+    #[test]
+    fn the_user_session_step_never_says_not_locked_when_it_could_not_look() {
+        let key = "agent:main:openai-user:42";
+        assert_eq!(
+            describe_user_session(key, None, Ok(())),
+            format!("{key}: not locked")
+        );
+        let d = describe_user_session(key, None, Err("container zaki-user-42 not found"));
+        assert!(d.contains("could not look") && !d.contains("not locked"), "{d}");
+        assert!(describe_user_session(key, Some(&lock(true)), Ok(())).contains("stale"));
+    }
+
+    #[test]
+    fn http_failures_are_said_once() {
+        let e = HttpError::Refused("Connection refused (os error 111)".into());
+        let w = http_words(&e, "127.0.0.1", 29101);
+        assert_eq!(w, "connection refused: nothing listens on 127.0.0.1:29101");
+        let (_, d) = classify(&Err(e), None);
+        assert_eq!(d.matches("efused").count(), 1, "{d}");
+        let w = http_words(
+            &HttpError::Broken("Connection reset by peer (os error 104)".into()),
+            "h",
+            1,
+        );
+        assert_eq!(w, "broken answer: Connection reset by peer");
+    }
+
     #[test]
     fn exit_codes() {
         let codes: Vec<u8> = Outcome::ALL.iter().map(|o| o.exit_code()).collect();
