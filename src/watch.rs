@@ -223,8 +223,8 @@ async fn full_pass(ctx: &Ctx, trigger: &str) {
     let _one = ctx.passes.lock().await;
     let started = Instant::now();
     let report = pipeline::clean_pass(&ctx.args.places, &ctx.policy, false).await;
-    report_pass(ctx, trigger, None, &report, started, None);
     write_metrics(ctx, &report, started);
+    report_pass(ctx, trigger, None, &report, started, None);
 }
 
 /// `--metrics-file`: the clean metrics (command="watch") of every full pass, the ones a cron
