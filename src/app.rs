@@ -121,8 +121,13 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
         }
     }
     let found = (args.fail_on_stale && any_stale) || (args.fail_on_held && n_held_over > 0);
-    Ok(Exit::partial_if(!report.errors.is_empty() || !metrics_written)
-        .merge(if found { Exit::StaleFound } else { Exit::Success }))
+    Ok(
+        Exit::partial_if(!report.errors.is_empty() || !metrics_written).merge(if found {
+            Exit::StaleFound
+        } else {
+            Exit::Success
+        }),
+    )
 }
 
 /// Writes the metrics file, if asked for; a failure is one line on stderr (and exit 1).
@@ -255,13 +260,18 @@ fn step_aside(
     holder: &runlock::Holder,
     started: Instant,
 ) -> Result<Exit> {
-    let watch = holder.command.as_deref().is_some_and(|c| c.contains(" watch"));
+    let watch = holder
+        .command
+        .as_deref()
+        .is_some_and(|c| c.contains(" watch"));
     let advice = if watch {
         "a watch cleans continuously: disable this cron job or timer, or stop the watch".to_owned()
     } else {
         format!(
             "wait longer with --wait, or if it is stuck: kill {}",
-            holder.pid.map_or_else(|| "it".to_owned(), |p| p.to_string())
+            holder
+                .pid
+                .map_or_else(|| "it".to_owned(), |p| p.to_string())
         )
     };
     let message = format!(

@@ -271,9 +271,8 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
             format!("the last number has no unit: write {t}m (or {t}s)")
         });
     }
-    humantime::parse_duration(t).map_err(|e| {
-        format!("{e}: write a duration such as 30m, 1h30m or 90s (units: s, m, h, d)")
-    })
+    humantime::parse_duration(t)
+        .map_err(|e| format!("{e}: write a duration such as 30m, 1h30m or 90s (units: s, m, h, d)"))
 }
 
 /// A duration parser that also refuses values outside `min..=max`, so that no later step
@@ -490,9 +489,7 @@ impl Cli {
             let shown = path.display();
             let users = path.join(".openclaw").is_dir()
                 || std::fs::read_dir(path).is_ok_and(|mut d| {
-                    d.any(|e| {
-                        e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("user-"))
-                    })
+                    d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("user-")))
                 });
             return Err(usage(if users {
                 format!("places are options: a dir of user-<id>/.openclaw is --users-dir {shown}")

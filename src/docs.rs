@@ -104,8 +104,7 @@ fn paragraphs(text: &str) -> String {
                 let _ = writeln!(out, "{}", roff_text(line));
             }
             out.push_str(".fi\n");
-        } else if let Some((tag, rest)) = para.strip_prefix("* ").and_then(|p| p.split_once(": "))
-        {
+        } else if let Some((tag, rest)) = para.strip_prefix("* ").and_then(|p| p.split_once(": ")) {
             let _ = writeln!(out, ".TP\n\\fB{}\\fR", roff_text(tag));
             let _ = writeln!(out, "{}", roff_text(&rest.replace('\n', " ")));
         } else {
@@ -121,11 +120,11 @@ fn section(title: &str, text: &str) -> String {
 
 fn synopsis(sub: Option<&str>) -> String {
     let (cmd, rest) = match sub {
-        None => (BIN.to_owned(), "[\\fB\\-\\-color\\fR \\fIWHEN\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR]"),
-        Some("probe") => (
-            format!("{BIN} probe"),
-            "[\\fIOPTIONS\\fR] \\fIUSER_ID\\fR",
+        None => (
+            BIN.to_owned(),
+            "[\\fB\\-\\-color\\fR \\fIWHEN\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR]",
         ),
+        Some("probe") => (format!("{BIN} probe"), "[\\fIOPTIONS\\fR] \\fIUSER_ID\\fR"),
         Some("completions") => (format!("{BIN} completions"), "\\fISHELL\\fR"),
         Some("man") => (format!("{BIN} man"), "[\\fIPAGE\\fR]"),
         Some(s) => (format!("{BIN} {s}"), "[\\fIOPTIONS\\fR]"),
@@ -136,7 +135,12 @@ fn synopsis(sub: Option<&str>) -> String {
 fn exit_status(command: &str) -> String {
     let mut out = String::from(".SH \"EXIT STATUS\"\n");
     for (code, meaning) in crate::exit_codes::table(command) {
-        let _ = writeln!(out, ".TP\n\\fB{}\\fR\n{}", roff_text(code), roff_text(meaning));
+        let _ = writeln!(
+            out,
+            ".TP\n\\fB{}\\fR\n{}",
+            roff_text(code),
+            roff_text(meaning)
+        );
     }
     out
 }

@@ -136,7 +136,10 @@ pub const PROBE: Rows = &[
         "not-ready: the container is not running, or nothing listens on the port",
     ),
     ("6", "auth-failed (401/403) or http-error"),
-    ("130", "interrupted by Ctrl-C (an injected lock was removed)"),
+    (
+        "130",
+        "interrupted by Ctrl-C (an injected lock was removed)",
+    ),
 ];
 
 /// `completions` and `man`.
@@ -199,10 +202,7 @@ mod tests {
         assert_eq!(Partial.merge(Success), Partial);
         assert_eq!(Partial.merge(StaleFound), StaleFound);
         assert_eq!(StaleFound.merge(Partial), StaleFound);
-        assert_eq!(
-            StaleFound.merge(Interrupted(Signal::SIGTERM)).code(),
-            143
-        );
+        assert_eq!(StaleFound.merge(Interrupted(Signal::SIGTERM)).code(), 143);
         assert_eq!(Interrupted(Signal::SIGINT).code(), 130);
         assert_eq!(Success.merge(Success), Success);
         assert_eq!(Partial.merge(Probe(3)), Probe(3));

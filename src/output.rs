@@ -194,7 +194,12 @@ fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
             break;
         }
         let last = n + 1 == SHRINK_ORDER.len();
-        let floor = if last { 1 } else { SHRINK[i].0.max(width(HEADER[i])) }.min(w[i]);
+        let floor = if last {
+            1
+        } else {
+            SHRINK[i].0.max(width(HEADER[i]))
+        }
+        .min(w[i]);
         w[i] -= over.min(w[i] - floor);
     }
     w

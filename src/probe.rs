@@ -967,7 +967,10 @@ mod tests {
             format!("{key}: not locked")
         );
         let d = describe_user_session(key, None, Err("container zaki-user-42 not found"));
-        assert!(d.contains("could not look") && !d.contains("not locked"), "{d}");
+        assert!(
+            d.contains("could not look") && !d.contains("not locked"),
+            "{d}"
+        );
         assert!(describe_user_session(key, Some(&lock(true)), Ok(())).contains("stale"));
     }
 

@@ -172,14 +172,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("precious.txt");
         std::fs::write(&p, "precious\n").unwrap();
-        assert!(matches!(
-            acquire(&p, Duration::ZERO),
-            Err(Busy::NotOurs(_))
-        ));
+        assert!(matches!(acquire(&p, Duration::ZERO), Err(Busy::NotOurs(_))));
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "precious\n");
         let fifo = dir.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
-        assert!(matches!(acquire(&fifo, Duration::ZERO), Err(Busy::NotOurs(_))));
+        assert!(matches!(
+            acquire(&fifo, Duration::ZERO),
+            Err(Busy::NotOurs(_))
+        ));
         let lock = dir.path().join("run.lock");
         let held = acquire(&lock, Duration::ZERO).map_err(|_| ()).unwrap();
         assert_eq!(
@@ -187,6 +187,9 @@ mod tests {
             format!("{}\n", std::process::id())
         );
         drop(held);
-        assert!(acquire(&lock, Duration::ZERO).is_ok(), "our own pid file is reused");
+        assert!(
+            acquire(&lock, Duration::ZERO).is_ok(),
+            "our own pid file is reused"
+        );
     }
 }

@@ -17,10 +17,16 @@ use common::*;
 fn assert_usage(o: &Output, want: &str) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("BACKTRACE"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("BACKTRACE"),
+        "{err}"
+    );
     let first = err.lines().next().unwrap_or_default();
     assert!(first.starts_with("error: "), "{err}");
-    assert!(first.contains(want), "want {want:?} in the first line: {err}");
+    assert!(
+        first.contains(want),
+        "want {want:?} in the first line: {err}"
+    );
 }
 
 fn state_dir(tmp: &Path) -> std::path::PathBuf {
@@ -114,7 +120,11 @@ fn the_run_lock_never_truncates_a_file_that_is_not_ours() {
         .arg("--run-lock")
         .arg(&precious));
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(stderr(&o).contains("not a run lock of zaki-locks"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a run lock of zaki-locks"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(fs::read_to_string(&precious).unwrap(), "do not lose me\n");
     // Through the environment too, and for watch.
     let o = run(zaki(tmp.path())
@@ -352,7 +362,9 @@ fn a_clean_next_to_a_watch_says_who_holds_the_run_lock_and_keeps_its_metrics_fre
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains(&format!("pid {pid}")) && err.contains("watch") && err.contains("stepped aside"),
+        err.contains(&format!("pid {pid}"))
+            && err.contains("watch")
+            && err.contains("stepped aside"),
         "{err}"
     );
     assert!(err.contains("disable this cron job"), "what to do: {err}");
@@ -360,7 +372,14 @@ fn a_clean_next_to_a_watch_says_who_holds_the_run_lock_and_keeps_its_metrics_fre
     // --format json: a report that says it stepped aside; --metrics-file: written.
     let metrics = tmp.path().join("clean.prom");
     let o = run(zaki(tmp.path())
-        .args(["clean", "--no-containers", "--wait", "0s", "--format", "json"])
+        .args([
+            "clean",
+            "--no-containers",
+            "--wait",
+            "0s",
+            "--format",
+            "json",
+        ])
         .arg("--root")
         .arg(&state)
         .arg("--metrics-file")
@@ -380,7 +399,10 @@ fn a_clean_next_to_a_watch_says_who_holds_the_run_lock_and_keeps_its_metrics_fre
     assert_eq!(m["zaki_locks_last_run_success{command=clean}"], 1.0);
     let now = chrono::Utc::now().timestamp() as f64;
     let ts = m["zaki_locks_last_success_timestamp_seconds{command=clean}"];
-    assert!((now - ts).abs() < 60.0, "last success not fresh: {ts} vs {now}");
+    assert!(
+        (now - ts).abs() < 60.0,
+        "last success not fresh: {ts} vs {now}"
+    );
 }
 
 #[test]
@@ -424,7 +446,14 @@ fn probe_says_when_it_could_not_look_and_says_refused_once() {
     )
     .unwrap();
     let o = run(zaki(tmp.path())
-        .args(["probe", "77", "--attempts", "1", "--prefix", &unique("zfc-p-")])
+        .args([
+            "probe",
+            "77",
+            "--attempts",
+            "1",
+            "--prefix",
+            &unique("zfc-p-"),
+        ])
         .arg("--users-file")
         .arg(&users));
     let out = stdout(&o);
@@ -437,10 +466,16 @@ fn probe_says_when_it_could_not_look_and_says_refused_once() {
         user_line.contains("could not look") && !user_line.contains("not locked"),
         "{out}"
     );
-    assert_eq!(out.matches("efused").count(), out.matches("refused").count());
+    assert_eq!(
+        out.matches("efused").count(),
+        out.matches("refused").count()
+    );
     for l in out.lines() {
         assert!(l.matches("efused").count() <= 1, "said twice: {l}");
         assert!(!l.contains("os error"), "{l}");
     }
-    assert!(out.contains(&format!("nothing listens on 127.0.0.1:{port}")), "{out}");
+    assert!(
+        out.contains(&format!("nothing listens on 127.0.0.1:{port}")),
+        "{out}"
+    );
 }

@@ -24,7 +24,10 @@ fn need(tool: &str) {
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "{tool} is not installed: run scripts/test.sh (it installs it)");
+    assert!(
+        ok,
+        "{tool} is not installed: run scripts/test.sh (it installs it)"
+    );
 }
 
 /// A dir holding `zaki-locks` (a symlink to the binary under test), to put first in PATH.
@@ -59,7 +62,13 @@ impl Tmux {
         assert!(o.status.success(), "tmux: {}", stderr(&o));
         let t = Tmux { socket };
         // The window must really be that wide, whatever the tmux defaults.
-        t.tmux(&["resize-window", "-x", &cols.to_string(), "-y", &rows.to_string()]);
+        t.tmux(&[
+            "resize-window",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+        ]);
         t
     }
 
@@ -216,13 +225,7 @@ fn zsh_completes_interactively() {
         fpath.join("_zaki-locks"),
     )
     .unwrap();
-    let t = Tmux::start(
-        tmp.path(),
-        120,
-        40,
-        &["zsh", "-f"],
-        &[path_env(tmp.path())],
-    );
+    let t = Tmux::start(tmp.path(), 120, 40, &["zsh", "-f"], &[path_env(tmp.path())]);
     t.literal(&format!(
         "PS1='%% '; fpath=({} $fpath); autoload -U compinit; compinit -u -D",
         fpath.display()
@@ -244,10 +247,7 @@ fn fish_completes() {
     let complete = |line: &str| {
         let o = Command::new("fish")
             .args(["--no-config", "-c"])
-            .arg(format!(
-                "source {}; complete -C '{line}'",
-                script.display()
-            ))
+            .arg(format!("source {}; complete -C '{line}'", script.display()))
             .output()
             .unwrap();
         assert!(o.status.success(), "fish: {}", stderr(&o));
@@ -255,7 +255,9 @@ fn fish_completes() {
     };
     let got = complete("zaki-locks clean --");
     assert!(
-        got.contains("--dry-run") && got.contains("--log-format") && !got.contains("--fail-on-stale"),
+        got.contains("--dry-run")
+            && got.contains("--log-format")
+            && !got.contains("--fail-on-stale"),
         "{got}"
     );
     let got = complete("zaki-locks clean --log-format ");
@@ -402,9 +404,15 @@ fn the_table_off_a_terminal_is_tab_separated() {
     for l in &lines[1..7] {
         let cells: Vec<&str> = l.split('\t').collect();
         assert_eq!(cells.len(), 8, "{l:?}");
-        assert!(cells[7].starts_with("agents/main/sessions/0f3c9a2e-"), "{l:?}");
+        assert!(
+            cells[7].starts_with("agents/main/sessions/0f3c9a2e-"),
+            "{l:?}"
+        );
     }
-    assert!(!out.contains('|') && !out.contains("+--"), "a bordered table: {out}");
+    assert!(
+        !out.contains('|') && !out.contains("+--"),
+        "a bordered table: {out}"
+    );
 }
 
 fn render_man(page: &Path) -> String {
@@ -418,7 +426,12 @@ fn render_man(page: &Path) -> String {
         .env_remove("MAN_KEEP_FORMATTING")
         .output()
         .unwrap();
-    assert!(o.status.success(), "man -l {}: {}", page.display(), stderr(&o));
+    assert!(
+        o.status.success(),
+        "man -l {}: {}",
+        page.display(),
+        stderr(&o)
+    );
     // Overstrike (bold, underline) away: what the reader sees.
     let mut text = String::new();
     for c in stdout(&o).chars() {
@@ -485,7 +498,10 @@ fn man_pages_render_with_every_section_and_no_raw_roff() {
         assert!(main.lines().any(|l| l == s), "main page: no {s}");
     }
     let probe = render_man(&repo().join("man/zaki-locks-probe.1"));
-    assert!(probe.contains("zaki-locks probe [OPTIONS] USER_ID"), "{probe}");
+    assert!(
+        probe.contains("zaki-locks probe [OPTIONS] USER_ID"),
+        "{probe}"
+    );
 }
 
 /// The exit statuses in `--help`, in the man page and in the README are the same codes.
@@ -498,8 +514,15 @@ fn help_man_and_readme_agree_on_exit_statuses() {
         let help = stdout(&o);
         let man = render_man(&repo().join(format!("man/zaki-locks-{cmd}.1")));
         for (code, meaning) in zaki_locks::exit_codes::table(cmd) {
-            let first: String = meaning.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
-            assert!(help.contains(&format!("  {code}")), "{cmd} --help: no {code}");
+            let first: String = meaning
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(
+                help.contains(&format!("  {code}")),
+                "{cmd} --help: no {code}"
+            );
             assert!(help.contains(&first), "{cmd} --help: no {first:?}");
             let flat = man.split_whitespace().collect::<Vec<_>>().join(" ");
             assert!(flat.contains(&first), "man {cmd}: no {first:?}");
