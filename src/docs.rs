@@ -270,7 +270,9 @@ const MAIN_SECTIONS: [(&str, &str); 4] = [
          would_remove, skipped, errors), locks[] (location, path, host_path, agent, kind, \
          session_id, session_key, pid, owner_state, owner_name, created_at, age_seconds, mtime, \
          size, starttime, max_hold_ms, stale, reasons, action, note, content), errors[] \
-         (location, path, message), containers[] and warnings[]. Fields are only ever added.",
+         (location, path, message), containers[], warnings[], docker[] (docker_host, up, \
+         error) and stepped_aside (null, or the run lock clean found held: run_lock, pid, \
+         command, message). Fields are only ever added.",
     ),
     (
         "METRICS",

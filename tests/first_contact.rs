@@ -187,6 +187,25 @@ fn docker_unreachable_is_not_a_success() {
         "{err}"
     );
 
+    // An http:// engine where nothing listens: the cause, not the HTTP client's wrapper.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = run(zaki(tmp.path()).args([
+        "scan",
+        "--no-host",
+        "--docker-host",
+        &format!("http://127.0.0.1:{port}"),
+    ]));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("connection refused") && !err.contains("hyper") && !err.contains("os error"),
+        "{err}"
+    );
+
     // The engine that does answer is up.
     docker::require();
     let o = run(zaki(tmp.path()).args([
