@@ -103,6 +103,42 @@ pub fn verdict(attempts: &[Attempt], user_lock: Option<&LockRecord>) -> Outcome 
     }
 }
 
+/// What fixes a `session-busy` verdict, and the sessions whose stale locks
+/// `--clean-on-failure` removes: a stale lock (the probe's or the user's) is removed by
+/// `clean`; a live owner past the max hold is wedged, and only a restart frees it.
+pub fn remedy(
+    verdict: Outcome,
+    locks: [&Option<LockRecord>; 2],
+    container: &str,
+) -> (Option<String>, Vec<String>) {
+    if verdict != Outcome::SessionBusy {
+        return (None, Vec::new());
+    }
+    let locks: Vec<&LockRecord> = locks.into_iter().flatten().collect();
+    let mut stale: Vec<String> = locks
+        .iter()
+        .filter(|l| l.stale)
+        .filter_map(|l| l.session_key.clone())
+        .collect();
+    stale.dedup();
+    if !stale.is_empty() {
+        return (
+            Some(format!("zaki-locks clean --container {container}")),
+            stale,
+        );
+    }
+    if locks.iter().any(|l| blocks(l)) {
+        return (
+            Some(format!(
+                "docker restart {container} (a live process has held the lock past OpenClaw's \
+                 5-minute max hold)"
+            )),
+            Vec::new(),
+        );
+    }
+    (None, Vec::new())
+}
+
 /// What the user-session step says when the lock could be looked for (`looked`) or not.
 pub fn describe_user_session(
     key: &str,
@@ -523,41 +559,27 @@ impl Probe<'_> {
             }
         }
         report.verdict = verdict(&report.attempts, report.user_session_lock.as_ref());
-        let stale_keys: Vec<String> = [&report.session_lock, &report.user_session_lock]
-            .into_iter()
-            .flatten()
-            .filter(|l| l.stale)
-            .filter_map(|l| l.session_key.clone())
-            .collect();
-        let wedged = report
-            .user_session_lock
-            .as_ref()
-            .is_some_and(|l| !l.stale && blocks(l));
-        if report.verdict == Outcome::SessionBusy && wedged && stale_keys.is_empty() {
-            report.fix = Some(format!(
-                "docker restart {} (a live process has held the lock past OpenClaw's 5-minute max hold)",
-                self.container
-            ));
-        }
-        if report.verdict == Outcome::SessionBusy && !stale_keys.is_empty() {
-            let fix = format!("zaki-locks clean --container {}", self.container);
-            if args.clean_on_failure {
-                let mut all = true;
-                for key in &stale_keys {
-                    all &= self.clean_session(key).await;
-                }
-                report.cleaned = all;
-                t.step(
-                    "clean",
-                    if report.cleaned {
-                        "removed the stale lock"
-                    } else {
-                        "the stale lock could not be removed"
-                    },
-                );
+        let (fix, stale_keys) = remedy(
+            report.verdict,
+            [&report.session_lock, &report.user_session_lock],
+            self.container,
+        );
+        if args.clean_on_failure && !stale_keys.is_empty() {
+            let mut all = true;
+            for key in &stale_keys {
+                all &= self.clean_session(key).await;
             }
-            report.fix = Some(fix);
+            report.cleaned = all;
+            t.step(
+                "clean",
+                if report.cleaned {
+                    "removed the stale lock"
+                } else {
+                    "the stale lock could not be removed"
+                },
+            );
         }
+        report.fix = fix;
         if t.on {
             let fix = match (&report.fix, report.cleaned) {
                 (Some(f), false) => format!("; to fix: {f}"),
@@ -956,6 +978,28 @@ mod tests {
         assert_eq!(
             verdict(&[attempt(Outcome::Timeout)], Some(&lock(true))),
             Outcome::SessionBusy
+        );
+    }
+
+    #[test]
+    fn the_remedy_follows_the_lock() {
+        let none = None;
+        let (fix, keys) = remedy(Outcome::SessionBusy, [&none, &Some(lock(true))], "c");
+        assert_eq!(fix.as_deref(), Some("zaki-locks clean --container c"));
+        assert_eq!(keys, ["agent:main:openai-user:42"]);
+        // A live owner within the max hold: busy, but nothing to remove and no restart.
+        assert_eq!(
+            remedy(Outcome::SessionBusy, [&Some(lock(false)), &none], "c"),
+            (None, vec![])
+        );
+        let mut wedged = lock(false);
+        wedged.age_seconds = Some(600);
+        let (fix, keys) = remedy(Outcome::SessionBusy, [&none, &Some(wedged)], "c");
+        assert!(fix.unwrap().starts_with("docker restart c"));
+        assert!(keys.is_empty());
+        assert_eq!(
+            remedy(Outcome::Ok, [&Some(lock(true)), &none], "c"),
+            (None, vec![])
         );
     }
 
