@@ -12,6 +12,26 @@ fn exit_codes(command: &str) -> String {
     crate::exit_codes::help_text(crate::exit_codes::table(command))
 }
 
+/// The top-level help's epilogue: exit statuses, and where the rest is documented.
+fn main_after_help() -> String {
+    let mut env = String::from("Environment:");
+    let mut width = env.len();
+    for name in crate::docs::environment_names() {
+        if width + name.len() + 2 > 80 {
+            env.push_str("\n ");
+            width = 1;
+        }
+        env.push(' ');
+        env.push_str(name);
+        width += name.len() + 1;
+    }
+    format!(
+        "{}\n\n{env}\nFiles, examples, staleness rules, JSON and metrics: man zaki-locks\n\
+         (or: zaki-locks man | man -l -)",
+        exit_codes("zaki-locks")
+    )
+}
+
 const ABOUT: &str = "Find and safely remove stuck OpenClaw session locks";
 
 const LONG_ABOUT: &str = "\
@@ -30,7 +50,7 @@ only locks that are stale and unchanged since they were judged.";
     version,
     about = ABOUT,
     long_about = LONG_ABOUT,
-    after_help = exit_codes("zaki-locks"),
+    after_help = main_after_help(),
     propagate_version = true,
     disable_help_subcommand = true
 )]

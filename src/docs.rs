@@ -288,6 +288,14 @@ const MAIN_SECTIONS: [(&str, &str); 4] = [
     ),
 ];
 
+/// The environment variables the man pages describe, for `--help`.
+pub fn environment_names() -> Vec<&'static str> {
+    ENVIRONMENT
+        .split("\n\n")
+        .filter_map(|p| p.strip_prefix("* ")?.split_once(':').map(|(n, _)| n))
+        .collect()
+}
+
 const ENVIRONMENT: &str = "\
 * NO_COLOR: when set and not empty, no colour (--color auto).\n\n\
 * DOCKER_HOST: the Docker engine to ask when --docker-host is not given (unix:///path or \
@@ -367,6 +375,21 @@ mod tests {
             .collect();
         assert!(set.len() > 5, "{set:?}");
         assert_eq!(set, arms);
+    }
+
+    #[test]
+    fn help_names_every_variable() {
+        assert_eq!(
+            environment_names(),
+            [
+                "NO_COLOR",
+                "DOCKER_HOST",
+                "DOCKER_TLS_VERIFY",
+                "DOCKER_CERT_PATH",
+                "OPENCLAW_STATE_DIR",
+                "ZAKI_LOCKS_RUN_LOCK"
+            ]
+        );
     }
 
     #[test]
