@@ -240,22 +240,32 @@ pub fn table(
         return out;
     };
     let w = fit(&rows, Some(max));
+    // Aligned cells; a terminal too narrow even for the shrunk columns cuts the line at its
+    // edge, as `ps` does.
     let line = |cells: &[String; 8], colour_of: Option<Color>| {
         let mut l = String::new();
+        let mut used = 0;
         for (i, c) in cells.iter().enumerate() {
-            let text = cut(c, w[i], SHRINK[i].1);
-            let pad = w[i] - width(&text);
+            let mut text = cut(c, w[i], SHRINK[i].1);
             let last = i + 1 == cells.len();
-            let painted = match (i, colour_of) {
-                (1, Some(col)) => paint(&text, col),
-                _ => text,
-            };
-            l.push_str(&painted);
-            if !last {
-                l.push_str(&" ".repeat(pad + 2));
+            let room = max.saturating_sub(used);
+            let full = width(&text) > room;
+            if full {
+                text = cut(&text, room, false);
             }
+            used += width(&text);
+            l.push_str(&match (i, colour_of) {
+                (1, Some(col)) => paint(&text, col),
+                _ => text.clone(),
+            });
+            if full || last {
+                break;
+            }
+            let gap = (w[i] - width(&text) + 2).min(max.saturating_sub(used));
+            l.push_str(&" ".repeat(gap));
+            used += gap;
         }
-        l
+        l.trim_end().to_owned()
     };
     let mut out = line(&HEADER.map(str::to_owned), None);
     for (r, cells) in records.iter().zip(&rows) {
@@ -493,6 +503,65 @@ pub fn json(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(location: crate::place::Location, note: Option<&str>) -> LockRecord {
+        LockRecord {
+            location,
+            path: "/home/node/.openclaw/agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock".into(),
+            host_path: None,
+            agent: "main".into(),
+            kind: "transcript",
+            session_id: None,
+            session_key: Some("agent:main:openai-user:1234567890".into()),
+            pid: Some(4_194_303),
+            owner_state: OwnerState::Recycled,
+            owner_name: Some("node".into()),
+            created_at: None,
+            age_seconds: Some(90_000),
+            mtime: None,
+            size: None,
+            starttime: None,
+            max_hold_ms: None,
+            stale: true,
+            reasons: vec![crate::policy::Reason::RecycledPid, crate::policy::Reason::TooOld],
+            action: Action::WouldRemove,
+            note: note.map(str::to_owned),
+            content: None,
+        }
+    }
+
+    #[test]
+    fn the_table_fits_any_width_one_line_per_lock() {
+        use crate::place::Location;
+        let records = [
+            record(
+                Location::Container("zaki-user-1234567890".into()),
+                Some("a long note that says why it was kept or skipped in words"),
+            ),
+            record(Location::Host, None),
+        ];
+        for cols in [40, 60, 80, 120] {
+            let t = table(&records, true, false, Some(cols));
+            let lines: Vec<&str> = t.lines().collect();
+            assert_eq!(lines.len(), 3, "{t}");
+            for l in &lines {
+                let plain = l.replace("\x1b[33m", "").replace("\x1b[0m", "");
+                assert!(plain.chars().count() <= cols, "{cols}: {plain:?}");
+            }
+            // The user id (the session key's end) survives the cut.
+            assert!(lines[1].contains("1234567890"), "{cols}: {t}");
+        }
+        // Wide enough: nothing cut, the relative path whole, the status word as is.
+        let t = table(&records, false, false, Some(250));
+        assert!(t.contains("agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock"));
+        assert!(t.contains(" would-remove "), "{t}");
+        assert!(!t.contains('…'), "{t}");
+        let t = table(&records, false, true, None);
+        assert!(
+            t.contains("\t/home/node/.openclaw/agents/main/sessions/"),
+            "{t}"
+        );
+    }
 
     #[test]
     fn durations() {
