@@ -12,6 +12,12 @@ need find || missing+=(findutils)
 [ -x /usr/bin/python3.11 ] || missing+=(python3.11-minimal)
 # python3's sqlite3 module: tests write real SQLite databases (OpenClaw 2026.8+ state dirs).
 python3 -c 'import sqlite3' >/dev/null 2>&1 || missing+=(libpython3.11-stdlib)
+# Where the operator touches it (tests/terminal.rs, tests/package.rs): real shells with their
+# completion, a real terminal, man, and lintian on the package.
+for tool in tmux zsh fish lintian; do need "$tool" || missing+=("$tool"); done
+need man || missing+=(man-db)
+need groff || missing+=(groff-base)
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

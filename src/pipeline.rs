@@ -39,9 +39,12 @@ pub struct Seen {
     pub engines: Vec<Engine>,
     /// Each host place's era and, in the SQLite era (OpenClaw 2026.8+), its turn claims.
     pub dbs: Vec<crate::claims::PlaceDb>,
+    /// Every engine asked, up or not.
+    pub engines_up: Vec<crate::report::EngineStatus>,
 }
 
 pub fn policy(j: &JudgeArgs) -> Result<Policy> {
+    // The parser bounds it to a year; this cannot fail, but is not allowed to panic either.
     let stale_after = TimeDelta::from_std(j.older_than)
         .map_err(|_| eyre!("--older-than {:?} is too large", j.older_than))?;
     Ok(Policy {
@@ -163,6 +166,7 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
         containers: survey.reports,
         warnings: survey.warnings,
         engines: survey.engines,
+        engines_up: survey.engines_up,
         dbs,
     }
 }
@@ -418,4 +422,5 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
     )
     .with_containers(seen.containers, seen.warnings)
     .with_places(seen.dbs)
+    .with_engines(seen.engines_up)
 }

@@ -148,7 +148,7 @@ pub struct Report {
     pub errors: Vec<Problem>,
     /// Every container looked at, with its state and any error.
     pub containers: Vec<ContainerReport>,
-    /// Things worth knowing that did not stop the job (e.g. Docker not reachable by default).
+    /// Things worth knowing that did not stop the job.
     pub warnings: Vec<String>,
     /// Each state dir read from this host: its era (`lock-file`, `sqlite`, `unknown`), and in
     /// the SQLite era its gateway lease, unclean boots and sessions' turns and claims.
@@ -156,6 +156,27 @@ pub struct Report {
     /// `clean`: each container with an orphan turn claim, and whether it was restarted
     /// (`--restart-orphaned`) or what to type to fix it.
     pub restarts: Vec<crate::remedy::Restart>,
+    /// Each Docker engine asked, and whether it answered.
+    pub docker: Vec<EngineStatus>,
+    /// `clean` found the run lock held and did nothing (`null` otherwise).
+    pub stepped_aside: Option<SteppedAside>,
+}
+
+/// One Docker engine, as the JSON report's `docker` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineStatus {
+    pub docker_host: String,
+    pub up: bool,
+    pub error: Option<String>,
+}
+
+/// Who held the run lock when `clean` stepped aside.
+#[derive(Debug, Clone, Serialize)]
+pub struct SteppedAside {
+    pub run_lock: String,
+    pub pid: Option<u32>,
+    pub command: Option<String>,
+    pub message: String,
 }
 
 impl Report {
@@ -196,6 +217,8 @@ impl Report {
             warnings: Vec::new(),
             places: Vec::new(),
             restarts: Vec::new(),
+            docker: Vec::new(),
+            stepped_aside: None,
         }
     }
 
@@ -228,6 +251,11 @@ impl Report {
         }
         self.summary.errors = self.errors.len();
         self.places = places;
+        self
+    }
+
+    pub fn with_engines(mut self, engines: Vec<EngineStatus>) -> Report {
+        self.docker = engines;
         self
     }
 }
