@@ -80,6 +80,7 @@ human\t'Sentences for people'
 kv\t'ts=… action=… key=value pairs, one line per action'
 json\t'One JSON object per line'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l metrics-file -d 'Also write the metrics (Prometheus text format) to this file, atomically, for node_exporter\'s textfile collector' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l restart-min-uptime -d 'With --restart-orphaned: leave a container up for less than this alone (its gateway clears claims while it starts; restarting it again would only delay that)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -109,6 +110,7 @@ kv\t'ts=… action=… key=value pairs, one line per action'
 json\t'One JSON object per line'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l run-lock -d 'The run lock, held for as long as watch runs (a cron clean then steps aside)' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l wait -d 'How long to wait for a clean under way to finish before giving up (exit 1)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l restart-min-uptime -d 'With --restart-orphaned: leave a container up for less than this alone (its gateway clears claims while it starts; restarting it again would only delay that)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l metrics-file -d 'Write the metrics (Prometheus text format, command="watch") to this file after every pass, atomically; it replaces the cron clean\'s file' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''

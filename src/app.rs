@@ -216,6 +216,7 @@ fn clean(args: CleanArgs) -> Result<Exit> {
         rt.block_on(crate::remedy::restart_orphaned(
             &args.places,
             &policy,
+            args.restart_min_uptime,
             &report.places,
             |r| {
                 if text {

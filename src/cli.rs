@@ -270,6 +270,12 @@ pub struct CleanArgs {
     /// is still there. The database is never edited. Without it, clean prints the command
     #[arg(long)]
     pub restart_orphaned: bool,
+
+    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
+    /// clears claims while it starts; restarting it again would only delay that)
+    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub restart_min_uptime: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -508,6 +514,12 @@ pub struct WatchArgs {
     /// turn claim (as `clean --restart-orphaned`)
     #[arg(long)]
     pub restart_orphaned: bool,
+
+    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
+    /// clears claims while it starts; restarting it again would only delay that)
+    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub restart_min_uptime: Duration,
 
     /// Write the metrics (Prometheus text format, command="watch") to this file after every
     /// pass, atomically; it replaces the cron clean's file

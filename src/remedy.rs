@@ -10,10 +10,6 @@ use crate::cli::PlaceArgs;
 use crate::place::Location;
 use crate::policy::Policy;
 
-/// A container up for less than this is not restarted: its gateway may still be starting
-/// (and clearing claims); restarting it again would only delay that.
-pub const MIN_UPTIME: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
-
 /// One container the remedy concerns, and what was done.
 #[derive(Debug, Clone, Serialize)]
 pub struct Restart {
@@ -97,6 +93,7 @@ pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
 pub async fn restart_orphaned(
     args: &PlaceArgs,
     policy: &Policy,
+    min_uptime: std::time::Duration,
     places: &[PlaceDb],
     mut log: impl FnMut(&Restart),
 ) -> Vec<Restart> {
@@ -163,7 +160,7 @@ pub async fn restart_orphaned(
                 "not-running",
                 "the container is not running: its next start clears the claim".into(),
             )
-        } else if let Some(up) = uptime.filter(|u| *u < MIN_UPTIME) {
+        } else if let Some(up) = uptime.filter(|u| u.to_std().map_or(true, |u| u < min_uptime)) {
             // Its start-up clears claims: never restart a gateway that is still starting.
             r(
                 "starting",

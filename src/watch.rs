@@ -234,9 +234,13 @@ async fn orphaned(ctx: &Ctx, places: &PlaceArgs, report: &Report) {
         return;
     }
     if ctx.args.restart_orphaned {
-        crate::remedy::restart_orphaned(places, &ctx.policy, &report.places, |r| {
-            print(&(crate::remedy::line(ctx.style, r) + "\n"))
-        })
+        crate::remedy::restart_orphaned(
+            places,
+            &ctx.policy,
+            ctx.args.restart_min_uptime,
+            &report.places,
+            |r| print(&(crate::remedy::line(ctx.style, r) + "\n")),
+        )
         .await;
     } else {
         for r in crate::remedy::advice(&report.places) {

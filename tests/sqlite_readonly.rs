@@ -47,6 +47,11 @@ fn now_ms() -> i64 {
 /// with an orphan claim (no running turn) and a lease owned by `owner` (pid, starttime). With
 /// `hold`, the writer stays alive with the rows only in the WAL; else it closes cleanly.
 fn databases(state: &Path, owner: (u32, u64), hold: bool) -> Option<Writer> {
+    databases_with(state, owner, hold, false)
+}
+
+/// [`databases`], with the claim's turn running (`running`) or not.
+fn databases_with(state: &Path, owner: (u32, u64), hold: bool, running: bool) -> Option<Writer> {
     std::fs::create_dir_all(state.join("state")).unwrap();
     std::fs::create_dir_all(state.join("agents/main/agent")).unwrap();
     let now = now_ms();
@@ -70,7 +75,8 @@ s = db({state_db:?}, {state_schema:?}, [
   ("INSERT INTO gateway_boot_lifecycle VALUES ('b1', {pid}, 2, NULL, NULL)", ()),
 ])
 a = db({agent_db:?}, {agent_schema:?}, [
-  ("INSERT INTO session_nodes VALUES ('agent:main:openai-user:7','s1','{{\"activeWriterRunId\":\"run-old\"}}','done',?)", ({now} - 100000,)),
+  ("INSERT INTO session_nodes VALUES ('agent:main:openai-user:7','s1',?,?,?)",
+     ('{{"activeWriterRunId":"{writer}"}}', '{status}', {now} - 100000)),
 ])
 if {hold}:
     print("ready", flush=True)
@@ -87,6 +93,8 @@ print("ready", flush=True)
         pid = owner.0,
         st = owner.1,
         hold = if hold { "True" } else { "False" },
+        writer = if running { "run-orphan" } else { "run-old" },
+        status = if running { "running" } else { "done" },
     );
     let mut child = Command::new("python3")
         .arg("-c")
@@ -283,4 +291,114 @@ fn symlinks_are_never_followed_to_a_database() {
             "{file}: {e}"
         );
     }
+}
+
+/// `watch --restart-orphaned` restarts exactly the container whose gateway holds an orphan
+/// claim: two busybox containers stand in for gateways (their pid 1 owns the lease), each with
+/// a bind-mounted state dir whose live databases a host writer keeps open.
+#[test]
+fn watch_restarts_exactly_the_container_with_an_orphan_claim() {
+    use common::docker::{self, Container, bind, unique};
+    docker::require();
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = unique("zk14w-");
+    let mut writers = Vec::new();
+    let mut containers = Vec::new();
+    for (user, running) in [("a", false), ("b", true)] {
+        let state = tmp.path().join(format!("users/user-{user}/.openclaw"));
+        std::fs::create_dir_all(&state).unwrap();
+        let c = Container::busybox(
+            &format!("{prefix}{user}"),
+            &["-v", &bind(&state, "/home/node/.openclaw")],
+        );
+        let st: u64 = c
+            .sh("cat /proc/1/stat")
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        writers.push(databases_with(&state, (1, st), true, running));
+        containers.push(c);
+    }
+    let started = |c: &Container| {
+        let o = docker::docker(&["inspect", "-f", "{{.State.StartedAt}}", &c.name]);
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    let before: Vec<String> = containers.iter().map(started).collect();
+
+    let mut watch = zaki(tmp.path())
+        .args([
+            "watch",
+            "--no-host",
+            "--prefix",
+            &prefix,
+            "--interval",
+            "1h",
+            "--log-format",
+            "kv",
+            "--restart-orphaned",
+            "--restart-min-uptime",
+            "0s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !log.iter().any(|l: &String| l.contains("action=restarted")) {
+        assert!(
+            Instant::now() < deadline,
+            "no restart logged:\n{}",
+            log.join("\n")
+        );
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            log.push(l);
+        }
+    }
+    // The restart's own start event brings one more pass: let it run, then stop watch.
+    std::thread::sleep(Duration::from_secs(3));
+    while let Ok(l) = rx.try_recv() {
+        log.push(l);
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watch.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = watch.wait();
+    let log = log.join("\n");
+    let restarted: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("action=restarted"))
+        .collect();
+    assert_eq!(restarted.len(), 1, "{log}");
+    assert!(
+        restarted[0].contains(&format!("location=container:{prefix}a"))
+            && restarted[0].contains("sessions=agent:main:openai-user:7"),
+        "{log}"
+    );
+    assert_ne!(
+        started(&containers[0]),
+        before[0],
+        "a was not restarted:\n{log}"
+    );
+    assert_eq!(
+        started(&containers[1]),
+        before[1],
+        "b was restarted:\n{log}"
+    );
+    drop(writers);
 }
