@@ -221,9 +221,9 @@ pub fn terminal_width() -> Option<usize> {
     (r == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
 }
 
-/// The `scan` table: one line per lock. On a terminal (`width` given) the columns are aligned
-/// and cut to fit; otherwise they are separated by tabs and never cut, for `cut`, `awk` and
-/// spreadsheets.
+/// The `scan` table: one line per lock. On a terminal (`columns` given) the columns are
+/// aligned by comfy-table and cut to fit; otherwise they are separated by tabs and never cut,
+/// for `cut`, `awk` and spreadsheets.
 pub fn table(
     records: &[LockRecord],
     colour: bool,
@@ -231,58 +231,82 @@ pub fn table(
     columns: Option<usize>,
 ) -> String {
     let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
-    let Some(max) = columns else {
-        let mut out = HEADER.join("\t");
-        for r in &rows {
-            out.push('\n');
-            out.push_str(&r.join("\t"));
-        }
-        return out;
-    };
-    let w = fit(&rows, Some(max));
-    // Aligned cells; a terminal too narrow even for the shrunk columns cuts the line at its
-    // edge, as `ps` does.
-    let line = |cells: &[String; 8], colour_of: Option<Color>| {
-        let mut l = String::new();
-        let mut used = 0;
-        for (i, c) in cells.iter().enumerate() {
-            let mut text = cut(c, w[i], SHRINK[i].1);
-            let last = i + 1 == cells.len();
-            let room = max.saturating_sub(used);
-            let full = width(&text) > room;
-            if full {
-                text = cut(&text, room, false);
-            }
-            used += width(&text);
-            l.push_str(&match (i, colour_of) {
-                (1, Some(col)) => paint(&text, col),
-                _ => text.clone(),
-            });
-            if full || last {
-                break;
-            }
-            let gap = (w[i] - width(&text) + 2).min(max.saturating_sub(used));
-            l.push_str(&" ".repeat(gap));
-            used += gap;
-        }
-        l.trim_end().to_owned()
-    };
-    let mut out = line(&HEADER.map(str::to_owned), None);
-    for (r, cells) in records.iter().zip(&rows) {
+    match columns {
+        Some(max) => aligned(records, &rows, colour, max),
+        None => tab_separated(&rows),
+    }
+}
+
+/// Off a terminal: a plain join, not comfy-table, because comfy-table only lays out aligned
+/// columns (padding with spaces); a tab-separated line has no layout to do and must never be
+/// cut or padded.
+fn tab_separated(rows: &[[String; 8]]) -> String {
+    let mut out = HEADER.join("\t");
+    for r in rows {
         out.push('\n');
-        out.push_str(&line(cells, colour.then(|| status(r).1)));
+        out.push_str(&r.join("\t"));
     }
     out
 }
 
-fn paint(s: &str, c: Color) -> String {
-    let code = match c {
-        Color::Red => 31,
-        Color::Green => 32,
-        Color::Yellow => 33,
-        Color::Magenta => 35,
+/// On a terminal, docker-ps style: no borders, two spaces between columns, each column cut
+/// to the width [`fit`] gives it. comfy-table cuts only at a cell's end, so the cells are cut
+/// here (a path keeps its tail) and comfy-table lays them out with no arrangement of its own.
+/// A terminal too narrow even for the shrunk columns cuts the line at its edge, as `ps` does.
+fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usize) -> String {
+    use comfy_table::{Cell, ContentArrangement, Table, presets};
+    let w = fit(rows, Some(max));
+    // Where each column starts; those starting at or past the edge are not shown.
+    let starts: Vec<usize> = w
+        .iter()
+        .scan(0, |at, wi| {
+            let s = *at;
+            *at += wi + 2;
+            Some(s)
+        })
+        .collect();
+    let shown = starts.iter().take_while(|&&s| s < max).count();
+    let cells = |texts: &[String; 8]| -> Vec<String> {
+        (0..shown)
+            .map(|i| cut(&cut(&texts[i], w[i], SHRINK[i].1), max - starts[i], false))
+            .collect()
     };
-    format!("\x1b[{code}m{s}\x1b[0m")
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        // Styling follows `--color`, not comfy-table's own look at stdout.
+        .force_no_tty();
+    if colour {
+        t.enforce_styling();
+        t.style_text_only();
+        // `colour` already weighed NO_COLOR against `--color`; crossterm would weigh it again.
+        crossterm::style::Colored::set_ansi_color_disabled(false);
+    }
+    t.set_header(cells(&HEADER.map(str::to_owned)));
+    for (r, texts) in records.iter().zip(rows) {
+        let mut row: Vec<Cell> = cells(texts).into_iter().map(Cell::new).collect();
+        if colour && row.len() > 1 {
+            let word = row.remove(1);
+            row.insert(1, word.fg(status(r).1.into()));
+        }
+        t.add_row(row);
+    }
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding(if i + 1 == shown { (0, 0) } else { (0, 2) });
+    }
+    t.trim_fmt()
+}
+
+impl From<Color> for comfy_table::Color {
+    /// The terminal's own palette colours 1–5 (`31`–`35`), as `ls` and `grep` use.
+    fn from(c: Color) -> Self {
+        match c {
+            Color::Red => comfy_table::Color::DarkRed,
+            Color::Green => comfy_table::Color::DarkGreen,
+            Color::Yellow => comfy_table::Color::DarkYellow,
+            Color::Magenta => comfy_table::Color::DarkMagenta,
+        }
+    }
 }
 
 /// One line per lock that `clean` acted on (or would have): what, where, why, and the payload,
@@ -530,6 +554,26 @@ mod tests {
         }
     }
 
+    /// What a terminal shows of a line: SGR sequences (`ESC [ … m`) take no column.
+    fn visible(line: &str) -> String {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                assert_eq!(chars.next(), Some('['), "{line:?}");
+                for d in chars.by_ref() {
+                    if d == 'm' {
+                        break;
+                    }
+                    assert!(d.is_ascii_digit() || d == ';', "{line:?}");
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
     #[test]
     fn the_table_fits_any_width_one_line_per_lock() {
         use crate::place::Location;
@@ -545,7 +589,7 @@ mod tests {
             let lines: Vec<&str> = t.lines().collect();
             assert_eq!(lines.len(), 3, "{t}");
             for l in &lines {
-                let plain = l.replace("\x1b[33m", "").replace("\x1b[0m", "");
+                let plain = visible(l);
                 assert!(plain.chars().count() <= cols, "{cols}: {plain:?}");
             }
             // The user id (the session key's end) survives the cut.
@@ -592,5 +636,148 @@ mod tests {
             "{ \"pid\": 1, \"createdAt\": \"x\" }"
         );
         assert_eq!(squash(""), "(empty)");
+    }
+}
+
+#[cfg(test)]
+mod compare_old {
+    use super::*;
+    use crate::place::Location;
+/// The `scan` table: one line per lock. On a terminal (`width` given) the columns are aligned
+/// and cut to fit; otherwise they are separated by tabs and never cut, for `cut`, `awk` and
+/// spreadsheets.
+fn old_table(
+    records: &[LockRecord],
+    colour: bool,
+    full_paths: bool,
+    columns: Option<usize>,
+) -> String {
+    let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
+    let Some(max) = columns else {
+        let mut out = HEADER.join("\t");
+        for r in &rows {
+            out.push('\n');
+            out.push_str(&r.join("\t"));
+        }
+        return out;
+    };
+    let w = fit(&rows, Some(max));
+    // Aligned cells; a terminal too narrow even for the shrunk columns cuts the line at its
+    // edge, as `ps` does.
+    let line = |cells: &[String; 8], colour_of: Option<Color>| {
+        let mut l = String::new();
+        let mut used = 0;
+        for (i, c) in cells.iter().enumerate() {
+            let mut text = cut(c, w[i], SHRINK[i].1);
+            let last = i + 1 == cells.len();
+            let room = max.saturating_sub(used);
+            let full = width(&text) > room;
+            if full {
+                text = cut(&text, room, false);
+            }
+            used += width(&text);
+            l.push_str(&match (i, colour_of) {
+                (1, Some(col)) => paint(&text, col),
+                _ => text.clone(),
+            });
+            if full || last {
+                break;
+            }
+            let gap = (w[i] - width(&text) + 2).min(max.saturating_sub(used));
+            l.push_str(&" ".repeat(gap));
+            used += gap;
+        }
+        l.trim_end().to_owned()
+    };
+    let mut out = line(&HEADER.map(str::to_owned), None);
+    for (r, cells) in records.iter().zip(&rows) {
+        out.push('\n');
+        out.push_str(&line(cells, colour.then(|| status(r).1)));
+    }
+    out
+}
+
+fn paint(s: &str, c: Color) -> String {
+    let code = match c {
+        Color::Red => 31,
+        Color::Green => 32,
+        Color::Yellow => 33,
+        Color::Magenta => 35,
+    };
+    format!("\x1b[{code}m{s}\x1b[0m")
+}
+
+
+    fn norm(s: &str) -> String {
+        let mut s = s.replace("\x1b[39m", "\x1b[0m");
+        for n in 1..=5 {
+            s = s.replace(&format!("\x1b[38;5;{n}m"), &format!("\x1b[3{n}m"));
+        }
+        s
+    }
+
+    fn rec(loc: Location, path: &str, action: Action, stale: bool, note: Option<&str>, key: Option<&str>, owner: OwnerState, name: Option<&str>) -> LockRecord {
+        LockRecord {
+            location: loc,
+            path: path.into(),
+            host_path: None,
+            agent: "main".into(),
+            kind: "transcript",
+            session_id: None,
+            session_key: key.map(str::to_owned),
+            pid: Some(4_194_303),
+            owner_state: owner,
+            owner_name: name.map(str::to_owned),
+            created_at: None,
+            age_seconds: Some(90_000),
+            mtime: None,
+            size: None,
+            starttime: None,
+            max_hold_ms: None,
+            stale,
+            reasons: if stale { vec![crate::policy::Reason::RecycledPid, crate::policy::Reason::TooOld] } else { vec![] },
+            action,
+            note: note.map(str::to_owned),
+            content: None,
+        }
+    }
+
+    #[test]
+    fn same_bytes_as_the_hand_rolled_table() {
+        let long = "/var/lib/zaki/users/1234567890/.openclaw/agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock";
+        let sets: Vec<Vec<LockRecord>> = vec![
+            vec![rec(Location::Host, "/x/agents/a/sessions/s.jsonl.lock", Action::Kept, false, None, None, OwnerState::Alive, Some("node"))],
+            vec![
+                rec(Location::Container("zaki-user-1234567890".into()), long, Action::WouldRemove, true, Some("a long note that says why it was kept or skipped in words"), Some("agent:main:openai-user:1234567890"), OwnerState::Recycled, Some("node")),
+                rec(Location::Host, long, Action::Removed, true, None, Some("agent:main:openai-user:1"), OwnerState::Dead, None),
+                rec(Location::Host, "/no/agents/dir.lock", Action::Skipped, false, Some("n"), Some("agent:other:x"), OwnerState::Alive, Some("openclaw-gateway-long-name")),
+                rec(Location::Host, long, Action::Kept, false, None, None, OwnerState::Alive, Some("sleep")),
+            ],
+        ];
+        let mut n = 0;
+        for recs in &sets {
+            for full in [false, true] {
+                for colour in [false, true] {
+                    for cols in (1..=260).chain([None].into_iter().flatten()) {
+                        let a = old_table(recs, colour, full, Some(cols));
+                        let b = table(recs, colour, full, Some(cols));
+                        let mut a = a;
+                        for n in 1..=5 {
+                            a = a.replace(&format!("\x1b[3{n}m\x1b[0m"), "");
+                        }
+                        let a = a.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+                        assert_eq!(norm(&b), a, "cols {cols} colour {colour} full {full}");
+                        n += 1;
+                    }
+                    assert_eq!(old_table(recs, colour, full, None), table(recs, colour, full, None));
+                }
+            }
+        }
+        eprintln!("{n} tables identical");
+        let recs = &sets[1];
+        for cols in [80, 200] {
+            eprintln!("=== {cols}\n{}", table(recs, true, false, Some(cols)).escape_debug());
+            eprintln!("=== {cols}\n{}", table(recs, false, false, Some(cols)));
+        }
     }
 }
