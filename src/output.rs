@@ -607,6 +607,112 @@ mod tests {
         );
     }
 
+    fn lock(action: Action, stale: bool, owner: OwnerState, name: Option<&str>) -> LockRecord {
+        LockRecord {
+            location: crate::place::Location::Host,
+            action,
+            stale,
+            owner_state: owner,
+            owner_name: name.map(str::to_owned),
+            reasons: if stale {
+                record(crate::place::Location::Host, None).reasons
+            } else {
+                vec![]
+            },
+            ..record(crate::place::Location::Host, None)
+        }
+    }
+
+    /// The layout, byte for byte, as the hand-rolled formatter drew it before comfy-table
+    /// (colour codes aside): two spaces between columns, none before or after, the status word
+    /// coloured alone, cuts at the start of a session or path and at the end of a note.
+    #[test]
+    fn the_table_layout_is_exact_at_80_and_200_columns() {
+        use crate::place::Location;
+        let path = "agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock";
+        let two = [
+            LockRecord {
+                session_key: Some("agent:main:openai-user:1000000005".into()),
+                ..lock(Action::Kept, false, OwnerState::Alive, Some("sleep"))
+            },
+            LockRecord {
+                session_key: Some("agent:main:openai-user:1000000004".into()),
+                ..lock(Action::Kept, true, OwnerState::Dead, None)
+            },
+        ];
+        let y = "\x1b[38;5;3m";
+        let (r, g, m, e) = ("\x1b[38;5;1m", "\x1b[38;5;2m", "\x1b[38;5;5m", "\x1b[39m");
+        assert_eq!(
+            table(&two, true, false, Some(80)),
+            format!(
+                "WHERE  STATUS  AGE    PID      OWNER  WHY       SESSION           LOCK\n\
+                 host   {g}held{e}    1d01h  4194303  sleep  -         …user:1000000005  …1b.jsonl.lock\n\
+                 host   {r}stale{e}   1d01h  4194303  dead   recycle…  …user:1000000004  …1b.jsonl.lock"
+            )
+        );
+        assert_eq!(
+            table(&two, true, false, Some(200)),
+            format!(
+                "WHERE  STATUS  AGE    PID      OWNER  WHY                    SESSION                 LOCK\n\
+                 host   {g}held{e}    1d01h  4194303  sleep  -                      openai-user:1000000005  {path}\n\
+                 host   {r}stale{e}   1d01h  4194303  dead   recycled-pid, too-old  openai-user:1000000004  {path}"
+            )
+        );
+        let four = [
+            record(
+                Location::Container("zaki-user-1234567890".into()),
+                Some("a long note that says why it was kept or skipped in words"),
+            ),
+            LockRecord {
+                session_key: Some("agent:main:openai-user:1".into()),
+                ..lock(Action::Removed, true, OwnerState::Dead, None)
+            },
+            LockRecord {
+                path: "/no/agents/dir.lock".into(),
+                session_key: Some("agent:other:x".into()),
+                note: Some("n".into()),
+                ..lock(
+                    Action::Skipped,
+                    false,
+                    OwnerState::Alive,
+                    Some("openclaw-gateway-long-name"),
+                )
+            },
+            LockRecord {
+                session_key: None,
+                ..lock(Action::Kept, false, OwnerState::Alive, Some("sleep"))
+            },
+        ];
+        // So many wide columns that the path, shrunk last, starts past the 80th column.
+        let t80 = table(&four, true, false, Some(80));
+        assert_eq!(
+            t80,
+            format!(
+                "WHERE         STATUS        AGE    PID      OWNER   WHY       SESSION\n\
+                 …-1234567890  {y}would-remove{e}  1d01h  4194303  recyc…  recycle…  …user:1234567890\n\
+                 host          {r}removed{e}       1d01h  4194303  dead    recycle…  openai-user:1\n\
+                 host          {m}skipped{e}       1d01h  4194303  openc…  n         agent:other:x\n\
+                 host          {g}held{e}          1d01h  4194303  sleep   -         -"
+            )
+        );
+        // A coloured line takes the columns of the same line without colour.
+        let plain = table(&four, false, false, Some(80));
+        for (c, p) in t80.lines().zip(plain.lines()) {
+            assert_eq!(visible(c), p);
+            assert!(p.chars().count() <= 80, "{p:?}");
+        }
+        assert_eq!(
+            table(&four, true, false, Some(200)),
+            format!(
+                "WHERE                 STATUS        AGE    PID      OWNER                       WHY                         SESSION                 LOCK\n\
+                 zaki-user-1234567890  {y}would-remove{e}  1d01h  4194303  recycled                    recycled-pid, too-old: a …  openai-user:1234567890  {path}\n\
+                 host                  {r}removed{e}       1d01h  4194303  dead                        recycled-pid, too-old       openai-user:1           {path}\n\
+                 host                  {m}skipped{e}       1d01h  4194303  openclaw-gateway-long-name  n                           agent:other:x           agents/dir.lock\n\
+                 host                  {g}held{e}          1d01h  4194303  sleep                       -                           -                       {path}"
+            )
+        );
+    }
+
     #[test]
     fn durations() {
         assert_eq!(short_duration(TimeDelta::seconds(5)), "5s");
@@ -636,148 +742,5 @@ mod tests {
             "{ \"pid\": 1, \"createdAt\": \"x\" }"
         );
         assert_eq!(squash(""), "(empty)");
-    }
-}
-
-#[cfg(test)]
-mod compare_old {
-    use super::*;
-    use crate::place::Location;
-/// The `scan` table: one line per lock. On a terminal (`width` given) the columns are aligned
-/// and cut to fit; otherwise they are separated by tabs and never cut, for `cut`, `awk` and
-/// spreadsheets.
-fn old_table(
-    records: &[LockRecord],
-    colour: bool,
-    full_paths: bool,
-    columns: Option<usize>,
-) -> String {
-    let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
-    let Some(max) = columns else {
-        let mut out = HEADER.join("\t");
-        for r in &rows {
-            out.push('\n');
-            out.push_str(&r.join("\t"));
-        }
-        return out;
-    };
-    let w = fit(&rows, Some(max));
-    // Aligned cells; a terminal too narrow even for the shrunk columns cuts the line at its
-    // edge, as `ps` does.
-    let line = |cells: &[String; 8], colour_of: Option<Color>| {
-        let mut l = String::new();
-        let mut used = 0;
-        for (i, c) in cells.iter().enumerate() {
-            let mut text = cut(c, w[i], SHRINK[i].1);
-            let last = i + 1 == cells.len();
-            let room = max.saturating_sub(used);
-            let full = width(&text) > room;
-            if full {
-                text = cut(&text, room, false);
-            }
-            used += width(&text);
-            l.push_str(&match (i, colour_of) {
-                (1, Some(col)) => paint(&text, col),
-                _ => text.clone(),
-            });
-            if full || last {
-                break;
-            }
-            let gap = (w[i] - width(&text) + 2).min(max.saturating_sub(used));
-            l.push_str(&" ".repeat(gap));
-            used += gap;
-        }
-        l.trim_end().to_owned()
-    };
-    let mut out = line(&HEADER.map(str::to_owned), None);
-    for (r, cells) in records.iter().zip(&rows) {
-        out.push('\n');
-        out.push_str(&line(cells, colour.then(|| status(r).1)));
-    }
-    out
-}
-
-fn paint(s: &str, c: Color) -> String {
-    let code = match c {
-        Color::Red => 31,
-        Color::Green => 32,
-        Color::Yellow => 33,
-        Color::Magenta => 35,
-    };
-    format!("\x1b[{code}m{s}\x1b[0m")
-}
-
-
-    fn norm(s: &str) -> String {
-        let mut s = s.replace("\x1b[39m", "\x1b[0m");
-        for n in 1..=5 {
-            s = s.replace(&format!("\x1b[38;5;{n}m"), &format!("\x1b[3{n}m"));
-        }
-        s
-    }
-
-    fn rec(loc: Location, path: &str, action: Action, stale: bool, note: Option<&str>, key: Option<&str>, owner: OwnerState, name: Option<&str>) -> LockRecord {
-        LockRecord {
-            location: loc,
-            path: path.into(),
-            host_path: None,
-            agent: "main".into(),
-            kind: "transcript",
-            session_id: None,
-            session_key: key.map(str::to_owned),
-            pid: Some(4_194_303),
-            owner_state: owner,
-            owner_name: name.map(str::to_owned),
-            created_at: None,
-            age_seconds: Some(90_000),
-            mtime: None,
-            size: None,
-            starttime: None,
-            max_hold_ms: None,
-            stale,
-            reasons: if stale { vec![crate::policy::Reason::RecycledPid, crate::policy::Reason::TooOld] } else { vec![] },
-            action,
-            note: note.map(str::to_owned),
-            content: None,
-        }
-    }
-
-    #[test]
-    fn same_bytes_as_the_hand_rolled_table() {
-        let long = "/var/lib/zaki/users/1234567890/.openclaw/agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock";
-        let sets: Vec<Vec<LockRecord>> = vec![
-            vec![rec(Location::Host, "/x/agents/a/sessions/s.jsonl.lock", Action::Kept, false, None, None, OwnerState::Alive, Some("node"))],
-            vec![
-                rec(Location::Container("zaki-user-1234567890".into()), long, Action::WouldRemove, true, Some("a long note that says why it was kept or skipped in words"), Some("agent:main:openai-user:1234567890"), OwnerState::Recycled, Some("node")),
-                rec(Location::Host, long, Action::Removed, true, None, Some("agent:main:openai-user:1"), OwnerState::Dead, None),
-                rec(Location::Host, "/no/agents/dir.lock", Action::Skipped, false, Some("n"), Some("agent:other:x"), OwnerState::Alive, Some("openclaw-gateway-long-name")),
-                rec(Location::Host, long, Action::Kept, false, None, None, OwnerState::Alive, Some("sleep")),
-            ],
-        ];
-        let mut n = 0;
-        for recs in &sets {
-            for full in [false, true] {
-                for colour in [false, true] {
-                    for cols in (1..=260).chain([None].into_iter().flatten()) {
-                        let a = old_table(recs, colour, full, Some(cols));
-                        let b = table(recs, colour, full, Some(cols));
-                        let mut a = a;
-                        for n in 1..=5 {
-                            a = a.replace(&format!("\x1b[3{n}m\x1b[0m"), "");
-                        }
-                        let a = a.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
-                        assert_eq!(norm(&b), a, "cols {cols} colour {colour} full {full}");
-                        n += 1;
-                    }
-                    assert_eq!(old_table(recs, colour, full, None), table(recs, colour, full, None));
-                }
-            }
-        }
-        eprintln!("{n} tables identical");
-        let recs = &sets[1];
-        for cols in [80, 200] {
-            eprintln!("=== {cols}\n{}", table(recs, true, false, Some(cols)).escape_debug());
-            eprintln!("=== {cols}\n{}", table(recs, false, false, Some(cols)));
-        }
     }
 }
