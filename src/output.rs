@@ -124,6 +124,24 @@ pub fn shown_path(r: &LockRecord, full: bool) -> String {
     }
 }
 
+/// A cell as a terminal may show it: control characters (a newline, ESC, a tab) written out
+/// as `\n`, `\u{1b}`, `\t`, so that a name chosen inside a container can neither break the one
+/// line per lock (or a tab-separated cell) nor drive the operator's terminal.
+fn printable(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn row(r: &LockRecord, full: bool) -> [String; 8] {
     [
         match &r.location {
@@ -153,6 +171,7 @@ fn row(r: &LockRecord, full: bool) -> [String; 8] {
         ),
         shown_path(r, full),
     ]
+    .map(printable)
 }
 
 fn width(s: &str) -> usize {
@@ -711,6 +730,36 @@ mod tests {
                  host                  {g}held{e}          1d01h  4194303  sleep                       -                           -                       {path}"
             )
         );
+    }
+
+    /// Names written inside a container (a file name, a session key, a note) cannot add a
+    /// line, a cell or a terminal command to the table.
+    #[test]
+    fn control_characters_are_written_out() {
+        let hostile = LockRecord {
+            path: "/s/agents/main/sessions/a\nb\x1b[2J\x07.jsonl.lock".into(),
+            session_key: Some("agent:main:x\ty\r".into()),
+            note: Some("\u{85}line".into()),
+            ..record(crate::place::Location::Host, None)
+        };
+        let recs = [hostile.clone(), hostile];
+        for cols in [None, Some(80), Some(250)] {
+            let t = table(&recs, false, false, cols);
+            assert_eq!(t.lines().count(), 3, "{cols:?}: {t:?}");
+            assert!(
+                !t.contains(['\x1b', '\x07', '\r', '\u{85}']),
+                "{cols:?}: {t:?}"
+            );
+            if cols.is_none() {
+                assert!(t.lines().all(|l| l.split('\t').count() == 8), "{t:?}");
+            }
+        }
+        let t = table(&recs, false, false, Some(250));
+        assert!(
+            t.contains(r"agents/main/sessions/a\nb\u{1b}[2J\u{7}.jsonl.lock"),
+            "{t}"
+        );
+        assert!(t.contains(r"x\ty\r"), "{t}");
     }
 
     #[test]
