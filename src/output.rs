@@ -174,24 +174,33 @@ fn row(r: &LockRecord, full: bool) -> [String; 8] {
     .map(printable)
 }
 
+/// Terminal columns, as comfy-table measures them: a CJK character takes two.
 fn width(s: &str) -> usize {
-    s.chars().count()
+    unicode_width::UnicodeWidthStr::width(s)
 }
 
-/// Cuts `s` to `w` characters with an ellipsis, at the start or at the end.
+/// Cuts `s` to `w` terminal columns with an ellipsis, at the start or at the end.
 fn cut(s: &str, w: usize, at_start: bool) -> String {
-    let n = width(s);
-    if n <= w {
+    if width(s) <= w {
         return s.to_owned();
     }
     if w == 0 {
         return String::new();
     }
+    // Whole characters, as many as fit next to the ellipsis.
+    let mut room = w - 1;
+    let mut keep = |c: &char| {
+        let cw = unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0);
+        let fits = cw <= room;
+        room = room.saturating_sub(cw);
+        fits
+    };
     if at_start {
-        let tail: String = s.chars().skip(n - (w - 1)).collect();
-        format!("…{tail}")
+        let mut tail: Vec<char> = s.chars().rev().take_while(&mut keep).collect();
+        tail.reverse();
+        format!("…{}", tail.into_iter().collect::<String>())
     } else {
-        let head: String = s.chars().take(w - 1).collect();
+        let head: String = s.chars().take_while(keep).collect();
         format!("{head}…")
     }
 }
@@ -760,6 +769,33 @@ mod tests {
             "{t}"
         );
         assert!(t.contains(r"x\ty\r"), "{t}");
+    }
+
+    /// Wide characters (a CJK name takes two columns) are counted as the terminal counts them,
+    /// so that the line still fits and the columns still line up.
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let wide = LockRecord {
+            path: "/s/agents/main/sessions/会话会话会话会话会话会话会话会话会话会话.jsonl.lock"
+                .into(),
+            session_key: Some("agent:main:用户:一二三四五六七八九十".into()),
+            ..record(crate::place::Location::Host, None)
+        };
+        let recs = [wide, record(crate::place::Location::Host, None)];
+        for cols in [40, 60, 80, 120, 250] {
+            let t = table(&recs, false, false, Some(cols));
+            let w: Vec<usize> = t.lines().map(width).collect();
+            assert!(w.iter().all(|&w| w <= cols), "{cols}: {w:?}\n{t}");
+            // The STATUS column starts at the same column on every line.
+            let at: Vec<usize> = t
+                .lines()
+                .map(|l| width(&l[..l.find(['S', 'w']).unwrap()]))
+                .collect();
+            assert!(at.iter().all(|&a| a == at[0]), "{cols}: {at:?}\n{t}");
+        }
+        assert_eq!(cut("一二三四", 6, true), "…三四");
+        assert_eq!(cut("一二三四", 6, false), "一二…");
+        assert_eq!(cut("一二三四", 4, false), "一…");
     }
 
     #[test]
