@@ -108,7 +108,7 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
                     output::terminal_width(),
                 ))?;
             }
-            if let Some(t) = crate::turns::table(&report.places, colour) {
+            if let Some(t) = crate::turns::table(&report.places, colour, output::terminal_width()) {
                 print_line(&t)?;
             }
             let mut line = output::summary_line(

@@ -2,8 +2,6 @@
 //! orphan turn claims, and what the summary line adds, so that a SQLite-era place never shows as
 //! "0 locks" alone.
 
-use std::io::IsTerminal;
-
 use chrono::TimeDelta;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
@@ -20,27 +18,76 @@ fn plural(n: usize, what: &str) -> String {
 
 /// The SQLite era's table (OpenClaw 2026.8+): one row per session with a turn or a claim, and
 /// one per SQLite-era place with neither, so that such a place never shows as "0 locks" alone.
-pub fn table(places: &[crate::claims::PlaceDb], colour: bool) -> Option<String> {
-    use crate::claims::{Era, TurnState};
-    let sqlite: Vec<_> = places.iter().filter(|p| p.era == Era::Sqlite).collect();
-    if sqlite.is_empty() {
+/// Laid out like the locks' table: on a terminal (`columns` given) aligned with no borders,
+/// otherwise tab-separated; every cell with control characters written out.
+pub fn table(
+    places: &[crate::claims::PlaceDb],
+    colour: bool,
+    columns: Option<usize>,
+) -> Option<String> {
+    let rows = rows(places);
+    if rows.is_empty() {
         return None;
     }
-    let mut t = Table::new();
-    if std::io::stdout().is_terminal() {
-        t.load_style(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
-    } else {
-        t.load_style(presets::ASCII_BORDERS_ONLY_CONDENSED)
-            .force_no_tty();
+    let rows: Vec<(Vec<String>, Color)> = rows
+        .into_iter()
+        .map(|(r, c)| (r.into_iter().map(printable).collect(), c))
+        .collect();
+    if columns.is_none() {
+        let mut out = HEADER.join("\t");
+        for (r, _) in &rows {
+            out.push('\n');
+            out.push_str(&r.join("\t"));
+        }
+        return Some(out);
     }
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .force_no_tty();
     if colour {
         t.enforce_styling();
+        t.style_text_only();
     }
-    t.set_header([
-        "LOCATION", "ERA", "SESSION", "RUN", "CLAIM", "AGE", "STATUS", "WHY",
-    ]);
-    for p in sqlite {
+    t.set_header(HEADER);
+    for (r, c) in rows {
+        let cells: Vec<Cell> = r
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| {
+                if colour && i == 6 {
+                    Cell::new(x).fg(c)
+                } else {
+                    Cell::new(x)
+                }
+            })
+            .collect();
+        t.add_row(cells);
+    }
+    let n = HEADER.len();
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding(if i + 1 == n { (0, 0) } else { (0, 2) });
+    }
+    Some(t.trim_fmt())
+}
+
+const HEADER: [&str; 8] = [
+    "LOCATION", "ERA", "SESSION", "RUN", "CLAIM", "AGE", "STATUS", "WHY",
+];
+
+/// Control characters written out (`\n`, `\u{1b}`), as in the locks' table.
+fn printable(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    s.chars().map(|c| c.escape_default().to_string()).collect()
+}
+
+/// The rows: (cells, the status colour).
+fn rows(places: &[crate::claims::PlaceDb]) -> Vec<(Vec<String>, Color)> {
+    use crate::claims::{Era, TurnState};
+    let mut out = Vec::new();
+    for p in places.iter().filter(|p| p.era == Era::Sqlite) {
         let era = match &p.version {
             Some(v) => format!("sqlite {v}"),
             None => "sqlite".into(),
@@ -71,28 +118,26 @@ pub fn table(places: &[crate::claims::PlaceDb], colour: bool) -> Option<String> 
             .filter(|s| s.state != TurnState::Idle)
             .collect();
         if shown.is_empty() {
-            t.add_row(vec![
-                Cell::new(&p.location),
-                Cell::new(&era),
-                Cell::new("-"),
-                Cell::new("-"),
-                Cell::new("-"),
-                Cell::new("-"),
-                Cell::new("idle"),
-                Cell::new(format!("no turn in flight; {}", place_notes.join("; "))),
-            ]);
+            out.push((
+                vec![
+                    p.location.to_string(),
+                    era.clone(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "idle".into(),
+                    format!("no turn in flight; {}", place_notes.join("; ")),
+                ],
+                Color::Reset,
+            ));
         }
         for s in shown {
             let (st, c) = match s.state {
-                TurnState::Orphan => ("orphan claim", Color::Red),
-                TurnState::Running => ("running", Color::Green),
-                TurnState::Claimed => ("claimed", Color::Yellow),
+                TurnState::Orphan => ("orphan claim", Color::DarkRed),
+                TurnState::Running => ("running", Color::DarkGreen),
+                TurnState::Claimed => ("claimed", Color::DarkYellow),
                 TurnState::Idle => ("idle", Color::Reset),
-            };
-            let st = if colour {
-                Cell::new(st).fg(c)
-            } else {
-                Cell::new(st)
             };
             let reasons: Vec<&str> = s.reasons.iter().map(|r| r.as_str()).collect();
             let mut why = match (&s.note, reasons.is_empty()) {
@@ -107,19 +152,22 @@ pub fn table(places: &[crate::claims::PlaceDb], colour: bool) -> Option<String> 
                 .turn_age_seconds
                 .or(s.claim_age_seconds)
                 .map_or_else(|| "-".into(), |a| short_duration(TimeDelta::seconds(a)));
-            t.add_row(vec![
-                Cell::new(&p.location),
-                Cell::new(&era),
-                Cell::new(&s.session_key),
-                Cell::new(s.active_writer_run_id.as_deref().unwrap_or("-")),
-                Cell::new(s.claim.as_ref().map_or("-", |c| c.run_id.as_str())),
-                Cell::new(age),
-                st,
-                Cell::new(why),
-            ]);
+            out.push((
+                vec![
+                    p.location.to_string(),
+                    era.clone(),
+                    s.session_key.clone(),
+                    s.active_writer_run_id.clone().unwrap_or_else(|| "-".into()),
+                    s.claim.as_ref().map_or("-".into(), |c| c.run_id.clone()),
+                    age,
+                    st.into(),
+                    why,
+                ],
+                c,
+            ));
         }
     }
-    Some(t.to_string())
+    out
 }
 
 /// What the summary line adds for SQLite-era places (empty when there are none); in a mixed
@@ -143,4 +191,62 @@ pub fn sqlite_summary(s: &Summary, places: &[crate::claims::PlaceDb]) -> String 
         plural(s.running_turns, "running turn"),
         plural(s.orphan_claims, "orphan claim"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{Claim, Era, PlaceDb, SessionTurn, TurnState};
+    use crate::place::Location;
+
+    fn place(sessions: Vec<SessionTurn>) -> PlaceDb {
+        PlaceDb {
+            location: Location::Container("zaki-user-42".into()),
+            state_dir: "/home/node/.openclaw".into(),
+            era: Era::Sqlite,
+            version: Some("2026.9.6".into()),
+            leftover_sessions_dirs: 0,
+            gateway: None,
+            unclean_boots: 0,
+            sessions,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn one_row_per_turn_or_an_idle_row_and_no_raw_control_characters() {
+        let orphan = SessionTurn {
+            agent: "main".into(),
+            session_key: "agent:main:openai-user:42\x1b[2J".into(),
+            session_id: None,
+            status: Some("done".into()),
+            active_writer_run_id: None,
+            turn_age_seconds: Some(61),
+            claim: Some(Claim {
+                owner: "local".into(),
+                id: "c".into(),
+                run_id: "run\n1".into(),
+                generation: Some(0),
+            }),
+            claim_age_seconds: Some(61),
+            state: TurnState::Orphan,
+            reasons: vec![crate::claims::OrphanReason::NoRunningTurn],
+            note: None,
+        };
+        let t = table(&[place(vec![orphan])], false, None).unwrap();
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 2, "{t}");
+        assert!(!t.contains('\x1b'), "{t:?}");
+        let cells: Vec<&str> = lines[1].split('\t').collect();
+        assert_eq!(cells[1], "sqlite 2026.9.6");
+        assert_eq!(cells[4], "run\\n1");
+        assert_eq!(cells[6], "orphan claim");
+        assert_eq!(cells[7], "no-running-turn");
+        let idle = table(&[place(Vec::new())], false, Some(120)).unwrap();
+        assert!(
+            idle.contains("idle") && idle.contains("no turn in flight"),
+            "{idle}"
+        );
+        assert!(table(&[], false, None).is_none());
+    }
 }
