@@ -55,7 +55,7 @@ pub fn table(
             .into_iter()
             .enumerate()
             .map(|(i, x)| {
-                if colour && i == 6 {
+                if colour && i == 1 {
                     Cell::new(x).fg(c)
                 } else {
                     Cell::new(x)
@@ -71,8 +71,10 @@ pub fn table(
     Some(t.trim_fmt())
 }
 
+/// In the locks' table's order where the columns mean the same (WHERE, STATUS, AGE, …, WHY,
+/// SESSION), the SQLite era's own in between.
 const HEADER: [&str; 8] = [
-    "LOCATION", "ERA", "SESSION", "RUN", "CLAIM", "AGE", "STATUS", "WHY",
+    "WHERE", "STATUS", "AGE", "ERA", "RUN", "CLAIM", "WHY", "SESSION",
 ];
 
 /// Control characters written out (`\n`, `\u{1b}`), as in the locks' table.
@@ -121,13 +123,13 @@ fn rows(places: &[crate::claims::PlaceDb]) -> Vec<(Vec<String>, Color)> {
             out.push((
                 vec![
                     p.location.to_string(),
+                    "idle".into(),
+                    "-".into(),
                     era.clone(),
                     "-".into(),
                     "-".into(),
-                    "-".into(),
-                    "-".into(),
-                    "idle".into(),
                     format!("no turn in flight; {}", place_notes.join("; ")),
+                    "-".into(),
                 ],
                 Color::Reset,
             ));
@@ -155,13 +157,13 @@ fn rows(places: &[crate::claims::PlaceDb]) -> Vec<(Vec<String>, Color)> {
             out.push((
                 vec![
                     p.location.to_string(),
+                    st.into(),
+                    age,
                     era.clone(),
-                    s.session_key.clone(),
                     s.active_writer_run_id.clone().unwrap_or_else(|| "-".into()),
                     s.claim.as_ref().map_or("-".into(), |c| c.run_id.clone()),
-                    age,
-                    st.into(),
                     why,
+                    s.session_key.clone(),
                 ],
                 c,
             ));
@@ -238,10 +240,10 @@ mod tests {
         assert_eq!(lines.len(), 2, "{t}");
         assert!(!t.contains('\x1b'), "{t:?}");
         let cells: Vec<&str> = lines[1].split('\t').collect();
-        assert_eq!(cells[1], "sqlite 2026.9.6");
-        assert_eq!(cells[4], "run\\n1");
-        assert_eq!(cells[6], "orphan claim");
-        assert_eq!(cells[7], "no-running-turn");
+        assert_eq!(cells[3], "sqlite 2026.9.6");
+        assert_eq!(cells[5], "run\\n1");
+        assert_eq!(cells[1], "orphan claim");
+        assert_eq!(cells[6], "no-running-turn");
         let idle = table(&[place(Vec::new())], false, Some(120)).unwrap();
         assert!(
             idle.contains("idle") && idle.contains("no turn in flight"),
