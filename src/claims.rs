@@ -173,11 +173,11 @@ pub fn judge(f: ClaimFacts<'_>) -> ClaimVerdict {
         ));
     }
     let note = match (f.gateway, reasons.first()) {
-        (Liveness::Gone, _) => "the gateway is not running: its next start clears the claim",
+        (Liveness::Gone, _) => "gateway not running: its next start clears the claim",
         (_, Some(OrphanReason::RunIdMismatch)) => {
-            "the claim names another run than the one writing: every message fails until the gateway restarts"
+            "another run writes: messages fail until the gateway restarts"
         }
-        _ => "no turn runs under this claim: every message fails until the gateway restarts",
+        _ => "messages fail until the gateway restarts",
     };
     ClaimVerdict {
         state: TurnState::Orphan,

@@ -68,14 +68,19 @@ pub fn table(
     for (i, c) in t.column_iter_mut().enumerate() {
         c.set_padding(if i + 1 == n { (0, 0) } else { (0, 2) });
     }
-    Some(t.trim_fmt())
+    // Cut at the terminal's edge, as `ps` does, rather than wrapped (the cells are printable).
+    let max = columns.unwrap_or(usize::MAX);
+    let lines: Vec<String> = t
+        .trim_fmt()
+        .lines()
+        .map(|l| l.chars().take(max).collect())
+        .collect();
+    Some(lines.join("\n"))
 }
 
-/// In the locks' table's order where the columns mean the same (WHERE, STATUS, AGE, …, WHY,
-/// SESSION), the SQLite era's own in between.
-const HEADER: [&str; 8] = [
-    "WHERE", "STATUS", "AGE", "ERA", "RUN", "CLAIM", "WHY", "SESSION",
-];
+/// In the locks' table's order where the columns mean the same (WHERE, STATUS, AGE), the
+/// longest (WHY) last, where a terminal's edge cuts it.
+const HEADER: [&str; 7] = ["WHERE", "STATUS", "AGE", "ERA", "SESSION", "CLAIM", "WHY"];
 
 /// Control characters written out (`\n`, `\u{1b}`), as in the locks' table.
 fn printable(s: String) -> String {
@@ -106,7 +111,7 @@ fn rows(places: &[crate::claims::PlaceDb]) -> Vec<(Vec<String>, Color)> {
         });
         let mut place_notes: Vec<String> = gateway.into_iter().collect();
         if p.unclean_boots > 0 {
-            place_notes.push(format!("{} unclean boots", p.unclean_boots));
+            place_notes.push(plural(p.unclean_boots, "unclean boot"));
         }
         if p.leftover_sessions_dirs > 0 {
             place_notes.push("migrated from lock files".into());
@@ -129,7 +134,6 @@ fn rows(places: &[crate::claims::PlaceDb]) -> Vec<(Vec<String>, Color)> {
                     "-".into(),
                     "-".into(),
                     format!("no turn in flight; {}", place_notes.join("; ")),
-                    "-".into(),
                 ],
                 Color::Reset,
             ));
@@ -150,20 +154,21 @@ fn rows(places: &[crate::claims::PlaceDb]) -> Vec<(Vec<String>, Color)> {
             if s.state == TurnState::Orphan && !place_notes.is_empty() {
                 why = format!("{why}; {}", place_notes.join("; "));
             }
-            let age = s
-                .turn_age_seconds
-                .or(s.claim_age_seconds)
-                .map_or_else(|| "-".into(), |a| short_duration(TimeDelta::seconds(a)));
+            // A running turn's age; a claim's own age when no turn backs it.
+            let age = match s.state {
+                TurnState::Running => s.turn_age_seconds.or(s.claim_age_seconds),
+                _ => s.claim_age_seconds.or(s.turn_age_seconds),
+            }
+            .map_or_else(|| "-".into(), |a| short_duration(TimeDelta::seconds(a)));
             out.push((
                 vec![
                     p.location.to_string(),
                     st.into(),
                     age,
                     era.clone(),
-                    s.active_writer_run_id.clone().unwrap_or_else(|| "-".into()),
+                    s.session_key.clone(),
                     s.claim.as_ref().map_or("-".into(), |c| c.run_id.clone()),
                     why,
-                    s.session_key.clone(),
                 ],
                 c,
             ));
