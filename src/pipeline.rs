@@ -112,8 +112,9 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
     let listings = list_containers(&survey, args).await;
 
     let mut found = Vec::new();
+    let mut budget = walk::Budget::default();
     for (i, place) in places.iter().enumerate() {
-        walk::lock_files(i, place, &mut found, &mut problems);
+        walk::lock_files(i, place, &mut found, &mut problems, &mut budget);
     }
     let proc = HostProc::open();
     let mut observed = observe::host_locks(&places, found, &proc, &mut problems);
