@@ -48,10 +48,13 @@ impl Default for Text {
     }
 }
 
+/// A label value: tenant text escaped by [`crate::escape::text`] (so the value a collector reads
+/// is that printable text), then quoted for the text format (`\\`, `\"`), whose parsers
+/// reject any other escape.
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
+    crate::escape::text(v)
+        .replace('\\', "\\\\")
         .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 fn number(v: f64) -> String {
@@ -250,7 +253,8 @@ pub fn probe(r: &ProbeReport, duration_seconds: f64, last_success: Option<f64>) 
 
 /// The value of a last-success gauge in a previous metrics file, to carry it over a failed run.
 pub fn previous(path: &Path, name: &str) -> Option<f64> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let bytes = crate::safefs::read_operator_file(path, 16 * 1024 * 1024).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
@@ -259,20 +263,36 @@ pub fn previous(path: &Path, name: &str) -> Option<f64> {
 }
 
 /// Writes `text` to `path` atomically: a temp file in the same directory, fsynced, renamed.
+/// The temp file is created with `O_CREAT | O_EXCL | O_NOFOLLOW` (mode 0644), so a symlink or
+/// any file planted at its name in the collector dir is never followed nor overwritten: the
+/// write fails instead, and the next attempt picks another name.
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let tmp = dir.join(format!(
+        ".{name}.tmp.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(&tmp)?;
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
+        // Ours: created exclusively above, so removing it removes nothing else.
         let _ = std::fs::remove_file(&tmp);
     }
     result

@@ -73,6 +73,18 @@ pub enum ReadError {
     Io(std::io::Error),
 }
 
+/// [`snapshot_at`] for a path whose directory is trusted (the caller's own): the file itself is
+/// still never followed nor opened unless regular.
+pub fn snapshot(path: &Path) -> Result<Snapshot, ReadError> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or(ReadError::Gone)?;
+    let dir = safefs::operator_dir(dir).map_err(|e| match e {
+        OpenError::Gone => ReadError::Gone,
+        e => ReadError::Io(std::io::Error::other(e.to_string())),
+    })?;
+    snapshot_at(&dir, name)
+}
+
 /// Reads the lock file `name` in the directory `dir` through [`safefs`]: nothing that is not a
 /// regular file is opened, no symlink followed, never more than the payload bound (+1).
 pub fn snapshot_at(dir: &impl AsFd, name: &OsStr) -> Result<Snapshot, ReadError> {
@@ -196,7 +208,13 @@ pub fn host_locks(
             file,
             payload,
             owner: Owner::Gone,
-            note: None,
+            note: f.leftover.as_ref().map(|l| match &l.original {
+                Some(o) => format!(
+                    "left over from an interrupted removal of {}",
+                    crate::escape::bytes(o.as_encoded_bytes())
+                ),
+                None => "left over from an interrupted removal".to_owned(),
+            }),
             site: Site::Host {
                 state_dir: place.state_dir.clone(),
                 rel_dir,
@@ -220,7 +238,10 @@ pub fn host_locks(
                 .clone(),
             PidView::Unknown(why) => Owner::Unknown(why.clone()),
             PidView::NoProcesses(why) => {
-                o.note = Some(why.clone());
+                o.note = Some(match o.note.take() {
+                    Some(n) => format!("{n}; {why}"),
+                    None => why.clone(),
+                });
                 Owner::Gone
             }
             PidView::Container { init } => {

@@ -229,6 +229,15 @@ pub async fn act_async(
         let (Some(v), Ok(snap)) = (&j.verdict, &j.obs.file) else {
             continue;
         };
+        // The leftover of an interrupted removal that is still held goes back under its name
+        // (a stale one is removed like any stale lock).
+        if !v.stale
+            && let Some(original) = j.obs.leftover.as_ref().and_then(|l| l.original.as_ref())
+            && crate::interrupt::caught().is_none()
+        {
+            outcomes[i] = Some(remove::put_back(&j.obs.site, snap, original));
+            continue;
+        }
         if !v.stale {
             continue;
         }
@@ -299,7 +308,8 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
     for (j, outcome) in seen.judged.iter().zip(outcomes) {
         let (action, note) = match (&j.verdict, &j.obs.file, outcome) {
             (None, _, _) | (_, Err(_), _) => (Action::Skipped, None),
-            (Some(v), Ok(_), _) if !v.stale => (Action::Kept, None),
+            (Some(v), Ok(_), None) if !v.stale => (Action::Kept, None),
+            (Some(v), Ok(_), Some(Outcome::Changed(why))) if !v.stale => (Action::Kept, Some(why)),
             (Some(_), Ok(_), None) if dry_run => (Action::WouldRemove, None),
             (Some(_), Ok(_), None) => (
                 Action::Skipped,

@@ -93,9 +93,19 @@ fn is_regular(st: &FileStat) -> bool {
     st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits()
 }
 
-/// Opens the directory `name` in `dir`, never through a symlink.
+/// Opens the directory `name` in `dir`, never through a symlink. For anything that is not a
+/// directory, says what it is (by `fstatat` without following: nothing is opened).
 pub fn dir_at(dir: &impl AsFd, name: &OsStr) -> Result<OwnedFd, OpenError> {
-    Ok(openat(dir, name, DIR | OFlag::O_NOFOLLOW, Mode::empty())?)
+    match openat(dir, name, DIR | OFlag::O_NOFOLLOW, Mode::empty()) {
+        Ok(fd) => Ok(fd),
+        Err(e @ (Errno::ENOTDIR | Errno::ELOOP)) => {
+            match nix::sys::stat::fstatat(dir, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => Err(OpenError::NotRegular(kind_of(&st))),
+                Err(_) => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Opens a directory the operator named (its path may hold symlinks: they are the operator's).
