@@ -6,6 +6,7 @@ use chrono::TimeDelta;
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
 use crate::cli::LogFormat;
+use crate::escape;
 use crate::policy::OwnerState;
 use crate::report::{Action, LockRecord, Report, Summary};
 
@@ -99,15 +100,17 @@ pub fn table(records: &[LockRecord], colour: bool) -> String {
         } else {
             Cell::new(st)
         };
+        // Every cell that holds tenant text is escaped: one row, no terminal sequences.
+        let esc = |s: &str| Cell::new(escape::text(s));
         t.add_row(vec![
-            Cell::new(&r.location),
-            Cell::new(&r.path),
-            Cell::new(r.session_key.as_deref().unwrap_or("-")),
+            esc(&r.location.to_string()),
+            esc(&r.path),
+            esc(r.session_key.as_deref().unwrap_or("-")),
             Cell::new(r.pid.map_or_else(|| "-".into(), |p| p.to_string())),
-            Cell::new(owner(r)),
+            esc(&owner(r)),
             Cell::new(age(r)),
             st,
-            Cell::new(why(r)),
+            esc(&why(r)),
         ]);
     }
     t.to_string()
@@ -142,7 +145,9 @@ pub fn action_line(r: &LockRecord) -> String {
     {
         line.push_str(&format!(" content={}", squash(c)));
     }
-    line
+    // Names, paths, notes and the payload are tenant text: a newline in any of them must not
+    // start a forged line, nor an ESC sequence reach the terminal or the journal.
+    escape::text(&line).into_owned()
 }
 
 /// A payload on one line: pretty JSON's newlines and indentation folded away.
@@ -198,19 +203,16 @@ pub fn log_line(style: LogFormat, r: &LockRecord) -> String {
     }
 }
 
-/// `key=value` pairs; values with spaces, quotes or `=` are double-quoted with escapes.
+/// `key=value` pairs; values are escaped (see [`escape::text`]), and those with spaces,
+/// quotes, `=` or escapes are double-quoted.
 pub fn kv_line(kv: &[(&str, String)]) -> String {
     kv.iter()
         .map(|(k, v)| {
+            let v = escape::text(v);
             if v.is_empty() {
                 format!("{k}=")
-            } else if v.contains([' ', '"', '=', '\\', '\n']) {
-                format!(
-                    "{k}=\"{}\"",
-                    v.replace('\\', "\\\\")
-                        .replace('"', "\\\"")
-                        .replace('\n', "\\n")
-                )
+            } else if v.contains([' ', '"', '=', '\\']) {
+                format!("{k}=\"{}\"", v.replace('"', "\\\""))
             } else {
                 format!("{k}={v}")
             }
@@ -257,7 +259,7 @@ pub fn log_summary(
 pub fn log_warning(style: LogFormat, w: &str) -> String {
     let ts = crate::report::rfc3339(chrono::Utc::now());
     match style {
-        LogFormat::Human | LogFormat::Auto => format!("zaki-locks: warning: {w}"),
+        LogFormat::Human | LogFormat::Auto => format!("zaki-locks: warning: {}", escape::text(w)),
         LogFormat::Json => {
             serde_json::json!({"ts": ts, "level": "warning", "message": w}).to_string()
         }
@@ -361,5 +363,14 @@ mod tests {
             "{ \"pid\": 1, \"createdAt\": \"x\" }"
         );
         assert_eq!(squash(""), "(empty)");
+    }
+
+    #[test]
+    fn tenant_text_cannot_forge_lines_or_reach_the_terminal() {
+        assert_eq!(
+            kv_line(&[("path", "/s/a\nremoved /etc".into()), ("c", "\u{1b}]0;x\u{7}".into())]),
+            "path=\"/s/a\\nremoved /etc\" c=\"\\x1b]0;x\\x07\""
+        );
+        assert_eq!(kv_line(&[("p", "a\\b".into())]), "p=\"a\\\\b\"");
     }
 }

@@ -194,7 +194,7 @@ impl Timeline {
     fn step(&self, what: &str, text: &str) {
         if self.on {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "  {what:<13} {text}");
+            let _ = writeln!(out, "  {what:<13} {}", crate::escape::text(text));
             let _ = out.flush();
         }
     }
@@ -476,7 +476,11 @@ impl Probe<'_> {
                 (Some(f), false) => format!("; to fix: {f}"),
                 _ => String::new(),
             };
-            println!("verdict: {}{fix}", report.verdict.as_str());
+            println!(
+                "verdict: {}{}",
+                report.verdict.as_str(),
+                crate::escape::text(&fix)
+            );
         }
         Ok(())
     }
