@@ -323,11 +323,16 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
                 Action::Skipped,
                 Some("already gone: released or reclaimed by someone else".into()),
             ),
-            (Some(_), Ok(_), Some(Outcome::Failed(e))) => {
+            (Some(v), Ok(_), Some(Outcome::Failed(e))) => {
+                let what = if v.stale {
+                    "cannot remove stale lock"
+                } else {
+                    "cannot put back the leftover of an interrupted removal"
+                };
                 seen.problems.push(Problem {
                     location: j.obs.location.clone(),
                     path: Some(j.obs.path.clone()),
-                    message: format!("cannot remove stale lock: {e}"),
+                    message: format!("{what}: {e}"),
                 });
                 (Action::Skipped, Some(format!("removal failed: {e}")))
             }
