@@ -543,3 +543,209 @@ fn dot_dot_in_a_container_state_dir_is_refused() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("contains `.` or `..`"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Real containers: a tenant who writes its state dir, its own filesystem and its exec output.
+// ---------------------------------------------------------------------------------------------
+
+mod containers {
+    use super::*;
+    use common::docker::{self, Container, bind, unique};
+
+    fn hex(s: &str) -> String {
+        s.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A router table for user 42 whose gateway port has nothing listening.
+    fn users_file(tmp: &Path) -> PathBuf {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let f = tmp.join("users.json");
+        fs::write(&f, serde_json::json!({"42": {"port": port, "token": "t"}}).to_string()).unwrap();
+        f
+    }
+
+    // 1. and 4.: `probe --inject-lock` against the tenant's sessions.json.
+    #[test]
+    fn inject_lock_never_creates_a_file_outside_the_sessions_dir_and_never_hangs() {
+        docker::require();
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join("state");
+        let dir = sessions(&state);
+        let prefix = unique("zt-tenant-");
+        let _c = Container::busybox(
+            &format!("{prefix}42"),
+            &["-v", &bind(&state, "/home/node/.openclaw")],
+        );
+        let users = users_file(tmp.path());
+        let target = tmp.path().join("x");
+        fs::create_dir_all(&target).unwrap();
+        let probe = |what: &str| {
+            let (o, took) = bounded(
+                &format!(
+                    "{} probe 42 --users-file {} --prefix {prefix} --inject-lock 3s --attempts 1 --timeout 2s --backoff 1s",
+                    bin().display(),
+                    users.display()
+                ),
+                2_000_000,
+                Duration::from_secs(60),
+                tmp.path(),
+            );
+            assert!(took < Duration::from_secs(30), "{what}: {took:?}");
+            (o.status.code(), stderr(&o))
+        };
+        let key = "agent:main:openai-user:zaki-locks-probe";
+
+        // 1. A session id that climbs out of the sessions dir.
+        let climb = format!("{}{}/pwned", "../".repeat(12), target.display());
+        fs::write(dir.join("sessions.json"), serde_json::json!({key: {"sessionId": climb}}).to_string()).unwrap();
+        let (code, err) = probe("traversal");
+        assert_ne!(code, Some(0), "{err}");
+        assert!(err.contains("not a single plain file name"), "{err}");
+        assert!(err.contains("no lock injected"), "{err}");
+        assert_eq!(fs::read_dir(&target).unwrap().count(), 0, "root created a file outside");
+        assert!(
+            fs::read_dir(&dir).unwrap().flatten().all(|e| e.file_name() == "sessions.json"),
+            "nothing created in the sessions dir either"
+        );
+
+        // 4. A FIFO as the store: refused without being opened (opening it would hang).
+        fs::remove_file(dir.join("sessions.json")).unwrap();
+        nix::unistd::mkfifo(&dir.join("sessions.json"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let (code, err) = probe("fifo");
+        assert_ne!(code, Some(0), "{err}");
+        assert!(err.contains("a FIFO, not a regular file"), "{err}");
+
+        // 4. A symlink to /dev/zero: never followed (it grew a buffer to 1 GB in half a second).
+        fs::remove_file(dir.join("sessions.json")).unwrap();
+        symlink("/dev/zero", dir.join("sessions.json")).unwrap();
+        let (code, err) = probe("/dev/zero");
+        assert_ne!(code, Some(0), "{err}");
+        assert!(err.contains("a symlink, not a regular file"), "{err}");
+    }
+
+    // 3. Through `/proc/<pid>/root`: an absolute symlink made in the container must never
+    // resolve on the host.
+    #[test]
+    fn a_container_swapping_its_dirs_for_absolute_symlinks_never_leads_to_host_files() {
+        docker::require();
+        let tmp = tempfile::tempdir().unwrap();
+        let dead = dead_pid();
+        let host = tmp.path().join("host");
+        let host_sessions = host.join("agents/main/sessions");
+        fs::create_dir_all(&host_sessions).unwrap();
+        let secret = host_sessions.join("host-secret.jsonl.lock");
+        fs::write(&secret, legacy_payload(dead, 40 * MIN)).unwrap();
+        let c = Container::busybox(&unique("zt-tenant-swap-"), &[]);
+        let s = "/home/node/.openclaw";
+        c.write(&format!("{s}/agents/main/sessions/own.jsonl.lock"), &legacy_payload(4242, 40 * MIN));
+        // Each level swapped with an absolute symlink to the same path on the host, in a loop.
+        let h = host.display();
+        c.sh(&format!(
+            "cd {s} && ln -s {h}/agents agents.l && ln -s {h}/agents/main agents/main.l && \
+             ln -s {h}/agents/main/sessions agents/main/sessions.l && \
+             (while :; do \
+                mv agents/main/sessions agents/main/sessions.r; mv agents/main/sessions.l agents/main/sessions; \
+                mv agents/main/sessions agents/main/sessions.l; mv agents/main/sessions.r agents/main/sessions; \
+                mv agents/main agents/main.r; mv agents/main.l agents/main; mv agents/main agents/main.l; mv agents/main.r agents/main; \
+                mv agents agents.r; mv agents.l agents; mv agents agents.l; mv agents.r agents; \
+              done) >/dev/null 2>&1 &"
+        ));
+        let mut leaked = Vec::new();
+        let mut observed_from_host = 0;
+        for i in 0..150 {
+            let cmd = if i % 3 == 0 { "clean" } else { "scan" };
+            let o = run(zaki(tmp.path())
+                .args([cmd, "--no-host", "--container", &c.name, "--format", "json"]));
+            let out = format!("{}{}", stdout(&o), stderr(&o));
+            if out.contains("host-secret") {
+                leaked.push(out);
+            } else if json(&o)["containers"][0]["observed"] == "host" {
+                observed_from_host += 1;
+            }
+        }
+        assert!(leaked.is_empty(), "{} runs read the host's lock:\n{}", leaked.len(), leaked[0]);
+        assert!(observed_from_host > 100, "read through /proc/<pid>/root: {observed_from_host}");
+        assert!(secret.exists());
+    }
+
+    /// A container whose `sh` is replaced by `script` (busybox runs its own applets, so
+    /// shadowing a command on PATH would not do).
+    fn hostile_sh(name: &str, script: &str) -> Container {
+        let c = Container::busybox(name, &[]);
+        c.write("/tmp/hostile", &format!("#!/bin/busybox sh\n{script}\n"));
+        let o = docker::docker(&[
+            "exec", &c.name, "/bin/busybox", "sh", "-c",
+            "chmod +x /tmp/hostile && rm /bin/sh && cp /tmp/hostile /bin/sh",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        c
+    }
+
+    fn alive_in(c: &Container, pid_file: &str) -> bool {
+        let o = docker::docker(&["exec", &c.name, "/bin/busybox", "cat", pid_file]);
+        let pid = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+        assert!(!pid.is_empty(), "the hostile script ran");
+        docker::docker(&["exec", &c.name, "/bin/busybox", "test", "-e", &format!("/proc/{pid}")])
+            .status
+            .success()
+    }
+
+    // 5. and 9.: hostile exec output, and an exec that never ends.
+    #[test]
+    fn hostile_exec_output_is_bounded_and_a_timed_out_exec_is_killed_in_the_container() {
+        docker::require();
+        let tmp = tempfile::tempdir().unwrap();
+        let prefix = unique("zt-tenant-exec-");
+        let line = format!("special {}", hex("/s/agents/main/sessions/x.jsonl.lock"));
+        // 150,000 well-formed lock lines (12 MiB, under the byte bound), then a proper end.
+        let many = hostile_sh(
+            &format!("{prefix}many"),
+            &format!("echo 'zaki-locks 1'; yes '{line}' | head -n 150000; echo end"),
+        );
+        // Output without end.
+        let flood = hostile_sh(
+            &format!("{prefix}flood"),
+            &format!("echo $$ > /tmp/pid; echo 'zaki-locks 1'; yes '{line}'"),
+        );
+        // Never answers.
+        let hang = hostile_sh(&format!("{prefix}hang"), "echo $$ > /tmp/pid; exec sleep 99999");
+        let good = Container::busybox(&format!("{prefix}good"), &[]);
+        good.write(
+            "/home/node/.openclaw/agents/main/sessions/dead.jsonl.lock",
+            &legacy_payload(4242, Z),
+        );
+        let (o, took) = bounded(
+            &format!(
+                "{} clean --no-host --via-exec --prefix {prefix} --container-timeout 5s --format json",
+                bin().display()
+            ),
+            400_000,
+            Duration::from_secs(60),
+            tmp.path(),
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("container:{}: more than 10000 locks listed", many.name)),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("container:{}: exec output larger than 16 MiB", flood.name)),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("container:{}: exec timed out after 5s", hang.name)),
+            "{err}"
+        );
+        assert_eq!(json(&o)["summary"]["removed"], 1, "the good one was cleaned: {err}");
+        assert!(took < Duration::from_secs(30), "{took:?}");
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(!alive_in(&flood, "/tmp/pid"), "the flooding exec was killed");
+        assert!(!alive_in(&hang, "/tmp/pid"), "the hung exec was killed");
+        drop(good);
+    }
+}
