@@ -639,24 +639,26 @@ mod containers {
         fs::create_dir_all(&host_sessions).unwrap();
         let secret = host_sessions.join("host-secret.jsonl.lock");
         fs::write(&secret, legacy_payload(dead, 40 * MIN)).unwrap();
-        let c = Container::busybox(&unique("zt-tenant-swap-"), &[]);
-        let s = "/home/node/.openclaw";
-        c.write(&format!("{s}/agents/main/sessions/own.jsonl.lock"), &legacy_payload(4242, 40 * MIN));
-        // Each level swapped with an absolute symlink to the same path on the host, in a loop.
-        let h = host.display();
-        c.sh(&format!(
-            "cd {s} && ln -s {h}/agents agents.l && ln -s {h}/agents/main agents/main.l && \
-             ln -s {h}/agents/main/sessions agents/main/sessions.l && \
-             (while :; do \
-                mv agents/main/sessions agents/main/sessions.r; mv agents/main/sessions.l agents/main/sessions; \
-                mv agents/main/sessions agents/main/sessions.l; mv agents/main/sessions.r agents/main/sessions; \
-                mv agents/main agents/main.r; mv agents/main.l agents/main; mv agents/main agents/main.l; mv agents/main.r agents/main; \
-                mv agents agents.r; mv agents.l agents; mv agents agents.l; mv agents.r agents; \
-              done) >/dev/null 2>&1 &"
-        ));
+        // The tenant: the host's python3 as the container's pid 1, exchanging each level of its
+        // state dir with an absolute symlink to the same path on the host (renameat2
+        // RENAME_EXCHANGE in a tight loop, no fork between swaps).
+        let c = Container::run(
+            &unique("zt-tenant-swap-"),
+            &[
+                "-v", "/lib:/lib:ro", "-v", "/lib64:/lib64:ro", "-v", "/usr/lib:/usr/lib:ro",
+                "-v", "/usr/bin/python3.11:/usr/bin/python3:ro",
+            ],
+            docker::BUSYBOX,
+            &["python3", "-c", SWAPPER_PY, &host.display().to_string(), &legacy_payload(4242, 40 * MIN)],
+        );
+        let started = Instant::now();
+        while !c.exists("/home/node/.openclaw/agents.l") {
+            assert!(started.elapsed() < Duration::from_secs(20), "the swapper did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let mut leaked = Vec::new();
         let mut observed_from_host = 0;
-        for i in 0..150 {
+        for i in 0..500 {
             let cmd = if i % 3 == 0 { "clean" } else { "scan" };
             let o = run(zaki(tmp.path())
                 .args([cmd, "--no-host", "--container", &c.name, "--format", "json"]));
@@ -668,9 +670,26 @@ mod containers {
             }
         }
         assert!(leaked.is_empty(), "{} runs read the host's lock:\n{}", leaked.len(), leaked[0]);
-        assert!(observed_from_host > 100, "read through /proc/<pid>/root: {observed_from_host}");
+        assert!(observed_from_host > 300, "read through /proc/<pid>/root: {observed_from_host}");
         assert!(secret.exists());
     }
+
+    const SWAPPER_PY: &str = r#"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+s, h, payload = "/home/node/.openclaw", sys.argv[1], sys.argv[2]
+os.makedirs(s + "/agents/main/sessions", exist_ok=True)
+with open(s + "/agents/main/sessions/own.jsonl.lock", "w") as f:
+    f.write(payload)
+levels = ["/agents", "/agents/main", "/agents/main/sessions"]
+for l in levels:
+    os.symlink(h + l, s + l + ".l")
+pairs = [((s + l).encode(), (s + l + ".l").encode()) for l in levels]
+while True:
+    for a, b in pairs:
+        libc.renameat2(-100, a, -100, b, 2)
+        libc.renameat2(-100, a, -100, b, 2)
+"#;
 
     /// A container whose `sh` is replaced by `script` (busybox runs its own applets, so
     /// shadowing a command on PATH would not do).
