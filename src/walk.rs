@@ -274,7 +274,7 @@ pub fn lock_files(
         Err(OpenError::NotRegular(_)) => return,
         Err(e) => return problem(problems, agents_path, format!("cannot read: {e}")),
     };
-    let names = match list(&agents, MAX_AGENTS, |_| true) {
+    let names = match list(&agents, MAX_AGENTS, "agent directories", |_| true) {
         Ok(n) => n,
         Err(e) => return problem(problems, agents_path, e),
     };
@@ -313,7 +313,7 @@ pub fn lock_files(
                 continue;
             }
         };
-        let locks = match list(&sessions, MAX_LOCKS_PER_DIR, |n| {
+        let locks = match list(&sessions, MAX_LOCKS_PER_DIR, "lock files", |n| {
             classify_name(n).is_some() || leftover_of(n).is_some()
         }) {
             Ok(n) => n,
@@ -365,7 +365,12 @@ pub fn lock_files(
 }
 
 /// Up to `limit` names in `dir` that `keep` accepts, sorted; more is an error naming the bound.
-fn list(dir: &OwnedFd, limit: usize, keep: impl Fn(&[u8]) -> bool) -> Result<Vec<OsString>, String> {
+fn list(
+    dir: &OwnedFd,
+    limit: usize,
+    what: &str,
+    keep: impl Fn(&[u8]) -> bool,
+) -> Result<Vec<OsString>, String> {
     let fd = nix::unistd::dup(dir).map_err(|e| format!("cannot read: {e}"))?;
     let mut d = nix::dir::Dir::from_fd(fd).map_err(|e| format!("cannot read: {e}"))?;
     let mut out = Vec::new();
@@ -382,7 +387,7 @@ fn list(dir: &OwnedFd, limit: usize, keep: impl Fn(&[u8]) -> bool) -> Result<Vec
         }
         if out.len() >= limit {
             return Err(format!(
-                "more than {limit} entries to look at: none of them judged (the bound per directory is {limit})"
+                "more than {limit} {what}: none of them judged (the bound per directory is {limit})"
             ));
         }
         out.push(OsStr::from_bytes(name).to_owned());
