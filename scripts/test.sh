@@ -10,6 +10,10 @@ need cargo || { echo "test.sh: cargo not found: install Rust with rustup first" 
 missing=()
 need find || missing+=(findutils)
 [ -x /usr/bin/python3.11 ] || missing+=(python3.11-minimal)
+# tests/tenants.rs: strace shows that no device or FIFO is ever opened; a tenant container
+# runs the host's python3 with ctypes (renameat2) to swap its dirs for symlinks.
+need strace || missing+=(strace)
+[ -f /usr/lib/python3.11/ctypes/__init__.py ] || missing+=(libpython3.11-stdlib)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
