@@ -54,7 +54,11 @@ fn hostile_tenant(state: &Path, locks: usize, store_mib: usize, dead: u32) {
         if a > 0 {
             fs::hard_link(first.join("sessions.json"), d.join("sessions.json")).unwrap();
         }
-        fs::write(d.join("s0.jsonl.lock"), common::legacy_payload(dead, Duration::ZERO)).unwrap();
+        fs::write(
+            d.join("s0.jsonl.lock"),
+            common::legacy_payload(dead, Duration::ZERO),
+        )
+        .unwrap();
     }
     // Lock files by the hundred thousand.
     let flood = agents.join("flood/sessions");

@@ -118,7 +118,13 @@ fn kill_tree(root: i32) {
             let pid: i32 = e.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             // The command name is in parentheses and may hold spaces: fields follow the last ')'.
-            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
             Some((pid, ppid))
         })
         .collect();
@@ -346,7 +352,10 @@ impl Engine {
         let result = tokio::time::timeout(timeout, work)
             .await
             .unwrap_or(Err(DockerError::Timeout(timeout)));
-        if matches!(result, Err(DockerError::Timeout(_) | DockerError::TooLarge(_))) {
+        if matches!(
+            result,
+            Err(DockerError::Timeout(_) | DockerError::TooLarge(_))
+        ) {
             self.kill_exec(&exec.id).await;
         }
         result
@@ -372,4 +381,3 @@ impl Engine {
         }
     }
 }
-

@@ -43,7 +43,7 @@ impl FileId {
     pub fn of_stat(st: &nix::sys::stat::FileStat) -> FileId {
         FileId {
             dev: st.st_dev,
-            ino: st.st_ino as u64,
+            ino: st.st_ino,
             size: st.st_size as u64,
             mtime: (st.st_mtime, st.st_mtime_nsec),
         }
@@ -76,7 +76,10 @@ pub enum ReadError {
 /// [`snapshot_at`] for a path whose directory is trusted (the caller's own): the file itself is
 /// still never followed nor opened unless regular.
 pub fn snapshot(path: &Path) -> Result<Snapshot, ReadError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path.file_name().ok_or(ReadError::Gone)?;
     let dir = safefs::operator_dir(dir).map_err(|e| match e {
         OpenError::Gone => ReadError::Gone,

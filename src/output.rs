@@ -368,7 +368,10 @@ mod tests {
     #[test]
     fn tenant_text_cannot_forge_lines_or_reach_the_terminal() {
         assert_eq!(
-            kv_line(&[("path", "/s/a\nremoved /etc".into()), ("c", "\u{1b}]0;x\u{7}".into())]),
+            kv_line(&[
+                ("path", "/s/a\nremoved /etc".into()),
+                ("c", "\u{1b}]0;x\u{7}".into())
+            ]),
             "path=\"/s/a\\nremoved /etc\" c=\"\\x1b]0;x\\x07\""
         );
         assert_eq!(kv_line(&[("p", "a\\b".into())]), "p=\"a\\\\b\"");

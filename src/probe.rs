@@ -585,8 +585,8 @@ impl Probe<'_> {
                     self.container
                 )
             })?;
-        let agent = crate::safefs::plain_name(&self.args.agent)
-            .map_err(|e| eyre!("--agent {e}"))?;
+        let agent =
+            crate::safefs::plain_name(&self.args.agent).map_err(|e| eyre!("--agent {e}"))?;
         let dir = place.state_dir.join("agents").join(agent).join("sessions");
         // Every component below the state dir is opened relative to its parent, never followed
         // through a symlink: the tenant owns all of them and may swap any at any time.

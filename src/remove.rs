@@ -246,7 +246,13 @@ pub fn put_back(site: &Site, judged: &Snapshot, original: &OsStr) -> Outcome {
             }
             Some(Ok(_)) => {}
         }
-        match renameat2(&dir, name.as_os_str(), &dir, original, RenameFlags::RENAME_NOREPLACE) {
+        match renameat2(
+            &dir,
+            name.as_os_str(),
+            &dir,
+            original,
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
             Ok(()) => Ok(Outcome::Changed(format!(
                 "left over from an interrupted removal and still held: put back as {}",
                 crate::escape::bytes(original.as_bytes())
@@ -313,6 +319,9 @@ mod tests {
         let twice = private_name(&private_name(OsStr::new("x.jsonl.lock")));
         assert!(leftover_of(twice.as_bytes()).is_some());
         assert!(leftover_of(b"x.jsonl.lock").is_none());
-        assert!(leftover_of(b".x.jsonl.zaki-locks-removing.1.2").is_none(), "not a lock's name");
+        assert!(
+            leftover_of(b".x.jsonl.zaki-locks-removing.1.2").is_none(),
+            "not a lock's name"
+        );
     }
 }

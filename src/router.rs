@@ -43,7 +43,11 @@ impl fmt::Display for RouteError {
                 crate::escape::path(p)
             ),
             RouteError::Malformed(p, e) => {
-                write!(f, "the router table {} is not valid: {e}", crate::escape::path(p))
+                write!(
+                    f,
+                    "the router table {} is not valid: {e}",
+                    crate::escape::path(p)
+                )
             }
             RouteError::NoSuchUser(p, u) => write!(
                 f,
@@ -155,7 +159,10 @@ mod tests {
             );
         }
         let table = serde_json::json!({"42": {"port": "19001\r\nX: y", "token": "t"}}).to_string();
-        assert!(matches!(parse(table.as_bytes(), "42"), Err(Parse::BadEntry(_))));
+        assert!(matches!(
+            parse(table.as_bytes(), "42"),
+            Err(Parse::BadEntry(_))
+        ));
     }
 
     #[test]

@@ -158,7 +158,11 @@ pub fn read_bounded(file: File, limit: u64) -> Result<Vec<u8>, OpenError> {
 }
 
 /// [`regular_at`] then [`read_bounded`].
-pub fn read_at(dir: &impl AsFd, name: &OsStr, limit: u64) -> Result<(Vec<u8>, FileStat), OpenError> {
+pub fn read_at(
+    dir: &impl AsFd,
+    name: &OsStr,
+    limit: u64,
+) -> Result<(Vec<u8>, FileStat), OpenError> {
     let (f, st) = regular_at(dir, name)?;
     if st.st_size as u64 > limit {
         return Err(OpenError::TooLarge(limit));
@@ -218,13 +222,34 @@ mod tests {
         let dir = operator_dir(d).unwrap();
         let (b, _) = read_at(&dir, OsStr::new("f"), 10).unwrap();
         assert_eq!(b, b"hello");
-        assert!(matches!(read_at(&dir, OsStr::new("f"), 4), Err(OpenError::TooLarge(4))));
-        assert!(matches!(read_at(&dir, OsStr::new("l"), 10), Err(OpenError::NotRegular("a symlink"))));
-        assert!(matches!(read_at(&dir, OsStr::new("p"), 10), Err(OpenError::NotRegular("a FIFO"))));
-        assert!(matches!(read_at(&dir, OsStr::new("d"), 10), Err(OpenError::NotRegular("a directory"))));
-        assert!(matches!(read_at(&dir, OsStr::new("x"), 10), Err(OpenError::Gone)));
-        assert!(matches!(dir_at(&dir, OsStr::new("f")), Err(OpenError::NotRegular(_))));
-        assert!(matches!(read_operator_file(&d.join("p"), 10), Err(OpenError::NotRegular("a FIFO"))));
+        assert!(matches!(
+            read_at(&dir, OsStr::new("f"), 4),
+            Err(OpenError::TooLarge(4))
+        ));
+        assert!(matches!(
+            read_at(&dir, OsStr::new("l"), 10),
+            Err(OpenError::NotRegular("a symlink"))
+        ));
+        assert!(matches!(
+            read_at(&dir, OsStr::new("p"), 10),
+            Err(OpenError::NotRegular("a FIFO"))
+        ));
+        assert!(matches!(
+            read_at(&dir, OsStr::new("d"), 10),
+            Err(OpenError::NotRegular("a directory"))
+        ));
+        assert!(matches!(
+            read_at(&dir, OsStr::new("x"), 10),
+            Err(OpenError::Gone)
+        ));
+        assert!(matches!(
+            dir_at(&dir, OsStr::new("f")),
+            Err(OpenError::NotRegular(_))
+        ));
+        assert!(matches!(
+            read_operator_file(&d.join("p"), 10),
+            Err(OpenError::NotRegular("a FIFO"))
+        ));
         assert!(matches!(
             read_operator_file(Path::new("/dev/zero"), 10),
             Err(OpenError::NotRegular("a character device"))
@@ -239,7 +264,16 @@ mod tests {
             assert!(plain_name(ok).is_ok(), "{ok}");
         }
         let long = "x".repeat(201);
-        for bad in ["", ".", "..", "a/b", "../../x", "a\0b", "a\nb", long.as_str()] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../../x",
+            "a\0b",
+            "a\nb",
+            long.as_str(),
+        ] {
             assert!(plain_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -236,8 +236,12 @@ mod tests {
             br#"{"k1":{"sessionId":"a"},"k2":{"sessionId":"b","x":[{"sessionId":"c"}]}}"#,
             &HashSet::from(["b", "c"]),
         );
-        assert_eq!((only.key_for("a"), only.key_for("b"), only.key_for("c")), (None, Some("k2"), None));
-        let one = SessionIndex::parse_key(br#"{"k1":{"sessionId":"a"},"k2":{"sessionId":7}}"#, "k1");
+        assert_eq!(
+            (only.key_for("a"), only.key_for("b"), only.key_for("c")),
+            (None, Some("k2"), None)
+        );
+        let one =
+            SessionIndex::parse_key(br#"{"k1":{"sessionId":"a"},"k2":{"sessionId":7}}"#, "k1");
         assert_eq!(one.session_id_for("k1").as_deref(), Some("a"));
         assert_eq!(one.session_id_for("k2"), None);
     }
@@ -255,7 +259,7 @@ mod fuzz {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
-            any::<i32>().prop_map(|n| Value::from(n)),
+            any::<i32>().prop_map(Value::from),
             "[a-c]{0,3}".prop_map(Value::from),
         ];
         leaf.prop_recursive(3, 24, 4, |inner| {

@@ -257,12 +257,19 @@ pub fn lock_files(
             message,
         })
     };
-    let symlink_msg = || "is a symlink: not followed (pass its target with --root to scan it)".to_owned();
+    let symlink_msg =
+        || "is a symlink: not followed (pass its target with --root to scan it)".to_owned();
     // The state dir is the operator's (or a pinned `/proc/self/fd/<n>`): opened by its path.
     let state = match safefs::operator_dir(&place.state_dir) {
         Ok(fd) => fd,
         Err(OpenError::Gone) => return,
-        Err(e) => return problem(problems, place.state_dir.clone(), format!("cannot read: {e}")),
+        Err(e) => {
+            return problem(
+                problems,
+                place.state_dir.clone(),
+                format!("cannot read: {e}"),
+            );
+        }
     };
     let agents_path = place.state_dir.join("agents");
     let agents = match safefs::dir_at(&state, OsStr::new("agents")) {
@@ -328,7 +335,9 @@ pub fn lock_files(
             let (kind, leftover) = match classify_name(bytes) {
                 Some(k) => (k, None),
                 None => {
-                    let Some(l) = leftover_of(bytes) else { continue };
+                    let Some(l) = leftover_of(bytes) else {
+                        continue;
+                    };
                     let kind = l
                         .original
                         .as_ref()
@@ -359,8 +368,14 @@ pub fn lock_files(
                 leftover,
             });
         }
-        add_session_keys(&sessions, &dir, &mut found[first..], &mut store_left, budget)
-            .unwrap_or_else(|e| problem(problems, dir.join("sessions.json"), e));
+        add_session_keys(
+            &sessions,
+            &dir,
+            &mut found[first..],
+            &mut store_left,
+            budget,
+        )
+        .unwrap_or_else(|e| problem(problems, dir.join("sessions.json"), e));
     }
 }
 
@@ -405,10 +420,7 @@ fn add_session_keys(
     place_left: &mut u64,
     run: &mut Budget,
 ) -> Result<(), String> {
-    let ids: Vec<Option<String>> = found
-        .iter()
-        .map(|f| f.session_id())
-        .collect();
+    let ids: Vec<Option<String>> = found.iter().map(|f| f.session_id()).collect();
     let wanted: HashSet<&str> = ids.iter().flatten().map(String::as_str).collect();
     if wanted.is_empty() {
         return Ok(());
@@ -442,7 +454,10 @@ fn add_session_keys(
     run.store_bytes -= bytes.len() as u64;
     let index = SessionIndex::parse_for(&bytes, &wanted);
     for (f, id) in found.iter_mut().zip(&ids) {
-        f.session_key = id.as_deref().and_then(|id| index.key_for(id)).map(str::to_owned);
+        f.session_key = id
+            .as_deref()
+            .and_then(|id| index.key_for(id))
+            .map(str::to_owned);
     }
     Ok(())
 }
@@ -464,7 +479,9 @@ pub fn leftover_of(name: &[u8]) -> Option<Leftover> {
     let rest = name.strip_prefix(b".")?;
     let marker = REMOVING_MARKER.as_bytes();
     if let Some(hashed) = rest.strip_prefix(&marker[1..]) {
-        return hashed.starts_with(b"h").then_some(Leftover { original: None });
+        return hashed
+            .starts_with(b"h")
+            .then_some(Leftover { original: None });
     }
     let at = rest.windows(marker.len()).rposition(|w| w == marker)?;
     let original = &rest[..at];

@@ -72,11 +72,19 @@ fn exchange(a: &Path, b: &Path) {
 
 /// Runs `cmd` under `bash -c` with a virtual memory limit (KiB) and a wall-clock limit; the
 /// child is killed if it runs over.
-fn bounded(cmd: &str, mem_kib: u64, limit: Duration, tmp: &Path) -> (std::process::Output, Duration) {
+fn bounded(
+    cmd: &str,
+    mem_kib: u64,
+    limit: Duration,
+    tmp: &Path,
+) -> (std::process::Output, Duration) {
     let started = Instant::now();
     let child = Command::new("bash")
         .arg("-c")
-        .arg(format!("ulimit -v {mem_kib}; exec timeout -s KILL {} {cmd}", limit.as_secs()))
+        .arg(format!(
+            "ulimit -v {mem_kib}; exec timeout -s KILL {} {cmd}",
+            limit.as_secs()
+        ))
         .env("ZAKI_LOCKS_RUN_LOCK", tmp.join("rl"))
         .env("NO_COLOR", "1")
         .env_remove("OPENCLAW_STATE_DIR")
@@ -104,21 +112,43 @@ fn no_special_file_opened(log: &str, dir_names: &[&str]) -> Result<usize, String
     for line in log.lines() {
         let (pid, call) = line.split_once(' ').unwrap_or(("", line));
         let call = call.trim_start();
-        if (call.starts_with("fstat(") || call.starts_with("newfstatat(")) && call.contains("st_mode=") {
-            let fd = call[call.find('(').unwrap() + 1..].split(',').next().unwrap_or("").to_owned();
-            let mode = call.split("st_mode=").nth(1).unwrap_or("").split(['|', ',']).next().unwrap_or("").to_owned();
+        if (call.starts_with("fstat(") || call.starts_with("newfstatat("))
+            && call.contains("st_mode=")
+        {
+            let fd = call[call.find('(').unwrap() + 1..]
+                .split(',')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let mode = call
+                .split("st_mode=")
+                .nth(1)
+                .unwrap_or("")
+                .split(['|', ','])
+                .next()
+                .unwrap_or("")
+                .to_owned();
             modes.insert((pid.to_owned(), fd), mode);
             continue;
         }
         if !(call.starts_with("openat(") || call.starts_with("open(")) {
             continue;
         }
-        let ok = call.rsplit_once("= ").is_some_and(|(_, r)| r.trim().parse::<i64>().is_ok_and(|n| n >= 0));
+        let ok = call
+            .rsplit_once("= ")
+            .is_some_and(|(_, r)| r.trim().parse::<i64>().is_ok_and(|n| n >= 0));
         if !ok {
             continue;
         }
-        if let Some(n) = call.split("\"/proc/self/fd/").nth(1).and_then(|r| r.split('"').next()) {
-            let mode = modes.get(&(pid.to_owned(), n.to_owned())).cloned().unwrap_or_default();
+        if let Some(n) = call
+            .split("\"/proc/self/fd/")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+        {
+            let mode = modes
+                .get(&(pid.to_owned(), n.to_owned()))
+                .cloned()
+                .unwrap_or_default();
             if mode != "S_IFREG" {
                 return Err(format!("reopened fd {n} with mode {mode:?}: {line}"));
             }
@@ -143,10 +173,24 @@ fn a_device_or_fifo_swapped_in_for_a_lock_is_never_opened() {
     // a FIFO as the store.
     let dev = dir.join("x.jsonl.lock");
     let reg = dir.join("y.jsonl.lock");
-    nix::sys::stat::mknod(&dev, nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::from_bits_truncate(0o644), nix::sys::stat::makedev(1, 3)).unwrap();
+    nix::sys::stat::mknod(
+        &dev,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .unwrap();
     fs::write(&reg, legacy_payload(dead_pid(), Z)).unwrap();
-    nix::unistd::mkfifo(&dir.join("f.jsonl.lock"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
-    nix::unistd::mkfifo(&dir.join("sessions.json"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    nix::unistd::mkfifo(
+        &dir.join("f.jsonl.lock"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    nix::unistd::mkfifo(
+        &dir.join("sessions.json"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
     let (a, b) = (dev.clone(), reg.clone());
     let racer = Racer::start(move || exchange(&a, &b));
 
@@ -154,7 +198,13 @@ fn a_device_or_fifo_swapped_in_for_a_lock_is_never_opened() {
     let runs = 40;
     for _ in 0..runs {
         let o = run(Command::new("strace")
-            .args(["-f", "-qq", "-e", "trace=openat,open,fstat,newfstatat,statx", "-o"])
+            .args([
+                "-f",
+                "-qq",
+                "-e",
+                "trace=openat,open,fstat,newfstatat,statx",
+                "-o",
+            ])
             .arg(&log)
             .arg(bin())
             .args(["scan", "--no-containers", "--format", "json", "--root"])
@@ -163,7 +213,12 @@ fn a_device_or_fifo_swapped_in_for_a_lock_is_never_opened() {
             .stdin(Stdio::null()));
         assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
         let text = fs::read_to_string(&log).unwrap();
-        let names = ["x.jsonl.lock", "y.jsonl.lock", "f.jsonl.lock", "sessions.json"];
+        let names = [
+            "x.jsonl.lock",
+            "y.jsonl.lock",
+            "f.jsonl.lock",
+            "sessions.json",
+        ];
         if let Err(e) = no_special_file_opened(&text, &names) {
             panic!("{e}");
         }
@@ -219,7 +274,12 @@ fn directories_swapped_for_symlinks_while_clean_runs_never_lead_outside() {
         }
     }
     racer.stop();
-    assert!(leaked.is_empty(), "{} runs read the host's lock:\n{}", leaked.len(), leaked[0]);
+    assert!(
+        leaked.is_empty(),
+        "{} runs read the host's lock:\n{}",
+        leaked.len(),
+        leaked[0]
+    );
     assert_eq!(
         std::os::unix::fs::MetadataExt::ino(&fs::metadata(&secret).unwrap()),
         secret_ino,
@@ -250,7 +310,8 @@ fn a_huge_store_hard_linked_into_four_agents_is_read_once_within_the_bounds() {
             f.write_all(e.as_bytes()).unwrap();
             n += 1;
         }
-        f.write_all(b"\"agent:main:openai-user:42\":{\"sessionId\":\"s42x\"}}").unwrap();
+        f.write_all(b"\"agent:main:openai-user:42\":{\"sessionId\":\"s42x\"}}")
+            .unwrap();
     }
     for agent in ["main", "a2", "a3", "a4"] {
         let d = root.join("agents").join(agent).join("sessions");
@@ -261,7 +322,11 @@ fn a_huge_store_hard_linked_into_four_agents_is_read_once_within_the_bounds() {
         fs::write(d.join("s42x.jsonl.lock"), legacy_payload(dead, Z)).unwrap();
     }
     let (o, took) = bounded(
-        &format!("{} scan --no-containers --format json --root {}", bin().display(), root.display()),
+        &format!(
+            "{} scan --no-containers --format json --root {}",
+            bin().display(),
+            root.display()
+        ),
         400_000,
         Duration::from_secs(120),
         tmp.path(),
@@ -271,7 +336,10 @@ fn a_huge_store_hard_linked_into_four_agents_is_read_once_within_the_bounds() {
     let r = json(&o);
     let locks = r["locks"].as_array().unwrap();
     assert_eq!(locks.len(), 4, "every lock is still judged: {r:#}");
-    let keyed = locks.iter().filter(|l| l["session_key"] == "agent:main:openai-user:42").count();
+    let keyed = locks
+        .iter()
+        .filter(|l| l["session_key"] == "agent:main:openai-user:42")
+        .count();
     assert_eq!(keyed, 1, "one store read in full; {err}");
     assert_eq!(
         err.matches("(the bound per state dir)").count(),
@@ -304,11 +372,20 @@ fn two_hundred_thousand_lock_files_in_one_dir_are_an_error_naming_the_bound() {
     );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("more than 10000 lock files: none of them judged"), "{err}");
+    assert!(
+        err.contains("more than 10000 lock files: none of them judged"),
+        "{err}"
+    );
     let r = json(&o);
-    assert_eq!(r["summary"]["removed"], 1, "the other tenant was cleaned: {r:#}");
+    assert_eq!(
+        r["summary"]["removed"], 1,
+        "the other tenant was cleaned: {r:#}"
+    );
     assert!(!good.join("dead.jsonl.lock").exists());
-    assert!(bad.join("0.jsonl.lock").exists(), "nothing judged past the bound");
+    assert!(
+        bad.join("0.jsonl.lock").exists(),
+        "nothing judged past the bound"
+    );
     println!("200,000 locks in one dir: {:.1}s", took.as_secs_f64());
 }
 
@@ -332,7 +409,11 @@ fn names_and_payloads_cannot_forge_lines_or_reach_the_terminal() {
     set_mtime(&d.join("a\u{1b}[2Jb\rc.jsonl.lock"), 40 * MIN);
     fs::write(d.join("held.jsonl.lock"), &evil).unwrap();
     let held = Proc::sleep();
-    fs::write(d.join("held.jsonl.lock"), legacy_payload(held.pid(), Z).replace("}", ", \"y\": \"\u{1b}[1m\"}")).unwrap();
+    fs::write(
+        d.join("held.jsonl.lock"),
+        legacy_payload(held.pid(), Z).replace("}", ", \"y\": \"\u{1b}[1m\"}"),
+    )
+    .unwrap();
     for args in [
         vec!["scan"],
         vec!["clean", "--dry-run", "--log-format", "human"],
@@ -348,10 +429,14 @@ fn names_and_payloads_cannot_forge_lines_or_reach_the_terminal() {
             assert!(!all.contains(bad), "{args:?}: raw {bad:?} in:\n{all}");
         }
         assert!(
-            !all.lines().any(|l| l.trim_start().starts_with("removed forged")),
+            !all.lines()
+                .any(|l| l.trim_start().starts_with("removed forged")),
             "{args:?}: a forged line:\n{all}"
         );
-        assert!(all.contains("\\n"), "{args:?}: the newline is shown escaped:\n{all}");
+        assert!(
+            all.contains("\\n"),
+            "{args:?}: the newline is shown escaped:\n{all}"
+        );
     }
     drop(held);
 }
@@ -371,20 +456,35 @@ fn the_router_table_is_bounded_and_a_token_cannot_inject_headers() {
     let table = serde_json::json!({"42": {"port": port, "token": "t0k\r\nX-Injected: yes"}});
     fs::write(&file, table.to_string()).unwrap();
     let o = run(zaki(tmp.path())
-        .args(["probe", "42", "--attempts", "1", "--prefix", "zt-nonexistent-", "--users-file"])
+        .args([
+            "probe",
+            "42",
+            "--attempts",
+            "1",
+            "--prefix",
+            "zt-nonexistent-",
+            "--users-file",
+        ])
         .arg(&file));
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("control character"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(listener.accept().is_err(), "the probe connected with a forged token");
+    assert!(
+        listener.accept().is_err(),
+        "the probe connected with a forged token"
+    );
 
     // A FIFO is refused without being opened (it would hang), and a table past the bound is
     // "too large", not a parse error at its cut.
     fs::remove_file(&file).unwrap();
     nix::unistd::mkfifo(&file, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
     let (o, took) = bounded(
-        &format!("{} probe 42 --users-file {}", bin().display(), file.display()),
+        &format!(
+            "{} probe 42 --users-file {}",
+            bin().display(),
+            file.display()
+        ),
         2_000_000,
         Duration::from_secs(20),
         tmp.path(),
@@ -394,11 +494,19 @@ fn the_router_table_is_bounded_and_a_token_cannot_inject_headers() {
     assert!(err.contains("a FIFO, not a regular file"), "{err}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     fs::remove_file(&file).unwrap();
-    fs::File::create(&file).unwrap().set_len(65 * 1024 * 1024).unwrap();
-    let o = run(zaki(tmp.path()).args(["probe", "42", "--users-file"]).arg(&file));
+    fs::File::create(&file)
+        .unwrap()
+        .set_len(65 * 1024 * 1024)
+        .unwrap();
+    let o = run(zaki(tmp.path())
+        .args(["probe", "42", "--users-file"])
+        .arg(&file));
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("too large (over the bound of 64 MiB)"), "{err}");
+    assert!(
+        err.contains("too large (over the bound of 64 MiB)"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +523,11 @@ fn a_symlink_planted_at_the_metrics_temp_name_is_never_followed() {
     let victim = tmp.path().join("victim");
     fs::write(&victim, "precious").unwrap();
     // The temp names of the next few hundred pids, old style and new, all point at the victim.
-    let last: u32 = fs::read_to_string("/proc/sys/kernel/ns_last_pid").unwrap().trim().parse().unwrap();
+    let last: u32 = fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     for pid in last + 1..last + 400 {
         for name in [format!(".m.prom.tmp.{pid}"), format!(".m.prom.tmp.{pid}.0")] {
             symlink(&victim, collector.join(name)).unwrap();
@@ -426,11 +538,19 @@ fn a_symlink_planted_at_the_metrics_temp_name_is_never_followed() {
         .arg(collector.join("m.prom"))
         .arg("--root")
         .arg(&root));
-    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious", "{}", stderr(&o));
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "precious",
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let m = fs::symlink_metadata(collector.join("m.prom")).unwrap();
     assert!(m.is_file(), "written as a regular file");
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777, 0o644);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
+        0o644
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,15 +584,26 @@ fn leftovers_of_a_killed_removal_are_finished_by_the_next_run() {
         .arg(&root));
     let r = json(&o);
     assert!(!stale.exists(), "{r:#}");
-    assert!(!moved.exists() && dir.join("live.jsonl.lock").exists(), "{r:#}");
+    assert!(
+        !moved.exists() && dir.join("live.jsonl.lock").exists(),
+        "{r:#}"
+    );
     assert_eq!(
         fs::read_to_string(dir.join("live.jsonl.lock")).unwrap(),
         live_body,
         "put back as it was"
     );
-    assert!(taken.exists() && dir.join("busy.jsonl.lock").exists(), "{r:#}");
+    assert!(
+        taken.exists() && dir.join("busy.jsonl.lock").exists(),
+        "{r:#}"
+    );
     assert!(other.exists());
-    assert_eq!(o.status.code(), Some(1), "the one left is an error: {}", stderr(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the one left is an error: {}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("exists again"), "{}", stderr(&o));
     // The next run finds nothing more to do but that one.
     let o = run(zaki(tmp.path())
@@ -508,7 +639,11 @@ fn sigkill_during_a_big_clean_leaves_nothing_the_next_run_does_not_finish() {
         .args(["clean", "--no-containers", "--format", "json", "--root"])
         .arg(&root));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let left: Vec<_> = fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -564,7 +699,11 @@ mod containers {
             .unwrap()
             .port();
         let f = tmp.join("users.json");
-        fs::write(&f, serde_json::json!({"42": {"port": port, "token": "t"}}).to_string()).unwrap();
+        fs::write(
+            &f,
+            serde_json::json!({"42": {"port": port, "token": "t"}}).to_string(),
+        )
+        .unwrap();
         f
     }
 
@@ -601,20 +740,35 @@ mod containers {
 
         // 1. A session id that climbs out of the sessions dir.
         let climb = format!("{}{}/pwned", "../".repeat(12), target.display());
-        fs::write(dir.join("sessions.json"), serde_json::json!({key: {"sessionId": climb}}).to_string()).unwrap();
+        fs::write(
+            dir.join("sessions.json"),
+            serde_json::json!({key: {"sessionId": climb}}).to_string(),
+        )
+        .unwrap();
         let (code, err) = probe("traversal");
         assert_ne!(code, Some(0), "{err}");
         assert!(err.contains("not a single plain file name"), "{err}");
         assert!(err.contains("no lock injected"), "{err}");
-        assert_eq!(fs::read_dir(&target).unwrap().count(), 0, "root created a file outside");
+        assert_eq!(
+            fs::read_dir(&target).unwrap().count(),
+            0,
+            "root created a file outside"
+        );
         assert!(
-            fs::read_dir(&dir).unwrap().flatten().all(|e| e.file_name() == "sessions.json"),
+            fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .all(|e| e.file_name() == "sessions.json"),
             "nothing created in the sessions dir either"
         );
 
         // 4. A FIFO as the store: refused without being opened (opening it would hang).
         fs::remove_file(dir.join("sessions.json")).unwrap();
-        nix::unistd::mkfifo(&dir.join("sessions.json"), nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        nix::unistd::mkfifo(
+            &dir.join("sessions.json"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
         let (code, err) = probe("fifo");
         assert_ne!(code, Some(0), "{err}");
         assert!(err.contains("a FIFO, not a regular file"), "{err}");
@@ -645,23 +799,44 @@ mod containers {
         let c = Container::run(
             &unique("zt-tenant-swap-"),
             &[
-                "-v", "/lib:/lib:ro", "-v", "/lib64:/lib64:ro", "-v", "/usr/lib:/usr/lib:ro",
-                "-v", "/usr/bin/python3.11:/usr/bin/python3:ro",
+                "-v",
+                "/lib:/lib:ro",
+                "-v",
+                "/lib64:/lib64:ro",
+                "-v",
+                "/usr/lib:/usr/lib:ro",
+                "-v",
+                "/usr/bin/python3.11:/usr/bin/python3:ro",
             ],
             docker::BUSYBOX,
-            &["python3", "-c", SWAPPER_PY, &host.display().to_string(), &legacy_payload(4242, 40 * MIN)],
+            &[
+                "python3",
+                "-c",
+                SWAPPER_PY,
+                &host.display().to_string(),
+                &legacy_payload(4242, 40 * MIN),
+            ],
         );
         let started = Instant::now();
         while !c.exists("/home/node/.openclaw/agents.l") {
-            assert!(started.elapsed() < Duration::from_secs(20), "the swapper did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the swapper did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let mut leaked = Vec::new();
         let mut observed_from_host = 0;
         for i in 0..500 {
             let cmd = if i % 3 == 0 { "clean" } else { "scan" };
-            let o = run(zaki(tmp.path())
-                .args([cmd, "--no-host", "--container", &c.name, "--format", "json"]));
+            let o = run(zaki(tmp.path()).args([
+                cmd,
+                "--no-host",
+                "--container",
+                &c.name,
+                "--format",
+                "json",
+            ]));
             let out = format!("{}{}", stdout(&o), stderr(&o));
             if out.contains("host-secret") {
                 leaked.push(out);
@@ -669,8 +844,16 @@ mod containers {
                 observed_from_host += 1;
             }
         }
-        assert!(leaked.is_empty(), "{} runs read the host's lock:\n{}", leaked.len(), leaked[0]);
-        assert!(observed_from_host > 300, "read through /proc/<pid>/root: {observed_from_host}");
+        assert!(
+            leaked.is_empty(),
+            "{} runs read the host's lock:\n{}",
+            leaked.len(),
+            leaked[0]
+        );
+        assert!(
+            observed_from_host > 300,
+            "read through /proc/<pid>/root: {observed_from_host}"
+        );
         assert!(secret.exists());
     }
 
@@ -697,7 +880,11 @@ while True:
         let c = Container::busybox(name, &[]);
         c.write("/tmp/hostile", &format!("#!/bin/busybox sh\n{script}\n"));
         let o = docker::docker(&[
-            "exec", &c.name, "/bin/busybox", "sh", "-c",
+            "exec",
+            &c.name,
+            "/bin/busybox",
+            "sh",
+            "-c",
             "chmod +x /tmp/hostile && rm /bin/sh && cp /tmp/hostile /bin/sh",
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -708,9 +895,16 @@ while True:
         let o = docker::docker(&["exec", &c.name, "/bin/busybox", "cat", pid_file]);
         let pid = String::from_utf8_lossy(&o.stdout).trim().to_owned();
         assert!(!pid.is_empty(), "the hostile script ran");
-        docker::docker(&["exec", &c.name, "/bin/busybox", "test", "-e", &format!("/proc/{pid}")])
-            .status
-            .success()
+        docker::docker(&[
+            "exec",
+            &c.name,
+            "/bin/busybox",
+            "test",
+            "-e",
+            &format!("/proc/{pid}"),
+        ])
+        .status
+        .success()
     }
 
     // 5. and 9.: hostile exec output, and an exec that never ends.
@@ -731,7 +925,10 @@ while True:
             &format!("echo $$ > /tmp/pid; echo 'zaki-locks 1'; yes '{line}'"),
         );
         // Never answers.
-        let hang = hostile_sh(&format!("{prefix}hang"), "echo $$ > /tmp/pid; exec sleep 99999");
+        let hang = hostile_sh(
+            &format!("{prefix}hang"),
+            "echo $$ > /tmp/pid; exec sleep 99999",
+        );
         let good = Container::busybox(&format!("{prefix}good"), &[]);
         good.write(
             "/home/node/.openclaw/agents/main/sessions/dead.jsonl.lock",
@@ -749,21 +946,34 @@ while True:
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(
-            err.contains(&format!("container:{}: more than 10000 locks listed", many.name)),
+            err.contains(&format!(
+                "container:{}: more than 10000 locks listed",
+                many.name
+            )),
             "{err}"
         );
         assert!(
-            err.contains(&format!("container:{}: exec output larger than 16 MiB", flood.name)),
+            err.contains(&format!(
+                "container:{}: exec output larger than 16 MiB",
+                flood.name
+            )),
             "{err}"
         );
         assert!(
             err.contains(&format!("container:{}: exec timed out after 5s", hang.name)),
             "{err}"
         );
-        assert_eq!(json(&o)["summary"]["removed"], 1, "the good one was cleaned: {err}");
+        assert_eq!(
+            json(&o)["summary"]["removed"],
+            1,
+            "the good one was cleaned: {err}"
+        );
         assert!(took < Duration::from_secs(30), "{took:?}");
         std::thread::sleep(Duration::from_millis(500));
-        assert!(!alive_in(&flood, "/tmp/pid"), "the flooding exec was killed");
+        assert!(
+            !alive_in(&flood, "/tmp/pid"),
+            "the flooding exec was killed"
+        );
         assert!(!alive_in(&hang, "/tmp/pid"), "the hung exec was killed");
         drop(good);
     }
