@@ -182,7 +182,7 @@ impl Listing {
 
 /// Most locks one container's listing may hold; past it the container's result is an error
 /// naming the bound (16 MiB of hostile output once became 140,000 locks and 586 MB).
-pub const MAX_LOCKS_PER_CONTAINER: usize = 10_000;
+pub const MAX_LOCKS_PER_CONTAINER: usize = 25_000;
 
 /// Why an exec's output could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::ListContainersOptions;
 use futures_util::StreamExt;
 
-/// Largest exec output read; a listing of every lock in a container is far below this (10,000
-/// locks are about 6 MiB). Past it the container's result is an error naming the bound.
+/// Largest exec output read; a listing of every lock in a container is far below this (25,000
+/// locks are about 10 MiB). Past it the container's result is an error naming the bound.
 pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
 /// Largest exec stderr kept (for the error message).
 const MAX_STDERR: usize = 64 * 1024;

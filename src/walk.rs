@@ -214,9 +214,12 @@ fn existing_dir(
 /// locks at a time and a crash leaves one per session it held; past this the dir is a tenant's
 /// attack (200,000 locks once cost 544 MB and 14 s): none of its locks is judged, the place
 /// reports an error naming the bound, and the run goes on.
-pub const MAX_LOCKS_PER_DIR: usize = 10_000;
-/// Most entries listed in one sessions dir (transcripts included): a million take 0.4 s.
+pub const MAX_LOCKS_PER_DIR: usize = 25_000;
+/// Most entries listed in one directory, and in all of one state dir's directories together
+/// (transcripts included): a million take 0.4 s.
 pub const MAX_ENTRIES_PER_DIR: usize = 2_000_000;
+/// Most lock files (and leftovers) below one state dir, over all its agents.
+pub const MAX_LOCKS_PER_PLACE: usize = 25_000;
 /// Most agent directories looked at below one state dir.
 pub const MAX_AGENTS: usize = 1_000;
 /// Most `sessions.json` bytes read below one state dir (hard links to one store count each time).
@@ -281,11 +284,19 @@ pub fn lock_files(
         Err(OpenError::NotRegular(_)) => return,
         Err(e) => return problem(problems, agents_path, format!("cannot read: {e}")),
     };
-    let names = match list(&agents, MAX_AGENTS, "agent directories", |_| true) {
+    let mut entries_left = MAX_ENTRIES_PER_DIR;
+    let names = match list(
+        &agents,
+        MAX_AGENTS,
+        "agent directories",
+        &mut entries_left,
+        |_| true,
+    ) {
         Ok(n) => n,
         Err(e) => return problem(problems, agents_path, e),
     };
     let mut store_left = MAX_STORE_BYTES_PER_PLACE;
+    let place_first = found.len();
     for agent in names {
         let agent_path = agents_path.join(&agent);
         let agent_fd = match safefs::dir_at(&agents, &agent) {
@@ -320,9 +331,13 @@ pub fn lock_files(
                 continue;
             }
         };
-        let locks = match list(&sessions, MAX_LOCKS_PER_DIR, "lock files", |n| {
-            classify_name(n).is_some() || leftover_of(n).is_some()
-        }) {
+        let locks = match list(
+            &sessions,
+            MAX_LOCKS_PER_DIR,
+            "lock files",
+            &mut entries_left,
+            |n| classify_name(n).is_some() || leftover_of(n).is_some(),
+        ) {
             Ok(n) => n,
             Err(e) => {
                 problem(problems, dir, e);
@@ -376,6 +391,16 @@ pub fn lock_files(
             budget,
         )
         .unwrap_or_else(|e| problem(problems, dir.join("sessions.json"), e));
+        if found.len() - place_first > MAX_LOCKS_PER_PLACE {
+            found.truncate(place_first);
+            return problem(
+                problems,
+                agents_path,
+                format!(
+                    "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
+                ),
+            );
+        }
     }
 }
 
@@ -384,18 +409,20 @@ fn list(
     dir: &OwnedFd,
     limit: usize,
     what: &str,
+    entries_left: &mut usize,
     keep: impl Fn(&[u8]) -> bool,
 ) -> Result<Vec<OsString>, String> {
     let fd = nix::unistd::dup(dir).map_err(|e| format!("cannot read: {e}"))?;
     let mut d = nix::dir::Dir::from_fd(fd).map_err(|e| format!("cannot read: {e}"))?;
     let mut out = Vec::new();
-    for (seen, entry) in d.iter().enumerate() {
+    for entry in d.iter() {
         let entry = entry.map_err(|e| format!("cannot list: {e}"))?;
-        if seen >= MAX_ENTRIES_PER_DIR {
+        if *entries_left == 0 {
             return Err(format!(
-                "more than {MAX_ENTRIES_PER_DIR} entries: not looked at (the bound on entries per directory)"
+                "more than {MAX_ENTRIES_PER_DIR} directory entries in this state dir: not looked at (the bound per state dir)"
             ));
         }
+        *entries_left -= 1;
         let name = entry.file_name().to_bytes();
         if name == b"." || name == b".." || !keep(name) {
             continue;

@@ -373,7 +373,7 @@ fn two_hundred_thousand_lock_files_in_one_dir_are_an_error_naming_the_bound() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("more than 10000 lock files: none of them judged"),
+        err.contains("more than 25000 lock files: none of them judged"),
         "{err}"
     );
     let r = json(&o);
@@ -387,6 +387,29 @@ fn two_hundred_thousand_lock_files_in_one_dir_are_an_error_naming_the_bound() {
         "nothing judged past the bound"
     );
     println!("200,000 locks in one dir: {:.1}s", took.as_secs_f64());
+}
+
+#[test]
+fn locks_spread_over_many_agents_are_bounded_per_state_dir_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("state");
+    for a in 0..3 {
+        let d = root.join(format!("agents/a{a}/sessions"));
+        fs::create_dir_all(&d).unwrap();
+        for i in 0..9000 {
+            fs::File::create(d.join(format!("{i}.jsonl.lock"))).unwrap();
+        }
+    }
+    let o = run(zaki(tmp.path())
+        .args(["scan", "--no-containers", "--format", "json", "--root"])
+        .arg(&root));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("more than 25000 lock files below this state dir: none of them judged"),
+        "{err}"
+    );
+    assert_eq!(json(&o)["summary"]["locks"], 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -947,7 +970,7 @@ while True:
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(
             err.contains(&format!(
-                "container:{}: more than 10000 locks listed",
+                "container:{}: more than 25000 locks listed",
                 many.name
             )),
             "{err}"
