@@ -217,7 +217,7 @@ fn existing_dir(
 pub const MAX_LOCKS_PER_DIR: usize = 25_000;
 /// Most entries listed in one directory, and in all of one state dir's directories together
 /// (transcripts included): a million take 0.4 s.
-pub const MAX_ENTRIES_PER_DIR: usize = 2_000_000;
+pub const MAX_ENTRIES_PER_PLACE: usize = 2_000_000;
 /// Most lock files (and leftovers) below one state dir, over all its agents.
 pub const MAX_LOCKS_PER_PLACE: usize = 25_000;
 /// Most agent directories looked at below one state dir.
@@ -260,31 +260,20 @@ pub fn lock_files(
             message,
         })
     };
-    let symlink_msg =
-        || "is a symlink: not followed (pass its target with --root to scan it)".to_owned();
     // The state dir is the operator's (or a pinned `/proc/self/fd/<n>`): opened by its path.
     let state = match safefs::operator_dir(&place.state_dir) {
         Ok(fd) => fd,
         Err(OpenError::Gone) => return,
         Err(e) => {
-            return problem(
-                problems,
-                place.state_dir.clone(),
-                format!("cannot read: {e}"),
-            );
+            let msg = format!("cannot read: {e}");
+            return problem(problems, place.state_dir.clone(), msg);
         }
     };
     let agents_path = place.state_dir.join("agents");
-    let agents = match safefs::dir_at(&state, OsStr::new("agents")) {
-        Ok(fd) => fd,
-        Err(OpenError::Gone) => return,
-        Err(OpenError::NotRegular("a symlink")) => {
-            return problem(problems, agents_path, symlink_msg());
-        }
-        Err(OpenError::NotRegular(_)) => return,
-        Err(e) => return problem(problems, agents_path, format!("cannot read: {e}")),
+    let Some(agents) = open_below(&state, agents_path.clone(), place, problems) else {
+        return;
     };
-    let mut entries_left = MAX_ENTRIES_PER_DIR;
+    let mut entries_left = MAX_ENTRIES_PER_PLACE;
     let names = match list(
         &agents,
         MAX_AGENTS,
@@ -298,109 +287,130 @@ pub fn lock_files(
     let mut store_left = MAX_STORE_BYTES_PER_PLACE;
     let place_first = found.len();
     for agent in names {
-        let agent_path = agents_path.join(&agent);
-        let agent_fd = match safefs::dir_at(&agents, &agent) {
-            Ok(fd) => fd,
-            Err(OpenError::NotRegular("a symlink")) => {
-                problem(problems, agent_path, symlink_msg());
-                continue;
-            }
-            Err(OpenError::Gone | OpenError::NotRegular(_)) => continue,
-            Err(e) => {
-                problem(problems, agent_path, format!("cannot read: {e}"));
-                continue;
-            }
+        let Some(agent_fd) = open_below(&agents, agents_path.join(&agent), place, problems) else {
+            continue;
         };
-        let dir = agent_path.join("sessions");
-        let sessions = match safefs::dir_at(&agent_fd, OsStr::new("sessions")) {
-            Ok(fd) => fd,
-            Err(OpenError::NotRegular("a symlink")) => {
-                problem(problems, dir, symlink_msg());
-                continue;
-            }
-            Err(OpenError::Gone | OpenError::NotRegular(_)) => continue,
-            Err(e) => {
-                problem(problems, dir, format!("cannot read: {e}"));
-                continue;
-            }
+        let dir = agents_path.join(&agent).join("sessions");
+        let Some(sessions) = open_below(&agent_fd, dir.clone(), place, problems) else {
+            continue;
         };
-        let dir_id = match nix::sys::stat::fstat(&sessions) {
-            Ok(st) => (st.st_dev, st.st_ino),
-            Err(e) => {
-                problem(problems, dir, format!("cannot read: {e}"));
-                continue;
-            }
-        };
-        let locks = match list(
-            &sessions,
-            MAX_LOCKS_PER_DIR,
-            "lock files",
-            &mut entries_left,
-            |n| classify_name(n).is_some() || leftover_of(n).is_some(),
-        ) {
-            Ok(n) => n,
+        let keep = |n: &[u8]| classify_name(n).is_some() || leftover_of(n).is_some();
+        let (dir_id, names) = match nix::sys::stat::fstat(&sessions)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|st| {
+                let names = list(
+                    &sessions,
+                    MAX_LOCKS_PER_DIR,
+                    "lock files",
+                    &mut entries_left,
+                    keep,
+                )?;
+                Ok(((st.st_dev, st.st_ino), names))
+            }) {
+            Ok(x) => x,
             Err(e) => {
                 problem(problems, dir, e);
                 continue;
             }
         };
         let first = found.len();
-        for name in locks {
-            let bytes = name.as_bytes();
-            let (kind, leftover) = match classify_name(bytes) {
-                Some(k) => (k, None),
-                None => {
-                    let Some(l) = leftover_of(bytes) else {
-                        continue;
-                    };
-                    let kind = l
-                        .original
-                        .as_ref()
-                        .and_then(|o| classify_name(o.as_bytes()))
-                        .unwrap_or(LockKind::Transcript);
-                    (kind, Some(l))
-                }
-            };
-            let file = match crate::observe::snapshot_at(&sessions, &name) {
-                Ok(s) => Ok(s),
-                Err(ReadError::Gone) => continue, // released while we looked
-                Err(ReadError::NotRegular(what)) => Err(Unread::NotRegular(what)),
-                Err(ReadError::Io(e)) => Err(Unread::Io(e.to_string())),
-            };
-            found.push(Found {
-                place: place_index,
-                agent: agent.to_string_lossy().into_owned(),
-                kind,
-                dir: dir.clone(),
-                dir_id,
-                not_regular: match &file {
-                    Err(Unread::NotRegular(w)) => Some(w),
-                    _ => None,
-                },
-                name,
-                file,
-                session_key: None,
-                leftover,
-            });
-        }
-        add_session_keys(
-            &sessions,
-            &dir,
-            &mut found[first..],
-            &mut store_left,
-            budget,
-        )
-        .unwrap_or_else(|e| problem(problems, dir.join("sessions.json"), e));
+        let seen = SessionsDir {
+            place: place_index,
+            agent: agent.to_string_lossy().into_owned(),
+            dir,
+            dir_id,
+        };
+        read_locks(&sessions, &seen, names, found);
+        add_session_keys(&sessions, &mut found[first..], &mut store_left, budget)
+            .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e));
         if found.len() - place_first > MAX_LOCKS_PER_PLACE {
             found.truncate(place_first);
-            return problem(
-                problems,
-                agents_path,
-                format!(
-                    "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
-                ),
+            let msg = format!(
+                "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
             );
+            return problem(problems, agents_path, msg);
         }
+    }
+}
+
+/// Opens the directory at `path` (whose last component is a name in `parent`) without
+/// following a symlink. A symlink or an unreadable dir is a problem; a missing one, or one that
+/// is not a directory, is simply not there.
+fn open_below(
+    parent: &OwnedFd,
+    path: PathBuf,
+    place: &Place,
+    problems: &mut Vec<Problem>,
+) -> Option<OwnedFd> {
+    let name = path.file_name()?.to_owned();
+    let message = match safefs::dir_at(parent, &name) {
+        Ok(fd) => return Some(fd),
+        Err(OpenError::NotRegular("a symlink")) => {
+            "is a symlink: not followed (pass its target with --root to scan it)".to_owned()
+        }
+        Err(OpenError::Gone | OpenError::NotRegular(_)) => return None,
+        Err(e) => format!("cannot read: {e}"),
+    };
+    problems.push(Problem {
+        location: place.location.clone(),
+        path: Some(path),
+        message,
+    });
+    None
+}
+
+/// One sessions dir as the walk saw it.
+struct SessionsDir {
+    place: usize,
+    agent: String,
+    dir: PathBuf,
+    dir_id: (u64, u64),
+}
+
+/// Reads each named lock (or leftover) through the sessions dir's fd.
+fn read_locks(
+    sessions: &OwnedFd,
+    seen: &SessionsDir,
+    names: Vec<OsString>,
+    found: &mut Vec<Found>,
+) {
+    for name in names {
+        let bytes = name.as_bytes();
+        let (kind, leftover) = match classify_name(bytes) {
+            Some(k) => (k, None),
+            None => {
+                let Some(l) = leftover_of(bytes) else {
+                    continue;
+                };
+                let kind = l
+                    .original
+                    .as_ref()
+                    .and_then(|o| classify_name(o.as_bytes()))
+                    .unwrap_or(LockKind::Transcript);
+                (kind, Some(l))
+            }
+        };
+        let file = match crate::observe::snapshot_at(sessions, &name) {
+            Ok(s) => Ok(s),
+            Err(ReadError::Gone) => continue, // released while we looked
+            Err(ReadError::NotRegular(what)) => Err(Unread::NotRegular(what)),
+            Err(ReadError::Io(e)) => Err(Unread::Io(e.to_string())),
+        };
+        found.push(Found {
+            place: seen.place,
+            agent: seen.agent.clone(),
+            kind,
+            dir: seen.dir.clone(),
+            dir_id: seen.dir_id,
+            not_regular: match &file {
+                Err(Unread::NotRegular(w)) => Some(w),
+                _ => None,
+            },
+            name,
+            file,
+            session_key: None,
+            leftover,
+        });
     }
 }
 
@@ -419,7 +429,7 @@ fn list(
         let entry = entry.map_err(|e| format!("cannot list: {e}"))?;
         if *entries_left == 0 {
             return Err(format!(
-                "more than {MAX_ENTRIES_PER_DIR} directory entries in this state dir: not looked at (the bound per state dir)"
+                "more than {MAX_ENTRIES_PER_PLACE} directory entries in this state dir: not looked at (the bound per state dir)"
             ));
         }
         *entries_left -= 1;
@@ -442,7 +452,6 @@ fn list(
 /// `sessions.json`, within the place's and the run's store budgets. An error names the bound.
 fn add_session_keys(
     sessions: &OwnedFd,
-    dir: &Path,
     found: &mut [Found],
     place_left: &mut u64,
     run: &mut Budget,
@@ -457,7 +466,6 @@ fn add_session_keys(
         Ok((b, _)) => b,
         Err(OpenError::Gone | OpenError::NotRegular(_)) => return Ok(()),
         Err(OpenError::TooLarge(_)) => {
-            let _ = dir;
             return Err(if limit == MAX_STORE_BYTES {
                 format!(
                     "larger than {}: session keys not shown (the bound per store)",
