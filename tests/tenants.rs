@@ -66,6 +66,49 @@ impl Drop for Racer {
     }
 }
 
+/// Watches host directories and files by inode (inotify): any open or read of them, by
+/// anyone, is seen. The tool must never open what a tenant's symlink points at.
+struct Touched {
+    fd: nix::sys::inotify::Inotify,
+    paths: Vec<(nix::sys::inotify::WatchDescriptor, PathBuf)>,
+}
+
+impl Touched {
+    fn watch(paths: &[PathBuf]) -> Touched {
+        use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+        let fd = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).unwrap();
+        let paths = paths
+            .iter()
+            .map(|p| {
+                let w = fd
+                    .add_watch(p, AddWatchFlags::IN_OPEN | AddWatchFlags::IN_ACCESS)
+                    .unwrap();
+                (w, p.clone())
+            })
+            .collect();
+        Touched { fd, paths }
+    }
+
+    /// What was opened or read since the last call.
+    fn events(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(events) = self.fd.read_events() {
+            if events.is_empty() {
+                break;
+            }
+            for e in events {
+                let dir = self
+                    .paths
+                    .iter()
+                    .find(|(w, _)| *w == e.wd)
+                    .map(|(_, p)| p.clone());
+                out.push(format!("{:?} {:?} {:?}", e.mask, dir, e.name));
+            }
+        }
+        out
+    }
+}
+
 fn exchange(a: &Path, b: &Path) {
     let _ = renameat2(AT_FDCWD, a, AT_FDCWD, b, RenameFlags::RENAME_EXCHANGE);
 }
@@ -257,6 +300,12 @@ fn directories_swapped_for_symlinks_while_clean_runs_never_lead_outside() {
         symlink(target, &link).unwrap();
         links.push((real.clone(), link));
     }
+    let touched = Touched::watch(&[
+        host.join("agents"),
+        host.join("agents/main"),
+        host_sessions.clone(),
+        secret.clone(),
+    ]);
     let racer = Racer::start(move || {
         for (real, link) in &links {
             exchange(real, link);
@@ -280,6 +329,8 @@ fn directories_swapped_for_symlinks_while_clean_runs_never_lead_outside() {
         leaked.len(),
         leaked[0]
     );
+    let opened = touched.events();
+    assert!(opened.is_empty(), "host dirs or files opened: {opened:?}");
     assert_eq!(
         std::os::unix::fs::MetadataExt::ino(&fs::metadata(&secret).unwrap()),
         secret_ino,
@@ -848,6 +899,12 @@ mod containers {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        let touched = Touched::watch(&[
+            host.join("agents"),
+            host.join("agents/main"),
+            host_sessions.clone(),
+            secret.clone(),
+        ]);
         let mut leaked = Vec::new();
         let mut observed_from_host = 0;
         for i in 0..500 {
@@ -877,6 +934,8 @@ mod containers {
             observed_from_host > 300,
             "read through /proc/<pid>/root: {observed_from_host}"
         );
+        let opened = touched.events();
+        assert!(opened.is_empty(), "host dirs or files opened: {opened:?}");
         assert!(secret.exists());
     }
 
