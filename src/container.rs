@@ -35,7 +35,7 @@ for state in "$@"; do
     id=$(stat -c '%d %i' "$s" 2>/dev/null) || { say unreadable "$s"; continue; }
     [ -r "$s" ] && [ -x "$s" ] || { say unreadable "$s"; continue; }
     say "dir $id" "$s"
-    for f in "$s"/*.jsonl.lock "$s"/sessions.json.lock; do
+    for f in "$s"/*.jsonl.lock "$s"/sessions.json.lock "$s"/.*.zaki-locks-removing.* "$s"/.zaki-locks-removing.*; do
       if [ -L "$f" ]; then say link "$f"; continue; fi
       [ -e "$f" ] || continue
       [ -f "$f" ] || { say special "$f"; continue; }
@@ -98,7 +98,8 @@ while [ "$#" -ge 8 ]; do
   now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
   [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
   [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
-  priv="$d/.zaki-locks-removing.$$.$ino"
+  n=${f##*/}
+  if [ "${#n}" -le 200 ]; then priv="$d/.$n.zaki-locks-removing.$$.$ino"; else priv="$d/.zaki-locks-removing.h$ino.$$"; fi
   err=$(mv "$f" "$priv" 2>&1) || { echo "failed $tag $err"; continue; }
   moved=$(stat -c '%s %Y %i %d' "$priv" 2>/dev/null)
   if [ "$moved" = "$size $mtime $ino $dev" ] && [ "$(dd if="$priv" bs=4097 count=1 2>/dev/null | hex)" = "$data" ]; then
@@ -107,6 +108,39 @@ while [ "$#" -ge 8 ]; do
     echo "changed $tag replaced by a new lock while being removed: put back"
   else
     echo "failed $tag a new lock appeared while being removed and could not be put back: it is at $priv"
+  fi
+done
+echo end
+"#;
+
+/// Puts leftovers of interrupted removals back under their lock's name, given as nine arguments
+/// each (the remove script's eight, then the lock's own name), each only if it is unchanged and
+/// reached as the remove script would. `ln` never replaces a lock that has taken the name since:
+/// the leftover then stays where it is, reported.
+pub const PUT_BACK_SCRIPT: &str = r#"
+LC_ALL=C; export LC_ALL
+hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
+echo "zaki-locks 1"
+while [ "$#" -ge 9 ]; do
+  state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8 orig=$9
+  shift 9
+  tag=$(printf '%s' "$f" | hex)
+  d=${f%/*}
+  agent=${d%/*}
+  case "$orig" in */*|.|..|"") echo "failed $tag not a plain name"; continue ;; esac
+  if [ -L "$state/agents" ] || [ -L "$agent" ] || [ -L "$d" ]; then echo "changed $tag a directory on the way is a symlink"; continue; fi
+  [ "$(stat -c '%d %i' "$d" 2>/dev/null)" = "$dirid" ] || { echo "changed $tag its sessions directory was replaced since it was read"; continue; }
+  if [ -L "$f" ]; then echo "changed $tag replaced by a symlink"; continue; fi
+  [ -e "$f" ] || { echo "gone $tag"; continue; }
+  [ -f "$f" ] || { echo "changed $tag no longer a regular file"; continue; }
+  now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
+  [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
+  [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
+  if ln "$f" "$d/$orig" 2>/dev/null; then
+    rm -f "$f"
+    echo "changed $tag left over from an interrupted removal and still held: put back as $orig"
+  else
+    echo "failed $tag left over from an interrupted removal and still held, but $orig exists again: left where it is"
   fi
 done
 echo end
@@ -124,6 +158,8 @@ pub struct RawLock {
     pub dir_id: (u64, u64),
     /// Regular file facts and content, or why it was not read.
     pub file: Result<RawFile, &'static str>,
+    /// Set for the leftover of an interrupted removal.
+    pub leftover: Option<crate::walk::Leftover>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,7 +313,17 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                 };
                 let path = unhex_str(hexpath.unwrap_or(""))?;
                 let name = path.rsplit('/').next().unwrap_or("");
-                let Some(lock_kind) = classify_name(name.as_bytes()) else {
+                // A lock, or the leftover of an interrupted removal (judged like its lock).
+                let leftover = crate::walk::leftover_of(name.as_bytes());
+                let Some(lock_kind) = classify_name(name.as_bytes()).or_else(|| {
+                    let l = leftover.as_ref()?;
+                    Some(
+                        l.original
+                            .as_ref()
+                            .and_then(|o| classify_name(o.as_encoded_bytes()))
+                            .unwrap_or(LockKind::Transcript),
+                    )
+                }) else {
                     return Err(ParseError(format!("unexpected file {path} in exec output")));
                 };
                 let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();
@@ -288,6 +334,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                     agent,
                     dir_id,
                     file,
+                    leftover,
                 };
                 if l.locks.len() >= MAX_LOCKS_PER_CONTAINER {
                     return Err(ParseError(format!(

@@ -211,13 +211,7 @@ pub fn host_locks(
             file,
             payload,
             owner: Owner::Gone,
-            note: f.leftover.as_ref().map(|l| match &l.original {
-                Some(o) => format!(
-                    "left over from an interrupted removal of {}",
-                    crate::escape::bytes(o.as_encoded_bytes())
-                ),
-                None => "left over from an interrupted removal".to_owned(),
-            }),
+            note: f.leftover.as_ref().map(leftover_note),
             site: Site::Host {
                 state_dir: place.state_dir.clone(),
                 rel_dir,
@@ -261,6 +255,16 @@ pub fn host_locks(
         };
     }
     out
+}
+
+fn leftover_note(l: &crate::walk::Leftover) -> String {
+    match &l.original {
+        Some(o) => format!(
+            "left over from an interrupted removal of {}",
+            crate::escape::bytes(o.as_encoded_bytes())
+        ),
+        None => "left over from an interrupted removal".to_owned(),
+    }
 }
 
 /// Turns one container's exec listing into observed locks, judged in its own namespace.
@@ -311,14 +315,14 @@ pub fn container_locks(
                 file,
                 payload,
                 owner,
-                note: None,
+                note: raw.leftover.as_ref().map(leftover_note),
                 site: Site::Container {
                     engine,
                     container: container.to_owned(),
                     state_dir: raw.state_dir.clone(),
                     dir_id: raw.dir_id,
                 },
-                leftover: None,
+                leftover: raw.leftover.clone(),
             }
         })
         .collect()

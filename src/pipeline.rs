@@ -225,6 +225,7 @@ pub async fn act_async(
         return outcomes;
     }
     let mut batches: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
+    let mut put_backs: BTreeMap<(usize, &str), Vec<(usize, String)>> = BTreeMap::new();
     for (i, j) in seen.judged.iter().enumerate() {
         let (Some(v), Ok(snap)) = (&j.verdict, &j.obs.file) else {
             continue;
@@ -235,7 +236,17 @@ pub async fn act_async(
             && let Some(original) = j.obs.leftover.as_ref().and_then(|l| l.original.as_ref())
             && crate::interrupt::caught().is_none()
         {
-            outcomes[i] = Some(remove::put_back(&j.obs.site, snap, original));
+            match &j.obs.site {
+                Site::Host { .. } => {
+                    outcomes[i] = Some(remove::put_back(&j.obs.site, snap, original));
+                }
+                Site::Container {
+                    engine, container, ..
+                } => put_backs
+                    .entry((*engine, container.as_str()))
+                    .or_default()
+                    .push((i, original.to_string_lossy().into_owned())),
+            }
             continue;
         }
         if !v.stale {
@@ -262,21 +273,7 @@ pub async fn act_async(
                 }
                 let items: Vec<remove::ContainerItem<'_>> = idx
                     .iter()
-                    .map(|&i| {
-                        let j = &seen.judged[i];
-                        let Site::Container {
-                            state_dir, dir_id, ..
-                        } = &j.obs.site
-                        else {
-                            unreachable!("batched by container")
-                        };
-                        remove::ContainerItem {
-                            state_dir,
-                            path: j.obs.path.to_str().unwrap_or_default(),
-                            dir_id: *dir_id,
-                            judged: j.obs.file.as_ref().expect("judged locks were read"),
-                        }
-                    })
+                    .map(|&i| container_item(&seen.judged[i]))
                     .collect();
                 let out =
                     remove::in_container(&seen.engines[engine], container, &items, timeout).await;
@@ -289,7 +286,34 @@ pub async fn act_async(
     for (i, o) in done.into_iter().flatten() {
         outcomes[i] = Some(o);
     }
+    // Held leftovers of interrupted removals inside containers, put back by exec.
+    for ((engine, container), idx) in put_backs {
+        let items: Vec<(remove::ContainerItem<'_>, String)> = idx
+            .iter()
+            .map(|(i, orig)| (container_item(&seen.judged[*i]), orig.clone()))
+            .collect();
+        let out =
+            remove::put_back_in_container(&seen.engines[engine], container, &items, timeout).await;
+        for ((i, _), o) in idx.into_iter().zip(out) {
+            outcomes[i] = Some(o);
+        }
+    }
     outcomes
+}
+
+fn container_item(j: &Judged) -> remove::ContainerItem<'_> {
+    let Site::Container {
+        state_dir, dir_id, ..
+    } = &j.obs.site
+    else {
+        unreachable!("batched by container")
+    };
+    remove::ContainerItem {
+        state_dir,
+        path: j.obs.path.to_str().unwrap_or_default(),
+        dir_id: *dir_id,
+        judged: j.obs.file.as_ref().expect("judged locks were read"),
+    }
 }
 
 /// The record of a judged lock, with what was done to it.

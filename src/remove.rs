@@ -60,6 +60,7 @@ pub fn remove(site: &Site, judged: &Snapshot) -> Outcome {
 }
 
 /// One lock to remove inside a container.
+#[derive(Clone)]
 pub struct ContainerItem<'a> {
     pub state_dir: &'a str,
     pub path: &'a str,
@@ -80,9 +81,41 @@ pub async fn in_container(
         .iter()
         .flat_map(|i| crate::container::removal_args(i.state_dir, i.path, i.dir_id, i.judged))
         .collect();
-    let out = engine
-        .run_script(container, crate::container::REMOVE_SCRIPT, &args, timeout)
-        .await;
+    let script = crate::container::REMOVE_SCRIPT;
+    batch(engine, container, script, &args, items, timeout).await
+}
+
+/// Puts back a container's held leftovers of interrupted removals, each under the name given
+/// with it, by one exec of [`PUT_BACK_SCRIPT`](crate::container::PUT_BACK_SCRIPT).
+pub async fn put_back_in_container(
+    engine: &crate::docker::Engine,
+    container: &str,
+    items: &[(ContainerItem<'_>, String)],
+    timeout: std::time::Duration,
+) -> Vec<Outcome> {
+    let args: Vec<String> = items
+        .iter()
+        .flat_map(|(i, orig)| {
+            let mut a =
+                crate::container::removal_args(i.state_dir, i.path, i.dir_id, i.judged).to_vec();
+            a.push(orig.clone());
+            a
+        })
+        .collect();
+    let plain: Vec<ContainerItem<'_>> = items.iter().map(|(i, _)| i.clone()).collect();
+    let script = crate::container::PUT_BACK_SCRIPT;
+    batch(engine, container, script, &args, &plain, timeout).await
+}
+
+async fn batch(
+    engine: &crate::docker::Engine,
+    container: &str,
+    script: &str,
+    args: &[String],
+    items: &[ContainerItem<'_>],
+    timeout: std::time::Duration,
+) -> Vec<Outcome> {
+    let out = engine.run_script(container, script, args, timeout).await;
     let done = match out.map(|o| crate::container::parse_removals(&o)) {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => {

@@ -508,15 +508,16 @@ pub struct Leftover {
     pub original: Option<OsString>,
 }
 
-/// Recognises a removal's private name: `.<name>.zaki-locks-removing.<pid>.<n>` or
-/// `.zaki-locks-removing.h<hash>.<pid>.<n>` (names too long for the first form).
+/// Recognises a removal's private name: `.<name>.zaki-locks-removing.<pid>.<n>`,
+/// `.zaki-locks-removing.h<hash>.<pid>.<n>` (names too long for the first form) or
+/// `.zaki-locks-removing.<pid>.<inode>` (left by earlier exec removers).
 pub fn leftover_of(name: &[u8]) -> Option<Leftover> {
     let rest = name.strip_prefix(b".")?;
     let marker = REMOVING_MARKER.as_bytes();
     if let Some(hashed) = rest.strip_prefix(&marker[1..]) {
-        return hashed
-            .starts_with(b"h")
-            .then_some(Leftover { original: None });
+        // `h<hash>` for a long name; `<pid>.<inode>` from exec removers before names were kept.
+        let ours = hashed.starts_with(b"h") || hashed.first().is_some_and(u8::is_ascii_digit);
+        return ours.then_some(Leftover { original: None });
     }
     let at = rest.windows(marker.len()).rposition(|w| w == marker)?;
     let original = &rest[..at];

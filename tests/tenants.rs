@@ -956,6 +956,49 @@ while True:
         libc.renameat2(-100, a, -100, b, 2)
 "#;
 
+    // 9. Leftovers inside a container, listed and finished by exec.
+    #[test]
+    fn leftovers_inside_a_container_are_finished_by_exec() {
+        docker::require();
+        let tmp = tempfile::tempdir().unwrap();
+        let c = Container::busybox(&unique("zt-tenant-left-"), &[]);
+        let s = "/home/node/.openclaw/agents/main/sessions";
+        c.write(
+            &format!("{s}/.dead.jsonl.lock.zaki-locks-removing.9.9"),
+            &legacy_payload(4242, 40 * MIN),
+        );
+        // Held by the container's pid 1: put back.
+        c.write(
+            &format!("{s}/.live.jsonl.lock.zaki-locks-removing.9.8"),
+            &legacy_payload(1, Z),
+        );
+        // What an earlier exec remover left: its name is lost, so only removed when stale.
+        c.write(
+            &format!("{s}/.zaki-locks-removing.77.12345"),
+            &legacy_payload(4242, 40 * MIN),
+        );
+        let o = run(zaki(tmp.path()).args([
+            "clean",
+            "--no-host",
+            "--via-exec",
+            "--container",
+            &c.name,
+            "--format",
+            "json",
+        ]));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(0), "{err}\n{}", stdout(&o));
+        assert!(!c.exists(&format!("{s}/.dead.jsonl.lock.zaki-locks-removing.9.9")));
+        assert!(!c.exists(&format!("{s}/.zaki-locks-removing.77.12345")));
+        assert!(!c.exists(&format!("{s}/.live.jsonl.lock.zaki-locks-removing.9.8")));
+        assert!(
+            c.exists(&format!("{s}/live.jsonl.lock")),
+            "put back: {}",
+            stdout(&o)
+        );
+        assert_eq!(json(&o)["summary"]["removed"], 2, "{}", stdout(&o));
+    }
+
     /// A container whose `sh` is replaced by `script` (busybox runs its own applets, so
     /// shadowing a command on PATH would not do).
     fn hostile_sh(name: &str, script: &str) -> Container {
