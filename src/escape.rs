@@ -19,7 +19,13 @@ fn is_format(c: char) -> bool {
 }
 
 fn needs_escape(c: char) -> bool {
-    c == '\\' || c.is_control() || is_format(c)
+    c == '\\' || unsafe_char(c)
+}
+
+/// A control character (C0, DEL, C1) or a bidi or invisible formatting character: what must
+/// never reach a terminal or a log as is.
+pub fn unsafe_char(c: char) -> bool {
+    c.is_control() || is_format(c)
 }
 
 fn push_escaped(out: &mut String, c: char) {

@@ -48,13 +48,23 @@ impl Default for Text {
     }
 }
 
-/// A label value: tenant text escaped by [`crate::escape::text`] (so the value a collector reads
-/// is that printable text), then quoted for the text format (`\\`, `\"`), whose parsers
-/// reject any other escape.
+/// A label value in the text format's escapes (`\\`, `\"`, `\n`, the only ones its parsers
+/// accept); any other control or formatting character from tenant text is written as the
+/// printable text `\xNN` / `\u{…}` (its backslash escaped), never raw.
 fn escape(v: &str) -> String {
-    crate::escape::text(v)
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if crate::escape::unsafe_char(c) => {
+                out.push_str(&crate::escape::text(&c.to_string()).replace('\\', "\\\\"))
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn number(v: f64) -> String {
@@ -322,6 +332,14 @@ mod tests {
         assert_eq!(
             t.finish(),
             "# HELP x_total Help.\n# TYPE x_total gauge\nx_total{a=\"q\\\"\\\\\\n\"} 1.5\nx_total 2\n"
+        );
+    }
+
+    #[test]
+    fn tenant_text_in_a_label_is_never_raw() {
+        assert_eq!(
+            escape("a\u{1b}]0;x\u{7}\u{202e}"),
+            "a\\\\x1b]0;x\\\\x07\\\\u{202e}"
         );
     }
 
