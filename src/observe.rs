@@ -168,11 +168,12 @@ pub fn host_locks(
 ) -> Vec<Observed> {
     let mut out = Vec::with_capacity(found.len());
     let mut place_of = Vec::with_capacity(found.len());
-    for f in found {
+    for mut f in found {
         let place = &places[f.place];
         let path = f.path();
-        let file = match &f.file {
-            Ok(s) => Ok(s.clone()),
+        let sid = f.session_id();
+        let file = match std::mem::replace(&mut f.file, Err(Unread::NotRegular("taken"))) {
+            Ok(s) => Ok(s),
             Err(Unread::NotRegular(what)) => Err(format!("{what}: not a lock file, left alone")),
             Err(Unread::Io(e)) => {
                 problems.push(Problem {
@@ -187,8 +188,7 @@ pub fn host_locks(
             Ok(s) => Payload::parse(&s.content, s.id.size),
             Err(_) => Payload::default(),
         };
-        let sid = f.session_id();
-        let session_key = f.session_key.clone();
+        let session_key = f.session_key.take();
         let rel_dir = f
             .dir
             .strip_prefix(&place.state_dir)

@@ -220,6 +220,9 @@ pub const MAX_LOCKS_PER_DIR: usize = 25_000;
 pub const MAX_ENTRIES_PER_PLACE: usize = 2_000_000;
 /// Most lock files (and leftovers) below one state dir, over all its agents.
 pub const MAX_LOCKS_PER_PLACE: usize = 25_000;
+/// Most payload bytes kept from one state dir's locks (each is at most 4 KiB + 1; a real one is
+/// under 150 bytes): 25,000 full-size hostile payloads would otherwise hold 100 MB per copy.
+pub const MAX_PAYLOAD_BYTES_PER_PLACE: usize = 16 * 1024 * 1024;
 /// Most agent directories looked at below one state dir.
 pub const MAX_AGENTS: usize = 1_000;
 /// Most `sessions.json` bytes read below one state dir (hard links to one store count each time).
@@ -286,6 +289,7 @@ pub fn lock_files(
     };
     let mut store_left = MAX_STORE_BYTES_PER_PLACE;
     let place_first = found.len();
+    let mut payload = 0;
     for agent in names {
         let Some(agent_fd) = open_below(&agents, agents_path.join(&agent), place, problems) else {
             continue;
@@ -327,6 +331,18 @@ pub fn lock_files(
             found.truncate(place_first);
             let msg = format!(
                 "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
+            );
+            return problem(problems, agents_path, msg);
+        }
+        payload += found[first..]
+            .iter()
+            .map(|f| f.file.as_ref().map_or(0, |s| s.content.len()))
+            .sum::<usize>();
+        if payload > MAX_PAYLOAD_BYTES_PER_PLACE {
+            found.truncate(place_first);
+            let msg = format!(
+                "lock files below this state dir hold more than {} of payload: none of them judged (the bound per state dir)",
+                safefs::bytes(MAX_PAYLOAD_BYTES_PER_PLACE as u64)
             );
             return problem(problems, agents_path, msg);
         }

@@ -463,6 +463,27 @@ fn locks_spread_over_many_agents_are_bounded_per_state_dir_too() {
     assert_eq!(json(&o)["summary"]["locks"], 0);
 }
 
+#[test]
+fn full_size_payloads_by_the_thousand_are_bounded_in_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("state");
+    let d = sessions(&root);
+    let body = "x".repeat(4096);
+    for i in 0..5000 {
+        fs::write(d.join(format!("{i}.jsonl.lock")), &body).unwrap();
+    }
+    let o = run(zaki(tmp.path())
+        .args(["scan", "--no-containers", "--format", "json", "--root"])
+        .arg(&root));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("more than 16 MiB of payload: none of them judged"),
+        "{err}"
+    );
+    assert_eq!(json(&o)["summary"]["locks"], 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 6. Terminal and log injection.
 // ---------------------------------------------------------------------------------------------
