@@ -221,8 +221,9 @@ pub const MAX_ENTRIES_PER_PLACE: usize = 2_000_000;
 /// Most lock files (and leftovers) below one state dir, over all its agents.
 pub const MAX_LOCKS_PER_PLACE: usize = 25_000;
 /// Most payload bytes kept from one state dir's locks (each is at most 4 KiB + 1; a real one is
-/// under 150 bytes): 25,000 full-size hostile payloads would otherwise hold 100 MB per copy.
-pub const MAX_PAYLOAD_BYTES_PER_PLACE: usize = 16 * 1024 * 1024;
+/// under 150 bytes, so 20,000 real locks are 3 MB): 25,000 full-size hostile payloads would
+/// otherwise hold 100 MB per copy.
+pub const MAX_PAYLOAD_BYTES_PER_PLACE: usize = 4 * 1024 * 1024;
 /// Most agent directories looked at below one state dir.
 pub const MAX_AGENTS: usize = 1_000;
 /// Most `sessions.json` bytes read below one state dir (hard links to one store count each time).

@@ -478,7 +478,7 @@ fn full_size_payloads_by_the_thousand_are_bounded_in_bytes() {
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("more than 16 MiB of payload: none of them judged"),
+        err.contains("more than 4 MiB of payload: none of them judged"),
         "{err}"
     );
     assert_eq!(json(&o)["summary"]["locks"], 0);
