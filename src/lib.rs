@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: [`walk`] finds places and lock files → [`observe`] reads them and their
 //! owners ([`proc`], [`sessions`]) → [`policy`] judges → [`remove`] acts → [`report`] and
-//! [`output`] tell. [`app`] strings the steps together for each command.
+//! [`output`] tell. [`app`] strings the steps together for each command. Everything a tenant
+//! writes is opened through [`safefs`] and printed through [`escape`].
 
 pub mod app;
 pub mod cli;

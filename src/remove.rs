@@ -357,4 +357,23 @@ mod tests {
             "not a lock's name"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        /// Any lock name up to the filesystem's limit gets a private name that fits, is never a
+        /// lock's name, and is recognised as a leftover (with its name, when that was kept).
+        #[test]
+        fn private_names_of_any_lock_name(stem in "[a-zA-Z0-9 ._-]{0,120}(\\.zaki-locks-removing\\.[0-9]\\.)?[a-z0-9]{1,120}") {
+            let name = format!("{stem}.jsonl.lock");
+            let p = private_name(OsStr::new(&name));
+            proptest::prop_assert!(p.len() <= 255);
+            proptest::prop_assert!(crate::lock::classify_name(p.as_bytes()).is_none());
+            let l = leftover_of(p.as_bytes());
+            proptest::prop_assert!(l.is_some());
+            if let Some(o) = l.unwrap().original {
+                proptest::prop_assert_eq!(o, OsStr::new(&name));
+            }
+        }
+    }
 }
