@@ -275,7 +275,7 @@ fn a_device_or_fifo_swapped_in_for_a_lock_is_never_opened() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn directories_swapped_for_symlinks_while_clean_runs_never_lead_outside() {
+fn directories_swapped_for_symlinks_while_clean_and_watch_run_never_lead_outside() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("state");
     let dir = sessions(&root);
@@ -321,6 +321,34 @@ fn directories_swapped_for_symlinks_while_clean_runs_never_lead_outside() {
         if out.contains("host-secret") {
             leaked.push(out);
         }
+    }
+    // And `watch`, passes every 100 ms for 4 s.
+    let watch = zaki(tmp.path())
+        .args([
+            "watch",
+            "--no-containers",
+            "--interval",
+            "100ms",
+            "--log-format",
+            "kv",
+            "--root",
+        ])
+        .arg(&root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watch.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let o = watch.wait_with_output().unwrap();
+    let out = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(out.contains("event=pass"), "watch ran its passes: {out}");
+    if out.contains("host-secret") {
+        leaked.push(out);
     }
     racer.stop();
     assert!(
