@@ -219,6 +219,9 @@ impl Listing {
 /// Most locks one container's listing may hold; past it the container's result is an error
 /// naming the bound (16 MiB of hostile output once became 140,000 locks and 586 MB).
 pub const MAX_LOCKS_PER_CONTAINER: usize = 25_000;
+/// Most lines one container's listing may hold (a lock, its data, its owner's two lines and
+/// its dir's are under 8 per lock); past it the container's result is an error naming the bound.
+pub const MAX_LINES_PER_CONTAINER: usize = 200_000;
 
 /// Why an exec's output could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,7 +275,12 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
     let mut gone = Vec::new();
     let mut unreadable = Vec::new();
     let mut ended = false;
-    for line in lines {
+    for (n, line) in lines.enumerate() {
+        if n >= MAX_LINES_PER_CONTAINER {
+            return Err(ParseError(format!(
+                "more than {MAX_LINES_PER_CONTAINER} lines of exec output: none judged (the bound per container)"
+            )));
+        }
         let mut w = line.split(' ');
         match w.next().unwrap_or("") {
             "btime" => btime = w.next().and_then(|v| v.parse().ok()),
@@ -521,6 +529,18 @@ mod tests {
         }
         assert_eq!(l.owner(9), Owner::Gone);
         assert!(matches!(l.owner(10), Owner::Unknown(_)));
+    }
+
+    #[test]
+    fn hostile_listings_are_bounded() {
+        let pids: String = (0..MAX_LINES_PER_CONTAINER)
+            .map(|p| format!("pid {p} gone\n"))
+            .collect();
+        let e = parse_listing(&format!("zaki-locks 1\n{pids}end\n")).unwrap_err();
+        assert!(e.0.contains("more than 200000 lines"), "{e}");
+        let lock = format!("special {}\n", hex("/s/agents/main/sessions/x.jsonl.lock"));
+        let e = parse_listing(&format!("zaki-locks 1\n{}end\n", lock.repeat(25_001))).unwrap_err();
+        assert!(e.0.contains("more than 25000 locks listed"), "{e}");
     }
 
     #[test]
