@@ -19,6 +19,7 @@ LC_ALL=C; export LC_ALL
 hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
 say() { printf '%s ' "$1"; printf '%s' "$2" | hex; }
 echo "zaki-locks 1"
+echo "self $$"
 echo "btime $(sed -n 's/^btime //p' /proc/stat 2>/dev/null)"
 echo "ticks $(getconf CLK_TCK 2>/dev/null)"
 pids="" keys=""
@@ -84,6 +85,7 @@ pub const REMOVE_SCRIPT: &str = r#"
 LC_ALL=C; export LC_ALL
 hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
 echo "zaki-locks 1"
+echo "self $$"
 while [ "$#" -ge 8 ]; do
   state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8
   shift 8
@@ -121,6 +123,7 @@ pub const PUT_BACK_SCRIPT: &str = r#"
 LC_ALL=C; export LC_ALL
 hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
 echo "zaki-locks 1"
+echo "self $$"
 while [ "$#" -ge 9 ]; do
   state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8 orig=$9
   shift 9
@@ -144,6 +147,21 @@ while [ "$#" -ge 9 ]; do
   fi
 done
 echo end
+"#;
+
+/// Kills a script (the pid it printed as `self`) and all its descendants inside a container, by
+/// exec: for a remote engine, whose processes this host cannot signal.
+pub const KILL_SCRIPT: &str = r#"
+all=" $1 " more=1
+while [ -n "$more" ]; do
+  more=
+  for s in /proc/[0-9]*/stat; do
+    read -r p c st pp rest < "$s" 2>/dev/null || continue
+    case "$all" in *" $pp "*) case "$all" in *" $p "*) ;; *) all="$all$p " more=1 ;; esac ;; esac
+  done
+done
+kill -9 $all 2>/dev/null
+exit 0
 "#;
 
 /// One lock as the observe script saw it.
@@ -393,6 +411,8 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                     _ => return Err(ParseError(format!("bad pid line {line:.60}"))),
                 }
             }
+            // The script's own pid in the container (to kill it if it runs over).
+            "self" => {}
             "end" => {
                 ended = true;
                 break;
@@ -443,6 +463,9 @@ pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcom
         let verb = w.next().unwrap_or("");
         if verb == "end" {
             return Ok(done);
+        }
+        if verb == "self" {
+            continue;
         }
         let path = unhex_str(w.next().unwrap_or(""))?;
         let rest = w.next().unwrap_or("").to_owned();

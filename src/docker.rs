@@ -105,6 +105,14 @@ pub async fn connect(url: Option<&str>, timeout: Duration) -> Result<Engine, Doc
     })
 }
 
+/// The pid a script printed as `self <pid>` on its second line.
+fn own_pid(head: &[u8]) -> Option<u64> {
+    String::from_utf8_lossy(head)
+        .lines()
+        .find_map(|l| l.strip_prefix("self ")?.trim().parse().ok())
+        .filter(|&p| p > 1)
+}
+
 /// SIGKILLs `root` and every process descending from it (found by the parent pids in
 /// `/proc/*/stat`), children first stopped from forking by killing the root first.
 fn kill_tree(root: i32) {
@@ -308,6 +316,8 @@ impl Engine {
         .await
         .map_err(|_| DockerError::Timeout(timeout))?
         .map_err(api)?;
+        // The first bytes of stdout, where the script says its own pid (`self <pid>`).
+        let head = std::sync::Mutex::new(Vec::new());
         let work = async {
             let mut stdout = Vec::new();
             let mut stderr = Vec::new();
@@ -321,7 +331,12 @@ impl Engine {
                                 if stdout.len() + message.len() > MAX_OUTPUT {
                                     return Err(DockerError::TooLarge(MAX_OUTPUT));
                                 }
-                                stdout.extend_from_slice(&message)
+                                stdout.extend_from_slice(&message);
+                                let mut h = head.lock().expect("not poisoned");
+                                if h.len() < 64 {
+                                    let n = (64 - h.len()).min(message.len());
+                                    h.extend_from_slice(&message[..n]);
+                                }
                             }
                             bollard::container::LogOutput::StdErr { message }
                                 if stderr.len() < MAX_STDERR =>
@@ -356,7 +371,8 @@ impl Engine {
             result,
             Err(DockerError::Timeout(_) | DockerError::TooLarge(_))
         ) {
-            self.kill_exec(&exec.id).await;
+            let own = own_pid(&std::mem::take(&mut *head.lock().expect("not poisoned")));
+            self.kill_exec(container, &exec.id, own).await;
         }
         result
     }
@@ -364,9 +380,20 @@ impl Engine {
     /// Kills what an abandoned exec started, so that a hung or flooding script does not keep
     /// running in the container. Docker has no call for it; on a local engine the exec's
     /// process is on this machine (its host pid from inspect), so it and every descendant get
-    /// SIGKILL. On a remote engine the process is left to end by itself.
-    async fn kill_exec(&self, id: &str) {
+    /// SIGKILL. On a remote engine one more exec kills the pid the script printed (`self`) and
+    /// its children, when it printed one.
+    async fn kill_exec(&self, container: &str, id: &str, own: Option<u64>) {
         if !self.local {
+            // Another machine's processes: asked to kill themselves, by one more short exec.
+            if let Some(pid) = own {
+                let _ = Box::pin(self.run_script(
+                    container,
+                    crate::container::KILL_SCRIPT,
+                    &[pid.to_string()],
+                    Duration::from_secs(5),
+                ))
+                .await;
+            }
             return;
         }
         let Ok(Ok(info)) =

@@ -1048,6 +1048,67 @@ while True:
         assert_eq!(json(&o)["summary"]["removed"], 2, "{}", stdout(&o));
     }
 
+    /// A TCP port that forwards to the local Docker socket: an engine the tool must treat as
+    /// remote (its processes are not this host's to signal).
+    fn docker_over_tcp() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in l.incoming().flatten() {
+                let Ok(unix) = std::os::unix::net::UnixStream::connect("/var/run/docker.sock")
+                else {
+                    continue;
+                };
+                let (mut a, mut b) = (conn.try_clone().unwrap(), unix.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut a, &mut b);
+                    let _ = b.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut c, mut d) = (unix, conn);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c, &mut d);
+                    let _ = d.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        port
+    }
+
+    // 9. On a remote engine too, an exec that times out does not keep running in the container.
+    #[test]
+    fn a_timed_out_exec_on_a_remote_engine_is_killed_by_exec() {
+        docker::require();
+        let tmp = tempfile::tempdir().unwrap();
+        let c = Container::busybox(&unique("zt-tenant-remote-"), &[]);
+        // The observe script runs `getconf CLK_TCK` (not a busybox applet): here it never returns.
+        c.write("/usr/local/bin/getconf", "#!/bin/sh\nsleep 99999\n");
+        c.sh("chmod +x /usr/local/bin/getconf");
+        let port = docker_over_tcp();
+        let o = run(zaki(tmp.path()).args([
+            "scan",
+            "--no-host",
+            "--via-exec",
+            "--docker-host",
+            &format!("tcp://127.0.0.1:{port}"),
+            "--container",
+            &c.name,
+            "--container-timeout",
+            "3s",
+        ]));
+        let err = stderr(&o);
+        assert!(err.contains("exec timed out after 3s"), "{err}");
+        std::thread::sleep(Duration::from_millis(500));
+        let ps = c.sh("ps -o pid,args");
+        assert!(
+            !ps.contains("sleep 99999"),
+            "the hung script's child still runs:\n{ps}"
+        );
+        assert!(
+            !ps.contains("LC_ALL=C"),
+            "the hung script still runs:\n{ps}"
+        );
+    }
+
     /// A container whose `sh` is replaced by `script` (busybox runs its own applets, so
     /// shadowing a command on PATH would not do).
     fn hostile_sh(name: &str, script: &str) -> Container {
