@@ -14,6 +14,12 @@ need find || missing+=(findutils)
 # runs the host's python3 with ctypes (renameat2) to swap its dirs for symlinks.
 need strace || missing+=(strace)
 [ -f /usr/lib/python3.11/ctypes/__init__.py ] || missing+=(libpython3.11-stdlib)
+# Where the operator touches it (tests/terminal.rs, tests/package.rs): real shells with their
+# completion, a real terminal, man, and lintian on the package.
+for tool in tmux zsh fish lintian; do need "$tool" || missing+=("$tool"); done
+need man || missing+=(man-db)
+need groff || missing+=(groff-base)
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

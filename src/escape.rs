@@ -34,9 +34,6 @@ fn push_escaped(out: &mut String, c: char) {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
-        c if (c as u32) < 0x80 => {
-            let _ = write!(out, "\\x{:02x}", c as u32);
-        }
         c => {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         }
@@ -44,7 +41,8 @@ fn push_escaped(out: &mut String, c: char) {
 }
 
 /// `text` with every control character (C0, DEL, C1), every bidi or invisible formatting
-/// character and `\` escaped (`\n`, `\x1b`, `\u{202e}`, `\\`); borrowed when nothing needs it.
+/// character and `\` escaped (`\n`, `\u{1b}`, `\u{202e}`, `\\`, as Rust writes them);
+/// borrowed when nothing needs it.
 pub fn text(s: &str) -> Cow<'_, str> {
     if !s.chars().any(needs_escape) {
         return Cow::Borrowed(s);
@@ -87,8 +85,8 @@ mod tests {
         assert_eq!(text("plain name é"), "plain name é");
         assert!(matches!(text("plain"), Cow::Borrowed(_)));
         assert_eq!(text("a\nremoved /x"), "a\\nremoved /x");
-        assert_eq!(text("\x1b]0;pwned\x07"), "\\x1b]0;pwned\\x07");
-        assert_eq!(text("\r\t\x7f"), "\\r\\t\\x7f");
+        assert_eq!(text("\x1b]0;pwned\x07"), "\\u{1b}]0;pwned\\u{7}");
+        assert_eq!(text("\r\t\x7f"), "\\r\\t\\u{7f}");
         assert_eq!(text("\u{9b}31m"), "\\u{9b}31m");
         assert_eq!(text("abc\u{202e}gpj.exe"), "abc\\u{202e}gpj.exe");
         assert_eq!(text("a\\nb"), "a\\\\nb");

@@ -5,6 +5,9 @@ use zaki_locks::{app, cli::Cli, exit_codes};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = cli.validate() {
+        e.exit();
+    }
     // Panics still get color-eyre's report; ordinary errors are printed as one line below.
     let _ = color_eyre::install();
     match app::run(cli) {
@@ -16,7 +19,7 @@ fn main() -> ExitCode {
                 "zaki-locks: error: {}",
                 zaki_locks::escape::text(&chain.join(": "))
             );
-            exit_codes::code(exit_codes::PARTIAL)
+            exit_codes::Exit::Partial.into()
         }
     }
 }

@@ -14,6 +14,8 @@ use serde::Serialize;
 pub enum Location {
     Host,
     Container(String),
+    /// A Docker engine itself (for problems reaching it), by its address.
+    Docker(String),
 }
 
 impl fmt::Display for Location {
@@ -21,6 +23,7 @@ impl fmt::Display for Location {
         match self {
             Location::Host => f.write_str("host"),
             Location::Container(name) => write!(f, "container:{name}"),
+            Location::Docker(engine) => write!(f, "docker:{engine}"),
         }
     }
 }
@@ -89,7 +92,9 @@ impl fmt::Display for Problem {
                 write!(f, "{}: {msg}", crate::escape::path(p))
             }
             Some(p) => write!(f, "{loc}: {}: {msg}", crate::escape::path(p)),
-            None if self.location == Location::Host => f.write_str(&msg),
+            None if matches!(self.location, Location::Host | Location::Docker(_)) => {
+                f.write_str(&msg)
+            }
             None => write!(f, "{loc}: {msg}"),
         }
     }
