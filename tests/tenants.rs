@@ -322,13 +322,13 @@ fn directories_swapped_for_symlinks_while_clean_and_watch_run_never_lead_outside
             leaked.push(out);
         }
     }
-    // And `watch`, passes every 100 ms for 4 s.
+    // And `watch`, a pass a second for 4 s.
     let watch = zaki(tmp.path())
         .args([
             "watch",
             "--no-containers",
             "--interval",
-            "100ms",
+            "1s",
             "--log-format",
             "kv",
             "--root",
