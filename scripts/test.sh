@@ -10,6 +10,10 @@ need cargo || { echo "test.sh: cargo not found: install Rust with rustup first" 
 missing=()
 need find || missing+=(findutils)
 [ -x /usr/bin/python3.11 ] || missing+=(python3.11-minimal)
+# tests/tenants.rs: strace shows that no device or FIFO is ever opened; a tenant container
+# runs the host's python3 with ctypes (renameat2) to swap its dirs for symlinks.
+need strace || missing+=(strace)
+[ -f /usr/lib/python3.11/ctypes/__init__.py ] || missing+=(libpython3.11-stdlib)
 # Where the operator touches it (tests/terminal.rs, tests/package.rs): real shells with their
 # completion, a real terminal, man, and lintian on the package.
 for tool in tmux zsh fish lintian; do need "$tool" || missing+=("$tool"); done

@@ -140,7 +140,7 @@ fn write_metrics(path: Option<&std::path::Path>, text: Option<&str>) -> bool {
         Err(e) => {
             eprintln!(
                 "zaki-locks: error: cannot write the metrics file {}: {e} (check --metrics-file)",
-                path.display()
+                crate::escape::path(path)
             );
             false
         }
@@ -328,7 +328,7 @@ fn man(page: Option<&str>) -> Result<Exit> {
 
 fn report_problems(report: &Report) {
     for w in &report.warnings {
-        eprintln!("zaki-locks: warning: {w}");
+        eprintln!("zaki-locks: warning: {}", crate::escape::text(w));
     }
     for p in &report.errors {
         eprintln!("zaki-locks: error: {p}");

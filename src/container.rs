@@ -19,6 +19,7 @@ LC_ALL=C; export LC_ALL
 hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
 say() { printf '%s ' "$1"; printf '%s' "$2" | hex; }
 echo "zaki-locks 1"
+echo "self $$"
 echo "btime $(sed -n 's/^btime //p' /proc/stat 2>/dev/null)"
 echo "ticks $(getconf CLK_TCK 2>/dev/null)"
 pids="" keys=""
@@ -35,7 +36,7 @@ for state in "$@"; do
     id=$(stat -c '%d %i' "$s" 2>/dev/null) || { say unreadable "$s"; continue; }
     [ -r "$s" ] && [ -x "$s" ] || { say unreadable "$s"; continue; }
     say "dir $id" "$s"
-    for f in "$s"/*.jsonl.lock "$s"/sessions.json.lock; do
+    for f in "$s"/*.jsonl.lock "$s"/sessions.json.lock "$s"/.*.zaki-locks-removing.* "$s"/.zaki-locks-removing.*; do
       if [ -L "$f" ]; then say link "$f"; continue; fi
       [ -e "$f" ] || continue
       [ -f "$f" ] || { say special "$f"; continue; }
@@ -84,6 +85,7 @@ pub const REMOVE_SCRIPT: &str = r#"
 LC_ALL=C; export LC_ALL
 hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
 echo "zaki-locks 1"
+echo "self $$"
 while [ "$#" -ge 8 ]; do
   state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8
   shift 8
@@ -98,7 +100,8 @@ while [ "$#" -ge 8 ]; do
   now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
   [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
   [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
-  priv="$d/.zaki-locks-removing.$$.$ino"
+  n=${f##*/}
+  if [ "${#n}" -le 200 ]; then priv="$d/.$n.zaki-locks-removing.$$.$ino"; else priv="$d/.zaki-locks-removing.h$ino.$$"; fi
   err=$(mv "$f" "$priv" 2>&1) || { echo "failed $tag $err"; continue; }
   moved=$(stat -c '%s %Y %i %d' "$priv" 2>/dev/null)
   if [ "$moved" = "$size $mtime $ino $dev" ] && [ "$(dd if="$priv" bs=4097 count=1 2>/dev/null | hex)" = "$data" ]; then
@@ -110,6 +113,55 @@ while [ "$#" -ge 8 ]; do
   fi
 done
 echo end
+"#;
+
+/// Puts leftovers of interrupted removals back under their lock's name, given as nine arguments
+/// each (the remove script's eight, then the lock's own name), each only if it is unchanged and
+/// reached as the remove script would. `ln` never replaces a lock that has taken the name since:
+/// the leftover then stays where it is, reported.
+pub const PUT_BACK_SCRIPT: &str = r#"
+LC_ALL=C; export LC_ALL
+hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
+echo "zaki-locks 1"
+echo "self $$"
+while [ "$#" -ge 9 ]; do
+  state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8 orig=$9
+  shift 9
+  tag=$(printf '%s' "$f" | hex)
+  d=${f%/*}
+  agent=${d%/*}
+  case "$orig" in */*|.|..|"") echo "failed $tag not a plain name"; continue ;; esac
+  if [ -L "$state/agents" ] || [ -L "$agent" ] || [ -L "$d" ]; then echo "changed $tag a directory on the way is a symlink"; continue; fi
+  [ "$(stat -c '%d %i' "$d" 2>/dev/null)" = "$dirid" ] || { echo "changed $tag its sessions directory was replaced since it was read"; continue; }
+  if [ -L "$f" ]; then echo "changed $tag replaced by a symlink"; continue; fi
+  [ -e "$f" ] || { echo "gone $tag"; continue; }
+  [ -f "$f" ] || { echo "changed $tag no longer a regular file"; continue; }
+  now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
+  [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
+  [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
+  if ln "$f" "$d/$orig" 2>/dev/null; then
+    rm -f "$f"
+    echo "changed $tag left over from an interrupted removal and still held: put back as $orig"
+  else
+    echo "failed $tag left over from an interrupted removal and still held, but $orig exists again: left where it is"
+  fi
+done
+echo end
+"#;
+
+/// Kills a script (the pid it printed as `self`) and all its descendants inside a container, by
+/// exec: for a remote engine, whose processes this host cannot signal.
+pub const KILL_SCRIPT: &str = r#"
+all=" $1 " more=1
+while [ -n "$more" ]; do
+  more=
+  for s in /proc/[0-9]*/stat; do
+    read -r p c st pp rest < "$s" 2>/dev/null || continue
+    case "$all" in *" $pp "*) case "$all" in *" $p "*) ;; *) all="$all$p " more=1 ;; esac ;; esac
+  done
+done
+kill -9 $all 2>/dev/null
+exit 0
 "#;
 
 /// One lock as the observe script saw it.
@@ -124,6 +176,8 @@ pub struct RawLock {
     pub dir_id: (u64, u64),
     /// Regular file facts and content, or why it was not read.
     pub file: Result<RawFile, &'static str>,
+    /// Set for the leftover of an interrupted removal.
+    pub leftover: Option<crate::walk::Leftover>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +234,13 @@ impl Listing {
     }
 }
 
+/// Most locks one container's listing may hold; past it the container's result is an error
+/// naming the bound (16 MiB of hostile output once became 140,000 locks and 586 MB).
+pub const MAX_LOCKS_PER_CONTAINER: usize = 25_000;
+/// Most lines one container's listing may hold (a lock, its data, its owner's two lines and
+/// its dir's are under 8 per lock); past it the container's result is an error naming the bound.
+pub const MAX_LINES_PER_CONTAINER: usize = 200_000;
+
 /// Why an exec's output could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError(pub String);
@@ -232,7 +293,12 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
     let mut gone = Vec::new();
     let mut unreadable = Vec::new();
     let mut ended = false;
-    for line in lines {
+    for (n, line) in lines.enumerate() {
+        if n >= MAX_LINES_PER_CONTAINER {
+            return Err(ParseError(format!(
+                "more than {MAX_LINES_PER_CONTAINER} lines of exec output: none judged (the bound per container)"
+            )));
+        }
         let mut w = line.split(' ');
         match w.next().unwrap_or("") {
             "btime" => btime = w.next().and_then(|v| v.parse().ok()),
@@ -273,7 +339,17 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                 };
                 let path = unhex_str(hexpath.unwrap_or(""))?;
                 let name = path.rsplit('/').next().unwrap_or("");
-                let Some(lock_kind) = classify_name(name.as_bytes()) else {
+                // A lock, or the leftover of an interrupted removal (judged like its lock).
+                let leftover = crate::walk::leftover_of(name.as_bytes());
+                let Some(lock_kind) = classify_name(name.as_bytes()).or_else(|| {
+                    let l = leftover.as_ref()?;
+                    Some(
+                        l.original
+                            .as_ref()
+                            .and_then(|o| classify_name(o.as_encoded_bytes()))
+                            .unwrap_or(LockKind::Transcript),
+                    )
+                }) else {
                     return Err(ParseError(format!("unexpected file {path} in exec output")));
                 };
                 let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();
@@ -284,7 +360,13 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                     agent,
                     dir_id,
                     file,
+                    leftover,
                 };
+                if l.locks.len() >= MAX_LOCKS_PER_CONTAINER {
+                    return Err(ParseError(format!(
+                        "more than {MAX_LOCKS_PER_CONTAINER} locks listed: none judged (the bound per container)"
+                    )));
+                }
                 if kind == "lock" {
                     pending = Some(raw);
                 } else {
@@ -329,6 +411,8 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                     _ => return Err(ParseError(format!("bad pid line {line:.60}"))),
                 }
             }
+            // The script's own pid in the container (to kill it if it runs over).
+            "self" => {}
             "end" => {
                 ended = true;
                 break;
@@ -379,6 +463,9 @@ pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcom
         let verb = w.next().unwrap_or("");
         if verb == "end" {
             return Ok(done);
+        }
+        if verb == "self" {
+            continue;
         }
         let path = unhex_str(w.next().unwrap_or(""))?;
         let rest = w.next().unwrap_or("").to_owned();
@@ -465,6 +552,18 @@ mod tests {
         }
         assert_eq!(l.owner(9), Owner::Gone);
         assert!(matches!(l.owner(10), Owner::Unknown(_)));
+    }
+
+    #[test]
+    fn hostile_listings_are_bounded() {
+        let pids: String = (0..MAX_LINES_PER_CONTAINER)
+            .map(|p| format!("pid {p} gone\n"))
+            .collect();
+        let e = parse_listing(&format!("zaki-locks 1\n{pids}end\n")).unwrap_err();
+        assert!(e.0.contains("more than 200000 lines"), "{e}");
+        let lock = format!("special {}\n", hex("/s/agents/main/sessions/x.jsonl.lock"));
+        let e = parse_listing(&format!("zaki-locks 1\n{}end\n", lock.repeat(25_001))).unwrap_err();
+        assert!(e.0.contains("more than 25000 locks listed"), "{e}");
     }
 
     #[test]

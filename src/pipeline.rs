@@ -115,8 +115,9 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
     let listings = list_containers(&survey, args).await;
 
     let mut found = Vec::new();
+    let mut budget = walk::Budget::default();
     for (i, place) in places.iter().enumerate() {
-        walk::lock_files(i, place, &mut found, &mut problems);
+        walk::lock_files(i, place, &mut found, &mut problems, &mut budget);
     }
     let proc = HostProc::open();
     let mut observed = observe::host_locks(&places, found, &proc, &mut problems);
@@ -228,10 +229,30 @@ pub async fn act_async(
         return outcomes;
     }
     let mut batches: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
+    let mut put_backs: BTreeMap<(usize, &str), Vec<(usize, String)>> = BTreeMap::new();
     for (i, j) in seen.judged.iter().enumerate() {
         let (Some(v), Ok(snap)) = (&j.verdict, &j.obs.file) else {
             continue;
         };
+        // The leftover of an interrupted removal that is still held goes back under its name
+        // (a stale one is removed like any stale lock).
+        if !v.stale
+            && let Some(original) = j.obs.leftover.as_ref().and_then(|l| l.original.as_ref())
+            && crate::interrupt::caught().is_none()
+        {
+            match &j.obs.site {
+                Site::Host { .. } => {
+                    outcomes[i] = Some(remove::put_back(&j.obs.site, snap, original));
+                }
+                Site::Container {
+                    engine, container, ..
+                } => put_backs
+                    .entry((*engine, container.as_str()))
+                    .or_default()
+                    .push((i, original.to_string_lossy().into_owned())),
+            }
+            continue;
+        }
         if !v.stale {
             continue;
         }
@@ -256,21 +277,7 @@ pub async fn act_async(
                 }
                 let items: Vec<remove::ContainerItem<'_>> = idx
                     .iter()
-                    .map(|&i| {
-                        let j = &seen.judged[i];
-                        let Site::Container {
-                            state_dir, dir_id, ..
-                        } = &j.obs.site
-                        else {
-                            unreachable!("batched by container")
-                        };
-                        remove::ContainerItem {
-                            state_dir,
-                            path: j.obs.path.to_str().unwrap_or_default(),
-                            dir_id: *dir_id,
-                            judged: j.obs.file.as_ref().expect("judged locks were read"),
-                        }
-                    })
+                    .map(|&i| container_item(&seen.judged[i]))
                     .collect();
                 let out =
                     remove::in_container(&seen.engines[engine], container, &items, timeout).await;
@@ -283,7 +290,34 @@ pub async fn act_async(
     for (i, o) in done.into_iter().flatten() {
         outcomes[i] = Some(o);
     }
+    // Held leftovers of interrupted removals inside containers, put back by exec.
+    for ((engine, container), idx) in put_backs {
+        let items: Vec<(remove::ContainerItem<'_>, String)> = idx
+            .iter()
+            .map(|(i, orig)| (container_item(&seen.judged[*i]), orig.clone()))
+            .collect();
+        let out =
+            remove::put_back_in_container(&seen.engines[engine], container, &items, timeout).await;
+        for ((i, _), o) in idx.into_iter().zip(out) {
+            outcomes[i] = Some(o);
+        }
+    }
     outcomes
+}
+
+fn container_item(j: &Judged) -> remove::ContainerItem<'_> {
+    let Site::Container {
+        state_dir, dir_id, ..
+    } = &j.obs.site
+    else {
+        unreachable!("batched by container")
+    };
+    remove::ContainerItem {
+        state_dir,
+        path: j.obs.path.to_str().unwrap_or_default(),
+        dir_id: *dir_id,
+        judged: j.obs.file.as_ref().expect("judged locks were read"),
+    }
 }
 
 /// The record of a judged lock, with what was done to it.
@@ -302,7 +336,8 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
     for (j, outcome) in seen.judged.iter().zip(outcomes) {
         let (action, note) = match (&j.verdict, &j.obs.file, outcome) {
             (None, _, _) | (_, Err(_), _) => (Action::Skipped, None),
-            (Some(v), Ok(_), _) if !v.stale => (Action::Kept, None),
+            (Some(v), Ok(_), None) if !v.stale => (Action::Kept, None),
+            (Some(v), Ok(_), Some(Outcome::Changed(why))) if !v.stale => (Action::Kept, Some(why)),
             (Some(_), Ok(_), None) if dry_run => (Action::WouldRemove, None),
             (Some(_), Ok(_), None) => (
                 Action::Skipped,
@@ -316,11 +351,16 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
                 Action::Skipped,
                 Some("already gone: released or reclaimed by someone else".into()),
             ),
-            (Some(_), Ok(_), Some(Outcome::Failed(e))) => {
+            (Some(v), Ok(_), Some(Outcome::Failed(e))) => {
+                let what = if v.stale {
+                    "cannot remove stale lock"
+                } else {
+                    "cannot put back the leftover of an interrupted removal"
+                };
                 seen.problems.push(Problem {
                     location: j.obs.location.clone(),
                     path: Some(j.obs.path.clone()),
-                    message: format!("cannot remove stale lock: {e}"),
+                    message: format!("{what}: {e}"),
                 });
                 (Action::Skipped, Some(format!("removal failed: {e}")))
             }

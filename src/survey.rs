@@ -114,6 +114,56 @@ fn pin_inside(init: u64, id: &str, dir: &str) -> Result<std::os::fd::OwnedFd, Pi
     Ok(fd)
 }
 
+/// Opens the part of a container's state dir below the bind mount that covers it, from the
+/// mount's source on this host, one component at a time without following a symlink (the
+/// tenant may have made any of them a symlink to a host path). `Ok(None)`: the mount is the
+/// state dir itself, nothing below to check.
+fn pin_below_mount(c: &Container, dir: &str) -> Result<Option<std::os::fd::OwnedFd>, Pin> {
+    let Some(m) = c
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "bind" && Path::new(dir).starts_with(&m.destination))
+        .max_by_key(|m| m.destination.len())
+    else {
+        return Err(Pin::Unsafe);
+    };
+    let rel = Path::new(dir)
+        .strip_prefix(&m.destination)
+        .map_err(|_| Pin::Unsafe)?;
+    if rel.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let mut fd = crate::safefs::operator_dir(Path::new(&m.source)).map_err(|_| Pin::Unsafe)?;
+    for comp in rel.components() {
+        let std::path::Component::Normal(name) = comp else {
+            return Err(Pin::Unsafe);
+        };
+        fd = match crate::safefs::dir_at(&fd, name) {
+            Ok(f) => f,
+            Err(crate::safefs::OpenError::Gone) => return Err(Pin::Absent),
+            Err(_) => return Err(Pin::Unsafe),
+        };
+    }
+    Ok(Some(fd))
+}
+
+/// A state dir must be an absolute path without `.` or `..`: through a bind mount, `..` would
+/// map to a host path outside it.
+fn plain_state_dir(dir: &str) -> Result<(), String> {
+    use std::path::Component;
+    if !dir.starts_with('/') {
+        return Err("is not an absolute path".into());
+    }
+    if Path::new(dir)
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+        || dir.split('/').any(|c| c == "." || c == "..")
+    {
+        return Err("contains `.` or `..`: not looked at (give the path without them)".into());
+    }
+    Ok(())
+}
+
 /// Where OpenClaw keeps its state in the platform's and the usual images.
 const USUAL_STATE_DIRS: [&str; 2] = ["/home/node/.openclaw", "/root/.openclaw"];
 
@@ -125,6 +175,15 @@ pub async fn survey(
     problems: &mut Vec<Problem>,
 ) -> Survey {
     let mut s = Survey::default();
+    for dir in &search.state_dirs {
+        if let Err(e) = plain_state_dir(dir) {
+            problems.push(Problem {
+                location: Location::Host,
+                path: None,
+                message: format!("--container-state-dir {dir:?} {e}"),
+            });
+        }
+    }
     let urls: Vec<Option<&str>> = if search.docker_hosts.is_empty() {
         vec![None]
     } else {
@@ -245,14 +304,25 @@ pub async fn survey(
 
             let mut exec_dirs = Vec::new();
             if selected && c.running() {
-                for dir in state_dirs(search, c, &details) {
+                for dir in state_dirs(search, c, &details, problems) {
                     let host_side = if engine.local && !search.via_exec {
                         host_path(c, Path::new(&dir))
                     } else {
                         None
                     };
+                    // Below the mount's source every component is the tenant's: it is opened
+                    // without following a symlink and pinned, else looked at from inside.
+                    let host_side = match host_side.map(|h| (pin_below_mount(c, &dir), h)) {
+                        Some((Ok(None), h)) => Some((h, None)),
+                        Some((Ok(Some(fd)), _)) => Some((
+                            PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                            Some(std::sync::Arc::new(fd)),
+                        )),
+                        Some((Err(Pin::Absent), _)) => continue,
+                        Some((Err(Pin::Unsafe), _)) | None => None,
+                    };
                     match host_side {
-                        Some(h) => {
+                        Some((h, pin)) => {
                             // Read from the host; absent there means absent in the container.
                             let Ok(canon) = fs::canonicalize(&h) else {
                                 continue;
@@ -275,7 +345,7 @@ pub async fn survey(
                                         state_dir: h,
                                         shown_as: Some(PathBuf::from(&dir)),
                                         pids: view.clone(),
-                                        pin: None,
+                                        pin,
                                     });
                                     canonical.push(Some(canon));
                                     bound.push(true);
@@ -408,9 +478,20 @@ fn through_binds(
 
 /// The container's candidate state dirs: the override; else `$OPENCLAW_STATE_DIR` and every
 /// mount ending in `.openclaw`; else `$HOME/.openclaw` and the usual places.
-fn state_dirs(search: &ContainerSearch, c: &Container, d: &Details) -> Vec<String> {
+fn state_dirs(
+    search: &ContainerSearch,
+    c: &Container,
+    d: &Details,
+    problems: &mut Vec<Problem>,
+) -> Vec<String> {
     if !search.state_dirs.is_empty() {
-        return search.state_dirs.clone();
+        // Checked once at the start of the survey.
+        return search
+            .state_dirs
+            .iter()
+            .filter(|d| plain_state_dir(d).is_ok())
+            .cloned()
+            .collect();
     }
     let mut dirs: Vec<String> = Vec::new();
     let add = |dirs: &mut Vec<String>, p: String| {
@@ -420,7 +501,15 @@ fn state_dirs(search: &ContainerSearch, c: &Container, d: &Details) -> Vec<Strin
         }
     };
     if let Some(v) = d.env.get("OPENCLAW_STATE_DIR") {
-        add(&mut dirs, v.clone());
+        match plain_state_dir(v) {
+            Ok(()) => add(&mut dirs, v.clone()),
+            Err(e) if v.starts_with('/') => problems.push(Problem {
+                location: Location::Container(c.name.clone()),
+                path: Some(PathBuf::from(v)),
+                message: format!("OPENCLAW_STATE_DIR {e}"),
+            }),
+            Err(_) => {}
+        }
     }
     for m in &c.mounts {
         if m.destination.trim_end_matches('/').ends_with("/.openclaw") {
