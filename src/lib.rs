@@ -10,6 +10,7 @@ pub mod container;
 pub mod docker;
 pub mod docs;
 pub mod exit_codes;
+pub mod holders;
 pub mod http;
 pub mod interrupt;
 pub mod lock;

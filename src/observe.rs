@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::holders::{Holder, Visibility};
 use crate::lock::{LockKind, MAX_PAYLOAD_BYTES, Payload, session_id};
 use crate::pidns::{Namespaces, NsMap};
 use crate::place::{Location, PidView, Place, Problem};
@@ -27,6 +28,8 @@ pub struct FileId {
     pub size: u64,
     /// Modification time (seconds, nanoseconds).
     pub mtime: (i64, i64),
+    /// Hard links: more than one means a holder may have opened it by another name.
+    pub nlink: u64,
 }
 
 impl FileId {
@@ -36,6 +39,7 @@ impl FileId {
             ino: meta.ino(),
             size: meta.size(),
             mtime: (meta.mtime(), meta.mtime_nsec()),
+            nlink: meta.nlink(),
         }
     }
 
@@ -140,6 +144,10 @@ pub struct Observed {
     /// Context for the verdict that the owner alone does not carry (e.g. container stopped).
     pub note: Option<String>,
     pub site: Site,
+    /// Processes found holding it open (filled in by the holder search, after every read).
+    pub holders: Vec<Holder>,
+    /// Whether that search could see every possible holder.
+    pub visibility: Visibility,
 }
 
 fn transcript_id(kind: LockKind, name: &str) -> Option<String> {
@@ -215,6 +223,8 @@ pub fn host_locks(
             payload,
             owner: Owner::Gone,
             note: None,
+            holders: Vec::new(),
+            visibility: Visibility::Incomplete("not searched".into()),
             site: Site::Host {
                 state_dir: place.state_dir.clone(),
                 rel_dir,
@@ -236,10 +246,9 @@ pub fn host_locks(
                 .or_insert_with(|| proc.observe(pid))
                 .clone(),
             PidView::Unknown(why) => Owner::Unknown(why.clone()),
-            PidView::NoProcesses(why) => {
-                o.note = Some(why.clone());
-                Owner::Gone
-            }
+            // A container's state never decides on its own: a paused container's processes
+            // run on, a restarting one takes new locks. Its holders decide (see `holders`).
+            PidView::NoProcesses(why) => Owner::Unknown(why.clone()),
             PidView::Container { init } => {
                 let ns = namespaces.get_or_insert_with(|| Namespaces::scan(Path::new("/proc")));
                 let map = maps.entry(*init).or_insert_with(|| match ns {
@@ -305,6 +314,8 @@ pub fn container_locks(
                 payload,
                 owner,
                 note: None,
+                holders: listing.holders_of(raw, container),
+                visibility: listing.visibility(raw),
                 site: Site::Container {
                     engine,
                     container: container.to_owned(),

@@ -48,6 +48,7 @@ fn status(r: &LockRecord) -> (&'static str, Color) {
         Action::WouldRemove => ("would remove", Color::Yellow),
         Action::Skipped => ("skipped", Color::Magenta),
         Action::Kept if r.stale => ("stale", Color::Red),
+        Action::Kept if r.wedged => ("wedged", Color::Red),
         Action::Kept => ("held", Color::Green),
     }
 }
@@ -137,6 +138,12 @@ pub fn action_line(r: &LockRecord) -> String {
         owner(r).replace(' ', ""),
         age(r),
     ));
+    if r.wedged {
+        line.push_str(" wedged=yes");
+    }
+    if let Some(h) = r.holders.first() {
+        line.push_str(&format!(" holder={}", h.host_pid));
+    }
     if let Some(c) = &r.content
         && matches!(r.action, Action::Removed | Action::WouldRemove)
     {

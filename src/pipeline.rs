@@ -119,12 +119,15 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
     let mut observed = observe::host_locks(&places, found, &proc, &mut problems);
     for (target, listing) in survey.exec.iter().zip(listings) {
         match listing {
-            Ok(l) => observed.extend(observe::container_locks(
-                target.engine,
-                &target.container,
-                &l,
-                &mut problems,
-            )),
+            Ok(mut l) => {
+                l.shared = target.shared.clone();
+                observed.extend(observe::container_locks(
+                    target.engine,
+                    &target.container,
+                    &l,
+                    &mut problems,
+                ))
+            }
             Err(e) => {
                 survey.reports[target.report].error = Some(e.clone());
                 problems.push(Problem {
@@ -133,6 +136,15 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
                     message: format!("{e}; nothing was removed there"),
                 });
             }
+        }
+    }
+    // Every lock has been read: now who holds them open (see `holders`).
+    find_holders(&mut observed, &survey.reports);
+    for o in observed.iter_mut() {
+        if let Site::Host { state_dir, .. } = &o.site
+            && let Some((_, why)) = survey.ambiguous.iter().find(|(d, _)| d == state_dir)
+        {
+            o.note = Some(why.clone());
         }
     }
     let mut judged: Vec<Judged> = observed
@@ -144,6 +156,8 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
                     mtime: snap.id.mtime_utc(),
                     owner: &obs.owner,
                     now,
+                    holders: &obs.holders,
+                    visibility: &obs.visibility,
                 })
             });
             Judged { obs, verdict }
@@ -158,6 +172,45 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
         containers: survey.reports,
         warnings: survey.warnings,
         engines: survey.engines,
+    }
+}
+
+/// Searches this host's `/proc` once for the holders of every lock read from this host, and
+/// says per lock whether "no holder" can be trusted (root, a local filesystem, every process's
+/// open files readable, one link). Exec'd locks carry their container's own listing.
+fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
+    let wanted: std::collections::HashSet<(u64, u64)> = observed
+        .iter()
+        .filter(|o| matches!(o.site, Site::Host { .. }))
+        .filter_map(|o| o.file.as_ref().ok())
+        .map(|s| (s.id.dev, s.id.ino))
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    let ids: Vec<(String, String)> = containers
+        .iter()
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    let search = crate::holders::search(std::path::Path::new("/proc"), &wanted, &ids);
+    let mut fs_of: std::collections::HashMap<PathBuf, Option<String>> = Default::default();
+    for o in observed.iter_mut() {
+        let (Site::Host { state_dir, .. }, Ok(snap)) = (&o.site, &o.file) else {
+            continue;
+        };
+        let fs_why = fs_of
+            .entry(state_dir.clone())
+            .or_insert_with(|| crate::holders::remote_fs(state_dir));
+        o.visibility = crate::holders::file_visibility(
+            search.incomplete.as_deref(),
+            snap.id.nlink,
+            fs_why.as_deref(),
+        );
+        o.holders = search
+            .by_id
+            .get(&(snap.id.dev, snap.id.ino))
+            .cloned()
+            .unwrap_or_default();
     }
 }
 

@@ -768,6 +768,10 @@ mod tests {
             action: Action::Kept,
             note: None,
             content: None,
+            holders: Vec::new(),
+            visibility: "complete",
+            visibility_note: None,
+            wedged: false,
         }
     }
 
