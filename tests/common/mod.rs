@@ -78,6 +78,27 @@ impl Proc {
                 .expect("spawn sleep"),
         )
     }
+    /// A live process holding `path` open (created empty if absent), as OpenClaw holds its
+    /// lock for the whole hold; write the payload (with this pid) afterwards.
+    pub fn holding(path: &Path) -> Proc {
+        let p = Proc(
+            Command::new("sh")
+                .args(["-c", "exec sleep 600 3>>\"$0\""])
+                .arg(path)
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn a holder"),
+        );
+        let comm = format!("/proc/{}/comm", p.pid());
+        for _ in 0..500 {
+            if std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep") {
+                return p;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("holder of {} never started", path.display());
+    }
+
     pub fn pid(&self) -> u32 {
         self.0.id()
     }
