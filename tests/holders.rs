@@ -88,12 +88,12 @@ fn a_leaked_lock_goes_after_the_grace_and_a_held_one_stays_forever() {
     let held = dir.join("held.jsonl.lock");
     let fresh = dir.join("fresh.jsonl.lock");
     // A live process writes a payload naming itself and closes the file: it holds nothing.
-    let spawn = |script: &str, path: &Path| {
+    let spawn = |script: &str, path: &Path, ago: Duration| {
         let p = Proc(
             Command::new("sh")
                 .args(["-c", script])
                 .arg(path)
-                .arg(created_at(2 * 60 * MIN))
+                .arg(created_at(ago))
                 .stdin(Stdio::null())
                 .spawn()
                 .unwrap(),
@@ -106,11 +106,12 @@ fn a_leaked_lock_goes_after_the_grace_and_a_held_one_stays_forever() {
         std::thread::sleep(Duration::from_millis(100));
         p
     };
-    let closes = "printf '{\"pid\": %s, \"createdAt\": \"%s\"}' $$ \"$1\" > \"$0\"; exec sleep 600";
-    let keeps = "exec 3>\"$0\"; printf '{\"pid\": %s, \"createdAt\": \"%s\"}' $$ \"$1\" >&3; exec sleep 600";
-    let leaker = spawn(closes, &leaked);
-    let holder = spawn(keeps, &held);
-    let young = spawn(closes, &fresh);
+    // 2026.3+ payloads (with the owner's starttime), so an old createdAt is still its own.
+    let closes = "printf '{\"pid\": %s, \"createdAt\": \"%s\", \"starttime\": %s}' $$ \"$1\" $(cut -d' ' -f22 /proc/$$/stat) > \"$0\"; exec sleep 600";
+    let keeps = "exec 3>\"$0\"; printf '{\"pid\": %s, \"createdAt\": \"%s\", \"starttime\": %s}' $$ \"$1\" $(cut -d' ' -f22 /proc/$$/stat) >&3; exec sleep 600";
+    let leaker = spawn(closes, &leaked, 2 * 60 * MIN);
+    let holder = spawn(keeps, &held, 2 * 60 * MIN);
+    let young = spawn(closes, &fresh, Duration::ZERO);
     // Two hours old by payload and mtime, except the fresh one (mtime now: within the grace).
     set_mtime(&leaked, 2 * 60 * MIN);
     set_mtime(&held, 2 * 60 * MIN);
