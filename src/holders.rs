@@ -14,10 +14,15 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::ErrorKind;
+use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, open, openat, readlinkat};
+use nix::sys::stat::{Mode, fstatat};
 
 use serde::Serialize;
 
@@ -109,8 +114,15 @@ fn names_a_lock(text: &[u8]) -> bool {
 }
 
 /// Searches `proc_root` for processes holding any of `wanted` (device, inode) open.
-/// `containers` maps full container ids to names, to name a holder's container.
-pub fn search(proc_root: &Path, wanted: &HashSet<(u64, u64)>, containers: &[(String, String)]) -> Search {
+/// `containers` maps container ids (full or 12 digits) to names, to name a holder's container.
+///
+/// Every path is resolved relative to an open directory (`/proc`, then `/proc/<pid>`, then its
+/// `fd`), so each fd costs one `readlinkat` and only lock-named ones a `fstatat`.
+pub fn search(
+    proc_root: &Path,
+    wanted: &HashSet<(u64, u64)>,
+    containers: &[(String, String)],
+) -> Search {
     let mut s = Search::default();
     if wanted.is_empty() {
         return s;
@@ -118,6 +130,13 @@ pub fn search(proc_root: &Path, wanted: &HashSet<(u64, u64)>, containers: &[(Str
     if !nix::unistd::geteuid().is_root() {
         s.incomplete = Some("not running as root: other users' open files cannot be seen".into());
     }
+    let proc_fd = match open(proc_root, DIR, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            s.incomplete = Some(format!("cannot open {}: {}", proc_root.display(), e.desc()));
+            return s;
+        }
+    };
     let entries = match fs::read_dir(proc_root) {
         Ok(e) => e,
         Err(e) => {
@@ -127,51 +146,23 @@ pub fn search(proc_root: &Path, wanted: &HashSet<(u64, u64)>, containers: &[(Str
     };
     let me = std::process::id() as u64;
     let mut unreadable: Vec<u64> = Vec::new();
-    let mut link = Vec::with_capacity(256);
     for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
             continue;
         };
         if pid == me {
             continue;
         }
         s.processes += 1;
-        let fd_dir = proc_root.join(pid.to_string()).join("fd");
-        let fds = match fs::read_dir(&fd_dir) {
-            Ok(f) => f,
-            // Exited meanwhile (ENOENT, ESRCH): it holds nothing any more.
-            Err(e) if e.kind() == ErrorKind::NotFound || e.raw_os_error() == Some(nix::libc::ESRCH) => {
-                continue;
-            }
-            Err(_) => {
-                unreadable.push(pid);
-                continue;
-            }
-        };
-        let mut holder: Option<Holder> = None;
-        for fd in fds.flatten() {
-            s.fds += 1;
-            link.clear();
-            if !read_link_into(&fd.path(), &mut link) || !names_a_lock(&link) {
-                continue;
-            }
-            // Follows the magic link to the open file itself, whatever its path is now.
-            let Ok(meta) = fs::metadata(fd.path()) else {
-                continue;
-            };
-            let id = (meta.dev(), meta.ino());
-            if !wanted.contains(&id) {
-                continue;
-            }
-            let h = holder.get_or_insert_with(|| describe(proc_root, pid, containers));
-            let v = s.by_id.entry(id).or_default();
-            if !v.iter().any(|x| x.host_pid == pid) {
-                v.push(h.clone());
-            }
+        match scan_process(&proc_fd, name.as_os_str(), pid, wanted, containers, &mut s) {
+            Ok(()) => {}
+            // Exited meanwhile: it holds nothing any more.
+            Err(Errno::ENOENT | Errno::ESRCH) => {}
+            Err(_) => unreadable.push(pid),
         }
     }
     if !unreadable.is_empty() && s.incomplete.is_none() {
-        unreadable.sort_unstable();
         s.incomplete = Some(format!(
             "the open files of {} process(es) could not be read (pid {}{})",
             unreadable.len(),
@@ -182,22 +173,73 @@ pub fn search(proc_root: &Path, wanted: &HashSet<(u64, u64)>, containers: &[(Str
     s
 }
 
-fn read_link_into(path: &Path, buf: &mut Vec<u8>) -> bool {
-    match fs::read_link(path) {
-        Ok(t) => {
-            buf.extend_from_slice(t.as_os_str().as_bytes());
-            true
+const DIR: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_CLOEXEC);
+
+/// One process: its fd table, and its description if it holds a wanted inode.
+fn scan_process(
+    proc_fd: &OwnedFd,
+    name: &std::ffi::OsStr,
+    pid: u64,
+    wanted: &HashSet<(u64, u64)>,
+    containers: &[(String, String)],
+    s: &mut Search,
+) -> Result<(), Errno> {
+    let pid_dir = openat(proc_fd, name, DIR | OFlag::O_NOFOLLOW, Mode::empty())?;
+    let fd_dir = openat(&pid_dir, "fd", DIR | OFlag::O_NOFOLLOW, Mode::empty())?;
+    let mut list = Dir::from_fd(fd_dir.try_clone().map_err(|_| Errno::EMFILE)?)?;
+    let mut holder: Option<Holder> = None;
+    for entry in list.iter() {
+        let Ok(entry) = entry else {
+            continue;
+        };
+        let fd_name = entry.file_name();
+        if fd_name.to_bytes().first() == Some(&b'.') {
+            continue;
         }
-        Err(_) => false,
+        s.fds += 1;
+        let Ok(text) = readlinkat(&fd_dir, fd_name) else {
+            continue;
+        };
+        if !names_a_lock(text.as_bytes()) {
+            continue;
+        }
+        // Follows the magic link to the open file itself, whatever its path is now.
+        let Ok(st) = fstatat(&fd_dir, fd_name, AtFlags::empty()) else {
+            continue;
+        };
+        let id = (st.st_dev, st.st_ino);
+        if !wanted.contains(&id) {
+            continue;
+        }
+        let h = holder.get_or_insert_with(|| describe(&pid_dir, pid, containers));
+        let v = s.by_id.entry(id).or_default();
+        if !v.iter().any(|x| x.host_pid == pid) {
+            v.push(h.clone());
+        }
     }
+    Ok(())
+}
+
+fn read_at(dir: &OwnedFd, name: &str) -> String {
+    openat(dir, name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .ok()
+        .and_then(|fd| {
+            let mut out = String::new();
+            std::fs::File::from(fd)
+                .take(64 * 1024)
+                .read_to_string(&mut out)
+                .ok()?;
+            Some(out)
+        })
+        .unwrap_or_default()
 }
 
 /// Names a holder: its `status` (Name, NSpid) and, in a container, which one (cgroup).
-fn describe(proc_root: &Path, pid: u64, containers: &[(String, String)]) -> Holder {
-    let dir = proc_root.join(pid.to_string());
-    let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
-    let st = crate::proc::parse_status(&status);
-    let cgroup = fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
+fn describe(pid_dir: &OwnedFd, pid: u64, containers: &[(String, String)]) -> Holder {
+    let st = crate::proc::parse_status(&read_at(pid_dir, "status"));
+    let cgroup = read_at(pid_dir, "cgroup");
     Holder {
         host_pid: pid,
         ns_pid: st.nspid.last().copied().unwrap_or(pid),
@@ -283,6 +325,7 @@ mod tests {
 
     #[test]
     fn finds_this_process_child_holding_a_file() {
+        use std::os::unix::fs::MetadataExt;
         let dir = std::env::temp_dir().join(format!("zaki-holders-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let lock = dir.join("x.jsonl.lock");
