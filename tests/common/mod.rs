@@ -111,6 +111,46 @@ impl Drop for Proc {
     }
 }
 
+/// Many idle host processes with open files, for the holder search's cost: `n` `sleep`s that
+/// each inherit `fds` open files (one in ten named `*.lock`, so that it is `stat`ed too).
+/// Killed and reaped when dropped.
+pub struct Crowd {
+    child: Option<Child>,
+    pub pids: usize,
+}
+
+impl Crowd {
+    pub fn spawn(n: usize, fds: usize, dir: &Path) -> Crowd {
+        const PY: &str = "import os,sys\nn,k,d=int(sys.argv[1]),int(sys.argv[2]),sys.argv[3]\nfor i in range(k):\n fd=os.open(os.path.join(d,'f%d.%s'%(i,'lock' if i%10==0 else 'dat')),os.O_CREAT|os.O_RDWR,0o644); os.set_inheritable(fd,True)\npids=[]\nfor i in range(n):\n p=os.fork()\n if p==0: os.execvp('sleep',['sleep','100000'])\n pids.append(p)\nprint(len(pids),flush=True)\nsys.stdin.read()\nfor p in pids: os.kill(p,9)\nfor p in pids: os.waitpid(p,0)\n";
+        std::fs::create_dir_all(dir).unwrap();
+        let mut child = Command::new("python3")
+            .args(["-c", PY, &n.to_string(), &fds.to_string()])
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Crowd {
+            child: Some(child),
+            pids: line.trim().parse().unwrap_or(0),
+        }
+    }
+}
+
+impl Drop for Crowd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            drop(c.stdin.take());
+            let _ = c.wait();
+        }
+    }
+}
+
 /// The pid of a child that has exited and been reaped.
 pub fn dead_pid() -> u32 {
     let mut c = Command::new("true").spawn().expect("spawn true");
