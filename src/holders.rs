@@ -191,23 +191,27 @@ fn scan_process(
     let mut list = Dir::from_fd(fd_dir.try_clone().map_err(|_| Errno::EMFILE)?)?;
     let mut holder: Option<Holder> = None;
     for entry in list.iter() {
-        let Ok(entry) = entry else {
-            continue;
-        };
+        // A listing or link that cannot be read makes this process unreadable (the search
+        // incomplete); only an fd closed meanwhile (ENOENT) is passed over.
+        let entry = entry?;
         let fd_name = entry.file_name();
         if fd_name.to_bytes().first() == Some(&b'.') {
             continue;
         }
         s.fds += 1;
-        let Ok(text) = readlinkat(&fd_dir, fd_name) else {
-            continue;
+        let text = match readlinkat(&fd_dir, fd_name) {
+            Ok(t) => t,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(e),
         };
         if !names_a_lock(text.as_bytes()) {
             continue;
         }
         // Follows the magic link to the open file itself, whatever its path is now.
-        let Ok(st) = fstatat(&fd_dir, fd_name, AtFlags::empty()) else {
-            continue;
+        let st = match fstatat(&fd_dir, fd_name, AtFlags::empty()) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(e),
         };
         let id = (st.st_dev, st.st_ino);
         if !wanted.contains(&id) {
