@@ -86,6 +86,8 @@ pub struct Search {
     pub by_id: HashMap<(u64, u64), Vec<Holder>>,
     /// Set when some process's fds could not be listed: the search is not complete.
     pub incomplete: Option<String>,
+    /// Processes this run descends from whose fds could not be read (not counted as holes).
+    pub unreadable_ancestors: Vec<u64>,
     /// How many processes and fds were looked at (for the benchmarks).
     pub processes: usize,
     pub fds: usize,
@@ -145,6 +147,7 @@ pub fn search(
         }
     };
     let me = std::process::id() as u64;
+    let ancestors = ancestors(proc_root, me);
     let mut unreadable: Vec<u64> = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name();
@@ -159,6 +162,9 @@ pub fn search(
             Ok(()) => {}
             // Exited meanwhile: it holds nothing any more.
             Err(Errno::ENOENT | Errno::ESRCH) => {}
+            // What started this run (service manager, cron, shell) is not a session's writer;
+            // a sandbox's init may refuse even root. Any other unreadable process counts.
+            Err(_) if ancestors.contains(&pid) => s.unreadable_ancestors.push(pid),
             Err(_) => unreadable.push(pid),
         }
     }
@@ -171,6 +177,26 @@ pub fn search(
         ));
     }
     s
+}
+
+/// This process's ancestors, by `PPid`.
+fn ancestors(proc_root: &Path, me: u64) -> HashSet<u64> {
+    let mut out = HashSet::new();
+    let mut pid = me;
+    while out.len() < 4096 {
+        let status = fs::read_to_string(proc_root.join(pid.to_string()).join("status"))
+            .unwrap_or_default();
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if ppid == 0 || !out.insert(ppid) {
+            break;
+        }
+        pid = ppid;
+    }
+    out
 }
 
 const DIR: OFlag = OFlag::O_RDONLY

@@ -281,7 +281,8 @@ pub async fn act_async(
         let (Some(v), Ok(snap)) = (&j.verdict, &j.obs.file) else {
             continue;
         };
-        if !v.stale {
+        // The policy never calls a held lock stale; removal checks it once more regardless.
+        if !v.stale || !j.obs.holders.is_empty() {
             continue;
         }
         match &j.obs.site {
