@@ -1,16 +1,18 @@
 //! Who holds a lock open: the one fact that settles whether a lock is live.
 //!
 //! OpenClaw keeps its lock file open for the whole hold (`fs.open(path, "wx")`, closed right
-//! before the file is deleted), so a process with an fd on the lock's inode is its holder, in
-//! any PID namespace. On this host, as root, that is every process in `/proc`, containers
-//! (paused ones too) and host processes alike.
+//! before the file is deleted), so a lock some process has open is held, in any PID namespace.
 //!
-//! The search runs once per run, after every lock was read (the snapshot gives device and
-//! inode; a lock created later is a new inode, as OpenClaw creates with `O_EXCL`). It lists
-//! `/proc/<pid>/fd` of every process and reads each link's text; only the links whose text ends
-//! in `.lock` (or `.lock (deleted)`) are `stat`ed and compared. Threads share their leader's fd
-//! table, so only thread-group leaders are listed; a task created with its own fd table (clone
-//! without `CLONE_FILES`) is not seen, which OpenClaw (Node) never does.
+//! Whether anyone has it open is asked of the kernel, per lock, with a write lease
+//! (`F_SETLEASE F_WRLCK`): the kernel grants one only when no other open file refers to the
+//! inode (hard links, other namespaces, unreadable processes and threads with their own fd
+//! table included), and it is given back at once. That costs a few syscalls per lock, whatever
+//! the number of processes. Who holds it is then looked up for the report: first the process
+//! the payload names (the gateway itself, as measured), and only if that is not it, every
+//! process's `/proc/<pid>/fd`, reading each link and `stat`ing only the `.lock` ones.
+//!
+//! Both run after every lock was read (the snapshot gives device and inode; a lock taken later
+//! is a new inode, as OpenClaw creates with `O_EXCL`).
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -93,20 +95,130 @@ pub struct Search {
     pub fds: usize,
 }
 
-/// Why a lock's own facts make the search incomplete for it, whatever the search found.
-pub fn file_visibility(search_blind: Option<&str>, nlink: u64, fs_why: Option<&str>) -> Visibility {
-    if let Some(w) = search_blind {
-        return Visibility::Incomplete(w.to_owned());
-    }
+/// Whether "nobody has it open" can be trusted for a lock: the lease was conclusive and the
+/// filesystem is local (on a network or FUSE filesystem another machine may hold it).
+pub fn file_visibility(lease: &Lease, fs_why: Option<&str>) -> Visibility {
     if let Some(w) = fs_why {
         return Visibility::Incomplete(w.to_owned());
     }
-    if nlink > 1 {
-        return Visibility::Incomplete(format!(
-            "the lock has {nlink} hard links: a holder may have opened it by another name"
-        ));
+    match lease {
+        Lease::Unknown(w) => Visibility::Incomplete(w.clone()),
+        Lease::Free | Lease::Held => Visibility::Complete,
     }
-    Visibility::Complete
+}
+
+/// What the kernel says about other open files on a lock's inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// No other open file refers to it.
+    Free,
+    /// Some process has it open.
+    Held,
+    /// Could not be asked; the text says why.
+    Unknown(String),
+}
+
+/// Opens the lock `name` in `rel_dir` under `state_dir` the way removal does (one component at
+/// a time, no symlink followed, the sessions dir checked against `dir_id`), checks it is still
+/// the inode `id`, and asks for a write lease, which is granted only if no other open file
+/// refers to the inode; the lease is returned at once.
+pub fn lease(
+    state_dir: &Path,
+    rel_dir: &Path,
+    dir_id: (u64, u64),
+    name: &std::ffi::OsStr,
+    id: (u64, u64),
+) -> Lease {
+    ignore_lease_breaks();
+    let unknown = |what: &str, e: Errno| Lease::Unknown(format!("{what}: {}", e.desc()));
+    let mut dir = match open(state_dir, DIR, Mode::empty()) {
+        Ok(d) => d,
+        Err(e) => return unknown("cannot open its state dir", e),
+    };
+    for comp in rel_dir.components() {
+        let std::path::Component::Normal(c) = comp else {
+            return Lease::Unknown("unexpected path component".into());
+        };
+        dir = match openat(&dir, c, DIR | OFlag::O_NOFOLLOW, Mode::empty()) {
+            Ok(d) => d,
+            Err(e) => return unknown("cannot reopen its directory", e),
+        };
+    }
+    match nix::sys::stat::fstat(&dir) {
+        Ok(st) if (st.st_dev, st.st_ino) == dir_id => {}
+        Ok(_) => return Lease::Unknown("its directory was replaced since it was read".into()),
+        Err(e) => return unknown("cannot stat its directory", e),
+    }
+    // O_NONBLOCK: if someone else holds a lease on it, fail rather than wait.
+    let flags = OFlag::O_RDONLY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_NOCTTY
+        | OFlag::O_CLOEXEC;
+    let fd = match openat(&dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return unknown("cannot reopen it", e),
+    };
+    match nix::sys::stat::fstat(&fd) {
+        Ok(st)
+            if (st.st_dev, st.st_ino) == id
+                && (st.st_mode & nix::libc::S_IFMT) == nix::libc::S_IFREG => {}
+        Ok(_) => return Lease::Unknown("replaced since it was read".into()),
+        Err(e) => return unknown("cannot stat it", e),
+    }
+    use std::os::fd::AsRawFd;
+    // SAFETY: `fd` is an open file descriptor owned here for the duration of both calls.
+    let r = unsafe {
+        nix::libc::fcntl(
+            fd.as_raw_fd(),
+            nix::libc::F_SETLEASE,
+            nix::libc::F_WRLCK,
+        )
+    };
+    if r == 0 {
+        // SAFETY: as above.
+        unsafe {
+            nix::libc::fcntl(
+                fd.as_raw_fd(),
+                nix::libc::F_SETLEASE,
+                nix::libc::F_UNLCK,
+            )
+        };
+        return Lease::Free;
+    }
+    match Errno::last() {
+        Errno::EAGAIN => Lease::Held,
+        e => unknown("the kernel cannot say who has it open (no leases here)", e),
+    }
+}
+
+/// A lease break (someone opening the file during the microseconds a lease is held) sends
+/// SIGIO, whose default action ends the process: ignore it. The opener waits until the lease
+/// is given back, which is at once.
+fn ignore_lease_breaks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+        let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: ignoring a signal installs no handler code.
+        let _ = unsafe { sigaction(Signal::SIGIO, &ign) };
+    });
+}
+
+/// Looks for holders of `id` among the open files of host process `pid` only (the owner the
+/// payload names): the cheap way to name the holder in the usual case.
+pub fn holder_in(
+    proc_root: &Path,
+    pid: u64,
+    id: (u64, u64),
+    containers: &[(String, String)],
+) -> Option<Holder> {
+    let proc_fd = open(proc_root, DIR, Mode::empty()).ok()?;
+    let mut s = Search::default();
+    let wanted = HashSet::from([id]);
+    let name = std::ffi::OsString::from(pid.to_string());
+    scan_process(&proc_fd, &name, pid, &wanted, containers, &mut s).ok()?;
+    s.by_id.remove(&id)?.into_iter().next()
 }
 
 /// Does a link text name a lock file? (`…/x.jsonl.lock`, `… .lock (deleted)`.)
@@ -347,10 +459,16 @@ mod tests {
 
     #[test]
     fn visibility_of_a_file() {
-        assert!(file_visibility(None, 1, None).is_complete());
-        assert!(!file_visibility(None, 2, None).is_complete());
-        assert!(!file_visibility(Some("not root"), 1, None).is_complete());
-        assert!(!file_visibility(None, 1, Some("NFS")).is_complete());
+        assert!(file_visibility(&Lease::Free, None).is_complete());
+        assert!(file_visibility(&Lease::Held, None).is_complete());
+        assert!(!file_visibility(&Lease::Unknown("x".into()), None).is_complete());
+        assert!(!file_visibility(&Lease::Free, Some("NFS")).is_complete());
+    }
+
+    fn dir_id(d: &Path) -> (u64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(d).unwrap();
+        (m.dev(), m.ino())
     }
 
     #[test]
@@ -370,6 +488,8 @@ mod tests {
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(200));
         let s = search(Path::new("/proc"), &HashSet::from([id]), &[]);
+        let by_lease = lease(&dir, Path::new(""), dir_id(&dir), "x.jsonl.lock".as_ref(), id);
+        let named = holder_in(Path::new("/proc"), child.id() as u64, id, &[]);
         let _ = child.kill();
         let _ = child.wait();
         let holders = s.by_id.get(&id).cloned().unwrap_or_default();
@@ -377,8 +497,14 @@ mod tests {
         assert_eq!(holders[0].host_pid, child.id() as u64);
         assert_eq!(holders[0].comm, "sleep");
         assert!(s.processes > 1 && s.fds > 0);
+        assert_eq!(by_lease, Lease::Held);
+        assert_eq!(named.map(|h| h.host_pid), Some(child.id() as u64));
         let after = search(Path::new("/proc"), &HashSet::from([id]), &[]);
         assert!(after.by_id.is_empty());
+        assert_eq!(
+            lease(&dir, Path::new(""), dir_id(&dir), "x.jsonl.lock".as_ref(), id),
+            Lease::Free
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -148,6 +148,8 @@ pub struct Observed {
     pub holders: Vec<Holder>,
     /// Whether that search could see every possible holder.
     pub visibility: Visibility,
+    /// Whether some process has it open (`None`: could not be told).
+    pub held_open: Option<bool>,
 }
 
 fn transcript_id(kind: LockKind, name: &str) -> Option<String> {
@@ -225,6 +227,7 @@ pub fn host_locks(
             note: None,
             holders: Vec::new(),
             visibility: Visibility::Incomplete("not searched".into()),
+            held_open: None,
             site: Site::Host {
                 state_dir: place.state_dir.clone(),
                 rel_dir,
@@ -316,6 +319,7 @@ pub fn container_locks(
                 note: None,
                 holders: listing.holders_of(raw, container),
                 visibility: listing.visibility(raw),
+                held_open: None,
                 site: Site::Container {
                     engine,
                     container: container.to_owned(),

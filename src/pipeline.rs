@@ -157,6 +157,7 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
                     owner: &obs.owner,
                     now,
                     holders: &obs.holders,
+                    held: obs.held_open == Some(true),
                     visibility: &obs.visibility,
                 })
             });
@@ -175,42 +176,72 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
     }
 }
 
-/// Searches this host's `/proc` once for the holders of every lock read from this host, and
-/// says per lock whether "no holder" can be trusted (root, a local filesystem, every process's
-/// open files readable, one link). Exec'd locks carry their container's own listing.
+/// Asks the kernel, per lock read from this host, whether any process has it open (a write
+/// lease, see `holders`), says per lock whether that answer can be trusted, and names the
+/// holders: the owner the payload names first, every process only for locks still unnamed.
+/// Exec'd locks carry their container's own listing.
 fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
-    let wanted: std::collections::HashSet<(u64, u64)> = observed
-        .iter()
-        .filter(|o| matches!(o.site, Site::Host { .. }))
-        .filter_map(|o| o.file.as_ref().ok())
-        .map(|s| (s.id.dev, s.id.ino))
-        .collect();
-    if wanted.is_empty() {
-        return;
-    }
+    use crate::holders::{self, Lease};
     let ids: Vec<(String, String)> = containers
         .iter()
         .map(|c| (c.id.clone(), c.name.clone()))
         .collect();
-    let search = crate::holders::search(std::path::Path::new("/proc"), &wanted, &ids);
+    let proc_root = std::path::Path::new("/proc");
     let mut fs_of: std::collections::HashMap<PathBuf, Option<String>> = Default::default();
+    let mut unnamed: std::collections::HashSet<(u64, u64)> = Default::default();
     for o in observed.iter_mut() {
-        let (Site::Host { state_dir, .. }, Ok(snap)) = (&o.site, &o.file) else {
+        let (
+            Site::Host {
+                state_dir,
+                rel_dir,
+                dir_id,
+                name,
+            },
+            Ok(snap),
+        ) = (&o.site, &o.file)
+        else {
             continue;
         };
+        let id = (snap.id.dev, snap.id.ino);
+        let lease = holders::lease(state_dir, rel_dir, *dir_id, name, id);
         let fs_why = fs_of
             .entry(state_dir.clone())
-            .or_insert_with(|| crate::holders::remote_fs(state_dir));
-        o.visibility = crate::holders::file_visibility(
-            search.incomplete.as_deref(),
-            snap.id.nlink,
-            fs_why.as_deref(),
-        );
-        o.holders = search
-            .by_id
-            .get(&(snap.id.dev, snap.id.ino))
-            .cloned()
-            .unwrap_or_default();
+            .or_insert_with(|| holders::remote_fs(state_dir));
+        o.visibility = holders::file_visibility(&lease, fs_why.as_deref());
+        o.held_open = match lease {
+            Lease::Held => Some(true),
+            Lease::Free => Some(false),
+            Lease::Unknown(_) => None,
+        };
+        if o.held_open != Some(true) {
+            continue;
+        }
+        // The owner in the payload, as a host pid (first NSpid entry).
+        let owner = match &o.owner {
+            crate::proc::Owner::Found(f) => f.nspid.first().copied(),
+            _ => None,
+        };
+        match owner.and_then(|pid| holders::holder_in(proc_root, pid, id, &ids)) {
+            Some(h) => o.holders = vec![h],
+            None => {
+                unnamed.insert(id);
+            }
+        }
+    }
+    if unnamed.is_empty() {
+        return;
+    }
+    let search = holders::search(proc_root, &unnamed, &ids);
+    for o in observed.iter_mut() {
+        if let (Site::Host { .. }, Ok(snap), Some(true)) = (&o.site, &o.file, o.held_open)
+            && o.holders.is_empty()
+        {
+            o.holders = search
+                .by_id
+                .get(&(snap.id.dev, snap.id.ino))
+                .cloned()
+                .unwrap_or_default();
+        }
     }
 }
 
@@ -282,7 +313,7 @@ pub async fn act_async(
             continue;
         };
         // The policy never calls a held lock stale; removal checks it once more regardless.
-        if !v.stale || !j.obs.holders.is_empty() {
+        if !v.stale || !j.obs.holders.is_empty() || j.obs.held_open == Some(true) {
             continue;
         }
         match &j.obs.site {

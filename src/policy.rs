@@ -124,6 +124,8 @@ pub struct Facts<'a> {
     pub now: DateTime<Utc>,
     /// The processes found holding the lock's inode open.
     pub holders: &'a [Holder],
+    /// Some process has it open (the kernel said so), named in `holders` or not.
+    pub held: bool,
     /// Whether every process that could hold it was looked at.
     pub visibility: &'a Visibility,
 }
@@ -250,17 +252,24 @@ impl Policy {
         notes: &mut Vec<String>,
     ) {
         let quiet = (f.now - f.mtime).max(TimeDelta::zero());
-        if !f.holders.is_empty() {
-            let who: Vec<String> = f.holders.iter().map(Holder::describe).collect();
+        if f.held || !f.holders.is_empty() {
+            let mut who: Vec<String> = f.holders.iter().map(Holder::describe).collect();
+            if who.is_empty() {
+                who.push("a process that could not be named".into());
+            }
             let held_for = age.unwrap_or(quiet);
             let limit = max_hold.unwrap_or(self.stale_after);
             *stale = false;
             if held_for > limit {
                 *wedged = true;
                 reasons.push(Reason::Wedged);
-                let fix = match f.holders.iter().find_map(|h| h.container.as_deref()) {
-                    Some(c) => format!("docker restart {c}"),
-                    None => format!("restart process {}", f.holders[0].host_pid),
+                let fix = match (
+                    f.holders.iter().find_map(|h| h.container.as_deref()),
+                    f.holders.first(),
+                ) {
+                    (Some(c), _) => format!("docker restart {c}"),
+                    (None, Some(h)) => format!("restart process {}", h.host_pid),
+                    (None, None) => "restart the process that holds it open".into(),
                 };
                 notes.push(format!(
                     "wedged: held open by {} for {}, past its max hold of {}; removing the file cannot help and would let a second writer in: {fix}",
@@ -408,6 +417,7 @@ mod tests {
             owner,
             now: now(),
             holders,
+            held: !holders.is_empty(),
             visibility,
         })
     }
@@ -443,6 +453,22 @@ mod tests {
                 assert!(!v.wedged);
             }
         }
+    }
+
+    #[test]
+    fn held_by_an_unnamed_process_is_kept_too() {
+        let p = payload(Some(7), Some(3600), None);
+        let v = Policy::default().judge(Facts {
+            payload: &p,
+            mtime: now() - TimeDelta::seconds(3600),
+            owner: &Owner::Gone,
+            now: now(),
+            holders: &[],
+            held: true,
+            visibility: &Visibility::Complete,
+        });
+        assert!(!v.stale && v.wedged, "{v:?}");
+        assert!(v.note.unwrap().contains("restart the process that holds it open"));
     }
 
     #[test]

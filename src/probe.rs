@@ -768,6 +768,7 @@ mod tests {
             action: Action::Kept,
             note: None,
             content: None,
+            held_open: None,
             holders: Vec::new(),
             visibility: "complete",
             visibility_note: None,

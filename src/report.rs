@@ -66,6 +66,8 @@ pub struct LockRecord {
     pub note: Option<String>,
     /// The payload as read (lossy UTF-8, at most the payload bound).
     pub content: Option<String>,
+    /// Whether some process has the lock open (the kernel's answer; `null`: not known).
+    pub held_open: Option<bool>,
     /// Processes found holding the lock's inode open.
     pub holders: Vec<Holder>,
     /// `complete` when every process that could hold it was looked at, else `incomplete`
@@ -117,6 +119,7 @@ impl LockRecord {
                 (!notes.is_empty()).then(|| notes.join("; "))
             },
             content: snap.map(|s| String::from_utf8_lossy(&s.content).into_owned()),
+            held_open: o.held_open.or((!o.holders.is_empty()).then_some(true)),
             holders: o.holders.clone(),
             visibility: o.visibility.as_str(),
             visibility_note: o.visibility.why().map(str::to_owned),

@@ -122,6 +122,7 @@ fn a_leaked_lock_goes_after_the_grace_and_a_held_one_stays_forever() {
     assert_eq!(l["action"], "removed", "{l:#}");
     assert_eq!(l["owner_state"], "alive");
     assert_eq!(l["visibility"], "complete");
+    assert_eq!(l["held_open"], false);
     assert!(l["holders"].as_array().unwrap().is_empty());
     let reasons = l["reasons"].as_array().unwrap();
     assert!(reasons.contains(&"no-holder".into()) && reasons.contains(&"leaked".into()), "{l:#}");
@@ -130,6 +131,7 @@ fn a_leaked_lock_goes_after_the_grace_and_a_held_one_stays_forever() {
     let h = lock(&r, "held.jsonl.lock");
     assert_eq!(h["action"], "kept", "{h:#}");
     assert_eq!(h["stale"], false);
+    assert_eq!(h["held_open"], true);
     assert_eq!(h["holders"][0]["host_pid"], holder.pid());
     assert_eq!(h["holders"][0]["comm"], "sleep");
     assert_eq!(h["wedged"], true, "held past the threshold: {h:#}");
