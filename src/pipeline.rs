@@ -139,7 +139,7 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
         }
     }
     // Every lock has been read: now who holds them open (see `holders`).
-    find_holders(&mut observed, &survey.reports);
+    find_holders(&mut observed, &survey.reports, policy, now);
     for o in observed.iter_mut() {
         if let Site::Host { state_dir, .. } = &o.site
             && let Some((_, why)) = survey.ambiguous.iter().find(|(d, _)| d == state_dir)
@@ -178,9 +178,16 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
 
 /// Asks the kernel, per lock read from this host, whether any process has it open (a write
 /// lease, see `holders`), says per lock whether that answer can be trusted, and names the
-/// holders: the owner the payload names first, every process only for locks still unnamed.
-/// Exec'd locks carry their container's own listing.
-fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
+/// holders: the owner the payload names first; every process only for locks still unnamed that
+/// may be wedged (held past their max hold or the threshold), whose fix needs a name, so that a
+/// busy host's process count does not set the cost of a run. Exec'd locks carry their
+/// container's own listing.
+fn find_holders(
+    observed: &mut [Observed],
+    containers: &[ContainerReport],
+    policy: &Policy,
+    now: chrono::DateTime<Utc>,
+) {
     use crate::holders::{self, Lease};
     let ids: Vec<(String, String)> = containers
         .iter()
@@ -224,7 +231,15 @@ fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
         match owner.and_then(|pid| holders::holder_in(proc_root, pid, id, &ids)) {
             Some(h) => o.holders = vec![h],
             None => {
-                unnamed.insert(id);
+                let since = o.payload.created_at.unwrap_or_else(|| snap.id.mtime_utc());
+                let limit = o
+                    .payload
+                    .max_hold_ms
+                    .and_then(|ms| i64::try_from(ms).ok())
+                    .map_or(policy.stale_after, TimeDelta::milliseconds);
+                if now - since > limit {
+                    unnamed.insert(id);
+                }
             }
         }
     }
