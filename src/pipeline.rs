@@ -223,10 +223,11 @@ fn find_holders(
         if o.held_open != Some(true) {
             continue;
         }
-        // The owner in the payload, as a host pid (first NSpid entry).
+        // The owner in the payload, as a host pid (first NSpid entry); unobserved, the pid
+        // itself (only named if that process really has the inode open).
         let owner = match &o.owner {
             crate::proc::Owner::Found(f) => f.nspid.first().copied(),
-            _ => None,
+            _ => o.payload.pid,
         };
         match owner.and_then(|pid| holders::holder_in(proc_root, pid, id, &ids)) {
             Some(h) => o.holders = vec![h],
