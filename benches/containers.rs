@@ -235,10 +235,7 @@ fn main() {
             "with {} more host processes x {fds} open files:",
             crowd.pids
         );
-        report(
-            "(a) scan, busy host",
-            &time(runs, || scan(&[])),
-        );
+        report("(a) scan, busy host", &time(runs, || scan(&[])));
         report(
             "(d) clean, nothing to remove, busy host",
             &time(runs, || {

@@ -58,8 +58,8 @@ _zaki__locks() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        zaki__subcmd__locks__subcmd__clean)
-            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --color --help --version"
+        zaki__locks__subcmd__clean)
+            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -136,7 +136,7 @@ _zaki__locks() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        zaki__subcmd__locks__subcmd__completions)
+        zaki__locks__subcmd__completions)
             opts="-h -V --color --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -154,8 +154,8 @@ _zaki__locks() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        zaki__subcmd__locks__subcmd__man)
-            opts="-h -V --color --help --version"
+        zaki__locks__subcmd__man)
+            opts="-h -V --color --help --version scan clean watch probe completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,8 +172,8 @@ _zaki__locks() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        zaki__subcmd__locks__subcmd__probe)
-            opts="-h -V --users-file --gateway-host --attempts --timeout --backoff --session-user --as-user --message --agent --inject-lock --clean-on-failure --format --metrics-file --prefix --docker-host --container-state-dir --container-timeout --older-than --color --help --version"
+        zaki__locks__subcmd__probe)
+            opts="-h -V --users-file --gateway-host --attempts --timeout --backoff --session-user --as-user --message --agent --inject-lock --clean-on-failure --format --metrics-file --metrics-user-label --prefix --docker-host --container-state-dir --container-timeout --older-than --allow-short-threshold --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,8 +254,8 @@ _zaki__locks() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        zaki__subcmd__locks__subcmd__scan)
-            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --format --stale-only --fail-on-stale --held-over --fail-on-held --metrics-file --color --help --version"
+        zaki__locks__subcmd__scan)
+            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --format --stale-only --fail-on-stale --held-over --fail-on-held --full-paths --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -324,8 +324,8 @@ _zaki__locks() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        zaki__subcmd__locks__subcmd__watch)
-            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --interval --settle --log-format --run-lock --wait --color --help --version"
+        zaki__locks__subcmd__watch)
+            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --interval --settle --log-format --run-lock --wait --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +388,10 @@ _zaki__locks() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

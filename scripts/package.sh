@@ -31,4 +31,14 @@ fi
 # cargo deb prints progress on stderr and the package's path on stdout.
 deb=$(cargo deb --locked "$@" | tail -n 1)
 [ -f "$deb" ] || { echo "package.sh: cargo deb did not report a package (got: '$deb')" >&2; exit 1; }
+
+# cargo-deb writes no md5sums control file (dpkg --verify and debsums read it): unpack, add it,
+# repack with root as owner, as dpkg-buildpackage would have built it.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dpkg-deb -R "$deb" "$work/root"
+( cd "$work/root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | LC_ALL=C sort -z \
+    | xargs -0 -r md5sum > DEBIAN/md5sums )
+chmod 644 "$work/root/DEBIAN/md5sums"
+dpkg-deb --root-owner-group -Zxz -b "$work/root" "$deb" >/dev/null
 echo "$deb"

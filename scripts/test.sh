@@ -10,6 +10,12 @@ need cargo || { echo "test.sh: cargo not found: install Rust with rustup first" 
 missing=()
 need find || missing+=(findutils)
 [ -x /usr/bin/python3.11 ] || missing+=(python3.11-minimal)
+# Where the operator touches it (tests/terminal.rs, tests/package.rs): real shells with their
+# completion, a real terminal, man, and lintian on the package.
+for tool in tmux zsh fish lintian; do need "$tool" || missing+=("$tool"); done
+need man || missing+=(man-db)
+need groff || missing+=(groff-base)
+[ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

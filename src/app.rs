@@ -9,7 +9,7 @@ use chrono::Utc;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use crate::cli::{CleanArgs, CleanFormat, Cli, Command, LogFormat, ScanArgs, ScanFormat};
-use crate::exit_codes;
+use crate::exit_codes::Exit;
 use crate::output;
 use crate::pipeline::{look, policy, record, runtime};
 use crate::report::{Action, LockRecord, Report};
@@ -17,20 +17,21 @@ use crate::runlock::{self, Busy};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let colour = cli.color.enabled();
-    match cli.command {
-        Command::Scan(args) => scan(args, colour),
-        Command::Clean(args) => clean(args),
+    let exit = match cli.command {
+        Command::Scan(args) => scan(args, colour)?,
+        Command::Clean(args) => clean(args)?,
         Command::Completions { shell } => {
             print_bytes(&crate::docs::completion(shell))?;
-            Ok(exit_codes::code(exit_codes::OK))
+            Exit::Success
         }
-        Command::Man { page } => man(page.as_deref()),
-        Command::Probe(args) => crate::probe::run(args),
-        Command::Watch(args) => crate::watch::run(args),
-    }
+        Command::Man { page } => man(page.as_deref())?,
+        Command::Probe(args) => crate::probe::run(args)?,
+        Command::Watch(args) => crate::watch::run(args)?,
+    };
+    Ok(exit.into())
 }
 
-fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
+fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
     let started = Instant::now();
     let policy = policy(&args.judge)?;
     let rt = runtime()?;
@@ -57,7 +58,8 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
         records,
         seen.problems,
     )
-    .with_containers(seen.containers, seen.warnings);
+    .with_containers(seen.containers, seen.warnings)
+    .with_engines(seen.engines_up);
     let held_over = args.held_over.map(|d| d.as_secs_f64());
     let is_held_over = |r: &LockRecord| {
         held_over.is_some_and(|t| {
@@ -92,18 +94,21 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
             )
         });
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
-    report
-        .locks
-        .retain(|r| {
-            (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r) || r.wedged)
-        });
+    report.locks.retain(|r| {
+        (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r) || r.wedged)
+    });
     report_problems(&report);
     match args.format {
         ScanFormat::Json => print_line(&output::json(&report))?,
         ScanFormat::Prometheus => print_bytes(metrics.unwrap_or_default().as_bytes())?,
         ScanFormat::Table => {
             if !report.locks.is_empty() {
-                print_line(&output::table(&report.locks, colour))?;
+                print_line(&output::table(
+                    &report.locks,
+                    colour,
+                    args.full_paths,
+                    output::terminal_width(),
+                ))?;
             }
             let mut line = output::summary_line(
                 "scan",
@@ -120,15 +125,14 @@ fn scan(args: ScanArgs, colour: bool) -> Result<ExitCode> {
             print_line(&line)?;
         }
     }
-    Ok(exit_codes::code(
-        if (args.fail_on_stale && any_stale) || (args.fail_on_held && n_held_over > 0) {
-            exit_codes::STALE_FOUND
-        } else if !report.errors.is_empty() || !metrics_written {
-            exit_codes::PARTIAL
+    let found = (args.fail_on_stale && any_stale) || (args.fail_on_held && n_held_over > 0);
+    Ok(
+        Exit::partial_if(!report.errors.is_empty() || !metrics_written).merge(if found {
+            Exit::StaleFound
         } else {
-            exit_codes::OK
-        },
-    ))
+            Exit::Success
+        }),
+    )
 }
 
 /// Writes the metrics file, if asked for; a failure is one line on stderr (and exit 1).
@@ -148,7 +152,7 @@ fn write_metrics(path: Option<&std::path::Path>, text: Option<&str>) -> bool {
     }
 }
 
-fn clean(args: CleanArgs) -> Result<ExitCode> {
+fn clean(args: CleanArgs) -> Result<Exit> {
     let started = Instant::now();
     let policy = policy(&args.judge)?;
     let _run_lock = if args.dry_run {
@@ -157,16 +161,12 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
         let path = args.run_lock.clone().unwrap_or_else(runlock::default_path);
         match runlock::acquire(&path, args.wait) {
             Ok(l) => Some(l),
-            Err(Busy::Held(pid)) => {
-                if !args.quiet {
-                    let by = pid.map_or_else(String::new, |p| format!(" (pid {p})"));
-                    eprintln!(
-                        "zaki-locks: another clean{by} holds {} and did not finish within {}: stepping aside",
-                        path.display(),
-                        humantime::format_duration(args.wait)
-                    );
-                }
-                return Ok(exit_codes::code(exit_codes::OK));
+            Err(Busy::Held(holder)) => return step_aside(&args, &path, &holder, started),
+            Err(Busy::NotOurs(why)) => {
+                return Err(eyre!(
+                    "the run lock {} {why} (choose another with --run-lock PATH)",
+                    path.display()
+                ));
             }
             Err(Busy::Io(e)) => {
                 return Err(e).wrap_err_with(|| {
@@ -246,36 +246,89 @@ fn clean(args: CleanArgs) -> Result<ExitCode> {
             print_bytes(out.as_bytes())?;
         }
     }
+    let mut exit = Exit::partial_if(!report.errors.is_empty() || !metrics_written);
     if let Some(sig) = crate::interrupt::caught() {
         eprintln!(
             "zaki-locks: interrupted by {sig}: the removal under way was finished, nothing more was removed"
         );
-        return Ok(exit_codes::code(crate::interrupt::exit_status(sig)));
+        exit = exit.merge(Exit::Interrupted(sig));
     }
-    Ok(exit_codes::code(
-        if report.errors.is_empty() && metrics_written {
-            exit_codes::OK
-        } else {
-            exit_codes::PARTIAL
-        },
-    ))
+    Ok(exit)
 }
 
-fn man(page: Option<&str>) -> Result<ExitCode> {
-    let pages = crate::docs::man_pages();
+/// Another clean or a watch holds the run lock: do nothing, say who holds it and what to do,
+/// and still write the metrics (`zaki_locks_stepped_aside 1`; see `metrics::stepped_aside`)
+/// so that the clean's last-success time does not go stale while a watch does the job.
+fn step_aside(
+    args: &CleanArgs,
+    path: &std::path::Path,
+    holder: &runlock::Holder,
+    started: Instant,
+) -> Result<Exit> {
+    let watch = holder
+        .command
+        .as_deref()
+        .is_some_and(|c| c.contains(" watch"));
+    let advice = if watch {
+        "a watch cleans continuously: disable this cron job or timer, or stop the watch".to_owned()
+    } else {
+        format!(
+            "wait longer with --wait, or if it is stuck: kill {}",
+            holder
+                .pid
+                .map_or_else(|| "it".to_owned(), |p| p.to_string())
+        )
+    };
+    let message = format!(
+        "the run lock {} is held by {holder}: stepped aside after {}, nothing was removed ({advice})",
+        path.display(),
+        humantime::format_duration(args.wait)
+    );
+    let mut report = Report::new(
+        "clean",
+        Utc::now(),
+        policy(&args.judge)?.stale_after.num_seconds(),
+        args.dry_run,
+        0,
+        Vec::new(),
+        Vec::new(),
+    );
+    report.stepped_aside = Some(crate::report::SteppedAside {
+        run_lock: path.display().to_string(),
+        pid: holder.pid,
+        command: holder.command.clone(),
+        message: message.clone(),
+    });
+    let written = match &args.metrics_file {
+        Some(p) => write_metrics(
+            Some(p),
+            Some(&crate::metrics::stepped_aside(
+                "clean",
+                started.elapsed().as_secs_f64(),
+            )),
+        ),
+        None => true,
+    };
+    match args.format {
+        CleanFormat::Json => print_line(&output::json(&report))?,
+        CleanFormat::Text if !args.quiet => eprintln!("zaki-locks: clean: {message}"),
+        CleanFormat::Text => {}
+    }
+    Ok(Exit::partial_if(!written))
+}
+
+fn man(page: Option<&str>) -> Result<Exit> {
     let want = match page {
         None => format!("{}.1", crate::docs::BIN),
         Some(p) => format!("{}-{p}.1", crate::docs::BIN),
     };
-    let Some((_, body)) = pages.iter().find(|(name, _)| *name == want) else {
-        let names: Vec<&str> = pages.iter().skip(1).map(|(n, _)| n.as_str()).collect();
-        return Err(eyre!(
-            "no man page {want:?} (try one of: {})",
-            names.join(", ")
-        ));
-    };
+    let pages = crate::docs::man_pages();
+    let (_, body) = pages
+        .iter()
+        .find(|(name, _)| *name == want)
+        .ok_or_else(|| eyre!("no man page {want}"))?;
     print_bytes(body)?;
-    Ok(exit_codes::code(exit_codes::OK))
+    Ok(Exit::Success)
 }
 
 fn report_problems(report: &Report) {

@@ -8,25 +8,29 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::output::ColorChoice;
 
-const EXIT_CODES: &str = "\
-Exit status:
-  0  the job was done (for clean: every stale lock removed, or none found)
-  1  part of the job could not be done (an unreadable directory, a failed removal);
-     the rest was still done and reported
-  2  usage error
-  3  scan --fail-on-stale: at least one stale lock is present;
-     scan --held-over D --fail-on-held: a live lock is held longer than D
-  130, 143  clean interrupted by SIGINT/SIGTERM (the removal under way was finished)";
+fn exit_codes(command: &str) -> String {
+    crate::exit_codes::help_text(crate::exit_codes::table(command))
+}
 
-const PROBE_EXIT_CODES: &str = "\
-Exit status:
-  0  ok, or ok-after-retry
-  1  the probe itself could not run (no such user, unreadable router table, ...)
-  2  usage error
-  3  session-busy: the session's lock blocked every attempt
-  4  timeout
-  5  not-ready: the container is not running, or nothing listens on the port
-  6  auth-failed (401/403) or http-error";
+/// The top-level help's epilogue: exit statuses, and where the rest is documented.
+fn main_after_help() -> String {
+    let mut env = String::from("Environment:");
+    let mut width = env.len();
+    for name in crate::docs::environment_names() {
+        if width + name.len() + 2 > 80 {
+            env.push_str("\n ");
+            width = 1;
+        }
+        env.push(' ');
+        env.push_str(name);
+        width += name.len() + 1;
+    }
+    format!(
+        "{}\n\n{env}\nFiles, examples, staleness rules, JSON and metrics: man zaki-locks\n\
+         (or: zaki-locks man | man -l -)",
+        exit_codes("zaki-locks")
+    )
+}
 
 const ABOUT: &str = "Find and safely remove stuck OpenClaw session locks";
 
@@ -46,7 +50,7 @@ only locks that are stale and unchanged since they were judged.";
     version,
     about = ABOUT,
     long_about = LONG_ABOUT,
-    after_help = EXIT_CODES,
+    after_help = main_after_help(),
     propagate_version = true,
     disable_help_subcommand = true
 )]
@@ -62,33 +66,41 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every session lock with its owner, age and whether it is stale
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes("scan"))]
     Scan(ScanArgs),
     /// Remove stale session locks (safe to run from cron every 5 minutes)
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = exit_codes("clean"))]
     Clean(CleanArgs),
     /// Clean a container's stale locks as soon as it starts again (follows Docker's events),
     /// plus a full clean at start-up and every --interval: a replacement for the cron job
+    #[command(after_help = exit_codes("watch"))]
     Watch(WatchArgs),
     /// Send a test message to a user's gateway like the router does, and say why it is stuck
-    #[command(after_help = PROBE_EXIT_CODES)]
+    #[command(after_help = exit_codes("probe"))]
     Probe(ProbeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) of zaki-locks or of one of its subcommands
-    #[command(hide = true)]
+    /// Print a man page (roff): `zaki-locks man clean | man -l -`
     Man {
-        /// The subcommand whose page to print (scan, clean, completions)
+        /// The subcommand whose page to print [default: the main page]
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(MAN_PAGES))]
         page: Option<String>,
     },
 }
 
+/// The subcommands that have their own man page (`zaki-locks-<name>.1`).
+pub const MAN_PAGES: [&str; 6] = ["scan", "clean", "watch", "probe", "completions", "man"];
+
 /// Where to look for locks.
 #[derive(Debug, Clone, Args)]
 pub struct PlaceArgs {
+    /// A place typed without its option (`scan /root/.openclaw`): refused with the option to use
+    #[arg(hide = true, value_name = "PLACE")]
+    pub stray: Vec<PathBuf>,
+
     /// An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or
     /// --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and
     /// /var/zaki-platform/users
@@ -110,7 +122,7 @@ pub struct PlaceArgs {
 
     /// A Docker engine to ask (repeatable): unix:///var/run/docker.sock, tcp://host:2376 (TLS
     /// when DOCKER_TLS_VERIFY is set) [default: $DOCKER_HOST, else the local socket]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_docker_host)]
     pub docker_host: Vec<String>,
 
     /// Look inside running containers whose name starts with this
@@ -136,7 +148,7 @@ pub struct PlaceArgs {
     pub jobs: u16,
 
     /// How long one container may take to answer (each exec, and connecting to Docker)
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
     pub container_timeout: Duration,
 }
 
@@ -144,9 +156,15 @@ pub struct PlaceArgs {
 #[derive(Debug, Clone, Args)]
 pub struct JudgeArgs {
     /// A lock older than this (by its createdAt) is stale whoever holds it; also the age an
-    /// empty or half-written lock's mtime must reach (e.g. 30m, 1h, 90s)
-    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    /// empty or half-written lock's mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw's own
+    /// 5-minute max hold it needs --allow-short-threshold
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = duration_in(Duration::ZERO, YEAR))]
     pub older_than: Duration,
+
+    /// Accept an --older-than below 5m. A live owner may hold its lock that long, so such a
+    /// threshold removes locks in use (only for tests and for a fleet known to be idle)
+    #[arg(long)]
+    pub allow_short_threshold: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -179,7 +197,7 @@ pub struct ScanArgs {
     pub format: ScanFormat,
 
     /// List only stale locks
-    #[arg(long)]
+    #[arg(long, conflicts_with = "held_over")]
     pub stale_only: bool,
 
     /// Exit with status 3 when a stale lock is present (for monitoring)
@@ -188,12 +206,17 @@ pub struct ScanArgs {
 
     /// List only live locks held longer than this (a live lock is normally released within
     /// seconds; OpenClaw's watchdog releases one after 5 min), e.g. 1m
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = duration_in(Duration::from_secs(1), YEAR))]
     pub held_over: Option<Duration>,
 
     /// With --held-over: exit with status 3 when such a lock is present
     #[arg(long, requires = "held_over")]
     pub fail_on_held: bool,
+
+    /// Show full paths in the table (it shows each lock's path relative to its state dir; the
+    /// JSON report always has the full path)
+    #[arg(long)]
+    pub full_paths: bool,
 
     /// Also write the metrics (Prometheus text format) to this file, atomically, for
     /// node_exporter's textfile collector
@@ -225,8 +248,9 @@ pub struct CleanArgs {
     #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK")]
     pub run_lock: Option<PathBuf>,
 
-    /// How long to wait for a previous clean to finish before stepping aside (exit 0)
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    /// How long to wait for a previous clean (or a watch) to finish before stepping aside
+    /// (exit 0, metrics still written)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
 
     /// The shape of the text lines: human, or one key=value line (or JSON object) per action
@@ -252,10 +276,63 @@ pub enum LogFormat {
     Json,
 }
 
-/// humantime durations (`30m`, `1h 30m`, `90s`), with a message that says what to type.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("{e} (expected a duration such as 30m, 1h or 90s)"))
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86400);
+const YEAR: Duration = Duration::from_secs(365 * 86400);
+
+/// humantime durations (`30m`, `1h 30m`, `90s`), with one message that says what to type.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.ends_with(|c: char| c.is_ascii_digit()) {
+        let lead = t.trim_end_matches(|c: char| c.is_ascii_digit());
+        return Err(if lead.is_empty() {
+            format!("a duration needs a unit: write {t}s, {t}m or {t}h")
+        } else {
+            format!("the last number has no unit: write {t}m (or {t}s)")
+        });
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("{e}: write a duration such as 30m, 1h30m or 90s (units: s, m, h, d)"))
+}
+
+/// A duration parser that also refuses values outside `min..=max`, so that no later step
+/// (timers, date arithmetic) ever sees a value it cannot hold.
+pub fn duration_in(
+    min: Duration,
+    max: Duration,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |s: &str| {
+        let d = parse_duration(s)?;
+        let f = |d: Duration| {
+            let (ms, s) = (d.as_millis(), d.as_secs());
+            match () {
+                _ if ms % 1000 != 0 => format!("{ms}ms"),
+                _ if s > 0 && s % 86400 == 0 => format!("{}d", s / 86400),
+                _ if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+                _ if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+                _ => format!("{s}s"),
+            }
+        };
+        if d < min {
+            Err(format!("must be at least {}", f(min)))
+        } else if d > max {
+            Err(format!("must be at most {}", f(max)))
+        } else {
+            Ok(d)
+        }
+    }
+}
+
+/// A Docker engine address in a shape the engine client understands.
+fn parse_docker_host(s: &str) -> Result<String, String> {
+    let ok = ["unix:///", "tcp://", "http://", "https://"]
+        .iter()
+        .any(|p| s.starts_with(p) && s.len() > p.len());
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("expected unix:///path/to/docker.sock or tcp://host:port".into())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -291,11 +368,11 @@ pub struct ProbeArgs {
     pub attempts: u32,
 
     /// Timeout of each attempt
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration_in(Duration::from_secs(1), HOUR))]
     pub timeout: Duration,
 
     /// Wait before retry n is n times this (2s: 2 s, then 4 s), as the router does
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub backoff: Duration,
 
     /// The `user` the probe talks as, so it never writes into the user's conversation
@@ -322,7 +399,7 @@ pub struct ProbeArgs {
     /// Check the retry path: lock the probe's session as a live process of the container (its
     /// pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail
     /// as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "as_user")]
+    #[arg(long, value_name = "DURATION", value_parser = duration_in(Duration::from_secs(1), HOUR), conflicts_with = "as_user")]
     pub inject_lock: Option<Duration>,
 
     /// When a stale lock blocks the session at the end, remove it (the router's "clean stale
@@ -338,12 +415,18 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
+    /// Label the probe's metrics with user="<id>". Off by default: one series set per user
+    /// grows without bound and puts Telegram ids in Prometheus; give each probed user its own
+    /// --metrics-file instead, or turn this on for a handful of canary users
+    #[arg(long)]
+    pub metrics_user_label: bool,
+
     /// The user's container is this prefix followed by the user id
     #[arg(long, value_name = "PREFIX", default_value = "zaki-user-")]
     pub prefix: String,
 
     /// The Docker engine to ask [default: $DOCKER_HOST, else the local socket]
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_docker_host)]
     pub docker_host: Option<String>,
 
     /// The OpenClaw state dir inside the container [default: found from its mounts]
@@ -351,7 +434,7 @@ pub struct ProbeArgs {
     pub container_state_dir: Vec<String>,
 
     /// How long Docker and the container may take to answer
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
     pub container_timeout: Duration,
 
     #[command(flatten)]
@@ -366,11 +449,11 @@ pub struct WatchArgs {
     pub judge: JudgeArgs,
 
     /// Run a full clean this often (and at start-up, and after reconnecting to Docker)
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_in(Duration::from_secs(1), DAY))]
     pub interval: Duration,
 
     /// After a container starts, wait this long before cleaning it
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub settle: Duration,
 
     /// The shape of the log lines [auto: human on a terminal, else kv]
@@ -382,6 +465,74 @@ pub struct WatchArgs {
     pub run_lock: Option<PathBuf>,
 
     /// How long to wait for a clean under way to finish before giving up (exit 1)
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
+
+    /// Write the metrics (Prometheus text format, command="watch") to this file after every
+    /// pass, atomically; it replaces the cron clean's file
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// OpenClaw's own watchdog releases a lock after 5 minutes: a live owner may hold one that long.
+pub const MIN_SAFE_THRESHOLD: Duration = Duration::from_secs(300);
+
+impl Cli {
+    /// Checks that clap cannot express (across options); a failure is a usage error (exit 2).
+    pub fn validate(&self) -> Result<(), clap::Error> {
+        let judge = match &self.command {
+            Command::Scan(a) => Some(&a.judge),
+            Command::Clean(a) => Some(&a.judge),
+            Command::Watch(a) => Some(&a.judge),
+            Command::Probe(a) => Some(&a.judge),
+            _ => None,
+        };
+        if let Some(j) = judge
+            && j.older_than < MIN_SAFE_THRESHOLD
+            && !j.allow_short_threshold
+        {
+            return Err(usage(format!(
+                "--older-than {} is below OpenClaw's 5-minute max hold: live locks would be \
+                 removed. Use 30m (the default) or add --allow-short-threshold if you mean it",
+                humantime::format_duration(j.older_than)
+            )));
+        }
+        let places = match &self.command {
+            Command::Scan(a) => Some(&a.places),
+            Command::Clean(a) => Some(&a.places),
+            Command::Watch(a) => Some(&a.places),
+            _ => None,
+        };
+        if let Some(p) = places
+            && let Some(path) = p.stray.first()
+        {
+            let shown = path.display();
+            let users = path.join(".openclaw").is_dir()
+                || std::fs::read_dir(path).is_ok_and(|mut d| {
+                    d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("user-")))
+                });
+            return Err(usage(if users {
+                format!("places are options: a dir of user-<id>/.openclaw is --users-dir {shown}")
+            } else {
+                format!(
+                    "places are options: a state dir is --root {shown} (a dir of \
+                     user-<id>/.openclaw is --users-dir)"
+                )
+            }));
+        }
+        if let Some(p) = places
+            && p.no_host
+            && (!p.root.is_empty() || !p.users_dir.is_empty())
+        {
+            return Err(usage(
+                "--no-host cannot be used with --root or --users-dir (they are host places)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn usage(msg: String) -> clap::Error {
+    use clap::CommandFactory;
+    Cli::command().error(clap::error::ErrorKind::ArgumentConflict, msg)
 }

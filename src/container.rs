@@ -558,7 +558,8 @@ mod tests {
         assert_eq!(h.len(), 1);
         assert_eq!((h[0].ns_pid, h[0].comm.as_str()), (8, "node"));
         assert!(l.visibility(&raw).is_complete());
-        l.shared.insert("/home/node/.openclaw".into(), "on a volume".into());
+        l.shared
+            .insert("/home/node/.openclaw".into(), "on a volume".into());
         assert!(!l.visibility(&raw).is_complete());
         l.shared.clear();
         l.fd_unreadable.push(9);

@@ -52,10 +52,53 @@ fn api(e: bollard::errors::Error) -> DockerError {
     use bollard::errors::Error as E;
     match e {
         E::DockerResponseServerError { message, .. } => DockerError::Api(message),
-        E::IOError { err } => DockerError::Unreachable(err.to_string()),
-        E::HyperResponseError { err } => DockerError::Unreachable(err.to_string()),
-        other => DockerError::Unreachable(other.to_string()),
+        other => DockerError::Unreachable(plain(&other)),
     }
+}
+
+/// A connection error in plain words: the cause at the bottom of the chain (no socket,
+/// permission denied, refused, TLS), not the HTTP client's wrapper ("Error in the hyper legacy
+/// client: client error (Connect)").
+pub fn plain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut deepest = e.to_string();
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return io_words(io);
+        }
+        deepest = err.to_string();
+        cur = err.source();
+    }
+    deepest
+}
+
+fn io_words(io: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match io.kind() {
+        K::NotFound => "no such socket (is Docker installed and running?)".into(),
+        K::PermissionDenied => {
+            "permission denied on the socket (run as root or as a member of the docker group)"
+                .into()
+        }
+        K::ConnectionRefused => "connection refused (is the Docker daemon running?)".into(),
+        K::TimedOut => "timed out".into(),
+        _ => {
+            // io::Error's Display repeats its kind ("Connection refused (os error 111)").
+            let s = io.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    }
+}
+
+/// The engine `connect` would ask: `url`, else `DOCKER_HOST`, else the local socket.
+pub fn label(url: Option<&str>) -> String {
+    let from_env = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
+    url.map(str::to_owned)
+        .or(from_env)
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
 }
 
 /// One engine, connected and version-negotiated.
@@ -72,13 +115,9 @@ pub struct Engine {
 /// Connects like the docker CLI: `url`, else `DOCKER_HOST`, else the local socket; TLS for
 /// tcp when `DOCKER_TLS_VERIFY` is set (certificates from `DOCKER_CERT_PATH`).
 pub async fn connect(url: Option<&str>, timeout: Duration) -> Result<Engine, DockerError> {
-    let from_env = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
-    let label = url
-        .map(str::to_owned)
-        .or(from_env)
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
+    let label = label(url);
     let client = Docker::connect_with_host(&label)
-        .map_err(|e| DockerError::Unreachable(format!("{label}: {e}")))?
+        .map_err(|e| DockerError::Unreachable(format!("{label}: {}", plain(&e))))?
         .with_timeout(timeout);
     let client = tokio::time::timeout(timeout, client.negotiate_version())
         .await

@@ -168,22 +168,10 @@ pub fn lease(
     }
     use std::os::fd::AsRawFd;
     // SAFETY: `fd` is an open file descriptor owned here for the duration of both calls.
-    let r = unsafe {
-        nix::libc::fcntl(
-            fd.as_raw_fd(),
-            nix::libc::F_SETLEASE,
-            nix::libc::F_WRLCK,
-        )
-    };
+    let r = unsafe { nix::libc::fcntl(fd.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_WRLCK) };
     if r == 0 {
         // SAFETY: as above.
-        unsafe {
-            nix::libc::fcntl(
-                fd.as_raw_fd(),
-                nix::libc::F_SETLEASE,
-                nix::libc::F_UNLCK,
-            )
-        };
+        unsafe { nix::libc::fcntl(fd.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_UNLCK) };
         return Lease::Free;
     }
     match Errno::last() {
@@ -296,8 +284,8 @@ fn ancestors(proc_root: &Path, me: u64) -> HashSet<u64> {
     let mut out = HashSet::new();
     let mut pid = me;
     while out.len() < 4096 {
-        let status = fs::read_to_string(proc_root.join(pid.to_string()).join("status"))
-            .unwrap_or_default();
+        let status =
+            fs::read_to_string(proc_root.join(pid.to_string()).join("status")).unwrap_or_default();
         let ppid = status
             .lines()
             .find_map(|l| l.strip_prefix("PPid:"))
@@ -391,11 +379,18 @@ fn describe(pid_dir: &OwnedFd, pid: u64, containers: &[(String, String)]) -> Hol
 }
 
 /// The container a cgroup text names: a 64-hex-digit id in it, shown by name when known.
-pub fn container_of(cgroup: &str, nested_ns: bool, containers: &[(String, String)]) -> Option<String> {
+pub fn container_of(
+    cgroup: &str,
+    nested_ns: bool,
+    containers: &[(String, String)],
+) -> Option<String> {
     let id = cgroup
         .split(|c: char| !c.is_ascii_hexdigit())
         .find(|w| w.len() == 64)?;
-    if let Some((_, name)) = containers.iter().find(|(cid, _)| cid.starts_with(id) || (cid.len() >= 12 && id.starts_with(cid.as_str()))) {
+    if let Some((_, name)) = containers
+        .iter()
+        .find(|(cid, _)| cid.starts_with(id) || (cid.len() >= 12 && id.starts_with(cid.as_str())))
+    {
         return Some(name.clone());
     }
     // A 64-hex id in a process's cgroup that is in its own PID namespace: a container.
@@ -407,7 +402,12 @@ pub fn container_of(cgroup: &str, nested_ns: bool, containers: &[(String, String
 pub fn remote_fs(dir: &Path) -> Option<String> {
     let st = match nix::sys::statfs::statfs(dir) {
         Ok(s) => s,
-        Err(e) => return Some(format!("cannot tell the filesystem of {}: {e}", dir.display())),
+        Err(e) => {
+            return Some(format!(
+                "cannot tell the filesystem of {}: {e}",
+                dir.display()
+            ));
+        }
     };
     let magic = st.filesystem_type().0 as u64;
     let name = match magic {
@@ -452,7 +452,10 @@ mod tests {
             container_of(&cg, true, &[(id.clone(), "zaki-user-1".into())]).as_deref(),
             Some("zaki-user-1")
         );
-        assert_eq!(container_of(&cg, true, &[]).as_deref(), Some("eb5bdeee4509"));
+        assert_eq!(
+            container_of(&cg, true, &[]).as_deref(),
+            Some("eb5bdeee4509")
+        );
         assert_eq!(container_of(&cg, false, &[]), None);
         assert_eq!(container_of("0::/user.slice\n", true, &[]), None);
     }
@@ -488,7 +491,13 @@ mod tests {
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(200));
         let s = search(Path::new("/proc"), &HashSet::from([id]), &[]);
-        let by_lease = lease(&dir, Path::new(""), dir_id(&dir), "x.jsonl.lock".as_ref(), id);
+        let by_lease = lease(
+            &dir,
+            Path::new(""),
+            dir_id(&dir),
+            "x.jsonl.lock".as_ref(),
+            id,
+        );
         let named = holder_in(Path::new("/proc"), child.id() as u64, id, &[]);
         let _ = child.kill();
         let _ = child.wait();
@@ -502,7 +511,13 @@ mod tests {
         let after = search(Path::new("/proc"), &HashSet::from([id]), &[]);
         assert!(after.by_id.is_empty());
         assert_eq!(
-            lease(&dir, Path::new(""), dir_id(&dir), "x.jsonl.lock".as_ref(), id),
+            lease(
+                &dir,
+                Path::new(""),
+                dir_id(&dir),
+                "x.jsonl.lock".as_ref(),
+                id
+            ),
             Lease::Free
         );
         fs::remove_dir_all(&dir).unwrap();

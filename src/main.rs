@@ -5,6 +5,9 @@ use zaki_locks::{app, cli::Cli, exit_codes};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = cli.validate() {
+        e.exit();
+    }
     // Panics still get color-eyre's report; ordinary errors are printed as one line below.
     let _ = color_eyre::install();
     match app::run(cli) {
@@ -12,7 +15,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
             eprintln!("zaki-locks: error: {}", chain.join(": "));
-            exit_codes::code(exit_codes::PARTIAL)
+            exit_codes::Exit::Partial.into()
         }
     }
 }

@@ -79,7 +79,7 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     let cmd = || ("command", f.command.to_owned());
     let kind = |l: &Location| match l {
         Location::Host => "host",
-        Location::Container(_) => "container",
+        Location::Container(_) | Location::Docker(_) => "container",
     };
     let mut by: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
     for k in ["host", "container"] {
@@ -185,10 +185,32 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
             (vec![cmd(), ("result", "failed".into())], failed as f64),
         ],
     );
+    if !report.docker.is_empty() {
+        let samples: Vec<_> = report
+            .docker
+            .iter()
+            .map(|e| {
+                (
+                    vec![cmd(), ("engine", e.docker_host.clone())],
+                    if e.up { 1.0 } else { 0.0 },
+                )
+            })
+            .collect();
+        t.gauge(
+            "zaki_locks_docker_up",
+            "1 when the Docker engine answered the last run, 0 when it could not be reached.",
+            &samples,
+        );
+    }
     t.gauge(
         "zaki_locks_errors",
         "Problems the last run reported (each makes it exit 1).",
         &one(report.errors.len() as f64),
+    );
+    t.gauge(
+        "zaki_locks_stepped_aside",
+        "1 when the last run found the run lock held (by a watch or another clean) and did nothing.",
+        &one(0.0),
     );
     t.gauge(
         "zaki_locks_last_run_duration_seconds",
@@ -212,11 +234,58 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     t.finish()
 }
 
-/// Metrics of a `probe`.
-pub fn probe(r: &ProbeReport, duration_seconds: f64, last_success: Option<f64>) -> String {
+/// Metrics of a `clean` that stepped aside because the run lock was held. The holder (a watch
+/// or a slow clean) is doing the job under the same run lock, so the run counts as a success
+/// and the success time is now: a clean kept by cron next to a watch does not go stale. The
+/// lock counts are left out: the holder's own metrics carry them.
+pub fn stepped_aside(command: &str, duration_seconds: f64) -> String {
     let mut t = Text::new();
-    let user = || ("user", r.user.clone());
-    let one = |v: f64| vec![(vec![user()], v)];
+    let one = |v: f64| vec![(vec![("command", command.to_owned())], v)];
+    t.gauge(
+        "zaki_locks_stepped_aside",
+        "1 when the last run found the run lock held (by a watch or another clean) and did nothing.",
+        &one(1.0),
+    );
+    t.gauge(
+        "zaki_locks_errors",
+        "Problems the last run reported (each makes it exit 1).",
+        &one(0.0),
+    );
+    t.gauge(
+        "zaki_locks_last_run_duration_seconds",
+        "Wall time of the last run.",
+        &one(duration_seconds),
+    );
+    t.gauge(
+        "zaki_locks_last_run_success",
+        "1 when the last run did its whole job, else 0.",
+        &one(1.0),
+    );
+    t.gauge(
+        "zaki_locks_last_success_timestamp_seconds",
+        "When a run last did its whole job (Unix time).",
+        &one(chrono::Utc::now().timestamp_millis() as f64 / 1000.0),
+    );
+    t.finish()
+}
+
+/// Metrics of a `probe`. Without `user_label` the series carry no `user` label: one probe
+/// run per file keeps the cardinality bounded whatever the number of users.
+pub fn probe(
+    r: &ProbeReport,
+    duration_seconds: f64,
+    last_success: Option<f64>,
+    user_label: bool,
+) -> String {
+    let mut t = Text::new();
+    let base = || -> Vec<(&str, String)> {
+        if user_label {
+            vec![("user", r.user.clone())]
+        } else {
+            Vec::new()
+        }
+    };
+    let one = |v: f64| vec![(base(), v)];
     let ok = r.verdict.exit_code() == 0;
     t.gauge(
         "zaki_locks_probe_success",
@@ -227,7 +296,11 @@ pub fn probe(r: &ProbeReport, duration_seconds: f64, last_success: Option<f64>) 
         .iter()
         .map(|v| {
             (
-                vec![user(), ("verdict", v.as_str().to_owned())],
+                {
+                    let mut l = base();
+                    l.push(("verdict", v.as_str().to_owned()));
+                    l
+                },
                 if *v == r.verdict { 1.0 } else { 0.0 },
             )
         })

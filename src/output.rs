@@ -3,7 +3,6 @@
 use std::io::IsTerminal;
 
 use chrono::TimeDelta;
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
 
 use crate::cli::LogFormat;
 use crate::policy::OwnerState;
@@ -42,10 +41,19 @@ pub fn short_duration(d: TimeDelta) -> String {
     }
 }
 
+/// The colour of a status word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Color {
+    Red,
+    Green,
+    Yellow,
+    Magenta,
+}
+
 fn status(r: &LockRecord) -> (&'static str, Color) {
     match r.action {
         Action::Removed => ("removed", Color::Red),
-        Action::WouldRemove => ("would remove", Color::Yellow),
+        Action::WouldRemove => ("would-remove", Color::Yellow),
         Action::Skipped => ("skipped", Color::Magenta),
         Action::Kept if r.stale => ("stale", Color::Red),
         Action::Kept if r.wedged => ("wedged", Color::Red),
@@ -77,41 +85,205 @@ fn age(r: &LockRecord) -> String {
         .map_or_else(|| "-".into(), |s| short_duration(TimeDelta::seconds(s)))
 }
 
-/// The `scan` table.
-pub fn table(records: &[LockRecord], colour: bool) -> String {
-    let mut t = Table::new();
-    if std::io::stdout().is_terminal() {
-        t.load_style(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
+/// The columns of the `scan` table, in order; the lock's path comes last, as `ps` puts the
+/// command last, so that it is the one cut at the terminal's edge.
+const HEADER: [&str; 8] = [
+    "WHERE", "STATUS", "AGE", "PID", "OWNER", "WHY", "SESSION", "LOCK",
+];
+
+/// How far each column may shrink when the terminal is narrow (0: never), and whether it is
+/// cut at the start (a path keeps its tail) or the end.
+const SHRINK: [(usize, bool); 8] = [
+    (12, true),
+    (0, false),
+    (0, false),
+    (0, false),
+    (6, false),
+    (8, false),
+    (16, true),
+    (16, true),
+];
+
+/// Order in which columns give up width: the note first, then the owner's name, the path, the
+/// session (its end, the user id, stays), the place; last, the path gives up the rest.
+const SHRINK_ORDER: [usize; 6] = [5, 4, 7, 6, 0, 7];
+
+/// The word in the STATUS column: short, so that other judgements (`wedged`, `leaked`, …) fit.
+pub fn status_word(r: &LockRecord) -> &'static str {
+    status(r).0
+}
+
+/// The lock's path as the table shows it: relative to its state dir (the `agents/…` part),
+/// unless `full`.
+pub fn shown_path(r: &LockRecord, full: bool) -> String {
+    if full {
+        return r.path.clone();
+    }
+    match r.path.find("/agents/") {
+        Some(i) => r.path[i + 1..].to_owned(),
+        None => r.path.clone(),
+    }
+}
+
+fn row(r: &LockRecord, full: bool) -> [String; 8] {
+    [
+        match &r.location {
+            crate::place::Location::Container(n) => n.clone(),
+            other => other.to_string(),
+        },
+        status_word(r).to_owned(),
+        age(r),
+        r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+        // The STATUS says held or stale; here the owner's name when alive, else its state.
+        match (&r.owner_name, r.owner_state) {
+            (Some(n), OwnerState::Alive) => n.clone(),
+            _ => r.owner_state.as_str().to_owned(),
+        },
+        {
+            let w = why(r);
+            if w.is_empty() { "-".into() } else { w }
+        },
+        // `agent:main:openai-user:42` → `openai-user:42`: the agent is in the path.
+        r.session_key.as_deref().map_or_else(
+            || "-".into(),
+            |k| {
+                k.strip_prefix(&format!("agent:{}:", r.agent))
+                    .unwrap_or(k)
+                    .to_owned()
+            },
+        ),
+        shown_path(r, full),
+    ]
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Cuts `s` to `w` characters with an ellipsis, at the start or at the end.
+fn cut(s: &str, w: usize, at_start: bool) -> String {
+    let n = width(s);
+    if n <= w {
+        return s.to_owned();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    if at_start {
+        let tail: String = s.chars().skip(n - (w - 1)).collect();
+        format!("…{tail}")
     } else {
-        t.load_style(presets::ASCII_BORDERS_ONLY_CONDENSED)
-            .force_no_tty();
+        let head: String = s.chars().take(w - 1).collect();
+        format!("{head}…")
     }
-    if colour {
-        t.enforce_styling();
+}
+
+/// Column widths that fit `max` columns (when given): the widest content, shrunk column by
+/// column in [`SHRINK_ORDER`] down to each one's minimum.
+fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
+    let mut w = HEADER.map(width);
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(width(c));
+        }
     }
-    t.set_header([
-        "LOCATION", "PATH", "SESSION", "PID", "OWNER", "AGE", "STATUS", "WHY",
-    ]);
-    for r in records {
-        let (st, c) = status(r);
-        let st = if colour {
-            Cell::new(st).fg(c)
+    let Some(max) = max else { return w };
+    let total = |w: &[usize; 8]| w.iter().sum::<usize>() + 2 * (w.len() - 1);
+    for (n, &i) in SHRINK_ORDER.iter().enumerate() {
+        let over = total(&w).saturating_sub(max);
+        if over == 0 {
+            break;
+        }
+        let last = n + 1 == SHRINK_ORDER.len();
+        let floor = if last {
+            1
         } else {
-            Cell::new(st)
-        };
-        t.add_row(vec![
-            Cell::new(&r.location),
-            Cell::new(&r.path),
-            Cell::new(r.session_key.as_deref().unwrap_or("-")),
-            Cell::new(r.pid.map_or_else(|| "-".into(), |p| p.to_string())),
-            Cell::new(owner(r)),
-            Cell::new(age(r)),
-            st,
-            Cell::new(why(r)),
-        ]);
+            SHRINK[i].0.max(width(HEADER[i]))
+        }
+        .min(w[i]);
+        w[i] -= over.min(w[i] - floor);
     }
-    t.to_string()
+    w
+}
+
+/// Terminal width of stdout, when it is a terminal.
+pub fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let mut ws = nix::libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ fills the winsize it is given and nothing else.
+    let r = unsafe { nix::libc::ioctl(1, nix::libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+}
+
+/// The `scan` table: one line per lock. On a terminal (`width` given) the columns are aligned
+/// and cut to fit; otherwise they are separated by tabs and never cut, for `cut`, `awk` and
+/// spreadsheets.
+pub fn table(
+    records: &[LockRecord],
+    colour: bool,
+    full_paths: bool,
+    columns: Option<usize>,
+) -> String {
+    let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
+    let Some(max) = columns else {
+        let mut out = HEADER.join("\t");
+        for r in &rows {
+            out.push('\n');
+            out.push_str(&r.join("\t"));
+        }
+        return out;
+    };
+    let w = fit(&rows, Some(max));
+    // Aligned cells; a terminal too narrow even for the shrunk columns cuts the line at its
+    // edge, as `ps` does.
+    let line = |cells: &[String; 8], colour_of: Option<Color>| {
+        let mut l = String::new();
+        let mut used = 0;
+        for (i, c) in cells.iter().enumerate() {
+            let mut text = cut(c, w[i], SHRINK[i].1);
+            let last = i + 1 == cells.len();
+            let room = max.saturating_sub(used);
+            let full = width(&text) > room;
+            if full {
+                text = cut(&text, room, false);
+            }
+            used += width(&text);
+            l.push_str(&match (i, colour_of) {
+                (1, Some(col)) => paint(&text, col),
+                _ => text.clone(),
+            });
+            if full || last {
+                break;
+            }
+            let gap = (w[i] - width(&text) + 2).min(max.saturating_sub(used));
+            l.push_str(&" ".repeat(gap));
+            used += gap;
+        }
+        l.trim_end().to_owned()
+    };
+    let mut out = line(&HEADER.map(str::to_owned), None);
+    for (r, cells) in records.iter().zip(&rows) {
+        out.push('\n');
+        out.push_str(&line(cells, colour.then(|| status(r).1)));
+    }
+    out
+}
+
+fn paint(s: &str, c: Color) -> String {
+    let code = match c {
+        Color::Red => 31,
+        Color::Green => 32,
+        Color::Yellow => 33,
+        Color::Magenta => 35,
+    };
+    format!("\x1b[{code}m{s}\x1b[0m")
 }
 
 /// One line per lock that `clean` acted on (or would have): what, where, why, and the payload,
@@ -286,19 +458,19 @@ pub fn log_problem(style: LogFormat, p: &crate::place::Problem) -> String {
             v["level"] = "error".into();
             v.to_string()
         }
-        LogFormat::Kv => kv_line(&[
-            ("ts", ts),
-            ("level", "error".into()),
-            ("location", p.location.to_string()),
-            (
-                "path",
-                p.path
-                    .as_ref()
-                    .map(|x| x.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-            ("message", p.message.clone()),
-        ]),
+        LogFormat::Kv => {
+            let mut kv = vec![
+                ("ts", ts),
+                ("level", "error".into()),
+                ("location", p.location.to_string()),
+            ];
+            // No `path=` when the problem is not about a file (an engine, a container).
+            if let Some(path) = &p.path {
+                kv.push(("path", path.to_string_lossy().into_owned()));
+            }
+            kv.push(("message", p.message.clone()));
+            kv_line(&kv)
+        }
     }
 }
 
@@ -338,6 +510,65 @@ pub fn json(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(location: crate::place::Location, note: Option<&str>) -> LockRecord {
+        LockRecord {
+            location,
+            path: "/home/node/.openclaw/agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock".into(),
+            host_path: None,
+            agent: "main".into(),
+            kind: "transcript",
+            session_id: None,
+            session_key: Some("agent:main:openai-user:1234567890".into()),
+            pid: Some(4_194_303),
+            owner_state: OwnerState::Recycled,
+            owner_name: Some("node".into()),
+            created_at: None,
+            age_seconds: Some(90_000),
+            mtime: None,
+            size: None,
+            starttime: None,
+            max_hold_ms: None,
+            stale: true,
+            reasons: vec![crate::policy::Reason::RecycledPid, crate::policy::Reason::TooOld],
+            action: Action::WouldRemove,
+            note: note.map(str::to_owned),
+            content: None,
+        }
+    }
+
+    #[test]
+    fn the_table_fits_any_width_one_line_per_lock() {
+        use crate::place::Location;
+        let records = [
+            record(
+                Location::Container("zaki-user-1234567890".into()),
+                Some("a long note that says why it was kept or skipped in words"),
+            ),
+            record(Location::Host, None),
+        ];
+        for cols in [40, 60, 80, 120] {
+            let t = table(&records, true, false, Some(cols));
+            let lines: Vec<&str> = t.lines().collect();
+            assert_eq!(lines.len(), 3, "{t}");
+            for l in &lines {
+                let plain = l.replace("\x1b[33m", "").replace("\x1b[0m", "");
+                assert!(plain.chars().count() <= cols, "{cols}: {plain:?}");
+            }
+            // The user id (the session key's end) survives the cut.
+            assert!(lines[1].contains("1234567890"), "{cols}: {t}");
+        }
+        // Wide enough: nothing cut, the relative path whole, the status word as is.
+        let t = table(&records, false, false, Some(250));
+        assert!(t.contains("agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock"));
+        assert!(t.contains(" would-remove "), "{t}");
+        assert!(!t.contains('…'), "{t}");
+        let t = table(&records, false, true, None);
+        assert!(
+            t.contains("\t/home/node/.openclaw/agents/main/sessions/"),
+            "{t}"
+        );
+    }
 
     #[test]
     fn durations() {

@@ -37,9 +37,12 @@ pub struct Seen {
     pub containers: Vec<ContainerReport>,
     pub warnings: Vec<String>,
     pub engines: Vec<Engine>,
+    /// Every engine asked, up or not.
+    pub engines_up: Vec<crate::report::EngineStatus>,
 }
 
 pub fn policy(j: &JudgeArgs) -> Result<Policy> {
+    // The parser bounds it to a year; this cannot fail, but is not allowed to panic either.
     let stale_after = TimeDelta::from_std(j.older_than)
         .map_err(|_| eyre!("--older-than {:?} is too large", j.older_than))?;
     Ok(Policy {
@@ -173,6 +176,7 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
         containers: survey.reports,
         warnings: survey.warnings,
         engines: survey.engines,
+        engines_up: survey.engines_up,
     }
 }
 
@@ -434,4 +438,5 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
         seen.problems,
     )
     .with_containers(seen.containers, seen.warnings)
+    .with_engines(seen.engines_up)
 }

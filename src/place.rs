@@ -14,6 +14,8 @@ use serde::Serialize;
 pub enum Location {
     Host,
     Container(String),
+    /// A Docker engine itself (for problems reaching it), by its address.
+    Docker(String),
 }
 
 impl fmt::Display for Location {
@@ -21,6 +23,7 @@ impl fmt::Display for Location {
         match self {
             Location::Host => f.write_str("host"),
             Location::Container(name) => write!(f, "container:{name}"),
+            Location::Docker(engine) => write!(f, "docker:{engine}"),
         }
     }
 }
@@ -84,7 +87,7 @@ impl fmt::Display for Problem {
         match (&self.location, &self.path) {
             (Location::Host, Some(p)) => write!(f, "{}: {}", p.display(), self.message),
             (loc, Some(p)) => write!(f, "{loc}: {}: {}", p.display(), self.message),
-            (Location::Host, None) => f.write_str(&self.message),
+            (Location::Host | Location::Docker(_), None) => f.write_str(&self.message),
             (loc, None) => write!(f, "{loc}: {}", self.message),
         }
     }

@@ -8,8 +8,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::lock::Payload;
 use crate::holders::{Holder, Visibility};
+use crate::lock::Payload;
 use crate::proc::{Owner, ProcFacts};
 
 /// OpenClaw's names for why a lock is stale.
@@ -224,7 +224,16 @@ impl Policy {
         }
 
         let mut wedged = false;
-        self.by_evidence(&f, max_hold, age, owner_state, &mut reasons, &mut stale, &mut wedged, &mut notes);
+        self.by_evidence(
+            &f,
+            max_hold,
+            age,
+            owner_state,
+            &mut reasons,
+            &mut stale,
+            &mut wedged,
+            &mut notes,
+        );
 
         Verdict {
             stale,
@@ -401,7 +410,13 @@ mod tests {
 
     /// Today's pid rules alone: nobody was found holding it, and that is not evidence.
     fn judge(p: &Payload, owner: &Owner, mtime_ago_s: i64) -> Verdict {
-        judge_seen(p, owner, mtime_ago_s, &[], &Visibility::Incomplete("test".into()))
+        judge_seen(
+            p,
+            owner,
+            mtime_ago_s,
+            &[],
+            &Visibility::Incomplete("test".into()),
+        )
     }
 
     fn judge_seen(
@@ -445,7 +460,10 @@ mod tests {
             (payload(Some(7), Some(5), None), Owner::Gone),
             (payload(Some(7), Some(10), Some(11)), process(7, 3600, 10)),
             (Payload::default(), Owner::Gone),
-            (payload(Some(7), Some(600), None), Owner::Unknown("x".into())),
+            (
+                payload(Some(7), Some(600), None),
+                Owner::Unknown("x".into()),
+            ),
         ] {
             for vis in [&complete, &Visibility::Incomplete("x".into())] {
                 let v = judge_seen(&p, &owner, 600, &h, vis);
@@ -468,20 +486,36 @@ mod tests {
             visibility: &Visibility::Complete,
         });
         assert!(!v.stale && v.wedged, "{v:?}");
-        assert!(v.note.unwrap().contains("restart the process that holds it open"));
+        assert!(
+            v.note
+                .unwrap()
+                .contains("restart the process that holds it open")
+        );
     }
 
     #[test]
     fn held_past_max_hold_is_wedged_never_removed() {
         let h = [holder(Some("zaki-user-1"))];
         // No maxHoldMs: the threshold (30 min) is the limit.
-        let v = judge_seen(&payload(Some(7), Some(1801), None), &process(7, 9000, 1), 1801, &h, &Visibility::Complete);
+        let v = judge_seen(
+            &payload(Some(7), Some(1801), None),
+            &process(7, 9000, 1),
+            1801,
+            &h,
+            &Visibility::Complete,
+        );
         assert!(!v.stale && v.wedged);
         assert_eq!(names(&v), vec!["too-old", "wedged"]);
         assert!(v.note.unwrap().contains("docker restart zaki-user-1"));
         // maxHoldMs 5 min, held 6 min: hold-exceeded and wedged, fix names the process.
         let p = with_max_hold(payload(Some(7), Some(360), Some(1)), 300_000);
-        let v = judge_seen(&p, &process(7, 9000, 1), 360, &[holder(None)], &Visibility::Complete);
+        let v = judge_seen(
+            &p,
+            &process(7, 9000, 1),
+            360,
+            &[holder(None)],
+            &Visibility::Complete,
+        );
         assert!(!v.stale && v.wedged);
         assert_eq!(names(&v), vec!["hold-exceeded", "wedged"]);
         assert!(v.note.unwrap().contains("restart process 3946"));
@@ -500,7 +534,14 @@ mod tests {
         assert!(!v.stale, "{v:?}");
         assert_eq!(names(&v), vec!["too-old"]);
         // Without maxHoldMs (older payloads) too-old still removes.
-        assert!(judge(&payload(Some(7), Some(2400), Some(1)), &process(7, 9000, 1), 2400).stale);
+        assert!(
+            judge(
+                &payload(Some(7), Some(2400), Some(1)),
+                &process(7, 9000, 1),
+                2400
+            )
+            .stale
+        );
         // A dead owner still makes it stale.
         assert!(judge(&p, &Owner::Gone, 2400).stale);
     }
@@ -509,22 +550,43 @@ mod tests {
     fn no_holder_with_complete_visibility() {
         let c = Visibility::Complete;
         // Live owner, not held, unchanged past the grace: leaked.
-        let v = judge_seen(&payload(Some(7), Some(60), Some(1)), &process(7, 9000, 1), 60, &[], &c);
+        let v = judge_seen(
+            &payload(Some(7), Some(60), Some(1)),
+            &process(7, 9000, 1),
+            60,
+            &[],
+            &c,
+        );
         assert!(v.stale);
         assert_eq!(v.owner_state, OwnerState::Alive);
         assert_eq!(names(&v), vec!["no-holder", "leaked"]);
         // Within the grace: kept.
-        let v = judge_seen(&payload(Some(7), Some(5), Some(1)), &process(7, 9000, 1), 5, &[], &c);
+        let v = judge_seen(
+            &payload(Some(7), Some(5), Some(1)),
+            &process(7, 9000, 1),
+            5,
+            &[],
+            &c,
+        );
         assert!(!v.stale);
         assert!(v.note.unwrap().contains("no process holds it"));
         // An unknown owner (container stopped, another namespace) with no holder: no-holder.
-        let v = judge_seen(&payload(Some(7), Some(60), None), &Owner::Unknown("paused".into()), 60, &[], &c);
+        let v = judge_seen(
+            &payload(Some(7), Some(60), None),
+            &Owner::Unknown("paused".into()),
+            60,
+            &[],
+            &c,
+        );
         assert!(v.stale);
         assert_eq!(names(&v), vec!["no-holder"]);
         // An empty lock nobody holds, past the grace: its creator is gone.
         let v = judge_seen(&Payload::default(), &Owner::Gone, 30, &[], &c);
         assert!(v.stale);
-        assert_eq!(names(&v), vec!["missing-pid", "invalid-createdAt", "no-holder"]);
+        assert_eq!(
+            names(&v),
+            vec!["missing-pid", "invalid-createdAt", "no-holder"]
+        );
         // A dead pid stays stale at once, as today.
         let v = judge_seen(&payload(Some(7), Some(1), None), &Owner::Gone, 1, &[], &c);
         assert!(v.stale);
@@ -534,10 +596,22 @@ mod tests {
     #[test]
     fn no_holder_is_not_evidence_when_incomplete() {
         let inc = Visibility::Incomplete("NFS".into());
-        let v = judge_seen(&payload(Some(7), Some(60), Some(1)), &process(7, 9000, 1), 60, &[], &inc);
+        let v = judge_seen(
+            &payload(Some(7), Some(60), Some(1)),
+            &process(7, 9000, 1),
+            60,
+            &[],
+            &inc,
+        );
         assert!(!v.stale);
         assert!(v.reasons.is_empty());
-        let v = judge_seen(&payload(Some(7), Some(60), None), &Owner::Unknown("paused".into()), 60, &[], &inc);
+        let v = judge_seen(
+            &payload(Some(7), Some(60), None),
+            &Owner::Unknown("paused".into()),
+            60,
+            &[],
+            &inc,
+        );
         assert!(!v.stale);
     }
 

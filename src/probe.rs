@@ -7,7 +7,6 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,7 @@ use serde::Serialize;
 
 use crate::cli::{PlaceArgs, ProbeArgs, ProbeFormat};
 use crate::docker;
+use crate::exit_codes::Exit;
 use crate::http::{self, HttpError, Response};
 use crate::observe::{Site, Snapshot};
 use crate::pipeline::{self, Judged};
@@ -64,14 +64,107 @@ impl Outcome {
     }
 
     pub fn exit_code(self) -> u8 {
+        self.exit().code()
+    }
+
+    /// The exit status of a probe that came to this verdict (see `exit_codes::PROBE`).
+    pub fn exit(self) -> Exit {
         match self {
-            Outcome::Ok | Outcome::OkAfterRetry => 0,
-            Outcome::SessionBusy => 3,
-            Outcome::Timeout => 4,
-            Outcome::NotReady => 5,
-            Outcome::AuthFailed | Outcome::HttpError => 6,
+            Outcome::Ok | Outcome::OkAfterRetry => Exit::Success,
+            Outcome::SessionBusy => Exit::Probe(3),
+            Outcome::Timeout => Exit::Probe(4),
+            Outcome::NotReady => Exit::Probe(5),
+            Outcome::AuthFailed | Outcome::HttpError => Exit::Probe(6),
         }
     }
+}
+
+/// A lock that blocks the user's bot: stale (OpenClaw waits up to 30 min before reclaiming
+/// it), or held by a live owner past OpenClaw's 5-minute max hold (wedged).
+pub fn blocks(lock: &LockRecord) -> bool {
+    lock.stale
+        || (lock.owner_state == OwnerState::Alive
+            && lock
+                .age_seconds
+                .is_some_and(|a| a as u64 > crate::cli::MIN_SAFE_THRESHOLD.as_secs()))
+}
+
+/// The probe's verdict, about the user's bot: a lock blocking the user's own session makes it
+/// `session-busy` whatever the probe's own session did; otherwise the first success (`ok` or
+/// `ok-after-retry`), else the last attempt's outcome (`not-ready` when none was made).
+pub fn verdict(attempts: &[Attempt], user_lock: Option<&LockRecord>) -> Outcome {
+    if user_lock.is_some_and(blocks) {
+        return Outcome::SessionBusy;
+    }
+    match attempts.iter().position(|a| a.outcome == Outcome::Ok) {
+        Some(0) => Outcome::Ok,
+        Some(_) => Outcome::OkAfterRetry,
+        None => attempts.last().map_or(Outcome::NotReady, |a| a.outcome),
+    }
+}
+
+/// What fixes a `session-busy` verdict, and the sessions whose stale locks
+/// `--clean-on-failure` removes: a stale lock (the probe's or the user's) is removed by
+/// `clean`; a live owner past the max hold is wedged, and only a restart frees it.
+pub fn remedy(
+    verdict: Outcome,
+    locks: [&Option<LockRecord>; 2],
+    container: &str,
+) -> (Option<String>, Vec<String>) {
+    if verdict != Outcome::SessionBusy {
+        return (None, Vec::new());
+    }
+    let locks: Vec<&LockRecord> = locks.into_iter().flatten().collect();
+    let mut stale: Vec<String> = locks
+        .iter()
+        .filter(|l| l.stale)
+        .filter_map(|l| l.session_key.clone())
+        .collect();
+    stale.dedup();
+    if !stale.is_empty() {
+        return (
+            Some(format!("zaki-locks clean --container {container}")),
+            stale,
+        );
+    }
+    if locks.iter().any(|l| blocks(l)) {
+        return (
+            Some(format!(
+                "docker restart {container} (a live process has held the lock past OpenClaw's \
+                 5-minute max hold)"
+            )),
+            Vec::new(),
+        );
+    }
+    (None, Vec::new())
+}
+
+/// What the user-session step says when the lock could be looked for (`looked`) or not.
+pub fn describe_user_session(
+    key: &str,
+    lock: Option<&LockRecord>,
+    looked: Result<(), &str>,
+) -> String {
+    match (lock, looked) {
+        (Some(l), _) => describe(key, Some(l)),
+        (None, Ok(())) => format!("{key}: not locked"),
+        (None, Err(why)) => format!("{key}: could not look ({why})"),
+    }
+}
+
+/// An HTTP failure in plain words, once (the I/O error's own text repeats its kind).
+pub fn http_words(e: &HttpError, host: &str, port: u16) -> String {
+    match e {
+        HttpError::Refused(_) => {
+            format!("connection refused: nothing listens on {host}:{port}")
+        }
+        HttpError::Timeout(d) => format!("no answer within {}", humantime::format_duration(*d)),
+        HttpError::Broken(b) => format!("broken answer: {}", strip_os_error(b)),
+    }
+}
+
+fn strip_os_error(s: &str) -> &str {
+    s.find(" (os error").map_or(s, |i| &s[..i])
 }
 
 /// Classifies one attempt from its answer and, for a 5xx or a timeout, the session's lock as
@@ -140,8 +233,11 @@ pub fn classify(
                 format!("no answer within {}", humantime::format_duration(*d)),
             ),
         },
-        Err(HttpError::Refused(e)) => (Outcome::NotReady, format!("connection refused: {e}")),
-        Err(HttpError::Broken(e)) => (Outcome::HttpError, e.clone()),
+        Err(HttpError::Refused(_)) => (
+            Outcome::NotReady,
+            "connection refused: nothing listens on the gateway's port".into(),
+        ),
+        Err(HttpError::Broken(e)) => (Outcome::HttpError, strip_os_error(e).to_owned()),
     }
 }
 
@@ -180,6 +276,9 @@ pub struct ProbeReport {
     pub verdict: Outcome,
     pub session_lock: Option<LockRecord>,
     pub user_session_lock: Option<LockRecord>,
+    /// Why the user's session could not be looked at (Docker unreachable, container missing);
+    /// `null` when it was.
+    pub user_session_error: Option<String>,
     /// The command that removes the stale lock blocking the session, when one does.
     pub fix: Option<String>,
     /// `--clean-on-failure` removed the stale lock.
@@ -202,7 +301,7 @@ impl Timeline {
     }
 }
 
-pub fn run(args: ProbeArgs) -> Result<ExitCode> {
+pub fn run(args: ProbeArgs) -> Result<Exit> {
     let started = Instant::now();
     let route = router::lookup(&args.users_file, &args.user)?;
     let policy = pipeline::policy(&args.judge)?;
@@ -250,6 +349,7 @@ pub fn run(args: ProbeArgs) -> Result<ExitCode> {
         verdict: Outcome::NotReady,
         session_lock: None,
         user_session_lock: None,
+        user_session_error: None,
         fix: None,
         cleaned: false,
         notes: Vec::new(),
@@ -265,7 +365,7 @@ pub fn run(args: ProbeArgs) -> Result<ExitCode> {
     let outcome = rt.block_on(async {
         tokio::select! {
             r = probe.run(&t, &mut report, &injected) => r.map(|()| None),
-            _ = tokio::signal::ctrl_c() => Ok(Some(130u8)),
+            _ = tokio::signal::ctrl_c() => Ok(Some(Exit::Interrupted(nix::sys::signal::Signal::SIGINT))),
         }
     });
     // Every path ends here, Ctrl-C included: the injected lock never outlives the probe.
@@ -275,14 +375,19 @@ pub fn run(args: ProbeArgs) -> Result<ExitCode> {
     }
     if let Some(code) = outcome? {
         eprintln!("zaki-locks: interrupted: the injected lock, if any, was removed");
-        return Ok(ExitCode::from(code));
+        return Ok(code);
     }
     let metrics =
         (args.metrics_file.is_some() || args.format == ProbeFormat::Prometheus).then(|| {
             let last = args.metrics_file.as_deref().and_then(|p| {
                 crate::metrics::previous(p, "zaki_locks_probe_last_success_timestamp_seconds")
             });
-            crate::metrics::probe(&report, started.elapsed().as_secs_f64(), last)
+            crate::metrics::probe(
+                &report,
+                started.elapsed().as_secs_f64(),
+                last,
+                args.metrics_user_label,
+            )
         });
     match args.format {
         ProbeFormat::Json => {
@@ -302,7 +407,7 @@ pub fn run(args: ProbeArgs) -> Result<ExitCode> {
             path.display()
         ));
     }
-    Ok(ExitCode::from(report.verdict.exit_code()))
+    Ok(report.verdict.exit())
 }
 
 struct Probe<'a> {
@@ -348,7 +453,10 @@ impl Probe<'_> {
         report.health = Health {
             status: h.as_ref().ok().map(|r| r.status),
             elapsed_ms: started.elapsed().as_millis() as u64,
-            error: h.as_ref().err().map(|e| e.to_string()),
+            error: h
+                .as_ref()
+                .err()
+                .map(|e| http_words(e, &args.gateway_host, self.route.port)),
         };
         t.step(
             "health",
@@ -357,17 +465,25 @@ impl Probe<'_> {
                     "GET /health → {} in {} ms",
                     r.status, report.health.elapsed_ms
                 ),
-                Err(e) => format!("GET /health → {e}"),
+                Err(e) => format!(
+                    "GET /health → {}",
+                    http_words(e, &args.gateway_host, self.route.port)
+                ),
             },
         );
 
         // The user's own session: looked at, never written to (unless --as-user).
-        let (locks, seen_places) = self.locks().await;
+        let (locks, seen_places, looked) = self.locks().await;
         let user_key = format!("agent:{}:openai-user:{}", args.agent, self.route.user);
         report.user_session_lock = find(&locks, &user_key);
+        report.user_session_error = looked.clone().err();
         t.step(
             "user session",
-            &describe(&user_key, report.user_session_lock.as_ref()),
+            &describe_user_session(
+                &user_key,
+                report.user_session_lock.as_ref(),
+                looked.as_ref().map(|_| ()).map_err(String::as_str),
+            ),
         );
 
         if let Some(hold) = args.inject_lock {
@@ -404,7 +520,7 @@ impl Probe<'_> {
                 Err(_) => false,
             };
             let lock = if failed_server_side {
-                let (locks, _) = self.locks().await;
+                let (locks, _, _) = self.locks().await;
                 find(&locks, &report.session_key)
             } else {
                 None
@@ -444,35 +560,30 @@ impl Probe<'_> {
                 tokio::time::sleep(wait).await;
             }
         }
-        report.verdict = match report
-            .attempts
-            .iter()
-            .position(|a| a.outcome == Outcome::Ok)
-        {
-            Some(0) => Outcome::Ok,
-            Some(_) => Outcome::OkAfterRetry,
-            None => report
-                .attempts
-                .last()
-                .map_or(Outcome::NotReady, |a| a.outcome),
-        };
-        if report.verdict == Outcome::SessionBusy
-            && report.session_lock.as_ref().is_some_and(|l| l.stale)
-        {
-            let fix = format!("zaki-locks clean --container {}", self.container);
-            if args.clean_on_failure {
-                report.cleaned = self.clean_session(&report.session_key).await;
-                t.step(
-                    "clean",
-                    if report.cleaned {
-                        "removed the stale lock"
-                    } else {
-                        "the stale lock could not be removed"
-                    },
-                );
+        report.verdict = verdict(&report.attempts, report.user_session_lock.as_ref());
+        let (fix, stale_keys) = remedy(
+            report.verdict,
+            [&report.session_lock, &report.user_session_lock],
+            self.container,
+        );
+        if args.clean_on_failure && !stale_keys.is_empty() {
+            let mut all = true;
+            for key in &stale_keys {
+                all &= self.clean_session(key).await;
             }
-            report.fix = Some(fix);
-        } else if report.verdict == Outcome::SessionBusy
+            report.cleaned = all;
+            t.step(
+                "clean",
+                if report.cleaned {
+                    "removed the stale lock"
+                } else {
+                    "the stale lock could not be removed"
+                },
+            );
+        }
+        report.fix = fix;
+        if report.fix.is_none()
+            && report.verdict == Outcome::SessionBusy
             && report.session_lock.as_ref().is_some_and(|l| l.wedged)
         {
             // Held open past its max hold: the gateway's run is stuck; removing the file
@@ -538,14 +649,23 @@ impl Probe<'_> {
         Ok((c.state.clone(), uptime))
     }
 
-    /// Every lock of the user's container, judged, and the places read from this host.
-    async fn locks(&self) -> (Vec<Judged>, Vec<crate::place::Place>) {
+    /// Every lock of the user's container, judged, the places read from this host, and
+    /// whether the container's state dirs could be looked at (else why not).
+    async fn locks(
+        &self,
+    ) -> (
+        Vec<Judged>,
+        Vec<crate::place::Place>,
+        std::result::Result<(), String>,
+    ) {
         let seen = pipeline::look_async(&self.place_args(), &self.policy, Utc::now()).await;
-        (seen.judged, seen.host_places)
+        let looked = looked_at(&seen, self.container);
+        (seen.judged, seen.host_places, looked)
     }
 
     fn place_args(&self) -> PlaceArgs {
         PlaceArgs {
+            stray: Vec::new(),
             root: Vec::new(),
             users_dir: Vec::new(),
             no_host: true,
@@ -690,6 +810,24 @@ fn session_user(args: &ProbeArgs, route: &router::Route) -> String {
     }
 }
 
+/// Whether `container`'s state dirs were looked at: Docker answered, the container exists and
+/// runs, and its state dir was read (from the host or by exec).
+fn looked_at(seen: &pipeline::Seen, container: &str) -> std::result::Result<(), String> {
+    if let Some(p) = seen.problems.first() {
+        return Err(p.to_string());
+    }
+    match seen.containers.iter().find(|c| c.name == container) {
+        None => Err(format!("container {container} not found")),
+        Some(c) => match &c.error {
+            Some(e) => Err(e.clone()),
+            None if c.observed == "none" => Err(format!(
+                "no OpenClaw state dir found in {container} (set --container-state-dir)"
+            )),
+            None => Ok(()),
+        },
+    }
+}
+
 fn find(locks: &[Judged], key: &str) -> Option<LockRecord> {
     locks
         .iter()
@@ -825,6 +963,89 @@ mod tests {
             classify(&Err(HttpError::Refused("x".into())), None).0,
             Outcome::NotReady
         );
+    }
+
+    fn attempt(outcome: Outcome) -> Attempt {
+        Attempt {
+            attempt: 1,
+            status: Some(200),
+            elapsed_ms: 1,
+            outcome,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_lock_blocking_the_users_session_decides_the_verdict() {
+        let ok = [attempt(Outcome::Ok)];
+        assert_eq!(verdict(&ok, None), Outcome::Ok);
+        // The probe's own session answered; the user's is stale-locked: the user is blocked.
+        assert_eq!(verdict(&ok, Some(&lock(true))), Outcome::SessionBusy);
+        // A live owner within OpenClaw's max hold is a reply in progress, not a block.
+        assert_eq!(verdict(&ok, Some(&lock(false))), Outcome::Ok);
+        let mut wedged = lock(false);
+        wedged.age_seconds = Some(301);
+        assert!(blocks(&wedged));
+        assert_eq!(verdict(&ok, Some(&wedged)), Outcome::SessionBusy);
+        let retried = [attempt(Outcome::SessionBusy), attempt(Outcome::Ok)];
+        assert_eq!(verdict(&retried, None), Outcome::OkAfterRetry);
+        assert_eq!(verdict(&[], None), Outcome::NotReady);
+        assert_eq!(
+            verdict(&[attempt(Outcome::Timeout)], Some(&lock(true))),
+            Outcome::SessionBusy
+        );
+    }
+
+    #[test]
+    fn the_remedy_follows_the_lock() {
+        let none = None;
+        let (fix, keys) = remedy(Outcome::SessionBusy, [&none, &Some(lock(true))], "c");
+        assert_eq!(fix.as_deref(), Some("zaki-locks clean --container c"));
+        assert_eq!(keys, ["agent:main:openai-user:42"]);
+        // A live owner within the max hold: busy, but nothing to remove and no restart.
+        assert_eq!(
+            remedy(Outcome::SessionBusy, [&Some(lock(false)), &none], "c"),
+            (None, vec![])
+        );
+        let mut wedged = lock(false);
+        wedged.age_seconds = Some(600);
+        let (fix, keys) = remedy(Outcome::SessionBusy, [&none, &Some(wedged)], "c");
+        assert!(fix.unwrap().starts_with("docker restart c"));
+        assert!(keys.is_empty());
+        assert_eq!(
+            remedy(Outcome::Ok, [&Some(lock(true)), &none], "c"),
+            (None, vec![])
+        );
+    }
+
+    #[test]
+    fn the_user_session_step_never_says_not_locked_when_it_could_not_look() {
+        let key = "agent:main:openai-user:42";
+        assert_eq!(
+            describe_user_session(key, None, Ok(())),
+            format!("{key}: not locked")
+        );
+        let d = describe_user_session(key, None, Err("container zaki-user-42 not found"));
+        assert!(
+            d.contains("could not look") && !d.contains("not locked"),
+            "{d}"
+        );
+        assert!(describe_user_session(key, Some(&lock(true)), Ok(())).contains("stale"));
+    }
+
+    #[test]
+    fn http_failures_are_said_once() {
+        let e = HttpError::Refused("Connection refused (os error 111)".into());
+        let w = http_words(&e, "127.0.0.1", 29101);
+        assert_eq!(w, "connection refused: nothing listens on 127.0.0.1:29101");
+        let (_, d) = classify(&Err(e), None);
+        assert_eq!(d.matches("efused").count(), 1, "{d}");
+        let w = http_words(
+            &HttpError::Broken("Connection reset by peer (os error 104)".into()),
+            "h",
+            1,
+        );
+        assert_eq!(w, "broken answer: Connection reset by peer");
     }
 
     #[test]

@@ -160,8 +160,29 @@ pub struct Report {
     pub errors: Vec<Problem>,
     /// Every container looked at, with its state and any error.
     pub containers: Vec<ContainerReport>,
-    /// Things worth knowing that did not stop the job (e.g. Docker not reachable by default).
+    /// Things worth knowing that did not stop the job.
     pub warnings: Vec<String>,
+    /// Each Docker engine asked, and whether it answered.
+    pub docker: Vec<EngineStatus>,
+    /// `clean` found the run lock held and did nothing (`null` otherwise).
+    pub stepped_aside: Option<SteppedAside>,
+}
+
+/// One Docker engine, as the JSON report's `docker` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineStatus {
+    pub docker_host: String,
+    pub up: bool,
+    pub error: Option<String>,
+}
+
+/// Who held the run lock when `clean` stepped aside.
+#[derive(Debug, Clone, Serialize)]
+pub struct SteppedAside {
+    pub run_lock: String,
+    pub pid: Option<u32>,
+    pub command: Option<String>,
+    pub message: String,
 }
 
 impl Report {
@@ -200,6 +221,8 @@ impl Report {
             errors,
             containers: Vec::new(),
             warnings: Vec::new(),
+            docker: Vec::new(),
+            stepped_aside: None,
         }
     }
 
@@ -210,6 +233,11 @@ impl Report {
     ) -> Report {
         self.containers = containers;
         self.warnings = warnings;
+        self
+    }
+
+    pub fn with_engines(mut self, engines: Vec<EngineStatus>) -> Report {
+        self.docker = engines;
         self
     }
 }

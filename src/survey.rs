@@ -30,13 +30,6 @@ pub struct ContainerSearch {
     pub via_exec: bool,
 }
 
-impl ContainerSearch {
-    /// Containers were asked for by name or engine: failing to reach them is an error.
-    fn explicit(&self) -> bool {
-        !self.names.is_empty() || !self.docker_hosts.is_empty()
-    }
-}
-
 /// One container looked at, as the JSON report's `containers` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ContainerReport {
@@ -74,6 +67,8 @@ pub struct Survey {
     /// through a mount of a parent dir, with who: which container a lock belongs to is then
     /// a guess, so it only names owners, never decides.
     pub ambiguous: Vec<(PathBuf, String)>,
+    /// Every engine asked, and whether it answered.
+    pub engines_up: Vec<crate::report::EngineStatus>,
 }
 
 /// Why a container's state dir could not be pinned from the host.
@@ -148,16 +143,11 @@ pub async fn survey(
     };
     let mut listed: Vec<(usize, Vec<Container>)> = Vec::new();
     for url in urls {
+        let label = docker::label(url);
         let engine = match docker::connect(url, search.timeout).await {
             Ok(e) => e,
             Err(e) => {
-                unreachable(
-                    search,
-                    url.unwrap_or("DOCKER_HOST"),
-                    &e.to_string(),
-                    problems,
-                    &mut s,
-                );
+                unreachable(&label, &e.to_string(), problems, &mut s);
                 continue;
             }
         };
@@ -165,8 +155,13 @@ pub async fn survey(
             Ok(list) => {
                 listed.push((s.engines.len(), list));
                 s.engines.push(engine);
+                s.engines_up.push(crate::report::EngineStatus {
+                    docker_host: label,
+                    up: true,
+                    error: None,
+                });
             }
-            Err(e) => unreachable(search, &engine.label, &e.to_string(), problems, &mut s),
+            Err(e) => unreachable(&label, &e.to_string(), problems, &mut s),
         }
     }
     let any_local = listed.iter().any(|(e, _)| s.engines[*e].local);
@@ -301,8 +296,7 @@ pub async fn survey(
                                     bound[k] = true;
                                 }
                                 Some(k) => {
-                                    if places[k].location != Location::Container(c.name.clone())
-                                    {
+                                    if places[k].location != Location::Container(c.name.clone()) {
                                         others[k].push(format!("{} (uses it too)", c.name));
                                     }
                                 }
@@ -406,12 +400,9 @@ pub async fn survey(
         }
         let owner = match &p.location {
             Location::Container(c) => format!("mounted by {c}; also "),
-            Location::Host => String::new(),
+            _ => String::new(),
         };
-        let why = format!(
-            "ambiguous place: {owner}reachable from {}",
-            who.join(", ")
-        );
+        let why = format!("ambiguous place: {owner}reachable from {}", who.join(", "));
         // Whose pid namespace the payload's pid belongs to is a guess now.
         p.pids = PidView::Unknown(why.clone());
         s.ambiguous.push((p.state_dir.clone(), why));
@@ -433,24 +424,22 @@ fn shared_why(c: &Container, dir: &str) -> Option<String> {
         })
 }
 
-fn unreachable(
-    search: &ContainerSearch,
-    what: &str,
-    err: &str,
-    problems: &mut Vec<Problem>,
-    s: &mut Survey,
-) {
-    if search.explicit() {
-        problems.push(Problem {
-            location: Location::Host,
-            path: None,
-            message: format!("{err} (containers were asked for: {what})"),
-        });
-    } else {
-        s.warnings.push(format!(
-            "{err}: containers skipped (pass --no-containers to look at the host only)"
-        ));
-    }
+/// An engine that cannot be asked is a place not looked at: an error (exit 1), whether it was
+/// named or is the default, where the platform's containers run. The operator who has no
+/// Docker says so with --no-containers.
+fn unreachable(label: &str, err: &str, problems: &mut Vec<Problem>, s: &mut Survey) {
+    problems.push(Problem {
+        location: Location::Docker(label.to_owned()),
+        path: None,
+        message: format!(
+            "{err}: its containers were not looked at (pass --no-containers to look at the host only)"
+        ),
+    });
+    s.engines_up.push(crate::report::EngineStatus {
+        docker_host: label.to_owned(),
+        up: false,
+        error: Some(err.to_owned()),
+    });
 }
 
 /// How a container reaches a host dir through its bind mounts.
@@ -478,7 +467,12 @@ fn mounted_at(
                 .clone()?;
             let rel = host.strip_prefix(&src).ok()?;
             let n = src.as_os_str().len();
-            Some((n, rel.as_os_str().is_empty(), src, Path::new(&m.destination).join(rel)))
+            Some((
+                n,
+                rel.as_os_str().is_empty(),
+                src,
+                Path::new(&m.destination).join(rel),
+            ))
         })
         .max_by_key(|(n, ..)| *n)
         .map(|(_, exact, source, inside)| match exact {

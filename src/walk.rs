@@ -63,6 +63,11 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
     };
     for root in &search.roots {
         if let Some(meta) = existing_dir(root, search.explicit, "state dir", problems) {
+            if search.explicit
+                && let Some(why) = not_a_state_dir(root)
+            {
+                problems.push(Problem::host(root, why));
+            }
             let place = Place {
                 location: Location::Host,
                 state_dir: root.clone(),
@@ -108,6 +113,9 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
             users_found.push((entry.path().join(".openclaw"), id.to_owned()));
         }
         users_found.sort();
+        if users_found.is_empty() && search.explicit {
+            problems.push(Problem::host(users, no_users_why(users)));
+        }
         for (state_dir, id) in users_found {
             match fs::symlink_metadata(&state_dir) {
                 Ok(m) if m.is_dir() => {
@@ -131,6 +139,56 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
         }
     }
     out
+}
+
+/// Why a dir given as `--root` is not an OpenClaw state dir (`None` when it is one: it has
+/// `agents/`, or OpenClaw's config and no session yet).
+fn not_a_state_dir(root: &Path) -> Option<String> {
+    let is_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    if is_dir(&root.join("agents")) || root.join("openclaw.json").exists() {
+        return None;
+    }
+    let shown = root.display();
+    Some(if has_users(root) {
+        format!(
+            "holds no OpenClaw state dir (no agents/ below it) but user-<id> dirs: use --users-dir {shown}"
+        )
+    } else if is_dir(&root.join(".openclaw")) {
+        format!(
+            "holds no OpenClaw state dir (no agents/ below it): use --root {}",
+            root.join(".openclaw").display()
+        )
+    } else {
+        "holds no OpenClaw state dir (no agents/ below it): pass the dir that holds agents/, \
+         such as /root/.openclaw"
+            .into()
+    })
+}
+
+fn has_users(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut d| {
+        d.any(|e| {
+            e.is_ok_and(|e| {
+                e.file_name()
+                    .to_str()
+                    .is_some_and(|n| n.len() > USER_PREFIX.len() && n.starts_with(USER_PREFIX))
+            })
+        })
+    })
+}
+
+/// Why a `--users-dir` with no `user-<id>` dir in it holds nothing to look at.
+fn no_users_why(dir: &Path) -> String {
+    if fs::symlink_metadata(dir.join("agents")).is_ok_and(|m| m.is_dir()) {
+        format!(
+            "holds no user-<id>/.openclaw state dir; it is a state dir itself: use --root {}",
+            dir.display()
+        )
+    } else {
+        "holds no user-<id>/.openclaw state dir (check the path: the platform's is \
+         /var/zaki-platform/users)"
+            .into()
+    }
 }
 
 fn bind_mounted(id: &str) -> PidView {

@@ -8,7 +8,8 @@
 //! every `--interval`, and after reconnecting to an engine (events may have been missed). Passes
 //! run one at a time, so no container is ever cleaned by two passes at once.
 
-use std::process::ExitCode;
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::cli::{LogFormat, PlaceArgs, WatchArgs};
 use crate::docker;
+use crate::exit_codes::Exit;
 use crate::output;
 use crate::pipeline;
 use crate::policy::Policy;
@@ -34,16 +36,21 @@ enum Note {
     Reconnected(String),
 }
 
-pub fn run(args: WatchArgs) -> Result<ExitCode> {
+pub fn run(args: WatchArgs) -> Result<Exit> {
     let policy = pipeline::policy(&args.judge)?;
     // Held for the whole watch: a cron `clean` left enabled steps aside instead of racing it.
     let path = args.run_lock.clone().unwrap_or_else(runlock::default_path);
     let _lock = match runlock::acquire(&path, args.wait) {
         Ok(l) => l,
-        Err(Busy::Held(pid)) => {
+        Err(Busy::Held(holder)) => {
             return Err(eyre!(
-                "another zaki-locks{} holds the run lock {} (stop it, or use another --run-lock)",
-                pid.map_or_else(String::new, |p| format!(" (pid {p})")),
+                "the run lock {} is held by {holder} (stop it, or use another --run-lock)",
+                path.display()
+            ));
+        }
+        Err(Busy::NotOurs(why)) => {
+            return Err(eyre!(
+                "the run lock {} {why} (choose another with --run-lock PATH)",
                 path.display()
             ));
         }
@@ -62,9 +69,12 @@ struct Ctx {
     style: LogFormat,
     /// One pass at a time.
     passes: tokio::sync::Mutex<()>,
+    /// Containers with a pass scheduled and not yet started: Docker's `restart` sends both
+    /// `start` and `restart`, and one pass is enough.
+    pending: RefCell<HashSet<String>>,
 }
 
-async fn watch(args: WatchArgs, policy: Policy) -> Result<ExitCode> {
+async fn watch(args: WatchArgs, policy: Policy) -> Result<Exit> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).wrap_err("cannot watch for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).wrap_err("cannot watch for SIGINT")?;
@@ -78,6 +88,7 @@ async fn watch(args: WatchArgs, policy: Policy) -> Result<ExitCode> {
         policy,
         style,
         passes: tokio::sync::Mutex::new(()),
+        pending: RefCell::new(HashSet::new()),
     });
     let engines: Vec<Option<String>> = if ctx.args.places.docker_host.is_empty() {
         vec![None]
@@ -114,7 +125,9 @@ async fn watch(args: WatchArgs, policy: Policy) -> Result<ExitCode> {
         tokio::select! {
             Some(note) = rx.recv() => match note {
                 Note::Started { engine, name, at } => {
-                    tokio::task::spawn_local(container_pass(ctx.clone(), engine, name, at));
+                    if ctx.pending.borrow_mut().insert(name.clone()) {
+                        tokio::task::spawn_local(container_pass(ctx.clone(), engine, name, at));
+                    }
                 }
                 Note::Reconnected(engine) => {
                     log(&ctx, &[("event", "reconnected".into()), ("docker_host", engine)]);
@@ -129,7 +142,7 @@ async fn watch(args: WatchArgs, policy: Policy) -> Result<ExitCode> {
     // Let a pass under way finish; none starts after this.
     let _done = ctx.passes.lock().await;
     log(&ctx, &[("event", "watch-stopped".into())]);
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// Follows one engine's container starts, reconnecting with backoff whenever the stream drops
@@ -210,14 +223,49 @@ async fn full_pass(ctx: &Ctx, trigger: &str) {
     let _one = ctx.passes.lock().await;
     let started = Instant::now();
     let report = pipeline::clean_pass(&ctx.args.places, &ctx.policy, false).await;
+    write_metrics(ctx, &report, started);
     report_pass(ctx, trigger, None, &report, started, None);
+}
+
+/// `--metrics-file`: the clean metrics (command="watch") of every full pass, the ones a cron
+/// clean would have written; a failed write is logged and retried at the next pass.
+fn write_metrics(ctx: &Ctx, report: &Report, started: Instant) {
+    let Some(path) = &ctx.args.metrics_file else {
+        return;
+    };
+    let text = crate::metrics::run(
+        report,
+        &crate::metrics::RunFacts {
+            command: "watch",
+            duration_seconds: started.elapsed().as_secs_f64(),
+            success: report.errors.is_empty(),
+            held_over: None,
+            last_success: crate::metrics::previous(
+                path,
+                "zaki_locks_last_success_timestamp_seconds",
+            ),
+        },
+    );
+    if let Err(e) = crate::metrics::write_atomic(path, &text) {
+        log(
+            ctx,
+            &[
+                ("event", "metrics-error".into()),
+                ("path", path.display().to_string()),
+                ("error", e.to_string()),
+            ],
+        );
+    }
 }
 
 async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i64>) {
     tokio::time::sleep(ctx.args.settle).await;
     let _one = ctx.passes.lock().await;
+    // From here on, a new start of this container needs a new pass.
+    ctx.pending.borrow_mut().remove(&name);
     let started = Instant::now();
     let places = PlaceArgs {
+        stray: Vec::new(),
         root: Vec::new(),
         users_dir: Vec::new(),
         no_host: true,

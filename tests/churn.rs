@@ -294,7 +294,13 @@ impl Cleans {
         let started = Instant::now();
         let o = zaki(tmp)
             .args(args)
-            .args(["--older-than", OLDER_THAN, "--format", "json"])
+            .args([
+                "--older-than",
+                OLDER_THAN,
+                "--allow-short-threshold",
+                "--format",
+                "json",
+            ])
             .output()
             .expect("zaki-locks runs");
         self.elapsed.push(started.elapsed());

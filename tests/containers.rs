@@ -319,7 +319,7 @@ fn a_container_without_sh_or_with_a_hanging_exec_is_reported_and_the_run_goes_on
 }
 
 #[test]
-fn docker_not_reachable_warns_for_the_default_and_fails_when_asked_for() {
+fn docker_not_reachable_fails_for_the_default_and_when_asked_for() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("state/agents/main/sessions");
     fs::create_dir_all(&root).unwrap();
@@ -330,11 +330,12 @@ fn docker_not_reachable_warns_for_the_default_and_fails_when_asked_for() {
         .args(["clean", "--root"])
         .arg(&state)
         .env("DOCKER_HOST", &sock));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Not looking where the platform's containers are is not a success (issue 12): exit 1.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "warned once: {err}");
+    assert_eq!(err.lines().count(), 1, "said once: {err}");
     assert!(
-        err.contains("level=warning")
+        err.contains("level=error")
             && err.contains("Docker is not reachable")
             && err.contains("--no-containers"),
         "{err}"

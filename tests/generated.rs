@@ -50,7 +50,86 @@ fn the_binary_prints_the_same_completions_and_man_page() {
     }
     let o = common::run(common::zaki(tmp.path()).args(["man"]));
     assert_eq!(o.stdout, docs::man_pages()[0].1);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Exit status"));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("EXIT STATUS"));
+    // A page that does not exist is a usage error, with the pages that do.
     let o = common::run(common::zaki(tmp.path()).args(["man", "nope"]));
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(common::stderr(&o).contains("possible values: scan, clean"));
+}
+
+fn readme() -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+}
+
+/// The lines of the README's ``` blocks, in order.
+fn readme_code_lines() -> Vec<String> {
+    let mut inside = false;
+    let mut out = Vec::new();
+    for l in readme().lines() {
+        if l.starts_with("```") {
+            inside = !inside;
+        } else if inside {
+            out.push(l.to_owned());
+        }
+    }
+    out
+}
+
+/// The first commands a new operator copies look before they remove: `scan`, then
+/// `clean --dry-run`, then `clean`.
+#[test]
+fn the_readme_leads_with_scan_then_a_dry_run() {
+    let runs: Vec<String> = readme_code_lines()
+        .into_iter()
+        .filter_map(|l| {
+            let l = l.trim_start_matches("$ ").to_owned();
+            let at = l.find("zaki-locks ")?;
+            let words: Vec<&str> = l[at + "zaki-locks ".len()..].split_whitespace().collect();
+            matches!(words.first(), Some(&"scan" | &"clean")).then(|| words.join(" "))
+        })
+        .collect();
+    assert!(runs[0].starts_with("scan"), "first command: {runs:?}");
+    let first_clean = runs.iter().position(|r| r.starts_with("clean")).unwrap();
+    assert!(
+        runs[first_clean].contains("--dry-run"),
+        "the first clean is not a dry run: {runs:?}"
+    );
+    // The section for a new machine, in that order.
+    let text = readme();
+    let section = &text[text.find("## On a new machine").unwrap()..];
+    let section = &section[..section[3..].find("\n## ").unwrap()];
+    let (a, b, c) = (
+        section.find("zaki-locks scan").unwrap(),
+        section.find("zaki-locks clean --dry-run").unwrap(),
+        section.find("zaki-locks clean    ").unwrap(),
+    );
+    assert!(a < b && b < c, "{section}");
+}
+
+/// `cargo install --root P`: the man pages and completions go under the same P.
+#[test]
+fn the_readme_installs_everything_under_one_prefix() {
+    let lines = readme_code_lines();
+    let install = lines
+        .iter()
+        .position(|l| l.starts_with("cargo install"))
+        .expect("a cargo install line");
+    let root = lines[install]
+        .split_whitespace()
+        .skip_while(|w| *w != "--root")
+        .nth(1)
+        .expect("cargo install --root PREFIX")
+        .to_owned();
+    let dests: Vec<&String> = lines[install + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("install "))
+        .collect();
+    assert_eq!(dests.len(), 4, "{dests:?}");
+    for l in dests {
+        let dest = l.split_whitespace().last().unwrap();
+        assert!(
+            dest.starts_with(&format!("{root}/share/")),
+            "{dest} is not under {root}: {l}"
+        );
+    }
 }

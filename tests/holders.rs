@@ -122,7 +122,10 @@ fn a_leaked_lock_goes_after_the_grace_and_a_held_one_stays_forever() {
     set_mtime(&leaked, 2 * 60 * MIN);
     set_mtime(&held, 2 * 60 * MIN);
 
-    let (code, r) = clean_json(tmp.path(), &["--no-containers", "--root", root.to_str().unwrap()]);
+    let (code, r) = clean_json(
+        tmp.path(),
+        &["--no-containers", "--root", root.to_str().unwrap()],
+    );
     assert_eq!(code, Some(0), "{r:#}");
     let l = lock(&r, "leaked.jsonl.lock");
     assert_eq!(l["action"], "removed", "{l:#}");
@@ -131,7 +134,10 @@ fn a_leaked_lock_goes_after_the_grace_and_a_held_one_stays_forever() {
     assert_eq!(l["held_open"], false);
     assert!(l["holders"].as_array().unwrap().is_empty());
     let reasons = l["reasons"].as_array().unwrap();
-    assert!(reasons.contains(&"no-holder".into()) && reasons.contains(&"leaked".into()), "{l:#}");
+    assert!(
+        reasons.contains(&"no-holder".into()) && reasons.contains(&"leaked".into()),
+        "{l:#}"
+    );
     assert!(!leaked.exists());
 
     let h = lock(&r, "held.jsonl.lock");
@@ -141,12 +147,21 @@ fn a_leaked_lock_goes_after_the_grace_and_a_held_one_stays_forever() {
     assert_eq!(h["holders"][0]["host_pid"], holder.pid());
     assert_eq!(h["holders"][0]["comm"], "sleep");
     assert_eq!(h["wedged"], true, "held past the threshold: {h:#}");
-    assert!(h["note"].as_str().unwrap().contains(&format!("restart process {}", holder.pid())));
+    assert!(
+        h["note"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("restart process {}", holder.pid()))
+    );
     assert_eq!(r["summary"]["wedged"], 2);
     assert!(held.exists());
 
     let o = lock(&r, "other.jsonl.lock");
-    assert_eq!((o["action"].as_str(), o["wedged"].as_bool()), (Some("kept"), Some(true)), "{o:#}");
+    assert_eq!(
+        (o["action"].as_str(), o["wedged"].as_bool()),
+        (Some("kept"), Some(true)),
+        "{o:#}"
+    );
     assert_eq!(o["owner_state"], "dead");
     assert_eq!(o["holders"][0]["host_pid"], other_holder.pid(), "{o:#}");
     let f = lock(&r, "fresh.jsonl.lock");
@@ -154,19 +169,42 @@ fn a_leaked_lock_goes_after_the_grace_and_a_held_one_stays_forever() {
     assert!(f["note"].as_str().unwrap().contains("no process holds it"));
 
     // `scan --fail-on-held` fails on a wedged lock; the table says so.
-    let o = run(zaki(tmp.path()).args(["scan", "--no-containers", "--held-over", "1d", "--fail-on-held", "--root"]).arg(&root));
+    let o = run(zaki(tmp.path())
+        .args([
+            "scan",
+            "--no-containers",
+            "--held-over",
+            "1d",
+            "--fail-on-held",
+            "--root",
+        ])
+        .arg(&root));
     assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
     assert!(stdout(&o).contains("wedged"), "{}", stdout(&o));
     // The metrics count it.
-    let o = run(zaki(tmp.path()).args(["scan", "--no-containers", "--format", "prometheus", "--root"]).arg(&root));
+    let o = run(zaki(tmp.path())
+        .args([
+            "scan",
+            "--no-containers",
+            "--format",
+            "prometheus",
+            "--root",
+        ])
+        .arg(&root));
     let m = prometheus(&stdout(&o));
     assert_eq!(m["zaki_locks_wedged_locks{command=scan}"], 2.0, "{m:?}");
 
     // Held forever: still kept on the next runs; once the holder is gone, it goes.
-    let (_, r) = clean_json(tmp.path(), &["--no-containers", "--root", root.to_str().unwrap()]);
+    let (_, r) = clean_json(
+        tmp.path(),
+        &["--no-containers", "--root", root.to_str().unwrap()],
+    );
     assert_eq!(lock(&r, "held.jsonl.lock")["action"], "kept");
     drop(holder);
-    let (_, r) = clean_json(tmp.path(), &["--no-containers", "--root", root.to_str().unwrap()]);
+    let (_, r) = clean_json(
+        tmp.path(),
+        &["--no-containers", "--root", root.to_str().unwrap()],
+    );
     assert_eq!(lock(&r, "held.jsonl.lock")["action"], "removed", "{r:#}");
     drop((leaker, young, other_holder));
 }
@@ -183,7 +221,12 @@ fn a_paused_containers_live_holder_keeps_its_lock() {
     assert!(docker::docker(&["pause", &c.name]).status.success());
     let (code, r) = clean_json(
         tmp.path(),
-        &["--users-dir", users.to_str().unwrap(), "--container", &c.name],
+        &[
+            "--users-dir",
+            users.to_str().unwrap(),
+            "--container",
+            &c.name,
+        ],
     );
     assert!(docker::docker(&["unpause", &c.name]).status.success());
     assert_eq!(code, Some(0), "{r:#}");
@@ -215,27 +258,43 @@ fn a_sidecar_mounting_a_parent_dir_decides_nothing() {
     fs::create_dir_all(&host_dir).unwrap();
     let host_lock = host_dir.join("hostlive.jsonl.lock");
     let host_holder = Proc::holding(&host_lock);
-    fs::write(&host_lock, legacy_payload(host_holder.pid(), Duration::ZERO)).unwrap();
+    fs::write(
+        &host_lock,
+        legacy_payload(host_holder.pid(), Duration::ZERO),
+    )
+    .unwrap();
     set_mtime(&host_lock, MIN);
     stale_lock(&host_dir, "hoststale.jsonl.lock");
     // Sidecars listed after the gateway: one only created, mounting the whole tmp dir; one
     // running with the host's root mounted read-only (node-exporter's `-v /:/rootfs:ro`).
     let created = format!("{}-created", unique("zt-sidecar-"));
     let o = docker::docker(&[
-        "create", "--network", "none", "--name", &created, "-v",
+        "create",
+        "--network",
+        "none",
+        "--name",
+        &created,
+        "-v",
         &format!("{}:/data:ro", tmp.path().display()),
-        docker::BUSYBOX, "sleep", "100000",
+        docker::BUSYBOX,
+        "sleep",
+        "100000",
     ]);
     assert!(o.status.success());
-    let _created = Container { name: created.clone() };
+    let _created = Container {
+        name: created.clone(),
+    };
     let _rootfs = Container::busybox(&unique("zt-sidecar-"), &["-v", "/:/rootfs:ro"]);
 
     let (code, r) = clean_json(
         tmp.path(),
         &[
-            "--users-dir", users.to_str().unwrap(),
-            "--root", host_root.to_str().unwrap(),
-            "--prefix", &prefix,
+            "--users-dir",
+            users.to_str().unwrap(),
+            "--root",
+            host_root.to_str().unwrap(),
+            "--prefix",
+            &prefix,
         ],
     );
     assert_eq!(code, Some(0), "{r:#}");
@@ -252,7 +311,10 @@ fn a_sidecar_mounting_a_parent_dir_decides_nothing() {
     assert_eq!(hl["holders"][0]["host_pid"], host_holder.pid());
     // The parent-dir mounts make both places ambiguous, and the report says so.
     assert!(hl["note"].as_str().unwrap().contains("ambiguous"), "{hl:#}");
-    assert!(live["note"].as_str().unwrap_or("").contains("ambiguous"), "{live:#}");
+    assert!(
+        live["note"].as_str().unwrap_or("").contains("ambiguous"),
+        "{live:#}"
+    );
     for stale in ["/stale.jsonl.lock", "hoststale.jsonl.lock"] {
         assert_eq!(lock(&r, stale)["action"], "removed", "{r:#}");
     }
@@ -275,12 +337,21 @@ fn a_mount_source_through_a_symlink_is_recognised() {
     // `--container` names another container: the very command probe prints as the fix.
     let (code, r) = clean_json(
         tmp.path(),
-        &["--users-dir", real.to_str().unwrap(), "--container", &other.name],
+        &[
+            "--users-dir",
+            real.to_str().unwrap(),
+            "--container",
+            &other.name,
+        ],
     );
     assert_eq!(code, Some(0), "{r:#}");
     let live = lock(&r, "live.jsonl.lock");
     assert_eq!(live["action"], "kept", "{live:#}");
-    assert_eq!(live["location"], format!("container:{}", gw.name), "{live:#}");
+    assert_eq!(
+        live["location"],
+        format!("container:{}", gw.name),
+        "{live:#}"
+    );
     assert_eq!(live["owner_state"], "alive", "{live:#}");
     assert_eq!(lock(&r, "stale.jsonl.lock")["action"], "removed");
     assert!(state.join("agents/main/sessions/live.jsonl.lock").exists());
@@ -306,7 +377,12 @@ fn a_container_restarting_during_a_run_keeps_its_new_lock() {
     let take = format!(
         "exec 3>{SESSIONS}/live.jsonl.lock; printf '{{\"pid\": %s, \"createdAt\": \"%s\"}}' $$ \"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\" >&3; exec sleep 100000"
     );
-    let c = Container::run(&name, &["-v", &bind(&state, INSIDE)], docker::BUSYBOX, &["sh", "-c", &take]);
+    let c = Container::run(
+        &name,
+        &["-v", &bind(&state, INSIDE)],
+        docker::BUSYBOX,
+        &["sh", "-c", &take],
+    );
     let live = sessions.join("live.jsonl.lock");
     let wait_live = || {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -319,7 +395,12 @@ fn a_container_restarting_during_a_run_keeps_its_new_lock() {
     c.stop();
     fs::remove_file(&live).unwrap();
     let args = |extra: &[&str]| {
-        let mut a = vec!["--users-dir".to_owned(), users.display().to_string(), "--prefix".into(), prefix.clone()];
+        let mut a = vec![
+            "--users-dir".to_owned(),
+            users.display().to_string(),
+            "--prefix".into(),
+            prefix.clone(),
+        ];
         a.extend(extra.iter().map(|s| s.to_string()));
         a
     };
@@ -329,7 +410,10 @@ fn a_container_restarting_during_a_run_keeps_its_new_lock() {
     fs::write(&live, legacy_payload(1, Duration::ZERO)).unwrap();
     let stale = stale_lock(&sessions, "stale.jsonl.lock");
     let a = args(&[]);
-    let (code, r) = clean_json(tmp.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, r) = clean_json(
+        tmp.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     assert_eq!(code, Some(0), "{r:#}");
     let l = lock(&r, "live.jsonl.lock");
     assert_eq!(l["action"], "kept", "{l:#}");
@@ -355,13 +439,21 @@ fn a_container_restarting_during_a_run_keeps_its_new_lock() {
         let o = child.wait_with_output().unwrap();
         wait_live();
         let r = json(&o);
-        if let Some(l) = r["locks"].as_array().unwrap().iter().find(|l| l["path"].as_str().unwrap().ends_with("live.jsonl.lock")) {
+        if let Some(l) = r["locks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["path"].as_str().unwrap().ends_with("live.jsonl.lock"))
+        {
             hit += 1;
             assert_eq!(l["action"], "kept", "{l:#}");
         }
         // Whatever the timing, the live lock is there and one more clean keeps it.
         let a = args(&[]);
-        let (_, r) = clean_json(tmp.path(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+        let (_, r) = clean_json(
+            tmp.path(),
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
         assert_eq!(lock(&r, "live.jsonl.lock")["action"], "kept", "{r:#}");
         assert!(live.exists());
         c.stop();

@@ -56,7 +56,14 @@ fn wait_lock(g: &Gateway) -> PathBuf {
 
 fn clean(tmp: &Path, g: &Gateway, extra: &[&str]) -> serde_json::Value {
     let o = run(zaki(tmp)
-        .args(["clean", "--no-host", "--container", &g.container.name, "--format", "json"])
+        .args([
+            "clean",
+            "--no-host",
+            "--container",
+            &g.container.name,
+            "--format",
+            "json",
+        ])
         .args(extra));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     json(&o)
@@ -78,7 +85,10 @@ fn assert_held_by_its_gateway(l: &serde_json::Value, g: &Gateway) {
     assert_eq!(l["stale"], false, "{l:#}");
     assert_eq!(l["visibility"], "complete", "{l:#}");
     let holders = l["holders"].as_array().unwrap();
-    assert!(!holders.is_empty(), "the gateway holds its lock open: {l:#}");
+    assert!(
+        !holders.is_empty(),
+        "the gateway holds its lock open: {l:#}"
+    );
     assert!(
         holders.iter().any(|h| h["ns_pid"] == l["pid"]
             && h["container"] == g.container.name.as_str()
@@ -108,7 +118,11 @@ fn openclaw_2026_2_26_reply_in_flight_is_held_and_a_killed_gateways_lock_goes() 
     let _ = inflight.kill();
     let _ = inflight.wait();
     g.llm.set_delay(0.0);
-    assert!(docker::docker(&["start", &g.container.name]).status.success());
+    assert!(
+        docker::docker(&["start", &g.container.name])
+            .status
+            .success()
+    );
     g.wait_healthy(Duration::from_secs(120));
     assert!(lock.exists(), "the killed gateway left its lock");
     // Past the 10 s grace for a lock nobody holds.

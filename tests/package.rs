@@ -85,6 +85,14 @@ fn expected() -> BTreeMap<String, Want> {
             &format!("scripts/systemd/{unit}"),
         );
     }
+    want.insert(
+        "./usr/share/doc/zaki-locks/changelog.Debian.gz".to_owned(),
+        Want {
+            mode: FILE_MODE,
+            source: Some(repo().join("scripts/debian/changelog")),
+            gzipped: true,
+        },
+    );
     for (name, _) in docs::man_pages() {
         want.insert(
             format!("./usr/share/man/man1/{name}.gz"),
@@ -195,7 +203,11 @@ fn debian_package_holds_everything_and_installs() {
     );
     for (path, (mode, owner)) in &have {
         assert_eq!(mode, want[path].mode, "mode of {path}");
-        assert_eq!(owner, "0/0", "owner of {path}");
+        // cargo-deb writes ids, dpkg-deb --root-owner-group (package.sh's repack) names.
+        assert!(
+            owner == "0/0" || owner == "root/root",
+            "owner of {path}: {owner}"
+        );
     }
 
     // The control fields.
@@ -262,6 +274,47 @@ fn debian_package_holds_everything_and_installs() {
             .unwrap();
         assert_eq!(text(&out.stdout).trim(), "disabled");
     }
+
+    // The md5sums control file lists every file, with its digest (dpkg --verify, debsums).
+    let control = scratch.path().join("control");
+    run(Command::new("dpkg-deb").arg("-e").arg(&deb).arg(&control));
+    let sums = fs::read_to_string(control.join("md5sums")).expect("an md5sums control file");
+    let listed: BTreeMap<String, String> = sums
+        .lines()
+        .map(|l| {
+            let (sum, path) = l.split_once("  ").expect("md5sum line");
+            (format!("./{path}"), sum.to_owned())
+        })
+        .collect();
+    assert_eq!(
+        listed.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "md5sums lists other files"
+    );
+    let verify = run(Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .args(["--verify", "zaki-locks"]));
+    assert!(
+        verify.stdout.is_empty(),
+        "dpkg --verify: {}",
+        text(&verify.stdout)
+    );
+
+    // lintian: no error (E:) tag.
+    if Command::new("lintian").arg("--version").output().is_err() {
+        panic!("lintian is not installed: run scripts/test.sh (it installs it)");
+    }
+    let l = Command::new("lintian")
+        .args(["--tag-display-limit", "0", "--fail-on", "error"])
+        .arg(&deb)
+        .output()
+        .unwrap();
+    let report = text(&l.stdout);
+    eprintln!("lintian:\n{report}{}", text(&l.stderr));
+    assert!(
+        l.status.success() && !report.lines().any(|x| x.starts_with("E: ")),
+        "lintian errors:\n{report}"
+    );
 
     // The installed binary runs and is this version.
     let out = run(Command::new(root.join("usr/bin/zaki-locks")).arg("--version"));

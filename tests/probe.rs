@@ -52,7 +52,22 @@ fn ok_auth_failed_session_busy_ok_after_retry_and_not_ready_on_one_gateway() {
     assert_eq!(r["attempts"][0]["status"], 200);
     assert!(r["session_lock"].is_null() && r["user_session_lock"].is_null());
     assert!(!String::from_utf8_lossy(&o.stdout).contains(&g.token));
+    // Metrics: no user label by default (bounded cardinality); --metrics-user-label adds it.
     let o = g.probe(tmp.path(), &["--format", "prometheus"]);
+    let m = prometheus(&stdout(&o));
+    assert!(
+        m.keys().all(|k| !k.contains("user=")),
+        "a user label by default: {m:?}"
+    );
+    assert_eq!(m["zaki_locks_probe_success{}"], 1.0);
+    assert_eq!(m["zaki_locks_probe_verdict{verdict=ok}"], 1.0);
+    assert_eq!(m["zaki_locks_probe_verdict{verdict=session-busy}"], 0.0);
+    assert_eq!(m["zaki_locks_probe_http_status{}"], 200.0);
+    assert_eq!(m["zaki_locks_probe_attempts{}"], 1.0);
+    let o = g.probe(
+        tmp.path(),
+        &["--format", "prometheus", "--metrics-user-label"],
+    );
     let m = prometheus(&stdout(&o));
     let user = format!("user={}", g.user);
     assert_eq!(m[&format!("zaki_locks_probe_success{{{user}}}")], 1.0);
@@ -60,12 +75,6 @@ fn ok_auth_failed_session_busy_ok_after_retry_and_not_ready_on_one_gateway() {
         m[&format!("zaki_locks_probe_verdict{{{user},verdict=ok}}")],
         1.0
     );
-    assert_eq!(
-        m[&format!("zaki_locks_probe_verdict{{{user},verdict=session-busy}}")],
-        0.0
-    );
-    assert_eq!(m[&format!("zaki_locks_probe_http_status{{{user}}}")], 200.0);
-    assert_eq!(m[&format!("zaki_locks_probe_attempts{{{user}}}")], 1.0);
     // The probe talked as its own session user, not as the user.
     let probe_sid = g
         .session_id("zaki-locks-probe")
@@ -209,6 +218,29 @@ fn after_a_restart_mid_reply_the_user_is_stuck_until_clean_removes_the_stale_loc
     );
     g.wait_healthy(Duration::from_secs(120));
     assert!(lock.exists(), "the killed gateway's lock is left behind");
+
+    // The probe's own session answers, but the user's is blocked: the verdict is about the
+    // user's bot, so session-busy with the fix, exit 3, and a failed probe in the metrics.
+    let o = g.probe(tmp.path(), &["--attempts", "1"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains(&format!(
+            "verdict: session-busy; to fix: zaki-locks clean --container {}",
+            g.container.name
+        )),
+        "{out}"
+    );
+    let o = g.probe(tmp.path(), &["--attempts", "1", "--format", "json"]);
+    let r = report(&o);
+    assert_eq!(r["attempts"][0]["outcome"], "ok", "{r:#}");
+    assert_eq!(r["verdict"], "session-busy", "{r:#}");
+    assert_eq!(r["user_session_lock"]["stale"], true);
+    assert!(r["user_session_error"].is_null());
+    let o = g.probe(tmp.path(), &["--attempts", "1", "--format", "prometheus"]);
+    let m = prometheus(&stdout(&o));
+    assert_eq!(m["zaki_locks_probe_success{}"], 0.0);
+    assert_eq!(m["zaki_locks_probe_verdict{verdict=session-busy}"], 1.0);
 
     let o = g.probe(
         tmp.path(),
