@@ -534,6 +534,11 @@ mod tests {
             action: Action::WouldRemove,
             note: note.map(str::to_owned),
             content: None,
+            held_open: Some(false),
+            holders: Vec::new(),
+            visibility: "complete",
+            visibility_note: None,
+            wedged: false,
         }
     }
 
