@@ -41,10 +41,10 @@ fn wait_lock(g: &Gateway) -> PathBuf {
                 .map(|e| e.path())
                 .find(|p| p.to_string_lossy().ends_with(".jsonl.lock"))
         });
-        if let Some(p) = found {
-            if std::fs::metadata(&p).is_ok_and(|m| m.len() > 0) {
-                return p;
-            }
+        if let Some(p) = found
+            && std::fs::metadata(&p).is_ok_and(|m| m.len() > 0)
+        {
+            return p;
         }
         assert!(
             Instant::now() < deadline,
