@@ -125,6 +125,24 @@ pub fn shown_path(r: &LockRecord, full: bool) -> String {
     }
 }
 
+/// A cell as a terminal may show it: control characters (a newline, ESC, a tab) written out
+/// as `\n`, `\u{1b}`, `\t`, so that a name chosen inside a container can neither break the one
+/// line per lock (or a tab-separated cell) nor drive the operator's terminal.
+fn printable(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn row(r: &LockRecord, full: bool) -> [String; 8] {
     [
         match &r.location {
@@ -154,26 +172,36 @@ fn row(r: &LockRecord, full: bool) -> [String; 8] {
         ),
         shown_path(r, full),
     ]
+    .map(printable)
 }
 
+/// Terminal columns, as comfy-table measures them: a CJK character takes two.
 fn width(s: &str) -> usize {
-    s.chars().count()
+    unicode_width::UnicodeWidthStr::width(s)
 }
 
-/// Cuts `s` to `w` characters with an ellipsis, at the start or at the end.
+/// Cuts `s` to `w` terminal columns with an ellipsis, at the start or at the end.
 fn cut(s: &str, w: usize, at_start: bool) -> String {
-    let n = width(s);
-    if n <= w {
+    if width(s) <= w {
         return s.to_owned();
     }
     if w == 0 {
         return String::new();
     }
+    // Whole characters, as many as fit next to the ellipsis.
+    let mut room = w - 1;
+    let mut keep = |c: &char| {
+        let cw = unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0);
+        let fits = cw <= room;
+        room = room.saturating_sub(cw);
+        fits
+    };
     if at_start {
-        let tail: String = s.chars().skip(n - (w - 1)).collect();
-        format!("…{tail}")
+        let mut tail: Vec<char> = s.chars().rev().take_while(&mut keep).collect();
+        tail.reverse();
+        format!("…{}", tail.into_iter().collect::<String>())
     } else {
-        let head: String = s.chars().take(w - 1).collect();
+        let head: String = s.chars().take_while(keep).collect();
         format!("{head}…")
     }
 }
@@ -222,9 +250,9 @@ pub fn terminal_width() -> Option<usize> {
     (r == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
 }
 
-/// The `scan` table: one line per lock. On a terminal (`width` given) the columns are aligned
-/// and cut to fit; otherwise they are separated by tabs and never cut, for `cut`, `awk` and
-/// spreadsheets.
+/// The `scan` table: one line per lock. On a terminal (`columns` given) the columns are
+/// aligned by comfy-table and cut to fit; otherwise they are separated by tabs and never cut,
+/// for `cut`, `awk` and spreadsheets.
 pub fn table(
     records: &[LockRecord],
     colour: bool,
@@ -232,58 +260,82 @@ pub fn table(
     columns: Option<usize>,
 ) -> String {
     let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
-    let Some(max) = columns else {
-        let mut out = HEADER.join("\t");
-        for r in &rows {
-            out.push('\n');
-            out.push_str(&r.join("\t"));
-        }
-        return out;
-    };
-    let w = fit(&rows, Some(max));
-    // Aligned cells; a terminal too narrow even for the shrunk columns cuts the line at its
-    // edge, as `ps` does.
-    let line = |cells: &[String; 8], colour_of: Option<Color>| {
-        let mut l = String::new();
-        let mut used = 0;
-        for (i, c) in cells.iter().enumerate() {
-            let mut text = cut(c, w[i], SHRINK[i].1);
-            let last = i + 1 == cells.len();
-            let room = max.saturating_sub(used);
-            let full = width(&text) > room;
-            if full {
-                text = cut(&text, room, false);
-            }
-            used += width(&text);
-            l.push_str(&match (i, colour_of) {
-                (1, Some(col)) => paint(&text, col),
-                _ => text.clone(),
-            });
-            if full || last {
-                break;
-            }
-            let gap = (w[i] - width(&text) + 2).min(max.saturating_sub(used));
-            l.push_str(&" ".repeat(gap));
-            used += gap;
-        }
-        l.trim_end().to_owned()
-    };
-    let mut out = line(&HEADER.map(str::to_owned), None);
-    for (r, cells) in records.iter().zip(&rows) {
+    match columns {
+        Some(max) => aligned(records, &rows, colour, max),
+        None => tab_separated(&rows),
+    }
+}
+
+/// Off a terminal: a plain join, not comfy-table, because comfy-table only lays out aligned
+/// columns (padding with spaces); a tab-separated line has no layout to do and must never be
+/// cut or padded.
+fn tab_separated(rows: &[[String; 8]]) -> String {
+    let mut out = HEADER.join("\t");
+    for r in rows {
         out.push('\n');
-        out.push_str(&line(cells, colour.then(|| status(r).1)));
+        out.push_str(&r.join("\t"));
     }
     out
 }
 
-fn paint(s: &str, c: Color) -> String {
-    let code = match c {
-        Color::Red => 31,
-        Color::Green => 32,
-        Color::Yellow => 33,
-        Color::Magenta => 35,
+/// On a terminal, docker-ps style: no borders, two spaces between columns, each column cut
+/// to the width [`fit`] gives it. comfy-table cuts only at a cell's end, so the cells are cut
+/// here (a path keeps its tail) and comfy-table lays them out with no arrangement of its own.
+/// A terminal too narrow even for the shrunk columns cuts the line at its edge, as `ps` does.
+fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usize) -> String {
+    use comfy_table::{Cell, ContentArrangement, Table, presets};
+    let w = fit(rows, Some(max));
+    // Where each column starts; those starting at or past the edge are not shown.
+    let starts: Vec<usize> = w
+        .iter()
+        .scan(0, |at, wi| {
+            let s = *at;
+            *at += wi + 2;
+            Some(s)
+        })
+        .collect();
+    let shown = starts.iter().take_while(|&&s| s < max).count();
+    let cells = |texts: &[String; 8]| -> Vec<String> {
+        (0..shown)
+            .map(|i| cut(&cut(&texts[i], w[i], SHRINK[i].1), max - starts[i], false))
+            .collect()
     };
-    format!("\x1b[{code}m{s}\x1b[0m")
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        // Styling follows `--color`, not comfy-table's own look at stdout.
+        .force_no_tty();
+    if colour {
+        t.enforce_styling();
+        t.style_text_only();
+        // `colour` already weighed NO_COLOR against `--color`; crossterm would weigh it again.
+        crossterm::style::Colored::set_ansi_color_disabled(false);
+    }
+    t.set_header(cells(&HEADER.map(str::to_owned)));
+    for (r, texts) in records.iter().zip(rows) {
+        let mut row: Vec<Cell> = cells(texts).into_iter().map(Cell::new).collect();
+        if colour && row.len() > 1 {
+            let word = row.remove(1);
+            row.insert(1, word.fg(status(r).1.into()));
+        }
+        t.add_row(row);
+    }
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding(if i + 1 == shown { (0, 0) } else { (0, 2) });
+    }
+    t.trim_fmt()
+}
+
+impl From<Color> for comfy_table::Color {
+    /// The terminal's own palette colours 1–5 (`31`–`35`), as `ls` and `grep` use.
+    fn from(c: Color) -> Self {
+        match c {
+            Color::Red => comfy_table::Color::DarkRed,
+            Color::Green => comfy_table::Color::DarkGreen,
+            Color::Yellow => comfy_table::Color::DarkYellow,
+            Color::Magenta => comfy_table::Color::DarkMagenta,
+        }
+    }
 }
 
 /// One line per lock that `clean` acted on (or would have): what, where, why, and the payload,
@@ -542,6 +594,26 @@ mod tests {
         }
     }
 
+    /// What a terminal shows of a line: SGR sequences (`ESC [ … m`) take no column.
+    fn visible(line: &str) -> String {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                assert_eq!(chars.next(), Some('['), "{line:?}");
+                for d in chars.by_ref() {
+                    if d == 'm' {
+                        break;
+                    }
+                    assert!(d.is_ascii_digit() || d == ';', "{line:?}");
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
     #[test]
     fn the_table_fits_any_width_one_line_per_lock() {
         use crate::place::Location;
@@ -557,7 +629,7 @@ mod tests {
             let lines: Vec<&str> = t.lines().collect();
             assert_eq!(lines.len(), 3, "{t}");
             for l in &lines {
-                let plain = l.replace("\x1b[33m", "").replace("\x1b[0m", "");
+                let plain = visible(l);
                 assert!(plain.chars().count() <= cols, "{cols}: {plain:?}");
             }
             // The user id (the session key's end) survives the cut.
@@ -573,6 +645,169 @@ mod tests {
             t.contains("\t/home/node/.openclaw/agents/main/sessions/"),
             "{t}"
         );
+    }
+
+    fn lock(action: Action, stale: bool, owner: OwnerState, name: Option<&str>) -> LockRecord {
+        LockRecord {
+            location: crate::place::Location::Host,
+            action,
+            stale,
+            owner_state: owner,
+            owner_name: name.map(str::to_owned),
+            reasons: if stale {
+                record(crate::place::Location::Host, None).reasons
+            } else {
+                vec![]
+            },
+            ..record(crate::place::Location::Host, None)
+        }
+    }
+
+    /// The layout, byte for byte, as the hand-rolled formatter drew it before comfy-table
+    /// (colour codes aside): two spaces between columns, none before or after, the status word
+    /// coloured alone, cuts at the start of a session or path and at the end of a note.
+    #[test]
+    fn the_table_layout_is_exact_at_80_and_200_columns() {
+        use crate::place::Location;
+        let path = "agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock";
+        let two = [
+            LockRecord {
+                session_key: Some("agent:main:openai-user:1000000005".into()),
+                ..lock(Action::Kept, false, OwnerState::Alive, Some("sleep"))
+            },
+            LockRecord {
+                session_key: Some("agent:main:openai-user:1000000004".into()),
+                ..lock(Action::Kept, true, OwnerState::Dead, None)
+            },
+        ];
+        let y = "\x1b[38;5;3m";
+        let (r, g, m, e) = ("\x1b[38;5;1m", "\x1b[38;5;2m", "\x1b[38;5;5m", "\x1b[39m");
+        assert_eq!(
+            table(&two, true, false, Some(80)),
+            format!(
+                "WHERE  STATUS  AGE    PID      OWNER  WHY       SESSION           LOCK\n\
+                 host   {g}held{e}    1d01h  4194303  sleep  -         …user:1000000005  …1b.jsonl.lock\n\
+                 host   {r}stale{e}   1d01h  4194303  dead   recycle…  …user:1000000004  …1b.jsonl.lock"
+            )
+        );
+        assert_eq!(
+            table(&two, true, false, Some(200)),
+            format!(
+                "WHERE  STATUS  AGE    PID      OWNER  WHY                    SESSION                 LOCK\n\
+                 host   {g}held{e}    1d01h  4194303  sleep  -                      openai-user:1000000005  {path}\n\
+                 host   {r}stale{e}   1d01h  4194303  dead   recycled-pid, too-old  openai-user:1000000004  {path}"
+            )
+        );
+        let four = [
+            record(
+                Location::Container("zaki-user-1234567890".into()),
+                Some("a long note that says why it was kept or skipped in words"),
+            ),
+            LockRecord {
+                session_key: Some("agent:main:openai-user:1".into()),
+                ..lock(Action::Removed, true, OwnerState::Dead, None)
+            },
+            LockRecord {
+                path: "/no/agents/dir.lock".into(),
+                session_key: Some("agent:other:x".into()),
+                note: Some("n".into()),
+                ..lock(
+                    Action::Skipped,
+                    false,
+                    OwnerState::Alive,
+                    Some("openclaw-gateway-long-name"),
+                )
+            },
+            LockRecord {
+                session_key: None,
+                ..lock(Action::Kept, false, OwnerState::Alive, Some("sleep"))
+            },
+        ];
+        // So many wide columns that the path, shrunk last, starts past the 80th column.
+        let t80 = table(&four, true, false, Some(80));
+        assert_eq!(
+            t80,
+            format!(
+                "WHERE         STATUS        AGE    PID      OWNER   WHY       SESSION\n\
+                 …-1234567890  {y}would-remove{e}  1d01h  4194303  recyc…  recycle…  …user:1234567890\n\
+                 host          {r}removed{e}       1d01h  4194303  dead    recycle…  openai-user:1\n\
+                 host          {m}skipped{e}       1d01h  4194303  openc…  n         agent:other:x\n\
+                 host          {g}held{e}          1d01h  4194303  sleep   -         -"
+            )
+        );
+        // A coloured line takes the columns of the same line without colour.
+        let plain = table(&four, false, false, Some(80));
+        for (c, p) in t80.lines().zip(plain.lines()) {
+            assert_eq!(visible(c), p);
+            assert!(p.chars().count() <= 80, "{p:?}");
+        }
+        assert_eq!(
+            table(&four, true, false, Some(200)),
+            format!(
+                "WHERE                 STATUS        AGE    PID      OWNER                       WHY                         SESSION                 LOCK\n\
+                 zaki-user-1234567890  {y}would-remove{e}  1d01h  4194303  recycled                    recycled-pid, too-old: a …  openai-user:1234567890  {path}\n\
+                 host                  {r}removed{e}       1d01h  4194303  dead                        recycled-pid, too-old       openai-user:1           {path}\n\
+                 host                  {m}skipped{e}       1d01h  4194303  openclaw-gateway-long-name  n                           agent:other:x           agents/dir.lock\n\
+                 host                  {g}held{e}          1d01h  4194303  sleep                       -                           -                       {path}"
+            )
+        );
+    }
+
+    /// Names written inside a container (a file name, a session key, a note) cannot add a
+    /// line, a cell or a terminal command to the table.
+    #[test]
+    fn control_characters_are_written_out() {
+        let hostile = LockRecord {
+            path: "/s/agents/main/sessions/a\nb\x1b[2J\x07.jsonl.lock".into(),
+            session_key: Some("agent:main:x\ty\r".into()),
+            note: Some("\u{85}line".into()),
+            ..record(crate::place::Location::Host, None)
+        };
+        let recs = [hostile.clone(), hostile];
+        for cols in [None, Some(80), Some(250)] {
+            let t = table(&recs, false, false, cols);
+            assert_eq!(t.lines().count(), 3, "{cols:?}: {t:?}");
+            assert!(
+                !t.contains(['\x1b', '\x07', '\r', '\u{85}']),
+                "{cols:?}: {t:?}"
+            );
+            if cols.is_none() {
+                assert!(t.lines().all(|l| l.split('\t').count() == 8), "{t:?}");
+            }
+        }
+        let t = table(&recs, false, false, Some(250));
+        assert!(
+            t.contains(r"agents/main/sessions/a\nb\u{1b}[2J\u{7}.jsonl.lock"),
+            "{t}"
+        );
+        assert!(t.contains(r"x\ty\r"), "{t}");
+    }
+
+    /// Wide characters (a CJK name takes two columns) are counted as the terminal counts them,
+    /// so that the line still fits and the columns still line up.
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let wide = LockRecord {
+            path: "/s/agents/main/sessions/会话会话会话会话会话会话会话会话会话会话.jsonl.lock"
+                .into(),
+            session_key: Some("agent:main:用户:一二三四五六七八九十".into()),
+            ..record(crate::place::Location::Host, None)
+        };
+        let recs = [wide, record(crate::place::Location::Host, None)];
+        for cols in [40, 60, 80, 120, 250] {
+            let t = table(&recs, false, false, Some(cols));
+            let w: Vec<usize> = t.lines().map(width).collect();
+            assert!(w.iter().all(|&w| w <= cols), "{cols}: {w:?}\n{t}");
+            // The STATUS column starts at the same column on every line.
+            let at: Vec<usize> = t
+                .lines()
+                .map(|l| width(&l[..l.find(['S', 'w']).unwrap()]))
+                .collect();
+            assert!(at.iter().all(|&a| a == at[0]), "{cols}: {at:?}\n{t}");
+        }
+        assert_eq!(cut("一二三四", 6, true), "…三四");
+        assert_eq!(cut("一二三四", 6, false), "一二…");
+        assert_eq!(cut("一二三四", 4, false), "一…");
     }
 
     #[test]

@@ -373,6 +373,60 @@ fn the_table_fits_an_80_column_terminal_one_line_per_lock() {
     );
 }
 
+/// `--color always` in a real 80-column terminal: the status words are coloured, and the
+/// coloured rows line up with the header as plain ones do (the colour takes no column).
+#[test]
+fn the_coloured_table_lines_up_in_a_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, _live) = demo_tree(tmp.path());
+    let t = Tmux::start(
+        tmp.path(),
+        80,
+        50,
+        &["bash", "--norc", "--noprofile"],
+        &[("PS1", "$ ".into()), ("NO_COLOR", "1".into())],
+    );
+    t.literal(&format!(
+        "clear; {} scan --no-containers --color always --root {}; echo END",
+        common::bin().display(),
+        state.display()
+    ));
+    t.keys(&["Enter"]);
+    let screen = t.wait_for(&["scan: 6 locks", "\nEND"], "coloured scan in 80 columns");
+    let shown = screen.join("\n");
+    let start = screen
+        .iter()
+        .position(|l| l.starts_with("WHERE"))
+        .unwrap_or_else(|| panic!("no header:\n{shown}"));
+    let header = &screen[start];
+    let rows = &screen[start + 1..start + 7];
+    for col in ["STATUS", "AGE", "PID", "SESSION", "LOCK"] {
+        let at = header
+            .find(col)
+            .unwrap_or_else(|| panic!("no {col}:\n{shown}"));
+        for r in rows {
+            // Columns, not bytes: a cut cell starts with a three-byte `…`.
+            let r: Vec<char> = r.chars().collect();
+            assert!(r.len() <= 80, "row wider than 80:\n{shown}");
+            assert!(
+                r[at - 2..at] == [' ', ' '] && r[at] != ' ',
+                "{col} not at column {at}:\n{shown}"
+            );
+        }
+    }
+    // The terminal got the colour of each status word: red (1) stale, green (2) held, in
+    // either spelling of the palette colour (`ESC[31m` or `ESC[38;5;1m`).
+    let styled = t.tmux(&["capture-pane", "-p", "-e", "-t", "0"]);
+    for (word, n) in [("stale", 1), ("held", 2)] {
+        assert!(
+            [format!("\x1b[3{n}m{word}"), format!("\x1b[38;5;{n}m{word}")]
+                .iter()
+                .any(|c| styled.contains(c)),
+            "{word} not coloured {n}: {styled:?}"
+        );
+    }
+}
+
 trait TapMkdir {
     fn tap_mkdir(self) -> Self;
 }
