@@ -170,7 +170,11 @@ fn openclaw_2026_7_35_one_hour_max_hold_reply_older_than_the_threshold_is_kept()
     let taken = Instant::now();
     // Older than the threshold given on the command line, well within the reply.
     std::thread::sleep(Duration::from_secs(22).saturating_sub(taken.elapsed()));
-    let r = clean(tmp.path(), &g, &["--older-than", "20s"]);
+    let r = clean(
+        tmp.path(),
+        &g,
+        &["--older-than", "20s", "--allow-short-threshold"],
+    );
     let l = the_lock(&r, &lock);
     assert_held_by_its_gateway(l, &g);
     assert_eq!(l["max_hold_ms"], 3_600_000, "{l:#}");
