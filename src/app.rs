@@ -68,7 +68,12 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
                 && r.age_seconds.is_some_and(|a| a as f64 > t)
         })
     };
-    let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
+    // Wedged locks (held open past their max hold) count as held over whatever the threshold.
+    let n_held_over = report
+        .locks
+        .iter()
+        .filter(|r| is_held_over(r) || r.wedged)
+        .count();
     let any_stale = report.summary.stale > 0;
     let success = report.errors.is_empty();
 
@@ -89,9 +94,9 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
             )
         });
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
-    report
-        .locks
-        .retain(|r| (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r)));
+    report.locks.retain(|r| {
+        (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r) || r.wedged)
+    });
     report_problems(&report);
     match args.format {
         ScanFormat::Json => print_line(&output::json(&report))?,

@@ -22,7 +22,7 @@ echo "zaki-locks 1"
 echo "self $$"
 echo "btime $(sed -n 's/^btime //p' /proc/stat 2>/dev/null)"
 echo "ticks $(getconf CLK_TCK 2>/dev/null)"
-pids="" keys=""
+pids="" keys="" anylock=""
 for state in "$@"; do
   say state "$state"
   [ -d "$state" ] || { echo absent; continue; }
@@ -42,6 +42,7 @@ for state in "$@"; do
       [ -f "$f" ] || { say special "$f"; continue; }
       meta=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || continue
       say "lock $meta" "$f"
+      anylock=1
       data=$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)
       echo "data $data"
       p=$(dd if="$f" bs=4097 count=1 2>/dev/null | tr -d '\n' | sed -n 's/.*"pid"[^0-9]*\([0-9][0-9]*\).*/\1/p')
@@ -59,6 +60,24 @@ for state in "$@"; do
     keys=""
   done
 done
+if [ -n "$pids$anylock" ]; then
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = "$$" ] && continue
+    if ! ls "$d/fd" >/dev/null 2>&1; then
+      [ -d "$d" ] && echo "fdunreadable $p"
+      continue
+    fi
+    for fd in "$d"/fd/*; do
+      case "$(readlink "$fd" 2>/dev/null)" in
+        *.lock|*".lock (deleted)")
+          id=$(stat -L -c '%d %i' "$fd" 2>/dev/null) || continue
+          printf 'held %s %s ' "$p" "$id"; hex < "$d/comm" 2>/dev/null || echo ;;
+      esac
+    done
+  done
+  echo fds
+fi
 for p in $pids; do
   case " $seen " in *" $p "*) continue ;; esac
   seen="$seen $p"
@@ -198,6 +217,7 @@ impl RawFile {
                 ino: self.ino,
                 size: self.size,
                 mtime: (self.mtime, 0),
+                nlink: 1,
             },
             content: self.content.clone(),
         }
@@ -216,6 +236,15 @@ pub struct Listing {
     pub owners: HashMap<u64, Owner>,
     /// Session stores of the sessions dirs that hold transcript locks, by dir.
     pub stores: HashMap<String, crate::sessions::SessionIndex>,
+    /// Processes in the container with a `.lock` open: (device, inode) → (pid, comm).
+    pub held: HashMap<(u64, u64), Vec<(u64, String)>>,
+    /// Pids whose open files could not be listed.
+    pub fd_unreadable: Vec<u64>,
+    /// The script listed the container's open files (the `fds` line).
+    pub fds_listed: bool,
+    /// State dirs that other containers or the host may use too (set by the caller from the
+    /// container's mounts), with why: no holder found there is not evidence.
+    pub shared: HashMap<String, String>,
 }
 
 impl Listing {
@@ -225,6 +254,44 @@ impl Listing {
     pub fn session_key(&self, path: &str, session_id: &str) -> Option<String> {
         let dir = path.rsplit_once('/')?.0;
         self.stores.get(dir)?.key_for(session_id).map(str::to_owned)
+    }
+
+    /// The processes in the container holding `raw` open.
+    pub fn holders_of(&self, raw: &RawLock, container: &str) -> Vec<crate::holders::Holder> {
+        let Ok(f) = &raw.file else {
+            return Vec::new();
+        };
+        self.held
+            .get(&(f.dev, f.ino))
+            .map(|v| {
+                v.iter()
+                    .map(|(pid, comm)| crate::holders::Holder {
+                        host_pid: *pid,
+                        ns_pid: *pid,
+                        comm: comm.clone(),
+                        container: Some(container.to_owned()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the container's processes are every possible holder of `raw`.
+    pub fn visibility(&self, raw: &RawLock) -> crate::holders::Visibility {
+        use crate::holders::Visibility;
+        if !self.fds_listed {
+            return Visibility::Incomplete("the container's open files were not listed".into());
+        }
+        if let Some(pid) = self.fd_unreadable.first() {
+            return Visibility::Incomplete(format!(
+                "the open files of {} process(es) in the container could not be read (pid {pid})",
+                self.fd_unreadable.len()
+            ));
+        }
+        if let Some(why) = self.shared.get(&raw.state_dir) {
+            return Visibility::Incomplete(why.clone());
+        }
+        Visibility::Complete
     }
 
     pub fn owner(&self, pid: u64) -> Owner {
@@ -413,6 +480,14 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
             }
             // The script's own pid in the container (to kill it if it runs over).
             "self" => {}
+            "held" => {
+                let pid: u64 = num(w.next(), "pid")?;
+                let id = (num(w.next(), "device")?, num(w.next(), "inode")?);
+                let comm = unhex_str(w.next().unwrap_or(""))?.trim_end().to_owned();
+                l.held.entry(id).or_default().push((pid, comm));
+            }
+            "fdunreadable" => l.fd_unreadable.push(num(w.next(), "pid")?),
+            "fds" => l.fds_listed = true,
             "end" => {
                 ended = true;
                 break;
@@ -564,6 +639,33 @@ mod tests {
         let lock = format!("special {}\n", hex("/s/agents/main/sessions/x.jsonl.lock"));
         let e = parse_listing(&format!("zaki-locks 1\n{}end\n", lock.repeat(25_001))).unwrap_err();
         assert!(e.0.contains("more than 25000 locks listed"), "{e}");
+    }
+
+    #[test]
+    fn parses_holders_and_visibility() {
+        let path = "/home/node/.openclaw/agents/main/sessions/abc.jsonl.lock";
+        let out = format!(
+            "zaki-locks 1\nstate {}\ndir 1 2 {}\nlock 0 1 88 2049 {}\ndata \nheld 8 2049 88 {}\nfds\nend\n",
+            hex("/home/node/.openclaw"),
+            hex("/home/node/.openclaw/agents/main/sessions"),
+            hex(path),
+            hex("node\n"),
+        );
+        let mut l = parse_listing(&out).unwrap();
+        let raw = l.locks[0].clone();
+        let h = l.holders_of(&raw, "zaki-user-1");
+        assert_eq!(h.len(), 1);
+        assert_eq!((h[0].ns_pid, h[0].comm.as_str()), (8, "node"));
+        assert!(l.visibility(&raw).is_complete());
+        l.shared
+            .insert("/home/node/.openclaw".into(), "on a volume".into());
+        assert!(!l.visibility(&raw).is_complete());
+        l.shared.clear();
+        l.fd_unreadable.push(9);
+        assert!(!l.visibility(&raw).is_complete());
+        // Without the `fds` line, nothing is known about holders.
+        let l = parse_listing(&out.replace("fds\n", "")).unwrap();
+        assert!(!l.visibility(&raw).is_complete());
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod docker;
 pub mod docs;
 pub mod escape;
 pub mod exit_codes;
+pub mod holders;
 pub mod http;
 pub mod interrupt;
 pub mod lock;

@@ -143,6 +143,21 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
         "Locks whose owner could not be observed (another PID namespace, Docker unreachable).",
         &one(unknown as f64),
     );
+    t.gauge(
+        "zaki_locks_wedged_locks",
+        "Locks held open past their max hold: the owner's run is stuck; restart its container or process.",
+        &one(report.summary.wedged as f64),
+    );
+    let incomplete = report
+        .locks
+        .iter()
+        .filter(|l| l.visibility != "complete" && l.action != Action::Skipped)
+        .count();
+    t.gauge(
+        "zaki_locks_holders_unseen_locks",
+        "Locks for which not every possible holder could be looked at (judged by their pid alone).",
+        &one(incomplete as f64),
+    );
     let oldest = report
         .locks
         .iter()

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::holders::{Holder, Visibility};
 use crate::lock::{LockKind, MAX_PAYLOAD_BYTES, Payload, session_id};
 use crate::pidns::{Namespaces, NsMap};
 use crate::place::{Location, PidView, Place, Problem};
@@ -28,6 +29,8 @@ pub struct FileId {
     pub size: u64,
     /// Modification time (seconds, nanoseconds).
     pub mtime: (i64, i64),
+    /// Hard links: more than one means a holder may have opened it by another name.
+    pub nlink: u64,
 }
 
 impl FileId {
@@ -37,6 +40,7 @@ impl FileId {
             ino: meta.ino(),
             size: meta.size(),
             mtime: (meta.mtime(), meta.mtime_nsec()),
+            nlink: meta.nlink(),
         }
     }
 
@@ -46,6 +50,8 @@ impl FileId {
             ino: st.st_ino,
             size: st.st_size as u64,
             mtime: (st.st_mtime, st.st_mtime_nsec),
+            #[allow(clippy::useless_conversion)] // nlink_t is u32 on some targets
+            nlink: u64::from(st.st_nlink),
         }
     }
 
@@ -149,6 +155,12 @@ pub struct Observed {
     pub site: Site,
     /// The leftover of an interrupted removal: removed if stale, else put back under its name.
     pub leftover: Option<crate::walk::Leftover>,
+    /// Processes found holding it open (filled in by the holder search, after every read).
+    pub holders: Vec<Holder>,
+    /// Whether that search could see every possible holder.
+    pub visibility: Visibility,
+    /// Whether some process has it open (`None`: could not be told).
+    pub held_open: Option<bool>,
 }
 
 fn transcript_id(kind: LockKind, name: &str) -> Option<String> {
@@ -212,6 +224,9 @@ pub fn host_locks(
             payload,
             owner: Owner::Gone,
             note: f.leftover.as_ref().map(leftover_note),
+            holders: Vec::new(),
+            visibility: Visibility::Incomplete("not searched".into()),
+            held_open: None,
             site: Site::Host {
                 state_dir: place.state_dir.clone(),
                 rel_dir,
@@ -234,13 +249,9 @@ pub fn host_locks(
                 .or_insert_with(|| proc.observe(pid))
                 .clone(),
             PidView::Unknown(why) => Owner::Unknown(why.clone()),
-            PidView::NoProcesses(why) => {
-                o.note = Some(match o.note.take() {
-                    Some(n) => format!("{n}; {why}"),
-                    None => why.clone(),
-                });
-                Owner::Gone
-            }
+            // A container's state never decides on its own: a paused container's processes
+            // run on, a restarting one takes new locks. Its holders decide (see `holders`).
+            PidView::NoProcesses(why) => Owner::Unknown(why.clone()),
             PidView::Container { init } => {
                 let ns = namespaces.get_or_insert_with(|| Namespaces::scan(Path::new("/proc")));
                 let map = maps.entry(*init).or_insert_with(|| match ns {
@@ -316,6 +327,9 @@ pub fn container_locks(
                 payload,
                 owner,
                 note: raw.leftover.as_ref().map(leftover_note),
+                holders: listing.holders_of(raw, container),
+                visibility: listing.visibility(raw),
+                held_open: None,
                 site: Site::Container {
                     engine,
                     container: container.to_owned(),

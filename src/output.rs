@@ -57,6 +57,7 @@ fn status(r: &LockRecord) -> (&'static str, Color) {
         Action::WouldRemove => ("would-remove", Color::Yellow),
         Action::Skipped => ("skipped", Color::Magenta),
         Action::Kept if r.stale => ("stale", Color::Red),
+        Action::Kept if r.wedged => ("wedged", Color::Red),
         Action::Kept => ("held", Color::Green),
     }
 }
@@ -355,6 +356,12 @@ pub fn action_line(r: &LockRecord) -> String {
         owner(r).replace(' ', ""),
         age(r),
     ));
+    if r.wedged {
+        line.push_str(" wedged=yes");
+    }
+    if let Some(h) = r.holders.first() {
+        line.push_str(&format!(" holder={}", h.host_pid));
+    }
     if let Some(c) = &r.content
         && matches!(r.action, Action::Removed | Action::WouldRemove)
     {
@@ -572,6 +579,11 @@ mod tests {
             action: Action::WouldRemove,
             note: note.map(str::to_owned),
             content: None,
+            held_open: Some(false),
+            holders: Vec::new(),
+            visibility: "complete",
+            visibility_note: None,
+            wedged: false,
         }
     }
 

@@ -123,12 +123,15 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
     let mut observed = observe::host_locks(&places, found, &proc, &mut problems);
     for (target, listing) in survey.exec.iter().zip(listings) {
         match listing {
-            Ok(l) => observed.extend(observe::container_locks(
-                target.engine,
-                &target.container,
-                &l,
-                &mut problems,
-            )),
+            Ok(mut l) => {
+                l.shared = target.shared.clone();
+                observed.extend(observe::container_locks(
+                    target.engine,
+                    &target.container,
+                    &l,
+                    &mut problems,
+                ))
+            }
             Err(e) => {
                 survey.reports[target.report].error = Some(e.clone());
                 problems.push(Problem {
@@ -137,6 +140,15 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
                     message: format!("{e}; nothing was removed there"),
                 });
             }
+        }
+    }
+    // Every lock has been read: now who holds them open (see `holders`).
+    find_holders(&mut observed, &survey.reports, policy, now);
+    for o in observed.iter_mut() {
+        if let Site::Host { state_dir, .. } = &o.site
+            && let Some((_, why)) = survey.ambiguous.iter().find(|(d, _)| d == state_dir)
+        {
+            o.note = Some(why.clone());
         }
     }
     let mut judged: Vec<Judged> = observed
@@ -148,6 +160,9 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
                     mtime: snap.id.mtime_utc(),
                     owner: &obs.owner,
                     now,
+                    holders: &obs.holders,
+                    held: obs.held_open == Some(true),
+                    visibility: &obs.visibility,
                 })
             });
             Judged { obs, verdict }
@@ -163,6 +178,91 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
         warnings: survey.warnings,
         engines: survey.engines,
         engines_up: survey.engines_up,
+    }
+}
+
+/// Asks the kernel, per lock read from this host, whether any process has it open (a write
+/// lease, see `holders`), says per lock whether that answer can be trusted, and names the
+/// holders: the owner the payload names first; every process only for locks still unnamed that
+/// may be wedged (held past their max hold or the threshold), whose fix needs a name, so that a
+/// busy host's process count does not set the cost of a run. Exec'd locks carry their
+/// container's own listing.
+fn find_holders(
+    observed: &mut [Observed],
+    containers: &[ContainerReport],
+    policy: &Policy,
+    now: chrono::DateTime<Utc>,
+) {
+    use crate::holders::{self, Lease};
+    let ids: Vec<(String, String)> = containers
+        .iter()
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    let proc_root = std::path::Path::new("/proc");
+    let mut fs_of: std::collections::HashMap<PathBuf, Option<String>> = Default::default();
+    let mut unnamed: std::collections::HashSet<(u64, u64)> = Default::default();
+    for o in observed.iter_mut() {
+        let (
+            Site::Host {
+                state_dir,
+                rel_dir,
+                dir_id,
+                name,
+            },
+            Ok(snap),
+        ) = (&o.site, &o.file)
+        else {
+            continue;
+        };
+        let id = (snap.id.dev, snap.id.ino);
+        let lease = holders::lease(state_dir, rel_dir, *dir_id, name, id);
+        let fs_why = fs_of
+            .entry(state_dir.clone())
+            .or_insert_with(|| holders::remote_fs(state_dir));
+        o.visibility = holders::file_visibility(&lease, fs_why.as_deref());
+        o.held_open = match lease {
+            Lease::Held => Some(true),
+            Lease::Free => Some(false),
+            Lease::Unknown(_) => None,
+        };
+        if o.held_open != Some(true) {
+            continue;
+        }
+        // The owner in the payload, as a host pid (first NSpid entry); unobserved, the pid
+        // itself (only named if that process really has the inode open).
+        let owner = match &o.owner {
+            crate::proc::Owner::Found(f) => f.nspid.first().copied(),
+            _ => o.payload.pid,
+        };
+        match owner.and_then(|pid| holders::holder_in(proc_root, pid, id, &ids)) {
+            Some(h) => o.holders = vec![h],
+            None => {
+                let since = o.payload.created_at.unwrap_or_else(|| snap.id.mtime_utc());
+                let limit = o
+                    .payload
+                    .max_hold_ms
+                    .and_then(|ms| i64::try_from(ms).ok())
+                    .map_or(policy.stale_after, TimeDelta::milliseconds);
+                if now - since > limit {
+                    unnamed.insert(id);
+                }
+            }
+        }
+    }
+    if unnamed.is_empty() {
+        return;
+    }
+    let search = holders::search(proc_root, &unnamed, &ids);
+    for o in observed.iter_mut() {
+        if let (Site::Host { .. }, Ok(snap), Some(true)) = (&o.site, &o.file, o.held_open)
+            && o.holders.is_empty()
+        {
+            o.holders = search
+                .by_id
+                .get(&(snap.id.dev, snap.id.ino))
+                .cloned()
+                .unwrap_or_default();
+        }
     }
 }
 
@@ -253,7 +353,8 @@ pub async fn act_async(
             }
             continue;
         }
-        if !v.stale {
+        // The policy never calls a held lock stale; removal checks it once more regardless.
+        if !v.stale || !j.obs.holders.is_empty() || j.obs.held_open == Some(true) {
             continue;
         }
         match &j.obs.site {

@@ -174,7 +174,9 @@ pub fn classify(
     lock: Option<&LockRecord>,
 ) -> (Outcome, String) {
     let busy = |lock: &LockRecord| {
-        let held = if lock.stale {
+        let held = if lock.wedged {
+            "wedged: held open past its max hold".to_owned()
+        } else if lock.stale {
             let why: Vec<&str> = lock.reasons.iter().map(|r| r.as_str()).collect();
             match &lock.note {
                 Some(n) => format!("stale ({}: {n})", why.join(", ")),
@@ -580,6 +582,14 @@ impl Probe<'_> {
             );
         }
         report.fix = fix;
+        if report.fix.is_none()
+            && report.verdict == Outcome::SessionBusy
+            && report.session_lock.as_ref().is_some_and(|l| l.wedged)
+        {
+            // Held open past its max hold: the gateway's run is stuck; removing the file
+            // cannot help it (issue 10), restarting its container does.
+            report.fix = Some(format!("docker restart {}", self.container));
+        }
         if t.on {
             let fix = match (&report.fix, report.cleaned) {
                 (Some(f), false) => format!("; to fix: {f}"),
@@ -946,6 +956,11 @@ mod tests {
             action: Action::Kept,
             note: None,
             content: None,
+            held_open: None,
+            holders: Vec::new(),
+            visibility: "complete",
+            visibility_note: None,
+            wedged: false,
         }
     }
 

@@ -52,6 +52,9 @@ pub struct ExecTarget {
     /// Index into [`Survey::reports`].
     pub report: usize,
     pub dirs: Vec<String>,
+    /// Dirs on a mount (bind or volume) that others may use too, with why: there, the holders
+    /// seen inside this container are not every possible holder.
+    pub shared: std::collections::HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -60,6 +63,10 @@ pub struct Survey {
     pub reports: Vec<ContainerReport>,
     pub exec: Vec<ExecTarget>,
     pub warnings: Vec<String>,
+    /// Host state dirs that more than one container can reach, or that a container reaches
+    /// through a mount of a parent dir, with who: which container a lock belongs to is then
+    /// a guess, so it only names owners, never decides.
+    pub ambiguous: Vec<(PathBuf, String)>,
     /// Every engine asked, and whether it answered.
     pub engines_up: Vec<crate::report::EngineStatus>,
 }
@@ -229,6 +236,10 @@ pub async fn survey(
         .map(|p| matches!(p.pids, PidView::Unknown(_)))
         .collect();
     let mut seen_names = HashSet::new();
+    // Other containers that reach each place (exactly, or through a parent dir's mount).
+    let mut others: Vec<Vec<String>> = vec![Vec::new(); places.len()];
+    let mut canon_sources: std::collections::HashMap<String, Option<PathBuf>> =
+        std::collections::HashMap::new();
 
     for (ei, containers) in &listed {
         let engine = &s.engines[*ei];
@@ -238,23 +249,30 @@ pub async fn survey(
             } else {
                 search.names.contains(&c.name)
             };
-            // Host places this container bind-mounts (only meaningful for a local engine).
-            let binds: Vec<usize> = if engine.local {
-                (0..places.len())
-                    .filter(|&i| {
-                        canonical[i]
-                            .as_ref()
-                            .is_some_and(|p| mounted_at(c, p).is_some())
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            // Host places this container bind-mounts exactly (only meaningful for a local
+            // engine); one reached through a parent dir's mount is only noted (ambiguous).
+            let mut binds: Vec<usize> = Vec::new();
+            if engine.local {
+                for (i, canon) in canonical.iter().enumerate() {
+                    let Some(canon) = canon else { continue };
+                    match mounted_at(c, canon, &mut canon_sources) {
+                        Some(Mounted::Exactly(_)) => binds.push(i),
+                        Some(Mounted::Within { source }) => others[i].push(format!(
+                            "{} ({}, mounts the parent dir {})",
+                            c.name,
+                            c.state,
+                            source.display()
+                        )),
+                        None => {}
+                    }
+                }
+            }
             if !selected && binds.is_empty() {
                 continue;
             }
             seen_names.insert(c.name.clone());
-            let details = if c.running() {
+            // A paused container's processes still exist (and hold their locks).
+            let details = if c.running() || c.state == "paused" {
                 engine.details(&c.id).await
             } else {
                 Ok(Details::default())
@@ -276,7 +294,8 @@ pub async fn survey(
                     continue;
                 }
             };
-            let view = match (c.running(), details.pid) {
+            let has_processes = c.running() || c.state == "paused";
+            let view = match (has_processes, details.pid) {
                 (true, Some(init)) => PidView::Container { init },
                 (true, None) => PidView::Unknown(format!("container {} shows no process", c.name)),
                 (false, _) => PidView::NoProcesses(format!(
@@ -286,12 +305,20 @@ pub async fn survey(
             };
             let mut via_host = false;
             for &i in &binds {
-                // A running container wins over a stopped one mounting the same dir.
-                if bound[i] && !c.running() {
+                // A running container wins over a stopped one mounting the same dir; either
+                // way the place is ambiguous.
+                if bound[i] && !has_processes {
+                    others[i].push(format!("{} ({}, mounts it too)", c.name, c.state));
                     continue;
                 }
+                if bound[i] {
+                    others[i].push(format!("{} (mounts it too)", places[i].location));
+                }
                 let canon = canonical[i].as_ref().expect("bound places are canonical");
-                let inside = mounted_at(c, canon).expect("filtered above");
+                let Some(Mounted::Exactly(inside)) = mounted_at(c, canon, &mut canon_sources)
+                else {
+                    unreachable!("filtered above")
+                };
                 places[i].location = Location::Container(c.name.clone());
                 places[i].shown_as = Some(inside.clone());
                 places[i].pids = view.clone();
@@ -338,7 +365,11 @@ pub async fn survey(
                                     places[k].pids = view.clone();
                                     bound[k] = true;
                                 }
-                                Some(_) => {}
+                                Some(k) => {
+                                    if places[k].location != Location::Container(c.name.clone()) {
+                                        others[k].push(format!("{} (uses it too)", c.name));
+                                    }
+                                }
                                 None => {
                                     places.push(Place {
                                         location: Location::Container(c.name.clone()),
@@ -349,6 +380,7 @@ pub async fn survey(
                                     });
                                     canonical.push(Some(canon));
                                     bound.push(true);
+                                    others.push(Vec::new());
                                 }
                             }
                             via_host = true;
@@ -373,6 +405,7 @@ pub async fn survey(
                                     });
                                     canonical.push(None);
                                     bound.push(true);
+                                    others.push(Vec::new());
                                     via_host = true;
                                     report.state_dirs.push(dir);
                                 }
@@ -396,11 +429,16 @@ pub async fn survey(
                 (false, true) => "none",
             };
             if !exec_dirs.is_empty() {
+                let shared = exec_dirs
+                    .iter()
+                    .filter_map(|d| shared_why(c, d).map(|w| (d.clone(), w)))
+                    .collect();
                 s.exec.push(ExecTarget {
                     engine: *ei,
                     container: c.name.clone(),
                     report: s.reports.len(),
                     dirs: exec_dirs.clone(),
+                    shared,
                 });
                 report.state_dirs.extend(exec_dirs);
             }
@@ -426,7 +464,34 @@ pub async fn survey(
             p.pids = PidView::NoProcesses("no container mounts it: its gateway is gone".into());
         }
     }
+    for (p, who) in places.iter_mut().zip(&others) {
+        if who.is_empty() {
+            continue;
+        }
+        let owner = match &p.location {
+            Location::Container(c) => format!("mounted by {c}; also "),
+            _ => String::new(),
+        };
+        let why = format!("ambiguous place: {owner}reachable from {}", who.join(", "));
+        // Whose pid namespace the payload's pid belongs to is a guess now.
+        p.pids = PidView::Unknown(why.clone());
+        s.ambiguous.push((p.state_dir.clone(), why));
+    }
     s
+}
+
+/// Why a container's state dir may be used by others too (it sits on a mount).
+fn shared_why(c: &Container, dir: &str) -> Option<String> {
+    c.mounts
+        .iter()
+        .filter(|m| Path::new(dir).starts_with(&m.destination))
+        .max_by_key(|m| m.destination.len())
+        .map(|m| {
+            format!(
+                "{dir} is on a {} mount ({}) that other containers or the host may use: holders outside this container are not seen",
+                m.kind, m.source
+            )
+        })
 }
 
 /// An engine that cannot be asked is a place not looked at: an error (exit 1), whether it was
@@ -447,9 +512,43 @@ fn unreachable(label: &str, err: &str, problems: &mut Vec<Problem>, s: &mut Surv
     });
 }
 
-/// Where a host path is seen inside the container, through its bind mounts.
-fn mounted_at(c: &Container, host: &Path) -> Option<PathBuf> {
-    through_binds(c, host, |m| (&m.source, &m.destination))
+/// How a container reaches a host dir through its bind mounts.
+enum Mounted {
+    /// Its mount's source is exactly this dir; seen inside at this path.
+    Exactly(PathBuf),
+    /// A mount of a parent dir covers it.
+    Within { source: PathBuf },
+}
+
+/// How a (canonical) host dir is reached by the container: the longest covering bind mount
+/// wins, as in the kernel; mount sources are compared after resolving their symlinks.
+fn mounted_at(
+    c: &Container,
+    host: &Path,
+    canon: &mut std::collections::HashMap<String, Option<PathBuf>>,
+) -> Option<Mounted> {
+    c.mounts
+        .iter()
+        .filter(|m| m.kind == "bind")
+        .filter_map(|m| {
+            let src = canon
+                .entry(m.source.clone())
+                .or_insert_with(|| fs::canonicalize(&m.source).ok())
+                .clone()?;
+            let rel = host.strip_prefix(&src).ok()?;
+            let n = src.as_os_str().len();
+            Some((
+                n,
+                rel.as_os_str().is_empty(),
+                src,
+                Path::new(&m.destination).join(rel),
+            ))
+        })
+        .max_by_key(|(n, ..)| *n)
+        .map(|(_, exact, source, inside)| match exact {
+            true => Mounted::Exactly(inside),
+            false => Mounted::Within { source },
+        })
 }
 
 /// The host path behind a path inside the container, when a bind mount covers it.
