@@ -3,7 +3,9 @@
 //! container running the very same observe script. Prints its figures; asserts only that every
 //! run saw what it should.
 //!
-//! Environment: ZAKI_BENCH_CONTAINERS (default 200), ZAKI_BENCH_RUNS (5). Keep the whole run
+//! Environment: ZAKI_BENCH_CONTAINERS (default 200), ZAKI_BENCH_RUNS (5); ZAKI_BENCH_PROCS
+//! (default 0) extra idle host processes with ZAKI_BENCH_FDS (50) open files each, to time the
+//! holder search on a busy host (`scan` and `clean` are timed again with them). Keep the whole run
 //! under 30 minutes (about 15 runs at 200 containers here): the live locks' `createdAt` is
 //! the fleet's start, and past `--older-than` (30 min) they would be stale as `too-old`.
 //!
@@ -225,6 +227,34 @@ fn main() {
             d
         }),
     );
+    let procs = env_or("ZAKI_BENCH_PROCS", 0);
+    if procs > 0 {
+        let fds = env_or("ZAKI_BENCH_FDS", 50);
+        let crowd = common::Crowd::spawn(procs, fds, &tmp.path().join("crowd"));
+        println!(
+            "with {} more host processes x {fds} open files:",
+            crowd.pids
+        );
+        report(
+            "(a) scan, busy host (after the clean: nothing stale)",
+            &time(runs, || {
+                let (d, o) = timed(zaki(&["scan", "--format", "json"]));
+                let (live, stale, _) = counts(&json(&o));
+                assert_eq!((live, stale), (n, 0));
+                d
+            }),
+        );
+        report(
+            "(d) clean, nothing to remove, busy host",
+            &time(runs, || {
+                let (d, o) = timed(zaki(&["clean", "--format", "json"]));
+                let (kept, stale, removed) = counts(&json(&o));
+                assert_eq!((kept, stale, removed), (n, 0, 0));
+                d
+            }),
+        );
+        drop(crowd);
+    }
     let per_job = looped / f64::from(jobs);
     println!("loop/jobs (loop / {jobs}):{:>38.3} s", per_job);
     println!(

@@ -2,6 +2,8 @@
 //! `find <tree> -name '*.jsonl.lock'` on the same warm cache. Prints its figures; asserts none.
 //!
 //! Environment: ZAKI_BENCH_USERS (default 2000), ZAKI_BENCH_SESSIONS (20), ZAKI_BENCH_RUNS (15).
+//! ZAKI_BENCH_PROCS (default 0) extra idle host processes with ZAKI_BENCH_FDS (50) open files
+//! each, to time the holder search on a busy host: `scan` and `clean` are timed again with them.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -120,6 +122,33 @@ fn main() {
         &time(runs, || zaki(&host_only(&["clean"]))),
         Some(f),
     );
+    let procs = env_or("ZAKI_BENCH_PROCS", 0);
+    if procs > 0 {
+        let fds = env_or("ZAKI_BENCH_FDS", 50);
+        let started = Instant::now();
+        let crowd = common::Crowd::spawn(procs, fds, &tmp.path().join("crowd"));
+        println!(
+            "with {} more host processes x {fds} open files (spawned in {:.1}s):",
+            crowd.pids,
+            started.elapsed().as_secs_f64()
+        );
+        report(
+            "scan (table), busy host",
+            &time(runs, || zaki(&host_only(&["scan"]))),
+            Some(f),
+        );
+        report(
+            "scan --format json, busy host",
+            &time(runs, || zaki(&host_only(&["scan", "--format", "json"]))),
+            Some(f),
+        );
+        report(
+            "clean (nothing to remove), busy host",
+            &time(runs, || zaki(&host_only(&["clean"]))),
+            Some(f),
+        );
+        drop(crowd);
+    }
     println!("peak RSS of any child: {} KiB", max_child_rss_kib());
     let left = exp.stale.iter().filter(|p| p.exists()).count();
     let lost = exp.live.iter().filter(|p| !p.exists()).count();

@@ -12,6 +12,10 @@ need find || missing+=(findutils)
 [ -x /usr/bin/python3.11 ] || missing+=(python3.11-minimal)
 # python3's sqlite3 module: tests write real SQLite databases (OpenClaw 2026.8+ state dirs).
 python3 -c 'import sqlite3' >/dev/null 2>&1 || missing+=(libpython3.11-stdlib)
+# tests/tenants.rs: strace shows that no device or FIFO is ever opened; a tenant container
+# runs the host's python3 with ctypes (renameat2) to swap its dirs for symlinks.
+need strace || missing+=(strace)
+[ -f /usr/lib/python3.11/ctypes/__init__.py ] || missing+=(libpython3.11-stdlib)
 # Where the operator touches it (tests/terminal.rs, tests/package.rs): real shells with their
 # completion, a real terminal, man, and lintian on the package.
 for tool in tmux zsh fish lintian; do need "$tool" || missing+=("$tool"); done

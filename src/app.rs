@@ -70,7 +70,12 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
                 && precise_age(r, now).is_some_and(|a| a > h.threshold(r.max_hold_ms).as_secs_f64())
         })
     };
-    let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
+    // Wedged locks (held open past their max hold) count as held over whatever the threshold.
+    let n_held_over = report
+        .locks
+        .iter()
+        .filter(|r| is_held_over(r) || r.wedged)
+        .count();
     // An orphan turn claim (OpenClaw 2026.8+) blocks its session as surely as a stale lock.
     let any_stale = report.summary.stale > 0 || report.summary.orphan_claims > 0;
     let success = report.errors.is_empty();
@@ -92,9 +97,9 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
             )
         });
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
-    report
-        .locks
-        .retain(|r| (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r)));
+    report.locks.retain(|r| {
+        (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r) || r.wedged)
+    });
     report_problems(&report);
     match args.format {
         ScanFormat::Json => print_line(&output::json(&report))?,
@@ -164,7 +169,7 @@ fn write_metrics(path: Option<&std::path::Path>, text: Option<&str>) -> bool {
         Err(e) => {
             eprintln!(
                 "zaki-locks: error: cannot write the metrics file {}: {e} (check --metrics-file)",
-                path.display()
+                crate::escape::path(path)
             );
             false
         }
@@ -390,7 +395,7 @@ fn man(page: Option<&str>) -> Result<Exit> {
 
 fn report_problems(report: &Report) {
     for w in &report.warnings {
-        eprintln!("zaki-locks: warning: {w}");
+        eprintln!("zaki-locks: warning: {}", crate::escape::text(w));
     }
     for p in &report.errors {
         eprintln!("zaki-locks: error: {p}");

@@ -670,6 +670,10 @@ fn judge_lease(
         mtime: now,
         owner: &owner,
         now,
+        // A lease is a row, not a file: nobody holds it open, and that is no evidence.
+        holders: &[],
+        held: false,
+        visibility: &crate::holders::Visibility::Incomplete("a lease row, not a file".into()),
     });
     let liveness = match (&place.pids, v.owner_state) {
         (PidView::NoProcesses(_), _) => Liveness::Gone,

@@ -19,9 +19,10 @@ LC_ALL=C; export LC_ALL
 hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
 say() { printf '%s ' "$1"; printf '%s' "$2" | hex; }
 echo "zaki-locks 1"
+echo "self $$"
 echo "btime $(sed -n 's/^btime //p' /proc/stat 2>/dev/null)"
 echo "ticks $(getconf CLK_TCK 2>/dev/null)"
-pids="" keys=""
+pids="" keys="" anylock=""
 for state in "$@"; do
   say state "$state"
   [ -d "$state" ] || { echo absent; continue; }
@@ -35,12 +36,13 @@ for state in "$@"; do
     id=$(stat -c '%d %i' "$s" 2>/dev/null) || { say unreadable "$s"; continue; }
     [ -r "$s" ] && [ -x "$s" ] || { say unreadable "$s"; continue; }
     say "dir $id" "$s"
-    for f in "$s"/*.jsonl.lock "$s"/sessions.json.lock; do
+    for f in "$s"/*.jsonl.lock "$s"/sessions.json.lock "$s"/.*.zaki-locks-removing.* "$s"/.zaki-locks-removing.*; do
       if [ -L "$f" ]; then say link "$f"; continue; fi
       [ -e "$f" ] || continue
       [ -f "$f" ] || { say special "$f"; continue; }
       meta=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || continue
       say "lock $meta" "$f"
+      anylock=1
       data=$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)
       echo "data $data"
       p=$(dd if="$f" bs=4097 count=1 2>/dev/null | tr -d '\n' | sed -n 's/.*"pid"[^0-9]*\([0-9][0-9]*\).*/\1/p')
@@ -58,6 +60,24 @@ for state in "$@"; do
     keys=""
   done
 done
+if [ -n "$pids$anylock" ]; then
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = "$$" ] && continue
+    if ! ls "$d/fd" >/dev/null 2>&1; then
+      [ -d "$d" ] && echo "fdunreadable $p"
+      continue
+    fi
+    for fd in "$d"/fd/*; do
+      case "$(readlink "$fd" 2>/dev/null)" in
+        *.lock|*".lock (deleted)")
+          id=$(stat -L -c '%d %i' "$fd" 2>/dev/null) || continue
+          printf 'held %s %s ' "$p" "$id"; hex < "$d/comm" 2>/dev/null || echo ;;
+      esac
+    done
+  done
+  echo fds
+fi
 for p in $pids; do
   case " $seen " in *" $p "*) continue ;; esac
   seen="$seen $p"
@@ -84,6 +104,7 @@ pub const REMOVE_SCRIPT: &str = r#"
 LC_ALL=C; export LC_ALL
 hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
 echo "zaki-locks 1"
+echo "self $$"
 while [ "$#" -ge 8 ]; do
   state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8
   shift 8
@@ -98,7 +119,8 @@ while [ "$#" -ge 8 ]; do
   now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
   [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
   [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
-  priv="$d/.zaki-locks-removing.$$.$ino"
+  n=${f##*/}
+  if [ "${#n}" -le 200 ]; then priv="$d/.$n.zaki-locks-removing.$$.$ino"; else priv="$d/.zaki-locks-removing.h$ino.$$"; fi
   err=$(mv "$f" "$priv" 2>&1) || { echo "failed $tag $err"; continue; }
   moved=$(stat -c '%s %Y %i %d' "$priv" 2>/dev/null)
   if [ "$moved" = "$size $mtime $ino $dev" ] && [ "$(dd if="$priv" bs=4097 count=1 2>/dev/null | hex)" = "$data" ]; then
@@ -110,6 +132,55 @@ while [ "$#" -ge 8 ]; do
   fi
 done
 echo end
+"#;
+
+/// Puts leftovers of interrupted removals back under their lock's name, given as nine arguments
+/// each (the remove script's eight, then the lock's own name), each only if it is unchanged and
+/// reached as the remove script would. `ln` never replaces a lock that has taken the name since:
+/// the leftover then stays where it is, reported.
+pub const PUT_BACK_SCRIPT: &str = r#"
+LC_ALL=C; export LC_ALL
+hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
+echo "zaki-locks 1"
+echo "self $$"
+while [ "$#" -ge 9 ]; do
+  state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8 orig=$9
+  shift 9
+  tag=$(printf '%s' "$f" | hex)
+  d=${f%/*}
+  agent=${d%/*}
+  case "$orig" in */*|.|..|"") echo "failed $tag not a plain name"; continue ;; esac
+  if [ -L "$state/agents" ] || [ -L "$agent" ] || [ -L "$d" ]; then echo "changed $tag a directory on the way is a symlink"; continue; fi
+  [ "$(stat -c '%d %i' "$d" 2>/dev/null)" = "$dirid" ] || { echo "changed $tag its sessions directory was replaced since it was read"; continue; }
+  if [ -L "$f" ]; then echo "changed $tag replaced by a symlink"; continue; fi
+  [ -e "$f" ] || { echo "gone $tag"; continue; }
+  [ -f "$f" ] || { echo "changed $tag no longer a regular file"; continue; }
+  now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
+  [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
+  [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
+  if ln "$f" "$d/$orig" 2>/dev/null; then
+    rm -f "$f"
+    echo "changed $tag left over from an interrupted removal and still held: put back as $orig"
+  else
+    echo "failed $tag left over from an interrupted removal and still held, but $orig exists again: left where it is"
+  fi
+done
+echo end
+"#;
+
+/// Kills a script (the pid it printed as `self`) and all its descendants inside a container, by
+/// exec: for a remote engine, whose processes this host cannot signal.
+pub const KILL_SCRIPT: &str = r#"
+all=" $1 " more=1
+while [ -n "$more" ]; do
+  more=
+  for s in /proc/[0-9]*/stat; do
+    read -r p c st pp rest < "$s" 2>/dev/null || continue
+    case "$all" in *" $pp "*) case "$all" in *" $p "*) ;; *) all="$all$p " more=1 ;; esac ;; esac
+  done
+done
+kill -9 $all 2>/dev/null
+exit 0
 "#;
 
 /// One lock as the observe script saw it.
@@ -124,6 +195,8 @@ pub struct RawLock {
     pub dir_id: (u64, u64),
     /// Regular file facts and content, or why it was not read.
     pub file: Result<RawFile, &'static str>,
+    /// Set for the leftover of an interrupted removal.
+    pub leftover: Option<crate::walk::Leftover>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +217,7 @@ impl RawFile {
                 ino: self.ino,
                 size: self.size,
                 mtime: (self.mtime, 0),
+                nlink: 1,
             },
             content: self.content.clone(),
         }
@@ -162,6 +236,15 @@ pub struct Listing {
     pub owners: HashMap<u64, Owner>,
     /// Session stores of the sessions dirs that hold transcript locks, by dir.
     pub stores: HashMap<String, crate::sessions::SessionIndex>,
+    /// Processes in the container with a `.lock` open: (device, inode) → (pid, comm).
+    pub held: HashMap<(u64, u64), Vec<(u64, String)>>,
+    /// Pids whose open files could not be listed.
+    pub fd_unreadable: Vec<u64>,
+    /// The script listed the container's open files (the `fds` line).
+    pub fds_listed: bool,
+    /// State dirs that other containers or the host may use too (set by the caller from the
+    /// container's mounts), with why: no holder found there is not evidence.
+    pub shared: HashMap<String, String>,
 }
 
 impl Listing {
@@ -173,12 +256,57 @@ impl Listing {
         self.stores.get(dir)?.key_for(session_id).map(str::to_owned)
     }
 
+    /// The processes in the container holding `raw` open.
+    pub fn holders_of(&self, raw: &RawLock, container: &str) -> Vec<crate::holders::Holder> {
+        let Ok(f) = &raw.file else {
+            return Vec::new();
+        };
+        self.held
+            .get(&(f.dev, f.ino))
+            .map(|v| {
+                v.iter()
+                    .map(|(pid, comm)| crate::holders::Holder {
+                        host_pid: *pid,
+                        ns_pid: *pid,
+                        comm: comm.clone(),
+                        container: Some(container.to_owned()),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the container's processes are every possible holder of `raw`.
+    pub fn visibility(&self, raw: &RawLock) -> crate::holders::Visibility {
+        use crate::holders::Visibility;
+        if !self.fds_listed {
+            return Visibility::Incomplete("the container's open files were not listed".into());
+        }
+        if let Some(pid) = self.fd_unreadable.first() {
+            return Visibility::Incomplete(format!(
+                "the open files of {} process(es) in the container could not be read (pid {pid})",
+                self.fd_unreadable.len()
+            ));
+        }
+        if let Some(why) = self.shared.get(&raw.state_dir) {
+            return Visibility::Incomplete(why.clone());
+        }
+        Visibility::Complete
+    }
+
     pub fn owner(&self, pid: u64) -> Owner {
         self.owners.get(&pid).cloned().unwrap_or_else(|| {
             Owner::Unknown(format!("pid {pid} was not observed in the container"))
         })
     }
 }
+
+/// Most locks one container's listing may hold; past it the container's result is an error
+/// naming the bound (16 MiB of hostile output once became 140,000 locks and 586 MB).
+pub const MAX_LOCKS_PER_CONTAINER: usize = 25_000;
+/// Most lines one container's listing may hold (a lock, its data, its owner's two lines and
+/// its dir's are under 8 per lock); past it the container's result is an error naming the bound.
+pub const MAX_LINES_PER_CONTAINER: usize = 200_000;
 
 /// Why an exec's output could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,7 +360,12 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
     let mut gone = Vec::new();
     let mut unreadable = Vec::new();
     let mut ended = false;
-    for line in lines {
+    for (n, line) in lines.enumerate() {
+        if n >= MAX_LINES_PER_CONTAINER {
+            return Err(ParseError(format!(
+                "more than {MAX_LINES_PER_CONTAINER} lines of exec output: none judged (the bound per container)"
+            )));
+        }
         let mut w = line.split(' ');
         match w.next().unwrap_or("") {
             "btime" => btime = w.next().and_then(|v| v.parse().ok()),
@@ -273,7 +406,17 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                 };
                 let path = unhex_str(hexpath.unwrap_or(""))?;
                 let name = path.rsplit('/').next().unwrap_or("");
-                let Some(lock_kind) = classify_name(name.as_bytes()) else {
+                // A lock, or the leftover of an interrupted removal (judged like its lock).
+                let leftover = crate::walk::leftover_of(name.as_bytes());
+                let Some(lock_kind) = classify_name(name.as_bytes()).or_else(|| {
+                    let l = leftover.as_ref()?;
+                    Some(
+                        l.original
+                            .as_ref()
+                            .and_then(|o| classify_name(o.as_encoded_bytes()))
+                            .unwrap_or(LockKind::Transcript),
+                    )
+                }) else {
                     return Err(ParseError(format!("unexpected file {path} in exec output")));
                 };
                 let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();
@@ -284,7 +427,13 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                     agent,
                     dir_id,
                     file,
+                    leftover,
                 };
+                if l.locks.len() >= MAX_LOCKS_PER_CONTAINER {
+                    return Err(ParseError(format!(
+                        "more than {MAX_LOCKS_PER_CONTAINER} locks listed: none judged (the bound per container)"
+                    )));
+                }
                 if kind == "lock" {
                     pending = Some(raw);
                 } else {
@@ -329,6 +478,16 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                     _ => return Err(ParseError(format!("bad pid line {line:.60}"))),
                 }
             }
+            // The script's own pid in the container (to kill it if it runs over).
+            "self" => {}
+            "held" => {
+                let pid: u64 = num(w.next(), "pid")?;
+                let id = (num(w.next(), "device")?, num(w.next(), "inode")?);
+                let comm = unhex_str(w.next().unwrap_or(""))?.trim_end().to_owned();
+                l.held.entry(id).or_default().push((pid, comm));
+            }
+            "fdunreadable" => l.fd_unreadable.push(num(w.next(), "pid")?),
+            "fds" => l.fds_listed = true,
             "end" => {
                 ended = true;
                 break;
@@ -379,6 +538,9 @@ pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcom
         let verb = w.next().unwrap_or("");
         if verb == "end" {
             return Ok(done);
+        }
+        if verb == "self" {
+            continue;
         }
         let path = unhex_str(w.next().unwrap_or(""))?;
         let rest = w.next().unwrap_or("").to_owned();
@@ -465,6 +627,45 @@ mod tests {
         }
         assert_eq!(l.owner(9), Owner::Gone);
         assert!(matches!(l.owner(10), Owner::Unknown(_)));
+    }
+
+    #[test]
+    fn hostile_listings_are_bounded() {
+        let pids: String = (0..MAX_LINES_PER_CONTAINER)
+            .map(|p| format!("pid {p} gone\n"))
+            .collect();
+        let e = parse_listing(&format!("zaki-locks 1\n{pids}end\n")).unwrap_err();
+        assert!(e.0.contains("more than 200000 lines"), "{e}");
+        let lock = format!("special {}\n", hex("/s/agents/main/sessions/x.jsonl.lock"));
+        let e = parse_listing(&format!("zaki-locks 1\n{}end\n", lock.repeat(25_001))).unwrap_err();
+        assert!(e.0.contains("more than 25000 locks listed"), "{e}");
+    }
+
+    #[test]
+    fn parses_holders_and_visibility() {
+        let path = "/home/node/.openclaw/agents/main/sessions/abc.jsonl.lock";
+        let out = format!(
+            "zaki-locks 1\nstate {}\ndir 1 2 {}\nlock 0 1 88 2049 {}\ndata \nheld 8 2049 88 {}\nfds\nend\n",
+            hex("/home/node/.openclaw"),
+            hex("/home/node/.openclaw/agents/main/sessions"),
+            hex(path),
+            hex("node\n"),
+        );
+        let mut l = parse_listing(&out).unwrap();
+        let raw = l.locks[0].clone();
+        let h = l.holders_of(&raw, "zaki-user-1");
+        assert_eq!(h.len(), 1);
+        assert_eq!((h[0].ns_pid, h[0].comm.as_str()), (8, "node"));
+        assert!(l.visibility(&raw).is_complete());
+        l.shared
+            .insert("/home/node/.openclaw".into(), "on a volume".into());
+        assert!(!l.visibility(&raw).is_complete());
+        l.shared.clear();
+        l.fd_unreadable.push(9);
+        assert!(!l.visibility(&raw).is_complete());
+        // Without the `fds` line, nothing is known about holders.
+        let l = parse_listing(&out.replace("fds\n", "")).unwrap();
+        assert!(!l.visibility(&raw).is_complete());
     }
 
     #[test]

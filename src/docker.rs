@@ -10,8 +10,11 @@ use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::ListContainersOptions;
 use futures_util::StreamExt;
 
-/// Largest exec output kept; a listing of every lock in a container is far below this.
-const MAX_OUTPUT: usize = 16 * 1024 * 1024;
+/// Largest exec output read; a listing of every lock in a container is far below this (25,000
+/// locks are about 10 MiB). Past it the container's result is an error naming the bound.
+pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
+/// Largest exec stderr kept (for the error message).
+const MAX_STDERR: usize = 64 * 1024;
 
 /// What went wrong talking to Docker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +29,8 @@ pub enum DockerError {
     NoShell,
     /// The script ran but failed.
     Exec { code: i64, stderr: String },
+    /// The exec printed more than the bound (bytes) allows.
+    TooLarge(usize),
 }
 
 impl fmt::Display for DockerError {
@@ -41,6 +46,11 @@ impl fmt::Display for DockerError {
             DockerError::NoShell => {
                 f.write_str("the container has no POSIX sh: cannot look inside")
             }
+            DockerError::TooLarge(n) => write!(
+                f,
+                "exec output larger than {} (the bound per container): nothing judged there",
+                crate::safefs::bytes(*n as u64)
+            ),
             DockerError::Exec { code, stderr } => {
                 write!(f, "exec failed with status {code}: {}", stderr.trim())
             }
@@ -132,6 +142,49 @@ pub async fn connect(url: Option<&str>, timeout: Duration) -> Result<Engine, Doc
         client,
         local,
     })
+}
+
+/// The pid a script printed as `self <pid>` on its second line.
+fn own_pid(head: &[u8]) -> Option<u64> {
+    String::from_utf8_lossy(head)
+        .lines()
+        .find_map(|l| l.strip_prefix("self ")?.trim().parse().ok())
+        .filter(|&p| p > 1)
+}
+
+/// SIGKILLs `root` and every process descending from it (found by the parent pids in
+/// `/proc/*/stat`), children first stopped from forking by killing the root first.
+fn kill_tree(root: i32) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command name is in parentheses and may hold spaces: fields follow the last ')'.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    for pid in tree {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    }
 }
 
 /// A bind or volume mount of a container.
@@ -301,33 +354,45 @@ impl Engine {
             "sh".to_owned(),
         ];
         cmd.extend(args.iter().cloned());
+        let exec = tokio::time::timeout(
+            timeout,
+            self.client.create_exec(
+                container,
+                CreateExecOptions {
+                    cmd: Some(cmd),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            ),
+        )
+        .await
+        .map_err(|_| DockerError::Timeout(timeout))?
+        .map_err(api)?;
+        // The first bytes of stdout, where the script says its own pid (`self <pid>`).
+        let head = std::sync::Mutex::new(Vec::new());
         let work = async {
-            let exec = self
-                .client
-                .create_exec(
-                    container,
-                    CreateExecOptions {
-                        cmd: Some(cmd),
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(api)?;
             let mut stdout = Vec::new();
             let mut stderr = Vec::new();
             match self.client.start_exec(&exec.id, None).await.map_err(api)? {
                 StartExecResults::Attached { mut output, .. } => {
                     while let Some(chunk) = output.next().await {
                         match chunk.map_err(api)? {
-                            bollard::container::LogOutput::StdOut { message }
-                                if stdout.len() < MAX_OUTPUT =>
-                            {
-                                stdout.extend_from_slice(&message)
+                            bollard::container::LogOutput::StdOut { message } => {
+                                // A hostile container can print without end: past the bound the
+                                // container's result is an error, never a truncated listing.
+                                if stdout.len() + message.len() > MAX_OUTPUT {
+                                    return Err(DockerError::TooLarge(MAX_OUTPUT));
+                                }
+                                stdout.extend_from_slice(&message);
+                                let mut h = head.lock().expect("not poisoned");
+                                if h.len() < 64 {
+                                    let n = (64 - h.len()).min(message.len());
+                                    h.extend_from_slice(&message[..n]);
+                                }
                             }
                             bollard::container::LogOutput::StdErr { message }
-                                if stderr.len() < 64 * 1024 =>
+                                if stderr.len() < MAX_STDERR =>
                             {
                                 stderr.extend_from_slice(&message)
                             }
@@ -345,15 +410,54 @@ impl Engine {
                 .exit_code
                 .unwrap_or(-1);
             let out = String::from_utf8_lossy(&stdout).into_owned();
-            let err = String::from_utf8_lossy(&stderr).into_owned();
+            let err = String::from_utf8_lossy(&stderr[..stderr.len().min(MAX_STDERR)]).into_owned();
             match code {
                 0 => Ok(out),
                 126 | 127 if !out.starts_with("zaki-locks") => Err(DockerError::NoShell),
                 code => Err(DockerError::Exec { code, stderr: err }),
             }
         };
-        tokio::time::timeout(timeout, work)
+        let result = tokio::time::timeout(timeout, work)
             .await
-            .unwrap_or(Err(DockerError::Timeout(timeout)))
+            .unwrap_or(Err(DockerError::Timeout(timeout)));
+        if matches!(
+            result,
+            Err(DockerError::Timeout(_) | DockerError::TooLarge(_))
+        ) {
+            let own = own_pid(&std::mem::take(&mut *head.lock().expect("not poisoned")));
+            self.kill_exec(container, &exec.id, own).await;
+        }
+        result
+    }
+
+    /// Kills what an abandoned exec started, so that a hung or flooding script does not keep
+    /// running in the container. Docker has no call for it; on a local engine the exec's
+    /// process is on this machine (its host pid from inspect), so it and every descendant get
+    /// SIGKILL. On a remote engine one more exec kills the pid the script printed (`self`) and
+    /// its children, when it printed one.
+    async fn kill_exec(&self, container: &str, id: &str, own: Option<u64>) {
+        if !self.local {
+            // Another machine's processes: asked to kill themselves, by one more short exec.
+            if let Some(pid) = own {
+                let _ = Box::pin(self.run_script(
+                    container,
+                    crate::container::KILL_SCRIPT,
+                    &[pid.to_string()],
+                    Duration::from_secs(5),
+                ))
+                .await;
+            }
+            return;
+        }
+        let Ok(Ok(info)) =
+            tokio::time::timeout(Duration::from_secs(5), self.client.inspect_exec(id)).await
+        else {
+            return;
+        };
+        if let Some(pid) = info.pid.filter(|&p| p > 1)
+            && info.running == Some(true)
+        {
+            kill_tree(pid as i32);
+        }
     }
 }

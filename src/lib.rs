@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: [`walk`] finds places and lock files → [`observe`] reads them and their
 //! owners ([`proc`], [`sessions`]) → [`policy`] judges → [`remove`] acts → [`report`] and
-//! [`output`] tell. [`app`] strings the steps together for each command.
+//! [`output`] tell. [`app`] strings the steps together for each command. Everything a tenant
+//! writes is opened through [`safefs`] and printed through [`escape`].
 
 pub mod app;
 pub mod claims;
@@ -11,7 +12,9 @@ pub mod container;
 pub mod docker;
 pub mod docs;
 pub mod era;
+pub mod escape;
 pub mod exit_codes;
+pub mod holders;
 pub mod http;
 pub mod interrupt;
 pub mod lock;
@@ -29,6 +32,7 @@ pub mod remove;
 pub mod report;
 pub mod router;
 pub mod runlock;
+pub mod safefs;
 pub mod sessions;
 pub mod survey;
 pub mod turns;

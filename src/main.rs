@@ -14,7 +14,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("zaki-locks: error: {}", chain.join(": "));
+            // Errors may quote tenant text (a path, a name): one escaped line.
+            eprintln!(
+                "zaki-locks: error: {}",
+                zaki_locks::escape::text(&chain.join(": "))
+            );
             exit_codes::Exit::Partial.into()
         }
     }

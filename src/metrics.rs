@@ -48,10 +48,23 @@ impl Default for Text {
     }
 }
 
+/// A label value in the text format's escapes (`\\`, `\"`, `\n`, the only ones its parsers
+/// accept); any other control or formatting character from tenant text is written as the
+/// printable text `\xNN` / `\u{…}` (its backslash escaped), never raw.
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if crate::escape::unsafe_char(c) => {
+                out.push_str(&crate::escape::text(&c.to_string()).replace('\\', "\\\\"))
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn number(v: f64) -> String {
@@ -129,6 +142,21 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
         "zaki_locks_owner_unknown_locks",
         "Locks whose owner could not be observed (another PID namespace, Docker unreachable).",
         &one(unknown as f64),
+    );
+    t.gauge(
+        "zaki_locks_wedged_locks",
+        "Locks held open past their max hold: the owner's run is stuck; restart its container or process.",
+        &one(report.summary.wedged as f64),
+    );
+    let incomplete = report
+        .locks
+        .iter()
+        .filter(|l| l.visibility != "complete" && l.action != Action::Skipped)
+        .count();
+    t.gauge(
+        "zaki_locks_holders_unseen_locks",
+        "Locks for which not every possible holder could be looked at (judged by their pid alone).",
+        &one(incomplete as f64),
     );
     let oldest = report
         .locks
@@ -352,7 +380,8 @@ pub fn probe(
 
 /// The value of a last-success gauge in a previous metrics file, to carry it over a failed run.
 pub fn previous(path: &Path, name: &str) -> Option<f64> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let bytes = crate::safefs::read_operator_file(path, 16 * 1024 * 1024).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
@@ -361,20 +390,45 @@ pub fn previous(path: &Path, name: &str) -> Option<f64> {
 }
 
 /// Writes `text` to `path` atomically: a temp file in the same directory, fsynced, renamed.
+/// The temp file is created with `O_CREAT | O_EXCL | O_NOFOLLOW` (mode 0644), so a symlink or
+/// any file planted at its name in the collector dir is never followed nor overwritten: the
+/// write fails instead, and the next attempt picks another name.
 pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    // A name planted in the collector dir makes the exclusive create fail: try a few others.
+    let mut attempt = 0;
+    let (tmp, mut f) = loop {
+        let tmp = dir.join(format!(
+            ".{name}.tmp.{}.{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
+        // Ours: created exclusively above, so removing it removes nothing else.
         let _ = std::fs::remove_file(&tmp);
     }
     result
@@ -395,6 +449,14 @@ mod tests {
         assert_eq!(
             t.finish(),
             "# HELP x_total Help.\n# TYPE x_total gauge\nx_total{a=\"q\\\"\\\\\\n\"} 1.5\nx_total 2\n"
+        );
+    }
+
+    #[test]
+    fn tenant_text_in_a_label_is_never_raw() {
+        assert_eq!(
+            escape("a\u{1b}]0;x\u{7}\u{202e}"),
+            "a\\\\u{1b}]0;x\\\\u{7}\\\\u{202e}"
         );
     }
 

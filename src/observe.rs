@@ -5,19 +5,21 @@
 //! a lock is only ever removed if it is still exactly the [`Snapshot`] taken here.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
 
+use crate::holders::{Holder, Visibility};
 use crate::lock::{LockKind, MAX_PAYLOAD_BYTES, Payload, session_id};
 use crate::pidns::{Namespaces, NsMap};
 use crate::place::{Location, PidView, Place, Problem};
 use crate::proc::{HostProc, Owner};
-use crate::sessions::{MAX_STORE_BYTES, SessionIndex};
-use crate::walk::Found;
+use crate::safefs::{self, OpenError};
+use crate::walk::{Found, Unread};
 
 /// Identity and state of a lock file when it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub struct FileId {
     pub size: u64,
     /// Modification time (seconds, nanoseconds).
     pub mtime: (i64, i64),
+    /// Hard links: more than one means a holder may have opened it by another name.
+    pub nlink: u64,
 }
 
 impl FileId {
@@ -36,6 +40,18 @@ impl FileId {
             ino: meta.ino(),
             size: meta.size(),
             mtime: (meta.mtime(), meta.mtime_nsec()),
+            nlink: meta.nlink(),
+        }
+    }
+
+    pub fn of_stat(st: &nix::sys::stat::FileStat) -> FileId {
+        FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            #[allow(clippy::useless_conversion)] // nlink_t is u32 on some targets
+            nlink: u64::from(st.st_nlink),
         }
     }
 
@@ -63,41 +79,38 @@ pub enum ReadError {
     Io(std::io::Error),
 }
 
-/// Reads a lock file without following a symlink, without blocking on a FIFO, and never more
-/// than the payload bound.
+/// [`snapshot_at`] for a path whose directory is trusted (the caller's own): the file itself is
+/// still never followed nor opened unless regular.
 pub fn snapshot(path: &Path) -> Result<Snapshot, ReadError> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_flags())
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(nix::libc::ELOOP) => ReadError::NotRegular("a symlink"),
-            _ if e.kind() == ErrorKind::NotFound => ReadError::Gone,
-            _ => ReadError::Io(e),
-        })?;
-    snapshot_file(file)
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or(ReadError::Gone)?;
+    let dir = safefs::operator_dir(dir).map_err(|e| match e {
+        OpenError::Gone => ReadError::Gone,
+        e => ReadError::Io(std::io::Error::other(e.to_string())),
+    })?;
+    snapshot_at(&dir, name)
 }
 
-/// Same as [`snapshot`] for a file already opened (by removal, relative to a directory fd).
-pub fn snapshot_file(file: File) -> Result<Snapshot, ReadError> {
-    let meta = file.metadata().map_err(ReadError::Io)?;
-    if !meta.file_type().is_file() {
-        return Err(ReadError::NotRegular("not a regular file"));
-    }
+/// Reads the lock file `name` in the directory `dir` through [`safefs`]: nothing that is not a
+/// regular file is opened, no symlink followed, never more than the payload bound (+1).
+pub fn snapshot_at(dir: &impl AsFd, name: &OsStr) -> Result<Snapshot, ReadError> {
+    let (file, st) = safefs::regular_at(dir, name).map_err(|e| match e {
+        OpenError::Gone => ReadError::Gone,
+        OpenError::NotRegular(what) => ReadError::NotRegular(what),
+        OpenError::TooLarge(_) => ReadError::NotRegular("too large"),
+        OpenError::Io(e) => ReadError::Io(e),
+    })?;
     let mut content = Vec::with_capacity(256);
     file.take(MAX_PAYLOAD_BYTES as u64 + 1)
         .read_to_end(&mut content)
         .map_err(ReadError::Io)?;
     Ok(Snapshot {
-        id: FileId::of(&meta),
+        id: FileId::of_stat(&st),
         content,
     })
-}
-
-/// `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY`: a planted symlink fails with `ELOOP`, a FIFO does not
-/// hang the run, a tty does not become ours.
-pub fn libc_flags() -> i32 {
-    nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY
 }
 
 /// How a lock can be acted upon where it lives.
@@ -140,6 +153,14 @@ pub struct Observed {
     /// Context for the verdict that the owner alone does not carry (e.g. container stopped).
     pub note: Option<String>,
     pub site: Site,
+    /// The leftover of an interrupted removal: removed if stale, else put back under its name.
+    pub leftover: Option<crate::walk::Leftover>,
+    /// Processes found holding it open (filled in by the holder search, after every read).
+    pub holders: Vec<Holder>,
+    /// Whether that search could see every possible holder.
+    pub visibility: Visibility,
+    /// Whether some process has it open (`None`: could not be told).
+    pub held_open: Option<bool>,
 }
 
 fn transcript_id(kind: LockKind, name: &str) -> Option<String> {
@@ -159,39 +180,27 @@ pub fn host_locks(
 ) -> Vec<Observed> {
     let mut out = Vec::with_capacity(found.len());
     let mut place_of = Vec::with_capacity(found.len());
-    let mut index: Option<(PathBuf, SessionIndex)> = None;
-    for f in found {
+    for mut f in found {
         let place = &places[f.place];
         let path = f.path();
-        let file = match f.not_regular {
-            Some(what) => Err(format!("{what}: not a lock file, left alone")),
-            None => match snapshot(&path) {
-                Ok(s) => Ok(s),
-                Err(ReadError::Gone) => continue, // released while we looked: nothing to judge
-                Err(ReadError::NotRegular(what)) => {
-                    Err(format!("{what}: not a lock file, left alone"))
-                }
-                Err(ReadError::Io(e)) => {
-                    problems.push(Problem::host(&path, format!("cannot read lock: {e}")));
-                    Err(format!("unreadable: {e}"))
-                }
-            },
+        let sid = f.session_id();
+        let file = match std::mem::replace(&mut f.file, Err(Unread::NotRegular("taken"))) {
+            Ok(s) => Ok(s),
+            Err(Unread::NotRegular(what)) => Err(format!("{what}: not a lock file, left alone")),
+            Err(Unread::Io(e)) => {
+                problems.push(Problem {
+                    location: place.location.clone(),
+                    path: Some(path.clone()),
+                    message: format!("cannot read lock: {e}"),
+                });
+                Err(format!("unreadable: {e}"))
+            }
         };
         let payload = match &file {
             Ok(s) => Payload::parse(&s.content, s.id.size),
             Err(_) => Payload::default(),
         };
-        let name = f.name.to_string_lossy().into_owned();
-        let sid = transcript_id(f.kind, &name);
-        let session_key = sid.as_deref().and_then(|sid| {
-            if index.as_ref().is_none_or(|(d, _)| *d != f.dir) {
-                index = Some((f.dir.clone(), read_index(&f.dir)));
-            }
-            index
-                .as_ref()
-                .and_then(|(_, idx)| idx.key_for(sid))
-                .map(str::to_owned)
-        });
+        let session_key = f.session_key.take();
         let rel_dir = f
             .dir
             .strip_prefix(&place.state_dir)
@@ -214,13 +223,17 @@ pub fn host_locks(
             file,
             payload,
             owner: Owner::Gone,
-            note: None,
+            note: f.leftover.as_ref().map(leftover_note),
+            holders: Vec::new(),
+            visibility: Visibility::Incomplete("not searched".into()),
+            held_open: None,
             site: Site::Host {
                 state_dir: place.state_dir.clone(),
                 rel_dir,
                 dir_id: f.dir_id,
                 name: f.name,
             },
+            leftover: f.leftover,
         });
     }
 
@@ -236,10 +249,9 @@ pub fn host_locks(
                 .or_insert_with(|| proc.observe(pid))
                 .clone(),
             PidView::Unknown(why) => Owner::Unknown(why.clone()),
-            PidView::NoProcesses(why) => {
-                o.note = Some(why.clone());
-                Owner::Gone
-            }
+            // A container's state never decides on its own: a paused container's processes
+            // run on, a restarting one takes new locks. Its holders decide (see `holders`).
+            PidView::NoProcesses(why) => Owner::Unknown(why.clone()),
             PidView::Container { init } => {
                 let ns = namespaces.get_or_insert_with(|| Namespaces::scan(Path::new("/proc")));
                 let map = maps.entry(*init).or_insert_with(|| match ns {
@@ -254,6 +266,16 @@ pub fn host_locks(
         };
     }
     out
+}
+
+fn leftover_note(l: &crate::walk::Leftover) -> String {
+    match &l.original {
+        Some(o) => format!(
+            "left over from an interrupted removal of {}",
+            crate::escape::bytes(o.as_encoded_bytes())
+        ),
+        None => "left over from an interrupted removal".to_owned(),
+    }
 }
 
 /// Turns one container's exec listing into observed locks, judged in its own namespace.
@@ -304,34 +326,18 @@ pub fn container_locks(
                 file,
                 payload,
                 owner,
-                note: None,
+                note: raw.leftover.as_ref().map(leftover_note),
+                holders: listing.holders_of(raw, container),
+                visibility: listing.visibility(raw),
+                held_open: None,
                 site: Site::Container {
                     engine,
                     container: container.to_owned(),
                     state_dir: raw.state_dir.clone(),
                     dir_id: raw.dir_id,
                 },
+                leftover: raw.leftover.clone(),
             }
         })
         .collect()
-}
-
-/// Reads a sessions dir's store; any trouble just means no session keys are shown.
-fn read_index(dir: &Path) -> SessionIndex {
-    let Ok(file) = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc_flags())
-        .open(dir.join("sessions.json"))
-    else {
-        return SessionIndex::default();
-    };
-    match file.metadata() {
-        Ok(m) if m.is_file() && m.len() <= MAX_STORE_BYTES => {}
-        _ => return SessionIndex::default(),
-    }
-    let mut bytes = Vec::new();
-    if file.take(MAX_STORE_BYTES).read_to_end(&mut bytes).is_err() {
-        return SessionIndex::default();
-    }
-    SessionIndex::parse(&bytes)
 }

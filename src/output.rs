@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use chrono::TimeDelta;
 
 use crate::cli::LogFormat;
+use crate::escape;
 use crate::policy::OwnerState;
 use crate::report::{Action, LockRecord, Report, Summary};
 
@@ -56,6 +57,7 @@ fn status(r: &LockRecord) -> (&'static str, Color) {
         Action::WouldRemove => ("would-remove", Color::Yellow),
         Action::Skipped => ("skipped", Color::Magenta),
         Action::Kept if r.stale => ("stale", Color::Red),
+        Action::Kept if r.wedged => ("wedged", Color::Red),
         Action::Kept => ("held", Color::Green),
     }
 }
@@ -128,18 +130,11 @@ pub fn shown_path(r: &LockRecord, full: bool) -> String {
 /// as `\n`, `\u{1b}`, `\t`, so that a name chosen inside a container can neither break the one
 /// line per lock (or a tab-separated cell) nor drive the operator's terminal.
 fn printable(s: String) -> String {
-    if !s.chars().any(char::is_control) {
-        return s;
+    // Bidi overrides and `\` too: one escaper for every rendering point (`crate::escape`).
+    match escape::text(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(e) => e,
     }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 fn row(r: &LockRecord, full: bool) -> [String; 8] {
@@ -361,12 +356,20 @@ pub fn action_line(r: &LockRecord) -> String {
         owner(r).replace(' ', ""),
         age(r),
     ));
+    if r.wedged {
+        line.push_str(" wedged=yes");
+    }
+    if let Some(h) = r.holders.first() {
+        line.push_str(&format!(" holder={}", h.host_pid));
+    }
     if let Some(c) = &r.content
         && matches!(r.action, Action::Removed | Action::WouldRemove)
     {
         line.push_str(&format!(" content={}", squash(c)));
     }
-    line
+    // Names, paths, notes and the payload are tenant text: a newline in any of them must not
+    // start a forged line, nor an ESC sequence reach the terminal or the journal.
+    escape::text(&line).into_owned()
 }
 
 /// A payload on one line: pretty JSON's newlines and indentation folded away.
@@ -422,19 +425,16 @@ pub fn log_line(style: LogFormat, r: &LockRecord) -> String {
     }
 }
 
-/// `key=value` pairs; values with spaces, quotes or `=` are double-quoted with escapes.
+/// `key=value` pairs; values are escaped (see [`escape::text`]), and those with spaces,
+/// quotes, `=` or escapes are double-quoted.
 pub fn kv_line(kv: &[(&str, String)]) -> String {
     kv.iter()
         .map(|(k, v)| {
+            let v = escape::text(v);
             if v.is_empty() {
                 format!("{k}=")
-            } else if v.contains([' ', '"', '=', '\\', '\n']) {
-                format!(
-                    "{k}=\"{}\"",
-                    v.replace('\\', "\\\\")
-                        .replace('"', "\\\"")
-                        .replace('\n', "\\n")
-                )
+            } else if v.contains([' ', '"', '=', '\\']) {
+                format!("{k}=\"{}\"", v.replace('"', "\\\""))
             } else {
                 format!("{k}={v}")
             }
@@ -481,7 +481,7 @@ pub fn log_summary(
 pub fn log_warning(style: LogFormat, w: &str) -> String {
     let ts = crate::report::rfc3339(chrono::Utc::now());
     match style {
-        LogFormat::Human | LogFormat::Auto => format!("zaki-locks: warning: {w}"),
+        LogFormat::Human | LogFormat::Auto => format!("zaki-locks: warning: {}", escape::text(w)),
         LogFormat::Json => {
             serde_json::json!({"ts": ts, "level": "warning", "message": w}).to_string()
         }
@@ -579,6 +579,11 @@ mod tests {
             action: Action::WouldRemove,
             note: note.map(str::to_owned),
             content: None,
+            held_open: Some(false),
+            holders: Vec::new(),
+            visibility: "complete",
+            visibility_note: None,
+            wedged: false,
         }
     }
 
@@ -827,5 +832,17 @@ mod tests {
             "{ \"pid\": 1, \"createdAt\": \"x\" }"
         );
         assert_eq!(squash(""), "(empty)");
+    }
+
+    #[test]
+    fn tenant_text_cannot_forge_lines_or_reach_the_terminal() {
+        assert_eq!(
+            kv_line(&[
+                ("path", "/s/a\nremoved /etc".into()),
+                ("c", "\u{1b}]0;x\u{7}".into())
+            ]),
+            "path=\"/s/a\\nremoved /etc\" c=\"\\u{1b}]0;x\\u{7}\""
+        );
+        assert_eq!(kv_line(&[("p", "a\\b".into())]), "p=\"a\\\\b\"");
     }
 }

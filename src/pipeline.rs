@@ -117,19 +117,23 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
     let listings = list_containers(&survey, args).await;
 
     let mut found = Vec::new();
+    let mut budget = walk::Budget::default();
     for (i, place) in places.iter().enumerate() {
-        walk::lock_files(i, place, &mut found, &mut problems);
+        walk::lock_files(i, place, &mut found, &mut problems, &mut budget);
     }
     let proc = HostProc::open();
     let mut observed = observe::host_locks(&places, found, &proc, &mut problems);
     for (target, listing) in survey.exec.iter().zip(listings) {
         match listing {
-            Ok(l) => observed.extend(observe::container_locks(
-                target.engine,
-                &target.container,
-                &l,
-                &mut problems,
-            )),
+            Ok(mut l) => {
+                l.shared = target.shared.clone();
+                observed.extend(observe::container_locks(
+                    target.engine,
+                    &target.container,
+                    &l,
+                    &mut problems,
+                ))
+            }
             Err(e) => {
                 survey.reports[target.report].error = Some(e.clone());
                 problems.push(Problem {
@@ -138,6 +142,15 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
                     message: format!("{e}; nothing was removed there"),
                 });
             }
+        }
+    }
+    // Every lock has been read: now who holds them open (see `holders`).
+    find_holders(&mut observed, &survey.reports, policy, now);
+    for o in observed.iter_mut() {
+        if let Site::Host { state_dir, .. } = &o.site
+            && let Some((_, why)) = survey.ambiguous.iter().find(|(d, _)| d == state_dir)
+        {
+            o.note = Some(why.clone());
         }
     }
     let dbs = crate::claims::observe(&places, &proc, now);
@@ -151,6 +164,9 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
                     mtime: snap.id.mtime_utc(),
                     owner: &obs.owner,
                     now,
+                    holders: &obs.holders,
+                    held: obs.held_open == Some(true),
+                    visibility: &obs.visibility,
                 })
             });
             Judged { obs, verdict }
@@ -216,7 +232,16 @@ fn apply_version_rules(places: &[Place], dbs: &[crate::claims::PlaceDb], judged:
         });
         if out.non_openclaw_owner {
             v.reasons.push(crate::policy::Reason::NonOpenclawOwner);
-            v.stale = true;
+            // The holder rule wins: a lock some process holds open is never removed.
+            if j.obs.holders.is_empty() && j.obs.held_open != Some(true) {
+                v.stale = true;
+            } else {
+                let kept = "kept: a process holds it open".to_owned();
+                v.note = Some(match v.note.take() {
+                    Some(old) => format!("{kept}; {old}"),
+                    None => kept,
+                });
+            }
         }
         if let Some(n) = out.note {
             v.note = Some(match v.note.take() {
@@ -245,6 +270,91 @@ fn label_leftovers(places: &[Place], dbs: &[crate::claims::PlaceDb], observed: &
                 Some(n) => format!("{label}; {n}"),
                 None => label.to_owned(),
             });
+        }
+    }
+}
+
+/// Asks the kernel, per lock read from this host, whether any process has it open (a write
+/// lease, see `holders`), says per lock whether that answer can be trusted, and names the
+/// holders: the owner the payload names first; every process only for locks still unnamed that
+/// may be wedged (held past their max hold or the threshold), whose fix needs a name, so that a
+/// busy host's process count does not set the cost of a run. Exec'd locks carry their
+/// container's own listing.
+fn find_holders(
+    observed: &mut [Observed],
+    containers: &[ContainerReport],
+    policy: &Policy,
+    now: chrono::DateTime<Utc>,
+) {
+    use crate::holders::{self, Lease};
+    let ids: Vec<(String, String)> = containers
+        .iter()
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    let proc_root = std::path::Path::new("/proc");
+    let mut fs_of: std::collections::HashMap<PathBuf, Option<String>> = Default::default();
+    let mut unnamed: std::collections::HashSet<(u64, u64)> = Default::default();
+    for o in observed.iter_mut() {
+        let (
+            Site::Host {
+                state_dir,
+                rel_dir,
+                dir_id,
+                name,
+            },
+            Ok(snap),
+        ) = (&o.site, &o.file)
+        else {
+            continue;
+        };
+        let id = (snap.id.dev, snap.id.ino);
+        let lease = holders::lease(state_dir, rel_dir, *dir_id, name, id);
+        let fs_why = fs_of
+            .entry(state_dir.clone())
+            .or_insert_with(|| holders::remote_fs(state_dir));
+        o.visibility = holders::file_visibility(&lease, fs_why.as_deref());
+        o.held_open = match lease {
+            Lease::Held => Some(true),
+            Lease::Free => Some(false),
+            Lease::Unknown(_) => None,
+        };
+        if o.held_open != Some(true) {
+            continue;
+        }
+        // The owner in the payload, as a host pid (first NSpid entry); unobserved, the pid
+        // itself (only named if that process really has the inode open).
+        let owner = match &o.owner {
+            crate::proc::Owner::Found(f) => f.nspid.first().copied(),
+            _ => o.payload.pid,
+        };
+        match owner.and_then(|pid| holders::holder_in(proc_root, pid, id, &ids)) {
+            Some(h) => o.holders = vec![h],
+            None => {
+                let since = o.payload.created_at.unwrap_or_else(|| snap.id.mtime_utc());
+                let limit = o
+                    .payload
+                    .max_hold_ms
+                    .and_then(|ms| i64::try_from(ms).ok())
+                    .map_or(policy.stale_after, TimeDelta::milliseconds);
+                if now - since > limit {
+                    unnamed.insert(id);
+                }
+            }
+        }
+    }
+    if unnamed.is_empty() {
+        return;
+    }
+    let search = holders::search(proc_root, &unnamed, &ids);
+    for o in observed.iter_mut() {
+        if let (Site::Host { .. }, Ok(snap), Some(true)) = (&o.site, &o.file, o.held_open)
+            && o.holders.is_empty()
+        {
+            o.holders = search
+                .by_id
+                .get(&(snap.id.dev, snap.id.ino))
+                .cloned()
+                .unwrap_or_default();
         }
     }
 }
@@ -312,11 +422,32 @@ pub async fn act_async(
         return outcomes;
     }
     let mut batches: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
+    let mut put_backs: BTreeMap<(usize, &str), Vec<(usize, String)>> = BTreeMap::new();
     for (i, j) in seen.judged.iter().enumerate() {
         let (Some(v), Ok(snap)) = (&j.verdict, &j.obs.file) else {
             continue;
         };
-        if !v.stale {
+        // The leftover of an interrupted removal that is still held goes back under its name
+        // (a stale one is removed like any stale lock).
+        if !v.stale
+            && let Some(original) = j.obs.leftover.as_ref().and_then(|l| l.original.as_ref())
+            && crate::interrupt::caught().is_none()
+        {
+            match &j.obs.site {
+                Site::Host { .. } => {
+                    outcomes[i] = Some(remove::put_back(&j.obs.site, snap, original));
+                }
+                Site::Container {
+                    engine, container, ..
+                } => put_backs
+                    .entry((*engine, container.as_str()))
+                    .or_default()
+                    .push((i, original.to_string_lossy().into_owned())),
+            }
+            continue;
+        }
+        // The policy never calls a held lock stale; removal checks it once more regardless.
+        if !v.stale || !j.obs.holders.is_empty() || j.obs.held_open == Some(true) {
             continue;
         }
         match &j.obs.site {
@@ -340,21 +471,7 @@ pub async fn act_async(
                 }
                 let items: Vec<remove::ContainerItem<'_>> = idx
                     .iter()
-                    .map(|&i| {
-                        let j = &seen.judged[i];
-                        let Site::Container {
-                            state_dir, dir_id, ..
-                        } = &j.obs.site
-                        else {
-                            unreachable!("batched by container")
-                        };
-                        remove::ContainerItem {
-                            state_dir,
-                            path: j.obs.path.to_str().unwrap_or_default(),
-                            dir_id: *dir_id,
-                            judged: j.obs.file.as_ref().expect("judged locks were read"),
-                        }
-                    })
+                    .map(|&i| container_item(&seen.judged[i]))
                     .collect();
                 let out =
                     remove::in_container(&seen.engines[engine], container, &items, timeout).await;
@@ -367,7 +484,34 @@ pub async fn act_async(
     for (i, o) in done.into_iter().flatten() {
         outcomes[i] = Some(o);
     }
+    // Held leftovers of interrupted removals inside containers, put back by exec.
+    for ((engine, container), idx) in put_backs {
+        let items: Vec<(remove::ContainerItem<'_>, String)> = idx
+            .iter()
+            .map(|(i, orig)| (container_item(&seen.judged[*i]), orig.clone()))
+            .collect();
+        let out =
+            remove::put_back_in_container(&seen.engines[engine], container, &items, timeout).await;
+        for ((i, _), o) in idx.into_iter().zip(out) {
+            outcomes[i] = Some(o);
+        }
+    }
     outcomes
+}
+
+fn container_item(j: &Judged) -> remove::ContainerItem<'_> {
+    let Site::Container {
+        state_dir, dir_id, ..
+    } = &j.obs.site
+    else {
+        unreachable!("batched by container")
+    };
+    remove::ContainerItem {
+        state_dir,
+        path: j.obs.path.to_str().unwrap_or_default(),
+        dir_id: *dir_id,
+        judged: j.obs.file.as_ref().expect("judged locks were read"),
+    }
 }
 
 /// The record of a judged lock, with what was done to it.
@@ -386,7 +530,8 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
     for (j, outcome) in seen.judged.iter().zip(outcomes) {
         let (action, note) = match (&j.verdict, &j.obs.file, outcome) {
             (None, _, _) | (_, Err(_), _) => (Action::Skipped, None),
-            (Some(v), Ok(_), _) if !v.stale => (Action::Kept, None),
+            (Some(v), Ok(_), None) if !v.stale => (Action::Kept, None),
+            (Some(v), Ok(_), Some(Outcome::Changed(why))) if !v.stale => (Action::Kept, Some(why)),
             (Some(_), Ok(_), None) if dry_run => (Action::WouldRemove, None),
             (Some(_), Ok(_), None) => (
                 Action::Skipped,
@@ -400,11 +545,16 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
                 Action::Skipped,
                 Some("already gone: released or reclaimed by someone else".into()),
             ),
-            (Some(_), Ok(_), Some(Outcome::Failed(e))) => {
+            (Some(v), Ok(_), Some(Outcome::Failed(e))) => {
+                let what = if v.stale {
+                    "cannot remove stale lock"
+                } else {
+                    "cannot put back the leftover of an interrupted removal"
+                };
                 seen.problems.push(Problem {
                     location: j.obs.location.clone(),
                     path: Some(j.obs.path.clone()),
-                    message: format!("cannot remove stale lock: {e}"),
+                    message: format!("{what}: {e}"),
                 });
                 (Action::Skipped, Some(format!("removal failed: {e}")))
             }

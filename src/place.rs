@@ -84,11 +84,18 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.location, &self.path) {
-            (Location::Host, Some(p)) => write!(f, "{}: {}", p.display(), self.message),
-            (loc, Some(p)) => write!(f, "{loc}: {}: {}", p.display(), self.message),
-            (Location::Host | Location::Docker(_), None) => f.write_str(&self.message),
-            (loc, None) => write!(f, "{loc}: {}", self.message),
+        // Paths, names and messages may hold tenant text: printed escaped, on one line.
+        let msg = crate::escape::text(&self.message);
+        let loc = crate::escape::text(&self.location.to_string()).into_owned();
+        match &self.path {
+            Some(p) if self.location == Location::Host => {
+                write!(f, "{}: {msg}", crate::escape::path(p))
+            }
+            Some(p) => write!(f, "{loc}: {}: {msg}", crate::escape::path(p)),
+            None if matches!(self.location, Location::Host | Location::Docker(_)) => {
+                f.write_str(&msg)
+            }
+            None => write!(f, "{loc}: {msg}"),
         }
     }
 }

@@ -8,6 +8,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+use crate::holders::{Holder, Visibility};
 use crate::lock::Payload;
 use crate::proc::{Owner, ProcFacts};
 
@@ -27,6 +28,18 @@ pub enum Reason {
     /// OpenClaw 2026.5.12+: the live owner's command line is not an OpenClaw process.
     #[serde(rename = "non-openclaw-owner")]
     NonOpenclawOwner,
+    /// OpenClaw 2026.5.28+: older than the payload's `maxHoldMs` (report-only on its own).
+    #[serde(rename = "hold-exceeded")]
+    HoldExceeded,
+    /// Ours: no process holds it open, and every process that could was looked at.
+    #[serde(rename = "no-holder")]
+    NoHolder,
+    /// Ours: its owner is alive but no longer holds it (openclaw/openclaw#93383, #91327).
+    #[serde(rename = "leaked")]
+    Leaked,
+    /// Ours: held open past its max hold; the owner's run is stuck (never removed).
+    #[serde(rename = "wedged")]
+    Wedged,
 }
 
 impl Reason {
@@ -38,6 +51,10 @@ impl Reason {
             Reason::InvalidCreatedAt => "invalid-createdAt",
             Reason::TooOld => "too-old",
             Reason::NonOpenclawOwner => "non-openclaw-owner",
+            Reason::HoldExceeded => "hold-exceeded",
+            Reason::NoHolder => "no-holder",
+            Reason::Leaked => "leaked",
+            Reason::Wedged => "wedged",
         }
     }
 }
@@ -84,6 +101,10 @@ pub struct Policy {
     /// How much later than `createdAt` an owner may appear to have started and still be the
     /// owner: `btime` is whole seconds and the wall clock may have been adjusted since.
     pub start_slack: TimeDelta,
+    /// How long a lock that nobody holds open may stay unchanged before it is stale (with
+    /// complete visibility). OpenClaw holds its handle from create to release, so this only
+    /// covers clock skew and versions not verified; 10 s is far below any acquire timeout.
+    pub leak_grace: TimeDelta,
 }
 
 impl Default for Policy {
@@ -91,6 +112,7 @@ impl Default for Policy {
         Policy {
             stale_after: TimeDelta::minutes(30),
             start_slack: TimeDelta::seconds(1),
+            leak_grace: TimeDelta::seconds(10),
         }
     }
 }
@@ -104,6 +126,12 @@ pub struct Facts<'a> {
     /// What was observed for `payload.pid` (ignored when there is no pid).
     pub owner: &'a Owner,
     pub now: DateTime<Utc>,
+    /// The processes found holding the lock's inode open.
+    pub holders: &'a [Holder],
+    /// Some process has it open (the kernel said so), named in `holders` or not.
+    pub held: bool,
+    /// Whether every process that could hold it was looked at.
+    pub visibility: &'a Visibility,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,6 +144,8 @@ pub struct Verdict {
     pub age: Option<TimeDelta>,
     /// Why the verdict is what it is, when the reasons alone do not say it.
     pub note: Option<String>,
+    /// Held open past its max hold: never removed, reported with a fix.
+    pub wedged: bool,
 }
 
 impl Policy {
@@ -175,12 +205,114 @@ impl Policy {
             !reasons.is_empty()
         };
 
+        // OpenClaw 2026.5.28+ (payloads with `maxHoldMs`): age alone never removes a lock whose
+        // owner is a live process; `too-old` and `hold-exceeded` are report-only then.
+        let max_hold = p
+            .max_hold_ms
+            .map(|ms| TimeDelta::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX)));
+        if let (Some(limit), Some(a)) = (max_hold, age)
+            && a > limit
+        {
+            reasons.push(Reason::HoldExceeded);
+        }
+        let mut stale = stale;
+        if stale
+            && max_hold.is_some()
+            && owner_state == OwnerState::Alive
+            && reasons
+                .iter()
+                .all(|r| matches!(r, Reason::TooOld | Reason::HoldExceeded))
+        {
+            stale = false;
+            notes.push("its owner is alive and its payload has maxHoldMs: age alone is report-only (OpenClaw 2026.5.28+)".into());
+        }
+
+        let mut wedged = false;
+        self.by_evidence(
+            &f,
+            max_hold,
+            age,
+            owner_state,
+            &mut reasons,
+            &mut stale,
+            &mut wedged,
+            &mut notes,
+        );
+
         Verdict {
             stale,
             reasons,
             owner_state,
             age,
             note: (!notes.is_empty()).then(|| notes.join("; ")),
+            wedged,
+        }
+    }
+
+    /// The holder rule: a lock held open is never stale (wedged when held past its max hold);
+    /// one that nobody holds, with complete visibility, is stale once unchanged for the grace.
+    /// With incomplete visibility the pid rules above stand.
+    #[allow(clippy::too_many_arguments)]
+    fn by_evidence(
+        &self,
+        f: &Facts<'_>,
+        max_hold: Option<TimeDelta>,
+        age: Option<TimeDelta>,
+        owner_state: OwnerState,
+        reasons: &mut Vec<Reason>,
+        stale: &mut bool,
+        wedged: &mut bool,
+        notes: &mut Vec<String>,
+    ) {
+        let quiet = (f.now - f.mtime).max(TimeDelta::zero());
+        if f.held || !f.holders.is_empty() {
+            let mut who: Vec<String> = f.holders.iter().map(Holder::describe).collect();
+            if who.is_empty() {
+                who.push("a process that could not be named".into());
+            }
+            let held_for = age.unwrap_or(quiet);
+            let limit = max_hold.unwrap_or(self.stale_after);
+            *stale = false;
+            if held_for > limit {
+                *wedged = true;
+                reasons.push(Reason::Wedged);
+                let fix = match (
+                    f.holders.iter().find_map(|h| h.container.as_deref()),
+                    f.holders.first(),
+                ) {
+                    (Some(c), _) => format!("docker restart {c}"),
+                    (None, Some(h)) => format!("restart process {}", h.host_pid),
+                    (None, None) => "restart the process that holds it open".into(),
+                };
+                notes.push(format!(
+                    "wedged: held open by {} for {}, past its max hold of {}; removing the file cannot help and would let a second writer in: {fix}",
+                    who.join(", "),
+                    crate::output::short_duration(held_for),
+                    crate::output::short_duration(limit),
+                ));
+            } else if !reasons.is_empty() {
+                notes.push(format!("held open by {}: never removed", who.join(", ")));
+            }
+            return;
+        }
+        if !f.visibility.is_complete() {
+            return;
+        }
+        if quiet > self.leak_grace {
+            *stale = true;
+            reasons.push(Reason::NoHolder);
+            if owner_state == OwnerState::Alive {
+                reasons.push(Reason::Leaked);
+                notes.push(format!(
+                    "its owner is alive but no process holds it open (leaked), unchanged for {}",
+                    crate::output::short_duration(quiet)
+                ));
+            }
+        } else if !*stale {
+            notes.push(format!(
+                "no process holds it open; stale if still unheld once unchanged for {}",
+                crate::output::short_duration(self.leak_grace)
+            ));
         }
     }
 
@@ -280,13 +412,211 @@ mod tests {
         })
     }
 
+    /// Today's pid rules alone: nobody was found holding it, and that is not evidence.
     fn judge(p: &Payload, owner: &Owner, mtime_ago_s: i64) -> Verdict {
+        judge_seen(
+            p,
+            owner,
+            mtime_ago_s,
+            &[],
+            &Visibility::Incomplete("test".into()),
+        )
+    }
+
+    fn judge_seen(
+        p: &Payload,
+        owner: &Owner,
+        mtime_ago_s: i64,
+        holders: &[Holder],
+        visibility: &Visibility,
+    ) -> Verdict {
         Policy::default().judge(Facts {
             payload: p,
             mtime: now() - TimeDelta::seconds(mtime_ago_s),
             owner,
             now: now(),
+            holders,
+            held: !holders.is_empty(),
+            visibility,
         })
+    }
+
+    fn holder(container: Option<&str>) -> Holder {
+        Holder {
+            host_pid: 3946,
+            ns_pid: 13,
+            comm: "openclaw-gatewa".into(),
+            container: container.map(str::to_owned),
+        }
+    }
+
+    fn with_max_hold(mut p: Payload, ms: u64) -> Payload {
+        p.max_hold_ms = Some(ms);
+        p
+    }
+
+    #[test]
+    fn held_open_is_never_stale_whatever_the_pid_says() {
+        let h = [holder(Some("zaki-user-1"))];
+        let complete = Visibility::Complete;
+        // Dead pid, recycled pid, empty file, too old: all kept while held.
+        for (p, owner) in [
+            (payload(Some(7), Some(5), None), Owner::Gone),
+            (payload(Some(7), Some(10), Some(11)), process(7, 3600, 10)),
+            (Payload::default(), Owner::Gone),
+            (
+                payload(Some(7), Some(600), None),
+                Owner::Unknown("x".into()),
+            ),
+        ] {
+            for vis in [&complete, &Visibility::Incomplete("x".into())] {
+                let v = judge_seen(&p, &owner, 600, &h, vis);
+                assert!(!v.stale, "{p:?} {owner:?}: {v:?}");
+                assert!(!v.wedged);
+            }
+        }
+    }
+
+    #[test]
+    fn held_by_an_unnamed_process_is_kept_too() {
+        let p = payload(Some(7), Some(3600), None);
+        let v = Policy::default().judge(Facts {
+            payload: &p,
+            mtime: now() - TimeDelta::seconds(3600),
+            owner: &Owner::Gone,
+            now: now(),
+            holders: &[],
+            held: true,
+            visibility: &Visibility::Complete,
+        });
+        assert!(!v.stale && v.wedged, "{v:?}");
+        assert!(
+            v.note
+                .unwrap()
+                .contains("restart the process that holds it open")
+        );
+    }
+
+    #[test]
+    fn held_past_max_hold_is_wedged_never_removed() {
+        let h = [holder(Some("zaki-user-1"))];
+        // No maxHoldMs: the threshold (30 min) is the limit.
+        let v = judge_seen(
+            &payload(Some(7), Some(1801), None),
+            &process(7, 9000, 1),
+            1801,
+            &h,
+            &Visibility::Complete,
+        );
+        assert!(!v.stale && v.wedged);
+        assert_eq!(names(&v), vec!["too-old", "wedged"]);
+        assert!(v.note.unwrap().contains("docker restart zaki-user-1"));
+        // maxHoldMs 5 min, held 6 min: hold-exceeded and wedged, fix names the process.
+        let p = with_max_hold(payload(Some(7), Some(360), Some(1)), 300_000);
+        let v = judge_seen(
+            &p,
+            &process(7, 9000, 1),
+            360,
+            &[holder(None)],
+            &Visibility::Complete,
+        );
+        assert!(!v.stale && v.wedged);
+        assert_eq!(names(&v), vec!["hold-exceeded", "wedged"]);
+        assert!(v.note.unwrap().contains("restart process 3946"));
+        // 1 h max hold, 40 min old, held: kept, not wedged (the 2026.7 case).
+        let p = with_max_hold(payload(Some(7), Some(2400), Some(1)), 3_600_000);
+        let v = judge_seen(&p, &process(7, 9000, 1), 2400, &h, &Visibility::Complete);
+        assert!(!v.stale && !v.wedged);
+        assert_eq!(names(&v), vec!["too-old"]);
+    }
+
+    #[test]
+    fn max_hold_payload_with_live_owner_is_report_only_by_age() {
+        // OpenClaw 2026.5.28+: a live owner's lock is never removed for age alone.
+        let p = with_max_hold(payload(Some(7), Some(2400), Some(1)), 3_600_000);
+        let v = judge(&p, &process(7, 9000, 1), 2400);
+        assert!(!v.stale, "{v:?}");
+        assert_eq!(names(&v), vec!["too-old"]);
+        // Without maxHoldMs (older payloads) too-old still removes.
+        assert!(
+            judge(
+                &payload(Some(7), Some(2400), Some(1)),
+                &process(7, 9000, 1),
+                2400
+            )
+            .stale
+        );
+        // A dead owner still makes it stale.
+        assert!(judge(&p, &Owner::Gone, 2400).stale);
+    }
+
+    #[test]
+    fn no_holder_with_complete_visibility() {
+        let c = Visibility::Complete;
+        // Live owner, not held, unchanged past the grace: leaked.
+        let v = judge_seen(
+            &payload(Some(7), Some(60), Some(1)),
+            &process(7, 9000, 1),
+            60,
+            &[],
+            &c,
+        );
+        assert!(v.stale);
+        assert_eq!(v.owner_state, OwnerState::Alive);
+        assert_eq!(names(&v), vec!["no-holder", "leaked"]);
+        // Within the grace: kept.
+        let v = judge_seen(
+            &payload(Some(7), Some(5), Some(1)),
+            &process(7, 9000, 1),
+            5,
+            &[],
+            &c,
+        );
+        assert!(!v.stale);
+        assert!(v.note.unwrap().contains("no process holds it"));
+        // An unknown owner (container stopped, another namespace) with no holder: no-holder.
+        let v = judge_seen(
+            &payload(Some(7), Some(60), None),
+            &Owner::Unknown("paused".into()),
+            60,
+            &[],
+            &c,
+        );
+        assert!(v.stale);
+        assert_eq!(names(&v), vec!["no-holder"]);
+        // An empty lock nobody holds, past the grace: its creator is gone.
+        let v = judge_seen(&Payload::default(), &Owner::Gone, 30, &[], &c);
+        assert!(v.stale);
+        assert_eq!(
+            names(&v),
+            vec!["missing-pid", "invalid-createdAt", "no-holder"]
+        );
+        // A dead pid stays stale at once, as today.
+        let v = judge_seen(&payload(Some(7), Some(1), None), &Owner::Gone, 1, &[], &c);
+        assert!(v.stale);
+        assert_eq!(names(&v), vec!["dead-pid"]);
+    }
+
+    #[test]
+    fn no_holder_is_not_evidence_when_incomplete() {
+        let inc = Visibility::Incomplete("NFS".into());
+        let v = judge_seen(
+            &payload(Some(7), Some(60), Some(1)),
+            &process(7, 9000, 1),
+            60,
+            &[],
+            &inc,
+        );
+        assert!(!v.stale);
+        assert!(v.reasons.is_empty());
+        let v = judge_seen(
+            &payload(Some(7), Some(60), None),
+            &Owner::Unknown("paused".into()),
+            60,
+            &[],
+            &inc,
+        );
+        assert!(!v.stale);
     }
 
     fn names(v: &Verdict) -> Vec<&'static str> {

@@ -174,7 +174,9 @@ pub fn classify(
     lock: Option<&LockRecord>,
 ) -> (Outcome, String) {
     let busy = |lock: &LockRecord| {
-        let held = if lock.stale {
+        let held = if lock.wedged {
+            "wedged: held open past its max hold".to_owned()
+        } else if lock.stale {
             let why: Vec<&str> = lock.reasons.iter().map(|r| r.as_str()).collect();
             match &lock.note {
                 Some(n) => format!("stale ({}: {n})", why.join(", ")),
@@ -297,7 +299,7 @@ impl Timeline {
     fn step(&self, what: &str, text: &str) {
         if self.on {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "  {what:<13} {text}");
+            let _ = writeln!(out, "  {what:<13} {}", crate::escape::text(text));
             let _ = out.flush();
         }
     }
@@ -625,12 +627,24 @@ impl Probe<'_> {
             t.step("note", &note);
             report.notes.push(note);
         }
+        if report.fix.is_none()
+            && report.verdict == Outcome::SessionBusy
+            && report.session_lock.as_ref().is_some_and(|l| l.wedged)
+        {
+            // Held open past its max hold: the gateway's run is stuck; removing the file
+            // cannot help it (issue 10), restarting its container does.
+            report.fix = Some(format!("docker restart {}", self.container));
+        }
         if t.on {
             let fix = match (&report.fix, report.cleaned) {
                 (Some(f), false) => format!("; to fix: {f}"),
                 _ => String::new(),
             };
-            println!("verdict: {}{fix}", report.verdict.as_str());
+            println!(
+                "verdict: {}{}",
+                report.verdict.as_str(),
+                crate::escape::text(&fix)
+            );
         }
         Ok(())
     }
@@ -745,17 +759,42 @@ impl Probe<'_> {
                     self.container
                 )
             })?;
-        let dir = place
-            .state_dir
-            .join("agents")
-            .join(&self.args.agent)
-            .join("sessions");
-        let store = |dir: &PathBuf| {
-            std::fs::read(dir.join("sessions.json"))
-                .map(|b| SessionIndex::parse(&b))
-                .unwrap_or_default()
+        let agent =
+            crate::safefs::plain_name(&self.args.agent).map_err(|e| eyre!("--agent {e}"))?;
+        let dir = place.state_dir.join("agents").join(agent).join("sessions");
+        // Every component below the state dir is opened relative to its parent, never followed
+        // through a symlink: the tenant owns all of them and may swap any at any time.
+        let sessions = {
+            use crate::safefs::{dir_at, operator_dir};
+            let open = || -> std::result::Result<_, crate::safefs::OpenError> {
+                let state = operator_dir(&place.state_dir)?;
+                let agents = dir_at(&state, std::ffi::OsStr::new("agents"))?;
+                let agent = dir_at(&agents, std::ffi::OsStr::new(agent))?;
+                dir_at(&agent, std::ffi::OsStr::new("sessions"))
+            };
+            open().map_err(|e| {
+                eyre!(
+                    "cannot open {}: {e}: no lock injected",
+                    crate::escape::path(&dir)
+                )
+            })?
         };
-        let mut sid = store(&dir).session_id_for(&report.session_key);
+        let store = |key: &str| -> Result<Option<String>> {
+            use crate::safefs::OpenError;
+            match crate::safefs::read_at(
+                &sessions,
+                std::ffi::OsStr::new("sessions.json"),
+                crate::sessions::MAX_STORE_BYTES,
+            ) {
+                Ok((b, _)) => Ok(SessionIndex::parse_key(&b, key).session_id_for(key)),
+                Err(OpenError::Gone) => Ok(None),
+                Err(e) => Err(eyre!(
+                    "cannot read {}: {e}: no lock injected",
+                    crate::escape::path(&dir.join("sessions.json"))
+                )),
+            }
+        };
+        let mut sid = store(&report.session_key)?;
         if sid.is_none() {
             // First probe on this gateway: let OpenClaw create the probe's session.
             t.step(
@@ -785,33 +824,46 @@ impl Probe<'_> {
                     }
                 ));
             }
-            sid = store(&dir).session_id_for(&report.session_key);
+            sid = store(&report.session_key)?;
         }
         let sid = sid.ok_or_else(|| {
             eyre!(
                 "the gateway did not record the probe's session in {}",
-                dir.display()
+                crate::escape::path(&dir)
             )
         })?;
-        let path = dir.join(format!("{sid}.jsonl.lock"));
+        // The id comes from the tenant's store: it names a file in this dir and nothing else.
+        let sid = crate::safefs::plain_name(&sid).map_err(|e| {
+            eyre!(
+                "the session id of {} in {}/sessions.json {e}: no lock injected",
+                report.session_key,
+                crate::escape::path(&dir)
+            )
+        })?;
+        let name = format!("{sid}.jsonl.lock");
+        let path = dir.join(&name);
         let payload = format!(
             "{{\n  \"pid\": 1,\n  \"createdAt\": \"{}\"\n}}",
             crate::report::rfc3339(Utc::now())
         );
         {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .custom_flags(nix::libc::O_NOFOLLOW)
-                .open(&path)
-                .map_err(|e| eyre!("cannot create {}: {e}", path.display()))?;
-            f.write_all(payload.as_bytes())?;
+            use nix::fcntl::{OFlag, openat};
+            let fd = openat(
+                &sessions,
+                name.as_str(),
+                OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::from_bits_truncate(0o644),
+            )
+            .map_err(|e| eyre!("cannot create {}: {e}", crate::escape::path(&path)))?;
+            std::fs::File::from(fd).write_all(payload.as_bytes())?;
         }
-        let snapshot = crate::observe::snapshot(&path)
-            .map_err(|_| eyre!("cannot read back {}", path.display()))?;
-        let meta = std::fs::metadata(&dir)?;
-        use std::os::unix::fs::MetadataExt;
+        let snapshot = crate::observe::snapshot_at(&sessions, std::ffi::OsStr::new(&name))
+            .map_err(|_| eyre!("cannot read back {}", crate::escape::path(&path)))?;
+        let st = nix::sys::stat::fstat(&sessions)?;
         let rel = dir
             .strip_prefix(&place.state_dir)
             .unwrap_or(&dir)
@@ -829,8 +881,8 @@ impl Probe<'_> {
             site: Site::Host {
                 state_dir: place.state_dir.clone(),
                 rel_dir: rel,
-                dir_id: (meta.dev(), meta.ino()),
-                name: format!("{sid}.jsonl.lock").into(),
+                dir_id: (st.st_dev, st.st_ino),
+                name: name.into(),
             },
             snapshot,
             released: std::sync::Arc::new(Mutex::new(false)),
@@ -993,6 +1045,11 @@ mod tests {
             action: Action::Kept,
             note: None,
             content: None,
+            held_open: None,
+            holders: Vec::new(),
+            visibility: "complete",
+            visibility_note: None,
+            wedged: false,
         }
     }
 

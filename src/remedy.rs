@@ -229,8 +229,9 @@ pub fn line(style: crate::cli::LogFormat, r: &Restart) -> String {
                 format!("container:{}", r.container)
             };
             format!(
-                "{verb} {what} [orphan-claim] sessions={}: {}",
-                r.sessions.join(","),
+                "{verb} {} [orphan-claim] sessions={}: {}",
+                crate::escape::text(&what),
+                crate::escape::text(&r.sessions.join(",")),
                 r.detail
             )
         }

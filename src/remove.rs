@@ -17,18 +17,18 @@
 //! is reported as an error if it ever happens rather than passed over silently.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, RenameFlags, open, openat, renameat2};
+use nix::fcntl::{OFlag, RenameFlags, open, renameat2};
 use nix::sys::stat::{Mode, fstat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use crate::observe::{ReadError, Site, Snapshot, snapshot_file};
+use crate::observe::{ReadError, Site, Snapshot, snapshot_at};
+use crate::safefs::{self, OpenError};
 
 /// What became of one removal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +60,7 @@ pub fn remove(site: &Site, judged: &Snapshot) -> Outcome {
 }
 
 /// One lock to remove inside a container.
+#[derive(Clone)]
 pub struct ContainerItem<'a> {
     pub state_dir: &'a str,
     pub path: &'a str,
@@ -80,9 +81,41 @@ pub async fn in_container(
         .iter()
         .flat_map(|i| crate::container::removal_args(i.state_dir, i.path, i.dir_id, i.judged))
         .collect();
-    let out = engine
-        .run_script(container, crate::container::REMOVE_SCRIPT, &args, timeout)
-        .await;
+    let script = crate::container::REMOVE_SCRIPT;
+    batch(engine, container, script, &args, items, timeout).await
+}
+
+/// Puts back a container's held leftovers of interrupted removals, each under the name given
+/// with it, by one exec of [`PUT_BACK_SCRIPT`](crate::container::PUT_BACK_SCRIPT).
+pub async fn put_back_in_container(
+    engine: &crate::docker::Engine,
+    container: &str,
+    items: &[(ContainerItem<'_>, String)],
+    timeout: std::time::Duration,
+) -> Vec<Outcome> {
+    let args: Vec<String> = items
+        .iter()
+        .flat_map(|(i, orig)| {
+            let mut a =
+                crate::container::removal_args(i.state_dir, i.path, i.dir_id, i.judged).to_vec();
+            a.push(orig.clone());
+            a
+        })
+        .collect();
+    let plain: Vec<ContainerItem<'_>> = items.iter().map(|(i, _)| i.clone()).collect();
+    let script = crate::container::PUT_BACK_SCRIPT;
+    batch(engine, container, script, &args, &plain, timeout).await
+}
+
+async fn batch(
+    engine: &crate::docker::Engine,
+    container: &str,
+    script: &str,
+    args: &[String],
+    items: &[ContainerItem<'_>],
+    timeout: std::time::Duration,
+) -> Vec<Outcome> {
+    let out = engine.run_script(container, script, args, timeout).await;
     let done = match out.map(|o| crate::container::parse_removals(&o)) {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => {
@@ -108,13 +141,45 @@ pub async fn in_container(
         .collect()
 }
 
+/// Reaches the sessions dir from the state dir one component at a time without following a
+/// symlink, and checks it is the directory that was walked. `Err(outcome)` when it is not.
+fn sessions_dir(
+    state_dir: &Path,
+    rel_dir: &Path,
+    dir_id: (u64, u64),
+) -> Result<Result<OwnedFd, Outcome>, Errno> {
+    // The state dir itself is the operator's own path and may be a symlink; nothing below is.
+    let mut dir = open(state_dir, DIR_FLAGS, Mode::empty())?;
+    for comp in rel_dir.components() {
+        let Component::Normal(c) = comp else {
+            return Ok(Err(Outcome::Changed("unexpected path component".into())));
+        };
+        dir = match safefs::dir_at(&dir, c) {
+            Ok(d) => d,
+            Err(OpenError::Gone) => return Ok(Err(Outcome::Gone)),
+            Err(OpenError::NotRegular(_)) => {
+                return Ok(Err(Outcome::Changed(format!(
+                    "{} is no longer a directory (a symlink?): not followed",
+                    crate::escape::path(&state_dir.join(rel_dir))
+                ))));
+            }
+            Err(OpenError::Io(e)) => {
+                return Err(Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)));
+            }
+            Err(OpenError::TooLarge(_)) => return Err(Errno::EIO),
+        };
+    }
+    let st = fstat(&dir)?;
+    if (st.st_dev, st.st_ino) != dir_id {
+        return Ok(Err(Outcome::Changed(
+            "its sessions directory was replaced since it was read".into(),
+        )));
+    }
+    Ok(Ok(dir))
+}
+
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
-    .union(OFlag::O_CLOEXEC);
-const FILE_FLAGS: OFlag = OFlag::O_RDONLY
-    .union(OFlag::O_NOFOLLOW)
-    .union(OFlag::O_NONBLOCK)
-    .union(OFlag::O_NOCTTY)
     .union(OFlag::O_CLOEXEC);
 
 fn remove_host(
@@ -124,30 +189,10 @@ fn remove_host(
     name: &OsStr,
     judged: &Snapshot,
 ) -> Result<Outcome, Errno> {
-    // The state dir itself is the operator's own path and may be a symlink; nothing below is.
-    let mut dir = open(state_dir, DIR_FLAGS, Mode::empty())?;
-    for comp in rel_dir.components() {
-        let Component::Normal(c) = comp else {
-            return Ok(Outcome::Changed("unexpected path component".into()));
-        };
-        dir = match openat(&dir, c, DIR_FLAGS | OFlag::O_NOFOLLOW, Mode::empty()) {
-            Ok(d) => d,
-            Err(Errno::ENOENT) => return Ok(Outcome::Gone),
-            Err(Errno::ELOOP | Errno::ENOTDIR) => {
-                return Ok(Outcome::Changed(format!(
-                    "{} is no longer a directory (a symlink?): not followed",
-                    state_dir.join(rel_dir).display()
-                )));
-            }
-            Err(e) => return Err(e),
-        };
-    }
-    let st = fstat(&dir)?;
-    if (st.st_dev, st.st_ino) != dir_id {
-        return Ok(Outcome::Changed(
-            "its sessions directory was replaced since it was read".into(),
-        ));
-    }
+    let dir = match sessions_dir(state_dir, rel_dir, dir_id)? {
+        Ok(d) => d,
+        Err(o) => return Ok(o),
+    };
 
     match read_at(&dir, name)? {
         None => return Ok(Outcome::Gone),
@@ -196,31 +241,139 @@ fn remove_host(
 
 /// Reads `name` in `dir`: `None` if absent, `Err` with a reason if it is not a regular file.
 fn read_at(dir: &OwnedFd, name: &OsStr) -> Result<Option<Result<Snapshot, String>>, Errno> {
-    let fd = match openat(dir, name, FILE_FLAGS, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(None),
-        Err(Errno::ELOOP) => return Ok(Some(Err("replaced by a symlink: not followed".into()))),
-        Err(e) => return Err(e),
-    };
-    match snapshot_file(File::from(fd)) {
+    match snapshot_at(dir, name) {
         Ok(s) => Ok(Some(Ok(s))),
+        Err(ReadError::NotRegular("a symlink")) => {
+            Ok(Some(Err("replaced by a symlink: not followed".into())))
+        }
         Err(ReadError::NotRegular(what)) => Ok(Some(Err(format!("now {what}")))),
         Err(ReadError::Gone) => Ok(None),
         Err(ReadError::Io(e)) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO))),
     }
 }
 
+/// Puts the leftover of an interrupted removal back under its lock's name, if it is still
+/// exactly what was judged (live, so not to be removed) and nothing has taken that name since
+/// (`RENAME_NOREPLACE`: a newer lock there is never replaced; the leftover then stays and the
+/// run reports it).
+pub fn put_back(site: &Site, judged: &Snapshot, original: &OsStr) -> Outcome {
+    let Site::Host {
+        state_dir,
+        rel_dir,
+        dir_id,
+        name,
+    } = site
+    else {
+        return Outcome::Failed("a container's leftovers are not put back by exec".into());
+    };
+    let run = || -> Result<Outcome, Errno> {
+        let dir = match sessions_dir(state_dir, rel_dir, *dir_id)? {
+            Ok(d) => d,
+            Err(o) => return Ok(o),
+        };
+        match read_at(&dir, name)? {
+            None => return Ok(Outcome::Gone),
+            Some(Err(why)) => return Ok(Outcome::Changed(why)),
+            Some(Ok(now)) if now != *judged => {
+                return Ok(Outcome::Changed("modified since it was judged".into()));
+            }
+            Some(Ok(_)) => {}
+        }
+        match renameat2(
+            &dir,
+            name.as_os_str(),
+            &dir,
+            original,
+            RenameFlags::RENAME_NOREPLACE,
+        ) {
+            Ok(()) => Ok(Outcome::Changed(format!(
+                "left over from an interrupted removal and still held: put back as {}",
+                crate::escape::bytes(original.as_bytes())
+            ))),
+            Err(Errno::EEXIST) => Ok(Outcome::Failed(format!(
+                "left over from an interrupted removal and still held, but {} exists again: left where it is",
+                crate::escape::bytes(original.as_bytes())
+            ))),
+            Err(Errno::ENOENT) => Ok(Outcome::Gone),
+            Err(e) => Err(e),
+        }
+    };
+    run().unwrap_or_else(|e| Outcome::Failed(e.desc().to_owned()))
+}
+
 /// A name no OpenClaw lock, and no other run, can have: hidden, not ending in `.lock`, unique to
-/// this process and removal.
-fn private_name(name: &OsStr) -> OsString {
+/// this process and removal, and at most 255 bytes. It keeps the lock's name
+/// (`.<name>.zaki-locks-removing.<pid>.<n>`) so that a run killed between rename and unlink
+/// leaves a file the next run can put back; a name too long for that gets a fixed-length
+/// hashed one (`.zaki-locks-removing.h<hash>.<pid>.<n>`), which the next run can still remove.
+pub fn private_name(name: &OsStr) -> OsString {
+    use std::hash::{Hash, Hasher};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut s = OsString::from(".");
-    s.push(name);
-    s.push(format!(
-        ".zaki-locks-removing.{}.{}",
+    let tail = format!(
+        "{}.{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    );
+    let mut s = OsString::from(".");
+    if 1 + name.len() + crate::walk::REMOVING_MARKER.len() + tail.len() <= 255 {
+        s.push(name);
+        s.push(crate::walk::REMOVING_MARKER);
+    } else {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        name.as_bytes().hash(&mut h);
+        s.push(&crate::walk::REMOVING_MARKER[1..]);
+        s.push(format!("h{:016x}.", h.finish()));
+    }
+    s.push(tail);
     debug_assert!(crate::lock::classify_name(s.as_bytes()).is_none());
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::walk::leftover_of;
+
+    #[test]
+    fn private_names_fit_and_are_recognised() {
+        for len in [1, 40, 200, 230, 244] {
+            let name = format!("{}.jsonl.lock", "a".repeat(len));
+            let p = private_name(OsStr::new(&name));
+            assert!(p.len() <= 255, "{len}: {}", p.len());
+            assert!(crate::lock::classify_name(p.as_bytes()).is_none());
+            let l = leftover_of(p.as_bytes()).expect("recognised");
+            if let Some(o) = l.original {
+                assert_eq!(o, OsStr::new(&name));
+            } else {
+                assert!(len > 200);
+            }
+        }
+        // Of itself (a leftover being removed again).
+        let twice = private_name(&private_name(OsStr::new("x.jsonl.lock")));
+        assert!(leftover_of(twice.as_bytes()).is_some());
+        assert!(leftover_of(b"x.jsonl.lock").is_none());
+        assert!(
+            leftover_of(b".x.jsonl.zaki-locks-removing.1.2").is_none(),
+            "not a lock's name"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        /// Any lock name up to the filesystem's limit gets a private name that fits, is never a
+        /// lock's name, and is recognised as a leftover (with its name, when that was kept).
+        #[test]
+        fn private_names_of_any_lock_name(stem in "[a-zA-Z0-9 ._-]{0,120}(\\.zaki-locks-removing\\.[0-9]\\.)?[a-z0-9]{1,120}") {
+            let name = format!("{stem}.jsonl.lock");
+            let p = private_name(OsStr::new(&name));
+            proptest::prop_assert!(p.len() <= 255);
+            proptest::prop_assert!(crate::lock::classify_name(p.as_bytes()).is_none());
+            let l = leftover_of(p.as_bytes());
+            proptest::prop_assert!(l.is_some());
+            if let Some(o) = l.unwrap().original {
+                proptest::prop_assert_eq!(o, OsStr::new(&name));
+            }
+        }
+    }
 }

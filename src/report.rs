@@ -4,6 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::holders::Holder;
 use crate::lock::LockKind;
 use crate::observe::Observed;
 use crate::place::{Location, Problem};
@@ -65,6 +66,16 @@ pub struct LockRecord {
     pub note: Option<String>,
     /// The payload as read (lossy UTF-8, at most the payload bound).
     pub content: Option<String>,
+    /// Whether some process has the lock open (the kernel's answer; `null`: not known).
+    pub held_open: Option<bool>,
+    /// Processes found holding the lock's inode open.
+    pub holders: Vec<Holder>,
+    /// `complete` when every process that could hold it was looked at, else `incomplete`
+    /// (then "no holder" is not evidence, and `visibility_note` says why).
+    pub visibility: &'static str,
+    pub visibility_note: Option<String>,
+    /// Held open past its max hold: the owner's run is stuck; restart it (see `note`).
+    pub wedged: bool,
 }
 
 impl LockRecord {
@@ -108,6 +119,11 @@ impl LockRecord {
                 (!notes.is_empty()).then(|| notes.join("; "))
             },
             content: snap.map(|s| String::from_utf8_lossy(&s.content).into_owned()),
+            held_open: o.held_open.or((!o.holders.is_empty()).then_some(true)),
+            holders: o.holders.clone(),
+            visibility: o.visibility.as_str(),
+            visibility_note: o.visibility.why().map(str::to_owned),
+            wedged: v.is_some_and(|v| v.wedged),
         }
     }
 }
@@ -133,6 +149,8 @@ pub struct Summary {
     pub running_turns: usize,
     /// Turn claims no running turn backs: each blocks its session until the gateway restarts.
     pub orphan_claims: usize,
+    /// Locks held open past their max hold (counted among `held`).
+    pub wedged: usize,
 }
 
 /// A whole run, as `--format json` prints it.
@@ -202,6 +220,7 @@ impl Report {
             would_remove: count(Action::WouldRemove),
             skipped: count(Action::Skipped),
             errors: errors.len(),
+            wedged: locks.iter().filter(|l| l.wedged).count(),
             ..Summary::default()
         };
         Report {

@@ -40,18 +40,22 @@ impl fmt::Display for RouteError {
             RouteError::Unreadable(p, e) => write!(
                 f,
                 "cannot read the router table {}: {e} (pass --users-file PATH)",
-                p.display()
+                crate::escape::path(p)
             ),
             RouteError::Malformed(p, e) => {
-                write!(f, "the router table {} is not valid: {e}", p.display())
+                write!(
+                    f,
+                    "the router table {} is not valid: {e}",
+                    crate::escape::path(p)
+                )
             }
             RouteError::NoSuchUser(p, u) => write!(
                 f,
                 "user {u:?} is not in the router table {} (check the id, or --users-file)",
-                p.display()
+                crate::escape::path(p)
             ),
             RouteError::BadEntry(p, u, e) => {
-                write!(f, "user {u:?} in {}: {e}", p.display())
+                write!(f, "user {u:?} in {}: {e}", crate::escape::path(p))
             }
         }
     }
@@ -62,15 +66,18 @@ impl std::error::Error for RouteError {}
 /// Largest table read: thousands of users are a few hundred KiB.
 const MAX_TABLE: u64 = 64 * 1024 * 1024;
 
+/// Reads the table with the bounded regular-file reader: a FIFO or a device is refused without
+/// being opened, a table over [`MAX_TABLE`] is "too large", never a parse error at its cut.
 pub fn lookup(path: &Path, user: &str) -> Result<Route, RouteError> {
-    use std::io::Read;
-    let unreadable = |e: std::io::Error| RouteError::Unreadable(path.to_owned(), e.to_string());
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .map_err(unreadable)?
-        .take(MAX_TABLE)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
+    let bytes = crate::safefs::read_operator_file(path, MAX_TABLE).map_err(|e| {
+        RouteError::Unreadable(
+            path.to_owned(),
+            match e {
+                crate::safefs::OpenError::Gone => "No such file or directory".to_owned(),
+                e => e.to_string(),
+            },
+        )
+    })?;
     parse(&bytes, user).map_err(|e| match e {
         Parse::Malformed(m) => RouteError::Malformed(path.to_owned(), m),
         Parse::NoSuchUser => RouteError::NoSuchUser(path.to_owned(), user.to_owned()),
@@ -110,6 +117,12 @@ fn parse(bytes: &[u8], user: &str) -> Result<Route, Parse> {
         .filter(|t| !t.is_empty())
         .ok_or_else(|| Parse::BadEntry("no token".into()))?
         .to_owned();
+    // The token becomes an HTTP header: a CR or LF in it would add headers of its own.
+    if token.chars().any(char::is_control) {
+        return Err(Parse::BadEntry(
+            "the token holds a control character (CR, LF, …): refused, it would inject HTTP headers".into(),
+        ));
+    }
     Ok(Route {
         user: user.to_owned(),
         port,
@@ -134,6 +147,22 @@ mod tests {
             (19001, "t0k", Some("Ann"))
         );
         assert!(!format!("{r:?}").contains("t0k"), "token in Debug");
+    }
+
+    #[test]
+    fn a_token_with_control_characters_is_refused() {
+        for t in ["a\r\nX-Injected: yes", "a\nb", "a\u{7f}", "a\u{0}"] {
+            let table = serde_json::json!({"42": {"port": 19001, "token": t}}).to_string();
+            assert!(
+                matches!(parse(table.as_bytes(), "42"), Err(Parse::BadEntry(m)) if m.contains("control")),
+                "{t:?}"
+            );
+        }
+        let table = serde_json::json!({"42": {"port": "19001\r\nX: y", "token": "t"}}).to_string();
+        assert!(matches!(
+            parse(table.as_bytes(), "42"),
+            Err(Parse::BadEntry(_))
+        ));
     }
 
     #[test]

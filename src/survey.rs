@@ -52,6 +52,9 @@ pub struct ExecTarget {
     /// Index into [`Survey::reports`].
     pub report: usize,
     pub dirs: Vec<String>,
+    /// Dirs on a mount (bind or volume) that others may use too, with why: there, the holders
+    /// seen inside this container are not every possible holder.
+    pub shared: std::collections::HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -60,6 +63,10 @@ pub struct Survey {
     pub reports: Vec<ContainerReport>,
     pub exec: Vec<ExecTarget>,
     pub warnings: Vec<String>,
+    /// Host state dirs that more than one container can reach, or that a container reaches
+    /// through a mount of a parent dir, with who: which container a lock belongs to is then
+    /// a guess, so it only names owners, never decides.
+    pub ambiguous: Vec<(PathBuf, String)>,
     /// Every engine asked, and whether it answered.
     pub engines_up: Vec<crate::report::EngineStatus>,
 }
@@ -114,6 +121,56 @@ fn pin_inside(init: u64, id: &str, dir: &str) -> Result<std::os::fd::OwnedFd, Pi
     Ok(fd)
 }
 
+/// Opens the part of a container's state dir below the bind mount that covers it, from the
+/// mount's source on this host, one component at a time without following a symlink (the
+/// tenant may have made any of them a symlink to a host path). `Ok(None)`: the mount is the
+/// state dir itself, nothing below to check.
+fn pin_below_mount(c: &Container, dir: &str) -> Result<Option<std::os::fd::OwnedFd>, Pin> {
+    let Some(m) = c
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "bind" && Path::new(dir).starts_with(&m.destination))
+        .max_by_key(|m| m.destination.len())
+    else {
+        return Err(Pin::Unsafe);
+    };
+    let rel = Path::new(dir)
+        .strip_prefix(&m.destination)
+        .map_err(|_| Pin::Unsafe)?;
+    if rel.as_os_str().is_empty() {
+        return Ok(None);
+    }
+    let mut fd = crate::safefs::operator_dir(Path::new(&m.source)).map_err(|_| Pin::Unsafe)?;
+    for comp in rel.components() {
+        let std::path::Component::Normal(name) = comp else {
+            return Err(Pin::Unsafe);
+        };
+        fd = match crate::safefs::dir_at(&fd, name) {
+            Ok(f) => f,
+            Err(crate::safefs::OpenError::Gone) => return Err(Pin::Absent),
+            Err(_) => return Err(Pin::Unsafe),
+        };
+    }
+    Ok(Some(fd))
+}
+
+/// A state dir must be an absolute path without `.` or `..`: through a bind mount, `..` would
+/// map to a host path outside it.
+fn plain_state_dir(dir: &str) -> Result<(), String> {
+    use std::path::Component;
+    if !dir.starts_with('/') {
+        return Err("is not an absolute path".into());
+    }
+    if Path::new(dir)
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+        || dir.split('/').any(|c| c == "." || c == "..")
+    {
+        return Err("contains `.` or `..`: not looked at (give the path without them)".into());
+    }
+    Ok(())
+}
+
 /// Where OpenClaw keeps its state in the platform's and the usual images.
 const USUAL_STATE_DIRS: [&str; 2] = ["/home/node/.openclaw", "/root/.openclaw"];
 
@@ -125,6 +182,15 @@ pub async fn survey(
     problems: &mut Vec<Problem>,
 ) -> Survey {
     let mut s = Survey::default();
+    for dir in &search.state_dirs {
+        if let Err(e) = plain_state_dir(dir) {
+            problems.push(Problem {
+                location: Location::Host,
+                path: None,
+                message: format!("--container-state-dir {dir:?} {e}"),
+            });
+        }
+    }
     let urls: Vec<Option<&str>> = if search.docker_hosts.is_empty() {
         vec![None]
     } else {
@@ -170,6 +236,10 @@ pub async fn survey(
         .map(|p| matches!(p.pids, PidView::Unknown(_)))
         .collect();
     let mut seen_names = HashSet::new();
+    // Other containers that reach each place (exactly, or through a parent dir's mount).
+    let mut others: Vec<Vec<String>> = vec![Vec::new(); places.len()];
+    let mut canon_sources: std::collections::HashMap<String, Option<PathBuf>> =
+        std::collections::HashMap::new();
 
     for (ei, containers) in &listed {
         let engine = &s.engines[*ei];
@@ -179,23 +249,30 @@ pub async fn survey(
             } else {
                 search.names.contains(&c.name)
             };
-            // Host places this container bind-mounts (only meaningful for a local engine).
-            let binds: Vec<usize> = if engine.local {
-                (0..places.len())
-                    .filter(|&i| {
-                        canonical[i]
-                            .as_ref()
-                            .is_some_and(|p| mounted_at(c, p).is_some())
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            };
+            // Host places this container bind-mounts exactly (only meaningful for a local
+            // engine); one reached through a parent dir's mount is only noted (ambiguous).
+            let mut binds: Vec<usize> = Vec::new();
+            if engine.local {
+                for (i, canon) in canonical.iter().enumerate() {
+                    let Some(canon) = canon else { continue };
+                    match mounted_at(c, canon, &mut canon_sources) {
+                        Some(Mounted::Exactly(_)) => binds.push(i),
+                        Some(Mounted::Within { source }) => others[i].push(format!(
+                            "{} ({}, mounts the parent dir {})",
+                            c.name,
+                            c.state,
+                            source.display()
+                        )),
+                        None => {}
+                    }
+                }
+            }
             if !selected && binds.is_empty() {
                 continue;
             }
             seen_names.insert(c.name.clone());
-            let details = if c.running() {
+            // A paused container's processes still exist (and hold their locks).
+            let details = if c.running() || c.state == "paused" {
                 engine.details(&c.id).await
             } else {
                 Ok(Details::default())
@@ -217,7 +294,8 @@ pub async fn survey(
                     continue;
                 }
             };
-            let view = match (c.running(), details.pid) {
+            let has_processes = c.running() || c.state == "paused";
+            let view = match (has_processes, details.pid) {
                 (true, Some(init)) => PidView::Container { init },
                 (true, None) => PidView::Unknown(format!("container {} shows no process", c.name)),
                 (false, _) => PidView::NoProcesses(format!(
@@ -227,12 +305,20 @@ pub async fn survey(
             };
             let mut via_host = false;
             for &i in &binds {
-                // A running container wins over a stopped one mounting the same dir.
-                if bound[i] && !c.running() {
+                // A running container wins over a stopped one mounting the same dir; either
+                // way the place is ambiguous.
+                if bound[i] && !has_processes {
+                    others[i].push(format!("{} ({}, mounts it too)", c.name, c.state));
                     continue;
                 }
+                if bound[i] {
+                    others[i].push(format!("{} (mounts it too)", places[i].location));
+                }
                 let canon = canonical[i].as_ref().expect("bound places are canonical");
-                let inside = mounted_at(c, canon).expect("filtered above");
+                let Some(Mounted::Exactly(inside)) = mounted_at(c, canon, &mut canon_sources)
+                else {
+                    unreachable!("filtered above")
+                };
                 places[i].location = Location::Container(c.name.clone());
                 places[i].shown_as = Some(inside.clone());
                 places[i].pids = view.clone();
@@ -245,14 +331,25 @@ pub async fn survey(
 
             let mut exec_dirs = Vec::new();
             if selected && c.running() {
-                for dir in state_dirs(search, c, &details) {
+                for dir in state_dirs(search, c, &details, problems) {
                     let host_side = if engine.local && !search.via_exec {
                         host_path(c, Path::new(&dir))
                     } else {
                         None
                     };
+                    // Below the mount's source every component is the tenant's: it is opened
+                    // without following a symlink and pinned, else looked at from inside.
+                    let host_side = match host_side.map(|h| (pin_below_mount(c, &dir), h)) {
+                        Some((Ok(None), h)) => Some((h, None)),
+                        Some((Ok(Some(fd)), _)) => Some((
+                            PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+                            Some(std::sync::Arc::new(fd)),
+                        )),
+                        Some((Err(Pin::Absent), _)) => continue,
+                        Some((Err(Pin::Unsafe), _)) | None => None,
+                    };
                     match host_side {
-                        Some(h) => {
+                        Some((h, pin)) => {
                             // Read from the host; absent there means absent in the container.
                             let Ok(canon) = fs::canonicalize(&h) else {
                                 continue;
@@ -268,17 +365,22 @@ pub async fn survey(
                                     places[k].pids = view.clone();
                                     bound[k] = true;
                                 }
-                                Some(_) => {}
+                                Some(k) => {
+                                    if places[k].location != Location::Container(c.name.clone()) {
+                                        others[k].push(format!("{} (uses it too)", c.name));
+                                    }
+                                }
                                 None => {
                                     places.push(Place {
                                         location: Location::Container(c.name.clone()),
                                         state_dir: h,
                                         shown_as: Some(PathBuf::from(&dir)),
                                         pids: view.clone(),
-                                        pin: None,
+                                        pin,
                                     });
                                     canonical.push(Some(canon));
                                     bound.push(true);
+                                    others.push(Vec::new());
                                 }
                             }
                             via_host = true;
@@ -303,6 +405,7 @@ pub async fn survey(
                                     });
                                     canonical.push(None);
                                     bound.push(true);
+                                    others.push(Vec::new());
                                     via_host = true;
                                     report.state_dirs.push(dir);
                                 }
@@ -326,11 +429,16 @@ pub async fn survey(
                 (false, true) => "none",
             };
             if !exec_dirs.is_empty() {
+                let shared = exec_dirs
+                    .iter()
+                    .filter_map(|d| shared_why(c, d).map(|w| (d.clone(), w)))
+                    .collect();
                 s.exec.push(ExecTarget {
                     engine: *ei,
                     container: c.name.clone(),
                     report: s.reports.len(),
                     dirs: exec_dirs.clone(),
+                    shared,
                 });
                 report.state_dirs.extend(exec_dirs);
             }
@@ -356,7 +464,34 @@ pub async fn survey(
             p.pids = PidView::NoProcesses("no container mounts it: its gateway is gone".into());
         }
     }
+    for (p, who) in places.iter_mut().zip(&others) {
+        if who.is_empty() {
+            continue;
+        }
+        let owner = match &p.location {
+            Location::Container(c) => format!("mounted by {c}; also "),
+            _ => String::new(),
+        };
+        let why = format!("ambiguous place: {owner}reachable from {}", who.join(", "));
+        // Whose pid namespace the payload's pid belongs to is a guess now.
+        p.pids = PidView::Unknown(why.clone());
+        s.ambiguous.push((p.state_dir.clone(), why));
+    }
     s
+}
+
+/// Why a container's state dir may be used by others too (it sits on a mount).
+fn shared_why(c: &Container, dir: &str) -> Option<String> {
+    c.mounts
+        .iter()
+        .filter(|m| Path::new(dir).starts_with(&m.destination))
+        .max_by_key(|m| m.destination.len())
+        .map(|m| {
+            format!(
+                "{dir} is on a {} mount ({}) that other containers or the host may use: holders outside this container are not seen",
+                m.kind, m.source
+            )
+        })
 }
 
 /// An engine that cannot be asked is a place not looked at: an error (exit 1), whether it was
@@ -377,9 +512,43 @@ fn unreachable(label: &str, err: &str, problems: &mut Vec<Problem>, s: &mut Surv
     });
 }
 
-/// Where a host path is seen inside the container, through its bind mounts.
-fn mounted_at(c: &Container, host: &Path) -> Option<PathBuf> {
-    through_binds(c, host, |m| (&m.source, &m.destination))
+/// How a container reaches a host dir through its bind mounts.
+enum Mounted {
+    /// Its mount's source is exactly this dir; seen inside at this path.
+    Exactly(PathBuf),
+    /// A mount of a parent dir covers it.
+    Within { source: PathBuf },
+}
+
+/// How a (canonical) host dir is reached by the container: the longest covering bind mount
+/// wins, as in the kernel; mount sources are compared after resolving their symlinks.
+fn mounted_at(
+    c: &Container,
+    host: &Path,
+    canon: &mut std::collections::HashMap<String, Option<PathBuf>>,
+) -> Option<Mounted> {
+    c.mounts
+        .iter()
+        .filter(|m| m.kind == "bind")
+        .filter_map(|m| {
+            let src = canon
+                .entry(m.source.clone())
+                .or_insert_with(|| fs::canonicalize(&m.source).ok())
+                .clone()?;
+            let rel = host.strip_prefix(&src).ok()?;
+            let n = src.as_os_str().len();
+            Some((
+                n,
+                rel.as_os_str().is_empty(),
+                src,
+                Path::new(&m.destination).join(rel),
+            ))
+        })
+        .max_by_key(|(n, ..)| *n)
+        .map(|(_, exact, source, inside)| match exact {
+            true => Mounted::Exactly(inside),
+            false => Mounted::Within { source },
+        })
 }
 
 /// The host path behind a path inside the container, when a bind mount covers it.
@@ -408,9 +577,20 @@ fn through_binds(
 
 /// The container's candidate state dirs: the override; else `$OPENCLAW_STATE_DIR` and every
 /// mount ending in `.openclaw`; else `$HOME/.openclaw` and the usual places.
-fn state_dirs(search: &ContainerSearch, c: &Container, d: &Details) -> Vec<String> {
+fn state_dirs(
+    search: &ContainerSearch,
+    c: &Container,
+    d: &Details,
+    problems: &mut Vec<Problem>,
+) -> Vec<String> {
     if !search.state_dirs.is_empty() {
-        return search.state_dirs.clone();
+        // Checked once at the start of the survey.
+        return search
+            .state_dirs
+            .iter()
+            .filter(|d| plain_state_dir(d).is_ok())
+            .cloned()
+            .collect();
     }
     let mut dirs: Vec<String> = Vec::new();
     let add = |dirs: &mut Vec<String>, p: String| {
@@ -420,7 +600,15 @@ fn state_dirs(search: &ContainerSearch, c: &Container, d: &Details) -> Vec<Strin
         }
     };
     if let Some(v) = d.env.get("OPENCLAW_STATE_DIR") {
-        add(&mut dirs, v.clone());
+        match plain_state_dir(v) {
+            Ok(()) => add(&mut dirs, v.clone()),
+            Err(e) if v.starts_with('/') => problems.push(Problem {
+                location: Location::Container(c.name.clone()),
+                path: Some(PathBuf::from(v)),
+                message: format!("OPENCLAW_STATE_DIR {e}"),
+            }),
+            Err(_) => {}
+        }
     }
     for m in &c.mounts {
         if m.destination.trim_end_matches('/').ends_with("/.openclaw") {

@@ -82,12 +82,10 @@ pub fn table(
 /// longest (WHY) last, where a terminal's edge cuts it.
 const HEADER: [&str; 7] = ["WHERE", "STATUS", "AGE", "ERA", "SESSION", "CLAIM", "WHY"];
 
-/// Control characters written out (`\n`, `\u{1b}`), as in the locks' table.
+/// Escaped as every tenant-written text is (`escape`): one row is one line, and no escape
+/// sequence reaches the terminal.
 fn printable(s: String) -> String {
-    if !s.chars().any(char::is_control) {
-        return s;
-    }
-    s.chars().map(|c| c.escape_default().to_string()).collect()
+    crate::escape::text(&s).into_owned()
 }
 
 /// The rows: (cells, the status colour).

@@ -5,17 +5,19 @@
 //! Nothing below a state dir is followed through a symlink.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::ErrorKind;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use walkdir::WalkDir;
-
 use crate::lock::{LockKind, classify_name};
+use crate::observe::{ReadError, Snapshot};
 use crate::place::{Location, PidView, Place, Problem};
+use crate::safefs::{self, OpenError};
+use crate::sessions::{MAX_STORE_BYTES, SessionIndex};
 
 /// Where to look on the host, as the command line said.
 #[derive(Debug, Clone, Default)]
@@ -28,7 +30,15 @@ pub struct HostSearch {
     pub explicit: bool,
 }
 
-/// A lock file found by the walk, not yet read.
+/// Why a lock file found by the walk was not read.
+#[derive(Debug, Clone)]
+pub enum Unread {
+    /// A symlink, a FIFO, a device, a directory: never opened, never touched.
+    NotRegular(&'static str),
+    Io(String),
+}
+
+/// A lock file found by the walk, and read through its directory's fd.
 #[derive(Debug, Clone)]
 pub struct Found {
     /// Index into the places the walk was given.
@@ -39,13 +49,31 @@ pub struct Found {
     pub dir: PathBuf,
     pub dir_id: (u64, u64),
     pub name: OsString,
-    /// The entry is a symlink (or something else that is not a regular file) by its dirent type.
+    /// The entry is a symlink (or something else that is not a regular file), by `fstat`.
     pub not_regular: Option<&'static str>,
+    /// The file as read (bounded), or why it was not.
+    pub file: Result<Snapshot, Unread>,
+    /// Its session key, from the sessions dir's `sessions.json`.
+    pub session_key: Option<String>,
+    /// Set for the leftover of an interrupted removal (see [`leftover_of`]).
+    pub leftover: Option<Leftover>,
 }
 
 impl Found {
     pub fn path(&self) -> PathBuf {
         self.dir.join(&self.name)
+    }
+
+    /// The session id a transcript lock (or a leftover of one) is named after.
+    pub fn session_id(&self) -> Option<String> {
+        if self.kind != LockKind::Transcript {
+            return None;
+        }
+        let name = match &self.leftover {
+            Some(l) => l.original.as_ref()?,
+            None => &self.name,
+        };
+        crate::lock::session_id(name.to_str()?).map(str::to_owned)
     }
 }
 
@@ -240,93 +268,339 @@ fn existing_dir(
     }
 }
 
-/// Lists the lock files of one place: `agents/*/sessions/{*.jsonl.lock,sessions.json.lock}`.
+/// Most lock files (and removal leftovers) read from one sessions dir. A gateway holds a few
+/// locks at a time and a crash leaves one per session it held; past this the dir is a tenant's
+/// attack (200,000 locks once cost 544 MB and 14 s): none of its locks is judged, the place
+/// reports an error naming the bound, and the run goes on.
+pub const MAX_LOCKS_PER_DIR: usize = 25_000;
+/// Most entries listed in one directory, and in all of one state dir's directories together
+/// (transcripts included): a million take 0.4 s.
+pub const MAX_ENTRIES_PER_PLACE: usize = 2_000_000;
+/// Most lock files (and leftovers) below one state dir, over all its agents.
+pub const MAX_LOCKS_PER_PLACE: usize = 25_000;
+/// Most payload bytes kept from one state dir's locks (each is at most 4 KiB + 1; a real one is
+/// under 150 bytes, so 20,000 real locks are 3 MB): 25,000 full-size hostile payloads would
+/// otherwise hold 100 MB per copy.
+pub const MAX_PAYLOAD_BYTES_PER_PLACE: usize = 4 * 1024 * 1024;
+/// Most agent directories looked at below one state dir.
+pub const MAX_AGENTS: usize = 1_000;
+/// Most `sessions.json` bytes read below one state dir (hard links to one store count each time).
+pub const MAX_STORE_BYTES_PER_PLACE: u64 = crate::sessions::MAX_STORE_BYTES;
+/// Most `sessions.json` bytes read in one run, over every place.
+pub const MAX_STORE_BYTES_PER_RUN: u64 = 512 * 1024 * 1024;
+
+/// What one run may still spend on tenants' files.
+#[derive(Debug)]
+pub struct Budget {
+    pub store_bytes: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            store_bytes: MAX_STORE_BYTES_PER_RUN,
+        }
+    }
+}
+
+/// Lists and reads the lock files of one place: `agents/*/sessions/{*.jsonl.lock,
+/// sessions.json.lock}` and the leftovers of interrupted removals. Every directory is opened
+/// relative to its parent with `O_NOFOLLOW` and every file through [`safefs`]: a tenant who
+/// swaps a directory or a file for a symlink, a FIFO or a device while this runs gets an
+/// error or a skipped entry, never a read of anything outside its sessions dirs.
 pub fn lock_files(
     place_index: usize,
     place: &Place,
     found: &mut Vec<Found>,
     problems: &mut Vec<Problem>,
+    budget: &mut Budget,
 ) {
-    let walker = WalkDir::new(&place.state_dir)
-        .min_depth(1)
-        .max_depth(4)
-        .follow_links(false)
-        .follow_root_links(true)
-        .into_iter()
-        .filter_entry(|e| {
-            let name = e.file_name().as_bytes();
-            match e.depth() {
-                1 => name == b"agents",
-                2 => true,
-                3 => name == b"sessions",
-                _ => classify_name(name).is_some(),
-            }
-        });
-    let mut dir_id = (0, 0);
-    for entry in walker {
-        let entry = match entry {
-            Ok(e) => e,
+    let problem = |problems: &mut Vec<Problem>, path: PathBuf, message: String| {
+        problems.push(Problem {
+            location: place.location.clone(),
+            path: Some(path),
+            message,
+        })
+    };
+    // The state dir is the operator's (or a pinned `/proc/self/fd/<n>`): opened by its path.
+    let state = match safefs::operator_dir(&place.state_dir) {
+        Ok(fd) => fd,
+        Err(OpenError::Gone) => return,
+        Err(e) => {
+            let msg = format!("cannot read: {e}");
+            return problem(problems, place.state_dir.clone(), msg);
+        }
+    };
+    let agents_path = place.state_dir.join("agents");
+    let Some(agents) = open_below(&state, agents_path.clone(), place, problems) else {
+        return;
+    };
+    let mut entries_left = MAX_ENTRIES_PER_PLACE;
+    let names = match list(
+        &agents,
+        MAX_AGENTS,
+        "agent directories",
+        &mut entries_left,
+        |_| true,
+    ) {
+        Ok(n) => n,
+        Err(e) => return problem(problems, agents_path, e),
+    };
+    let mut store_left = MAX_STORE_BYTES_PER_PLACE;
+    let place_first = found.len();
+    let mut payload = 0;
+    for agent in names {
+        let Some(agent_fd) = open_below(&agents, agents_path.join(&agent), place, problems) else {
+            continue;
+        };
+        let dir = agents_path.join(&agent).join("sessions");
+        let Some(sessions) = open_below(&agent_fd, dir.clone(), place, problems) else {
+            continue;
+        };
+        let keep = |n: &[u8]| classify_name(n).is_some() || leftover_of(n).is_some();
+        let (dir_id, names) = match nix::sys::stat::fstat(&sessions)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|st| {
+                let names = list(
+                    &sessions,
+                    MAX_LOCKS_PER_DIR,
+                    "lock files",
+                    &mut entries_left,
+                    keep,
+                )?;
+                Ok(((st.st_dev, st.st_ino), names))
+            }) {
+            Ok(x) => x,
             Err(e) => {
-                if e.io_error().map(|io| io.kind()) == Some(ErrorKind::NotFound) {
-                    continue; // vanished while walking (an agent being deleted): nothing to do
-                }
-                let path = e.path().unwrap_or(&place.state_dir).to_path_buf();
-                let msg = e
-                    .io_error()
-                    .map_or_else(|| e.to_string(), |io| format!("cannot read: {io}"));
-                problems.push(Problem {
-                    location: place.location.clone(),
-                    path: Some(path),
-                    message: msg,
-                });
+                problem(problems, dir, e);
                 continue;
             }
         };
-        let ft = entry.file_type();
-        if entry.depth() < 4 {
-            if ft.is_symlink() {
-                problems.push(Problem {
-                    location: place.location.clone(),
-                    path: Some(entry.path().to_path_buf()),
-                    message: "is a symlink: not followed (pass its target with --root to scan it)"
-                        .into(),
-                });
-            }
-            if entry.depth() == 3 && ft.is_dir() {
-                dir_id = match entry.metadata() {
-                    Ok(m) => (m.dev(), m.ino()),
-                    Err(_) => (0, 0),
-                };
-            }
-            continue;
-        }
-        let name = entry.file_name();
-        let Some(kind) = classify_name(name.as_bytes()) else {
-            continue;
+        let first = found.len();
+        let seen = SessionsDir {
+            place: place_index,
+            agent: agent.to_string_lossy().into_owned(),
+            dir,
+            dir_id,
         };
-        let sessions = entry.path().parent().unwrap_or(&place.state_dir);
-        let agent = sessions
-            .parent()
-            .and_then(Path::file_name)
-            .map(|a| a.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let not_regular = if ft.is_symlink() {
-            Some("a symlink")
-        } else if ft.is_dir() {
-            Some("a directory")
-        } else if !ft.is_file() {
-            Some("not a regular file")
-        } else {
-            None
+        read_locks(&sessions, &seen, names, found);
+        add_session_keys(&sessions, &mut found[first..], &mut store_left, budget)
+            .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e));
+        if found.len() - place_first > MAX_LOCKS_PER_PLACE {
+            found.truncate(place_first);
+            let msg = format!(
+                "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
+            );
+            return problem(problems, agents_path, msg);
+        }
+        payload += found[first..]
+            .iter()
+            .map(|f| f.file.as_ref().map_or(0, |s| s.content.len()))
+            .sum::<usize>();
+        if payload > MAX_PAYLOAD_BYTES_PER_PLACE {
+            found.truncate(place_first);
+            let msg = format!(
+                "lock files below this state dir hold more than {} of payload: none of them judged (the bound per state dir)",
+                safefs::bytes(MAX_PAYLOAD_BYTES_PER_PLACE as u64)
+            );
+            return problem(problems, agents_path, msg);
+        }
+    }
+}
+
+/// Opens the directory at `path` (whose last component is a name in `parent`) without
+/// following a symlink. A symlink or an unreadable dir is a problem; a missing one, or one that
+/// is not a directory, is simply not there.
+fn open_below(
+    parent: &OwnedFd,
+    path: PathBuf,
+    place: &Place,
+    problems: &mut Vec<Problem>,
+) -> Option<OwnedFd> {
+    let name = path.file_name()?.to_owned();
+    let message = match safefs::dir_at(parent, &name) {
+        Ok(fd) => return Some(fd),
+        Err(OpenError::NotRegular("a symlink")) => {
+            "is a symlink: not followed (pass its target with --root to scan it)".to_owned()
+        }
+        Err(OpenError::Gone | OpenError::NotRegular(_)) => return None,
+        Err(e) => format!("cannot read: {e}"),
+    };
+    problems.push(Problem {
+        location: place.location.clone(),
+        path: Some(path),
+        message,
+    });
+    None
+}
+
+/// One sessions dir as the walk saw it.
+struct SessionsDir {
+    place: usize,
+    agent: String,
+    dir: PathBuf,
+    dir_id: (u64, u64),
+}
+
+/// Reads each named lock (or leftover) through the sessions dir's fd.
+fn read_locks(
+    sessions: &OwnedFd,
+    seen: &SessionsDir,
+    names: Vec<OsString>,
+    found: &mut Vec<Found>,
+) {
+    for name in names {
+        let bytes = name.as_bytes();
+        let (kind, leftover) = match classify_name(bytes) {
+            Some(k) => (k, None),
+            None => {
+                let Some(l) = leftover_of(bytes) else {
+                    continue;
+                };
+                let kind = l
+                    .original
+                    .as_ref()
+                    .and_then(|o| classify_name(o.as_bytes()))
+                    .unwrap_or(LockKind::Transcript);
+                (kind, Some(l))
+            }
+        };
+        let file = match crate::observe::snapshot_at(sessions, &name) {
+            Ok(s) => Ok(s),
+            Err(ReadError::Gone) => continue, // released while we looked
+            Err(ReadError::NotRegular(what)) => Err(Unread::NotRegular(what)),
+            Err(ReadError::Io(e)) => Err(Unread::Io(e.to_string())),
         };
         found.push(Found {
-            place: place_index,
-            agent,
+            place: seen.place,
+            agent: seen.agent.clone(),
             kind,
-            dir: sessions.to_path_buf(),
-            dir_id,
-            name: name.to_owned(),
-            not_regular,
+            dir: seen.dir.clone(),
+            dir_id: seen.dir_id,
+            not_regular: match &file {
+                Err(Unread::NotRegular(w)) => Some(w),
+                _ => None,
+            },
+            name,
+            file,
+            session_key: None,
+            leftover,
         });
     }
+}
+
+/// Up to `limit` names in `dir` that `keep` accepts, sorted; more is an error naming the bound.
+fn list(
+    dir: &OwnedFd,
+    limit: usize,
+    what: &str,
+    entries_left: &mut usize,
+    keep: impl Fn(&[u8]) -> bool,
+) -> Result<Vec<OsString>, String> {
+    let fd = nix::unistd::dup(dir).map_err(|e| format!("cannot read: {e}"))?;
+    let mut d = nix::dir::Dir::from_fd(fd).map_err(|e| format!("cannot read: {e}"))?;
+    let mut out = Vec::new();
+    for entry in d.iter() {
+        let entry = entry.map_err(|e| format!("cannot list: {e}"))?;
+        if *entries_left == 0 {
+            return Err(format!(
+                "more than {MAX_ENTRIES_PER_PLACE} directory entries in this state dir: not looked at (the bound per state dir)"
+            ));
+        }
+        *entries_left -= 1;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." || !keep(name) {
+            continue;
+        }
+        if out.len() >= limit {
+            return Err(format!(
+                "more than {limit} {what}: none of them judged (the bound per directory is {limit})"
+            ));
+        }
+        out.push(OsStr::from_bytes(name).to_owned());
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Fills in the session keys of the transcript locks just found in one sessions dir, from its
+/// `sessions.json`, within the place's and the run's store budgets. An error names the bound.
+fn add_session_keys(
+    sessions: &OwnedFd,
+    found: &mut [Found],
+    place_left: &mut u64,
+    run: &mut Budget,
+) -> Result<(), String> {
+    let ids: Vec<Option<String>> = found.iter().map(|f| f.session_id()).collect();
+    let wanted: HashSet<&str> = ids.iter().flatten().map(String::as_str).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let limit = MAX_STORE_BYTES.min(*place_left).min(run.store_bytes);
+    let bytes = match safefs::read_at(sessions, OsStr::new("sessions.json"), limit) {
+        Ok((b, _)) => b,
+        Err(OpenError::Gone | OpenError::NotRegular(_)) => return Ok(()),
+        Err(OpenError::TooLarge(_)) => {
+            return Err(if limit == MAX_STORE_BYTES {
+                format!(
+                    "larger than {}: session keys not shown (the bound per store)",
+                    safefs::bytes(MAX_STORE_BYTES)
+                )
+            } else if limit == run.store_bytes {
+                format!(
+                    "not read: this run already read {} of session stores (the bound per run); session keys not shown",
+                    safefs::bytes(MAX_STORE_BYTES_PER_RUN)
+                )
+            } else {
+                format!(
+                    "not read: this state dir's stores already took {} (the bound per state dir); session keys not shown",
+                    safefs::bytes(MAX_STORE_BYTES_PER_PLACE)
+                )
+            });
+        }
+        Err(e) => return Err(format!("cannot read: {e}")),
+    };
+    *place_left -= bytes.len() as u64;
+    run.store_bytes -= bytes.len() as u64;
+    let index = SessionIndex::parse_for(&bytes, &wanted);
+    for (f, id) in found.iter_mut().zip(&ids) {
+        f.session_key = id
+            .as_deref()
+            .and_then(|id| index.key_for(id))
+            .map(str::to_owned);
+    }
+    Ok(())
+}
+
+/// The marker in the private name a lock is renamed to while it is removed.
+pub const REMOVING_MARKER: &str = ".zaki-locks-removing.";
+
+/// A file left by a removal that was killed between its rename and its unlink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// The lock's own name, when the private name holds it (`.<name>.zaki-locks-removing.…`);
+    /// `None` for the hashed names of locks whose names were too long to keep.
+    pub original: Option<OsString>,
+}
+
+/// Recognises a removal's private name: `.<name>.zaki-locks-removing.<pid>.<n>`,
+/// `.zaki-locks-removing.h<hash>.<pid>.<n>` (names too long for the first form) or
+/// `.zaki-locks-removing.<pid>.<inode>` (left by earlier exec removers).
+pub fn leftover_of(name: &[u8]) -> Option<Leftover> {
+    let rest = name.strip_prefix(b".")?;
+    let marker = REMOVING_MARKER.as_bytes();
+    if let Some(hashed) = rest.strip_prefix(&marker[1..]) {
+        // `h<hash>` for a long name; `<pid>.<inode>` from exec removers before names were kept.
+        let ours = hashed.starts_with(b"h") || hashed.first().is_some_and(u8::is_ascii_digit);
+        return ours.then_some(Leftover { original: None });
+    }
+    let at = rest.windows(marker.len()).rposition(|w| w == marker)?;
+    let original = &rest[..at];
+    if classify_name(original).is_none() {
+        // The leftover of removing a leftover again: what counts is the innermost name.
+        return leftover_of(original);
+    }
+    Some(Leftover {
+        original: Some(OsStr::from_bytes(original).to_owned()),
+    })
 }

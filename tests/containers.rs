@@ -217,18 +217,18 @@ fn bind_mounted_locks_are_judged_in_the_containers_namespace_from_the_host() {
     assert!(!dir.join("dead.jsonl.lock").exists());
     assert!(!dir.join("thread.jsonl.lock").exists());
 
-    // Stopped: nothing in it runs, so its locks are stale however fresh.
+    // Stopped: the container's state alone decides nothing (issue 10), but no process holds
+    // the lock open, so once past the grace it is stale (`no-holder`).
     c.stop();
+    set_mtime(&dir.join("live.jsonl.lock"), MIN);
     let (code, r, err) = zaki_json(tmp.path(), &[&["clean"][..], &args].concat());
     assert_eq!(code, Some(0), "{err}\n{r:#}");
     let seen = by_name(&r);
-    assert_eq!(seen["live.jsonl.lock"]["owner_state"], "dead", "{r:#}");
-    assert!(
-        seen["live.jsonl.lock"]["note"]
-            .as_str()
-            .unwrap()
-            .contains("exited")
-    );
+    let live = &seen["live.jsonl.lock"];
+    assert_eq!(live["owner_state"], "unknown", "{r:#}");
+    assert_eq!(live["reasons"], serde_json::json!(["no-holder"]), "{r:#}");
+    assert_eq!(live["action"], "removed", "{r:#}");
+    assert!(live["note"].as_str().unwrap().contains("exited"));
     assert!(!dir.join("live.jsonl.lock").exists());
 }
 

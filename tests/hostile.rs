@@ -33,6 +33,8 @@ fn every_malformed_payload_is_a_finding_and_only_the_old_ones_go() {
     let root = tmp.path().join("state");
     let dir = sessions(&root);
     let live = Proc::sleep();
+    // The live owner of the future-dated lock holds it open, as OpenClaw does.
+    let holder = Proc::holding(&dir.join("future-date.jsonl.lock"));
     let now = created_at(Duration::ZERO);
     let payloads: Vec<(&str, Vec<u8>)> = vec![
         ("empty", vec![]),
@@ -64,7 +66,7 @@ fn every_malformed_payload_is_a_finding_and_only_the_old_ones_go() {
             "future-date",
             format!(
                 "{{\"pid\": {}, \"createdAt\": \"2099-01-01T00:00:00Z\"}}",
-                live.pid()
+                holder.pid()
             )
             .into_bytes(),
         ),
@@ -127,8 +129,8 @@ fn every_malformed_payload_is_a_finding_and_only_the_old_ones_go() {
         .collect();
     let mut left = left;
     left.sort();
-    // A live owner with an unreadable createdAt is stale only by mtime; a future createdAt with
-    // a live owner is held.
+    // A live owner with an unreadable createdAt is stale only by mtime (and holds nothing open);
+    // a future createdAt whose live owner holds it open is kept.
     assert_eq!(left, ["future-date.jsonl.lock"]);
 }
 

@@ -75,6 +75,8 @@ fn check_containers(r: &Value, fleet: &Fleet, observed: &str) {
 
 fn check_live(i: usize, l: &Value) {
     assert_eq!(l["pid"], 1, "{l:#}");
+    assert_eq!(l["holders"][0]["ns_pid"], 1, "pid 1 holds it open: {l:#}");
+    assert_eq!(l["visibility"], "complete", "{l:#}");
     assert_eq!(l["owner_state"], "alive", "{l:#}");
     assert_eq!(l["owner_name"], "sh", "{l:#}");
     assert_eq!(l["stale"], false, "{l:#}");
@@ -126,11 +128,9 @@ fn clean_of_200_containers_removes_the_200_stale_locks_and_keeps_the_200_live_on
         assert_eq!(stale["pid"], fleet.stale_pids[i], "{stale:#}");
         assert_eq!(stale["owner_state"], "dead", "{stale:#}");
         assert_eq!(stale["stale"], true, "{stale:#}");
-        assert_eq!(
-            stale["reasons"],
-            serde_json::json!(["dead-pid"]),
-            "{stale:#}"
-        );
+        // `no-holder` too once it has been unchanged for the grace (10 s; the fleet takes
+        // longer than that to start, but the last containers' locks may be younger).
+        assert_eq!(stale["reasons"][0], "dead-pid", "{stale:#}");
         assert_eq!(stale["action"], "removed", "{stale:#}");
     }
 

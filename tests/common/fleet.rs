@@ -1,6 +1,7 @@
 //! Many busybox containers at once, for the tests and the benchmark of `--prefix` at scale.
 //!
-//! Each container runs `sh -c 'sleep 100000 & wait'` (pid 1 is that shell) and holds, inside
+//! Each container runs `sh -c '…; exec 3<live.jsonl.lock; sleep 100000 & wait'` (pid 1 is that
+//! shell, holding its live lock open as OpenClaw does) and holds, inside
 //! its own filesystem (no bind mount), two locks in `/home/node/.openclaw/agents/main/sessions`:
 //! `live.jsonl.lock` naming pid 1 (alive; written after the container started, so its owner
 //! started before `createdAt`) and `stale.jsonl.lock` naming the pid of the shell that wrote
@@ -34,8 +35,17 @@ mkdir -p "$1"
 printf '{\n  "pid": %s,\n  "createdAt": "%s"\n}' "$$" "$3" > "$1/stale.jsonl.lock"
 printf '%s' "$4" > "$1/sessions.json"
 printf '%s' "$2" > "$1/live.jsonl.lock"
+i=0
+until ls -l /proc/1/fd 2>/dev/null | grep -q live.jsonl.lock; do
+  i=$((i+1)); [ "$i" -lt 200 ] || { echo "pid 1 never opened its lock"; exit 1; }
+  sleep 0.05
+done
 echo "$$"
 "#;
+
+/// pid 1: a shell that, once its live lock is written, holds it open (as OpenClaw holds its
+/// lock for the whole hold) and waits on a `sleep`.
+const PID1_SCRIPT: &str = "L=/home/node/.openclaw/agents/main/sessions/live.jsonl.lock; until [ -s $L ]; do sleep 0.05; done; exec 3<$L; sleep 100000 & wait";
 
 /// N running busybox containers named `<prefix><i>`, removed on drop.
 pub struct Fleet {
@@ -129,7 +139,7 @@ impl Fleet {
             BUSYBOX,
             "sh",
             "-c",
-            "sleep 100000 & wait",
+            PID1_SCRIPT,
         ])?;
         // createdAt is taken now, after `docker run` returned: pid 1 started before it.
         let live = legacy_payload(1, Duration::ZERO);

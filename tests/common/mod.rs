@@ -78,6 +78,27 @@ impl Proc {
                 .expect("spawn sleep"),
         )
     }
+    /// A live process holding `path` open (created empty if absent), as OpenClaw holds its
+    /// lock for the whole hold; write the payload (with this pid) afterwards.
+    pub fn holding(path: &Path) -> Proc {
+        let p = Proc(
+            Command::new("sh")
+                .args(["-c", "exec sleep 600 3>>\"$0\""])
+                .arg(path)
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("spawn a holder"),
+        );
+        let comm = format!("/proc/{}/comm", p.pid());
+        for _ in 0..500 {
+            if std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep") {
+                return p;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("holder of {} never started", path.display());
+    }
+
     pub fn pid(&self) -> u32 {
         self.0.id()
     }
@@ -87,6 +108,46 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Many idle host processes with open files, for the holder search's cost: `n` `sleep`s that
+/// each inherit `fds` open files (one in ten named `*.lock`, so that it is `stat`ed too).
+/// Killed and reaped when dropped.
+pub struct Crowd {
+    child: Option<Child>,
+    pub pids: usize,
+}
+
+impl Crowd {
+    pub fn spawn(n: usize, fds: usize, dir: &Path) -> Crowd {
+        const PY: &str = "import os,sys\nn,k,d=int(sys.argv[1]),int(sys.argv[2]),sys.argv[3]\nfor i in range(k):\n fd=os.open(os.path.join(d,'f%d.%s'%(i,'lock' if i%10==0 else 'dat')),os.O_CREAT|os.O_RDWR,0o644); os.set_inheritable(fd,True)\npids=[]\nfor i in range(n):\n p=os.fork()\n if p==0: os.execvp('sleep',['sleep','100000'])\n pids.append(p)\nprint(len(pids),flush=True)\nsys.stdin.read()\nfor p in pids: os.kill(p,9)\nfor p in pids: os.waitpid(p,0)\n";
+        std::fs::create_dir_all(dir).unwrap();
+        let mut child = Command::new("python3")
+            .args(["-c", PY, &n.to_string(), &fds.to_string()])
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        Crowd {
+            child: Some(child),
+            pids: line.trim().parse().unwrap_or(0),
+        }
+    }
+}
+
+impl Drop for Crowd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            drop(c.stdin.take());
+            let _ = c.wait();
+        }
     }
 }
 

@@ -110,6 +110,9 @@ pub struct Expected {
     pub live: Vec<PathBuf>,
     /// Files that look like locks but are not session locks: never touched.
     pub decoys: Vec<PathBuf>,
+    /// The live locks held open (by this process), as OpenClaw holds its lock for the whole
+    /// hold: without a holder a lock is stale once unchanged for 10 s (issue 10).
+    pub held: Vec<fs::File>,
 }
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -203,6 +206,7 @@ pub fn generate(root: &Path, users: usize, sessions: usize, owners: &Owners) -> 
             if kind.stale() {
                 exp.stale.push(path);
             } else {
+                exp.held.push(fs::File::open(&path).unwrap());
                 exp.live.push(path);
             }
         }

@@ -1,0 +1,525 @@
+//! Who holds a lock open: the one fact that settles whether a lock is live.
+//!
+//! OpenClaw keeps its lock file open for the whole hold (`fs.open(path, "wx")`, closed right
+//! before the file is deleted), so a lock some process has open is held, in any PID namespace.
+//!
+//! Whether anyone has it open is asked of the kernel, per lock, with a write lease
+//! (`F_SETLEASE F_WRLCK`): the kernel grants one only when no other open file refers to the
+//! inode (hard links, other namespaces, unreadable processes and threads with their own fd
+//! table included), and it is given back at once. That costs a few syscalls per lock, whatever
+//! the number of processes. Who holds it is then looked up for the report: first the process
+//! the payload names (the gateway itself, as measured), and only if that is not it, every
+//! process's `/proc/<pid>/fd`, reading each link and `stat`ing only the `.lock` ones.
+//!
+//! Both run after every lock was read (the snapshot gives device and inode; a lock taken later
+//! is a new inode, as OpenClaw creates with `O_EXCL`).
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use nix::dir::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, open, openat, readlinkat};
+use nix::sys::stat::{Mode, fstatat};
+
+use serde::Serialize;
+
+/// A process that has a lock's inode open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    /// Its pid in this host's `/proc` (the exec'd container's for an exec listing).
+    pub host_pid: u64,
+    /// Its pid in its own PID namespace (last `NSpid` entry).
+    pub ns_pid: u64,
+    /// Its command name (`Name` from `status`).
+    pub comm: String,
+    /// The container it runs in, if any (name when looked at, else the id from its cgroup).
+    pub container: Option<String>,
+}
+
+impl Holder {
+    /// `openclaw-gatewa (pid 13 in zaki-user-1, host pid 3946)`.
+    pub fn describe(&self) -> String {
+        match &self.container {
+            Some(c) => format!(
+                "{} (pid {} in {c}, host pid {})",
+                self.comm, self.ns_pid, self.host_pid
+            ),
+            None => format!("{} (pid {})", self.comm, self.host_pid),
+        }
+    }
+}
+
+/// Whether "no holder found" can be trusted for a lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every process that could hold it was looked at.
+    Complete,
+    /// Some could not be; the text says why. Then "no holder" is not evidence.
+    Incomplete(String),
+}
+
+impl Visibility {
+    pub fn is_complete(&self) -> bool {
+        matches!(self, Visibility::Complete)
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Visibility::Complete => "complete",
+            Visibility::Incomplete(_) => "incomplete",
+        }
+    }
+    pub fn why(&self) -> Option<&str> {
+        match self {
+            Visibility::Complete => None,
+            Visibility::Incomplete(w) => Some(w),
+        }
+    }
+}
+
+/// What one search of a `/proc` found.
+#[derive(Debug, Default)]
+pub struct Search {
+    /// Holders by the (device, inode) they have open.
+    pub by_id: HashMap<(u64, u64), Vec<Holder>>,
+    /// Set when some process's fds could not be listed: the search is not complete.
+    pub incomplete: Option<String>,
+    /// Processes this run descends from whose fds could not be read (not counted as holes).
+    pub unreadable_ancestors: Vec<u64>,
+    /// How many processes and fds were looked at (for the benchmarks).
+    pub processes: usize,
+    pub fds: usize,
+}
+
+/// Whether "nobody has it open" can be trusted for a lock: the lease was conclusive and the
+/// filesystem is local (on a network or FUSE filesystem another machine may hold it).
+pub fn file_visibility(lease: &Lease, fs_why: Option<&str>) -> Visibility {
+    if let Some(w) = fs_why {
+        return Visibility::Incomplete(w.to_owned());
+    }
+    match lease {
+        Lease::Unknown(w) => Visibility::Incomplete(w.clone()),
+        Lease::Free | Lease::Held => Visibility::Complete,
+    }
+}
+
+/// What the kernel says about other open files on a lock's inode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lease {
+    /// No other open file refers to it.
+    Free,
+    /// Some process has it open.
+    Held,
+    /// Could not be asked; the text says why.
+    Unknown(String),
+}
+
+/// Opens the lock `name` in `rel_dir` under `state_dir` the way removal does (one component at
+/// a time, no symlink followed, the sessions dir checked against `dir_id`), checks it is still
+/// the inode `id`, and asks for a write lease, which is granted only if no other open file
+/// refers to the inode; the lease is returned at once.
+pub fn lease(
+    state_dir: &Path,
+    rel_dir: &Path,
+    dir_id: (u64, u64),
+    name: &std::ffi::OsStr,
+    id: (u64, u64),
+) -> Lease {
+    ignore_lease_breaks();
+    let unknown = |what: &str, e: Errno| Lease::Unknown(format!("{what}: {}", e.desc()));
+    let mut dir = match open(state_dir, DIR, Mode::empty()) {
+        Ok(d) => d,
+        Err(e) => return unknown("cannot open its state dir", e),
+    };
+    for comp in rel_dir.components() {
+        let std::path::Component::Normal(c) = comp else {
+            return Lease::Unknown("unexpected path component".into());
+        };
+        dir = match openat(&dir, c, DIR | OFlag::O_NOFOLLOW, Mode::empty()) {
+            Ok(d) => d,
+            Err(e) => return unknown("cannot reopen its directory", e),
+        };
+    }
+    match nix::sys::stat::fstat(&dir) {
+        Ok(st) if (st.st_dev, st.st_ino) == dir_id => {}
+        Ok(_) => return Lease::Unknown("its directory was replaced since it was read".into()),
+        Err(e) => return unknown("cannot stat its directory", e),
+    }
+    // O_NONBLOCK: if someone else holds a lease on it, fail rather than wait.
+    let flags = OFlag::O_RDONLY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK
+        | OFlag::O_NOCTTY
+        | OFlag::O_CLOEXEC;
+    let fd = match openat(&dir, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => return unknown("cannot reopen it", e),
+    };
+    match nix::sys::stat::fstat(&fd) {
+        Ok(st)
+            if (st.st_dev, st.st_ino) == id
+                && (st.st_mode & nix::libc::S_IFMT) == nix::libc::S_IFREG => {}
+        Ok(_) => return Lease::Unknown("replaced since it was read".into()),
+        Err(e) => return unknown("cannot stat it", e),
+    }
+    use std::os::fd::AsRawFd;
+    // SAFETY: `fd` is an open file descriptor owned here for the duration of both calls.
+    let r = unsafe { nix::libc::fcntl(fd.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_WRLCK) };
+    if r == 0 {
+        // SAFETY: as above.
+        unsafe { nix::libc::fcntl(fd.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_UNLCK) };
+        return Lease::Free;
+    }
+    match Errno::last() {
+        Errno::EAGAIN => Lease::Held,
+        e => unknown("the kernel cannot say who has it open (no leases here)", e),
+    }
+}
+
+/// A lease break (someone opening the file during the microseconds a lease is held) sends
+/// SIGIO, whose default action ends the process: ignore it. The opener waits until the lease
+/// is given back, which is at once.
+fn ignore_lease_breaks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+        let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: ignoring a signal installs no handler code.
+        let _ = unsafe { sigaction(Signal::SIGIO, &ign) };
+    });
+}
+
+/// Looks for holders of `id` among the open files of host process `pid` only (the owner the
+/// payload names): the cheap way to name the holder in the usual case.
+pub fn holder_in(
+    proc_root: &Path,
+    pid: u64,
+    id: (u64, u64),
+    containers: &[(String, String)],
+) -> Option<Holder> {
+    let proc_fd = open(proc_root, DIR, Mode::empty()).ok()?;
+    let mut s = Search::default();
+    let wanted = HashSet::from([id]);
+    let name = std::ffi::OsString::from(pid.to_string());
+    scan_process(&proc_fd, &name, pid, &wanted, containers, &mut s).ok()?;
+    s.by_id.remove(&id)?.into_iter().next()
+}
+
+/// Does a link text name a lock file? (`…/x.jsonl.lock`, `… .lock (deleted)`.)
+fn names_a_lock(text: &[u8]) -> bool {
+    let t = text.strip_suffix(b" (deleted)").unwrap_or(text);
+    t.ends_with(b".lock")
+}
+
+/// Searches `proc_root` for processes holding any of `wanted` (device, inode) open.
+/// `containers` maps container ids (full or 12 digits) to names, to name a holder's container.
+///
+/// Every path is resolved relative to an open directory (`/proc`, then `/proc/<pid>`, then its
+/// `fd`), so each fd costs one `readlinkat` and only lock-named ones a `fstatat`.
+pub fn search(
+    proc_root: &Path,
+    wanted: &HashSet<(u64, u64)>,
+    containers: &[(String, String)],
+) -> Search {
+    let mut s = Search::default();
+    if wanted.is_empty() {
+        return s;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        s.incomplete = Some("not running as root: other users' open files cannot be seen".into());
+    }
+    let proc_fd = match open(proc_root, DIR, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            s.incomplete = Some(format!("cannot open {}: {}", proc_root.display(), e.desc()));
+            return s;
+        }
+    };
+    let entries = match fs::read_dir(proc_root) {
+        Ok(e) => e,
+        Err(e) => {
+            s.incomplete = Some(format!("cannot list {}: {e}", proc_root.display()));
+            return s;
+        }
+    };
+    let me = std::process::id() as u64;
+    let ancestors = ancestors(proc_root, me);
+    let mut unreadable: Vec<u64> = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        s.processes += 1;
+        match scan_process(&proc_fd, name.as_os_str(), pid, wanted, containers, &mut s) {
+            Ok(()) => {}
+            // Exited meanwhile: it holds nothing any more.
+            Err(Errno::ENOENT | Errno::ESRCH) => {}
+            // What started this run (service manager, cron, shell) is not a session's writer;
+            // a sandbox's init may refuse even root. Any other unreadable process counts.
+            Err(_) if ancestors.contains(&pid) => s.unreadable_ancestors.push(pid),
+            Err(_) => unreadable.push(pid),
+        }
+    }
+    if !unreadable.is_empty() && s.incomplete.is_none() {
+        s.incomplete = Some(format!(
+            "the open files of {} process(es) could not be read (pid {}{})",
+            unreadable.len(),
+            unreadable[0],
+            if unreadable.len() > 1 { ", …" } else { "" }
+        ));
+    }
+    s
+}
+
+/// This process's ancestors, by `PPid`.
+fn ancestors(proc_root: &Path, me: u64) -> HashSet<u64> {
+    let mut out = HashSet::new();
+    let mut pid = me;
+    while out.len() < 4096 {
+        let status =
+            fs::read_to_string(proc_root.join(pid.to_string()).join("status")).unwrap_or_default();
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if ppid == 0 || !out.insert(ppid) {
+            break;
+        }
+        pid = ppid;
+    }
+    out
+}
+
+const DIR: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_CLOEXEC);
+
+/// One process: its fd table, and its description if it holds a wanted inode.
+fn scan_process(
+    proc_fd: &OwnedFd,
+    name: &std::ffi::OsStr,
+    pid: u64,
+    wanted: &HashSet<(u64, u64)>,
+    containers: &[(String, String)],
+    s: &mut Search,
+) -> Result<(), Errno> {
+    let pid_dir = openat(proc_fd, name, DIR | OFlag::O_NOFOLLOW, Mode::empty())?;
+    let fd_dir = openat(&pid_dir, "fd", DIR | OFlag::O_NOFOLLOW, Mode::empty())?;
+    let mut list = Dir::from_fd(fd_dir.try_clone().map_err(|_| Errno::EMFILE)?)?;
+    let mut holder: Option<Holder> = None;
+    for entry in list.iter() {
+        // A listing or link that cannot be read makes this process unreadable (the search
+        // incomplete); only an fd closed meanwhile (ENOENT) is passed over.
+        let entry = entry?;
+        let fd_name = entry.file_name();
+        if fd_name.to_bytes().first() == Some(&b'.') {
+            continue;
+        }
+        s.fds += 1;
+        let text = match readlinkat(&fd_dir, fd_name) {
+            Ok(t) => t,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(e),
+        };
+        if !names_a_lock(text.as_bytes()) {
+            continue;
+        }
+        // Follows the magic link to the open file itself, whatever its path is now.
+        let st = match fstatat(&fd_dir, fd_name, AtFlags::empty()) {
+            Ok(st) => st,
+            Err(Errno::ENOENT) => continue,
+            Err(e) => return Err(e),
+        };
+        let id = (st.st_dev, st.st_ino);
+        if !wanted.contains(&id) {
+            continue;
+        }
+        let h = holder.get_or_insert_with(|| describe(&pid_dir, pid, containers));
+        let v = s.by_id.entry(id).or_default();
+        if !v.iter().any(|x| x.host_pid == pid) {
+            v.push(h.clone());
+        }
+    }
+    Ok(())
+}
+
+fn read_at(dir: &OwnedFd, name: &str) -> String {
+    openat(dir, name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .ok()
+        .and_then(|fd| {
+            let mut out = String::new();
+            std::fs::File::from(fd)
+                .take(64 * 1024)
+                .read_to_string(&mut out)
+                .ok()?;
+            Some(out)
+        })
+        .unwrap_or_default()
+}
+
+/// Names a holder: its `status` (Name, NSpid) and, in a container, which one (cgroup).
+fn describe(pid_dir: &OwnedFd, pid: u64, containers: &[(String, String)]) -> Holder {
+    let st = crate::proc::parse_status(&read_at(pid_dir, "status"));
+    let cgroup = read_at(pid_dir, "cgroup");
+    Holder {
+        host_pid: pid,
+        ns_pid: st.nspid.last().copied().unwrap_or(pid),
+        comm: st.name.unwrap_or_else(|| "?".into()),
+        container: container_of(&cgroup, st.nspid.len() > 1, containers),
+    }
+}
+
+/// The container a cgroup text names: a 64-hex-digit id in it, shown by name when known.
+pub fn container_of(
+    cgroup: &str,
+    nested_ns: bool,
+    containers: &[(String, String)],
+) -> Option<String> {
+    let id = cgroup
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .find(|w| w.len() == 64)?;
+    if let Some((_, name)) = containers
+        .iter()
+        .find(|(cid, _)| cid.starts_with(id) || (cid.len() >= 12 && id.starts_with(cid.as_str())))
+    {
+        return Some(name.clone());
+    }
+    // A 64-hex id in a process's cgroup that is in its own PID namespace: a container.
+    nested_ns.then(|| id[..12].to_owned())
+}
+
+/// Filesystems where another machine may hold the file open (network and FUSE filesystems):
+/// this host's `/proc` cannot see every holder there.
+pub fn remote_fs(dir: &Path) -> Option<String> {
+    let st = match nix::sys::statfs::statfs(dir) {
+        Ok(s) => s,
+        Err(e) => {
+            return Some(format!(
+                "cannot tell the filesystem of {}: {e}",
+                dir.display()
+            ));
+        }
+    };
+    let magic = st.filesystem_type().0 as u64;
+    let name = match magic {
+        0x6969 => "NFS",
+        0x517B => "SMB",
+        0xFE53_4D42 => "SMB2",
+        0xFF53_4D42 => "CIFS",
+        0x6573_5546 => "FUSE",
+        0x0102_1997 => "9p",
+        0x00C3_6400 => "Ceph",
+        0x5346_414F => "AFS",
+        0x7375_7245 => "Coda",
+        0x7461_636F => "OCFS2",
+        0x0116_1970 => "GFS2",
+        0x0BD0_0BD0 => "Lustre",
+        0x0102_1994 => return None, // tmpfs
+        _ => return None,
+    };
+    Some(format!(
+        "{} is on {name}, where another machine may hold it open",
+        dir.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_texts() {
+        assert!(names_a_lock(b"/a/b/x.jsonl.lock"));
+        assert!(names_a_lock(b"/a/b/x.jsonl.lock (deleted)"));
+        assert!(!names_a_lock(b"socket:[1234]"));
+        assert!(!names_a_lock(b"/a/x.jsonl"));
+    }
+
+    #[test]
+    fn cgroup_names_a_container() {
+        let id = "eb5bdeee4509".to_owned() + &"a".repeat(52);
+        let cg = format!("0::/system.slice/docker-{id}.scope\n");
+        assert_eq!(
+            container_of(&cg, true, &[(id.clone(), "zaki-user-1".into())]).as_deref(),
+            Some("zaki-user-1")
+        );
+        assert_eq!(
+            container_of(&cg, true, &[]).as_deref(),
+            Some("eb5bdeee4509")
+        );
+        assert_eq!(container_of(&cg, false, &[]), None);
+        assert_eq!(container_of("0::/user.slice\n", true, &[]), None);
+    }
+
+    #[test]
+    fn visibility_of_a_file() {
+        assert!(file_visibility(&Lease::Free, None).is_complete());
+        assert!(file_visibility(&Lease::Held, None).is_complete());
+        assert!(!file_visibility(&Lease::Unknown("x".into()), None).is_complete());
+        assert!(!file_visibility(&Lease::Free, Some("NFS")).is_complete());
+    }
+
+    fn dir_id(d: &Path) -> (u64, u64) {
+        use std::os::unix::fs::MetadataExt;
+        let m = fs::metadata(d).unwrap();
+        (m.dev(), m.ino())
+    }
+
+    #[test]
+    fn finds_this_process_child_holding_a_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = std::env::temp_dir().join(format!("zaki-holders-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let lock = dir.join("x.jsonl.lock");
+        fs::write(&lock, "{}").unwrap();
+        let meta = fs::metadata(&lock).unwrap();
+        let id = (meta.dev(), meta.ino());
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("exec sleep 60 3<\"$0\"")
+            .arg(&lock)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let s = search(Path::new("/proc"), &HashSet::from([id]), &[]);
+        let by_lease = lease(
+            &dir,
+            Path::new(""),
+            dir_id(&dir),
+            "x.jsonl.lock".as_ref(),
+            id,
+        );
+        let named = holder_in(Path::new("/proc"), child.id() as u64, id, &[]);
+        let _ = child.kill();
+        let _ = child.wait();
+        let holders = s.by_id.get(&id).cloned().unwrap_or_default();
+        assert_eq!(holders.len(), 1, "{s:?}");
+        assert_eq!(holders[0].host_pid, child.id() as u64);
+        assert_eq!(holders[0].comm, "sleep");
+        assert!(s.processes > 1 && s.fds > 0);
+        assert_eq!(by_lease, Lease::Held);
+        assert_eq!(named.map(|h| h.host_pid), Some(child.id() as u64));
+        let after = search(Path::new("/proc"), &HashSet::from([id]), &[]);
+        assert!(after.by_id.is_empty());
+        assert_eq!(
+            lease(
+                &dir,
+                Path::new(""),
+                dir_id(&dir),
+                "x.jsonl.lock".as_ref(),
+                id
+            ),
+            Lease::Free
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
