@@ -344,7 +344,7 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
 
         // A reply held past the payload's maxHoldMs: `--held-over` without a value uses it.
         g.llm.set_delay(25.0);
-        let (held, fixed, reply) = std::thread::scope(|s| {
+        let (held, reply) = std::thread::scope(|s| {
             let h = s.spawn(|| send(&g, user, Duration::from_secs(90)));
             let lock = g.sessions().join(format!("{sid}.jsonl.lock"));
             let deadline = Instant::now() + Duration::from_secs(20);
@@ -375,9 +375,8 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
             while held.status.code() != Some(3) && lock.exists() && seen.elapsed().as_secs() < 12 {
                 held = args(&["--held-over", "--fail-on-held"]);
             }
-            let fixed = args(&["--held-over", "1h", "--fail-on-held"]);
             g.llm.set_delay(0.0);
-            (held, fixed, h.join().unwrap())
+            (held, h.join().unwrap())
         });
         let r = json(&held);
         eprintln!(
@@ -388,8 +387,12 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
         let l = lock_named(&r, ".jsonl.lock");
         assert_eq!(l["max_hold_ms"], 8000, "{l:#}");
         assert!(l["age_seconds"].as_i64().unwrap() >= 8, "{l:#}");
-        assert_eq!(fixed.status.code(), Some(0), "{}", stdout(&fixed));
-        assert!(json(&fixed)["locks"].as_array().unwrap().is_empty());
+        // OpenClaw's own name for it (report-only: the owner lives and holds it open), and
+        // issue 10's: held open past its max hold, never removed.
+        let reasons = l["reasons"].as_array().unwrap();
+        assert!(reasons.iter().any(|x| x == "hold-exceeded"), "{l:#}");
+        assert_eq!(l["stale"], false, "{l:#}");
+        assert_eq!(l["wedged"], true, "{l:#}");
 
         // The place: lock-file era, its gateway's version read through the container's root.
         let r = scan_json(tmp.path(), &g);
@@ -425,11 +428,8 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
         let r = scan_json(tmp.path(), &g);
         let l = lock_named(&r, ".jsonl.lock");
         assert_eq!(l["owner_state"], "alive", "{l:#}");
-        assert_eq!(
-            l["reasons"],
-            serde_json::json!(["non-openclaw-owner"]),
-            "{l:#}"
-        );
+        let reasons = l["reasons"].as_array().unwrap();
+        assert!(reasons.iter().any(|x| x == "non-openclaw-owner"), "{l:#}");
         assert_eq!(l["stale"], true, "{l:#}");
         let o = run(zaki(tmp.path()).args(["clean", "--no-host", "--prefix", &prefix]));
         assert!(!lock.exists(), "{}", stdout(&o));
