@@ -130,42 +130,33 @@ pub fn lease(
     id: (u64, u64),
 ) -> Lease {
     ignore_lease_breaks();
-    let unknown = |what: &str, e: Errno| Lease::Unknown(format!("{what}: {}", e.desc()));
-    let mut dir = match open(state_dir, DIR, Mode::empty()) {
+    let unknown = |what: &str, e: &dyn std::fmt::Display| Lease::Unknown(format!("{what}: {e}"));
+    // Reached as the walk reached it: every directory relative to its parent without following
+    // a symlink, and the lock opened only if it is a regular file (a device node or a FIFO
+    // swapped in for it is never opened; see `safefs`).
+    let mut dir = match crate::safefs::operator_dir(state_dir) {
         Ok(d) => d,
-        Err(e) => return unknown("cannot open its state dir", e),
+        Err(e) => return unknown("cannot open its state dir", &e),
     };
     for comp in rel_dir.components() {
         let std::path::Component::Normal(c) = comp else {
             return Lease::Unknown("unexpected path component".into());
         };
-        dir = match openat(&dir, c, DIR | OFlag::O_NOFOLLOW, Mode::empty()) {
+        dir = match crate::safefs::dir_at(&dir, c) {
             Ok(d) => d,
-            Err(e) => return unknown("cannot reopen its directory", e),
+            Err(e) => return unknown("cannot reopen its directory", &e),
         };
     }
     match nix::sys::stat::fstat(&dir) {
         Ok(st) if (st.st_dev, st.st_ino) == dir_id => {}
         Ok(_) => return Lease::Unknown("its directory was replaced since it was read".into()),
-        Err(e) => return unknown("cannot stat its directory", e),
+        Err(e) => return unknown("cannot stat its directory", &e.desc()),
     }
-    // O_NONBLOCK: if someone else holds a lease on it, fail rather than wait.
-    let flags = OFlag::O_RDONLY
-        | OFlag::O_NOFOLLOW
-        | OFlag::O_NONBLOCK
-        | OFlag::O_NOCTTY
-        | OFlag::O_CLOEXEC;
-    let fd = match openat(&dir, name, flags, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(e) => return unknown("cannot reopen it", e),
-    };
-    match nix::sys::stat::fstat(&fd) {
-        Ok(st)
-            if (st.st_dev, st.st_ino) == id
-                && (st.st_mode & nix::libc::S_IFMT) == nix::libc::S_IFREG => {}
+    let fd = match crate::safefs::regular_at(&dir, name) {
+        Ok((file, st)) if (st.st_dev, st.st_ino) == id => OwnedFd::from(file),
         Ok(_) => return Lease::Unknown("replaced since it was read".into()),
-        Err(e) => return unknown("cannot stat it", e),
-    }
+        Err(e) => return unknown("cannot reopen it", &e),
+    };
     use std::os::fd::AsRawFd;
     // SAFETY: `fd` is an open file descriptor owned here for the duration of both calls.
     let r = unsafe { nix::libc::fcntl(fd.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_WRLCK) };
@@ -176,7 +167,10 @@ pub fn lease(
     }
     match Errno::last() {
         Errno::EAGAIN => Lease::Held,
-        e => unknown("the kernel cannot say who has it open (no leases here)", e),
+        e => unknown(
+            "the kernel cannot say who has it open (no leases here)",
+            &e.desc(),
+        ),
     }
 }
 
