@@ -59,7 +59,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__locks__subcmd__clean)
-            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --color --help --version"
+            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --restart-orphaned --restart-min-uptime --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -122,6 +122,10 @@ _zaki__locks() {
                     return 0
                     ;;
                 --metrics-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-min-uptime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -325,7 +329,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__locks__subcmd__watch)
-            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --interval --settle --log-format --run-lock --wait --metrics-file --color --help --version"
+            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --interval --settle --log-format --run-lock --wait --restart-orphaned --restart-min-uptime --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +392,10 @@ _zaki__locks() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-min-uptime)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -47,7 +47,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-tha
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'The JSON report described in the README (stable schema)'
 prometheus\t'Prometheus text format (node_exporter textfile collector)'"
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l held-over -d 'List only live locks held longer than this (a live lock is normally released within seconds; OpenClaw\'s watchdog releases one after 5 min), e.g. 1m' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l held-over -d 'List only live locks held longer than this (a live lock is normally released within seconds; OpenClaw\'s watchdog releases one after 5 min), e.g. 1m. Without a value: each lock\'s own max hold (its payload\'s maxHoldMs, OpenClaw 2026.5.28+; else 5 min)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l metrics-file -d 'Also write the metrics (Prometheus text format) to this file, atomically, for node_exporter\'s textfile collector' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
@@ -80,6 +80,7 @@ human\t'Sentences for people'
 kv\t'ts=… action=… key=value pairs, one line per action'
 json\t'One JSON object per line'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l metrics-file -d 'Also write the metrics (Prometheus text format) to this file, atomically, for node_exporter\'s textfile collector' -r -F
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l restart-min-uptime -d 'With --restart-orphaned: leave a container up for less than this alone (its gateway clears claims while it starts; restarting it again would only delay that)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -89,6 +90,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l via-exec
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s n -l dry-run -d 'Show what would be removed, remove nothing'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s q -l quiet -d 'Print nothing unless a lock was removed or something went wrong (for cron)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l restart-orphaned -d 'OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim (the gateway clears claims at start-up), one at a time, after checking again that the claim is still there. The database is never edited. Without it, clean prints the command'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
@@ -108,6 +110,7 @@ kv\t'ts=… action=… key=value pairs, one line per action'
 json\t'One JSON object per line'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l run-lock -d 'The run lock, held for as long as watch runs (a cron clean then steps aside)' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l wait -d 'How long to wait for a clean under way to finish before giving up (exit 1)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l restart-min-uptime -d 'With --restart-orphaned: leave a container up for less than this alone (its gateway clears claims while it starts; restarting it again would only delay that)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l metrics-file -d 'Write the metrics (Prometheus text format, command="watch") to this file after every pass, atomically; it replaces the cron clean\'s file' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
@@ -116,6 +119,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-host 
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l via-exec -d 'Always look inside containers with `docker exec`, even where their files can be read from this host (through a bind mount or the container\'s root)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l restart-orphaned -d 'OpenClaw 2026.8+: after each pass, restart each container whose gateway holds an orphan turn claim (as `clean --restart-orphaned`)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l users-file -d 'The router table' -r -F

@@ -10,6 +10,8 @@ need cargo || { echo "test.sh: cargo not found: install Rust with rustup first" 
 missing=()
 need find || missing+=(findutils)
 [ -x /usr/bin/python3.11 ] || missing+=(python3.11-minimal)
+# python3's sqlite3 module: tests write real SQLite databases (OpenClaw 2026.8+ state dirs).
+python3 -c 'import sqlite3' >/dev/null 2>&1 || missing+=(libpython3.11-stdlib)
 # tests/tenants.rs: strace shows that no device or FIFO is ever opened; a tenant container
 # runs the host's python3 with ctypes (renameat2) to swap its dirs for symlinks.
 need strace || missing+=(strace)

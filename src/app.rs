@@ -59,13 +59,15 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
         seen.problems,
     )
     .with_containers(seen.containers, seen.warnings)
+    .with_places(seen.dbs)
     .with_engines(seen.engines_up);
-    let held_over = args.held_over.map(|d| d.as_secs_f64());
+    // The threshold for the metrics: the fixed one, or OpenClaw's default max hold.
+    let held_over = args.held_over.map(|h| h.threshold(None).as_secs_f64());
     let is_held_over = |r: &LockRecord| {
-        held_over.is_some_and(|t| {
+        args.held_over.is_some_and(|h| {
             !r.stale
                 && r.owner_state == crate::policy::OwnerState::Alive
-                && r.age_seconds.is_some_and(|a| a as f64 > t)
+                && precise_age(r, now).is_some_and(|a| a > h.threshold(r.max_hold_ms).as_secs_f64())
         })
     };
     // Wedged locks (held open past their max hold) count as held over whatever the threshold.
@@ -74,7 +76,8 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
         .iter()
         .filter(|r| is_held_over(r) || r.wedged)
         .count();
-    let any_stale = report.summary.stale > 0;
+    // An orphan turn claim (OpenClaw 2026.8+) blocks its session as surely as a stale lock.
+    let any_stale = report.summary.stale > 0 || report.summary.orphan_claims > 0;
     let success = report.errors.is_empty();
 
     // Metrics describe everything seen; the filters below only shape what is listed.
@@ -110,17 +113,28 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
                     output::terminal_width(),
                 ))?;
             }
+            if let Some(t) = crate::turns::table(&report.places, colour, output::terminal_width()) {
+                print_line(&t)?;
+            }
             let mut line = output::summary_line(
                 "scan",
                 &report.summary,
                 false,
                 started.elapsed().as_secs_f64(),
             );
-            if let Some(t) = args.held_over {
-                line.push_str(&format!(
+            line.push_str(&crate::turns::sqlite_summary(
+                &report.summary,
+                &report.places,
+            ));
+            match args.held_over {
+                Some(crate::cli::HeldOver::After(t)) => line.push_str(&format!(
                     "; {n_held_over} held over {}",
                     humantime::format_duration(t)
-                ));
+                )),
+                Some(crate::cli::HeldOver::MaxHold) => {
+                    line.push_str(&format!("; {n_held_over} held over their max hold"))
+                }
+                None => {}
             }
             print_line(&line)?;
         }
@@ -133,6 +147,16 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
             Exit::Success
         }),
     )
+}
+
+/// A lock's age in seconds with its milliseconds (held-over thresholds of a few seconds, such
+/// as a short maxHoldMs, need them); whole seconds when createdAt is not there.
+fn precise_age(r: &LockRecord, now: chrono::DateTime<Utc>) -> Option<f64> {
+    r.created_at
+        .as_deref()
+        .and_then(crate::lock::parse_created_at)
+        .map(|c| ((now - c).num_milliseconds().max(0)) as f64 / 1000.0)
+        .or(r.age_seconds.map(|a| a as f64))
 }
 
 /// Writes the metrics file, if asked for; a failure is one line on stderr (and exit 1).
@@ -181,11 +205,41 @@ fn clean(args: CleanArgs) -> Result<Exit> {
 
     let rt = runtime()?;
     crate::interrupt::install();
-    let report = rt.block_on(crate::pipeline::clean_pass(
+    let mut report = rt.block_on(crate::pipeline::clean_pass(
         &args.places,
         &policy,
         args.dry_run,
     ));
+    let style = match args.log_format {
+        LogFormat::Auto if std::io::stdout().is_terminal() => LogFormat::Human,
+        LogFormat::Auto => LogFormat::Kv,
+        other => other,
+    };
+    // OpenClaw 2026.8+: orphan turn claims, fixed by a restart (opt-in) or named with the fix.
+    report.restarts = if args.restart_orphaned && !args.dry_run {
+        let text = args.format == CleanFormat::Text;
+        rt.block_on(crate::remedy::restart_orphaned(
+            &args.places,
+            &policy,
+            args.restart_min_uptime,
+            &report.places,
+            |r| {
+                if text {
+                    let _ = print_line(&crate::remedy::line(style, r));
+                }
+            },
+        ))
+    } else {
+        crate::remedy::advice(&report.places)
+    };
+    for r in report.restarts.iter().filter(|r| r.action == "failed") {
+        report.errors.push(crate::place::Problem {
+            location: crate::place::Location::Container(r.container.clone()),
+            path: None,
+            message: r.detail.clone(),
+        });
+        report.summary.errors = report.errors.len();
+    }
     let metrics = args.metrics_file.as_deref().map(|p| {
         crate::metrics::run(
             &report,
@@ -202,11 +256,6 @@ fn clean(args: CleanArgs) -> Result<Exit> {
         )
     });
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
-    let style = match args.log_format {
-        LogFormat::Auto if std::io::stdout().is_terminal() => LogFormat::Human,
-        LogFormat::Auto => LogFormat::Kv,
-        other => other,
-    };
     match args.format {
         CleanFormat::Json => {
             report_problems(&report);
@@ -231,7 +280,20 @@ fn clean(args: CleanArgs) -> Result<Exit> {
                     args.dry_run,
                     started.elapsed().as_secs_f64(),
                 ));
+                if style == LogFormat::Human {
+                    out.push_str(&crate::turns::sqlite_summary(
+                        &report.summary,
+                        &report.places,
+                    ));
+                }
                 out.push('\n');
+            }
+            // With --restart-orphaned each line was printed as it happened.
+            if !args.restart_orphaned || args.dry_run {
+                for r in &report.restarts {
+                    out.push_str(&crate::remedy::line(style, r));
+                    out.push('\n');
+                }
             }
             if style == LogFormat::Human {
                 report_problems(&report);

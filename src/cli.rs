@@ -205,9 +205,11 @@ pub struct ScanArgs {
     pub fail_on_stale: bool,
 
     /// List only live locks held longer than this (a live lock is normally released within
-    /// seconds; OpenClaw's watchdog releases one after 5 min), e.g. 1m
-    #[arg(long, value_name = "DURATION", value_parser = duration_in(Duration::from_secs(1), YEAR))]
-    pub held_over: Option<Duration>,
+    /// seconds; OpenClaw's watchdog releases one after 5 min), e.g. 1m. Without a value: each
+    /// lock's own max hold (its payload's maxHoldMs, OpenClaw 2026.5.28+; else 5 min)
+    #[arg(long, value_name = "DURATION", value_parser = parse_held_over,
+          num_args = 0..=1, default_missing_value = "max-hold", require_equals = false)]
+    pub held_over: Option<HeldOver>,
 
     /// With --held-over: exit with status 3 when such a lock is present
     #[arg(long, requires = "held_over")]
@@ -262,6 +264,18 @@ pub struct CleanArgs {
     /// node_exporter's textfile collector
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+
+    /// OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim (the
+    /// gateway clears claims at start-up), one at a time, after checking again that the claim
+    /// is still there. The database is never edited. Without it, clean prints the command
+    #[arg(long)]
+    pub restart_orphaned: bool,
+
+    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
+    /// clears claims while it starts; restarting it again would only delay that)
+    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub restart_min_uptime: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -333,6 +347,34 @@ fn parse_docker_host(s: &str) -> Result<String, String> {
     } else {
         Err("expected unix:///path/to/docker.sock or tcp://host:port".into())
     }
+}
+
+/// `--held-over`: a fixed threshold, or each lock's own max hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldOver {
+    After(Duration),
+    /// The payload's `maxHoldMs`, else OpenClaw's default max hold.
+    MaxHold,
+}
+
+/// OpenClaw's default max hold, for locks whose payload names none.
+pub const DEFAULT_MAX_HOLD: Duration = Duration::from_secs(300);
+
+impl HeldOver {
+    /// The threshold for a lock with this `maxHoldMs`.
+    pub fn threshold(self, max_hold_ms: Option<u64>) -> Duration {
+        match self {
+            HeldOver::After(d) => d,
+            HeldOver::MaxHold => max_hold_ms.map_or(DEFAULT_MAX_HOLD, Duration::from_millis),
+        }
+    }
+}
+
+fn parse_held_over(s: &str) -> Result<HeldOver, String> {
+    if s == "max-hold" {
+        return Ok(HeldOver::MaxHold);
+    }
+    duration_in(Duration::from_secs(1), YEAR)(s).map(HeldOver::After)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -467,6 +509,17 @@ pub struct WatchArgs {
     /// How long to wait for a clean under way to finish before giving up (exit 1)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
+
+    /// OpenClaw 2026.8+: after each pass, restart each container whose gateway holds an orphan
+    /// turn claim (as `clean --restart-orphaned`)
+    #[arg(long)]
+    pub restart_orphaned: bool,
+
+    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
+    /// clears claims while it starts; restarting it again would only delay that)
+    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub restart_min_uptime: Duration,
 
     /// Write the metrics (Prometheus text format, command="watch") to this file after every
     /// pass, atomically; it replaces the cron clean's file

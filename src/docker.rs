@@ -305,6 +305,20 @@ impl Engine {
             .collect())
     }
 
+    /// Restarts a container (`docker restart -t 10`), waiting up to a minute for the engine.
+    pub async fn restart(&self, name: &str) -> Result<(), DockerError> {
+        let opts = bollard::query_parameters::RestartContainerOptions {
+            signal: None,
+            t: Some(10),
+        };
+        self.client
+            .clone()
+            .with_timeout(Duration::from_secs(60))
+            .restart_container(name, Some(opts))
+            .await
+            .map_err(api)
+    }
+
     pub async fn details(&self, id: &str) -> Result<Details, DockerError> {
         let c = self.client.inspect_container(id, None).await.map_err(api)?;
         let state = c.state.unwrap_or_default();

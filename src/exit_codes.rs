@@ -87,8 +87,9 @@ pub const SCAN: Rows = &[
     USAGE,
     (
         "3",
-        "--fail-on-stale: a stale lock is present; --held-over D --fail-on-held: a live lock is \
-         held longer than D (takes precedence over 1)",
+        "--fail-on-stale: a stale lock or an orphan turn claim (OpenClaw 2026.8+) is present; \
+         --held-over [D] --fail-on-held: a live lock is held longer than D (or its own max hold) \
+         (takes precedence over 1)",
     ),
 ];
 
@@ -163,8 +164,8 @@ const MAIN: Rows = &[
     USAGE,
     (
         "3",
-        "scan --fail-on-stale: a stale lock is present; scan --fail-on-held: a live lock is held \
-         too long",
+        "scan --fail-on-stale: a stale lock or an orphan turn claim is present; scan \
+         --fail-on-held: a live lock is held too long",
     ),
     ("130, 143", "clean interrupted by SIGINT or SIGTERM"),
 ];

@@ -6,10 +6,12 @@
 //! writes is opened through [`safefs`] and printed through [`escape`].
 
 pub mod app;
+pub mod claims;
 pub mod cli;
 pub mod container;
 pub mod docker;
 pub mod docs;
+pub mod era;
 pub mod escape;
 pub mod exit_codes;
 pub mod holders;
@@ -25,6 +27,7 @@ pub mod place;
 pub mod policy;
 pub mod probe;
 pub mod proc;
+pub mod remedy;
 pub mod remove;
 pub mod report;
 pub mod router;
@@ -32,5 +35,6 @@ pub mod runlock;
 pub mod safefs;
 pub mod sessions;
 pub mod survey;
+pub mod turns;
 pub mod walk;
 pub mod watch;

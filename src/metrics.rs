@@ -182,6 +182,7 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
             &one(threshold),
         );
     }
+    sqlite_era(&mut t, report, f.command);
     let failed = report
         .containers
         .iter()
@@ -280,6 +281,34 @@ pub fn stepped_aside(command: &str, duration_seconds: f64) -> String {
         &one(chrono::Utc::now().timestamp_millis() as f64 / 1000.0),
     );
     t.finish()
+}
+
+/// Places by era, and the SQLite era's turns and orphan claims (OpenClaw 2026.8+).
+fn sqlite_era(t: &mut Text, report: &Report, command: &str) {
+    use crate::claims::Era;
+    let cmd = || ("command", command.to_owned());
+    let samples: Vec<_> = [Era::LockFile, Era::Sqlite, Era::Unknown]
+        .iter()
+        .map(|e| {
+            let n = report.places.iter().filter(|p| p.era == *e).count();
+            (vec![cmd(), ("era", e.as_str().to_owned())], n as f64)
+        })
+        .collect();
+    t.gauge(
+        "zaki_locks_places",
+        "State dirs read from this host, by era (lock-file: OpenClaw up to 2026.7; sqlite: 2026.8+).",
+        &samples,
+    );
+    t.gauge(
+        "zaki_locks_running_turns",
+        "Turns in flight in SQLite-era places.",
+        &[(vec![cmd()], report.summary.running_turns as f64)],
+    );
+    t.gauge(
+        "zaki_locks_orphan_claims",
+        "Turn claims no running turn backs (each blocks its session until the gateway restarts).",
+        &[(vec![cmd()], report.summary.orphan_claims as f64)],
+    );
 }
 
 /// Metrics of a `probe`. Without `user_label` the series carry no `user` label: one probe

@@ -37,6 +37,8 @@ pub struct Seen {
     pub containers: Vec<ContainerReport>,
     pub warnings: Vec<String>,
     pub engines: Vec<Engine>,
+    /// Each host place's era and, in the SQLite era (OpenClaw 2026.8+), its turn claims.
+    pub dbs: Vec<crate::claims::PlaceDb>,
     /// Every engine asked, up or not.
     pub engines_up: Vec<crate::report::EngineStatus>,
 }
@@ -151,6 +153,8 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
             o.note = Some(why.clone());
         }
     }
+    let dbs = crate::claims::observe(&places, &proc, now);
+    label_leftovers(&places, &dbs, &mut observed);
     let mut judged: Vec<Judged> = observed
         .into_iter()
         .map(|obs| {
@@ -168,6 +172,7 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
             Judged { obs, verdict }
         })
         .collect();
+    apply_version_rules(&places, &dbs, &mut judged);
     judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
     Seen {
         places: places.len() + survey.exec.len(),
@@ -178,6 +183,94 @@ pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime
         warnings: survey.warnings,
         engines: survey.engines,
         engines_up: survey.engines_up,
+        dbs,
+    }
+}
+
+/// Each place's era and database facts, by its state dir.
+fn place_dbs<'a>(
+    places: &'a [Place],
+    dbs: &'a [crate::claims::PlaceDb],
+) -> std::collections::HashMap<&'a std::path::Path, &'a crate::claims::PlaceDb> {
+    places
+        .iter()
+        .zip(dbs)
+        .map(|(p, d)| (p.state_dir.as_path(), d))
+        .collect()
+}
+
+/// What the place's OpenClaw release changes about a lock (see `era`): `non-openclaw-owner`
+/// where that release reclaims such a lock itself, and a name for a legacy lock an upgraded
+/// gateway will never remove.
+fn apply_version_rules(places: &[Place], dbs: &[crate::claims::PlaceDb], judged: &mut [Judged]) {
+    use crate::claims::Era;
+    let by_dir = place_dbs(places, dbs);
+    for j in judged {
+        let (Site::Host { state_dir, .. }, Some(v)) = (&j.obs.site, j.verdict.as_mut()) else {
+            continue;
+        };
+        let Some(db) = by_dir.get(state_dir.as_path()) else {
+            continue;
+        };
+        if db.era == Era::Sqlite {
+            continue; // a leftover: labelled as such
+        }
+        let host_pid = match &j.obs.owner {
+            crate::proc::Owner::Found(f) => f.nspid.first().copied().or(j.obs.payload.pid),
+            _ => None,
+        };
+        let owner_is_openclaw = (v.owner_state == crate::policy::OwnerState::Alive)
+            .then(|| host_pid.and_then(crate::era::read_cmdline))
+            .flatten()
+            .and_then(|c| crate::era::cmdline_is_openclaw(&c));
+        let out = crate::era::judge(crate::era::VersionFacts {
+            version: db.version.as_deref().and_then(crate::era::parse_version),
+            version_text: db.version.as_deref(),
+            owner_state: v.owner_state,
+            has_starttime: j.obs.payload.starttime.is_some(),
+            owner_is_openclaw,
+        });
+        if out.non_openclaw_owner {
+            v.reasons.push(crate::policy::Reason::NonOpenclawOwner);
+            // The holder rule wins: a lock some process holds open is never removed.
+            if j.obs.holders.is_empty() && j.obs.held_open != Some(true) {
+                v.stale = true;
+            } else {
+                let kept = "kept: a process holds it open".to_owned();
+                v.note = Some(match v.note.take() {
+                    Some(old) => format!("{kept}; {old}"),
+                    None => kept,
+                });
+            }
+        }
+        if let Some(n) = out.note {
+            v.note = Some(match v.note.take() {
+                Some(old) => format!("{n}; {old}"),
+                None => n,
+            });
+        }
+    }
+}
+
+/// A lock file in a SQLite-era state dir is a leftover of the migration: OpenClaw 2026.8+
+/// never reads nor removes it. Said so beside its verdict.
+fn label_leftovers(places: &[Place], dbs: &[crate::claims::PlaceDb], observed: &mut [Observed]) {
+    let by_dir = place_dbs(places, dbs);
+    for o in observed {
+        let Site::Host { state_dir, .. } = &o.site else {
+            continue;
+        };
+        let sqlite = by_dir
+            .get(state_dir.as_path())
+            .is_some_and(|d| d.era == crate::claims::Era::Sqlite);
+        if sqlite {
+            let label =
+                "leftover of the migration to SQLite (OpenClaw 2026.8+ never reads nor removes it)";
+            o.note = Some(match o.note.take() {
+                Some(n) => format!("{label}; {n}"),
+                None => label.to_owned(),
+            });
+        }
     }
 }
 
@@ -478,5 +571,6 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
         seen.problems,
     )
     .with_containers(seen.containers, seen.warnings)
+    .with_places(seen.dbs)
     .with_engines(seen.engines_up)
 }

@@ -25,6 +25,9 @@ pub enum Reason {
     InvalidCreatedAt,
     #[serde(rename = "too-old")]
     TooOld,
+    /// OpenClaw 2026.5.12+: the live owner's command line is not an OpenClaw process.
+    #[serde(rename = "non-openclaw-owner")]
+    NonOpenclawOwner,
     /// OpenClaw 2026.5.28+: older than the payload's `maxHoldMs` (report-only on its own).
     #[serde(rename = "hold-exceeded")]
     HoldExceeded,
@@ -47,6 +50,7 @@ impl Reason {
             Reason::RecycledPid => "recycled-pid",
             Reason::InvalidCreatedAt => "invalid-createdAt",
             Reason::TooOld => "too-old",
+            Reason::NonOpenclawOwner => "non-openclaw-owner",
             Reason::HoldExceeded => "hold-exceeded",
             Reason::NoHolder => "no-holder",
             Reason::Leaked => "leaked",

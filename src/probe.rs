@@ -276,6 +276,10 @@ pub struct ProbeReport {
     pub verdict: Outcome,
     pub session_lock: Option<LockRecord>,
     pub user_session_lock: Option<LockRecord>,
+    /// OpenClaw 2026.8+: the orphan turn claim that blocked the probe's session, if one did.
+    pub session_turn: Option<crate::claims::SessionTurn>,
+    /// OpenClaw 2026.8+: the user's session's turn and claim, when it has one.
+    pub user_session_turn: Option<crate::claims::SessionTurn>,
     /// Why the user's session could not be looked at (Docker unreachable, container missing);
     /// `null` when it was.
     pub user_session_error: Option<String>,
@@ -349,6 +353,8 @@ pub fn run(args: ProbeArgs) -> Result<Exit> {
         verdict: Outcome::NotReady,
         session_lock: None,
         user_session_lock: None,
+        session_turn: None,
+        user_session_turn: None,
         user_session_error: None,
         fix: None,
         cleaned: false,
@@ -473,18 +479,23 @@ impl Probe<'_> {
         );
 
         // The user's own session: looked at, never written to (unless --as-user).
-        let (locks, seen_places, looked) = self.locks().await;
+        let (locks, seen_places, looked, dbs) = self.locks().await;
         let user_key = format!("agent:{}:openai-user:{}", args.agent, self.route.user);
         report.user_session_lock = find(&locks, &user_key);
         report.user_session_error = looked.clone().err();
-        t.step(
-            "user session",
-            &describe_user_session(
+        report.user_session_turn = find_turn(&dbs, &user_key);
+        let said = match (&report.user_session_lock, &report.user_session_turn) {
+            (None, Some(turn)) => describe_turn(&user_key, turn),
+            (None, None) if dbs.iter().any(|d| d.era == crate::claims::Era::Sqlite) => {
+                format!("{user_key}: no turn in flight, no claim (OpenClaw 2026.8+, SQLite)")
+            }
+            (lock, _) => describe_user_session(
                 &user_key,
-                report.user_session_lock.as_ref(),
+                lock.as_ref(),
                 looked.as_ref().map(|_| ()).map_err(String::as_str),
             ),
-        );
+        };
+        t.step("user session", &said);
 
         if let Some(hold) = args.inject_lock {
             let inj = self.inject(t, report, &seen_places, hold).await?;
@@ -519,13 +530,28 @@ impl Probe<'_> {
                 Err(HttpError::Timeout(_)) => true,
                 Err(_) => false,
             };
-            let lock = if failed_server_side {
-                let (locks, _, _) = self.locks().await;
-                find(&locks, &report.session_key)
+            let (lock, turn) = if failed_server_side {
+                let (locks, _, _, dbs) = self.locks().await;
+                (
+                    find(&locks, &report.session_key),
+                    find_turn(&dbs, &report.session_key),
+                )
             } else {
-                None
+                (None, None)
             };
-            let (outcome, detail) = classify(&answer, lock.as_ref());
+            let (outcome, detail) = match (&lock, &turn) {
+                // OpenClaw 2026.8+: no lock files; an orphan turn claim answers 500 at once.
+                (None, Some(t)) if t.state == crate::claims::TurnState::Orphan => {
+                    (Outcome::SessionBusy, describe_turn(&report.session_key, t))
+                }
+                _ => classify(&answer, lock.as_ref()),
+            };
+            if turn
+                .as_ref()
+                .is_some_and(|t| t.state == crate::claims::TurnState::Orphan)
+            {
+                report.session_turn = turn;
+            }
             if lock.is_some() {
                 report.session_lock = lock;
             }
@@ -582,6 +608,25 @@ impl Probe<'_> {
             );
         }
         report.fix = fix;
+        if report.verdict == Outcome::SessionBusy && report.session_turn.is_some() {
+            report.fix = Some(format!(
+                "zaki-locks clean --restart-orphaned --container {}",
+                self.container
+            ));
+        }
+        if report.fix.is_none()
+            && report
+                .user_session_turn
+                .as_ref()
+                .is_some_and(|t| t.state == crate::claims::TurnState::Orphan)
+        {
+            let note = format!(
+                "the user's session has an orphan turn claim: every message of the user fails until the gateway restarts (zaki-locks clean --restart-orphaned --container {})",
+                self.container
+            );
+            t.step("note", &note);
+            report.notes.push(note);
+        }
         if report.fix.is_none()
             && report.verdict == Outcome::SessionBusy
             && report.session_lock.as_ref().is_some_and(|l| l.wedged)
@@ -661,10 +706,11 @@ impl Probe<'_> {
         Vec<Judged>,
         Vec<crate::place::Place>,
         std::result::Result<(), String>,
+        Vec<crate::claims::PlaceDb>,
     ) {
         let seen = pipeline::look_async(&self.place_args(), &self.policy, Utc::now()).await;
         let looked = looked_at(&seen, self.container);
-        (seen.judged, seen.host_places, looked)
+        (seen.judged, seen.host_places, looked, seen.dbs)
     }
 
     fn place_args(&self) -> PlaceArgs {
@@ -889,6 +935,49 @@ fn describe(key: &str, lock: Option<&LockRecord>) -> String {
             let (_, d) = classify(&Err(HttpError::Timeout(Duration::ZERO)), Some(l));
             format!("{key}: {d}")
         }
+    }
+}
+
+/// The session's turn in a SQLite-era place (OpenClaw 2026.8+), if it has a turn or a claim.
+fn find_turn(dbs: &[crate::claims::PlaceDb], key: &str) -> Option<crate::claims::SessionTurn> {
+    dbs.iter()
+        .flat_map(|d| d.sessions.iter())
+        .find(|s| s.session_key == key)
+        .cloned()
+}
+
+/// A session's turn in words, as the probe prints it.
+fn describe_turn(key: &str, t: &crate::claims::SessionTurn) -> String {
+    use crate::claims::TurnState;
+    let age = |s: Option<i64>| {
+        s.map(|a| {
+            format!(
+                ", {} old",
+                crate::output::short_duration(chrono::TimeDelta::seconds(a))
+            )
+        })
+        .unwrap_or_default()
+    };
+    let run = t.claim.as_ref().map_or("-", |c| c.run_id.as_str());
+    match t.state {
+        TurnState::Orphan => {
+            let why: Vec<&str> = t.reasons.iter().map(|r| r.as_str()).collect();
+            format!(
+                "{key}: orphan turn claim (run {run}{}; {}): OpenClaw answers 500 to every message until the gateway restarts",
+                age(t.claim_age_seconds),
+                why.join(", ")
+            )
+        }
+        TurnState::Running => format!(
+            "{key}: a turn in flight (run {}{})",
+            t.active_writer_run_id.as_deref().unwrap_or("-"),
+            age(t.turn_age_seconds)
+        ),
+        TurnState::Claimed => format!(
+            "{key}: claimed (run {run}): {}",
+            t.note.as_deref().unwrap_or("")
+        ),
+        TurnState::Idle => format!("{key}: no turn in flight"),
     }
 }
 

@@ -143,6 +143,12 @@ pub struct Summary {
     pub would_remove: usize,
     pub skipped: usize,
     pub errors: usize,
+    /// SQLite-era places (OpenClaw 2026.8+), whose sessions have no lock files.
+    pub sqlite_places: usize,
+    /// Turns in flight in SQLite-era places.
+    pub running_turns: usize,
+    /// Turn claims no running turn backs: each blocks its session until the gateway restarts.
+    pub orphan_claims: usize,
     /// Locks held open past their max hold (counted among `held`).
     pub wedged: usize,
 }
@@ -162,6 +168,12 @@ pub struct Report {
     pub containers: Vec<ContainerReport>,
     /// Things worth knowing that did not stop the job.
     pub warnings: Vec<String>,
+    /// Each state dir read from this host: its era (`lock-file`, `sqlite`, `unknown`), and in
+    /// the SQLite era its gateway lease, unclean boots and sessions' turns and claims.
+    pub places: Vec<crate::claims::PlaceDb>,
+    /// `clean`: each container with an orphan turn claim, and whether it was restarted
+    /// (`--restart-orphaned`) or what to type to fix it.
+    pub restarts: Vec<crate::remedy::Restart>,
     /// Each Docker engine asked, and whether it answered.
     pub docker: Vec<EngineStatus>,
     /// `clean` found the run lock held and did nothing (`null` otherwise).
@@ -209,6 +221,7 @@ impl Report {
             skipped: count(Action::Skipped),
             errors: errors.len(),
             wedged: locks.iter().filter(|l| l.wedged).count(),
+            ..Summary::default()
         };
         Report {
             version: SCHEMA_VERSION,
@@ -221,6 +234,8 @@ impl Report {
             errors,
             containers: Vec::new(),
             warnings: Vec::new(),
+            places: Vec::new(),
+            restarts: Vec::new(),
             docker: Vec::new(),
             stepped_aside: None,
         }
@@ -233,6 +248,28 @@ impl Report {
     ) -> Report {
         self.containers = containers;
         self.warnings = warnings;
+        self
+    }
+
+    /// Adds the places' eras and SQLite facts, and counts them in the summary. A database that
+    /// could not be read in a SQLite-era place is an error: its sessions were not looked at.
+    pub fn with_places(mut self, places: Vec<crate::claims::PlaceDb>) -> Report {
+        use crate::claims::Era;
+        let sqlite: Vec<_> = places.iter().filter(|p| p.era == Era::Sqlite).collect();
+        self.summary.sqlite_places = sqlite.len();
+        self.summary.running_turns = sqlite.iter().map(|p| p.running()).sum();
+        self.summary.orphan_claims = sqlite.iter().map(|p| p.orphans().count()).sum();
+        for p in &sqlite {
+            if let Some(e) = &p.error {
+                self.errors.push(Problem {
+                    location: p.location.clone(),
+                    path: Some(p.state_dir.clone().into()),
+                    message: e.clone(),
+                });
+            }
+        }
+        self.summary.errors = self.errors.len();
+        self.places = places;
         self
     }
 

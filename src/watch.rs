@@ -225,6 +225,28 @@ async fn full_pass(ctx: &Ctx, trigger: &str) {
     let report = pipeline::clean_pass(&ctx.args.places, &ctx.policy, false).await;
     write_metrics(ctx, &report, started);
     report_pass(ctx, trigger, None, &report, started, None);
+    orphaned(ctx, &ctx.args.places, &report).await;
+}
+
+/// OpenClaw 2026.8+: an orphan turn claim is restarted away (`--restart-orphaned`) or named.
+async fn orphaned(ctx: &Ctx, places: &PlaceArgs, report: &Report) {
+    if report.summary.orphan_claims == 0 {
+        return;
+    }
+    if ctx.args.restart_orphaned {
+        crate::remedy::restart_orphaned(
+            places,
+            &ctx.policy,
+            ctx.args.restart_min_uptime,
+            &report.places,
+            |r| print(&(crate::remedy::line(ctx.style, r) + "\n")),
+        )
+        .await;
+    } else {
+        for r in crate::remedy::advice(&report.places) {
+            print(&(crate::remedy::line(ctx.style, &r) + "\n"));
+        }
+    }
 }
 
 /// `--metrics-file`: the clean metrics (command="watch") of every full pass, the ones a cron
@@ -283,6 +305,7 @@ async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i
         started,
         at,
     );
+    orphaned(ctx.as_ref(), &places, &report).await;
 }
 
 /// One line per removal (and per lock that could not be removed), one per problem, and one

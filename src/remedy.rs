@@ -1,0 +1,315 @@
+//! The SQLite era's only remedy: an orphan turn claim (OpenClaw 2026.8+) is cleared by the
+//! gateway at start-up (measured on 2026.9.6), and the database is never edited here. So
+//! `--restart-orphaned` restarts exactly the containers whose gateway holds one, one at a time,
+//! each only after a fresh look shows that the same claim is still there.
+
+use serde::Serialize;
+
+use crate::claims::{Liveness, PlaceDb};
+use crate::cli::PlaceArgs;
+use crate::place::Location;
+use crate::policy::Policy;
+
+/// One container the remedy concerns, and what was done.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restart {
+    pub container: String,
+    /// The sessions whose claims were orphaned.
+    pub sessions: Vec<String>,
+    /// `restarted`, `would-restart` (no `--restart-orphaned`), `gone` (the claim went away
+    /// before the restart), `not-running` (its next start clears the claim), `starting` (up
+    /// for less than a minute), `failed`.
+    pub action: &'static str,
+    pub detail: String,
+}
+
+/// A container's orphan claims: its name, (session key, claim id) of each, and whether its
+/// gateway may be alive.
+type Orphaned = (String, Vec<(String, String)>, bool);
+
+/// The orphans of each running container, from a report's places.
+fn orphans(places: &[PlaceDb]) -> Vec<Orphaned> {
+    let mut out: Vec<Orphaned> = Vec::new();
+    for p in places {
+        let Location::Container(name) = &p.location else {
+            continue;
+        };
+        let claims: Vec<(String, String)> = p
+            .orphans()
+            .filter_map(|s| Some((s.session_key.clone(), s.claim.as_ref()?.id.clone())))
+            .collect();
+        if claims.is_empty() {
+            continue;
+        }
+        let alive = p
+            .gateway
+            .as_ref()
+            .is_none_or(|g| g.liveness != Liveness::Gone);
+        match out.iter_mut().find(|(n, _, _)| n == name) {
+            Some(e) => e.1.extend(claims),
+            None => out.push((name.clone(), claims, alive)),
+        }
+    }
+    out
+}
+
+/// The command that fixes what `places` shows, for `clean` without `--restart-orphaned`.
+pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
+    let mut out: Vec<Restart> = orphans(places)
+        .into_iter()
+        .map(|(name, claims, alive)| Restart {
+            sessions: claims.into_iter().map(|c| c.0).collect(),
+            action: if alive {
+                "would-restart"
+            } else {
+                "not-running"
+            },
+            detail: if alive {
+                format!("to fix: zaki-locks clean --restart-orphaned --container {name}")
+            } else {
+                "its gateway is not running: its next start clears the claim".into()
+            },
+            container: name,
+        })
+        .collect();
+    for p in places {
+        if p.location == Location::Host && p.orphans().next().is_some() {
+            out.push(Restart {
+                container: String::new(),
+                sessions: p.orphans().map(|s| s.session_key.clone()).collect(),
+                action: "would-restart",
+                detail: format!(
+                    "to fix: restart the gateway whose state dir is {} (it clears claims at start-up)",
+                    p.state_dir
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Restarts each container with an orphan claim, one at a time, after checking again that the
+/// same claim is still there. `log` is called once per container, as it happens.
+pub async fn restart_orphaned(
+    args: &PlaceArgs,
+    policy: &Policy,
+    min_uptime: std::time::Duration,
+    places: &[PlaceDb],
+    mut log: impl FnMut(&Restart),
+) -> Vec<Restart> {
+    let mut done = Vec::new();
+    for (name, claims, alive) in orphans(places) {
+        let sessions: Vec<String> = claims.iter().map(|c| c.0.clone()).collect();
+        let r = |action, detail: String| Restart {
+            container: name.clone(),
+            sessions: sessions.clone(),
+            action,
+            detail,
+        };
+        if crate::interrupt::caught().is_some() {
+            break;
+        }
+        if !alive {
+            let x = r(
+                "not-running",
+                "its gateway is not running: its next start clears the claim".into(),
+            );
+            log(&x);
+            done.push(x);
+            continue;
+        }
+        let one = PlaceArgs {
+            root: Vec::new(),
+            users_dir: Vec::new(),
+            no_host: true,
+            no_containers: false,
+            container: vec![name.clone()],
+            via_exec: false,
+            ..args.clone()
+        };
+        let seen = crate::pipeline::look_async(&one, policy, chrono::Utc::now()).await;
+        let still = seen.dbs.iter().any(|p| {
+            p.location == Location::Container(name.clone())
+                && p.orphans().any(|s| {
+                    claims.iter().any(|(k, id)| {
+                        &s.session_key == k && s.claim.as_ref().is_some_and(|c| &c.id == id)
+                    })
+                })
+        });
+        let running = seen
+            .containers
+            .iter()
+            .any(|c| c.name == name && c.state == "running");
+        let uptime = match seen.engines.first() {
+            Some(e) => e
+                .details(&name)
+                .await
+                .ok()
+                .and_then(|d| d.started_at)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc)),
+            None => None,
+        };
+        let x = if !still {
+            r(
+                "gone",
+                "the claim was gone when looked at again: not restarted".into(),
+            )
+        } else if !running {
+            r(
+                "not-running",
+                "the container is not running: its next start clears the claim".into(),
+            )
+        } else if let Some(up) = uptime.filter(|u| u.to_std().map_or(true, |u| u < min_uptime)) {
+            // Its start-up clears claims: never restart a gateway that is still starting.
+            r(
+                "starting",
+                format!(
+                    "started {} ago: its start-up clears claims; looked at again on the next run",
+                    crate::output::short_duration(up)
+                ),
+            )
+        } else {
+            let mut last = String::from("no Docker engine knows it");
+            let mut ok = false;
+            for e in &seen.engines {
+                match e.restart(&name).await {
+                    Ok(()) => {
+                        ok = true;
+                        break;
+                    }
+                    Err(err) => last = err.to_string(),
+                }
+            }
+            if ok {
+                r(
+                    "restarted",
+                    "the gateway clears turn claims at start-up".into(),
+                )
+            } else {
+                r("failed", format!("cannot restart: {last}"))
+            }
+        };
+        log(&x);
+        done.push(x);
+    }
+    done
+}
+
+/// One log line for a restart (or its advice), in the run's log style.
+pub fn line(style: crate::cli::LogFormat, r: &Restart) -> String {
+    use crate::cli::LogFormat;
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    match style {
+        LogFormat::Json => {
+            let mut v = serde_json::to_value(r).expect("serialises");
+            v["ts"] = ts.into();
+            v["event"] = "orphan-claim".into();
+            v.to_string()
+        }
+        LogFormat::Kv => crate::output::kv_line(&[
+            ("ts", ts),
+            ("action", r.action.to_owned()),
+            ("reason", "orphan-claim".into()),
+            ("location", format!("container:{}", r.container)),
+            ("sessions", r.sessions.join(",")),
+            ("detail", r.detail.clone()),
+        ]),
+        _ => {
+            let verb = match r.action {
+                "restarted" => "restarted",
+                "would-restart" => "orphan turn claim in",
+                "gone" => "not restarted",
+                "not-running" | "starting" => "orphan turn claim in",
+                _ => "could not restart",
+            };
+            let what = if r.container.is_empty() {
+                "a host gateway".to_owned()
+            } else {
+                format!("container:{}", r.container)
+            };
+            format!(
+                "{verb} {} [orphan-claim] sessions={}: {}",
+                crate::escape::text(&what),
+                crate::escape::text(&r.sessions.join(",")),
+                r.detail
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{Claim, Era, GatewayLease, SessionTurn, TurnState};
+    use crate::policy::OwnerState;
+
+    fn place(location: Location, state: TurnState, liveness: Liveness) -> PlaceDb {
+        PlaceDb {
+            location,
+            state_dir: "/home/node/.openclaw".into(),
+            era: Era::Sqlite,
+            version: Some("2026.9.6".into()),
+            leftover_sessions_dirs: 0,
+            gateway: Some(GatewayLease {
+                pid: Some(1),
+                starttime: Some(5),
+                heartbeat_age_seconds: Some(3),
+                expired: false,
+                owner_state: OwnerState::Alive,
+                liveness,
+            }),
+            unclean_boots: 0,
+            sessions: vec![SessionTurn {
+                agent: "main".into(),
+                session_key: "agent:main:openai-user:42".into(),
+                session_id: Some("s".into()),
+                status: Some("done".into()),
+                active_writer_run_id: None,
+                turn_age_seconds: None,
+                claim: Some(Claim {
+                    owner: "local".into(),
+                    id: "c".into(),
+                    run_id: "r".into(),
+                    generation: Some(0),
+                }),
+                claim_age_seconds: Some(60),
+                state,
+                reasons: Vec::new(),
+                note: None,
+            }],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn advice_names_exactly_the_containers_with_orphans() {
+        let c = |n: &str| Location::Container(n.into());
+        let places = [
+            place(c("zaki-user-42"), TurnState::Orphan, Liveness::Alive),
+            place(c("zaki-user-43"), TurnState::Running, Liveness::Alive),
+            place(c("zaki-user-44"), TurnState::Orphan, Liveness::Gone),
+            place(Location::Host, TurnState::Orphan, Liveness::Alive),
+        ];
+        let a = advice(&places);
+        let got: Vec<(&str, &str)> = a.iter().map(|r| (r.container.as_str(), r.action)).collect();
+        assert_eq!(
+            got,
+            [
+                ("zaki-user-42", "would-restart"),
+                ("zaki-user-44", "not-running"),
+                ("", "would-restart")
+            ]
+        );
+        assert!(
+            a[0].detail
+                .ends_with("zaki-locks clean --restart-orphaned --container zaki-user-42")
+        );
+        assert!(
+            a[2].detail
+                .contains("restart the gateway whose state dir is")
+        );
+        let line = line(crate::cli::LogFormat::Kv, &a[0]);
+        assert!(line.contains("action=would-restart reason=orphan-claim location=container:zaki-user-42 sessions=agent:main:openai-user:42"), "{line}");
+    }
+}

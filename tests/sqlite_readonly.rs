@@ -1,0 +1,404 @@
+//! Reading SQLite-era state dirs (OpenClaw 2026.8+) without writing a byte and without
+//! following a symlink, on real SQLite databases in WAL mode held open by a real writer process
+//! (python3's sqlite3), with the tables and columns OpenClaw 2026.9.6 has (the real gateway is
+//! in `openclaw_eras.rs`; these cases cannot be provoked on it safely).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const STATE_SCHEMA: &str = "
+CREATE TABLE schema_meta (meta_key TEXT PRIMARY KEY, app_version TEXT);
+CREATE TABLE worker_session_placements (session_id TEXT PRIMARY KEY, agent_id TEXT, session_key TEXT,
+  state TEXT, turn_claim_owner TEXT, turn_claim_id TEXT, turn_claim_run_id TEXT,
+  turn_claim_generation INTEGER, updated_at_ms INTEGER);
+CREATE TABLE state_leases (scope TEXT, lease_key TEXT, owner TEXT, expires_at INTEGER,
+  heartbeat_at INTEGER, payload_json TEXT, created_at INTEGER, updated_at INTEGER);
+CREATE TABLE gateway_boot_lifecycle (boot_id TEXT PRIMARY KEY, pid INTEGER, started_at_ms INTEGER,
+  completed_at_ms INTEGER, outcome TEXT);
+";
+const AGENT_SCHEMA: &str = "
+CREATE TABLE session_nodes (session_key TEXT PRIMARY KEY, current_session_id TEXT, entry_json TEXT,
+  status TEXT, updated_at INTEGER);
+";
+
+/// A python3 process that writes both databases in WAL mode and keeps them open (no
+/// checkpoint), as a live gateway does; killed on drop.
+struct Writer(Child);
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Creates `<state>/state/openclaw.sqlite` and `<state>/agents/main/agent/openclaw-agent.sqlite`
+/// with an orphan claim (no running turn) and a lease owned by `owner` (pid, starttime). With
+/// `hold`, the writer stays alive with the rows only in the WAL; else it closes cleanly.
+fn databases(state: &Path, owner: (u32, u64), hold: bool) -> Option<Writer> {
+    databases_with(state, owner, hold, false)
+}
+
+/// [`databases`], with the claim's turn running (`running`) or not.
+fn databases_with(state: &Path, owner: (u32, u64), hold: bool, running: bool) -> Option<Writer> {
+    std::fs::create_dir_all(state.join("state")).unwrap();
+    std::fs::create_dir_all(state.join("agents/main/agent")).unwrap();
+    let now = now_ms();
+    let script = format!(
+        r#"
+import sqlite3, sys, time
+def db(path, schema, rows):
+    c = sqlite3.connect(path, isolation_level=None)
+    c.execute("PRAGMA journal_mode=WAL")
+    c.execute("PRAGMA wal_autocheckpoint=0")
+    c.executescript(schema)
+    for sql, args in rows:
+        c.execute(sql, args)
+    return c
+s = db({state_db:?}, {state_schema:?}, [
+  ("INSERT INTO schema_meta VALUES ('primary', '2026.9.6')", ()),
+  ("INSERT INTO worker_session_placements VALUES ('s1','main','agent:main:openai-user:7','local','local','claim-1','run-orphan',0,?)", ({now} - 120000,)),
+  ("INSERT INTO state_leases VALUES ('gateway-owner','global','o',?,?,?,?,?)",
+     ({now} + 300000, {now}, '{{"owner":{{"pid":{pid},"startedAt":{st}}}}}', {now} - 600000, {now})),
+  ("INSERT INTO gateway_boot_lifecycle VALUES ('b0', 99999, 1, NULL, NULL)", ()),
+  ("INSERT INTO gateway_boot_lifecycle VALUES ('b1', {pid}, 2, NULL, NULL)", ()),
+])
+a = db({agent_db:?}, {agent_schema:?}, [
+  ("INSERT INTO session_nodes VALUES ('agent:main:openai-user:7','s1',?,?,?)",
+     ('{{"activeWriterRunId":"{writer}"}}', '{status}', {now} - 100000)),
+])
+if {hold}:
+    print("ready", flush=True)
+    time.sleep(600)
+s.close(); a.close()
+print("ready", flush=True)
+"#,
+        state_db = state.join("state/openclaw.sqlite").to_string_lossy(),
+        agent_db = state
+            .join("agents/main/agent/openclaw-agent.sqlite")
+            .to_string_lossy(),
+        state_schema = STATE_SCHEMA,
+        agent_schema = AGENT_SCHEMA,
+        pid = owner.0,
+        st = owner.1,
+        hold = if hold { "True" } else { "False" },
+        writer = if running { "run-orphan" } else { "run-old" },
+        status = if running { "running" } else { "done" },
+    );
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    if hold {
+        Some(Writer(child))
+    } else {
+        child.wait().unwrap();
+        None
+    }
+}
+
+/// Every file below `dir`: bytes and mtime.
+fn files(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(dir).follow_links(false) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let m = e.metadata().unwrap();
+            out.insert(
+                e.path().to_path_buf(),
+                (std::fs::read(e.path()).unwrap(), m.modified().unwrap()),
+            );
+        }
+    }
+    out
+}
+
+fn scan(tmp: &Path, state: &Path) -> (serde_json::Value, Option<i32>) {
+    let o = run(zaki(tmp)
+        .args(["scan", "--no-containers", "--format", "json", "--root"])
+        .arg(state));
+    (json(&o), o.status.code())
+}
+
+/// The owner the lease names: a live process of this host, with its real starttime.
+fn live_owner() -> (Proc, (u32, u64)) {
+    let p = Proc::sleep();
+    let pid = p.0.id();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let st = loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        if let Some(v) = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(19))
+            .and_then(|v| v.parse().ok())
+        {
+            break v;
+        }
+        assert!(Instant::now() < deadline);
+    };
+    (p, (pid, st))
+}
+
+#[test]
+fn a_live_wal_is_read_through_its_shm_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join(".openclaw");
+    let (_owner, owner) = live_owner();
+    let _writer = databases(&state, owner, true);
+    for f in ["state/openclaw.sqlite-wal", "state/openclaw.sqlite-shm"] {
+        assert!(state.join(f).exists(), "{f}: the writer keeps its WAL");
+    }
+    let before = files(&state);
+    let (r, code) = scan(tmp.path(), &state);
+    let o = run(zaki(tmp.path())
+        .args(["scan", "--no-containers", "--fail-on-stale", "--root"])
+        .arg(&state));
+    assert_eq!(files(&state), before, "a read-only scan changed a file");
+
+    assert_eq!(code, Some(0), "{r:#}");
+    let p = &r["places"][0];
+    assert_eq!(p["era"], "sqlite");
+    assert_eq!(p["version"], "2026.9.6", "read from the WAL: {p:#}");
+    assert_eq!(p["gateway"]["liveness"], "alive", "{p:#}");
+    assert_eq!(p["gateway"]["pid"], owner.0);
+    assert_eq!(p["unclean_boots"], 1, "{p:#}");
+    let s = &p["sessions"][0];
+    assert_eq!(s["state"], "orphan", "{p:#}");
+    assert_eq!(s["reasons"], serde_json::json!(["no-running-turn"]));
+    assert_eq!(r["summary"]["orphan_claims"], 1);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+}
+
+#[test]
+fn a_dead_owner_makes_the_claim_an_orphan_of_a_gone_gateway() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join(".openclaw");
+    let (mut owner_proc, owner) = live_owner();
+    let _ = owner_proc.0.kill();
+    let _ = owner_proc.0.wait();
+    let _writer = databases(&state, owner, true);
+    let (r, _) = scan(tmp.path(), &state);
+    let p = &r["places"][0];
+    assert_eq!(p["gateway"]["liveness"], "gone", "{p:#}");
+    let reasons = p["sessions"][0]["reasons"].as_array().unwrap();
+    assert!(reasons.iter().any(|x| x == "gateway-gone"), "{p:#}");
+}
+
+#[test]
+fn a_closed_database_is_read_without_creating_its_wal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join(".openclaw");
+    let (_owner, owner) = live_owner();
+    databases(&state, owner, false);
+    assert!(!state.join("state/openclaw.sqlite-wal").exists());
+    let before = files(&state);
+    let (r, code) = scan(tmp.path(), &state);
+    assert_eq!(files(&state), before, "a -wal or -shm was created");
+    assert_eq!(code, Some(0), "{r:#}");
+    assert_eq!(r["places"][0]["sessions"][0]["state"], "orphan", "{r:#}");
+
+    // A -wal without its -shm (a crash): not read, since that would create the -shm.
+    std::fs::write(state.join("state/openclaw.sqlite-wal"), b"").unwrap();
+    let before = files(&state);
+    let (r, code) = scan(tmp.path(), &state);
+    assert_eq!(files(&state), before);
+    assert_eq!(code, Some(1), "{r:#}");
+    let e = r["places"][0]["error"].as_str().unwrap();
+    assert!(e.contains("no -shm"), "{e}");
+}
+
+#[test]
+fn symlinks_are_never_followed_to_a_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_owner, owner) = live_owner();
+    // The target: a real database elsewhere, with an orphan claim.
+    let elsewhere = tmp.path().join("elsewhere");
+    databases(&elsewhere, owner, false);
+
+    // `state` and `agents/main/agent` are symlinks to it.
+    let a = tmp.path().join("a/.openclaw");
+    std::fs::create_dir_all(a.join("agents/main")).unwrap();
+    symlink(elsewhere.join("state"), a.join("state")).unwrap();
+    symlink(
+        elsewhere.join("agents/main/agent"),
+        a.join("agents/main/agent"),
+    )
+    .unwrap();
+    let (r, _) = scan(tmp.path(), &a);
+    let p = &r["places"][0];
+    assert_eq!(r["summary"]["orphan_claims"], 0, "{p:#}");
+    assert!(p["sessions"].as_array().unwrap().is_empty());
+    let e = p["error"].as_str().unwrap_or_default();
+    assert!(e.contains("state: a symlink"), "{p:#}");
+
+    // The database file itself, and its -wal, as symlinks: refused before SQLite sees them.
+    for (file, what) in [
+        ("openclaw.sqlite", "state/openclaw.sqlite"),
+        ("openclaw.sqlite-wal", "state/openclaw.sqlite-wal"),
+    ] {
+        let b = tmp.path().join(format!("b-{file}/.openclaw"));
+        std::fs::create_dir_all(b.join("state")).unwrap();
+        std::fs::create_dir_all(b.join("agents/main/agent")).unwrap();
+        for f in ["openclaw.sqlite", "openclaw.sqlite-wal"] {
+            if f == file {
+                symlink(
+                    elsewhere.join("state").join("openclaw.sqlite"),
+                    b.join("state").join(f),
+                )
+                .unwrap();
+            }
+        }
+        if file != "openclaw.sqlite" {
+            std::fs::copy(
+                elsewhere.join("state/openclaw.sqlite"),
+                b.join("state/openclaw.sqlite"),
+            )
+            .unwrap();
+        }
+        std::fs::copy(
+            elsewhere.join("agents/main/agent/openclaw-agent.sqlite"),
+            b.join("agents/main/agent/openclaw-agent.sqlite"),
+        )
+        .unwrap();
+        let (r, code) = scan(tmp.path(), &b);
+        let p = &r["places"][0];
+        assert_eq!(r["summary"]["orphan_claims"], 0, "{file}: {p:#}");
+        assert_eq!(code, Some(1), "{file}: {p:#}");
+        let e = p["error"].as_str().unwrap_or_default();
+        assert!(
+            e.contains(what) && e.contains("not a regular file"),
+            "{file}: {e}"
+        );
+    }
+}
+
+/// `watch --restart-orphaned` restarts exactly the container whose gateway holds an orphan
+/// claim: two busybox containers stand in for gateways (their pid 1 owns the lease), each with
+/// a bind-mounted state dir whose live databases a host writer keeps open.
+#[test]
+fn watch_restarts_exactly_the_container_with_an_orphan_claim() {
+    use common::docker::{self, Container, bind, unique};
+    docker::require();
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = unique("zk14w-");
+    let mut writers = Vec::new();
+    let mut containers = Vec::new();
+    for (user, running) in [("a", false), ("b", true)] {
+        let state = tmp.path().join(format!("users/user-{user}/.openclaw"));
+        std::fs::create_dir_all(&state).unwrap();
+        let c = Container::busybox(
+            &format!("{prefix}{user}"),
+            &["-v", &bind(&state, "/home/node/.openclaw")],
+        );
+        let st: u64 = c
+            .sh("cat /proc/1/stat")
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        writers.push(databases_with(&state, (1, st), true, running));
+        containers.push(c);
+    }
+    let started = |c: &Container| {
+        let o = docker::docker(&["inspect", "-f", "{{.State.StartedAt}}", &c.name]);
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    let before: Vec<String> = containers.iter().map(started).collect();
+
+    let mut watch = zaki(tmp.path())
+        .args([
+            "watch",
+            "--no-host",
+            "--prefix",
+            &prefix,
+            "--interval",
+            "1h",
+            "--log-format",
+            "kv",
+            "--restart-orphaned",
+            "--restart-min-uptime",
+            "0s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !log.iter().any(|l: &String| l.contains("action=restarted")) {
+        assert!(
+            Instant::now() < deadline,
+            "no restart logged:\n{}",
+            log.join("\n")
+        );
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
+            log.push(l);
+        }
+    }
+    // The restart's own start event brings one more pass: let it run, then stop watch.
+    std::thread::sleep(Duration::from_secs(3));
+    while let Ok(l) = rx.try_recv() {
+        log.push(l);
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watch.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = watch.wait();
+    let log = log.join("\n");
+    let restarted: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("action=restarted"))
+        .collect();
+    assert_eq!(restarted.len(), 1, "{log}");
+    assert!(
+        restarted[0].contains(&format!("location=container:{prefix}a"))
+            && restarted[0].contains("sessions=agent:main:openai-user:7"),
+        "{log}"
+    );
+    assert_ne!(
+        started(&containers[0]),
+        before[0],
+        "a was not restarted:\n{log}"
+    );
+    assert_eq!(
+        started(&containers[1]),
+        before[1],
+        "b was restarted:\n{log}"
+    );
+    drop(writers);
+}
