@@ -31,11 +31,13 @@
 #   Then, when the sessions dir holds a transcript lock and a regular sessions.json <= 1 MiB:
 #   store HEX(sessions dir)       followed by
 #   data HEX(sessions.json)       the session store (maps session ids to session keys)
-#   After every lock, only if any lock or pid was found:
-#   held PID DEV INO HEX(comm)    a process with an open file whose target ends in `.lock`
+#   After every lock, only if a regular lock was found:
+#   held PID DEV INO HEX(comm)    a process with an open file whose target ends in `.lock` (or
+#                                 `.lock (deleted)`): the file's device and inode, its comm
 #   fdunreadable PID              a process whose open files could not be listed
 #   fds                           every process was looked at (without it, holders are unknown)
-#   For each distinct pid named in a lock (`"pid"` then its first run of digits):
+#   For each distinct pid named in a lock (the first run of digits after its last `"pid"`,
+#   newlines ignored; a crude match, so the Rust side treats a pid not listed as unknown):
 #   pid PID status HEX(/proc/PID/status)  and  pid PID stat HEX(/proc/PID/stat)
 #   pid PID unreadable            /proc/PID exists but cannot be read
 #   pid PID gone                  no /proc/PID
