@@ -800,7 +800,9 @@ impl Probe<'_> {
             "{{\n  \"pid\": 1,\n  \"createdAt\": \"{}\"\n}}",
             crate::report::rfc3339(Utc::now())
         );
-        {
+        // Held open until released, as OpenClaw holds its own: to the holder rule (and to a
+        // `clean` that runs meanwhile) the injected lock is a live one.
+        let handle = {
             use nix::fcntl::{OFlag, openat};
             let fd = openat(
                 &sessions,
@@ -813,8 +815,10 @@ impl Probe<'_> {
                 nix::sys::stat::Mode::from_bits_truncate(0o644),
             )
             .map_err(|e| eyre!("cannot create {}: {e}", crate::escape::path(&path)))?;
-            std::fs::File::from(fd).write_all(payload.as_bytes())?;
-        }
+            let mut file = std::fs::File::from(fd);
+            file.write_all(payload.as_bytes())?;
+            file
+        };
         let snapshot = crate::observe::snapshot_at(&sessions, std::ffi::OsStr::new(&name))
             .map_err(|_| eyre!("cannot read back {}", crate::escape::path(&path)))?;
         let st = nix::sys::stat::fstat(&sessions)?;
@@ -840,6 +844,7 @@ impl Probe<'_> {
             },
             snapshot,
             released: std::sync::Arc::new(Mutex::new(false)),
+            hold: std::sync::Arc::new(Mutex::new(Some(handle))),
         })
     }
 }
@@ -893,6 +898,8 @@ struct Injected {
     site: Site,
     snapshot: Snapshot,
     released: std::sync::Arc<Mutex<bool>>,
+    /// The handle that holds it, closed right before the removal.
+    hold: std::sync::Arc<Mutex<Option<std::fs::File>>>,
 }
 
 impl Injected {
@@ -902,6 +909,7 @@ impl Injected {
             site: self.site.clone(),
             snapshot: self.snapshot.clone(),
             released: self.released.clone(),
+            hold: self.hold.clone(),
         }
     }
 
@@ -912,6 +920,7 @@ impl Injected {
             return None;
         }
         *done = true;
+        drop(self.hold.lock().expect("not poisoned").take());
         Some(match remove::remove(&self.site, &self.snapshot) {
             Removal::Removed => "released",
             Removal::Gone => "already gone",

@@ -107,16 +107,24 @@ fn ok_auth_failed_session_busy_ok_after_retry_and_not_ready_on_one_gateway() {
 
     // A live process of the container holds the probe's session: session-busy on every
     // attempt, with the lock named; it is held, not stale, so nothing offers to remove it.
-    g.container.sh("sleep 100000 >/dev/null 2>&1 &");
-    let pid: u32 = g
-        .container
-        .sh("pidof sleep")
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    // It holds the lock file open, as OpenClaw's owner does (a lock nobody holds open is
+    // leaked, hence stale): the file is made first, the holder opens it, then the payload
+    // names the holder.
     let lock = g.sessions().join(format!("{probe_sid}.jsonl.lock"));
+    std::fs::write(&lock, "").unwrap();
+    g.container.sh(&format!(
+        "sh -c 'exec 3</home/node/.openclaw/agents/main/sessions/{probe_sid}.jsonl.lock; exec sleep 100000' >/dev/null 2>&1 &"
+    ));
+    let pid: u32 = (0..100)
+        .find_map(|_| {
+            let found = g.container.sh("pidof sleep || true");
+            let pid = found.split_whitespace().next().and_then(|p| p.parse().ok());
+            if pid.is_none() {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            pid
+        })
+        .expect("the holder started");
     std::fs::write(&lock, legacy_payload(pid, Duration::ZERO)).unwrap();
     let started = Instant::now();
     let o = g.probe(
@@ -180,6 +188,25 @@ fn ok_auth_failed_session_busy_ok_after_retry_and_not_ready_on_one_gateway() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_secs(2));
+    // The probe holds its injected lock open, as OpenClaw does: a clean meanwhile keeps it.
+    let c = run(zaki(tmp.path())
+        .args(["clean", "--no-containers", "--format", "json", "--root"])
+        .arg(&g.state));
+    let cr: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+    let injected = cr["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| {
+            l["path"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("{probe_sid}.jsonl.lock"))
+        })
+        .unwrap_or_else(|| panic!("{cr:#}"));
+    assert_eq!(injected["held_open"], true, "{cr:#}");
+    assert_eq!(injected["action"], "kept", "{cr:#}");
+    assert!(lock.exists(), "a clean removed the probe's held lock");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
