@@ -22,6 +22,8 @@ for tool in tmux zsh fish lintian; do need "$tool" || missing+=("$tool"); done
 need man || missing+=(man-db)
 need groff || missing+=(groff-base)
 [ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
+# tests/scripts.rs: the scripts run inside containers (src/scripts/*.sh) pass shellcheck.
+need shellcheck || missing+=(shellcheck)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -1,10 +1,11 @@
 //! Observing and removing locks inside a container, one exec each way.
 //!
-//! The scripts are POSIX `sh` that run on busybox (the platform's Alpine image), Alpine and
-//! Debian: no `ps`, no `jq`, no `find -printf`. They use `stat -c`, `dd`, `od`, `sed`, `tr`,
-//! `ln`, `mv` and `rm`, which busybox and coreutils both have. Every path and byte string
-//! travels hex-encoded, so no file name or payload can break the line protocol. The Rust side
-//! parses the output into the same facts the host produces, so the one policy judges both.
+//! The scripts (`src/scripts/*.sh`, shellcheck-clean: tests/scripts.rs) are POSIX `sh` that run
+//! on busybox (the platform's Alpine image), Alpine and Debian: no `ps`, no `jq`, no
+//! `find -printf`. They use `stat -c`, `dd`, `od`, `sed`, `tr`, `ln`, `mv` and `rm`, which
+//! busybox and coreutils both have. Every path and byte string travels hex-encoded, so no file
+//! name or payload can break the line protocol. The Rust side parses the output into the same
+//! facts the host produces, so the one policy judges both.
 
 use std::collections::HashMap;
 
@@ -12,176 +13,22 @@ use crate::lock::{LockKind, classify_name};
 use crate::proc::{Clock, Owner, facts};
 
 /// Lists the locks below each state dir given as an argument, then `/proc` for every pid they
-/// name. Locks are all read before any `/proc` entry, so an owner is never observed before its
-/// lock (a lock created after the `/proc` look would otherwise look orphaned).
-pub const OBSERVE_SCRIPT: &str = r#"
-LC_ALL=C; export LC_ALL
-hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
-say() { printf '%s ' "$1"; printf '%s' "$2" | hex; }
-echo "zaki-locks 1"
-echo "self $$"
-echo "btime $(sed -n 's/^btime //p' /proc/stat 2>/dev/null)"
-echo "ticks $(getconf CLK_TCK 2>/dev/null)"
-pids="" keys="" anylock=""
-for state in "$@"; do
-  say state "$state"
-  [ -d "$state" ] || { echo absent; continue; }
-  [ -L "$state/agents" ] && { say symlink "$state/agents"; continue; }
-  [ -d "$state/agents" ] || continue
-  for agent in "$state"/agents/*; do
-    if [ -L "$agent" ]; then say symlink "$agent"; continue; fi
-    s="$agent/sessions"
-    if [ -L "$s" ]; then say symlink "$s"; continue; fi
-    [ -d "$s" ] || continue
-    id=$(stat -c '%d %i' "$s" 2>/dev/null) || { say unreadable "$s"; continue; }
-    [ -r "$s" ] && [ -x "$s" ] || { say unreadable "$s"; continue; }
-    say "dir $id" "$s"
-    for f in "$s"/*.jsonl.lock "$s"/sessions.json.lock "$s"/.*.zaki-locks-removing.* "$s"/.zaki-locks-removing.*; do
-      if [ -L "$f" ]; then say link "$f"; continue; fi
-      [ -e "$f" ] || continue
-      [ -f "$f" ] || { say special "$f"; continue; }
-      meta=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || continue
-      say "lock $meta" "$f"
-      anylock=1
-      data=$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)
-      echo "data $data"
-      p=$(dd if="$f" bs=4097 count=1 2>/dev/null | tr -d '\n' | sed -n 's/.*"pid"[^0-9]*\([0-9][0-9]*\).*/\1/p')
-      [ -n "$p" ] && pids="$pids $p"
-      case "$f" in *.jsonl.lock) keys=1 ;; esac
-    done
-    st="$s/sessions.json"
-    if [ -n "$keys" ] && [ -f "$st" ] && [ ! -L "$st" ]; then
-      size=$(stat -c '%s' "$st" 2>/dev/null)
-      if [ -n "$size" ] && [ "$size" -le 1048576 ]; then
-        say store "$s"
-        echo "data $(dd if="$st" bs=1048576 count=1 2>/dev/null | hex)"
-      fi
-    fi
-    keys=""
-  done
-done
-if [ -n "$pids$anylock" ]; then
-  for d in /proc/[0-9]*; do
-    p=${d#/proc/}
-    [ "$p" = "$$" ] && continue
-    if ! ls "$d/fd" >/dev/null 2>&1; then
-      [ -d "$d" ] && echo "fdunreadable $p"
-      continue
-    fi
-    for fd in "$d"/fd/*; do
-      case "$(readlink "$fd" 2>/dev/null)" in
-        *.lock|*".lock (deleted)")
-          id=$(stat -L -c '%d %i' "$fd" 2>/dev/null) || continue
-          printf 'held %s %s ' "$p" "$id"; hex < "$d/comm" 2>/dev/null || echo ;;
-      esac
-    done
-  done
-  echo fds
-fi
-for p in $pids; do
-  case " $seen " in *" $p "*) continue ;; esac
-  seen="$seen $p"
-  if [ -r "/proc/$p/status" ]; then
-    printf 'pid %s status ' "$p"; hex < "/proc/$p/status"
-    printf 'pid %s stat ' "$p"; hex < "/proc/$p/stat"
-  elif [ -e "/proc/$p" ]; then
-    echo "pid $p unreadable"
-  else
-    echo "pid $p gone"
-  fi
-done
-echo end
-"#;
+/// name, all locks before any `/proc` entry. Arguments and output protocol: the file's header.
+pub const OBSERVE_SCRIPT: &str = include_str!("scripts/observe.sh");
 
-/// Removes locks given as eight arguments each (state dir, path, sessions dir `dev ino`, size,
-/// mtime, inode, device, hex content), each only if it is unchanged, not a symlink, and not
-/// reached through a symlinked or swapped directory. Like the host remover it renames the lock
-/// aside, checks the inode it moved, and puts back (with `ln`, which never overwrites) anything
-/// that is not the judged lock. Each step is a busybox command here, so the window the host
-/// remover keeps to microseconds is about 2 ms (measured by the churn work); containers on a
-/// local engine are cleaned from the host instead.
-pub const REMOVE_SCRIPT: &str = r#"
-LC_ALL=C; export LC_ALL
-hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
-echo "zaki-locks 1"
-echo "self $$"
-while [ "$#" -ge 8 ]; do
-  state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8
-  shift 8
-  tag=$(printf '%s' "$f" | hex)
-  d=${f%/*}
-  agent=${d%/*}
-  if [ -L "$state/agents" ] || [ -L "$agent" ] || [ -L "$d" ]; then echo "changed $tag a directory on the way is a symlink"; continue; fi
-  [ "$(stat -c '%d %i' "$d" 2>/dev/null)" = "$dirid" ] || { echo "changed $tag its sessions directory was replaced since it was read"; continue; }
-  if [ -L "$f" ]; then echo "changed $tag replaced by a symlink"; continue; fi
-  [ -e "$f" ] || { echo "gone $tag"; continue; }
-  [ -f "$f" ] || { echo "changed $tag no longer a regular file"; continue; }
-  now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
-  [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
-  [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
-  n=${f##*/}
-  if [ "${#n}" -le 200 ]; then priv="$d/.$n.zaki-locks-removing.$$.$ino"; else priv="$d/.zaki-locks-removing.h$ino.$$"; fi
-  err=$(mv "$f" "$priv" 2>&1) || { echo "failed $tag $err"; continue; }
-  moved=$(stat -c '%s %Y %i %d' "$priv" 2>/dev/null)
-  if [ "$moved" = "$size $mtime $ino $dev" ] && [ "$(dd if="$priv" bs=4097 count=1 2>/dev/null | hex)" = "$data" ]; then
-    err=$(rm -f "$priv" 2>&1) && echo "removed $tag" || echo "failed $tag $err"
-  elif ln "$priv" "$f" 2>/dev/null && rm -f "$priv"; then
-    echo "changed $tag replaced by a new lock while being removed: put back"
-  else
-    echo "failed $tag a new lock appeared while being removed and could not be put back: it is at $priv"
-  fi
-done
-echo end
-"#;
+/// Removes locks given as eight arguments each, each only if it is unchanged and reached
+/// without a symlink, by rename-aside like the host remover. Arguments and output: the file's
+/// header.
+pub const REMOVE_SCRIPT: &str = include_str!("scripts/remove.sh");
 
 /// Puts leftovers of interrupted removals back under their lock's name, given as nine arguments
-/// each (the remove script's eight, then the lock's own name), each only if it is unchanged and
-/// reached as the remove script would. `ln` never replaces a lock that has taken the name since:
-/// the leftover then stays where it is, reported.
-pub const PUT_BACK_SCRIPT: &str = r#"
-LC_ALL=C; export LC_ALL
-hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
-echo "zaki-locks 1"
-echo "self $$"
-while [ "$#" -ge 9 ]; do
-  state=$1 f=$2 dirid=$3 size=$4 mtime=$5 ino=$6 dev=$7 data=$8 orig=$9
-  shift 9
-  tag=$(printf '%s' "$f" | hex)
-  d=${f%/*}
-  agent=${d%/*}
-  case "$orig" in */*|.|..|"") echo "failed $tag not a plain name"; continue ;; esac
-  if [ -L "$state/agents" ] || [ -L "$agent" ] || [ -L "$d" ]; then echo "changed $tag a directory on the way is a symlink"; continue; fi
-  [ "$(stat -c '%d %i' "$d" 2>/dev/null)" = "$dirid" ] || { echo "changed $tag its sessions directory was replaced since it was read"; continue; }
-  if [ -L "$f" ]; then echo "changed $tag replaced by a symlink"; continue; fi
-  [ -e "$f" ] || { echo "gone $tag"; continue; }
-  [ -f "$f" ] || { echo "changed $tag no longer a regular file"; continue; }
-  now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
-  [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
-  [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
-  if ln "$f" "$d/$orig" 2>/dev/null; then
-    rm -f "$f"
-    echo "changed $tag left over from an interrupted removal and still held: put back as $orig"
-  else
-    echo "failed $tag left over from an interrupted removal and still held, but $orig exists again: left where it is"
-  fi
-done
-echo end
-"#;
+/// each (the remove script's eight, then the lock's own name). Arguments and output: the file's
+/// header.
+pub const PUT_BACK_SCRIPT: &str = include_str!("scripts/put_back.sh");
 
 /// Kills a script (the pid it printed as `self`) and all its descendants inside a container, by
 /// exec: for a remote engine, whose processes this host cannot signal.
-pub const KILL_SCRIPT: &str = r#"
-all=" $1 " more=1
-while [ -n "$more" ]; do
-  more=
-  for s in /proc/[0-9]*/stat; do
-    read -r p c st pp rest < "$s" 2>/dev/null || continue
-    case "$all" in *" $pp "*) case "$all" in *" $p "*) ;; *) all="$all$p " more=1 ;; esac ;; esac
-  done
-done
-kill -9 $all 2>/dev/null
-exit 0
-"#;
+pub const KILL_SCRIPT: &str = include_str!("scripts/kill.sh");
 
 /// One lock as the observe script saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,191 @@
+//! The scripts run inside containers (`src/scripts/*.sh`): shellcheck-clean as POSIX sh, and
+//! the observe script's pid lookup (taken from the one read of each lock) the same under the
+//! host's `sh` (dash, as in Debian images) and busybox (as in the platform's Alpine image).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::docker;
+use zaki_locks::container::{KILL_SCRIPT, OBSERVE_SCRIPT, PUT_BACK_SCRIPT, REMOVE_SCRIPT};
+
+fn scripts() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/scripts");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn shellcheck(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut c = Command::new("shellcheck");
+    c.args(["-s", "sh", "-f", "gcc"]).args(args);
+    c.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap_or_else(|e| {
+        panic!("shellcheck does not run ({e}): `apt-get install shellcheck` (scripts/test.sh does)")
+    });
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn every_container_script_is_shellcheck_clean() {
+    let files = scripts();
+    // Every file is a script the binary runs, and every script the binary runs is a file here.
+    let consts = [OBSERVE_SCRIPT, REMOVE_SCRIPT, PUT_BACK_SCRIPT, KILL_SCRIPT];
+    let bodies: Vec<String> = files
+        .iter()
+        .map(|f| fs::read_to_string(f).unwrap())
+        .collect();
+    assert_eq!(files.len(), consts.len(), "{files:?}");
+    for c in consts {
+        assert!(bodies.iter().any(|b| b == c), "a script not in src/scripts");
+    }
+    let paths: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    let o = shellcheck(&paths, None);
+    assert!(
+        o.status.success(),
+        "shellcheck -s sh src/scripts/*.sh:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The same call does reject the faults it is here for: a variable never set, a word split.
+    let o = shellcheck(
+        &["-"],
+        Some("for p in $pids; do case \" $seen \" in *\" $p \"*) ;; esac; done\nrm $1\n"),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("SC2154") && out.contains("SC2086"), "{out}");
+}
+
+/// The `pid` lines of an observe listing: pid → what the script said (`status`, `gone`, …).
+fn pid_lines(out: &str) -> BTreeSet<(u64, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut w = l.split(' ');
+            (w.next()? == "pid").then_some(())?;
+            Some((w.next()?.parse().ok()?, w.next()?.to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn observe_finds_the_pid_in_what_it_read_of_each_lock_under_dash_and_busybox() {
+    docker::require();
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let sessions = state.join("agents/main/sessions");
+    fs::create_dir_all(&sessions).unwrap();
+    let live = common::Proc::sleep();
+    let other = common::Proc::sleep();
+    let dead = common::dead_pid();
+    let write = |name: &str, body: &[u8]| fs::write(sessions.join(name), body).unwrap();
+    let a = common::legacy_payload(live.pid(), common::MIN);
+    write("a.jsonl.lock", a.as_bytes());
+    // A newline inside the number's way and the last `"pid"` wins, as before the one-read change.
+    write(
+        "b.jsonl.lock",
+        format!("{{\"x\":\"pid\",\"pid\":\n{dead}}}").as_bytes(),
+    );
+    // Over 4 KiB: 4097 bytes are read, the pid is in them.
+    let big = format!(
+        "{{\"pid\":{},\"pad\":\"{}\"}}",
+        other.pid(),
+        "x".repeat(5000)
+    );
+    write("c.jsonl.lock", big.as_bytes());
+    // No pid at all, and bytes a text tool may choke on.
+    let d = b"\0\xff{\"pod\":12}\n";
+    write("d.jsonl.lock", d);
+    let want: BTreeSet<(u64, String)> = [
+        (u64::from(live.pid()), "status".to_owned()),
+        (u64::from(live.pid()), "stat".to_owned()),
+        (u64::from(other.pid()), "status".to_owned()),
+        (u64::from(other.pid()), "stat".to_owned()),
+        (u64::from(dead), "gone".to_owned()),
+    ]
+    .into();
+    // A container's environment reaches the exec: a `seen` there must not hide any pid.
+    let seen = format!(" {} {} {dead} ", live.pid(), other.pid());
+
+    let host = Command::new("sh")
+        .args(["-c", OBSERVE_SCRIPT, "sh"])
+        .arg(&state)
+        .env("seen", &seen)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let bind = docker::bind(&state, "/home/node/.openclaw:ro");
+    let name = docker::unique("zt-scripts-");
+    let in_busybox = docker::docker(&[
+        "run",
+        "--rm",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        "--pid",
+        "host",
+        "-e",
+        &format!("seen={seen}"),
+        "-v",
+        &bind,
+        docker::BUSYBOX,
+        "sh",
+        "-c",
+        OBSERVE_SCRIPT,
+        "sh",
+        "/home/node/.openclaw",
+    ]);
+    for (what, o) in [("host sh", host), ("busybox", in_busybox)] {
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{what}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(pid_lines(&out), want, "{what}:\n{out}");
+        let l = zaki_locks::container::parse_listing(&out).unwrap();
+        let sizes: Vec<(String, usize)> = l
+            .locks
+            .iter()
+            .map(|r| {
+                let name = r.path.rsplit('/').next().unwrap().to_owned();
+                (name, r.file.as_ref().unwrap().content.len())
+            })
+            .collect();
+        let expect = [
+            ("a.jsonl.lock", a.len()),
+            (
+                "b.jsonl.lock",
+                fs::metadata(sessions.join("b.jsonl.lock")).unwrap().len() as usize,
+            ),
+            ("c.jsonl.lock", 4097),
+            ("d.jsonl.lock", d.len()),
+        ];
+        let expect: Vec<(String, usize)> =
+            expect.iter().map(|(n, s)| ((*n).to_owned(), *s)).collect();
+        assert_eq!(sizes, expect, "{what}");
+    }
+}
