@@ -95,8 +95,6 @@ pub struct Listing {
 }
 
 impl Listing {
-    /// The owner of `pid` as observed in the container. A pid the script did not report (its
-    /// crude pid extraction differs from the real parser) is unknown, never dead.
     /// The session key of a transcript lock, from its directory's `sessions.json`.
     pub fn session_key(&self, path: &str, session_id: &str) -> Option<String> {
         let dir = path.rsplit_once('/')?.0;
@@ -141,6 +139,8 @@ impl Listing {
         Visibility::Complete
     }
 
+    /// The owner of `pid` as observed in the container. A pid the script did not report (its
+    /// crude pid extraction differs from the real parser) is unknown, never dead.
     pub fn owner(&self, pid: u64) -> Owner {
         self.owners.get(&pid).cloned().unwrap_or_else(|| {
             Owner::Unknown(format!("pid {pid} was not observed in the container"))
