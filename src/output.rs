@@ -264,7 +264,12 @@ pub fn table(
 /// columns (padding with spaces); a tab-separated line has no layout to do and must never be
 /// cut or padded.
 fn tab_separated(rows: &[[String; 8]]) -> String {
-    let mut out = HEADER.join("\t");
+    tab_joined(&HEADER, rows.iter().map(|r| &r[..]))
+}
+
+/// A header and rows joined with tabs, one line each: every table's off-a-terminal form.
+pub(crate) fn tab_joined<'a>(header: &[&str], rows: impl Iterator<Item = &'a [String]>) -> String {
+    let mut out = header.join("\t");
     for r in rows {
         out.push('\n');
         out.push_str(&r.join("\t"));
@@ -272,12 +277,53 @@ fn tab_separated(rows: &[[String; 8]]) -> String {
     out
 }
 
+/// Every table's on-a-terminal form, docker-ps style: no borders, two spaces between columns,
+/// cells laid out as given (already cut), the second column (the status word) in its row's
+/// colour when `colour` is on. Lines have no trailing spaces.
+pub(crate) fn borderless(
+    header: Vec<String>,
+    rows: Vec<(Vec<String>, comfy_table::Color)>,
+    colour: bool,
+) -> String {
+    use comfy_table::{Cell, ContentArrangement, Table, presets};
+    let n = header.len();
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        // Styling follows `--color`, not comfy-table's own look at stdout.
+        .force_no_tty();
+    if colour {
+        t.enforce_styling();
+        t.style_text_only();
+        // `colour` already weighed NO_COLOR against `--color`; crossterm would weigh it again.
+        crossterm::style::Colored::set_ansi_color_disabled(false);
+    }
+    t.set_header(header);
+    for (cells, c) in rows {
+        let row: Vec<Cell> = cells
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| {
+                if colour && i == 1 {
+                    Cell::new(x).fg(c)
+                } else {
+                    Cell::new(x)
+                }
+            })
+            .collect();
+        t.add_row(row);
+    }
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding(if i + 1 == n { (0, 0) } else { (0, 2) });
+    }
+    t.trim_fmt()
+}
+
 /// On a terminal, docker-ps style: no borders, two spaces between columns, each column cut
 /// to the width [`fit`] gives it. comfy-table cuts only at a cell's end, so the cells are cut
 /// here (a path keeps its tail) and comfy-table lays them out with no arrangement of its own.
 /// A terminal too narrow even for the shrunk columns cuts the line at its edge, as `ps` does.
 fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usize) -> String {
-    use comfy_table::{Cell, ContentArrangement, Table, presets};
     let w = fit(rows, Some(max));
     // Where each column starts; those starting at or past the edge are not shown.
     let starts: Vec<usize> = w
@@ -294,30 +340,12 @@ fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usiz
             .map(|i| cut(&cut(&texts[i], w[i], SHRINK[i].1), max - starts[i], false))
             .collect()
     };
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        // Styling follows `--color`, not comfy-table's own look at stdout.
-        .force_no_tty();
-    if colour {
-        t.enforce_styling();
-        t.style_text_only();
-        // `colour` already weighed NO_COLOR against `--color`; crossterm would weigh it again.
-        crossterm::style::Colored::set_ansi_color_disabled(false);
-    }
-    t.set_header(cells(&HEADER.map(str::to_owned)));
-    for (r, texts) in records.iter().zip(rows) {
-        let mut row: Vec<Cell> = cells(texts).into_iter().map(Cell::new).collect();
-        if colour && row.len() > 1 {
-            let word = row.remove(1);
-            row.insert(1, word.fg(status(r).1.into()));
-        }
-        t.add_row(row);
-    }
-    for (i, c) in t.column_iter_mut().enumerate() {
-        c.set_padding(if i + 1 == shown { (0, 0) } else { (0, 2) });
-    }
-    t.trim_fmt()
+    let body = records
+        .iter()
+        .zip(rows)
+        .map(|(r, texts)| (cells(texts), status(r).1.into()))
+        .collect();
+    borderless(cells(&HEADER.map(str::to_owned)), body, colour)
 }
 
 impl From<Color> for comfy_table::Color {
@@ -540,7 +568,7 @@ pub fn summary_line(command: &str, s: &Summary, dry_run: bool, secs: f64) -> Str
     )
 }
 
-fn plural(n: usize, what: &str) -> String {
+pub(crate) fn plural(n: usize, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
     } else {

@@ -3,18 +3,10 @@
 //! "0 locks" alone.
 
 use chrono::TimeDelta;
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::Color;
 
-use crate::output::short_duration;
+use crate::output::{borderless, plural, short_duration, tab_joined};
 use crate::report::Summary;
-
-fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
-}
 
 /// The SQLite era's table (OpenClaw 2026.8+): one row per session with a turn or a claim, and
 /// one per SQLite-era place with neither, so that such a place never shows as "0 locks" alone.
@@ -34,47 +26,12 @@ pub fn table(
         .map(|(r, c)| (r.into_iter().map(printable).collect(), c))
         .collect();
     if columns.is_none() {
-        let mut out = HEADER.join("\t");
-        for (r, _) in &rows {
-            out.push('\n');
-            out.push_str(&r.join("\t"));
-        }
-        return Some(out);
+        return Some(tab_joined(&HEADER, rows.iter().map(|(r, _)| &r[..])));
     }
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Disabled)
-        .force_no_tty();
-    if colour {
-        t.enforce_styling();
-        t.style_text_only();
-    }
-    t.set_header(HEADER);
-    for (r, c) in rows {
-        let cells: Vec<Cell> = r
-            .into_iter()
-            .enumerate()
-            .map(|(i, x)| {
-                if colour && i == 1 {
-                    Cell::new(x).fg(c)
-                } else {
-                    Cell::new(x)
-                }
-            })
-            .collect();
-        t.add_row(cells);
-    }
-    let n = HEADER.len();
-    for (i, c) in t.column_iter_mut().enumerate() {
-        c.set_padding(if i + 1 == n { (0, 0) } else { (0, 2) });
-    }
+    let t = borderless(HEADER.map(str::to_owned).to_vec(), rows, colour);
     // Cut at the terminal's edge, as `ps` does, rather than wrapped (the cells are printable).
     let max = columns.unwrap_or(usize::MAX);
-    let lines: Vec<String> = t
-        .trim_fmt()
-        .lines()
-        .map(|l| l.chars().take(max).collect())
-        .collect();
+    let lines: Vec<String> = t.lines().map(|l| l.chars().take(max).collect()).collect();
     Some(lines.join("\n"))
 }
 
