@@ -169,7 +169,7 @@ pub fn judge(f: ClaimFacts<'_>) -> ClaimVerdict {
     if f.gateway != Liveness::Gone && f.claim_age < CLAIM_GRACE {
         return hold(format!(
             "claimed {} ago: a turn may be starting",
-            crate::output::short_duration(f.claim_age)
+            crate::units::short_duration(f.claim_age)
         ));
     }
     let note = match (f.gateway, reasons.first()) {

@@ -36,5 +36,6 @@ pub mod safefs;
 pub mod sessions;
 pub mod survey;
 pub mod turns;
+pub mod units;
 pub mod walk;
 pub mod watch;

@@ -8,6 +8,7 @@ use crate::cli::LogFormat;
 use crate::escape;
 use crate::policy::OwnerState;
 use crate::report::{Action, LockRecord, Report, Summary};
+use crate::units::short_duration;
 
 /// `--color`: whether to colour human output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -28,17 +29,6 @@ impl ColorChoice {
                     && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         }
-    }
-}
-
-/// `41m`, `2h03m`, `12s`, `3d04h`: ages as an operator reads them.
-pub fn short_duration(d: TimeDelta) -> String {
-    let s = d.num_seconds().max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
     }
 }
 
@@ -829,15 +819,6 @@ mod tests {
         assert_eq!(cut("一二三四", 6, true), "…三四");
         assert_eq!(cut("一二三四", 6, false), "一二…");
         assert_eq!(cut("一二三四", 4, false), "一…");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(short_duration(TimeDelta::seconds(5)), "5s");
-        assert_eq!(short_duration(TimeDelta::seconds(61)), "1m01s");
-        assert_eq!(short_duration(TimeDelta::seconds(7380)), "2h03m");
-        assert_eq!(short_duration(TimeDelta::seconds(90000)), "1d01h");
-        assert_eq!(short_duration(TimeDelta::seconds(-5)), "0s");
     }
 
     #[test]

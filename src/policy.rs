@@ -196,8 +196,8 @@ impl Policy {
                 let what = p.problem.map_or("incomplete payload", |pr| pr.describe());
                 notes.push(format!(
                     "{what}, modified {} ago: may be a lock being created; stale once unmodified for {}",
-                    crate::output::short_duration(mtime_age),
-                    crate::output::short_duration(self.stale_after),
+                    crate::units::short_duration(mtime_age),
+                    crate::units::short_duration(self.stale_after),
                 ));
             }
             old
@@ -287,8 +287,8 @@ impl Policy {
                 notes.push(format!(
                     "wedged: held open by {} for {}, past its max hold of {}; removing the file cannot help and would let a second writer in: {fix}",
                     who.join(", "),
-                    crate::output::short_duration(held_for),
-                    crate::output::short_duration(limit),
+                    crate::units::short_duration(held_for),
+                    crate::units::short_duration(limit),
                 ));
             } else if !reasons.is_empty() {
                 notes.push(format!("held open by {}: never removed", who.join(", ")));
@@ -305,13 +305,13 @@ impl Policy {
                 reasons.push(Reason::Leaked);
                 notes.push(format!(
                     "its owner is alive but no process holds it open (leaked), unchanged for {}",
-                    crate::output::short_duration(quiet)
+                    crate::units::short_duration(quiet)
                 ));
             }
         } else if !*stale {
             notes.push(format!(
                 "no process holds it open; stale if still unheld once unchanged for {}",
-                crate::output::short_duration(self.leak_grace)
+                crate::units::short_duration(self.leak_grace)
             ));
         }
     }

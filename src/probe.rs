@@ -200,7 +200,7 @@ pub fn classify(
             .map(|a| {
                 format!(
                     ", {} old",
-                    crate::output::short_duration(chrono::TimeDelta::seconds(a))
+                    crate::units::short_duration(chrono::TimeDelta::seconds(a))
                 )
             })
             .unwrap_or_default();
@@ -438,7 +438,7 @@ impl Probe<'_> {
                     .map(|s| {
                         format!(
                             ", up {}",
-                            crate::output::short_duration(chrono::TimeDelta::seconds(s))
+                            crate::units::short_duration(chrono::TimeDelta::seconds(s))
                         )
                     })
                     .unwrap_or_default();
@@ -953,7 +953,7 @@ fn describe_turn(key: &str, t: &crate::claims::SessionTurn) -> String {
         s.map(|a| {
             format!(
                 ", {} old",
-                crate::output::short_duration(chrono::TimeDelta::seconds(a))
+                crate::units::short_duration(chrono::TimeDelta::seconds(a))
             )
         })
         .unwrap_or_default()

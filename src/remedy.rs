@@ -166,7 +166,7 @@ pub async fn restart_orphaned(
                 "starting",
                 format!(
                     "started {} ago: its start-up clears claims; looked at again on the next run",
-                    crate::output::short_duration(up)
+                    crate::units::short_duration(up)
                 ),
             )
         } else {

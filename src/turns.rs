@@ -5,8 +5,9 @@
 use chrono::TimeDelta;
 use comfy_table::Color;
 
-use crate::output::{borderless, plural, short_duration, tab_joined};
+use crate::output::{borderless, plural, tab_joined};
 use crate::report::Summary;
+use crate::units::short_duration;
 
 /// The SQLite era's table (OpenClaw 2026.8+): one row per session with a turn or a claim, and
 /// one per SQLite-era place with neither, so that such a place never shows as "0 locks" alone.
