@@ -3,11 +3,14 @@
 //! The text parsers here serve every place: the host reads `/proc` directly, a container's
 //! `/proc` arrives as text through one exec, and both end up as an [`Owner`] for the policy.
 
-use std::fs;
-use std::io::{self, ErrorKind};
-use std::path::PathBuf;
+use std::fs::{self, File};
+use std::io::{self, ErrorKind, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
+use nix::fcntl::{OFlag, open, openat, readlinkat};
+use nix::sys::stat::Mode;
 
 /// What one observation of a pid found.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +91,7 @@ pub fn parse_stat(text: &str) -> (Option<String>, Option<u64>) {
 }
 
 /// Reads `btime` (boot time, seconds since the epoch) from `/proc/stat` text.
-pub fn parse_btime(text: &str) -> Option<i64> {
+fn parse_btime(text: &str) -> Option<i64> {
     text.lines()
         .find_map(|l| l.strip_prefix("btime "))
         .and_then(|v| v.trim().parse().ok())
@@ -128,6 +131,86 @@ pub fn facts(status: &str, stat: Option<&str>, clock: Option<Clock>) -> ProcFact
     }
 }
 
+/// One process's `/proc/<pid>` directory, opened once (as the procfs crate's `Process`).
+///
+/// Every fact read through it (relative to the directory fd, `O_NOFOLLOW`, bounded) comes from
+/// the process that had the pid when it was opened: once that process is gone, reads fail
+/// instead of describing another process that got its pid meanwhile.
+#[derive(Debug)]
+pub struct Process {
+    dir: OwnedFd,
+}
+
+/// Largest `status`, `stat` or `cgroup` read (a few hundred bytes in practice).
+const MAX_TEXT: u64 = 64 * 1024;
+/// Largest command line read: enough to tell an OpenClaw process.
+const MAX_CMDLINE: u64 = 4096;
+
+const DIR: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
+impl Process {
+    /// Opens `<proc_root>/<pid>` (a thread id works too).
+    pub fn open(proc_root: &Path, pid: u64) -> io::Result<Process> {
+        let dir = open(&proc_root.join(pid.to_string()), DIR, Mode::empty())?;
+        Ok(Process { dir })
+    }
+
+    /// Opens the entry `pid` of an open `/proc` (or `/proc/<pid>/task`) directory.
+    pub fn open_at(proc_dir: &impl AsFd, pid: u64) -> io::Result<Process> {
+        let dir = openat(proc_dir, pid.to_string().as_str(), DIR, Mode::empty())?;
+        Ok(Process { dir })
+    }
+
+    /// `status` (Name, State, Tgid, PPid, NSpid, …).
+    pub fn status(&self) -> io::Result<String> {
+        self.text("status")
+    }
+
+    /// `stat` (comm and starttime, see [`parse_stat`]).
+    pub fn stat(&self) -> io::Result<String> {
+        self.text("stat")
+    }
+
+    /// `cgroup`, which names the container a process runs in.
+    pub fn cgroup(&self) -> io::Result<String> {
+        self.text("cgroup")
+    }
+
+    /// The first 4 KiB of `cmdline`: NUL-separated arguments.
+    pub fn cmdline(&self) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.file("cmdline")?
+            .take(MAX_CMDLINE)
+            .read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    /// Opens a directory of the process (`fd`, `task`).
+    pub fn dir(&self, name: &str) -> io::Result<OwnedFd> {
+        Ok(openat(&self.dir, name, DIR, Mode::empty())?)
+    }
+
+    /// The text of the `ns/pid` link, which names its PID namespace.
+    pub fn pid_namespace(&self) -> io::Result<String> {
+        let link = readlinkat(&self.dir, "ns/pid")?;
+        Ok(link.to_string_lossy().into_owned())
+    }
+
+    fn file(&self, name: &str) -> io::Result<File> {
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        Ok(File::from(openat(&self.dir, name, flags, Mode::empty())?))
+    }
+
+    fn text(&self, name: &str) -> io::Result<String> {
+        let mut out = String::new();
+        self.file(name)?.take(MAX_TEXT).read_to_string(&mut out)?;
+        Ok(out)
+    }
+}
+
 /// Reads owners from a `/proc` mounted in this process's PID namespace.
 #[derive(Debug, Clone)]
 pub struct HostProc {
@@ -143,10 +226,7 @@ const PID_MAX_LIMIT: u64 = 4 * 1024 * 1024;
 impl HostProc {
     /// Opens `/proc`, checking once that it can show other users' processes at all.
     pub fn open() -> HostProc {
-        HostProc::at(PathBuf::from("/proc"))
-    }
-
-    pub fn at(root: PathBuf) -> HostProc {
+        let root = PathBuf::from("/proc");
         let stat = fs::read_to_string(root.join("stat"));
         let clock = stat
             .as_ref()
@@ -172,12 +252,9 @@ impl HostProc {
         HostProc { root, clock, blind }
     }
 
-    pub fn clock(&self) -> Option<Clock> {
-        self.clock
-    }
-
-    /// Observes one pid. Only "no such file" means the pid is gone; any other failure to read
-    /// is "unknown", because a lock must never be removed on a guess.
+    /// Observes one pid: its `status` and `stat` read through one opened `/proc/<pid>`. Only
+    /// "no such file" means the pid is gone; any other failure to read is "unknown", because a
+    /// lock must never be removed on a guess.
     pub fn observe(&self, pid: u64) -> Owner {
         if let Some(why) = &self.blind {
             return Owner::Unknown(why.clone());
@@ -185,22 +262,18 @@ impl HostProc {
         if pid > PID_MAX_LIMIT {
             return Owner::Gone;
         }
-        let dir = self.root.join(pid.to_string());
-        let status = match fs::read_to_string(dir.join("status")) {
+        let status = Process::open(&self.root, pid).and_then(|p| Ok((p.status()?, p)));
+        let (status, process) = match status {
             Ok(s) => s,
             Err(e) if e.kind() == ErrorKind::NotFound => return Owner::Gone,
-            Err(e) => return Owner::Unknown(format!("cannot read {}/status: {e}", dir.display())),
+            Err(e) => {
+                let dir = self.root.join(pid.to_string());
+                return Owner::Unknown(format!("cannot read {}/status: {e}", dir.display()));
+            }
         };
-        let stat = read_optional(&dir.join("stat"));
+        // A `stat` that cannot be read leaves the starttime unknown, nothing more.
+        let stat = process.stat().ok();
         Owner::Found(facts(&status, stat.as_deref(), self.clock))
-    }
-}
-
-fn read_optional(path: &std::path::Path) -> Option<String> {
-    match fs::read_to_string(path) {
-        Ok(s) => Some(s),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(_) => None,
     }
 }
 
@@ -213,7 +286,7 @@ fn ticks_per_second() -> u64 {
 
 /// With `hidepid=1|2` (or `invisible`/`noaccess`) a non-root reader does not see other users'
 /// processes, so a live owner would look dead. Such a `/proc` cannot judge owners.
-fn hidepid_blindness(root: &std::path::Path) -> Option<String> {
+fn hidepid_blindness(root: &Path) -> Option<String> {
     if nix::unistd::geteuid().is_root() {
         return None;
     }
@@ -289,5 +362,29 @@ mod tests {
             other => panic!("expected to find myself, got {other:?}"),
         }
         assert_eq!(proc.observe(PID_MAX_LIMIT + 1), Owner::Gone);
+    }
+
+    #[test]
+    fn a_process_is_read_through_its_own_directory() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = u64::from(child.id());
+        let p = Process::open(Path::new("/proc"), pid).unwrap();
+        let st = parse_status(&p.status().unwrap());
+        assert_eq!((st.name.as_deref(), st.tgid), (Some("sleep"), Some(pid)));
+        assert!(parse_stat(&p.stat().unwrap()).1.is_some());
+        assert_eq!(p.cmdline().unwrap(), b"sleep\x0060\x00");
+        assert!(p.pid_namespace().unwrap().starts_with("pid:["));
+        assert!(p.dir("fd").is_ok());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Gone and reaped: the opened directory reads nothing, whoever gets the pid next.
+        assert!(p.status().is_err());
+        assert!(p.cmdline().is_err());
+        assert_eq!(HostProc::open().observe(pid), Owner::Gone);
+        let gone = Process::open(Path::new("/proc"), pid).unwrap_err();
+        assert_eq!(gone.kind(), ErrorKind::NotFound);
     }
 }
