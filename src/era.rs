@@ -21,6 +21,7 @@ use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::Mode;
 
 use crate::policy::OwnerState;
+use crate::proc::{Process, parse_stat};
 
 /// A release, as `(year, month, patch)`: `2026.7.35` → `(2026, 7, 35)`.
 pub type Release = (u32, u32, u32);
@@ -107,12 +108,15 @@ pub fn cmdline_is_openclaw(cmdline: &[u8]) -> Option<bool> {
     }))
 }
 
-/// Reads at most 4 KiB of `/proc/<pid>/cmdline` (host pid).
-pub fn read_cmdline(pid: u64) -> Option<Vec<u8>> {
-    let f = std::fs::File::open(format!("/proc/{pid}/cmdline")).ok()?;
-    let mut out = Vec::new();
-    f.take(4096).read_to_end(&mut out).ok()?;
-    Some(out)
+/// Reads at most 4 KiB of the command line of host process `pid`, through the same opened
+/// `/proc/<pid>` as its `stat`, and only if that is still the process observed with `starttime`
+/// (`None`: not known, read anyway): a pid recycled since the observation is not read.
+pub fn read_cmdline(pid: u64, starttime: Option<u64>) -> Option<Vec<u8>> {
+    let p = Process::open(Path::new("/proc"), pid).ok()?;
+    if starttime.is_some() && parse_stat(&p.stat().ok()?).1 != starttime {
+        return None;
+    }
+    p.cmdline().ok()
 }
 
 /// Where the `openclaw` package sits in the usual images: the official image's app dir, a
@@ -264,6 +268,33 @@ mod tests {
         assert_eq!(cmdline_is_openclaw(b"sleep\x00600\x00"), Some(false));
         assert_eq!(cmdline_is_openclaw(b""), None);
         assert_eq!(cmdline_is_openclaw(b"\0\0"), None);
+    }
+
+    #[test]
+    fn cmdline_of_the_observed_process_only() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = u64::from(child.id());
+        let p = Process::open(Path::new("/proc"), pid).unwrap();
+        // Until the child has run `exec`, it is a copy of this test.
+        for _ in 0..200 {
+            if p.cmdline().unwrap().starts_with(b"sleep\0") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let start = parse_stat(&p.stat().unwrap()).1;
+        let read = read_cmdline(pid, start);
+        let unknown_start = read_cmdline(pid, None);
+        let other_start = read_cmdline(pid, start.map(|s| s + 1));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(read.as_deref(), Some(&b"sleep\x0060\x00"[..]));
+        assert_eq!(unknown_start, read);
+        assert_eq!(other_start, None, "another process than the one observed");
+        assert_eq!(read_cmdline(pid, start), None, "gone");
     }
 
     #[test]

@@ -219,8 +219,12 @@ fn apply_version_rules(places: &[Place], dbs: &[crate::claims::PlaceDb], judged:
             crate::proc::Owner::Found(f) => f.nspid.first().copied().or(j.obs.payload.pid),
             _ => None,
         };
+        let starttime = match &j.obs.owner {
+            crate::proc::Owner::Found(f) => f.starttime,
+            _ => None,
+        };
         let owner_is_openclaw = (v.owner_state == crate::policy::OwnerState::Alive)
-            .then(|| host_pid.and_then(crate::era::read_cmdline))
+            .then(|| host_pid.and_then(|pid| crate::era::read_cmdline(pid, starttime)))
             .flatten()
             .and_then(|c| crate::era::cmdline_is_openclaw(&c));
         let out = crate::era::judge(crate::era::VersionFacts {

@@ -372,6 +372,13 @@ mod tests {
             .unwrap();
         let pid = u64::from(child.id());
         let p = Process::open(Path::new("/proc"), pid).unwrap();
+        // Until the child has run `exec`, it is a copy of this test.
+        for _ in 0..200 {
+            if p.cmdline().unwrap().starts_with(b"sleep\0") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         let st = parse_status(&p.status().unwrap());
         assert_eq!((st.name.as_deref(), st.tgid), (Some("sleep"), Some(pid)));
         assert!(parse_stat(&p.stat().unwrap()).1.is_some());
