@@ -16,17 +16,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::dir::Dir;
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, open, openat, readlinkat};
+use nix::fcntl::{AtFlags, OFlag, open, readlinkat};
 use nix::sys::stat::{Mode, fstatat};
 
 use serde::Serialize;
+
+use crate::proc::Process;
 
 /// A process that has a lock's inode open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,11 +89,6 @@ pub struct Search {
     pub by_id: HashMap<(u64, u64), Vec<Holder>>,
     /// Set when some process's fds could not be listed: the search is not complete.
     pub incomplete: Option<String>,
-    /// Processes this run descends from whose fds could not be read (not counted as holes).
-    pub unreadable_ancestors: Vec<u64>,
-    /// How many processes and fds were looked at (for the benchmarks).
-    pub processes: usize,
-    pub fds: usize,
 }
 
 /// Whether "nobody has it open" can be trusted for a lock: the lease was conclusive and the
@@ -195,11 +191,10 @@ pub fn holder_in(
     id: (u64, u64),
     containers: &[(String, String)],
 ) -> Option<Holder> {
-    let proc_fd = open(proc_root, DIR, Mode::empty()).ok()?;
+    let process = Process::open(proc_root, pid).ok()?;
     let mut s = Search::default();
     let wanted = HashSet::from([id]);
-    let name = std::ffi::OsString::from(pid.to_string());
-    scan_process(&proc_fd, &name, pid, &wanted, containers, &mut s).ok()?;
+    scan_process(&process, pid, &wanted, containers, &mut s).ok()?;
     s.by_id.remove(&id)?.into_iter().next()
 }
 
@@ -244,21 +239,21 @@ pub fn search(
     let ancestors = ancestors(proc_root, me);
     let mut unreadable: Vec<u64> = Vec::new();
     for e in entries.flatten() {
-        let name = e.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u64>().ok()) else {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) else {
             continue;
         };
         if pid == me {
             continue;
         }
-        s.processes += 1;
-        match scan_process(&proc_fd, name.as_os_str(), pid, wanted, containers, &mut s) {
+        let scanned = Process::open_at(&proc_fd, pid)
+            .and_then(|p| scan_process(&p, pid, wanted, containers, &mut s));
+        match scanned.map_err(|e| e.raw_os_error()) {
             Ok(()) => {}
             // Exited meanwhile: it holds nothing any more.
-            Err(Errno::ENOENT | Errno::ESRCH) => {}
+            Err(Some(nix::libc::ENOENT | nix::libc::ESRCH)) => {}
             // What started this run (service manager, cron, shell) is not a session's writer;
             // a sandbox's init may refuse even root. Any other unreadable process counts.
-            Err(_) if ancestors.contains(&pid) => s.unreadable_ancestors.push(pid),
+            Err(_) if ancestors.contains(&pid) => {}
             Err(_) => unreadable.push(pid),
         }
     }
@@ -278,8 +273,9 @@ fn ancestors(proc_root: &Path, me: u64) -> HashSet<u64> {
     let mut out = HashSet::new();
     let mut pid = me;
     while out.len() < 4096 {
-        let status =
-            fs::read_to_string(proc_root.join(pid.to_string()).join("status")).unwrap_or_default();
+        let status = Process::open(proc_root, pid)
+            .and_then(|p| p.status())
+            .unwrap_or_default();
         let ppid = status
             .lines()
             .find_map(|l| l.strip_prefix("PPid:"))
@@ -299,16 +295,14 @@ const DIR: OFlag = OFlag::O_RDONLY
 
 /// One process: its fd table, and its description if it holds a wanted inode.
 fn scan_process(
-    proc_fd: &OwnedFd,
-    name: &std::ffi::OsStr,
+    process: &Process,
     pid: u64,
     wanted: &HashSet<(u64, u64)>,
     containers: &[(String, String)],
     s: &mut Search,
-) -> Result<(), Errno> {
-    let pid_dir = openat(proc_fd, name, DIR | OFlag::O_NOFOLLOW, Mode::empty())?;
-    let fd_dir = openat(&pid_dir, "fd", DIR | OFlag::O_NOFOLLOW, Mode::empty())?;
-    let mut list = Dir::from_fd(fd_dir.try_clone().map_err(|_| Errno::EMFILE)?)?;
+) -> std::io::Result<()> {
+    let fd_dir = process.dir("fd")?;
+    let mut list = Dir::from_fd(fd_dir.try_clone()?)?;
     let mut holder: Option<Holder> = None;
     for entry in list.iter() {
         // A listing or link that cannot be read makes this process unreadable (the search
@@ -318,11 +312,10 @@ fn scan_process(
         if fd_name.to_bytes().first() == Some(&b'.') {
             continue;
         }
-        s.fds += 1;
         let text = match readlinkat(&fd_dir, fd_name) {
             Ok(t) => t,
             Err(Errno::ENOENT) => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         if !names_a_lock(text.as_bytes()) {
             continue;
@@ -331,13 +324,13 @@ fn scan_process(
         let st = match fstatat(&fd_dir, fd_name, AtFlags::empty()) {
             Ok(st) => st,
             Err(Errno::ENOENT) => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         let id = (st.st_dev, st.st_ino);
         if !wanted.contains(&id) {
             continue;
         }
-        let h = holder.get_or_insert_with(|| describe(&pid_dir, pid, containers));
+        let h = holder.get_or_insert_with(|| describe(process, pid, containers));
         let v = s.by_id.entry(id).or_default();
         if !v.iter().any(|x| x.host_pid == pid) {
             v.push(h.clone());
@@ -346,24 +339,10 @@ fn scan_process(
     Ok(())
 }
 
-fn read_at(dir: &OwnedFd, name: &str) -> String {
-    openat(dir, name, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .ok()
-        .and_then(|fd| {
-            let mut out = String::new();
-            std::fs::File::from(fd)
-                .take(64 * 1024)
-                .read_to_string(&mut out)
-                .ok()?;
-            Some(out)
-        })
-        .unwrap_or_default()
-}
-
 /// Names a holder: its `status` (Name, NSpid) and, in a container, which one (cgroup).
-fn describe(pid_dir: &OwnedFd, pid: u64, containers: &[(String, String)]) -> Holder {
-    let st = crate::proc::parse_status(&read_at(pid_dir, "status"));
-    let cgroup = read_at(pid_dir, "cgroup");
+fn describe(process: &Process, pid: u64, containers: &[(String, String)]) -> Holder {
+    let st = crate::proc::parse_status(&process.status().unwrap_or_default());
+    let cgroup = process.cgroup().unwrap_or_default();
     Holder {
         host_pid: pid,
         ns_pid: st.nspid.last().copied().unwrap_or(pid),
@@ -499,7 +478,6 @@ mod tests {
         assert_eq!(holders.len(), 1, "{s:?}");
         assert_eq!(holders[0].host_pid, child.id() as u64);
         assert_eq!(holders[0].comm, "sleep");
-        assert!(s.processes > 1 && s.fds > 0);
         assert_eq!(by_lease, Lease::Held);
         assert_eq!(named.map(|h| h.host_pid), Some(child.id() as u64));
         let after = search(Path::new("/proc"), &HashSet::from([id]), &[]);
