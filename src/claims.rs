@@ -616,7 +616,7 @@ fn age(now: DateTime<Utc>, t: Option<i64>) -> Option<TimeDelta> {
 /// Observes owners in each place's PID namespace, once per run.
 #[derive(Default)]
 struct Owners {
-    namespaces: Option<Result<crate::pidns::Namespaces, String>>,
+    namespaces: Option<Result<crate::pidns::Namespaces, crate::pidns::Error>>,
 }
 
 impl Owners {
@@ -632,9 +632,9 @@ impl Owners {
                 match ns {
                     Ok(ns) => match ns.container(Path::new("/proc"), *init) {
                         Ok(m) => m.observe(pid, proc),
-                        Err(e) => Owner::Unknown(e),
+                        Err(e) => Owner::Unknown(e.to_string()),
                     },
-                    Err(e) => Owner::Unknown(e.clone()),
+                    Err(e) => Owner::Unknown(e.to_string()),
                 }
             }
         }

@@ -239,8 +239,8 @@ pub fn host_locks(
 
     // Second pass: owners, now that every lock has been read.
     let mut local: HashMap<u64, Owner> = HashMap::new();
-    let mut namespaces: Option<Result<Namespaces, String>> = None;
-    let mut maps: HashMap<u64, Result<NsMap, String>> = HashMap::new();
+    let mut namespaces: Option<Result<Namespaces, crate::pidns::Error>> = None;
+    let mut maps: HashMap<u64, Result<NsMap, crate::pidns::Error>> = HashMap::new();
     for (o, &p) in out.iter_mut().zip(&place_of) {
         let Some(pid) = o.payload.pid else { continue };
         o.owner = match &places[p].pids {
@@ -260,7 +260,7 @@ pub fn host_locks(
                 });
                 match map {
                     Ok(m) => m.observe(pid, proc),
-                    Err(e) => Owner::Unknown(e.clone()),
+                    Err(e) => Owner::Unknown(e.to_string()),
                 }
             }
         };
