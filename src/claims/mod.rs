@@ -18,15 +18,16 @@
 //!   would skip the WAL, where a live gateway's latest claims are;
 //! - `PRAGMA query_only`, `trusted_schema=OFF` and a 200 ms busy timeout.
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod db;
+mod error;
+mod layout;
+
+use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use nix::fcntl::{OFlag, open, openat};
-use nix::sys::stat::{Mode, fstat};
 use serde::Serialize;
+
+pub use error::Error;
 
 use crate::place::{Location, PidView, Place};
 use crate::policy::{OwnerState, Policy};
@@ -259,11 +260,6 @@ impl PlaceDb {
     }
 }
 
-/// Most agents read per place; a state dir with more is reported, not read further.
-const MAX_AGENTS: usize = 64;
-/// Most session rows read per database.
-const MAX_ROWS: i64 = 100_000;
-
 /// Looks at every place: its era, and for a SQLite-era place its claims, judged.
 pub fn observe(places: &[Place], proc: &HostProc, now: DateTime<Utc>) -> Vec<PlaceDb> {
     let mut owners = Owners::default();
@@ -271,329 +267,6 @@ pub fn observe(places: &[Place], proc: &HostProc, now: DateTime<Utc>) -> Vec<Pla
         .iter()
         .map(|p| read_place(p, proc, &mut owners, now))
         .collect()
-}
-
-/// What the directories say, before any database is opened.
-struct Layout {
-    state_dir_fd: OwnedFd,
-    /// The `state/` dir fd when `state/openclaw.sqlite` is a regular file.
-    state_db: Option<OwnedFd>,
-    /// Each agent's `agent/` dir fd holding `openclaw-agent.sqlite`.
-    agent_dbs: Vec<(String, OwnedFd)>,
-    sessions_dirs: usize,
-    problems: Vec<String>,
-}
-
-const DIR: OFlag = OFlag::O_RDONLY
-    .union(OFlag::O_DIRECTORY)
-    .union(OFlag::O_NOFOLLOW)
-    .union(OFlag::O_CLOEXEC);
-
-fn open_dir(at: &OwnedFd, name: &str) -> Option<OwnedFd> {
-    openat(at, name, DIR, Mode::empty()).ok()
-}
-
-/// A directory below a checked one; a symlink (or a non-directory) there is a problem to report.
-fn open_sub(at: &OwnedFd, name: &str, problems: &mut Vec<String>) -> Option<OwnedFd> {
-    match openat(at, name, DIR, Mode::empty()) {
-        Ok(fd) => Some(fd),
-        Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => {
-            problems.push(format!(
-                "{name}: a symlink or not a directory, not followed"
-            ));
-            None
-        }
-        Err(_) => None,
-    }
-}
-
-/// `Ok(true)` for a regular file, `Ok(false)` when absent, `Err` for anything else (a
-/// symlink, a FIFO, …), without following or opening it for reading.
-fn regular(dir: &OwnedFd, name: &str) -> Result<bool, String> {
-    match openat(
-        dir,
-        name,
-        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        Err(nix::errno::Errno::ENOENT) => Ok(false),
-        Err(e) => Err(format!("{name}: {e}")),
-        Ok(fd) => match fstat(&fd) {
-            Ok(st) if st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG => Ok(true),
-            Ok(_) => Err(format!("{name}: not a regular file, not opened")),
-            Err(e) => Err(format!("{name}: {e}")),
-        },
-    }
-}
-
-/// A database and its side files, all regular files (or absent side files).
-fn database(dir: &OwnedFd, name: &str) -> Result<bool, String> {
-    if !regular(dir, name)? {
-        return Ok(false);
-    }
-    regular(dir, &format!("{name}-wal"))?;
-    regular(dir, &format!("{name}-shm"))?;
-    Ok(true)
-}
-
-fn layout(place: &Place) -> Result<Layout, String> {
-    let state_dir_fd = match &place.pin {
-        Some(pin) => nix::unistd::dup(pin.as_ref()).map_err(|e| e.to_string())?,
-        // The operator's own path may be a symlink (as for the walk); nothing below it.
-        None => open(
-            &place.state_dir,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| format!("cannot open: {e}"))?,
-    };
-    let mut l = Layout {
-        state_db: None,
-        agent_dbs: Vec::new(),
-        sessions_dirs: 0,
-        problems: Vec::new(),
-        state_dir_fd,
-    };
-    if let Some(state) = open_sub(&l.state_dir_fd, "state", &mut l.problems) {
-        match database(&state, "openclaw.sqlite") {
-            Ok(true) => l.state_db = Some(state),
-            Ok(false) => {}
-            Err(e) => l.problems.push(format!("state/{e}")),
-        }
-    }
-    let Some(agents) = open_sub(&l.state_dir_fd, "agents", &mut l.problems) else {
-        return Ok(l);
-    };
-    let dir = nix::dir::Dir::from_fd(nix::unistd::dup(&agents).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    let mut names: Vec<String> = Vec::new();
-    for entry in dir.into_iter().flatten() {
-        let name = entry.file_name().to_bytes();
-        if name == b"." || name == b".." {
-            continue;
-        }
-        if names.len() >= MAX_AGENTS {
-            l.problems.push(format!(
-                "more than {MAX_AGENTS} agents: only the first {MAX_AGENTS} were read"
-            ));
-            break;
-        }
-        if let Ok(n) = std::str::from_utf8(name) {
-            names.push(text(n.to_owned()));
-        }
-    }
-    names.sort();
-    for name in names {
-        let Some(agent) = open_dir(&agents, &name) else {
-            continue;
-        };
-        if open_dir(&agent, "sessions").is_some() {
-            l.sessions_dirs += 1;
-        }
-        let mut problems = Vec::new();
-        let adir = open_sub(&agent, "agent", &mut problems);
-        l.problems
-            .extend(problems.into_iter().map(|p| format!("agents/{name}/{p}")));
-        if let Some(adir) = adir {
-            match database(&adir, "openclaw-agent.sqlite") {
-                Ok(true) => l.agent_dbs.push((name, adir)),
-                Ok(false) => {}
-                Err(e) => l.problems.push(format!("agents/{name}/agent/{e}")),
-            }
-        }
-    }
-    Ok(l)
-}
-
-/// The real path of a checked directory fd, usable by SQLite with `SQLITE_OPEN_NOFOLLOW`:
-/// absolute, and the same directory (device, inode) when looked up again by that path.
-fn real_path(fd: &OwnedFd) -> Result<PathBuf, String> {
-    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .map_err(|e| e.to_string())?;
-    if !link.is_absolute() || link.as_os_str().as_bytes().ends_with(b" (deleted)") {
-        return Err(
-            "its directory has no path on this host (a container's own filesystem: \
-             bind-mount the state dir to have it read)"
-                .into(),
-        );
-    }
-    let want = fstat(fd).map_err(|e| e.to_string())?;
-    let again = open(&link, DIR, Mode::empty()).map_err(|_| {
-        "its directory is not reachable by its path without a symlink (a container's own \
-         filesystem: bind-mount the state dir to have it read)"
-            .to_owned()
-    })?;
-    let got = fstat(&again).map_err(|e| e.to_string())?;
-    if (got.st_dev, got.st_ino) != (want.st_dev, want.st_ino) {
-        return Err("its directory moved while it was read".into());
-    }
-    Ok(link)
-}
-
-/// Opens a database read-only, without following a symlink and without writing any file.
-fn connect(dir: &OwnedFd, name: &str) -> Result<rusqlite::Connection, String> {
-    use rusqlite::OpenFlags as F;
-    let path = real_path(dir)?.join(name);
-    let mut uri = b"file:".to_vec();
-    for &b in path.as_os_str().as_bytes() {
-        // Percent-encode everything a URI path could misread.
-        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-            uri.push(b);
-        } else {
-            uri.extend(format!("%{b:02X}").as_bytes());
-        }
-    }
-    // A live database has its -wal and -shm: read the WAL through the -shm mapped read-only.
-    // Without a -wal (closed cleanly) SQLite would create one even read-only, so the file
-    // alone is read as immutable. A -wal without its -shm cannot be read without creating one.
-    let wal = regular(dir, &format!("{name}-wal"))?;
-    let shm = regular(dir, &format!("{name}-shm"))?;
-    match (wal, shm) {
-        (true, true) => uri.extend(b"?mode=ro&readonly_shm=1"),
-        (false, _) => uri.extend(b"?mode=ro&immutable=1"),
-        (true, false) => {
-            return Err(format!(
-                "{name} has a -wal but no -shm (its gateway is not running): not read, since reading it would create a -shm"
-            ));
-        }
-    }
-    let uri = String::from_utf8(uri).expect("ASCII");
-    let flags = F::SQLITE_OPEN_READ_ONLY
-        | F::SQLITE_OPEN_URI
-        | F::SQLITE_OPEN_NO_MUTEX
-        | F::SQLITE_OPEN_NOFOLLOW;
-    let c = rusqlite::Connection::open_with_flags(&uri, flags).map_err(|e| e.to_string())?;
-    c.busy_timeout(Duration::from_millis(200))
-        .map_err(|e| e.to_string())?;
-    c.execute_batch("PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;")
-        .map_err(|e| e.to_string())?;
-    Ok(c)
-}
-
-/// A claim row: (session id, agent, session key, claim).
-type ClaimRow = (String, String, String, Option<Claim>, Option<i64>);
-
-fn read_claims(c: &rusqlite::Connection) -> rusqlite::Result<Vec<ClaimRow>> {
-    let mut st = c.prepare(
-        "SELECT session_id, agent_id, session_key, turn_claim_owner, turn_claim_id,
-                turn_claim_run_id, turn_claim_generation, updated_at_ms
-         FROM worker_session_placements WHERE turn_claim_id IS NOT NULL LIMIT ?1",
-    )?;
-    st.query_map([MAX_ROWS], |r| {
-        let claim = match (
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Option<String>>(5)?,
-        ) {
-            (Some(id), Some(run_id)) => Some(Claim {
-                owner: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                id,
-                run_id,
-                generation: r.get(6)?,
-            }),
-            _ => None,
-        };
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, claim, r.get(7)?))
-    })?
-    .collect()
-}
-
-/// `(session key, session id, status, activeWriterRunId, updated_at ms)`.
-type NodeRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-);
-
-fn read_nodes(c: &rusqlite::Connection) -> rusqlite::Result<Vec<NodeRow>> {
-    // Only what can matter: running sessions, and those a claim names (read by key below).
-    let mut st = c.prepare(
-        "SELECT session_key, current_session_id, status,
-                CASE WHEN json_valid(entry_json)
-                     THEN json_extract(entry_json, '$.activeWriterRunId') END,
-                updated_at
-         FROM session_nodes WHERE status = 'running' LIMIT ?1",
-    )?;
-    st.query_map([MAX_ROWS], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get::<_, Option<String>>(3).unwrap_or(None),
-            r.get(4)?,
-        ))
-    })?
-    .collect()
-}
-
-fn read_node(c: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<NodeRow>> {
-    let mut st = c.prepare(
-        "SELECT session_key, current_session_id, status,
-                CASE WHEN json_valid(entry_json)
-                     THEN json_extract(entry_json, '$.activeWriterRunId') END,
-                updated_at
-         FROM session_nodes WHERE session_key = ?1",
-    )?;
-    let mut rows = st.query_map([key], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get::<_, Option<String>>(3).unwrap_or(None),
-            r.get(4)?,
-        ))
-    })?;
-    rows.next().transpose()
-}
-
-/// The raw lease: (pid, starttime, heartbeat_at ms, expires_at ms, created_at ms).
-type LeaseRow = (
-    Option<u64>,
-    Option<u64>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
-
-fn read_lease(c: &rusqlite::Connection) -> rusqlite::Result<Option<LeaseRow>> {
-    let mut st = c.prepare(
-        "SELECT CASE WHEN json_valid(payload_json)
-                     THEN json_extract(payload_json, '$.owner.pid') END,
-                CASE WHEN json_valid(payload_json)
-                     THEN json_extract(payload_json, '$.owner.startedAt') END,
-                heartbeat_at, expires_at, created_at
-         FROM state_leases WHERE scope = 'gateway-owner' ORDER BY updated_at DESC LIMIT 1",
-    )?;
-    let mut rows = st.query_map([], |r| {
-        let num = |i: usize| -> rusqlite::Result<Option<u64>> {
-            Ok(r.get::<_, Option<i64>>(i)
-                .unwrap_or(None)
-                .and_then(|n| u64::try_from(n).ok()))
-        };
-        Ok((num(0)?, num(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-    })?;
-    rows.next().transpose()
-}
-
-/// Boots without an outcome, as (pid, started_at ms), newest first.
-fn read_open_boots(c: &rusqlite::Connection) -> rusqlite::Result<Vec<(Option<i64>, i64)>> {
-    let mut st = c.prepare(
-        "SELECT pid, started_at_ms FROM gateway_boot_lifecycle
-         WHERE outcome IS NULL ORDER BY started_at_ms DESC LIMIT 1000",
-    )?;
-    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
-}
-
-fn read_version(c: &rusqlite::Connection) -> Option<String> {
-    c.query_row(
-        "SELECT app_version FROM schema_meta WHERE meta_key = 'primary'",
-        [],
-        |r| r.get::<_, Option<String>>(0),
-    )
-    .ok()
-    .flatten()
-    .map(|v| v.chars().take(40).collect())
 }
 
 /// Text from a database is the tenant's: at most 200 characters, control characters replaced,
@@ -644,7 +317,7 @@ impl Owners {
 /// The lease owner judged by the same owner logic as a lock's (pid, starttime, threads).
 fn judge_lease(
     place: &Place,
-    row: Option<LeaseRow>,
+    row: Option<db::LeaseRow>,
     proc: &HostProc,
     owners: &mut Owners,
     now: DateTime<Utc>,
@@ -715,35 +388,20 @@ fn read_place(
         sessions: Vec::new(),
         error: None,
     };
-    let l = match layout(place) {
+    let l = match layout::layout(place) {
         Ok(l) => l,
         Err(e) => {
-            db.error = Some(e);
+            db.error = Some(e.to_string());
             return db;
         }
     };
     // 2026.7 already has a state database, but its sessions are lock files: sessions
     // databases make the SQLite era (or, before the first session, the placements table).
-    let sqlite = !l.agent_dbs.is_empty()
-        || (l.sessions_dirs == 0
-            && l.state_db.as_ref().is_some_and(|d| {
-                connect(d, "openclaw.sqlite").is_ok_and(|c| {
-                    c.query_row(
-                        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'worker_session_placements'",
-                        [],
-                        |_| Ok(()),
-                    )
-                    .is_ok()
-                })
-            }));
-    db.era = match (sqlite, l.sessions_dirs) {
-        (true, n) => {
-            db.leftover_sessions_dirs = n;
-            Era::Sqlite
-        }
-        (false, 0) => Era::Unknown,
-        (false, _) => Era::LockFile,
-    };
+    let sqlite = !l.agent_dbs.is_empty() || (l.sessions_dirs == 0 && has_placements(&l));
+    db.era = era_of(sqlite, l.sessions_dirs);
+    if sqlite {
+        db.leftover_sessions_dirs = l.sessions_dirs;
+    }
     if !l.problems.is_empty() {
         db.error = Some(l.problems.join("; "));
     }
@@ -764,6 +422,29 @@ fn read_place(
     db
 }
 
+/// Whether the state database has the SQLite era's placements table.
+fn has_placements(l: &layout::Layout) -> bool {
+    l.state_db.as_ref().is_some_and(|d| {
+        db::connect(d, "openclaw.sqlite").is_ok_and(|c| {
+            c.query_row(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'worker_session_placements'",
+                [],
+                |_| Ok(()),
+            )
+            .is_ok()
+        })
+    })
+}
+
+/// A place's era from what its directories hold. Pure.
+fn era_of(sqlite: bool, sessions_dirs: usize) -> Era {
+    match (sqlite, sessions_dirs) {
+        (true, _) => Era::Sqlite,
+        (false, 0) => Era::Unknown,
+        (false, _) => Era::LockFile,
+    }
+}
+
 /// The installed OpenClaw of the container that runs this place's gateway, when known.
 fn container_version(place: &Place) -> Option<String> {
     match place.pids {
@@ -772,87 +453,130 @@ fn container_version(place: &Place) -> Option<String> {
     }
 }
 
+/// The SQLite era's facts of a place: its gateway, then its turn state read in one pass and
+/// judged session by session.
 fn read_sqlite(
     place: &Place,
-    l: &Layout,
+    l: &layout::Layout,
     proc: &HostProc,
     owners: &mut Owners,
     now: DateTime<Utc>,
     db: &mut PlaceDb,
-) -> Result<(), String> {
-    let Some(state_dir) = &l.state_db else {
-        return Err("state/openclaw.sqlite is missing".into());
-    };
-    let state = connect(state_dir, "openclaw.sqlite")?;
-    let err = |e: rusqlite::Error| format!("state/openclaw.sqlite: {e}");
-    db.version = read_version(&state);
-    db.gateway = judge_lease(place, read_lease(&state).map_err(err)?, proc, owners, now);
-    let gateway = match (&place.pids, &db.gateway) {
+) -> Result<(), Error> {
+    let state_dir = l.state_db.as_ref().ok_or(Error::StateDbMissing)?;
+    let state = db::connect(state_dir, "openclaw.sqlite")?;
+    let at_state = |e: rusqlite::Error| Error::Sqlite(e).with_path("state/openclaw.sqlite");
+    db.version = db::read_version(&state).map(text);
+    db.gateway = judge_lease(
+        place,
+        db::read_lease(&state).map_err(at_state)?,
+        proc,
+        owners,
+        now,
+    );
+    let gateway = gateway_liveness(&place.pids, db.gateway.as_ref());
+    let boots = db::read_open_boots(&state).map_err(at_state)?;
+    let lease_pid = db.gateway.as_ref().and_then(|g| g.pid);
+    db.unclean_boots = unclean_boots(gateway, lease_pid, &boots);
+    let turns = read_turns(&state, &l.agent_dbs)?;
+    db.sessions = sessions(&turns, gateway, now);
+    Ok(())
+}
+
+/// Whether the gateway that owns a place's claims runs: a container with no processes has
+/// none; otherwise its lease owner says. Pure.
+fn gateway_liveness(pids: &PidView, lease: Option<&GatewayLease>) -> Liveness {
+    match (pids, lease) {
         (PidView::NoProcesses(_), _) => Liveness::Gone,
         (_, Some(g)) => g.liveness,
         (_, None) => Liveness::Unknown,
-    };
-    let boots = read_open_boots(&state).map_err(err)?;
-    // The running gateway's own boot has no outcome yet; every other one ended uncleanly.
-    let current = usize::from(
-        gateway == Liveness::Alive
-            && boots.first().is_some_and(|(pid, _)| {
-                db.gateway.as_ref().and_then(|g| g.pid) == pid.and_then(|p| u64::try_from(p).ok())
-            }),
-    );
-    db.unclean_boots = boots.len() - current;
-
-    let before = read_claims(&state).map_err(err)?;
-    // Session nodes, agent by agent, read after the claims…
-    let mut nodes: Vec<(String, Vec<NodeRow>, Option<rusqlite::Connection>)> = Vec::new();
-    for (agent, dir) in &l.agent_dbs {
-        match connect(dir, "openclaw-agent.sqlite") {
-            Ok(c) => {
-                let rows = read_nodes(&c)
-                    .map_err(|e| format!("agents/{agent}/agent/openclaw-agent.sqlite: {e}"))?;
-                nodes.push((agent.clone(), rows, Some(c)));
-            }
-            Err(e) => return Err(format!("agents/{agent}/agent/openclaw-agent.sqlite: {e}")),
-        }
     }
-    // …and the claims again: one that is gone or replaced was a turn ending or starting.
-    let after = read_claims(&state).map_err(err)?;
+}
 
-    let mut seen_running: std::collections::HashSet<(String, String)> = Default::default();
-    for (sid, agent, key, claim, updated) in &before {
+/// Boots without an outcome (newest first) that ended uncleanly: all but the running
+/// gateway's own, which has no outcome yet. Pure.
+fn unclean_boots(gateway: Liveness, lease_pid: Option<u64>, boots: &[(Option<i64>, i64)]) -> usize {
+    let current = gateway == Liveness::Alive
+        && boots
+            .first()
+            .is_some_and(|(pid, _)| lease_pid == pid.and_then(|p| u64::try_from(p).ok()));
+    boots.len() - usize::from(current)
+}
+
+/// One read of a place's turn state: the claims, each agent's session nodes, the claims again.
+struct Turns {
+    before: Vec<db::ClaimRow>,
+    /// Per agent with a database: its running session nodes and those the claims name.
+    nodes: Vec<(String, Vec<db::NodeRow>)>,
+    after: Vec<db::ClaimRow>,
+}
+
+/// Reads the claims, then the session nodes agent by agent (the running ones, and each one a
+/// claim names), then the claims again: one gone or replaced meanwhile was a turn ending or
+/// starting.
+fn read_turns(
+    state: &rusqlite::Connection,
+    agent_dbs: &[(String, std::os::fd::OwnedFd)],
+) -> Result<Turns, Error> {
+    let at_state = |e: rusqlite::Error| Error::Sqlite(e).with_path("state/openclaw.sqlite");
+    let before = db::read_claims(state).map_err(at_state)?;
+    let mut nodes = Vec::new();
+    for (agent, dir) in agent_dbs {
+        let at = |e: Error| e.with_path(format!("agents/{agent}/agent/openclaw-agent.sqlite"));
+        let c = db::connect(dir, "openclaw-agent.sqlite").map_err(at)?;
+        let mut rows = db::read_nodes(&c).map_err(|e| at(Error::Sqlite(e)))?;
+        // A claimed session that does not run: its node, to tell why (unreadable: none).
+        for (_, claim_agent, key, claim, _) in &before {
+            if claim.is_some()
+                && claim_agent == agent
+                && !rows.iter().any(|r| &r.0 == key)
+                && let Ok(Some(row)) = db::read_node(&c, key)
+            {
+                rows.push(row);
+            }
+        }
+        nodes.push((agent.clone(), rows));
+    }
+    let after = db::read_claims(state).map_err(at_state)?;
+    Ok(Turns {
+        before,
+        nodes,
+        after,
+    })
+}
+
+/// Every session worth a line: each claim judged against its session node, then the running
+/// turns no claim names; sorted by agent and key, every text bounded. Pure.
+fn sessions(t: &Turns, gateway: Liveness, now: DateTime<Utc>) -> Vec<SessionTurn> {
+    let mut out = Vec::new();
+    let mut claimed: std::collections::HashSet<(&str, &str)> = Default::default();
+    for (sid, agent, key, claim, updated) in &t.before {
         let Some(claim) = claim else { continue };
-        let stable = after
+        let stable = t
+            .after
             .iter()
             .any(|(s, _, _, c, _)| s == sid && c.as_ref().is_some_and(|c2| c2.id == claim.id));
-        let conn = nodes.iter().find(|(a, _, _)| a == agent);
-        let node = conn
-            .and_then(|(_, rows, c)| {
-                rows.iter()
-                    .find(|r| &r.0 == key)
-                    .cloned()
-                    .or_else(|| c.as_ref().and_then(|c| read_node(c, key).ok().flatten()))
-            })
-            .filter(|_| conn.is_some());
-        let claim_age = age(now, *updated).unwrap_or(TimeDelta::MAX);
+        let node = t
+            .nodes
+            .iter()
+            .find(|(a, _)| a == agent)
+            .and_then(|(_, rows)| rows.iter().find(|r| &r.0 == key));
         let v = judge(ClaimFacts {
             claim: Some((&claim.id, &claim.run_id)),
             claim_stable: stable,
-            claim_age,
-            node_status: node.as_ref().and_then(|n| n.2.as_deref()),
-            active_writer: node.as_ref().and_then(|n| n.3.as_deref()),
+            claim_age: age(now, *updated).unwrap_or(TimeDelta::MAX),
+            node_status: node.and_then(|n| n.2.as_deref()),
+            active_writer: node.and_then(|n| n.3.as_deref()),
             gateway,
         });
-        seen_running.insert((agent.clone(), key.clone()));
-        db.sessions.push(SessionTurn {
+        claimed.insert((agent, key));
+        out.push(SessionTurn {
             agent: agent.clone(),
             session_key: key.clone(),
             session_id: Some(sid.clone()),
-            status: node.as_ref().and_then(|n| n.2.clone()),
-            active_writer_run_id: node.as_ref().and_then(|n| n.3.clone()),
-            turn_age_seconds: node
-                .as_ref()
-                .and_then(|n| age(now, n.4))
-                .map(|a| a.num_seconds()),
+            status: node.and_then(|n| n.2.clone()),
+            active_writer_run_id: node.and_then(|n| n.3.clone()),
+            turn_age_seconds: node.and_then(|n| age(now, n.4)).map(|a| a.num_seconds()),
             claim: Some(claim.clone()),
             claim_age_seconds: age(now, *updated).map(|a| a.num_seconds()),
             state: v.state,
@@ -860,52 +584,57 @@ fn read_sqlite(
             note: v.note,
         });
     }
-    // Running turns with no claim (or whose claim was not read) are listed too.
-    for (agent, rows, _) in &nodes {
+    for (agent, rows) in &t.nodes {
         for n in rows {
-            if seen_running.contains(&(agent.clone(), n.0.clone())) {
+            if claimed.contains(&(agent.as_str(), n.0.as_str())) {
                 continue;
             }
-            let v = judge(ClaimFacts {
-                claim: None,
-                claim_stable: true,
-                claim_age: TimeDelta::zero(),
-                node_status: n.2.as_deref(),
-                active_writer: n.3.as_deref(),
-                gateway,
-            });
-            db.sessions.push(SessionTurn {
-                agent: agent.clone(),
-                session_key: n.0.clone(),
-                session_id: n.1.clone(),
-                status: n.2.clone(),
-                active_writer_run_id: n.3.clone(),
-                turn_age_seconds: age(now, n.4).map(|a| a.num_seconds()),
-                claim: None,
-                claim_age_seconds: None,
-                state: v.state,
-                reasons: v.reasons,
-                note: v.note,
-            });
+            out.push(unclaimed(agent, n, gateway, now));
         }
     }
-    db.sessions
-        .sort_by(|a, b| (&a.agent, &a.session_key).cmp(&(&b.agent, &b.session_key)));
-    for t in &mut db.sessions {
-        let opt = |o: &mut Option<String>| *o = o.take().map(text);
-        t.agent = text(std::mem::take(&mut t.agent));
-        t.session_key = text(std::mem::take(&mut t.session_key));
-        opt(&mut t.session_id);
-        opt(&mut t.status);
-        opt(&mut t.active_writer_run_id);
-        if let Some(c) = &mut t.claim {
-            c.owner = text(std::mem::take(&mut c.owner));
-            c.id = text(std::mem::take(&mut c.id));
-            c.run_id = text(std::mem::take(&mut c.run_id));
-        }
+    out.sort_by(|a, b| (&a.agent, &a.session_key).cmp(&(&b.agent, &b.session_key)));
+    out.into_iter().map(bounded).collect()
+}
+
+/// A running session node no claim names.
+fn unclaimed(agent: &str, n: &db::NodeRow, gateway: Liveness, now: DateTime<Utc>) -> SessionTurn {
+    let v = judge(ClaimFacts {
+        claim: None,
+        claim_stable: true,
+        claim_age: TimeDelta::zero(),
+        node_status: n.2.as_deref(),
+        active_writer: n.3.as_deref(),
+        gateway,
+    });
+    SessionTurn {
+        agent: agent.to_owned(),
+        session_key: n.0.clone(),
+        session_id: n.1.clone(),
+        status: n.2.clone(),
+        active_writer_run_id: n.3.clone(),
+        turn_age_seconds: age(now, n.4).map(|a| a.num_seconds()),
+        claim: None,
+        claim_age_seconds: None,
+        state: v.state,
+        reasons: v.reasons,
+        note: v.note,
     }
-    db.version = db.version.take().map(text);
-    Ok(())
+}
+
+/// Every text a database gave, bounded and inert (see [`text`]).
+fn bounded(mut t: SessionTurn) -> SessionTurn {
+    let opt = |o: Option<String>| o.map(text);
+    t.agent = text(t.agent);
+    t.session_key = text(t.session_key);
+    t.session_id = opt(t.session_id);
+    t.status = opt(t.status);
+    t.active_writer_run_id = opt(t.active_writer_run_id);
+    if let Some(c) = &mut t.claim {
+        c.owner = text(std::mem::take(&mut c.owner));
+        c.id = text(std::mem::take(&mut c.id));
+        c.run_id = text(std::mem::take(&mut c.run_id));
+    }
+    t
 }
 
 #[cfg(test)]
