@@ -714,6 +714,127 @@ mod tests {
         assert!(v.note.unwrap().contains("next start"));
     }
 
+    fn claim_row(sid: &str, key: &str, id: &str, run: &str, updated: i64) -> db::ClaimRow {
+        let claim = Claim {
+            owner: "local".into(),
+            id: id.into(),
+            run_id: run.into(),
+            generation: Some(1),
+        };
+        (
+            sid.into(),
+            "main".into(),
+            key.into(),
+            Some(claim),
+            Some(updated),
+        )
+    }
+
+    fn node(key: &str, status: &str, writer: Option<&str>) -> db::NodeRow {
+        (
+            key.into(),
+            Some(format!("{key}-sid")),
+            Some(status.into()),
+            writer.map(str::to_owned),
+            Some(0),
+        )
+    }
+
+    #[test]
+    fn sessions_judge_each_claim_against_its_node() {
+        let now = Utc.timestamp_millis_opt(600_000).unwrap();
+        let turns = Turns {
+            before: vec![
+                claim_row("s2", "k2", "c2", "run2", 0),
+                claim_row("s1", "k1", "c1", "run1", 0),
+                claim_row("s3", "k3", "c3", "run3", 0),
+            ],
+            nodes: vec![(
+                "main".into(),
+                vec![
+                    node("k1", "running", Some("run1")),
+                    node("k2", "done", None),
+                    node("k4", "running", Some("run4")),
+                    node("k\x1b[31m", "running", None),
+                ],
+            )],
+            // c3 was replaced while the nodes were read.
+            after: vec![
+                claim_row("s1", "k1", "c1", "run1", 0),
+                claim_row("s2", "k2", "c2", "run2", 0),
+                claim_row("s3", "k3", "c3b", "run3b", 0),
+            ],
+        };
+        let out = sessions(&turns, Liveness::Alive, now);
+        let got: Vec<(&str, TurnState)> = out
+            .iter()
+            .map(|t| (t.session_key.as_str(), t.state))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                // Sorted by the raw key (ESC before '1'), then made inert.
+                ("k\u{fffd}[31m", TurnState::Running),
+                ("k1", TurnState::Running),
+                ("k2", TurnState::Orphan),
+                ("k3", TurnState::Claimed),
+                ("k4", TurnState::Running),
+            ]
+        );
+        assert_eq!(out[2].reasons, [OrphanReason::NoRunningTurn]);
+        assert_eq!(out[2].claim_age_seconds, Some(600));
+        assert_eq!(out[4].claim, None);
+        assert_eq!(out[4].session_id.as_deref(), Some("k4-sid"));
+        assert!(
+            out[3]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("changed while it was read")
+        );
+        // No database for the claim's agent: no node, an orphan.
+        let lone = Turns {
+            before: vec![claim_row("s1", "k1", "c1", "run1", 0)],
+            nodes: Vec::new(),
+            after: vec![claim_row("s1", "k1", "c1", "run1", 0)],
+        };
+        let out = sessions(&lone, Liveness::Unknown, now);
+        assert_eq!((out.len(), out[0].state), (1, TurnState::Orphan));
+        assert_eq!(out[0].status, None);
+    }
+
+    #[test]
+    fn boots_and_gateway() {
+        let boots = [(Some(7), 2_000), (Some(5), 1_000)];
+        assert_eq!(unclean_boots(Liveness::Alive, Some(7), &boots), 1);
+        assert_eq!(unclean_boots(Liveness::Alive, Some(5), &boots), 2);
+        assert_eq!(unclean_boots(Liveness::Gone, Some(7), &boots), 2);
+        assert_eq!(unclean_boots(Liveness::Alive, None, &[]), 0);
+        assert_eq!(unclean_boots(Liveness::Alive, None, &[(None, 1)]), 0);
+        let lease = GatewayLease {
+            pid: Some(7),
+            starttime: None,
+            heartbeat_age_seconds: None,
+            expired: false,
+            owner_state: OwnerState::Alive,
+            liveness: Liveness::Alive,
+        };
+        let stopped = PidView::NoProcesses("stopped".into());
+        assert_eq!(gateway_liveness(&stopped, Some(&lease)), Liveness::Gone);
+        assert_eq!(
+            gateway_liveness(&PidView::Local, Some(&lease)),
+            Liveness::Alive
+        );
+        assert_eq!(gateway_liveness(&PidView::Local, None), Liveness::Unknown);
+    }
+
+    #[test]
+    fn eras() {
+        assert_eq!(era_of(true, 2), Era::Sqlite);
+        assert_eq!(era_of(false, 0), Era::Unknown);
+        assert_eq!(era_of(false, 1), Era::LockFile);
+    }
+
     #[test]
     fn database_text_is_bounded_and_inert() {
         assert_eq!(text("run\x1b[31m\n1".into()), "run\u{fffd}[31m\u{fffd}1");
