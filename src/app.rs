@@ -12,6 +12,7 @@ use crate::config::{self, CleanOutput, Config, ScanOutput};
 use crate::exit_codes::Exit;
 use crate::output::{self, LogStyle};
 use crate::pipeline::{look, record, runtime};
+use crate::policy::Status;
 use crate::report::{Action, LockRecord, Report};
 use crate::runlock::{self, Busy};
 
@@ -64,17 +65,10 @@ fn scan(args: config::Scan) -> Result<Exit> {
     let held_over = args.held_over.map(|h| h.threshold(None).as_secs_f64());
     let is_held_over = |r: &LockRecord| {
         args.held_over.is_some_and(|h| {
-            !r.stale
-                && r.owner_state == crate::policy::OwnerState::Alive
-                && precise_age(r, now).is_some_and(|a| a > h.threshold(r.max_hold_ms).as_secs_f64())
+            h.exceeded(r.status, r.owner_state, precise_age(r, now), r.max_hold_ms)
         })
     };
-    // Wedged locks (held open past their max hold) count as held over whatever the threshold.
-    let n_held_over = report
-        .locks
-        .iter()
-        .filter(|r| is_held_over(r) || r.wedged)
-        .count();
+    let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
     // An orphan turn claim (OpenClaw 2026.8+) blocks its session as surely as a stale lock.
     let any_stale = report.summary.stale > 0 || report.summary.orphan_claims > 0;
     let success = report.errors.is_empty();
@@ -97,7 +91,7 @@ fn scan(args: config::Scan) -> Result<Exit> {
         });
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
     report.locks.retain(|r| {
-        (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r) || r.wedged)
+        (!args.stale_only || r.status == Status::Stale) && (held_over.is_none() || is_held_over(r))
     });
     report_problems(&report);
     match args.output {
@@ -243,7 +237,7 @@ fn clean(args: config::Clean) -> Result<Exit> {
             let mut out = String::new();
             for r in &report.locks {
                 let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
-                let changed = r.action == Action::Kept && r.stale;
+                let changed = r.action == Action::Kept && r.status == Status::Stale;
                 if loud || (!args.quiet && (changed || r.action == Action::Skipped)) {
                     out.push_str(&output::log_line(style, r));
                     out.push('\n');

@@ -20,6 +20,7 @@ pub mod http;
 pub mod interrupt;
 pub mod lock;
 pub mod metrics;
+mod names;
 pub mod observe;
 pub mod output;
 pub mod pidns;

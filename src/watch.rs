@@ -22,7 +22,7 @@ use crate::docker;
 use crate::exit_codes::Exit;
 use crate::output::{self, LogStyle};
 use crate::pipeline;
-use crate::policy::Policy;
+use crate::policy::{Policy, Status};
 use crate::report::{Action, Report};
 use crate::runlock;
 
@@ -290,7 +290,7 @@ fn report_pass(
     };
     let mut out = String::new();
     for r in &report.locks {
-        let acted = r.action == Action::Removed || (r.stale && r.action != Action::Removed);
+        let acted = r.action == Action::Removed || r.status == Status::Stale;
         if acted {
             let mut line = output::log_line(ctx.style, r);
             if let Some(ms) = since_event() {
