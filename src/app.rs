@@ -177,7 +177,10 @@ fn clean(args: config::Clean) -> Result<Exit> {
         Some(at) => match runlock::acquire(&at.path, at.wait) {
             Ok(l) => Some(l),
             Err(Busy::Held(holder)) => return step_aside(&args, at, &holder, started),
-            Err(other) => return Err(run_lock_error(&at.path, other)),
+            Err(busy) => {
+                let path = at.path.clone();
+                return Err(runlock::Error { path, busy }.into());
+            }
         },
     };
 
@@ -349,25 +352,6 @@ fn step_aside(
         CleanOutput::Text(_) => {}
     }
     Ok(Exit::partial_if(!written))
-}
-
-/// Why the run lock could not be taken, when no one holds it: the file is not ours, or cannot
-/// be opened. Shared by `clean` and `watch`.
-pub(crate) fn run_lock_error(path: &std::path::Path, busy: Busy) -> color_eyre::Report {
-    match busy {
-        Busy::Held(holder) => eyre!(
-            "the run lock {} is held by {holder} (stop it, or use another --run-lock)",
-            path.display()
-        ),
-        Busy::NotOurs(why) => eyre!(
-            "the run lock {} {why} (choose another with --run-lock PATH)",
-            path.display()
-        ),
-        Busy::Io(e) => color_eyre::Report::new(e).wrap_err(format!(
-            "cannot open the run lock {} (choose another with --run-lock PATH)",
-            path.display()
-        )),
-    }
 }
 
 fn man(page: Option<&str>) -> Result<Exit> {
