@@ -50,16 +50,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Find → observe → judge, for every place.
-pub fn look(
-    args: &Places,
-    policy: &Policy,
-    now: chrono::DateTime<Utc>,
-    rt: &tokio::runtime::Runtime,
-) -> Seen {
-    rt.block_on(look_async(args, policy, now))
-}
-
-/// [`look`] for callers already in the async runtime (the probe).
 pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
     let mut problems = Vec::new();
     let mut places = match &args.host {
@@ -466,6 +456,46 @@ pub fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
     LockRecord::new(&j.obs, j.verdict.as_ref(), action, note)
 }
 
+/// One `scan` pass: look and judge at `now`; nothing is acted on.
+pub async fn scan_pass(places: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Report {
+    let seen = look_async(places, policy, now).await;
+    let records = seen
+        .judged
+        .iter()
+        .map(|j| {
+            let action = match j.verdict {
+                Some(_) => Action::Kept,
+                None => Action::Skipped,
+            };
+            record(j, action, None)
+        })
+        .collect();
+    report("scan", now, policy, false, seen, records)
+}
+
+/// The report of a pass: its records and everything else it saw.
+fn report(
+    command: &'static str,
+    now: chrono::DateTime<Utc>,
+    policy: &Policy,
+    dry_run: bool,
+    seen: Seen,
+    records: Vec<LockRecord>,
+) -> Report {
+    Report::new(
+        command,
+        now,
+        policy.stale_after.num_seconds(),
+        dry_run,
+        seen.places,
+        records,
+        seen.problems,
+    )
+    .with_containers(seen.containers, seen.warnings)
+    .with_places(seen.dbs)
+    .with_engines(seen.engines_up)
+}
+
 /// What became of one judged lock in a `clean` pass.
 #[derive(Debug, PartialEq, Eq)]
 struct Settled {
@@ -539,18 +569,7 @@ pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Repo
         let (action, note) = (done.action, done.note);
         records.push(record(j, action, note));
     }
-    Report::new(
-        "clean",
-        now,
-        policy.stale_after.num_seconds(),
-        dry_run,
-        seen.places,
-        records,
-        seen.problems,
-    )
-    .with_containers(seen.containers, seen.warnings)
-    .with_places(seen.dbs)
-    .with_engines(seen.engines_up)
+    report("clean", now, policy, dry_run, seen, records)
 }
 
 #[cfg(test)]
