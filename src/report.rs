@@ -10,7 +10,7 @@ use crate::observe::Observed;
 use crate::place::{Location, Problem};
 use crate::policy::{OwnerState, Reason, Verdict};
 use crate::proc::Owner;
-use crate::survey::ContainerReport;
+use crate::survey::{ContainerReport, EngineStatus};
 
 /// Bumped only for an incompatible change of this schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -178,14 +178,6 @@ pub struct Report {
     pub docker: Vec<EngineStatus>,
     /// `clean` found the run lock held and did nothing (`null` otherwise).
     pub stepped_aside: Option<SteppedAside>,
-}
-
-/// One Docker engine, as the JSON report's `docker` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct EngineStatus {
-    pub docker_host: String,
-    pub up: bool,
-    pub error: Option<String>,
 }
 
 /// Who held the run lock when `clean` stepped aside.
