@@ -193,7 +193,10 @@ mod tests {
     fn plain_state_dirs_only() {
         assert_eq!(plain_state_dir("/home/node/.openclaw"), Ok(()));
         assert_eq!(plain_state_dir("/a/.openclaw/"), Ok(()));
-        assert_eq!(plain_state_dir("home/.openclaw"), Err(StateDirError::Relative));
+        assert_eq!(
+            plain_state_dir("home/.openclaw"),
+            Err(StateDirError::Relative)
+        );
         assert_eq!(plain_state_dir("/a/../b"), Err(StateDirError::Dots));
         assert_eq!(plain_state_dir("/a/./b"), Err(StateDirError::Dots));
         assert_eq!(plain_state_dir("/a/b/."), Err(StateDirError::Dots));
@@ -212,7 +215,12 @@ mod tests {
         let c = container(vec![mount("bind", "/srv/u1", "/data/.openclaw")]);
         let d = details(&[("OPENCLAW_STATE_DIR", "/env/.openclaw")]);
         let mut problems = Vec::new();
-        let dirs = state_dirs(&search(&["/x/.openclaw", "rel", "/y/../z"]), &c, &d, &mut problems);
+        let dirs = state_dirs(
+            &search(&["/x/.openclaw", "rel", "/y/../z"]),
+            &c,
+            &d,
+            &mut problems,
+        );
         // The bad ones were reported once, at the start of the survey; here they are left out.
         assert_eq!(dirs, ["/x/.openclaw"]);
         assert!(problems.is_empty());
@@ -236,8 +244,16 @@ mod tests {
     fn guesses_from_home_and_the_usual_places() {
         let c = container(Vec::new());
         let mut problems = Vec::new();
-        let dirs = state_dirs(&search(&[]), &c, &details(&[("HOME", "/h/")]), &mut problems);
-        assert_eq!(dirs, ["/h/.openclaw", "/home/node/.openclaw", "/root/.openclaw"]);
+        let dirs = state_dirs(
+            &search(&[]),
+            &c,
+            &details(&[("HOME", "/h/")]),
+            &mut problems,
+        );
+        assert_eq!(
+            dirs,
+            ["/h/.openclaw", "/home/node/.openclaw", "/root/.openclaw"]
+        );
         let dirs = state_dirs(
             &search(&[]),
             &c,
@@ -301,7 +317,10 @@ mod tests {
                 inside: Some(9)
             }
         );
-        assert_eq!(ways(true, false, &c, "/root/.openclaw", None), Ways::default());
+        assert_eq!(
+            ways(true, false, &c, "/root/.openclaw", None),
+            Ways::default()
+        );
         // A remote engine, or --via-exec: exec only.
         assert_eq!(
             ways(false, false, &c, "/home/node/.openclaw", Some(9)),

@@ -575,7 +575,11 @@ mod tests {
 
     #[test]
     fn an_exact_bind_mount_owns_the_place() {
-        let b = plan(vec![user("zaki-user-1", U1, 42)], vec![users_place(U1)], &LOCAL);
+        let b = plan(
+            vec![user("zaki-user-1", U1, 42)],
+            vec![users_place(U1)],
+            &LOCAL,
+        );
         let p = &b.given[0];
         assert_eq!(p.location, Location::Container("zaki-user-1".into()));
         // Seen through the mount: the destination joined with nothing (as the kernel's path).
@@ -611,7 +615,10 @@ mod tests {
             answered(Some(7), vec![]),
         );
         let b = plan(vec![c], vec![place, unresolved.clone()], &LOCAL);
-        assert_eq!(b.given[0].location, Location::Container("zaki-user-1".into()));
+        assert_eq!(
+            b.given[0].location,
+            Location::Container("zaki-user-1".into())
+        );
         assert_eq!(b.given[0].pids, PidView::Container { init: 7 });
         // A place whose dir could not be resolved matches no mount.
         assert_eq!(b.given[1], unresolved);
@@ -682,7 +689,10 @@ mod tests {
             &LOCAL,
         );
         let why = "ambiguous place: mounted by zaki-user-1; also reachable from sidecar (running, mounts the parent dir /var/zaki-platform/users)";
-        assert_eq!(b.given[0].location, Location::Container("zaki-user-1".into()));
+        assert_eq!(
+            b.given[0].location,
+            Location::Container("zaki-user-1".into())
+        );
         assert_eq!(b.given[0].ambiguous.as_deref(), Some(why));
         assert_eq!(b.given[0].pids, PidView::Unknown(why.into()));
         assert_eq!(b.reports.len(), 1);
@@ -725,10 +735,15 @@ mod tests {
             vec![users_place(U1)],
             &LOCAL,
         );
-        assert_eq!(b.given[0].location, Location::Container("zaki-user-1".into()));
+        assert_eq!(
+            b.given[0].location,
+            Location::Container("zaki-user-1".into())
+        );
         assert_eq!(
             b.given[0].ambiguous.as_deref(),
-            Some("ambiguous place: mounted by zaki-user-1; also reachable from old (exited, mounts it too)")
+            Some(
+                "ambiguous place: mounted by zaki-user-1; also reachable from old (exited, mounts it too)"
+            )
         );
         // Not selected, took nothing: reported, observed nowhere, no error.
         assert_eq!(b.reports[1].name, "old");
@@ -740,10 +755,15 @@ mod tests {
             vec![users_place(U1)],
             &LOCAL,
         );
-        assert_eq!(b.given[0].location, Location::Container("zaki-user-1".into()));
+        assert_eq!(
+            b.given[0].location,
+            Location::Container("zaki-user-1".into())
+        );
         assert_eq!(
             b.given[0].ambiguous.as_deref(),
-            Some("ambiguous place: mounted by zaki-user-1; also reachable from container:old (mounts it too)")
+            Some(
+                "ambiguous place: mounted by zaki-user-1; also reachable from container:old (mounts it too)"
+            )
         );
         assert_eq!(b.reports[0].observed, "host");
     }
@@ -751,7 +771,13 @@ mod tests {
     #[test]
     fn pids_follow_the_owners_state() {
         let one = |state: &str, init: Option<u64>| {
-            let c = listed("c", state, false, vec![bind(U1, INSIDE)], answered(init, vec![]));
+            let c = listed(
+                "c",
+                state,
+                false,
+                vec![bind(U1, INSIDE)],
+                answered(init, vec![]),
+            );
             let b = plan(vec![c], vec![users_place(U1)], &LOCAL);
             assert_eq!(b.given[0].location, Location::Container("c".into()));
             assert_eq!(b.reports[0].observed, "host");
@@ -774,7 +800,13 @@ mod tests {
 
     #[test]
     fn a_users_place_no_container_mounts_has_lost_its_gateway() {
-        let places = || vec![users_place(U1), users_place(U2), host_place(Some("/root/.openclaw"))];
+        let places = || {
+            vec![
+                users_place(U1),
+                users_place(U2),
+                host_place(Some("/root/.openclaw")),
+            ]
+        };
         let b = plan(vec![user("zaki-user-1", U1, 42)], places(), &LOCAL);
         assert_eq!(b.given[1].location, Location::Host);
         assert_eq!(
@@ -914,7 +946,9 @@ mod tests {
         );
         assert_eq!(
             b.found[0].spot.ambiguous.as_deref(),
-            Some("ambiguous place: mounted by zaki-user-2; also reachable from container:zaki-user-1 (mounts it too)")
+            Some(
+                "ambiguous place: mounted by zaki-user-2; also reachable from container:zaki-user-1 (mounts it too)"
+            )
         );
         // One mounting its parent and reaching it from there uses it too.
         let other = listed(
@@ -931,7 +965,9 @@ mod tests {
         );
         assert_eq!(
             b.found[0].spot.ambiguous.as_deref(),
-            Some("ambiguous place: mounted by zaki-user-1; also reachable from zaki-user-2 (running, mounts the parent dir /srv), zaki-user-2 (uses it too)")
+            Some(
+                "ambiguous place: mounted by zaki-user-1; also reachable from zaki-user-2 (running, mounts the parent dir /srv), zaki-user-2 (uses it too)"
+            )
         );
         assert_eq!(b.reports[1].state_dirs, ["/all/shared"]);
         assert_eq!(b.reports[1].observed, "host");
@@ -948,7 +984,10 @@ mod tests {
             answered(Some(3), vec![(INSIDE, from_host(U1))]),
         );
         let b = plan(vec![c], vec![users_place(U1)], &LOCAL);
-        assert_eq!(b.given[0].location, Location::Container("zaki-user-1".into()));
+        assert_eq!(
+            b.given[0].location,
+            Location::Container("zaki-user-1".into())
+        );
         assert_eq!(b.given[0].shown_as, Some(PathBuf::from(INSIDE)));
         assert_eq!(b.given[0].pids, PidView::Container { init: 3 });
         assert!(b.found.is_empty());
@@ -962,7 +1001,13 @@ mod tests {
             names: &names,
             ..LOCAL
         };
-        let stopped = listed("zaki-user-5", "exited", true, vec![], answered(None, vec![]));
+        let stopped = listed(
+            "zaki-user-5",
+            "exited",
+            true,
+            vec![],
+            answered(None, vec![]),
+        );
         let b = plan(vec![stopped], Vec::new(), &named);
         assert_eq!(
             b.reports[0].error.as_deref(),
@@ -986,7 +1031,10 @@ mod tests {
             Inspect::Failed("Docker API error: gone".into()),
         );
         let b = plan(vec![failed], vec![users_place(U1)], &named);
-        assert_eq!(b.reports[0].error.as_deref(), Some("Docker API error: gone"));
+        assert_eq!(
+            b.reports[0].error.as_deref(),
+            Some("Docker API error: gone")
+        );
         assert_eq!(b.reports[0].observed, "none");
         assert_eq!(b.given[0], users_place(U1));
         assert_eq!(b.missing, ["zaki-user-9"]);
@@ -1010,7 +1058,10 @@ mod tests {
         );
         let b = plan(vec![idle, mounting], vec![users_place(U1)], &LOCAL);
         assert_eq!(
-            b.reports.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            b.reports
+                .iter()
+                .map(|r| r.name.as_str())
+                .collect::<Vec<_>>(),
             ["backup"]
         );
         // Not selected but mounting it exactly: it owns the place, without exec.
