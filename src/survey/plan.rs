@@ -224,24 +224,9 @@ impl<P> Planner<P> {
         let mut exec_dirs = Vec::new();
         if l.selected && c.running() {
             for (dir, reach) in dirs {
-                match reach {
-                    Reach::Host {
-                        path,
-                        canonical,
-                        pin,
-                    } => {
-                        self.host_dir(c, &dir, path, canonical, pin, &view);
-                        via_host = true;
-                        if !report.state_dirs.contains(&dir) {
-                            report.state_dirs.push(dir);
-                        }
-                    }
-                    Reach::Inside { path, pin } => {
-                        self.add(c, &dir, path, None, Some(pin), &view);
-                        via_host = true;
-                        report.state_dirs.push(dir);
-                    }
-                    Reach::Exec => exec_dirs.push(dir),
+                match self.state_dir(c, dir, reach, &view, &mut report) {
+                    Some(dir) => exec_dirs.push(dir),
+                    None => via_host = true,
                 }
             }
         } else if l.selected && !via_host {
@@ -257,20 +242,41 @@ impl<P> Planner<P> {
             (false, true) => "none",
         };
         if !exec_dirs.is_empty() {
-            let shared = exec_dirs
-                .iter()
-                .filter_map(|d| shared_why(c, d).map(|w| (d.clone(), w)))
-                .collect();
-            self.exec.push(ExecTarget {
-                engine: l.engine,
-                container: c.name.clone(),
-                report: self.reports.len(),
-                dirs: exec_dirs.clone(),
-                shared,
-            });
+            self.exec
+                .push(exec_target(l.engine, c, &exec_dirs, self.reports.len()));
             report.state_dirs.extend(exec_dirs);
         }
         self.reports.push(report);
+    }
+
+    /// A selected running container's state dir: read from the host (a place, found or
+    /// rebound), or handed back to be exec'd.
+    fn state_dir(
+        &mut self,
+        c: &Container,
+        dir: String,
+        reach: Reach<P>,
+        view: &PidView,
+        report: &mut ContainerReport,
+    ) -> Option<String> {
+        match reach {
+            Reach::Host {
+                path,
+                canonical,
+                pin,
+            } => {
+                self.host_dir(c, &dir, path, canonical, pin, view);
+                if !report.state_dirs.contains(&dir) {
+                    report.state_dirs.push(dir);
+                }
+            }
+            Reach::Inside { path, pin } => {
+                self.add(c, &dir, path, None, Some(pin), view);
+                report.state_dirs.push(dir);
+            }
+            Reach::Exec => return Some(dir),
+        }
+        None
     }
 
     /// The places this container mounts exactly, with where it sees them; one it reaches
@@ -435,6 +441,20 @@ fn report(docker_host: &str, c: &Container) -> ContainerReport {
         observed: "none",
         state_dirs: Vec::new(),
         error: None,
+    }
+}
+
+/// The exec that lists a container's `dirs`, each on a shared mount noted.
+fn exec_target(engine: usize, c: &Container, dirs: &[String], report: usize) -> ExecTarget {
+    ExecTarget {
+        engine,
+        container: c.name.clone(),
+        report,
+        dirs: dirs.to_vec(),
+        shared: dirs
+            .iter()
+            .filter_map(|d| shared_why(c, d).map(|w| (d.clone(), w)))
+            .collect(),
     }
 }
 
