@@ -8,6 +8,7 @@
 pub mod app;
 pub mod claims;
 pub mod cli;
+pub mod config;
 pub mod container;
 pub mod docker;
 pub mod docs;

@@ -5,6 +5,8 @@
 //! names, made stricter about what counts as a live owner (threads, zombies, legacy recycling)
 //! and more careful where it cannot see the owner (never stale for a pid reason then).
 
+use std::time::Duration;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
@@ -116,6 +118,30 @@ impl Default for Policy {
         }
     }
 }
+
+/// `--held-over`: a fixed threshold, or each lock's own max hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldOver {
+    After(Duration),
+    /// The payload's `maxHoldMs`, else OpenClaw's default max hold.
+    MaxHold,
+}
+
+/// OpenClaw's default max hold, for locks whose payload names none.
+pub const DEFAULT_MAX_HOLD: Duration = Duration::from_secs(300);
+
+impl HeldOver {
+    /// The threshold for a lock with this `maxHoldMs`.
+    pub fn threshold(self, max_hold_ms: Option<u64>) -> Duration {
+        match self {
+            HeldOver::After(d) => d,
+            HeldOver::MaxHold => max_hold_ms.map_or(DEFAULT_MAX_HOLD, Duration::from_millis),
+        }
+    }
+}
+
+/// OpenClaw's own watchdog releases a lock after 5 minutes: a live owner may hold one that long.
+pub const MIN_SAFE_THRESHOLD: Duration = Duration::from_secs(300);
 
 /// Everything the policy looks at for one lock.
 #[derive(Debug, Clone, Copy)]

@@ -173,7 +173,7 @@ pub struct Report {
     pub places: Vec<crate::claims::PlaceDb>,
     /// `clean`: each container with an orphan turn claim, and whether it was restarted
     /// (`--restart-orphaned`) or what to type to fix it.
-    pub restarts: Vec<crate::remedy::Restart>,
+    pub restarts: Vec<Restart>,
     /// Each Docker engine asked, and whether it answered.
     pub docker: Vec<EngineStatus>,
     /// `clean` found the run lock held and did nothing (`null` otherwise).
@@ -269,4 +269,17 @@ impl Report {
         self.docker = engines;
         self
     }
+}
+
+/// One container with an orphan turn claim (OpenClaw 2026.8+), and what `remedy` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restart {
+    pub container: String,
+    /// The sessions whose claims were orphaned.
+    pub sessions: Vec<String>,
+    /// `restarted`, `would-restart` (no `--restart-orphaned`), `gone` (the claim went away
+    /// before the restart), `not-running` (its next start clears the claim), `starting` (up
+    /// for less than a minute), `failed`.
+    pub action: &'static str,
+    pub detail: String,
 }
