@@ -262,3 +262,122 @@ fn reach(c: &Container, dir: &str, ways: Ways) -> Option<Reach<Pinned>> {
 fn fd_path(fd: &OwnedFd) -> PathBuf {
     Path::new("/proc/self/fd").join(fd.as_raw_fd().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::Mount;
+
+    /// A container bind-mounting `source` at `/data`.
+    fn mounting(source: &Path) -> Container {
+        Container {
+            id: "0123456789abcdef0123".into(),
+            name: "zaki-user-1".into(),
+            state: "running".into(),
+            mounts: vec![Mount {
+                kind: "bind".into(),
+                source: source.to_string_lossy().into_owned(),
+                destination: "/data".into(),
+            }],
+        }
+    }
+
+    fn from_host(c: &Container, dir: &str) -> Option<Reach<Pinned>> {
+        reach(c, dir, dirs::ways(true, false, c, dir, None))
+    }
+
+    #[test]
+    fn a_dir_below_a_bind_mount_is_pinned_on_the_host() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("u/.openclaw")).unwrap();
+        let c = mounting(&tmp.path().join("u"));
+        let Some(Reach::Host {
+            path,
+            canonical,
+            pin,
+        }) = from_host(&c, "/data/.openclaw")
+        else {
+            panic!("read from the host");
+        };
+        let pin = pin.expect("below the mount: pinned");
+        assert_eq!(path, fd_path(&pin));
+        assert_eq!(
+            canonical,
+            tmp.path().canonicalize().unwrap().join("u/.openclaw")
+        );
+        // The mount itself is the state dir: nothing below to pin, read at its source.
+        let Some(Reach::Host { path, pin, .. }) = from_host(&c, "/data") else {
+            panic!("read from the host");
+        };
+        assert_eq!(path, tmp.path().join("u"));
+        assert!(pin.is_none());
+    }
+
+    #[test]
+    fn a_tenants_symlink_below_a_mount_is_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("u")).unwrap();
+        fs::create_dir_all(tmp.path().join("host-secret")).unwrap();
+        std::os::unix::fs::symlink(
+            tmp.path().join("host-secret"),
+            tmp.path().join("u/.openclaw"),
+        )
+        .unwrap();
+        let c = mounting(&tmp.path().join("u"));
+        // No init to look through: exec, which resolves the link inside the container.
+        assert!(matches!(
+            from_host(&c, "/data/.openclaw"),
+            Some(Reach::Exec)
+        ));
+    }
+
+    #[test]
+    fn an_absent_dir_is_left_out_and_a_file_is_no_state_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("u")).unwrap();
+        fs::write(tmp.path().join("u/file"), "x").unwrap();
+        let c = mounting(&tmp.path().join("u"));
+        assert!(from_host(&c, "/data/.openclaw").is_none());
+        // Below the mount, what is not a directory is not opened: asked inside instead.
+        assert!(matches!(from_host(&c, "/data/file"), Some(Reach::Exec)));
+        // A file mounted as the state dir itself is nothing to look at.
+        let file = mounting(&tmp.path().join("u/file"));
+        assert!(from_host(&file, "/data").is_none());
+        // Not under a bind mount, nothing to look through: exec.
+        assert!(matches!(
+            from_host(&c, "/root/.openclaw"),
+            Some(Reach::Exec)
+        ));
+        // A remote engine is never read from here.
+        let remote = dirs::ways(false, false, &c, "/data", Some(1));
+        assert!(matches!(reach(&c, "/data", remote), Some(Reach::Exec)));
+    }
+
+    #[test]
+    fn mount_sources_are_resolved_once_and_unresolvable_ones_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("real")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("real"), tmp.path().join("link")).unwrap();
+        let mut c = mounting(&tmp.path().join("link"));
+        c.mounts.push(Mount {
+            kind: "bind".into(),
+            source: tmp.path().join("missing").to_string_lossy().into_owned(),
+            destination: "/m".into(),
+        });
+        c.mounts.push(Mount {
+            kind: "volume".into(),
+            source: tmp.path().join("real").to_string_lossy().into_owned(),
+            destination: "/v".into(),
+        });
+        let mut sources = HashMap::new();
+        let binds = resolve(&c, &mut sources);
+        assert_eq!(
+            binds,
+            [Bind {
+                source: tmp.path().canonicalize().unwrap().join("real"),
+                destination: "/data".into(),
+            }]
+        );
+        assert_eq!(sources.len(), 2);
+    }
+}
