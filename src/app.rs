@@ -12,6 +12,7 @@ use crate::config::{self, CleanOutput, Config, ScanOutput};
 use crate::exit_codes::Exit;
 use crate::output::{self, LogStyle};
 use crate::pipeline::{look, record, runtime};
+use crate::policy::Status;
 use crate::report::{Action, LockRecord, Report};
 use crate::runlock::{self, Busy};
 
@@ -64,17 +65,10 @@ fn scan(args: config::Scan) -> Result<Exit> {
     let held_over = args.held_over.map(|h| h.threshold(None).as_secs_f64());
     let is_held_over = |r: &LockRecord| {
         args.held_over.is_some_and(|h| {
-            !r.stale
-                && r.owner_state == crate::policy::OwnerState::Alive
-                && precise_age(r, now).is_some_and(|a| a > h.threshold(r.max_hold_ms).as_secs_f64())
+            h.exceeded(r.status, r.owner_state, precise_age(r, now), r.max_hold_ms)
         })
     };
-    // Wedged locks (held open past their max hold) count as held over whatever the threshold.
-    let n_held_over = report
-        .locks
-        .iter()
-        .filter(|r| is_held_over(r) || r.wedged)
-        .count();
+    let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
     // An orphan turn claim (OpenClaw 2026.8+) blocks its session as surely as a stale lock.
     let any_stale = report.summary.stale > 0 || report.summary.orphan_claims > 0;
     let success = report.errors.is_empty();
@@ -97,7 +91,7 @@ fn scan(args: config::Scan) -> Result<Exit> {
         });
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
     report.locks.retain(|r| {
-        (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r) || r.wedged)
+        (!args.stale_only || r.status == Status::Stale) && (held_over.is_none() || is_held_over(r))
     });
     report_problems(&report);
     match args.output {
@@ -183,7 +177,10 @@ fn clean(args: config::Clean) -> Result<Exit> {
         Some(at) => match runlock::acquire(&at.path, at.wait) {
             Ok(l) => Some(l),
             Err(Busy::Held(holder)) => return step_aside(&args, at, &holder, started),
-            Err(other) => return Err(run_lock_error(&at.path, other)),
+            Err(busy) => {
+                let path = at.path.clone();
+                return Err(runlock::Error { path, busy }.into());
+            }
         },
     };
 
@@ -243,7 +240,7 @@ fn clean(args: config::Clean) -> Result<Exit> {
             let mut out = String::new();
             for r in &report.locks {
                 let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
-                let changed = r.action == Action::Kept && r.stale;
+                let changed = r.action == Action::Kept && r.status == Status::Stale;
                 if loud || (!args.quiet && (changed || r.action == Action::Skipped)) {
                     out.push_str(&output::log_line(style, r));
                     out.push('\n');
@@ -355,25 +352,6 @@ fn step_aside(
         CleanOutput::Text(_) => {}
     }
     Ok(Exit::partial_if(!written))
-}
-
-/// Why the run lock could not be taken, when no one holds it: the file is not ours, or cannot
-/// be opened. Shared by `clean` and `watch`.
-pub(crate) fn run_lock_error(path: &std::path::Path, busy: Busy) -> color_eyre::Report {
-    match busy {
-        Busy::Held(holder) => eyre!(
-            "the run lock {} is held by {holder} (stop it, or use another --run-lock)",
-            path.display()
-        ),
-        Busy::NotOurs(why) => eyre!(
-            "the run lock {} {why} (choose another with --run-lock PATH)",
-            path.display()
-        ),
-        Busy::Io(e) => color_eyre::Report::new(e).wrap_err(format!(
-            "cannot open the run lock {} (choose another with --run-lock PATH)",
-            path.display()
-        )),
-    }
 }
 
 fn man(page: Option<&str>) -> Result<Exit> {

@@ -357,17 +357,6 @@ async fn list_containers(survey: &Survey, args: &Places) -> Vec<Result<Listing, 
 
 /// Removes every stale lock (none on a dry run): host ones one by one, each container's in one
 /// exec, containers `jobs` at a time. Returns an outcome per judged lock (`None`: not acted on).
-pub fn act(
-    seen: &Seen,
-    dry_run: bool,
-    timeout: std::time::Duration,
-    jobs: usize,
-    rt: &tokio::runtime::Runtime,
-) -> Vec<Option<Outcome>> {
-    rt.block_on(act_async(seen, dry_run, timeout, jobs))
-}
-
-/// [`act`] for callers already in the async runtime.
 pub async fn act_async(
     seen: &Seen,
     dry_run: bool,
