@@ -22,8 +22,6 @@ use serde::Serialize;
 use crate::docker::Engine;
 use crate::place::{Location, Place, Problem};
 
-pub use dirs::StateDirError;
-
 /// Which containers to look at, as the command line said.
 #[derive(Debug, Clone)]
 pub struct ContainerSearch {

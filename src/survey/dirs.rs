@@ -11,7 +11,7 @@ use super::ContainerSearch;
 
 /// Why a state dir given for a container is not looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateDirError {
+pub(crate) enum StateDirError {
     Relative,
     /// Through a bind mount, `..` would map to a host path outside it.
     Dots,
