@@ -187,14 +187,11 @@ async fn follow(ctx: Rc<Ctx>, url: Option<String>, tx: mpsc::UnboundedSender<Not
     }
 }
 
+/// Whether a started container is one this watch cleans (as `survey` selects them).
 fn selected(p: &Places, name: &str) -> bool {
-    p.containers.as_ref().is_some_and(|c| {
-        if c.names.is_empty() {
-            name.starts_with(&c.prefix)
-        } else {
-            c.names.iter().any(|n| n == name)
-        }
-    })
+    p.containers
+        .as_ref()
+        .is_some_and(|c| crate::survey::selected(name, &c.prefix, &c.names))
 }
 
 async fn full_pass(ctx: &Ctx, trigger: &str) {
