@@ -29,6 +29,16 @@ named! {
     }
 }
 
+impl Action {
+    /// The action as a human log line starts with it (`would remove <path>`).
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::WouldRemove => "would remove",
+            done => done.as_str(),
+        }
+    }
+}
+
 /// One lock, as reported.
 #[derive(Debug, Clone, Serialize)]
 pub struct LockRecord {
