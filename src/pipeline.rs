@@ -2,13 +2,12 @@
 //! Commands (`app`, `probe`) only choose the places and what to do with the verdicts.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use chrono::{TimeDelta, Utc};
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, WrapErr};
 
-use crate::cli::{JudgeArgs, PlaceArgs};
+use crate::config::Places;
 use crate::container::{self, Listing};
 use crate::docker::Engine;
 use crate::observe::{self, Observed, Site};
@@ -17,8 +16,8 @@ use crate::policy::{Facts, Policy, Verdict};
 use crate::proc::HostProc;
 use crate::remove::{self, Outcome};
 use crate::report::{Action, LockRecord, Report};
-use crate::survey::{self, ContainerReport, ContainerSearch, Survey};
-use crate::walk::{self, HostSearch};
+use crate::survey::{self, ContainerReport, Survey};
+use crate::walk;
 
 /// A lock with its verdict (`None` when it could not be read, so was not judged).
 pub struct Judged {
@@ -40,48 +39,7 @@ pub struct Seen {
     /// Each host place's era and, in the SQLite era (OpenClaw 2026.8+), its turn claims.
     pub dbs: Vec<crate::claims::PlaceDb>,
     /// Every engine asked, up or not.
-    pub engines_up: Vec<crate::report::EngineStatus>,
-}
-
-pub fn policy(j: &JudgeArgs) -> Result<Policy> {
-    // The parser bounds it to a year; this cannot fail, but is not allowed to panic either.
-    let stale_after = TimeDelta::from_std(j.older_than)
-        .map_err(|_| eyre!("--older-than {:?} is too large", j.older_than))?;
-    Ok(Policy {
-        stale_after,
-        ..Policy::default()
-    })
-}
-
-/// The places to look at on the host: the command line's, or the defaults.
-fn host_search(p: &PlaceArgs) -> HostSearch {
-    if !p.root.is_empty() || !p.users_dir.is_empty() {
-        return HostSearch {
-            roots: p.root.clone(),
-            users_dirs: p.users_dir.clone(),
-            explicit: true,
-        };
-    }
-    let mut roots = vec![PathBuf::from("/root/.openclaw")];
-    if let Some(dir) = std::env::var_os("OPENCLAW_STATE_DIR").filter(|d| !d.is_empty()) {
-        roots.push(PathBuf::from(dir));
-    }
-    HostSearch {
-        roots,
-        users_dirs: vec![PathBuf::from("/var/zaki-platform/users")],
-        explicit: false,
-    }
-}
-
-fn container_search(p: &PlaceArgs) -> ContainerSearch {
-    ContainerSearch {
-        docker_hosts: p.docker_host.clone(),
-        prefix: p.prefix.clone(),
-        names: p.container.clone(),
-        state_dirs: p.container_state_dir.clone(),
-        timeout: p.container_timeout,
-        via_exec: p.via_exec,
-    }
+    pub engines_up: Vec<crate::survey::EngineStatus>,
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -92,26 +50,15 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Find → observe → judge, for every place.
-pub fn look(
-    args: &PlaceArgs,
-    policy: &Policy,
-    now: chrono::DateTime<Utc>,
-    rt: &tokio::runtime::Runtime,
-) -> Seen {
-    rt.block_on(look_async(args, policy, now))
-}
-
-/// [`look`] for callers already in the async runtime (the probe).
-pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
+pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
     let mut problems = Vec::new();
-    let mut places = if args.no_host {
-        Vec::new()
-    } else {
-        walk::places(&host_search(args), &mut problems)
+    let mut places = match &args.host {
+        Some(search) => walk::places(search, &mut problems),
+        None => Vec::new(),
     };
     let mut survey = Survey::default();
-    if !args.no_containers {
-        survey = survey::survey(&container_search(args), &mut places, &mut problems).await;
+    if let Some(search) = &args.containers {
+        survey = survey::survey(search, &mut places, &mut problems).await;
     }
     // Inside containers (exec) first: it runs concurrently and takes the longest.
     let listings = list_containers(&survey, args).await;
@@ -364,10 +311,10 @@ fn find_holders(
 }
 
 /// One observe exec per container, `--jobs` at a time, with a progress line on a terminal.
-async fn list_containers(survey: &Survey, args: &PlaceArgs) -> Vec<Result<Listing, String>> {
+async fn list_containers(survey: &Survey, args: &Places) -> Vec<Result<Listing, String>> {
     use futures_util::StreamExt;
     let total = survey.exec.len();
-    let progress = total > 1 && std::io::stderr().is_terminal();
+    let progress = total > 1 && args.progress;
     let mut results: Vec<Option<Result<Listing, String>>> = vec![None; total];
     let mut stream = futures_util::stream::iter(survey.exec.iter().enumerate())
         .map(|(i, t)| async move {
@@ -377,14 +324,14 @@ async fn list_containers(survey: &Survey, args: &PlaceArgs) -> Vec<Result<Listin
                     &t.container,
                     container::OBSERVE_SCRIPT,
                     &t.dirs,
-                    args.container_timeout,
+                    args.timeout,
                 )
                 .await
                 .map_err(|e| e.to_string())
                 .and_then(|o| container::parse_listing(&o).map_err(|e| e.to_string()));
             (i, out)
         })
-        .buffer_unordered(usize::from(args.jobs));
+        .buffer_unordered(args.jobs);
     let mut done = 0;
     while let Some((i, r)) = stream.next().await {
         results[i] = Some(r);
@@ -404,22 +351,11 @@ async fn list_containers(survey: &Survey, args: &PlaceArgs) -> Vec<Result<Listin
 
 /// Removes every stale lock (none on a dry run): host ones one by one, each container's in one
 /// exec, containers `jobs` at a time. Returns an outcome per judged lock (`None`: not acted on).
-pub fn act(
-    seen: &Seen,
-    dry_run: bool,
-    timeout: std::time::Duration,
-    jobs: u16,
-    rt: &tokio::runtime::Runtime,
-) -> Vec<Option<Outcome>> {
-    rt.block_on(act_async(seen, dry_run, timeout, jobs))
-}
-
-/// [`act`] for callers already in the async runtime.
 pub async fn act_async(
     seen: &Seen,
     dry_run: bool,
     timeout: std::time::Duration,
-    jobs: u16,
+    jobs: usize,
 ) -> Vec<Option<Outcome>> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; seen.judged.len()];
     if dry_run {
@@ -481,7 +417,7 @@ pub async fn act_async(
                     remove::in_container(&seen.engines[engine], container, &items, timeout).await;
                 idx.into_iter().zip(out).collect::<Vec<_>>()
             })
-            .buffer_unordered(usize::from(jobs))
+            .buffer_unordered(jobs)
             .collect::<Vec<_>>()
             .await
     };
@@ -524,49 +460,34 @@ pub fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
     LockRecord::new(&j.obs, j.verdict.as_ref(), action, note)
 }
 
-/// One `clean` pass: look, judge, remove the stale locks (none on a dry run), and report what
-/// was done to each lock. Shared by `clean` and every pass of `watch`.
-pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> Report {
-    let now = Utc::now();
-    let mut seen = look_async(places, policy, now).await;
-    let outcomes = act_async(&seen, dry_run, places.container_timeout, places.jobs).await;
-    let mut records = Vec::with_capacity(seen.judged.len());
-    for (j, outcome) in seen.judged.iter().zip(outcomes) {
-        let (action, note) = match (&j.verdict, &j.obs.file, outcome) {
-            (None, _, _) | (_, Err(_), _) => (Action::Skipped, None),
-            (Some(v), Ok(_), None) if !v.stale => (Action::Kept, None),
-            (Some(v), Ok(_), Some(Outcome::Changed(why))) if !v.stale => (Action::Kept, Some(why)),
-            (Some(_), Ok(_), None) if dry_run => (Action::WouldRemove, None),
-            (Some(_), Ok(_), None) => (
-                Action::Skipped,
-                Some("not removed: the run was interrupted".into()),
-            ),
-            (Some(_), Ok(_), Some(Outcome::Removed)) => (Action::Removed, None),
-            (Some(_), Ok(_), Some(Outcome::Changed(why))) => {
-                (Action::Kept, Some(format!("not removed: {why}")))
-            }
-            (Some(_), Ok(_), Some(Outcome::Gone)) => (
-                Action::Skipped,
-                Some("already gone: released or reclaimed by someone else".into()),
-            ),
-            (Some(v), Ok(_), Some(Outcome::Failed(e))) => {
-                let what = if v.stale {
-                    "cannot remove stale lock"
-                } else {
-                    "cannot put back the leftover of an interrupted removal"
-                };
-                seen.problems.push(Problem {
-                    location: j.obs.location.clone(),
-                    path: Some(j.obs.path.clone()),
-                    message: format!("{what}: {e}"),
-                });
-                (Action::Skipped, Some(format!("removal failed: {e}")))
-            }
-        };
-        records.push(record(j, action, note));
-    }
+/// One `scan` pass: look and judge at `now`; nothing is acted on.
+pub async fn scan_pass(places: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Report {
+    let seen = look_async(places, policy, now).await;
+    let records = seen
+        .judged
+        .iter()
+        .map(|j| {
+            let action = match j.verdict {
+                Some(_) => Action::Kept,
+                None => Action::Skipped,
+            };
+            record(j, action, None)
+        })
+        .collect();
+    report("scan", now, policy, false, seen, records)
+}
+
+/// The report of a pass: its records and everything else it saw.
+fn report(
+    command: &'static str,
+    now: chrono::DateTime<Utc>,
+    policy: &Policy,
+    dry_run: bool,
+    seen: Seen,
+    records: Vec<LockRecord>,
+) -> Report {
     Report::new(
-        "clean",
+        command,
         now,
         policy.stale_after.num_seconds(),
         dry_run,
@@ -577,4 +498,161 @@ pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> R
     .with_containers(seen.containers, seen.warnings)
     .with_places(seen.dbs)
     .with_engines(seen.engines_up)
+}
+
+/// What became of one judged lock in a `clean` pass.
+#[derive(Debug, PartialEq, Eq)]
+struct Settled {
+    action: Action,
+    note: Option<String>,
+    /// A removal (or put-back) that failed: reported as a problem (exit 1).
+    problem: Option<String>,
+}
+
+/// The action, note and problem of a lock from its verdict (`None`: not judged), whether it was
+/// read, and what its removal found (`None`: not tried). Pure: the rule `clean` and `watch` share.
+fn settle(
+    verdict: Option<&Verdict>,
+    read: bool,
+    outcome: Option<Outcome>,
+    dry_run: bool,
+) -> Settled {
+    let done = |action, note: Option<String>| Settled {
+        action,
+        note,
+        problem: None,
+    };
+    let Some(v) = verdict.filter(|_| read) else {
+        return done(Action::Skipped, None);
+    };
+    match outcome {
+        None if !v.stale => done(Action::Kept, None),
+        Some(Outcome::Changed(why)) if !v.stale => done(Action::Kept, Some(why)),
+        None if dry_run => done(Action::WouldRemove, None),
+        None => done(
+            Action::Skipped,
+            Some("not removed: the run was interrupted".into()),
+        ),
+        Some(Outcome::Removed) => done(Action::Removed, None),
+        Some(Outcome::Changed(why)) => done(Action::Kept, Some(format!("not removed: {why}"))),
+        Some(Outcome::Gone) => done(
+            Action::Skipped,
+            Some("already gone: released or reclaimed by someone else".into()),
+        ),
+        Some(Outcome::Failed(e)) => {
+            let what = if v.stale {
+                "cannot remove stale lock"
+            } else {
+                "cannot put back the leftover of an interrupted removal"
+            };
+            Settled {
+                action: Action::Skipped,
+                note: Some(format!("removal failed: {e}")),
+                problem: Some(format!("{what}: {e}")),
+            }
+        }
+    }
+}
+
+/// One `clean` pass: look, judge, remove the stale locks (none on a dry run), and report what
+/// was done to each lock. Shared by `clean` and every pass of `watch`.
+pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Report {
+    let now = Utc::now();
+    let mut seen = look_async(places, policy, now).await;
+    let outcomes = act_async(&seen, dry_run, places.timeout, places.jobs).await;
+    let mut records = Vec::with_capacity(seen.judged.len());
+    for (j, outcome) in seen.judged.iter().zip(outcomes) {
+        let done = settle(j.verdict.as_ref(), j.obs.file.is_ok(), outcome, dry_run);
+        if let Some(message) = done.problem {
+            seen.problems.push(Problem {
+                location: j.obs.location.clone(),
+                path: Some(j.obs.path.clone()),
+                message,
+            });
+        }
+        let (action, note) = (done.action, done.note);
+        records.push(record(j, action, note));
+    }
+    report("clean", now, policy, dry_run, seen, records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::OwnerState;
+
+    fn verdict(stale: bool) -> Verdict {
+        Verdict {
+            stale,
+            reasons: Vec::new(),
+            owner_state: OwnerState::Dead,
+            age: None,
+            note: None,
+            wedged: false,
+        }
+    }
+
+    fn action(v: Option<&Verdict>, read: bool, o: Option<Outcome>, dry: bool) -> Action {
+        settle(v, read, o, dry).action
+    }
+
+    #[test]
+    fn what_became_of_a_lock() {
+        let (stale, held) = (verdict(true), verdict(false));
+        // Not judged or not read: skipped, whatever else.
+        assert_eq!(action(None, true, None, false), Action::Skipped);
+        assert_eq!(action(Some(&stale), false, None, false), Action::Skipped);
+        // Held: kept, also when its put-back found it changed.
+        assert_eq!(action(Some(&held), true, None, false), Action::Kept);
+        let s = settle(Some(&held), true, Some(Outcome::Changed("x".into())), false);
+        assert_eq!((s.action, s.note.as_deref()), (Action::Kept, Some("x")));
+        // Stale: would-remove on a dry run, removed, or skipped with why.
+        assert_eq!(action(Some(&stale), true, None, true), Action::WouldRemove);
+        assert_eq!(
+            action(Some(&stale), true, Some(Outcome::Removed), false),
+            Action::Removed
+        );
+        let s = settle(Some(&stale), true, None, false);
+        assert_eq!(s.action, Action::Skipped);
+        assert!(s.note.unwrap().contains("interrupted"));
+        let s = settle(
+            Some(&stale),
+            true,
+            Some(Outcome::Changed("rewritten".into())),
+            false,
+        );
+        assert_eq!(s.action, Action::Kept);
+        assert_eq!(s.note.as_deref(), Some("not removed: rewritten"));
+        assert_eq!(
+            action(Some(&stale), true, Some(Outcome::Gone), false),
+            Action::Skipped
+        );
+    }
+
+    #[test]
+    fn only_a_failed_removal_is_a_problem() {
+        let s = settle(
+            Some(&verdict(true)),
+            true,
+            Some(Outcome::Failed("EROFS".into())),
+            false,
+        );
+        assert_eq!(s.action, Action::Skipped);
+        assert_eq!(
+            s.problem.as_deref(),
+            Some("cannot remove stale lock: EROFS")
+        );
+        let s = settle(
+            Some(&verdict(false)),
+            true,
+            Some(Outcome::Failed("EACCES".into())),
+            false,
+        );
+        assert!(s.problem.unwrap().starts_with("cannot put back"));
+        assert!(
+            settle(Some(&verdict(true)), true, Some(Outcome::Removed), false)
+                .problem
+                .is_none()
+        );
+    }
 }

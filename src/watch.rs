@@ -13,18 +13,18 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, WrapErr};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::cli::{LogFormat, PlaceArgs, WatchArgs};
+use crate::config::{self, Places};
 use crate::docker;
 use crate::exit_codes::Exit;
-use crate::output;
+use crate::output::{self, LogStyle};
 use crate::pipeline;
-use crate::policy::Policy;
+use crate::policy::{Policy, Status};
 use crate::report::{Action, Report};
-use crate::runlock::{self, Busy};
+use crate::runlock;
 
 /// What the engine followers tell the main loop.
 enum Note {
@@ -36,37 +36,24 @@ enum Note {
     Reconnected(String),
 }
 
-pub fn run(args: WatchArgs) -> Result<Exit> {
-    let policy = pipeline::policy(&args.judge)?;
+pub fn run(args: config::Watch) -> Result<Exit> {
+    let policy = args.policy;
     // Held for the whole watch: a cron `clean` left enabled steps aside instead of racing it.
-    let path = args.run_lock.clone().unwrap_or_else(runlock::default_path);
-    let _lock = match runlock::acquire(&path, args.wait) {
-        Ok(l) => l,
-        Err(Busy::Held(holder)) => {
-            return Err(eyre!(
-                "the run lock {} is held by {holder} (stop it, or use another --run-lock)",
-                path.display()
-            ));
+    let _lock = runlock::acquire(&args.run_lock.path, args.run_lock.wait).map_err(|busy| {
+        runlock::Error {
+            path: args.run_lock.path.clone(),
+            busy,
         }
-        Err(Busy::NotOurs(why)) => {
-            return Err(eyre!(
-                "the run lock {} {why} (choose another with --run-lock PATH)",
-                path.display()
-            ));
-        }
-        Err(Busy::Io(e)) => {
-            return Err(e).wrap_err_with(|| format!("cannot open the run lock {}", path.display()));
-        }
-    };
+    })?;
     let rt = pipeline::runtime()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, watch(args, policy))
 }
 
 struct Ctx {
-    args: WatchArgs,
+    args: config::Watch,
     policy: Policy,
-    style: LogFormat,
+    style: LogStyle,
     /// One pass at a time.
     passes: tokio::sync::Mutex<()>,
     /// Containers with a pass scheduled and not yet started: Docker's `restart` sends both
@@ -74,32 +61,22 @@ struct Ctx {
     pending: RefCell<HashSet<String>>,
 }
 
-async fn watch(args: WatchArgs, policy: Policy) -> Result<Exit> {
+async fn watch(args: config::Watch, policy: Policy) -> Result<Exit> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).wrap_err("cannot watch for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).wrap_err("cannot watch for SIGINT")?;
-    let style = match args.log_format {
-        LogFormat::Auto if std::io::IsTerminal::is_terminal(&std::io::stdout()) => LogFormat::Human,
-        LogFormat::Auto => LogFormat::Kv,
-        s => s,
-    };
     let ctx = Rc::new(Ctx {
+        style: args.style,
         args,
         policy,
-        style,
         passes: tokio::sync::Mutex::new(()),
         pending: RefCell::new(HashSet::new()),
     });
-    let engines: Vec<Option<String>> = if ctx.args.places.docker_host.is_empty() {
-        vec![None]
-    } else {
-        ctx.args
-            .places
-            .docker_host
-            .iter()
-            .cloned()
-            .map(Some)
-            .collect()
+    // Each engine asked (`None`: the local socket); none without containers to watch.
+    let engines: Vec<Option<String>> = match &ctx.args.places.containers {
+        Some(c) if c.docker_hosts.is_empty() => vec![None],
+        Some(c) => c.docker_hosts.iter().cloned().map(Some).collect(),
+        None => Vec::new(),
     };
     log(
         &ctx,
@@ -151,8 +128,7 @@ async fn follow(ctx: Rc<Ctx>, url: Option<String>, tx: mpsc::UnboundedSender<Not
     let mut backoff = Duration::from_millis(500);
     let mut connected_before = false;
     loop {
-        let engine = match docker::connect(url.as_deref(), ctx.args.places.container_timeout).await
-        {
+        let engine = match docker::connect(url.as_deref(), ctx.args.places.timeout).await {
             Ok(e) => e,
             Err(e) => {
                 log(
@@ -211,12 +187,11 @@ async fn follow(ctx: Rc<Ctx>, url: Option<String>, tx: mpsc::UnboundedSender<Not
     }
 }
 
-fn selected(p: &PlaceArgs, name: &str) -> bool {
-    if p.container.is_empty() {
-        name.starts_with(&p.prefix)
-    } else {
-        p.container.iter().any(|c| c == name)
-    }
+/// Whether a started container is one this watch cleans (as `survey` selects them).
+fn selected(p: &Places, name: &str) -> bool {
+    p.containers
+        .as_ref()
+        .is_some_and(|c| crate::survey::selected(name, &c.prefix, &c.names))
 }
 
 async fn full_pass(ctx: &Ctx, trigger: &str) {
@@ -229,18 +204,14 @@ async fn full_pass(ctx: &Ctx, trigger: &str) {
 }
 
 /// OpenClaw 2026.8+: an orphan turn claim is restarted away (`--restart-orphaned`) or named.
-async fn orphaned(ctx: &Ctx, places: &PlaceArgs, report: &Report) {
+async fn orphaned(ctx: &Ctx, places: &Places, report: &Report) {
     if report.summary.orphan_claims == 0 {
         return;
     }
-    if ctx.args.restart_orphaned {
-        crate::remedy::restart_orphaned(
-            places,
-            &ctx.policy,
-            ctx.args.restart_min_uptime,
-            &report.places,
-            |r| print(&(crate::remedy::line(ctx.style, r) + "\n")),
-        )
+    if let Some(min_uptime) = ctx.args.restart_orphaned {
+        crate::remedy::restart_orphaned(places, &ctx.policy, min_uptime, &report.places, |r| {
+            print(&(crate::remedy::line(ctx.style, r) + "\n"))
+        })
         .await;
     } else {
         for r in crate::remedy::advice(&report.places) {
@@ -286,16 +257,10 @@ async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i
     // From here on, a new start of this container needs a new pass.
     ctx.pending.borrow_mut().remove(&name);
     let started = Instant::now();
-    let places = PlaceArgs {
-        stray: Vec::new(),
-        root: Vec::new(),
-        users_dir: Vec::new(),
-        no_host: true,
-        no_containers: false,
-        docker_host: vec![engine],
-        container: vec![name.clone()],
-        ..ctx.args.places.clone()
-    };
+    let mut places = ctx.args.places.only_container(&name);
+    if let Some(c) = places.containers.as_mut() {
+        c.docker_hosts = vec![engine];
+    }
     let report = pipeline::clean_pass(&places, &ctx.policy, false).await;
     report_pass(
         ctx.as_ref(),
@@ -318,22 +283,42 @@ fn report_pass(
     started: Instant,
     event_nanos: Option<i64>,
 ) {
-    let since_event = || {
-        event_nanos.map(|n| {
-            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(n);
-            ((now - n) / 1_000_000).to_string()
-        })
+    let since_ms = event_nanos.map(|n| {
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(n);
+        (now - n) / 1_000_000
+    });
+    let pass = Pass {
+        trigger,
+        container,
+        duration_ms: started.elapsed().as_millis(),
+        since_ms,
     };
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    print(&pass_text(ctx.style, &pass, report, &ts));
+}
+
+/// A pass, as its log line tells it.
+struct Pass<'a> {
+    trigger: &'a str,
+    container: Option<&'a str>,
+    duration_ms: u128,
+    /// Since the container start that triggered it.
+    since_ms: Option<i64>,
+}
+
+/// The log lines of a pass (pure; `ts` is the lines' timestamp). An interval pass that removed
+/// nothing and met no problem says nothing: a quiet fleet gives a quiet journal.
+fn pass_text(style: LogStyle, pass: &Pass<'_>, report: &Report, ts: &str) -> String {
     let mut out = String::new();
     for r in &report.locks {
-        let acted = r.action == Action::Removed || (r.stale && r.action != Action::Removed);
+        let acted = r.action == Action::Removed || r.status == Status::Stale;
         if acted {
-            let mut line = output::log_line(ctx.style, r);
-            if let Some(ms) = since_event() {
-                line.push_str(&match ctx.style {
-                    LogFormat::Kv => format!(" since_start_ms={ms}"),
-                    LogFormat::Json => String::new(),
-                    _ => format!(" ({ms} ms after the container started)"),
+            let mut line = output::log_line(style, r);
+            if let Some(ms) = pass.since_ms {
+                line.push_str(&match style {
+                    LogStyle::Kv => format!(" since_start_ms={ms}"),
+                    LogStyle::Json => String::new(),
+                    LogStyle::Human => format!(" ({ms} ms after the container started)"),
                 });
             }
             out.push_str(&line);
@@ -341,51 +326,53 @@ fn report_pass(
         }
     }
     for w in &report.warnings {
-        out.push_str(&output::log_warning(ctx.style, w));
+        out.push_str(&output::log_warning(style, w));
         out.push('\n');
     }
     for p in &report.errors {
-        out.push_str(&output::log_problem(ctx.style, p));
+        out.push_str(&output::log_problem(style, p));
         out.push('\n');
     }
-    if report.summary.removed > 0 || !report.errors.is_empty() || trigger != "interval" {
+    if report.summary.removed > 0 || !report.errors.is_empty() || pass.trigger != "interval" {
         let mut kv = vec![
             ("event", "pass".to_owned()),
-            ("trigger", trigger.to_owned()),
+            ("trigger", pass.trigger.to_owned()),
             ("locks", report.summary.locks.to_string()),
             ("stale", report.summary.stale.to_string()),
             ("removed", report.summary.removed.to_string()),
             ("errors", report.summary.errors.to_string()),
-            ("duration_ms", started.elapsed().as_millis().to_string()),
+            ("duration_ms", pass.duration_ms.to_string()),
         ];
-        if let Some(c) = container {
+        if let Some(c) = pass.container {
             kv.insert(2, ("container", c.to_owned()));
         }
-        if let Some(ms) = since_event() {
-            kv.push(("since_start_ms", ms));
+        if let Some(ms) = pass.since_ms {
+            kv.push(("since_start_ms", ms.to_string()));
         }
-        out.push_str(&line(ctx.style, &kv));
+        out.push_str(&line(style, &kv, ts));
         out.push('\n');
     }
-    print(&out);
+    out
 }
 
 fn log(ctx: &Ctx, kv: &[(&str, String)]) {
-    print(&(line(ctx.style, kv) + "\n"));
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    print(&(line(ctx.style, kv, &ts) + "\n"));
 }
 
-fn line(style: LogFormat, kv: &[(&str, String)]) -> String {
-    let mut all = vec![("ts", crate::report::rfc3339(chrono::Utc::now()))];
+/// One event as a log line in `style`, stamped `ts`.
+fn line(style: LogStyle, kv: &[(&str, String)], ts: &str) -> String {
+    let mut all = vec![("ts", ts.to_owned())];
     all.extend(kv.iter().map(|(k, v)| (*k, v.clone())));
     match style {
-        LogFormat::Json => {
+        LogStyle::Json => {
             let map: serde_json::Map<String, serde_json::Value> = all
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.into()))
                 .collect();
             serde_json::Value::Object(map).to_string()
         }
-        LogFormat::Kv => output::kv_line(&all),
+        LogStyle::Kv => output::kv_line(&all),
         _ => {
             let rest: Vec<String> = all[1..].iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!("watch: {}", rest.join(" "))
@@ -398,4 +385,85 @@ fn print(s: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(s.as_bytes());
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::place::{Location, Problem};
+
+    const TS: &str = "2026-11-24T03:55:58.412Z";
+
+    fn report(errors: Vec<Problem>) -> Report {
+        Report::new(
+            "clean",
+            chrono::Utc::now(),
+            1800,
+            false,
+            1,
+            Vec::new(),
+            errors,
+        )
+    }
+
+    fn pass<'a>(trigger: &'a str, container: Option<&'a str>, since: Option<i64>) -> Pass<'a> {
+        Pass {
+            trigger,
+            container,
+            duration_ms: 12,
+            since_ms: since,
+        }
+    }
+
+    #[test]
+    fn a_quiet_interval_pass_says_nothing() {
+        let quiet = pass_text(
+            LogStyle::Kv,
+            &pass("interval", None, None),
+            &report(vec![]),
+            TS,
+        );
+        assert_eq!(quiet, "");
+    }
+
+    #[test]
+    fn a_container_start_pass_says_which_and_how_soon() {
+        let p = pass("container-start", Some("zaki-user-7"), Some(850));
+        let kv = pass_text(LogStyle::Kv, &p, &report(vec![]), TS);
+        assert_eq!(
+            kv,
+            format!(
+                "ts={TS} event=pass trigger=container-start container=zaki-user-7 locks=0 \
+                 stale=0 removed=0 errors=0 duration_ms=12 since_start_ms=850\n"
+            )
+        );
+        let human = pass_text(LogStyle::Human, &p, &report(vec![]), TS);
+        assert!(
+            human.starts_with("watch: event=pass trigger=container-start container=zaki-user-7")
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(pass_text(LogStyle::Json, &p, &report(vec![]), TS).trim())
+                .unwrap();
+        assert_eq!(json["since_start_ms"], "850");
+        assert_eq!(json["ts"], TS);
+    }
+
+    #[test]
+    fn a_problem_makes_an_interval_pass_speak() {
+        let problem = Problem {
+            location: Location::Container("zaki-user-7".into()),
+            path: None,
+            message: "exec timed out".into(),
+        };
+        let text = pass_text(
+            LogStyle::Kv,
+            &pass("interval", None, None),
+            &report(vec![problem]),
+            TS,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains("exec timed out"), "{text}");
+        assert!(lines[1].contains("event=pass trigger=interval") && lines[1].contains("errors=1"));
+    }
 }
