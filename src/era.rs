@@ -17,7 +17,7 @@ use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use nix::fcntl::{OFlag, open, openat};
+use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 
 use crate::policy::OwnerState;
@@ -135,14 +135,13 @@ const MAX_PACKAGE_BYTES: u64 = 256 * 1024;
 /// working directory's `package.json` first, then the usual install paths, each reached from
 /// the container's root one component at a time without following a symlink.
 pub fn container_version(init: u64) -> Option<String> {
-    let dir = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let proc = open(format!("/proc/{init}").as_str(), dir, Mode::empty()).ok()?;
-    if let Ok(cwd) = openat(&proc, "cwd", dir, Mode::empty())
+    let init = Process::open(Path::new("/proc"), init).ok()?;
+    if let Ok(cwd) = init.cwd()
         && let Some(v) = package_version(&cwd, "package.json")
     {
         return Some(v);
     }
-    let root = openat(&proc, "root", dir, Mode::empty()).ok()?;
+    let root = init.root().ok()?;
     PACKAGE_PATHS.iter().find_map(|p| package_version(&root, p))
 }
 

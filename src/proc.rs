@@ -193,6 +193,22 @@ impl Process {
         Ok(openat(&self.dir, name, DIR, Mode::empty())?)
     }
 
+    /// Its root directory (`root`), as the process sees it: a container's filesystem. The
+    /// magic link is followed, which is what it is for; what lies below is the tenant's.
+    pub fn root(&self) -> io::Result<OwnedFd> {
+        self.magic_dir("root")
+    }
+
+    /// Its working directory (`cwd`), followed like [`Process::root`].
+    pub fn cwd(&self) -> io::Result<OwnedFd> {
+        self.magic_dir("cwd")
+    }
+
+    fn magic_dir(&self, name: &str) -> io::Result<OwnedFd> {
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        Ok(openat(&self.dir, name, flags, Mode::empty())?)
+    }
+
     /// The text of the `ns/pid` link, which names its PID namespace.
     pub fn pid_namespace(&self) -> io::Result<String> {
         let link = readlinkat(&self.dir, "ns/pid")?;
@@ -385,6 +401,7 @@ mod tests {
         assert_eq!(p.cmdline().unwrap(), b"sleep\x0060\x00");
         assert!(p.pid_namespace().unwrap().starts_with("pid:["));
         assert!(p.dir("fd").is_ok());
+        assert!(p.root().is_ok() && p.cwd().is_ok());
         child.kill().unwrap();
         child.wait().unwrap();
         // Gone and reaped: the opened directory reads nothing, whoever gets the pid next.
