@@ -2,6 +2,8 @@
 //!
 //! The text parsers here serve every place: the host reads `/proc` directly, a container's
 //! `/proc` arrives as text through one exec, and both end up as an [`Owner`] for the policy.
+//! On the host, every fact of one process is read through one opened `/proc/<pid>`
+//! ([`Process`]), so that they all describe the same process even if its pid is reused.
 
 use std::fs::{self, File};
 use std::io::{self, ErrorKind, Read};

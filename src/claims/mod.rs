@@ -17,6 +17,9 @@
 //!   mapped read-only, so a reader never writes read marks nor creates a `-shm`; `immutable=1`
 //!   would skip the WAL, where a live gateway's latest claims are;
 //! - `PRAGMA query_only`, `trusted_schema=OFF` and a 200 ms busy timeout.
+//!
+//! `layout` finds the databases, `db` opens them and reads their rows, this module judges
+//! (`read_turns` reads, `sessions` decides, pure).
 
 mod db;
 mod error;
@@ -27,7 +30,7 @@ use std::path::Path;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde::Serialize;
 
-pub use error::Error;
+pub(crate) use error::Error;
 
 use crate::place::{Location, PidView, Place};
 use crate::policy::{OwnerState, Policy};
