@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -57,6 +58,8 @@ impl fmt::Display for DockerError {
         }
     }
 }
+
+impl std::error::Error for DockerError {}
 
 fn api(e: bollard::errors::Error) -> DockerError {
     use bollard::errors::Error as E;
@@ -385,7 +388,7 @@ impl Engine {
                                     return Err(DockerError::TooLarge(MAX_OUTPUT));
                                 }
                                 stdout.extend_from_slice(&message);
-                                let mut h = head.lock().expect("not poisoned");
+                                let mut h = head.lock().unwrap_or_else(PoisonError::into_inner);
                                 if h.len() < 64 {
                                     let n = (64 - h.len()).min(message.len());
                                     h.extend_from_slice(&message[..n]);
@@ -424,7 +427,8 @@ impl Engine {
             result,
             Err(DockerError::Timeout(_) | DockerError::TooLarge(_))
         ) {
-            let own = own_pid(&std::mem::take(&mut *head.lock().expect("not poisoned")));
+            let taken = std::mem::take(&mut *head.lock().unwrap_or_else(PoisonError::into_inner));
+            let own = own_pid(&taken);
             self.kill_exec(container, &exec.id, own).await;
         }
         result
