@@ -8,9 +8,13 @@
 //! facts the host produces, so the one policy judges both.
 
 use std::collections::HashMap;
+use std::fmt;
 
+use crate::holders::{Holder, Visibility};
 use crate::lock::{LockKind, classify_name};
+use crate::lockfile::{FileId, Leftover, Outcome, Snapshot, leftover_of};
 use crate::proc::{Clock, Owner, facts};
+use crate::sessions::SessionIndex;
 
 /// Lists the locks below each state dir given as an argument, then `/proc` for every pid they
 /// name, all locks before any `/proc` entry. Arguments and output protocol: the file's header.
@@ -43,9 +47,10 @@ pub struct RawLock {
     /// Regular file facts and content, or why it was not read.
     pub file: Result<RawFile, &'static str>,
     /// Set for the leftover of an interrupted removal.
-    pub leftover: Option<crate::walk::Leftover>,
+    pub leftover: Option<Leftover>,
 }
 
+/// A regular lock file as the observe script saw it (`stat -c`: mtime in whole seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawFile {
     pub size: u64,
@@ -56,10 +61,10 @@ pub struct RawFile {
 }
 
 impl RawFile {
-    /// The same facts as a host [`Snapshot`](crate::observe::Snapshot) (mtime in whole seconds).
-    pub fn snapshot(&self) -> crate::observe::Snapshot {
-        crate::observe::Snapshot {
-            id: crate::observe::FileId {
+    /// The same facts as a host [`Snapshot`] (mtime in whole seconds).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            id: FileId {
                 dev: self.dev,
                 ino: self.ino,
                 size: self.size,
@@ -75,14 +80,12 @@ impl RawFile {
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
     pub clock: Option<Clock>,
-    /// State dirs that do not exist in the container.
-    pub absent: Vec<String>,
     pub locks: Vec<RawLock>,
     /// Paths that are symlinked directories (not followed) or unreadable directories.
     pub problems: Vec<(String, &'static str)>,
     pub owners: HashMap<u64, Owner>,
     /// Session stores of the sessions dirs that hold transcript locks, by dir.
-    pub stores: HashMap<String, crate::sessions::SessionIndex>,
+    pub stores: HashMap<String, SessionIndex>,
     /// Processes in the container with a `.lock` open: (device, inode) → (pid, comm).
     pub held: HashMap<(u64, u64), Vec<(u64, String)>>,
     /// Pids whose open files could not be listed.
@@ -102,7 +105,7 @@ impl Listing {
     }
 
     /// The processes in the container holding `raw` open.
-    pub fn holders_of(&self, raw: &RawLock, container: &str) -> Vec<crate::holders::Holder> {
+    pub fn holders_of(&self, raw: &RawLock, container: &str) -> Vec<Holder> {
         let Ok(f) = &raw.file else {
             return Vec::new();
         };
@@ -110,7 +113,7 @@ impl Listing {
             .get(&(f.dev, f.ino))
             .map(|v| {
                 v.iter()
-                    .map(|(pid, comm)| crate::holders::Holder {
+                    .map(|(pid, comm)| Holder {
                         host_pid: *pid,
                         ns_pid: *pid,
                         comm: comm.clone(),
@@ -122,8 +125,7 @@ impl Listing {
     }
 
     /// Whether the container's processes are every possible holder of `raw`.
-    pub fn visibility(&self, raw: &RawLock) -> crate::holders::Visibility {
-        use crate::holders::Visibility;
+    pub fn visibility(&self, raw: &RawLock) -> Visibility {
         if !self.fds_listed {
             return Visibility::Incomplete("the container's open files were not listed".into());
         }
@@ -155,26 +157,78 @@ pub const MAX_LOCKS_PER_CONTAINER: usize = 25_000;
 /// its dir's are under 8 per lock); past it the container's result is an error naming the bound.
 pub const MAX_LINES_PER_CONTAINER: usize = 200_000;
 
-/// Why an exec's output could not be used.
+/// Why an exec's output could not be used. Text from the output is kept only as far as the
+/// message shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError(pub String);
+pub enum ParseError {
+    /// No `zaki-locks 1` header from the observe script.
+    ObserveNotStarted,
+    /// No `zaki-locks 1` header from the remove (or put-back) script.
+    RemoveNotStarted,
+    /// No `end` line: the listing was cut short.
+    CutShort,
+    /// More lines than [`MAX_LINES_PER_CONTAINER`].
+    TooManyLines,
+    /// More locks than [`MAX_LOCKS_PER_CONTAINER`].
+    TooManyLocks,
+    /// A hex field of odd length (its first 20 characters).
+    OddHex(String),
+    /// A hex field with a non-hex digit (its first 20 characters).
+    BadHex(String),
+    /// A number field (which one) that is missing or not a number.
+    BadNumber(&'static str),
+    /// A listed file that is neither a lock nor a removal's leftover.
+    UnexpectedFile(String),
+    /// A `data` line with no lock before it.
+    DataWithoutLock,
+    /// A `pid` line of no known form (its first 60 characters).
+    BadPidLine(String),
+    /// A line of no known kind (its first 20 characters).
+    Unexpected(String),
+}
 
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::ObserveNotStarted => {
+                f.write_str("the observe script did not start (no POSIX sh in the container?)")
+            }
+            ParseError::RemoveNotStarted => f.write_str("the remove script did not start"),
+            ParseError::CutShort => f.write_str("the observe script's output was cut short"),
+            ParseError::TooManyLines => write!(
+                f,
+                "more than {MAX_LINES_PER_CONTAINER} lines of exec output: none judged (the bound per container)"
+            ),
+            ParseError::TooManyLocks => write!(
+                f,
+                "more than {MAX_LOCKS_PER_CONTAINER} locks listed: none judged (the bound per container)"
+            ),
+            ParseError::OddHex(s) => write!(f, "odd-length hex {s}"),
+            ParseError::BadHex(s) => write!(f, "bad hex {s}"),
+            ParseError::BadNumber(what) => write!(f, "bad {what} in exec output"),
+            ParseError::UnexpectedFile(path) => write!(f, "unexpected file {path} in exec output"),
+            ParseError::DataWithoutLock => f.write_str("data without a lock in exec output"),
+            ParseError::BadPidLine(line) => write!(f, "bad pid line {line}"),
+            ParseError::Unexpected(word) => write!(f, "unexpected {word} in exec output"),
+        }
     }
+}
+
+impl std::error::Error for ParseError {}
+
+/// The first `n` characters of `s`, as `{s:.n}` would show them.
+fn head(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>, ParseError> {
     let s = s.trim();
     if !s.len().is_multiple_of(2) {
-        return Err(ParseError(format!("odd-length hex {s:.20}")));
+        return Err(ParseError::OddHex(head(s, 20)));
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| ParseError(format!("bad hex {s:.20}")))
-        })
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| ParseError::BadHex(head(s, 20))))
         .collect()
 }
 
@@ -182,9 +236,9 @@ fn unhex_str(s: &str) -> Result<String, ParseError> {
     Ok(String::from_utf8_lossy(&unhex(s)?).into_owned())
 }
 
-fn num<T: std::str::FromStr>(s: Option<&str>, what: &str) -> Result<T, ParseError> {
+fn num<T: std::str::FromStr>(s: Option<&str>, what: &'static str) -> Result<T, ParseError> {
     s.and_then(|v| v.parse().ok())
-        .ok_or_else(|| ParseError(format!("bad {what} in exec output")))
+        .ok_or(ParseError::BadNumber(what))
 }
 
 /// Parses the observe script's output. Output without the header and the `end` line is
@@ -192,9 +246,7 @@ fn num<T: std::str::FromStr>(s: Option<&str>, what: &str) -> Result<T, ParseErro
 pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
     let mut lines = out.lines();
     if lines.next().map(str::trim) != Some("zaki-locks 1") {
-        return Err(ParseError(
-            "the observe script did not start (no POSIX sh in the container?)".into(),
-        ));
+        return Err(ParseError::ObserveNotStarted);
     }
     let mut l = Listing::default();
     let (mut btime, mut ticks) = (None, None);
@@ -209,16 +261,15 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
     let mut ended = false;
     for (n, line) in lines.enumerate() {
         if n >= MAX_LINES_PER_CONTAINER {
-            return Err(ParseError(format!(
-                "more than {MAX_LINES_PER_CONTAINER} lines of exec output: none judged (the bound per container)"
-            )));
+            return Err(ParseError::TooManyLines);
         }
         let mut w = line.split(' ');
         match w.next().unwrap_or("") {
             "btime" => btime = w.next().and_then(|v| v.parse().ok()),
             "ticks" => ticks = w.next().and_then(|v| v.parse().ok()),
             "state" => state = unhex_str(w.next().unwrap_or(""))?,
-            "absent" => l.absent.push(state.clone()),
+            // A state dir missing in the container: nothing there to judge.
+            "absent" => {}
             "symlink" => l.problems.push((
                 unhex_str(w.next().unwrap_or(""))?,
                 "is a symlink: not followed",
@@ -254,7 +305,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                 let path = unhex_str(hexpath.unwrap_or(""))?;
                 let name = path.rsplit('/').next().unwrap_or("");
                 // A lock, or the leftover of an interrupted removal (judged like its lock).
-                let leftover = crate::walk::leftover_of(name.as_bytes());
+                let leftover = leftover_of(name.as_bytes());
                 let Some(lock_kind) = classify_name(name.as_bytes()).or_else(|| {
                     let l = leftover.as_ref()?;
                     Some(
@@ -264,7 +315,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                             .unwrap_or(LockKind::Transcript),
                     )
                 }) else {
-                    return Err(ParseError(format!("unexpected file {path} in exec output")));
+                    return Err(ParseError::UnexpectedFile(path));
                 };
                 let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();
                 let raw = RawLock {
@@ -277,9 +328,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                     leftover,
                 };
                 if l.locks.len() >= MAX_LOCKS_PER_CONTAINER {
-                    return Err(ParseError(format!(
-                        "more than {MAX_LOCKS_PER_CONTAINER} locks listed: none judged (the bound per container)"
-                    )));
+                    return Err(ParseError::TooManyLocks);
                 }
                 if kind == "lock" {
                     pending = Some(raw);
@@ -296,8 +345,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
             "data" if store.is_some() => {
                 let dir = store.take().unwrap_or_default();
                 let bytes = unhex(w.next().unwrap_or(""))?;
-                l.stores
-                    .insert(dir, crate::sessions::SessionIndex::parse(&bytes));
+                l.stores.insert(dir, SessionIndex::parse(&bytes));
             }
             "data" => {
                 let content = unhex(w.next().unwrap_or(""))?;
@@ -308,7 +356,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                         }
                         l.locks.push(p);
                     }
-                    None => return Err(ParseError("data without a lock in exec output".into())),
+                    None => return Err(ParseError::DataWithoutLock),
                 }
             }
             "pid" => {
@@ -322,7 +370,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                     }
                     (Some("gone"), _) => gone.push(pid),
                     (Some("unreadable"), _) => unreadable.push(pid),
-                    _ => return Err(ParseError(format!("bad pid line {line:.60}"))),
+                    _ => return Err(ParseError::BadPidLine(head(line, 60))),
                 }
             }
             // The script's own pid in the container (to kill it if it runs over).
@@ -340,16 +388,14 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                 break;
             }
             "" => {}
-            other => return Err(ParseError(format!("unexpected {other:.20} in exec output"))),
+            other => return Err(ParseError::Unexpected(head(other, 20))),
         }
     }
     if let Some(p) = pending.take() {
         l.locks.push(p);
     }
     if !ended {
-        return Err(ParseError(
-            "the observe script's output was cut short".into(),
-        ));
+        return Err(ParseError::CutShort);
     }
     l.clock = btime.map(|btime| Clock {
         btime,
@@ -373,11 +419,10 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
 }
 
 /// What the remove script did with one lock, keyed by its path.
-pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcome>, ParseError> {
-    use crate::remove::Outcome;
+pub fn parse_removals(out: &str) -> Result<HashMap<String, Outcome>, ParseError> {
     let mut lines = out.lines();
     if lines.next().map(str::trim) != Some("zaki-locks 1") {
-        return Err(ParseError("the remove script did not start".into()));
+        return Err(ParseError::RemoveNotStarted);
     }
     let mut done = HashMap::new();
     for line in lines {
@@ -396,7 +441,7 @@ pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcom
             "gone" => Outcome::Gone,
             "changed" => Outcome::Changed(rest),
             "failed" => Outcome::Failed(rest),
-            _ => return Err(ParseError(format!("unexpected {verb:.20} in exec output"))),
+            _ => return Err(ParseError::Unexpected(head(verb, 20))),
         };
         done.insert(path, outcome);
     }
@@ -404,12 +449,7 @@ pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcom
 }
 
 /// Arguments for [`REMOVE_SCRIPT`] for one lock.
-pub fn removal_args(
-    state_dir: &str,
-    path: &str,
-    dir_id: (u64, u64),
-    f: &crate::observe::Snapshot,
-) -> [String; 8] {
+pub fn removal_args(state_dir: &str, path: &str, dir_id: (u64, u64), f: &Snapshot) -> [String; 8] {
     [
         state_dir.to_owned(),
         path.to_owned(),
@@ -482,10 +522,13 @@ mod tests {
             .map(|p| format!("pid {p} gone\n"))
             .collect();
         let e = parse_listing(&format!("zaki-locks 1\n{pids}end\n")).unwrap_err();
-        assert!(e.0.contains("more than 200000 lines"), "{e}");
+        assert!(e.to_string().contains("more than 200000 lines"), "{e}");
         let lock = format!("special {}\n", hex("/s/agents/main/sessions/x.jsonl.lock"));
         let e = parse_listing(&format!("zaki-locks 1\n{}end\n", lock.repeat(25_001))).unwrap_err();
-        assert!(e.0.contains("more than 25000 locks listed"), "{e}");
+        assert!(
+            e.to_string().contains("more than 25000 locks listed"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -527,6 +570,40 @@ mod tests {
     }
 
     #[test]
+    fn error_messages() {
+        let err = |out: &str| parse_listing(out).unwrap_err().to_string();
+        assert_eq!(
+            err(""),
+            "the observe script did not start (no POSIX sh in the container?)"
+        );
+        assert_eq!(
+            err("zaki-locks 1\nbtime 1\n"),
+            "the observe script's output was cut short"
+        );
+        let long = "y".repeat(30);
+        assert_eq!(
+            err(&format!("zaki-locks 1\n{long}\nend\n")),
+            format!("unexpected {} in exec output", &long[..20])
+        );
+        assert_eq!(err("zaki-locks 1\nstate abc\n"), "odd-length hex abc");
+        assert_eq!(err("zaki-locks 1\nstate zz\n"), "bad hex zz");
+        assert_eq!(err("zaki-locks 1\ndir x 1\n"), "bad dev in exec output");
+        assert_eq!(
+            err("zaki-locks 1\ndata 00\n"),
+            "data without a lock in exec output"
+        );
+        assert_eq!(err("zaki-locks 1\npid 7 what\n"), "bad pid line pid 7 what");
+        assert_eq!(
+            err(&format!("zaki-locks 1\nspecial {}\n", hex("/s/notes"))),
+            "unexpected file /s/notes in exec output"
+        );
+        assert_eq!(
+            parse_removals("").unwrap_err().to_string(),
+            "the remove script did not start"
+        );
+    }
+
+    #[test]
     fn parses_removals() {
         let out = format!(
             "zaki-locks 1\nremoved {}\nchanged {} modified since it was judged\nend\n",
@@ -534,10 +611,8 @@ mod tests {
             hex("/a/y.jsonl.lock")
         );
         let r = parse_removals(&out).unwrap();
-        assert_eq!(r["/a/x.jsonl.lock"], crate::remove::Outcome::Removed);
-        assert!(
-            matches!(&r["/a/y.jsonl.lock"], crate::remove::Outcome::Changed(w) if w.contains("modified"))
-        );
+        assert_eq!(r["/a/x.jsonl.lock"], Outcome::Removed);
+        assert!(matches!(&r["/a/y.jsonl.lock"], Outcome::Changed(w) if w.contains("modified")));
     }
 }
 

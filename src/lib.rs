@@ -18,6 +18,7 @@ pub mod holders;
 pub mod http;
 pub mod interrupt;
 pub mod lock;
+pub mod lockfile;
 pub mod metrics;
 pub mod observe;
 pub mod output;

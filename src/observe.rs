@@ -1,117 +1,22 @@
-//! Observing host locks: read each file found by the walk (bounded, without following a
-//! symlink), look up its session key and observe the owner its payload names.
+//! Observing locks: each lock file the walk read on this host (or a container's listing
+//! reported) becomes an [`Observed`], with its session key and the owner its payload names.
 //!
 //! The result, [`Observed`], is what the policy judges and what removal later checks against:
 //! a lock is only ever removed if it is still exactly the [`Snapshot`] taken here.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
-use std::io::Read;
-use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, TimeZone, Utc};
-
+use crate::container::Listing;
 use crate::holders::{Holder, Visibility};
-use crate::lock::{LockKind, MAX_PAYLOAD_BYTES, Payload, session_id};
+use crate::lock::{LockKind, Payload, session_id};
+use crate::lockfile::Leftover;
+// Where they were before `lockfile` existed; `probe` and tests/remove.rs read them from here.
+pub use crate::lockfile::{Snapshot, Unread, snapshot, snapshot_at};
 use crate::pidns::{Namespaces, NsMap};
 use crate::place::{Location, PidView, Place, Problem};
 use crate::proc::{HostProc, Owner};
-use crate::safefs::{self, OpenError};
-use crate::walk::{Found, Unread};
-
-/// Identity and state of a lock file when it was read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileId {
-    pub dev: u64,
-    pub ino: u64,
-    pub size: u64,
-    /// Modification time (seconds, nanoseconds).
-    pub mtime: (i64, i64),
-    /// Hard links: more than one means a holder may have opened it by another name.
-    pub nlink: u64,
-}
-
-impl FileId {
-    pub fn of(meta: &std::fs::Metadata) -> FileId {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            nlink: meta.nlink(),
-        }
-    }
-
-    pub fn of_stat(st: &nix::sys::stat::FileStat) -> FileId {
-        FileId {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            size: st.st_size as u64,
-            mtime: (st.st_mtime, st.st_mtime_nsec),
-            #[allow(clippy::useless_conversion)] // nlink_t is u32 on some targets
-            nlink: u64::from(st.st_nlink),
-        }
-    }
-
-    pub fn mtime_utc(&self) -> DateTime<Utc> {
-        Utc.timestamp_opt(self.mtime.0, self.mtime.1.clamp(0, 999_999_999) as u32)
-            .single()
-            .unwrap_or(DateTime::UNIX_EPOCH)
-    }
-}
-
-/// A lock file as read: its identity and its first [`MAX_PAYLOAD_BYTES`] (+1, to see overflow).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    pub id: FileId,
-    pub content: Vec<u8>,
-}
-
-/// Why a lock file could not be read.
-#[derive(Debug)]
-pub enum ReadError {
-    /// It vanished (released) between listing and reading.
-    Gone,
-    /// It is not a regular file (a symlink, a FIFO, …): never read, never touched.
-    NotRegular(&'static str),
-    Io(std::io::Error),
-}
-
-/// [`snapshot_at`] for a path whose directory is trusted (the caller's own): the file itself is
-/// still never followed nor opened unless regular.
-pub fn snapshot(path: &Path) -> Result<Snapshot, ReadError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or(ReadError::Gone)?;
-    let dir = safefs::operator_dir(dir).map_err(|e| match e {
-        OpenError::Gone => ReadError::Gone,
-        e => ReadError::Io(std::io::Error::other(e.to_string())),
-    })?;
-    snapshot_at(&dir, name)
-}
-
-/// Reads the lock file `name` in the directory `dir` through [`safefs`]: nothing that is not a
-/// regular file is opened, no symlink followed, never more than the payload bound (+1).
-pub fn snapshot_at(dir: &impl AsFd, name: &OsStr) -> Result<Snapshot, ReadError> {
-    let (file, st) = safefs::regular_at(dir, name).map_err(|e| match e {
-        OpenError::Gone => ReadError::Gone,
-        OpenError::NotRegular(what) => ReadError::NotRegular(what),
-        OpenError::TooLarge(_) => ReadError::NotRegular("too large"),
-        OpenError::Io(e) => ReadError::Io(e),
-    })?;
-    let mut content = Vec::with_capacity(256);
-    file.take(MAX_PAYLOAD_BYTES as u64 + 1)
-        .read_to_end(&mut content)
-        .map_err(ReadError::Io)?;
-    Ok(Snapshot {
-        id: FileId::of_stat(&st),
-        content,
-    })
-}
+use crate::walk::Found;
 
 /// How a lock can be acted upon where it lives.
 #[derive(Debug, Clone)]
@@ -147,14 +52,14 @@ pub struct Observed {
     pub session_id: Option<String>,
     pub session_key: Option<String>,
     /// The file as read, or why it was not read (then it is never judged nor touched).
-    pub file: Result<Snapshot, String>,
+    pub file: Result<Snapshot, Unread>,
     pub payload: Payload,
     pub owner: Owner,
     /// Context for the verdict that the owner alone does not carry (e.g. container stopped).
     pub note: Option<String>,
     pub site: Site,
     /// The leftover of an interrupted removal: removed if stale, else put back under its name.
-    pub leftover: Option<crate::walk::Leftover>,
+    pub leftover: Option<Leftover>,
     /// Processes found holding it open (filled in by the holder search, after every read).
     pub holders: Vec<Holder>,
     /// Whether that search could see every possible holder.
@@ -180,27 +85,23 @@ pub fn host_locks(
 ) -> Vec<Observed> {
     let mut out = Vec::with_capacity(found.len());
     let mut place_of = Vec::with_capacity(found.len());
-    for mut f in found {
+    for f in found {
         let place = &places[f.place];
         let path = f.path();
         let sid = f.session_id();
-        let file = match std::mem::replace(&mut f.file, Err(Unread::NotRegular("taken"))) {
-            Ok(s) => Ok(s),
-            Err(Unread::NotRegular(what)) => Err(format!("{what}: not a lock file, left alone")),
-            Err(Unread::Io(e)) => {
-                problems.push(Problem {
-                    location: place.location.clone(),
-                    path: Some(path.clone()),
-                    message: format!("cannot read lock: {e}"),
-                });
-                Err(format!("unreadable: {e}"))
-            }
-        };
+        let file = f.file;
+        if let Err(Unread::Io(e)) = &file {
+            problems.push(Problem {
+                location: place.location.clone(),
+                path: Some(path.clone()),
+                message: format!("cannot read lock: {e}"),
+            });
+        }
         let payload = match &file {
             Ok(s) => Payload::parse(&s.content, s.id.size),
             Err(_) => Payload::default(),
         };
-        let session_key = f.session_key.take();
+        let session_key = f.session_key;
         let rel_dir = f
             .dir
             .strip_prefix(&place.state_dir)
@@ -268,7 +169,7 @@ pub fn host_locks(
     out
 }
 
-fn leftover_note(l: &crate::walk::Leftover) -> String {
+fn leftover_note(l: &Leftover) -> String {
     match &l.original {
         Some(o) => format!(
             "left over from an interrupted removal of {}",
@@ -282,7 +183,7 @@ fn leftover_note(l: &crate::walk::Leftover) -> String {
 pub fn container_locks(
     engine: usize,
     container: &str,
-    listing: &crate::container::Listing,
+    listing: &Listing,
     problems: &mut Vec<Problem>,
 ) -> Vec<Observed> {
     let location = Location::Container(container.to_owned());
@@ -301,7 +202,7 @@ pub fn container_locks(
                 .file
                 .as_ref()
                 .map(|f| f.snapshot())
-                .map_err(|what| format!("{what}: not a lock file, left alone"));
+                .map_err(|what| Unread::NotRegular(what));
             let payload = match &file {
                 Ok(s) => Payload::parse(&s.content, s.id.size),
                 Err(_) => Payload::default(),

@@ -6,15 +6,19 @@
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::errno::Errno;
 
 use crate::lock::{LockKind, classify_name};
-use crate::observe::{ReadError, Snapshot};
+use crate::lockfile::{Leftover, ReadError, Snapshot, Unread, leftover_of, snapshot_at};
 use crate::place::{Location, PidView, Place, Problem};
 use crate::safefs::{self, OpenError};
 use crate::sessions::{MAX_STORE_BYTES, SessionIndex};
@@ -30,14 +34,6 @@ pub struct HostSearch {
     pub explicit: bool,
 }
 
-/// Why a lock file found by the walk was not read.
-#[derive(Debug, Clone)]
-pub enum Unread {
-    /// A symlink, a FIFO, a device, a directory: never opened, never touched.
-    NotRegular(&'static str),
-    Io(String),
-}
-
 /// A lock file found by the walk, and read through its directory's fd.
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -49,8 +45,6 @@ pub struct Found {
     pub dir: PathBuf,
     pub dir_id: (u64, u64),
     pub name: OsString,
-    /// The entry is a symlink (or something else that is not a regular file), by `fstat`.
-    pub not_regular: Option<&'static str>,
     /// The file as read (bounded), or why it was not.
     pub file: Result<Snapshot, Unread>,
     /// Its session key, from the sessions dir's `sessions.json`.
@@ -74,6 +68,71 @@ impl Found {
             None => &self.name,
         };
         crate::lock::session_id(name.to_str()?).map(str::to_owned)
+    }
+}
+
+/// Why a directory of one place, or a session store in it, was not read: the message of the
+/// place's [`Problem`].
+#[derive(Debug)]
+pub enum WalkError {
+    /// Opening or `fstat`ing a directory failed.
+    Read(Errno),
+    /// Opening a directory or a store failed, or what is there is not one.
+    Open(OpenError),
+    /// Listing a directory failed part-way.
+    List(Errno),
+    /// The state dir holds more entries than [`MAX_ENTRIES_PER_PLACE`].
+    TooManyEntries,
+    /// One directory holds more than `limit` of `what` (lock files, agent directories).
+    TooMany { limit: usize, what: &'static str },
+    /// A store larger than [`MAX_STORE_BYTES`].
+    StoreTooLarge,
+    /// The run's store budget ([`MAX_STORE_BYTES_PER_RUN`]) is spent.
+    RunStoreBudget,
+    /// The place's store budget ([`MAX_STORE_BYTES_PER_PLACE`]) is spent.
+    PlaceStoreBudget,
+}
+
+impl fmt::Display for WalkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WalkError::Read(e) => write!(f, "cannot read: {e}"),
+            WalkError::Open(e) => write!(f, "cannot read: {e}"),
+            WalkError::List(e) => write!(f, "cannot list: {e}"),
+            WalkError::TooManyEntries => write!(
+                f,
+                "more than {MAX_ENTRIES_PER_PLACE} directory entries in this state dir: not looked at (the bound per state dir)"
+            ),
+            WalkError::TooMany { limit, what } => write!(
+                f,
+                "more than {limit} {what}: none of them judged (the bound per directory is {limit})"
+            ),
+            WalkError::StoreTooLarge => write!(
+                f,
+                "larger than {}: session keys not shown (the bound per store)",
+                safefs::bytes(MAX_STORE_BYTES)
+            ),
+            WalkError::RunStoreBudget => write!(
+                f,
+                "not read: this run already read {} of session stores (the bound per run); session keys not shown",
+                safefs::bytes(MAX_STORE_BYTES_PER_RUN)
+            ),
+            WalkError::PlaceStoreBudget => write!(
+                f,
+                "not read: this state dir's stores already took {} (the bound per state dir); session keys not shown",
+                safefs::bytes(MAX_STORE_BYTES_PER_PLACE)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WalkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WalkError::Read(e) | WalkError::List(e) => Some(e),
+            WalkError::Open(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -327,7 +386,7 @@ pub fn lock_files(
         Ok(fd) => fd,
         Err(OpenError::Gone) => return,
         Err(e) => {
-            let msg = format!("cannot read: {e}");
+            let msg = WalkError::Open(e).to_string();
             return problem(problems, place.state_dir.clone(), msg);
         }
     };
@@ -344,7 +403,7 @@ pub fn lock_files(
         |_| true,
     ) {
         Ok(n) => n,
-        Err(e) => return problem(problems, agents_path, e),
+        Err(e) => return problem(problems, agents_path, e.to_string()),
     };
     let mut store_left = MAX_STORE_BYTES_PER_PLACE;
     let place_first = found.len();
@@ -359,7 +418,7 @@ pub fn lock_files(
         };
         let keep = |n: &[u8]| classify_name(n).is_some() || leftover_of(n).is_some();
         let (dir_id, names) = match nix::sys::stat::fstat(&sessions)
-            .map_err(|e| format!("cannot read: {e}"))
+            .map_err(WalkError::Read)
             .and_then(|st| {
                 let names = list(
                     &sessions,
@@ -372,7 +431,7 @@ pub fn lock_files(
             }) {
             Ok(x) => x,
             Err(e) => {
-                problem(problems, dir, e);
+                problem(problems, dir, e.to_string());
                 continue;
             }
         };
@@ -385,7 +444,7 @@ pub fn lock_files(
         };
         read_locks(&sessions, &seen, names, found);
         add_session_keys(&sessions, &mut found[first..], &mut store_left, budget)
-            .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e));
+            .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e.to_string()));
         if found.len() - place_first > MAX_LOCKS_PER_PLACE {
             found.truncate(place_first);
             let msg = format!(
@@ -465,11 +524,11 @@ fn read_locks(
                 (kind, Some(l))
             }
         };
-        let file = match crate::observe::snapshot_at(sessions, &name) {
+        let file = match snapshot_at(sessions, &name) {
             Ok(s) => Ok(s),
             Err(ReadError::Gone) => continue, // released while we looked
             Err(ReadError::NotRegular(what)) => Err(Unread::NotRegular(what)),
-            Err(ReadError::Io(e)) => Err(Unread::Io(e.to_string())),
+            Err(ReadError::Io(e)) => Err(Unread::Io(Arc::new(e))),
         };
         found.push(Found {
             place: seen.place,
@@ -477,10 +536,6 @@ fn read_locks(
             kind,
             dir: seen.dir.clone(),
             dir_id: seen.dir_id,
-            not_regular: match &file {
-                Err(Unread::NotRegular(w)) => Some(w),
-                _ => None,
-            },
             name,
             file,
             session_key: None,
@@ -493,19 +548,17 @@ fn read_locks(
 fn list(
     dir: &OwnedFd,
     limit: usize,
-    what: &str,
+    what: &'static str,
     entries_left: &mut usize,
     keep: impl Fn(&[u8]) -> bool,
-) -> Result<Vec<OsString>, String> {
-    let fd = nix::unistd::dup(dir).map_err(|e| format!("cannot read: {e}"))?;
-    let mut d = nix::dir::Dir::from_fd(fd).map_err(|e| format!("cannot read: {e}"))?;
+) -> Result<Vec<OsString>, WalkError> {
+    let fd = nix::unistd::dup(dir).map_err(WalkError::Read)?;
+    let mut d = nix::dir::Dir::from_fd(fd).map_err(WalkError::Read)?;
     let mut out = Vec::new();
     for entry in d.iter() {
-        let entry = entry.map_err(|e| format!("cannot list: {e}"))?;
+        let entry = entry.map_err(WalkError::List)?;
         if *entries_left == 0 {
-            return Err(format!(
-                "more than {MAX_ENTRIES_PER_PLACE} directory entries in this state dir: not looked at (the bound per state dir)"
-            ));
+            return Err(WalkError::TooManyEntries);
         }
         *entries_left -= 1;
         let name = entry.file_name().to_bytes();
@@ -513,9 +566,7 @@ fn list(
             continue;
         }
         if out.len() >= limit {
-            return Err(format!(
-                "more than {limit} {what}: none of them judged (the bound per directory is {limit})"
-            ));
+            return Err(WalkError::TooMany { limit, what });
         }
         out.push(OsStr::from_bytes(name).to_owned());
     }
@@ -530,7 +581,7 @@ fn add_session_keys(
     found: &mut [Found],
     place_left: &mut u64,
     run: &mut Budget,
-) -> Result<(), String> {
+) -> Result<(), WalkError> {
     let ids: Vec<Option<String>> = found.iter().map(|f| f.session_id()).collect();
     let wanted: HashSet<&str> = ids.iter().flatten().map(String::as_str).collect();
     if wanted.is_empty() {
@@ -542,23 +593,14 @@ fn add_session_keys(
         Err(OpenError::Gone | OpenError::NotRegular(_)) => return Ok(()),
         Err(OpenError::TooLarge(_)) => {
             return Err(if limit == MAX_STORE_BYTES {
-                format!(
-                    "larger than {}: session keys not shown (the bound per store)",
-                    safefs::bytes(MAX_STORE_BYTES)
-                )
+                WalkError::StoreTooLarge
             } else if limit == run.store_bytes {
-                format!(
-                    "not read: this run already read {} of session stores (the bound per run); session keys not shown",
-                    safefs::bytes(MAX_STORE_BYTES_PER_RUN)
-                )
+                WalkError::RunStoreBudget
             } else {
-                format!(
-                    "not read: this state dir's stores already took {} (the bound per state dir); session keys not shown",
-                    safefs::bytes(MAX_STORE_BYTES_PER_PLACE)
-                )
+                WalkError::PlaceStoreBudget
             });
         }
-        Err(e) => return Err(format!("cannot read: {e}")),
+        Err(e) => return Err(WalkError::Open(e)),
     };
     *place_left -= bytes.len() as u64;
     run.store_bytes -= bytes.len() as u64;
@@ -570,37 +612,4 @@ fn add_session_keys(
             .map(str::to_owned);
     }
     Ok(())
-}
-
-/// The marker in the private name a lock is renamed to while it is removed.
-pub const REMOVING_MARKER: &str = ".zaki-locks-removing.";
-
-/// A file left by a removal that was killed between its rename and its unlink.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leftover {
-    /// The lock's own name, when the private name holds it (`.<name>.zaki-locks-removing.…`);
-    /// `None` for the hashed names of locks whose names were too long to keep.
-    pub original: Option<OsString>,
-}
-
-/// Recognises a removal's private name: `.<name>.zaki-locks-removing.<pid>.<n>`,
-/// `.zaki-locks-removing.h<hash>.<pid>.<n>` (names too long for the first form) or
-/// `.zaki-locks-removing.<pid>.<inode>` (left by earlier exec removers).
-pub fn leftover_of(name: &[u8]) -> Option<Leftover> {
-    let rest = name.strip_prefix(b".")?;
-    let marker = REMOVING_MARKER.as_bytes();
-    if let Some(hashed) = rest.strip_prefix(&marker[1..]) {
-        // `h<hash>` for a long name; `<pid>.<inode>` from exec removers before names were kept.
-        let ours = hashed.starts_with(b"h") || hashed.first().is_some_and(u8::is_ascii_digit);
-        return ours.then_some(Leftover { original: None });
-    }
-    let at = rest.windows(marker.len()).rposition(|w| w == marker)?;
-    let original = &rest[..at];
-    if classify_name(original).is_none() {
-        // The leftover of removing a leftover again: what counts is the innermost name.
-        return leftover_of(original);
-    }
-    Some(Leftover {
-        original: Some(OsStr::from_bytes(original).to_owned()),
-    })
 }
