@@ -1,4 +1,5 @@
-//! Observing and removing locks inside a container, one exec each way.
+//! The scripts that observe and remove locks inside a container (one exec each way) and the
+//! parsers of what they print. The execs themselves are run by `pipeline` and `remove`.
 //!
 //! The scripts (`src/scripts/*.sh`, shellcheck-clean: tests/scripts.rs) are POSIX `sh` that run
 //! on busybox (the platform's Alpine image), Alpine and Debian: no `ps`, no `jq`, no
@@ -79,10 +80,12 @@ impl RawFile {
 /// Everything one observe exec reported.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
+    /// The container's boot time and clock ticks, which date its processes' start times.
     pub clock: Option<Clock>,
     pub locks: Vec<RawLock>,
     /// Paths that are symlinked directories (not followed) or unreadable directories.
     pub problems: Vec<(String, &'static str)>,
+    /// The pids the locks name, as the script found them in `/proc` (see [`Listing::owner`]).
     pub owners: HashMap<u64, Owner>,
     /// Session stores of the sessions dirs that hold transcript locks, by dir.
     pub stores: HashMap<String, SessionIndex>,

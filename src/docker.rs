@@ -223,10 +223,9 @@ pub struct Details {
     pub started_at: Option<String>,
 }
 
-/// A container event (`start`, `restart`, …).
+/// A container's `start` or `restart` event.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub action: String,
     pub name: String,
     /// When the engine saw it (Unix time, nanoseconds).
     pub time_nano: Option<i64>,
@@ -257,7 +256,6 @@ impl Engine {
             let e = e.map_err(api)?;
             let actor = e.actor.unwrap_or_default();
             Ok(Event {
-                action: e.action.unwrap_or_default(),
                 name: actor
                     .attributes
                     .unwrap_or_default()

@@ -11,7 +11,6 @@ use std::fmt;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,16 +32,6 @@ pub struct FileId {
 }
 
 impl FileId {
-    pub fn of(meta: &std::fs::Metadata) -> FileId {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            nlink: meta.nlink(),
-        }
-    }
-
     pub fn of_stat(st: &nix::sys::stat::FileStat) -> FileId {
         FileId {
             dev: st.st_dev,
