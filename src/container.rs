@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::holders::{Holder, Visibility};
-use crate::lock::{LockKind, classify_name};
-use crate::lockfile::{FileId, Leftover, Outcome, Snapshot, leftover_of};
+use crate::lock::LockKind;
+use crate::lockfile::{FileId, Leftover, Outcome, Snapshot, recognise};
 use crate::proc::{Clock, Owner, facts};
 use crate::sessions::SessionIndex;
 
@@ -308,16 +308,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                 let path = unhex_str(hexpath.unwrap_or(""))?;
                 let name = path.rsplit('/').next().unwrap_or("");
                 // A lock, or the leftover of an interrupted removal (judged like its lock).
-                let leftover = leftover_of(name.as_bytes());
-                let Some(lock_kind) = classify_name(name.as_bytes()).or_else(|| {
-                    let l = leftover.as_ref()?;
-                    Some(
-                        l.original
-                            .as_ref()
-                            .and_then(|o| classify_name(o.as_encoded_bytes()))
-                            .unwrap_or(LockKind::Transcript),
-                    )
-                }) else {
+                let Some((lock_kind, leftover)) = recognise(name.as_bytes()) else {
                     return Err(ParseError::UnexpectedFile(path));
                 };
                 let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();

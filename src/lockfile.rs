@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::lock::{MAX_PAYLOAD_BYTES, classify_name};
+use crate::lock::{LockKind, MAX_PAYLOAD_BYTES, classify_name};
 use crate::safefs::{self, OpenError};
 
 /// Identity and state of a lock file when it was read.
@@ -194,9 +194,59 @@ pub fn leftover_of(name: &[u8]) -> Option<Leftover> {
     })
 }
 
+/// What a directory entry's name makes it: a lock of some kind, or the leftover of an
+/// interrupted removal, judged like the lock it was (a hashed leftover, whose name was not
+/// kept, like a transcript's). A name that is a lock's is a lock, never a leftover. `None` for
+/// everything the tool must never touch. The walk and the container listing both decide here.
+pub fn recognise(name: &[u8]) -> Option<(LockKind, Option<Leftover>)> {
+    if let Some(kind) = classify_name(name) {
+        return Some((kind, None));
+    }
+    let leftover = leftover_of(name)?;
+    let kind = leftover
+        .original
+        .as_ref()
+        .and_then(|o| classify_name(o.as_bytes()))
+        .unwrap_or(LockKind::Transcript);
+    Some((kind, Some(leftover)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognised_names() {
+        assert_eq!(
+            recognise(b"a.jsonl.lock"),
+            Some((LockKind::Transcript, None))
+        );
+        assert_eq!(
+            recognise(b"sessions.json.lock"),
+            Some((LockKind::Store, None))
+        );
+        let store = b".sessions.json.lock.zaki-locks-removing.1.2";
+        let original = Some(OsString::from("sessions.json.lock"));
+        assert_eq!(
+            recognise(store),
+            Some((LockKind::Store, Some(Leftover { original })))
+        );
+        let hashed = b".zaki-locks-removing.h0123456789abcdef.1.2";
+        assert_eq!(
+            recognise(hashed),
+            Some((LockKind::Transcript, Some(Leftover { original: None })))
+        );
+        // Named like a lock: a lock, whatever its name holds.
+        let both = b".a.jsonl.lock.zaki-locks-removing.1.2.jsonl.lock";
+        assert_eq!(recognise(both), Some((LockKind::Transcript, None)));
+        for not in [
+            &b"a.jsonl"[..],
+            b"sessions.json",
+            b".x.zaki-locks-removing.1.2",
+        ] {
+            assert_eq!(recognise(not), None);
+        }
+    }
 
     #[test]
     fn leftover_names() {

@@ -242,3 +242,82 @@ pub fn container_locks(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> String {
+        s.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn a_containers_listing_becomes_observed_locks() {
+        let dir = "/h/.openclaw/agents/main/sessions";
+        let payload = r#"{"pid": 7}"#;
+        let out = format!(
+            "zaki-locks 1\nstate {}\ndir 1 2 {}\nlock {} 1700000000 88 2049 {}\ndata {}\nlink {}\nlock 0 1 89 2049 {}\ndata \nstore {}\ndata {}\nsymlink {}\npid 7 gone\nfds\nend\n",
+            hex("/h/.openclaw"),
+            hex(dir),
+            payload.len(),
+            hex(&format!("{dir}/abc.jsonl.lock")),
+            hex(payload),
+            hex(&format!("{dir}/x.jsonl.lock")),
+            hex(&format!("{dir}/.abc.jsonl.lock.zaki-locks-removing.5.6")),
+            hex(dir),
+            hex(r#"{"agent:main:openai-user:42":{"sessionId":"abc"}}"#),
+            hex("/h/.openclaw/agents/other"),
+        );
+        let listing = crate::container::parse_listing(&out).unwrap();
+        let mut problems = Vec::new();
+        let o = container_locks(3, "zaki-user-1", &listing, &mut problems);
+        assert_eq!(o.len(), 3);
+
+        let lock = &o[0];
+        assert_eq!(lock.location, Location::Container("zaki-user-1".into()));
+        assert_eq!(lock.path, Path::new(dir).join("abc.jsonl.lock"));
+        assert_eq!(
+            (lock.agent.as_str(), lock.kind),
+            ("main", LockKind::Transcript)
+        );
+        assert_eq!(lock.session_id.as_deref(), Some("abc"));
+        assert_eq!(
+            lock.session_key.as_deref(),
+            Some("agent:main:openai-user:42")
+        );
+        let snap = lock.file.as_ref().unwrap();
+        assert_eq!((snap.id.ino, snap.id.mtime), (88, (1700000000, 0)));
+        assert_eq!((lock.payload.pid, &lock.owner), (Some(7), &Owner::Gone));
+        assert!(lock.visibility.is_complete() && lock.holders.is_empty());
+        assert!(matches!(
+            &lock.site,
+            Site::Container { engine: 3, container, state_dir, dir_id: (1, 2) }
+                if container == "zaki-user-1" && state_dir == "/h/.openclaw"
+        ));
+
+        let link = &o[1];
+        let why = link.file.as_ref().unwrap_err();
+        assert_eq!(why.to_string(), "a symlink: not a lock file, left alone");
+        assert_eq!((link.payload.pid, &link.owner), (None, &Owner::Gone));
+
+        let leftover = &o[2];
+        assert_eq!(
+            leftover.note.as_deref(),
+            Some("left over from an interrupted removal of abc.jsonl.lock")
+        );
+        assert_eq!(
+            leftover
+                .leftover
+                .as_ref()
+                .and_then(|l| l.original.as_deref()),
+            Some(std::ffi::OsStr::new("abc.jsonl.lock"))
+        );
+
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0].path.as_deref(),
+            Some(Path::new("/h/.openclaw/agents/other"))
+        );
+        assert_eq!(problems[0].message, "is a symlink: not followed");
+    }
+}

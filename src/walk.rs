@@ -17,8 +17,8 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
-use crate::lock::{LockKind, classify_name};
-use crate::lockfile::{Leftover, ReadError, Snapshot, Unread, leftover_of, snapshot_at};
+use crate::lock::LockKind;
+use crate::lockfile::{Leftover, ReadError, Snapshot, Unread, recognise, snapshot_at};
 use crate::place::{Location, PidView, Place, Problem};
 use crate::safefs::{self, OpenError};
 use crate::sessions::{MAX_STORE_BYTES, SessionIndex};
@@ -416,7 +416,7 @@ pub fn lock_files(
         let Some(sessions) = open_below(&agent_fd, dir.clone(), place, problems) else {
             continue;
         };
-        let keep = |n: &[u8]| classify_name(n).is_some() || leftover_of(n).is_some();
+        let keep = |n: &[u8]| recognise(n).is_some();
         let (dir_id, names) = match nix::sys::stat::fstat(&sessions)
             .map_err(WalkError::Read)
             .and_then(|st| {
@@ -509,20 +509,8 @@ fn read_locks(
     found: &mut Vec<Found>,
 ) {
     for name in names {
-        let bytes = name.as_bytes();
-        let (kind, leftover) = match classify_name(bytes) {
-            Some(k) => (k, None),
-            None => {
-                let Some(l) = leftover_of(bytes) else {
-                    continue;
-                };
-                let kind = l
-                    .original
-                    .as_ref()
-                    .and_then(|o| classify_name(o.as_bytes()))
-                    .unwrap_or(LockKind::Transcript);
-                (kind, Some(l))
-            }
+        let Some((kind, leftover)) = recognise(name.as_bytes()) else {
+            continue;
         };
         let file = match snapshot_at(sessions, &name) {
             Ok(s) => Ok(s),
@@ -574,6 +562,21 @@ fn list(
     Ok(out)
 }
 
+/// How many bytes of one store may be read with `place_left` and `run_left` still to spend,
+/// and the error for a store past that: the tightest bound names itself (the per-store bound
+/// first, then the run's).
+fn store_bound(place_left: u64, run_left: u64) -> (u64, WalkError) {
+    let limit = MAX_STORE_BYTES.min(place_left).min(run_left);
+    let error = if limit == MAX_STORE_BYTES {
+        WalkError::StoreTooLarge
+    } else if limit == run_left {
+        WalkError::RunStoreBudget
+    } else {
+        WalkError::PlaceStoreBudget
+    };
+    (limit, error)
+}
+
 /// Fills in the session keys of the transcript locks just found in one sessions dir, from its
 /// `sessions.json`, within the place's and the run's store budgets. An error names the bound.
 fn add_session_keys(
@@ -587,19 +590,11 @@ fn add_session_keys(
     if wanted.is_empty() {
         return Ok(());
     }
-    let limit = MAX_STORE_BYTES.min(*place_left).min(run.store_bytes);
+    let (limit, too_large) = store_bound(*place_left, run.store_bytes);
     let bytes = match safefs::read_at(sessions, OsStr::new("sessions.json"), limit) {
         Ok((b, _)) => b,
         Err(OpenError::Gone | OpenError::NotRegular(_)) => return Ok(()),
-        Err(OpenError::TooLarge(_)) => {
-            return Err(if limit == MAX_STORE_BYTES {
-                WalkError::StoreTooLarge
-            } else if limit == run.store_bytes {
-                WalkError::RunStoreBudget
-            } else {
-                WalkError::PlaceStoreBudget
-            });
-        }
+        Err(OpenError::TooLarge(_)) => return Err(too_large),
         Err(e) => return Err(WalkError::Open(e)),
     };
     *place_left -= bytes.len() as u64;
@@ -612,4 +607,66 @@ fn add_session_keys(
             .map(str::to_owned);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tightest_store_bound_names_itself() {
+        let (limit, e) = store_bound(MAX_STORE_BYTES_PER_PLACE, MAX_STORE_BYTES_PER_RUN);
+        assert_eq!(limit, MAX_STORE_BYTES);
+        assert_eq!(
+            e.to_string(),
+            "larger than 64 MiB: session keys not shown (the bound per store)"
+        );
+        let (limit, e) = store_bound(10, MAX_STORE_BYTES_PER_RUN);
+        assert_eq!(limit, 10);
+        assert!(matches!(e, WalkError::PlaceStoreBudget), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "not read: this state dir's stores already took 64 MiB (the bound per state dir); session keys not shown"
+        );
+        for (place, run) in [(10, 5), (5, 5)] {
+            let (limit, e) = store_bound(place, run);
+            assert_eq!(limit, 5);
+            assert_eq!(
+                e.to_string(),
+                "not read: this run already read 512 MiB of session stores (the bound per run); session keys not shown"
+            );
+        }
+    }
+
+    #[test]
+    fn listing_a_dir_is_bounded_and_sorted() {
+        let tmp = tempfile::tempdir().unwrap();
+        for n in ["c.jsonl.lock", "a.jsonl.lock", "notes.txt", "b.jsonl.lock"] {
+            fs::write(tmp.path().join(n), b"").unwrap();
+        }
+        let dir = safefs::operator_dir(tmp.path()).unwrap();
+        let locks = |n: &[u8]| recognise(n).is_some();
+        let mut left = 100;
+        let names = list(&dir, 3, "lock files", &mut left, locks).unwrap();
+        assert_eq!(names, ["a.jsonl.lock", "b.jsonl.lock", "c.jsonl.lock"]);
+        assert_eq!(left, 100 - 6, "every entry counts, `.` and `..` too");
+        let e = list(&dir, 2, "lock files", &mut 100, locks).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "more than 2 lock files: none of them judged (the bound per directory is 2)"
+        );
+        let e = list(&dir, 3, "lock files", &mut 5, locks).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "more than 2000000 directory entries in this state dir: not looked at (the bound per state dir)"
+        );
+    }
+
+    #[test]
+    fn zaki_users() {
+        assert_eq!(zaki_user(Path::new("/u/user-42/.openclaw")), Some("42"));
+        assert_eq!(zaki_user(Path::new("/u/user-/.openclaw")), None);
+        assert_eq!(zaki_user(Path::new("/root/.openclaw")), None);
+        assert_eq!(zaki_user(Path::new("/u/user-42/state")), None);
+    }
 }
