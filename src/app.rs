@@ -1,39 +1,39 @@
 //! The commands, each one pass through the pipeline:
 //! find places → observe locks and owners → judge → act → report.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use chrono::Utc;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
-use crate::cli::{CleanArgs, CleanFormat, Cli, Command, LogFormat, ScanArgs, ScanFormat};
+use crate::config::{self, CleanOutput, Config, ScanOutput};
 use crate::exit_codes::Exit;
-use crate::output;
-use crate::pipeline::{look, policy, record, runtime};
+use crate::output::{self, LogStyle};
+use crate::pipeline::{look, record, runtime};
+use crate::policy::Status;
 use crate::report::{Action, LockRecord, Report};
 use crate::runlock::{self, Busy};
 
-pub fn run(cli: Cli) -> Result<ExitCode> {
-    let colour = cli.color.enabled();
-    let exit = match cli.command {
-        Command::Scan(args) => scan(args, colour)?,
-        Command::Clean(args) => clean(args)?,
-        Command::Completions { shell } => {
+pub fn run(config: Config) -> Result<ExitCode> {
+    let exit = match config {
+        Config::Scan(c) => scan(c)?,
+        Config::Clean(c) => clean(c)?,
+        Config::Completions(shell) => {
             print_bytes(&crate::docs::completion(shell))?;
             Exit::Success
         }
-        Command::Man { page } => man(page.as_deref())?,
-        Command::Probe(args) => crate::probe::run(args)?,
-        Command::Watch(args) => crate::watch::run(args)?,
+        Config::Man(page) => man(page.as_deref())?,
+        Config::Probe(c) => crate::probe::run(&c)?,
+        Config::Watch(c) => crate::watch::run(c)?,
     };
     Ok(exit.into())
 }
 
-fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
+fn scan(args: config::Scan) -> Result<Exit> {
     let started = Instant::now();
-    let policy = policy(&args.judge)?;
+    let policy = args.policy;
     let rt = runtime()?;
     let now = Utc::now();
     let seen = look(&args.places, &policy, now, &rt);
@@ -65,24 +65,17 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
     let held_over = args.held_over.map(|h| h.threshold(None).as_secs_f64());
     let is_held_over = |r: &LockRecord| {
         args.held_over.is_some_and(|h| {
-            !r.stale
-                && r.owner_state == crate::policy::OwnerState::Alive
-                && precise_age(r, now).is_some_and(|a| a > h.threshold(r.max_hold_ms).as_secs_f64())
+            h.exceeded(r.status, r.owner_state, precise_age(r, now), r.max_hold_ms)
         })
     };
-    // Wedged locks (held open past their max hold) count as held over whatever the threshold.
-    let n_held_over = report
-        .locks
-        .iter()
-        .filter(|r| is_held_over(r) || r.wedged)
-        .count();
+    let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
     // An orphan turn claim (OpenClaw 2026.8+) blocks its session as surely as a stale lock.
     let any_stale = report.summary.stale > 0 || report.summary.orphan_claims > 0;
     let success = report.errors.is_empty();
 
     // Metrics describe everything seen; the filters below only shape what is listed.
     let metrics =
-        (args.metrics_file.is_some() || args.format == ScanFormat::Prometheus).then(|| {
+        (args.metrics_file.is_some() || args.output == ScanOutput::Prometheus).then(|| {
             crate::metrics::run(
                 &report,
                 &crate::metrics::RunFacts {
@@ -98,22 +91,22 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
         });
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
     report.locks.retain(|r| {
-        (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r) || r.wedged)
+        (!args.stale_only || r.status == Status::Stale) && (held_over.is_none() || is_held_over(r))
     });
     report_problems(&report);
-    match args.format {
-        ScanFormat::Json => print_line(&output::json(&report))?,
-        ScanFormat::Prometheus => print_bytes(metrics.unwrap_or_default().as_bytes())?,
-        ScanFormat::Table => {
+    match args.output {
+        ScanOutput::Json => print_line(&output::json(&report))?,
+        ScanOutput::Prometheus => print_bytes(metrics.unwrap_or_default().as_bytes())?,
+        ScanOutput::Table(style) => {
             if !report.locks.is_empty() {
                 print_line(&output::table(
                     &report.locks,
-                    colour,
-                    args.full_paths,
-                    output::terminal_width(),
+                    style.colour,
+                    style.full_paths,
+                    style.columns,
                 ))?;
             }
-            if let Some(t) = crate::turns::table(&report.places, colour, output::terminal_width()) {
+            if let Some(t) = crate::turns::table(&report.places, style.colour, style.columns) {
                 print_line(&t)?;
             }
             let mut line = output::summary_line(
@@ -127,11 +120,11 @@ fn scan(args: ScanArgs, colour: bool) -> Result<Exit> {
                 &report.places,
             ));
             match args.held_over {
-                Some(crate::cli::HeldOver::After(t)) => line.push_str(&format!(
+                Some(crate::policy::HeldOver::After(t)) => line.push_str(&format!(
                     "; {n_held_over} held over {}",
                     humantime::format_duration(t)
                 )),
-                Some(crate::cli::HeldOver::MaxHold) => {
+                Some(crate::policy::HeldOver::MaxHold) => {
                     line.push_str(&format!("; {n_held_over} held over their max hold"))
                 }
                 None => {}
@@ -176,31 +169,16 @@ fn write_metrics(path: Option<&std::path::Path>, text: Option<&str>) -> bool {
     }
 }
 
-fn clean(args: CleanArgs) -> Result<Exit> {
+fn clean(args: config::Clean) -> Result<Exit> {
     let started = Instant::now();
-    let policy = policy(&args.judge)?;
-    let _run_lock = if args.dry_run {
-        None
-    } else {
-        let path = args.run_lock.clone().unwrap_or_else(runlock::default_path);
-        match runlock::acquire(&path, args.wait) {
+    let policy = args.policy;
+    let _run_lock = match &args.run_lock {
+        None => None,
+        Some(at) => match runlock::acquire(&at.path, at.wait) {
             Ok(l) => Some(l),
-            Err(Busy::Held(holder)) => return step_aside(&args, &path, &holder, started),
-            Err(Busy::NotOurs(why)) => {
-                return Err(eyre!(
-                    "the run lock {} {why} (choose another with --run-lock PATH)",
-                    path.display()
-                ));
-            }
-            Err(Busy::Io(e)) => {
-                return Err(e).wrap_err_with(|| {
-                    format!(
-                        "cannot open the run lock {} (choose another with --run-lock PATH)",
-                        path.display()
-                    )
-                });
-            }
-        }
+            Err(Busy::Held(holder)) => return step_aside(&args, at, &holder, started),
+            Err(other) => return Err(run_lock_error(&at.path, other)),
+        },
     };
 
     let rt = runtime()?;
@@ -210,21 +188,15 @@ fn clean(args: CleanArgs) -> Result<Exit> {
         &policy,
         args.dry_run,
     ));
-    let style = match args.log_format {
-        LogFormat::Auto if std::io::stdout().is_terminal() => LogFormat::Human,
-        LogFormat::Auto => LogFormat::Kv,
-        other => other,
-    };
     // OpenClaw 2026.8+: orphan turn claims, fixed by a restart (opt-in) or named with the fix.
-    report.restarts = if args.restart_orphaned && !args.dry_run {
-        let text = args.format == CleanFormat::Text;
+    report.restarts = if let Some(min_uptime) = args.restart_orphaned {
         rt.block_on(crate::remedy::restart_orphaned(
             &args.places,
             &policy,
-            args.restart_min_uptime,
+            min_uptime,
             &report.places,
             |r| {
-                if text {
+                if let CleanOutput::Text(style) = args.output {
                     let _ = print_line(&crate::remedy::line(style, r));
                 }
             },
@@ -256,16 +228,16 @@ fn clean(args: CleanArgs) -> Result<Exit> {
         )
     });
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
-    match args.format {
-        CleanFormat::Json => {
+    match args.output {
+        CleanOutput::Json => {
             report_problems(&report);
             print_line(&output::json(&report))?
         }
-        CleanFormat::Text => {
+        CleanOutput::Text(style) => {
             let mut out = String::new();
             for r in &report.locks {
                 let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
-                let changed = r.action == Action::Kept && r.stale;
+                let changed = r.action == Action::Kept && r.status == Status::Stale;
                 if loud || (!args.quiet && (changed || r.action == Action::Skipped)) {
                     out.push_str(&output::log_line(style, r));
                     out.push('\n');
@@ -280,7 +252,7 @@ fn clean(args: CleanArgs) -> Result<Exit> {
                     args.dry_run,
                     started.elapsed().as_secs_f64(),
                 ));
-                if style == LogFormat::Human {
+                if style == LogStyle::Human {
                     out.push_str(&crate::turns::sqlite_summary(
                         &report.summary,
                         &report.places,
@@ -289,13 +261,13 @@ fn clean(args: CleanArgs) -> Result<Exit> {
                 out.push('\n');
             }
             // With --restart-orphaned each line was printed as it happened.
-            if !args.restart_orphaned || args.dry_run {
+            if args.restart_orphaned.is_none() {
                 for r in &report.restarts {
                     out.push_str(&crate::remedy::line(style, r));
                     out.push('\n');
                 }
             }
-            if style == LogFormat::Human {
+            if style == LogStyle::Human {
                 report_problems(&report);
             } else {
                 for w in &report.warnings {
@@ -322,8 +294,8 @@ fn clean(args: CleanArgs) -> Result<Exit> {
 /// and still write the metrics (`zaki_locks_stepped_aside 1`; see `metrics::stepped_aside`)
 /// so that the clean's last-success time does not go stale while a watch does the job.
 fn step_aside(
-    args: &CleanArgs,
-    path: &std::path::Path,
+    args: &config::Clean,
+    at: &config::RunLock,
     holder: &runlock::Holder,
     started: Instant,
 ) -> Result<Exit> {
@@ -343,20 +315,20 @@ fn step_aside(
     };
     let message = format!(
         "the run lock {} is held by {holder}: stepped aside after {}, nothing was removed ({advice})",
-        path.display(),
-        humantime::format_duration(args.wait)
+        at.path.display(),
+        humantime::format_duration(at.wait)
     );
     let mut report = Report::new(
         "clean",
         Utc::now(),
-        policy(&args.judge)?.stale_after.num_seconds(),
+        args.policy.stale_after.num_seconds(),
         args.dry_run,
         0,
         Vec::new(),
         Vec::new(),
     );
     report.stepped_aside = Some(crate::report::SteppedAside {
-        run_lock: path.display().to_string(),
+        run_lock: at.path.display().to_string(),
         pid: holder.pid,
         command: holder.command.clone(),
         message: message.clone(),
@@ -371,12 +343,31 @@ fn step_aside(
         ),
         None => true,
     };
-    match args.format {
-        CleanFormat::Json => print_line(&output::json(&report))?,
-        CleanFormat::Text if !args.quiet => eprintln!("zaki-locks: clean: {message}"),
-        CleanFormat::Text => {}
+    match args.output {
+        CleanOutput::Json => print_line(&output::json(&report))?,
+        CleanOutput::Text(_) if !args.quiet => eprintln!("zaki-locks: clean: {message}"),
+        CleanOutput::Text(_) => {}
     }
     Ok(Exit::partial_if(!written))
+}
+
+/// Why the run lock could not be taken, when no one holds it: the file is not ours, or cannot
+/// be opened. Shared by `clean` and `watch`.
+pub(crate) fn run_lock_error(path: &std::path::Path, busy: Busy) -> color_eyre::Report {
+    match busy {
+        Busy::Held(holder) => eyre!(
+            "the run lock {} is held by {holder} (stop it, or use another --run-lock)",
+            path.display()
+        ),
+        Busy::NotOurs(why) => eyre!(
+            "the run lock {} {why} (choose another with --run-lock PATH)",
+            path.display()
+        ),
+        Busy::Io(e) => color_eyre::Report::new(e).wrap_err(format!(
+            "cannot open the run lock {} (choose another with --run-lock PATH)",
+            path.display()
+        )),
+    }
 }
 
 fn man(page: Option<&str>) -> Result<Exit> {

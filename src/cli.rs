@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::output::ColorChoice;
+use crate::policy::{HeldOver, MIN_SAFE_THRESHOLD};
 
 fn exit_codes(command: &str) -> String {
     crate::exit_codes::help_text(crate::exit_codes::table(command))
@@ -16,7 +16,7 @@ fn exit_codes(command: &str) -> String {
 fn main_after_help() -> String {
     let mut env = String::from("Environment:");
     let mut width = env.len();
-    for name in crate::docs::environment_names() {
+    for name in environment_names() {
         if width + name.len() + 2 > 80 {
             env.push_str("\n ");
             width = 1;
@@ -32,6 +32,25 @@ fn main_after_help() -> String {
     )
 }
 
+/// The environment variables the man pages describe, for `--help`.
+pub fn environment_names() -> Vec<&'static str> {
+    ENVIRONMENT
+        .split("\n\n")
+        .filter_map(|p| p.strip_prefix("* ")?.split_once(':').map(|(n, _)| n))
+        .collect()
+}
+
+/// The ENVIRONMENT section of the man pages: one `* NAME: text` paragraph per variable.
+pub const ENVIRONMENT: &str = "\
+* NO_COLOR: when set and not empty, no colour (--color auto).\n\n\
+* DOCKER_HOST: the Docker engine to ask when --docker-host is not given (unix:///path or \
+tcp://host:port); default unix:///var/run/docker.sock. An engine that cannot be reached makes \
+the run exit 1.\n\n\
+* DOCKER_TLS_VERIFY: when set, talk TLS to a tcp:// engine.\n\n\
+* DOCKER_CERT_PATH: where the TLS certificates are (ca.pem, cert.pem, key.pem).\n\n\
+* OPENCLAW_STATE_DIR: one more default state dir on the host (as OpenClaw itself reads it).\n\n\
+* ZAKI_LOCKS_RUN_LOCK: the run lock's path (--run-lock).";
+
 const ABOUT: &str = "Find and safely remove stuck OpenClaw session locks";
 
 const LONG_ABOUT: &str = "\
@@ -43,6 +62,15 @@ restarts, the lock stays behind and the session answers \"session busy\" until t
 30 minutes old. zaki-locks judges every lock the way OpenClaw does (missing-pid, dead-pid, \
 recycled-pid, invalid-createdAt, too-old), stricter about what a live owner is, and removes \
 only locks that are stale and unchanged since they were judged.";
+
+/// `--color`: whether to colour human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -349,27 +377,6 @@ fn parse_docker_host(s: &str) -> Result<String, String> {
     }
 }
 
-/// `--held-over`: a fixed threshold, or each lock's own max hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeldOver {
-    After(Duration),
-    /// The payload's `maxHoldMs`, else OpenClaw's default max hold.
-    MaxHold,
-}
-
-/// OpenClaw's default max hold, for locks whose payload names none.
-pub const DEFAULT_MAX_HOLD: Duration = Duration::from_secs(300);
-
-impl HeldOver {
-    /// The threshold for a lock with this `maxHoldMs`.
-    pub fn threshold(self, max_hold_ms: Option<u64>) -> Duration {
-        match self {
-            HeldOver::After(d) => d,
-            HeldOver::MaxHold => max_hold_ms.map_or(DEFAULT_MAX_HOLD, Duration::from_millis),
-        }
-    }
-}
-
 fn parse_held_over(s: &str) -> Result<HeldOver, String> {
     if s == "max-hold" {
         return Ok(HeldOver::MaxHold);
@@ -526,9 +533,6 @@ pub struct WatchArgs {
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 }
-
-/// OpenClaw's own watchdog releases a lock after 5 minutes: a live owner may hold one that long.
-pub const MIN_SAFE_THRESHOLD: Duration = Duration::from_secs(300);
 
 impl Cli {
     /// Checks that clap cannot express (across options); a failure is a usage error (exit 2).

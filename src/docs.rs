@@ -73,7 +73,7 @@ fn render(cmd: clap::Command, sub: Option<&str>) -> Vec<u8> {
         }
         let name = sub.unwrap_or(BIN);
         out.extend_from_slice(exit_status(name).as_bytes());
-        out.extend_from_slice(section("ENVIRONMENT", ENVIRONMENT).as_bytes());
+        out.extend_from_slice(section("ENVIRONMENT", crate::cli::ENVIRONMENT).as_bytes());
         out.extend_from_slice(section("FILES", FILES).as_bytes());
         out.extend_from_slice(examples(name).as_bytes());
         out.extend_from_slice(see_also(sub).as_bytes());
@@ -288,24 +288,6 @@ const MAIN_SECTIONS: [(&str, &str); 4] = [
     ),
 ];
 
-/// The environment variables the man pages describe, for `--help`.
-pub fn environment_names() -> Vec<&'static str> {
-    ENVIRONMENT
-        .split("\n\n")
-        .filter_map(|p| p.strip_prefix("* ")?.split_once(':').map(|(n, _)| n))
-        .collect()
-}
-
-const ENVIRONMENT: &str = "\
-* NO_COLOR: when set and not empty, no colour (--color auto).\n\n\
-* DOCKER_HOST: the Docker engine to ask when --docker-host is not given (unix:///path or \
-tcp://host:port); default unix:///var/run/docker.sock. An engine that cannot be reached makes \
-the run exit 1.\n\n\
-* DOCKER_TLS_VERIFY: when set, talk TLS to a tcp:// engine.\n\n\
-* DOCKER_CERT_PATH: where the TLS certificates are (ca.pem, cert.pem, key.pem).\n\n\
-* OPENCLAW_STATE_DIR: one more default state dir on the host (as OpenClaw itself reads it).\n\n\
-* ZAKI_LOCKS_RUN_LOCK: the run lock's path (--run-lock).";
-
 const FILES: &str = "\
 * /root/.openclaw: a default state dir (host gateway).\n\n\
 * /var/zaki-platform/users: the default dir of user-<id>/.openclaw state dirs, each \
@@ -380,7 +362,7 @@ mod tests {
     #[test]
     fn help_names_every_variable() {
         assert_eq!(
-            environment_names(),
+            crate::cli::environment_names(),
             [
                 "NO_COLOR",
                 "DOCKER_HOST",

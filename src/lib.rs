@@ -8,6 +8,7 @@
 pub mod app;
 pub mod claims;
 pub mod cli;
+pub mod config;
 pub mod container;
 pub mod docker;
 pub mod docs;
@@ -20,6 +21,7 @@ pub mod interrupt;
 pub mod lock;
 pub mod lockfile;
 pub mod metrics;
+mod names;
 pub mod observe;
 pub mod output;
 pub mod pidns;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use zaki_locks::{app, cli::Cli, exit_codes};
+use zaki_locks::{app, cli::Cli, config, exit_codes};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -10,7 +10,8 @@ fn main() -> ExitCode {
     }
     // Panics still get color-eyre's report; ordinary errors are printed as one line below.
     let _ = color_eyre::install();
-    match app::run(cli) {
+    let config = config::resolve(cli, &config::Env::read());
+    match app::run(config) {
         Ok(code) => code,
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();

@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use crate::place::Location;
+use crate::policy::{OwnerState, Status};
 use crate::probe::{Outcome, ProbeReport};
 use crate::report::{Action, Report};
 
@@ -101,10 +102,10 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
         }
     }
     for l in &report.locks {
-        let state = match (l.action, l.stale) {
-            (Action::Skipped, _) if l.reasons.is_empty() => "skipped",
-            (_, true) => "stale",
-            _ => "held",
+        let state = match l.status {
+            Status::Unjudged => "skipped",
+            Status::Stale => "stale",
+            Status::Held | Status::Wedged => "held",
         };
         *by.entry((kind(&l.location), state)).or_default() += 1;
     }
@@ -136,7 +137,7 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     let unknown = report
         .locks
         .iter()
-        .filter(|l| l.owner_state == crate::policy::OwnerState::Unknown && l.pid.is_some())
+        .filter(|l| l.owner_state == OwnerState::Unknown && l.pid.is_some())
         .count();
     t.gauge(
         "zaki_locks_owner_unknown_locks",
@@ -161,7 +162,7 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     let oldest = report
         .locks
         .iter()
-        .filter(|l| !l.stale && l.owner_state == crate::policy::OwnerState::Alive)
+        .filter(|l| l.status != Status::Stale && l.owner_state == OwnerState::Alive)
         .filter_map(|l| l.age_seconds)
         .max()
         .unwrap_or(0);

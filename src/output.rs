@@ -1,35 +1,21 @@
 //! Rendering reports for people (a table, one line per action) and for programs (JSON).
 
-use std::io::IsTerminal;
-
 use chrono::TimeDelta;
 
-use crate::cli::LogFormat;
 use crate::escape;
-use crate::policy::OwnerState;
+use crate::policy::{OwnerState, Status};
 use crate::report::{Action, LockRecord, Report, Summary};
 use crate::units::short_duration;
 
-/// `--color`: whether to colour human output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
-    /// Colour when stdout is a terminal and `NO_COLOR` is not set.
-    Auto,
-    Always,
-    Never,
-}
-
-impl ColorChoice {
-    pub fn enabled(self) -> bool {
-        match self {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stdout().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
-        }
-    }
+/// The shape of log lines, `--log-format` resolved (auto is decided by `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStyle {
+    /// Sentences for people.
+    Human,
+    /// `ts=… action=…` key=value pairs.
+    Kv,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The colour of a status word.
@@ -41,15 +27,19 @@ enum Color {
     Magenta,
 }
 
+/// The STATUS column: what was done to the lock when something was, else what it is.
 fn status(r: &LockRecord) -> (&'static str, Color) {
-    match r.action {
-        Action::Removed => ("removed", Color::Red),
-        Action::WouldRemove => ("would-remove", Color::Yellow),
-        Action::Skipped => ("skipped", Color::Magenta),
-        Action::Kept if r.stale => ("stale", Color::Red),
-        Action::Kept if r.wedged => ("wedged", Color::Red),
-        Action::Kept => ("held", Color::Green),
-    }
+    let colour = match (r.action, r.status) {
+        (Action::WouldRemove, _) => Color::Yellow,
+        (Action::Skipped, _) => Color::Magenta,
+        (Action::Removed, _) | (Action::Kept, Status::Stale | Status::Wedged) => Color::Red,
+        (Action::Kept, Status::Held | Status::Unjudged) => Color::Green,
+    };
+    let word = match r.action {
+        Action::Kept => r.status.as_str(),
+        done => done.as_str(),
+    };
+    (word, colour)
 }
 
 fn owner(r: &LockRecord) -> String {
@@ -216,22 +206,6 @@ fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
         w[i] -= over.min(w[i] - floor);
     }
     w
-}
-
-/// Terminal width of stdout, when it is a terminal.
-pub fn terminal_width() -> Option<usize> {
-    if !std::io::stdout().is_terminal() {
-        return None;
-    }
-    let mut ws = nix::libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ fills the winsize it is given and nothing else.
-    let r = unsafe { nix::libc::ioctl(1, nix::libc::TIOCGWINSZ, &mut ws) };
-    (r == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
 }
 
 /// The `scan` table: one line per lock. On a terminal (`columns` given) the columns are
@@ -407,16 +381,16 @@ fn squash(content: &str) -> String {
 
 /// One line per action in the chosen shape: human (see [`action_line`]), `key=value` or JSON,
 /// the last two with a timestamp, for journald and log shippers.
-pub fn log_line(style: LogFormat, r: &LockRecord) -> String {
+pub fn log_line(style: LogStyle, r: &LockRecord) -> String {
     let ts = crate::report::rfc3339(chrono::Utc::now());
     match style {
-        LogFormat::Human | LogFormat::Auto => action_line(r),
-        LogFormat::Json => {
+        LogStyle::Human => action_line(r),
+        LogStyle::Json => {
             let mut v = serde_json::to_value(r).expect("a record serialises");
             v["ts"] = ts.into();
             v.to_string()
         }
-        LogFormat::Kv => {
+        LogStyle::Kv => {
             let reasons: Vec<&str> = r.reasons.iter().map(|x| x.as_str()).collect();
             let mut kv = vec![
                 ("ts", ts),
@@ -462,7 +436,7 @@ pub fn kv_line(kv: &[(&str, String)]) -> String {
 }
 
 pub fn log_summary(
-    style: LogFormat,
+    style: LogStyle,
     command: &str,
     s: &Summary,
     dry_run: bool,
@@ -470,8 +444,8 @@ pub fn log_summary(
 ) -> String {
     let ts = crate::report::rfc3339(chrono::Utc::now());
     match style {
-        LogFormat::Human | LogFormat::Auto => summary_line(command, s, dry_run, secs),
-        LogFormat::Json => {
+        LogStyle::Human => summary_line(command, s, dry_run, secs),
+        LogStyle::Json => {
             let mut v = serde_json::to_value(s).expect("a summary serialises");
             v["ts"] = ts.into();
             v["action"] = "summary".into();
@@ -480,7 +454,7 @@ pub fn log_summary(
             v["duration_s"] = secs.into();
             v.to_string()
         }
-        LogFormat::Kv => kv_line(&[
+        LogStyle::Kv => kv_line(&[
             ("ts", ts),
             ("action", "summary".into()),
             ("command", command.into()),
@@ -496,14 +470,14 @@ pub fn log_summary(
     }
 }
 
-pub fn log_warning(style: LogFormat, w: &str) -> String {
+pub fn log_warning(style: LogStyle, w: &str) -> String {
     let ts = crate::report::rfc3339(chrono::Utc::now());
     match style {
-        LogFormat::Human | LogFormat::Auto => format!("zaki-locks: warning: {}", escape::text(w)),
-        LogFormat::Json => {
+        LogStyle::Human => format!("zaki-locks: warning: {}", escape::text(w)),
+        LogStyle::Json => {
             serde_json::json!({"ts": ts, "level": "warning", "message": w}).to_string()
         }
-        LogFormat::Kv => kv_line(&[
+        LogStyle::Kv => kv_line(&[
             ("ts", ts),
             ("level", "warning".into()),
             ("message", w.into()),
@@ -511,17 +485,17 @@ pub fn log_warning(style: LogFormat, w: &str) -> String {
     }
 }
 
-pub fn log_problem(style: LogFormat, p: &crate::place::Problem) -> String {
+pub fn log_problem(style: LogStyle, p: &crate::place::Problem) -> String {
     let ts = crate::report::rfc3339(chrono::Utc::now());
     match style {
-        LogFormat::Human | LogFormat::Auto => format!("zaki-locks: error: {p}"),
-        LogFormat::Json => {
+        LogStyle::Human => format!("zaki-locks: error: {p}"),
+        LogStyle::Json => {
             let mut v = serde_json::to_value(p).expect("a problem serialises");
             v["ts"] = ts.into();
             v["level"] = "error".into();
             v.to_string()
         }
-        LogFormat::Kv => {
+        LogStyle::Kv => {
             let mut kv = vec![
                 ("ts", ts),
                 ("level", "error".into()),
@@ -593,6 +567,7 @@ mod tests {
             starttime: None,
             max_hold_ms: None,
             stale: true,
+            status: Status::Stale,
             reasons: vec![crate::policy::Reason::RecycledPid, crate::policy::Reason::TooOld],
             action: Action::WouldRemove,
             note: note.map(str::to_owned),
@@ -663,6 +638,7 @@ mod tests {
             location: crate::place::Location::Host,
             action,
             stale,
+            status: if stale { Status::Stale } else { Status::Held },
             owner_state: owner,
             owner_name: name.map(str::to_owned),
             reasons: if stale {

@@ -2,13 +2,12 @@
 //! Commands (`app`, `probe`) only choose the places and what to do with the verdicts.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use chrono::{TimeDelta, Utc};
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, WrapErr};
 
-use crate::cli::{JudgeArgs, PlaceArgs};
+use crate::config::Places;
 use crate::container::{self, Listing};
 use crate::docker::Engine;
 use crate::observe::{self, Observed, Site};
@@ -17,8 +16,8 @@ use crate::policy::{Facts, Policy, Verdict};
 use crate::proc::HostProc;
 use crate::remove::{self, Outcome};
 use crate::report::{Action, LockRecord, Report};
-use crate::survey::{self, ContainerReport, ContainerSearch, Survey};
-use crate::walk::{self, HostSearch};
+use crate::survey::{self, ContainerReport, Survey};
+use crate::walk;
 
 /// A lock with its verdict (`None` when it could not be read, so was not judged).
 pub struct Judged {
@@ -43,47 +42,6 @@ pub struct Seen {
     pub engines_up: Vec<crate::report::EngineStatus>,
 }
 
-pub fn policy(j: &JudgeArgs) -> Result<Policy> {
-    // The parser bounds it to a year; this cannot fail, but is not allowed to panic either.
-    let stale_after = TimeDelta::from_std(j.older_than)
-        .map_err(|_| eyre!("--older-than {:?} is too large", j.older_than))?;
-    Ok(Policy {
-        stale_after,
-        ..Policy::default()
-    })
-}
-
-/// The places to look at on the host: the command line's, or the defaults.
-fn host_search(p: &PlaceArgs) -> HostSearch {
-    if !p.root.is_empty() || !p.users_dir.is_empty() {
-        return HostSearch {
-            roots: p.root.clone(),
-            users_dirs: p.users_dir.clone(),
-            explicit: true,
-        };
-    }
-    let mut roots = vec![PathBuf::from("/root/.openclaw")];
-    if let Some(dir) = std::env::var_os("OPENCLAW_STATE_DIR").filter(|d| !d.is_empty()) {
-        roots.push(PathBuf::from(dir));
-    }
-    HostSearch {
-        roots,
-        users_dirs: vec![PathBuf::from("/var/zaki-platform/users")],
-        explicit: false,
-    }
-}
-
-fn container_search(p: &PlaceArgs) -> ContainerSearch {
-    ContainerSearch {
-        docker_hosts: p.docker_host.clone(),
-        prefix: p.prefix.clone(),
-        names: p.container.clone(),
-        state_dirs: p.container_state_dir.clone(),
-        timeout: p.container_timeout,
-        via_exec: p.via_exec,
-    }
-}
-
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -93,7 +51,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Find → observe → judge, for every place.
 pub fn look(
-    args: &PlaceArgs,
+    args: &Places,
     policy: &Policy,
     now: chrono::DateTime<Utc>,
     rt: &tokio::runtime::Runtime,
@@ -102,16 +60,15 @@ pub fn look(
 }
 
 /// [`look`] for callers already in the async runtime (the probe).
-pub async fn look_async(args: &PlaceArgs, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
+pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
     let mut problems = Vec::new();
-    let mut places = if args.no_host {
-        Vec::new()
-    } else {
-        walk::places(&host_search(args), &mut problems)
+    let mut places = match &args.host {
+        Some(search) => walk::places(search, &mut problems),
+        None => Vec::new(),
     };
     let mut survey = Survey::default();
-    if !args.no_containers {
-        survey = survey::survey(&container_search(args), &mut places, &mut problems).await;
+    if let Some(search) = &args.containers {
+        survey = survey::survey(search, &mut places, &mut problems).await;
     }
     // Inside containers (exec) first: it runs concurrently and takes the longest.
     let listings = list_containers(&survey, args).await;
@@ -386,10 +343,10 @@ impl std::error::Error for ListingError {
 
 /// One observe exec per container, `--jobs` at a time, with a progress line on a terminal.
 /// Results in the order of `survey.exec`.
-async fn list_containers(survey: &Survey, args: &PlaceArgs) -> Vec<Result<Listing, ListingError>> {
+async fn list_containers(survey: &Survey, args: &Places) -> Vec<Result<Listing, ListingError>> {
     use futures_util::StreamExt;
     let total = survey.exec.len();
-    let progress = total > 1 && std::io::stderr().is_terminal();
+    let progress = total > 1 && args.progress;
     let mut results = Vec::with_capacity(total);
     let mut stream = futures_util::stream::iter(survey.exec.iter().enumerate())
         .map(|(i, t)| async move {
@@ -399,14 +356,14 @@ async fn list_containers(survey: &Survey, args: &PlaceArgs) -> Vec<Result<Listin
                     &t.container,
                     container::OBSERVE_SCRIPT,
                     &t.dirs,
-                    args.container_timeout,
+                    args.timeout,
                 )
                 .await
                 .map_err(ListingError::Exec)
                 .and_then(|o| container::parse_listing(&o).map_err(ListingError::Parse));
             (i, out)
         })
-        .buffer_unordered(usize::from(args.jobs));
+        .buffer_unordered(args.jobs);
     while let Some(r) = stream.next().await {
         results.push(r);
         if progress {
@@ -429,7 +386,7 @@ pub fn act(
     seen: &Seen,
     dry_run: bool,
     timeout: std::time::Duration,
-    jobs: u16,
+    jobs: usize,
     rt: &tokio::runtime::Runtime,
 ) -> Vec<Option<Outcome>> {
     rt.block_on(act_async(seen, dry_run, timeout, jobs))
@@ -440,7 +397,7 @@ pub async fn act_async(
     seen: &Seen,
     dry_run: bool,
     timeout: std::time::Duration,
-    jobs: u16,
+    jobs: usize,
 ) -> Vec<Option<Outcome>> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; seen.judged.len()];
     if dry_run {
@@ -513,7 +470,7 @@ pub async fn act_async(
                     remove::in_container(&seen.engines[engine], container, &items, timeout).await;
                 idx.into_iter().zip(out).collect::<Vec<_>>()
             })
-            .buffer_unordered(usize::from(jobs))
+            .buffer_unordered(jobs)
             .collect::<Vec<_>>()
             .await
     };
@@ -556,10 +513,10 @@ pub fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
 
 /// One `clean` pass: look, judge, remove the stale locks (none on a dry run), and report what
 /// was done to each lock. Shared by `clean` and every pass of `watch`.
-pub async fn clean_pass(places: &PlaceArgs, policy: &Policy, dry_run: bool) -> Report {
+pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Report {
     let now = Utc::now();
     let mut seen = look_async(places, policy, now).await;
-    let outcomes = act_async(&seen, dry_run, places.container_timeout, places.jobs).await;
+    let outcomes = act_async(&seen, dry_run, places.timeout, places.jobs).await;
     let mut records = Vec::with_capacity(seen.judged.len());
     for (j, outcome) in seen.judged.iter().zip(outcomes) {
         let (action, note) = match (&j.verdict, &j.obs.file, outcome) {

@@ -14,7 +14,7 @@ use chrono::Utc;
 use color_eyre::eyre::{Result, eyre};
 use serde::Serialize;
 
-use crate::cli::{PlaceArgs, ProbeArgs, ProbeFormat};
+use crate::config::{self, ProbeOutput, TalkAs};
 use crate::docker;
 use crate::exit_codes::Exit;
 use crate::http::{self, HttpError, Response};
@@ -86,7 +86,7 @@ pub fn blocks(lock: &LockRecord) -> bool {
         || (lock.owner_state == OwnerState::Alive
             && lock
                 .age_seconds
-                .is_some_and(|a| a as u64 > crate::cli::MIN_SAFE_THRESHOLD.as_secs()))
+                .is_some_and(|a| a as u64 > crate::policy::MIN_SAFE_THRESHOLD.as_secs()))
 }
 
 /// The probe's verdict, about the user's bot: a lock blocking the user's own session makes it
@@ -305,27 +305,27 @@ impl Timeline {
     }
 }
 
-pub fn run(args: ProbeArgs) -> Result<Exit> {
+pub fn run(args: &config::Probe) -> Result<Exit> {
     let started = Instant::now();
     let route = router::lookup(&args.users_file, &args.user)?;
-    let policy = pipeline::policy(&args.judge)?;
+    let policy = args.policy;
     let rt = pipeline::runtime()?;
-    let container = format!("{}{}", args.prefix, args.user);
-    let session_user = if args.as_user {
-        route.user.clone()
-    } else {
-        args.session_user.clone()
-    };
+    let container = args.container.clone();
+    let session_user = session_user(args, &route);
     let key = |u: &str| format!("agent:{}:openai-user:{u}", args.agent);
     let t = Timeline {
-        on: args.format == ProbeFormat::Text,
+        on: args.output == ProbeOutput::Text,
     };
     if t.on {
         println!(
             "probe user {} → {container}, port {}{}",
             route.user,
             route.port,
-            if args.as_user { " (as the user)" } else { "" }
+            if args.talk_as == TalkAs::User {
+                " (as the user)"
+            } else {
+                ""
+            }
         );
     }
     t.step(
@@ -362,7 +362,7 @@ pub fn run(args: ProbeArgs) -> Result<Exit> {
     };
 
     let probe = Probe {
-        args: &args,
+        args,
         route: &route,
         container: &container,
         policy,
@@ -384,7 +384,7 @@ pub fn run(args: ProbeArgs) -> Result<Exit> {
         return Ok(code);
     }
     let metrics =
-        (args.metrics_file.is_some() || args.format == ProbeFormat::Prometheus).then(|| {
+        (args.metrics_file.is_some() || args.output == ProbeOutput::Prometheus).then(|| {
             let last = args.metrics_file.as_deref().and_then(|p| {
                 crate::metrics::previous(p, "zaki_locks_probe_last_success_timestamp_seconds")
             });
@@ -395,15 +395,15 @@ pub fn run(args: ProbeArgs) -> Result<Exit> {
                 args.metrics_user_label,
             )
         });
-    match args.format {
-        ProbeFormat::Json => {
+    match args.output {
+        ProbeOutput::Json => {
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).expect("serialises")
             )
         }
-        ProbeFormat::Prometheus => print!("{}", metrics.as_deref().unwrap_or_default()),
-        ProbeFormat::Text => {}
+        ProbeOutput::Prometheus => print!("{}", metrics.as_deref().unwrap_or_default()),
+        ProbeOutput::Text => {}
     }
     if let (Some(path), Some(text)) = (&args.metrics_file, &metrics)
         && let Err(e) = crate::metrics::write_atomic(path, text)
@@ -417,7 +417,7 @@ pub fn run(args: ProbeArgs) -> Result<Exit> {
 }
 
 struct Probe<'a> {
-    args: &'a ProbeArgs,
+    args: &'a config::Probe,
     route: &'a router::Route,
     container: &'a str,
     policy: Policy,
@@ -674,12 +674,9 @@ impl Probe<'_> {
     }
 
     async fn container_state(&self) -> std::result::Result<(String, Option<i64>), String> {
-        let engine = docker::connect(
-            self.args.docker_host.as_deref(),
-            self.args.container_timeout,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let engine = docker::connect(self.args.docker_host.as_deref(), self.args.places.timeout)
+            .await
+            .map_err(|e| e.to_string())?;
         let list = engine.containers().await.map_err(|e| e.to_string())?;
         let Some(c) = list.iter().find(|c| c.name == self.container) else {
             return Ok(("missing".into(), None));
@@ -708,33 +705,16 @@ impl Probe<'_> {
         std::result::Result<(), String>,
         Vec<crate::claims::PlaceDb>,
     ) {
-        let seen = pipeline::look_async(&self.place_args(), &self.policy, Utc::now()).await;
+        let seen = pipeline::look_async(&self.args.places, &self.policy, Utc::now()).await;
         let looked = looked_at(&seen, self.container);
         (seen.judged, seen.host_places, looked, seen.dbs)
     }
 
-    fn place_args(&self) -> PlaceArgs {
-        PlaceArgs {
-            stray: Vec::new(),
-            root: Vec::new(),
-            users_dir: Vec::new(),
-            no_host: true,
-            no_containers: false,
-            docker_host: self.args.docker_host.iter().cloned().collect(),
-            prefix: self.args.prefix.clone(),
-            container: vec![self.container.to_owned()],
-            container_state_dir: self.args.container_state_dir.clone(),
-            via_exec: false,
-            jobs: 1,
-            container_timeout: self.args.container_timeout,
-        }
-    }
-
     async fn clean_session(&self, key: &str) -> bool {
-        let mut seen = pipeline::look_async(&self.place_args(), &self.policy, Utc::now()).await;
+        let mut seen = pipeline::look_async(&self.args.places, &self.policy, Utc::now()).await;
         seen.judged
             .retain(|j| j.obs.session_key.as_deref() == Some(key));
-        let out = pipeline::act_async(&seen, false, self.args.container_timeout, 1).await;
+        let out = pipeline::act_async(&seen, false, self.args.places.timeout, 1).await;
         out.contains(&Some(Removal::Removed))
     }
 
@@ -895,11 +875,10 @@ impl Probe<'_> {
     }
 }
 
-fn session_user(args: &ProbeArgs, route: &router::Route) -> String {
-    if args.as_user {
-        route.user.clone()
-    } else {
-        args.session_user.clone()
+fn session_user(args: &config::Probe, route: &router::Route) -> String {
+    match &args.talk_as {
+        TalkAs::Probe(name) => name.clone(),
+        TalkAs::User => route.user.clone(),
     }
 }
 
@@ -1046,6 +1025,11 @@ mod tests {
             starttime: None,
             max_hold_ms: None,
             stale,
+            status: if stale {
+                crate::policy::Status::Stale
+            } else {
+                crate::policy::Status::Held
+            },
             reasons: if stale {
                 vec![crate::policy::Reason::DeadPid]
             } else {

@@ -3,25 +3,12 @@
 //! `--restart-orphaned` restarts exactly the containers whose gateway holds one, one at a time,
 //! each only after a fresh look shows that the same claim is still there.
 
-use serde::Serialize;
-
 use crate::claims::{Liveness, PlaceDb};
-use crate::cli::PlaceArgs;
+use crate::config::Places;
+use crate::output::LogStyle;
 use crate::place::Location;
 use crate::policy::Policy;
-
-/// One container the remedy concerns, and what was done.
-#[derive(Debug, Clone, Serialize)]
-pub struct Restart {
-    pub container: String,
-    /// The sessions whose claims were orphaned.
-    pub sessions: Vec<String>,
-    /// `restarted`, `would-restart` (no `--restart-orphaned`), `gone` (the claim went away
-    /// before the restart), `not-running` (its next start clears the claim), `starting` (up
-    /// for less than a minute), `failed`.
-    pub action: &'static str,
-    pub detail: String,
-}
+use crate::report::Restart;
 
 /// A container's orphan claims: its name, (session key, claim id) of each, and whether its
 /// gateway may be alive.
@@ -91,7 +78,7 @@ pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
 /// Restarts each container with an orphan claim, one at a time, after checking again that the
 /// same claim is still there. `log` is called once per container, as it happens.
 pub async fn restart_orphaned(
-    args: &PlaceArgs,
+    search: &Places,
     policy: &Policy,
     min_uptime: std::time::Duration,
     places: &[PlaceDb],
@@ -118,15 +105,11 @@ pub async fn restart_orphaned(
             done.push(x);
             continue;
         }
-        let one = PlaceArgs {
-            root: Vec::new(),
-            users_dir: Vec::new(),
-            no_host: true,
-            no_containers: false,
-            container: vec![name.clone()],
-            via_exec: false,
-            ..args.clone()
-        };
+        // Read again from this host (the claims are only read there), never by exec.
+        let mut one = search.only_container(&name);
+        if let Some(c) = one.containers.as_mut() {
+            c.via_exec = false;
+        }
         let seen = crate::pipeline::look_async(&one, policy, chrono::Utc::now()).await;
         let still = seen.dbs.iter().any(|p| {
             p.location == Location::Container(name.clone())
@@ -197,17 +180,16 @@ pub async fn restart_orphaned(
 }
 
 /// One log line for a restart (or its advice), in the run's log style.
-pub fn line(style: crate::cli::LogFormat, r: &Restart) -> String {
-    use crate::cli::LogFormat;
+pub fn line(style: LogStyle, r: &Restart) -> String {
     let ts = crate::report::rfc3339(chrono::Utc::now());
     match style {
-        LogFormat::Json => {
+        LogStyle::Json => {
             let mut v = serde_json::to_value(r).expect("serialises");
             v["ts"] = ts.into();
             v["event"] = "orphan-claim".into();
             v.to_string()
         }
-        LogFormat::Kv => crate::output::kv_line(&[
+        LogStyle::Kv => crate::output::kv_line(&[
             ("ts", ts),
             ("action", r.action.to_owned()),
             ("reason", "orphan-claim".into()),
@@ -309,7 +291,7 @@ mod tests {
             a[2].detail
                 .contains("restart the gateway whose state dir is")
         );
-        let line = line(crate::cli::LogFormat::Kv, &a[0]);
+        let line = line(LogStyle::Kv, &a[0]);
         assert!(line.contains("action=would-restart reason=orphan-claim location=container:zaki-user-42 sessions=agent:main:openai-user:42"), "{line}");
     }
 }

@@ -13,18 +13,18 @@ use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use color_eyre::eyre::{Result, WrapErr, eyre};
+use color_eyre::eyre::{Result, WrapErr};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::cli::{LogFormat, PlaceArgs, WatchArgs};
+use crate::config::{self, Places};
 use crate::docker;
 use crate::exit_codes::Exit;
-use crate::output;
+use crate::output::{self, LogStyle};
 use crate::pipeline;
-use crate::policy::Policy;
+use crate::policy::{Policy, Status};
 use crate::report::{Action, Report};
-use crate::runlock::{self, Busy};
+use crate::runlock;
 
 /// What the engine followers tell the main loop.
 enum Note {
@@ -36,37 +36,20 @@ enum Note {
     Reconnected(String),
 }
 
-pub fn run(args: WatchArgs) -> Result<Exit> {
-    let policy = pipeline::policy(&args.judge)?;
+pub fn run(args: config::Watch) -> Result<Exit> {
+    let policy = args.policy;
     // Held for the whole watch: a cron `clean` left enabled steps aside instead of racing it.
-    let path = args.run_lock.clone().unwrap_or_else(runlock::default_path);
-    let _lock = match runlock::acquire(&path, args.wait) {
-        Ok(l) => l,
-        Err(Busy::Held(holder)) => {
-            return Err(eyre!(
-                "the run lock {} is held by {holder} (stop it, or use another --run-lock)",
-                path.display()
-            ));
-        }
-        Err(Busy::NotOurs(why)) => {
-            return Err(eyre!(
-                "the run lock {} {why} (choose another with --run-lock PATH)",
-                path.display()
-            ));
-        }
-        Err(Busy::Io(e)) => {
-            return Err(e).wrap_err_with(|| format!("cannot open the run lock {}", path.display()));
-        }
-    };
+    let _lock = runlock::acquire(&args.run_lock.path, args.run_lock.wait)
+        .map_err(|busy| crate::app::run_lock_error(&args.run_lock.path, busy))?;
     let rt = pipeline::runtime()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, watch(args, policy))
 }
 
 struct Ctx {
-    args: WatchArgs,
+    args: config::Watch,
     policy: Policy,
-    style: LogFormat,
+    style: LogStyle,
     /// One pass at a time.
     passes: tokio::sync::Mutex<()>,
     /// Containers with a pass scheduled and not yet started: Docker's `restart` sends both
@@ -74,32 +57,22 @@ struct Ctx {
     pending: RefCell<HashSet<String>>,
 }
 
-async fn watch(args: WatchArgs, policy: Policy) -> Result<Exit> {
+async fn watch(args: config::Watch, policy: Policy) -> Result<Exit> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).wrap_err("cannot watch for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).wrap_err("cannot watch for SIGINT")?;
-    let style = match args.log_format {
-        LogFormat::Auto if std::io::IsTerminal::is_terminal(&std::io::stdout()) => LogFormat::Human,
-        LogFormat::Auto => LogFormat::Kv,
-        s => s,
-    };
     let ctx = Rc::new(Ctx {
+        style: args.style,
         args,
         policy,
-        style,
         passes: tokio::sync::Mutex::new(()),
         pending: RefCell::new(HashSet::new()),
     });
-    let engines: Vec<Option<String>> = if ctx.args.places.docker_host.is_empty() {
-        vec![None]
-    } else {
-        ctx.args
-            .places
-            .docker_host
-            .iter()
-            .cloned()
-            .map(Some)
-            .collect()
+    // Each engine asked (`None`: the local socket); none without containers to watch.
+    let engines: Vec<Option<String>> = match &ctx.args.places.containers {
+        Some(c) if c.docker_hosts.is_empty() => vec![None],
+        Some(c) => c.docker_hosts.iter().cloned().map(Some).collect(),
+        None => Vec::new(),
     };
     log(
         &ctx,
@@ -151,8 +124,7 @@ async fn follow(ctx: Rc<Ctx>, url: Option<String>, tx: mpsc::UnboundedSender<Not
     let mut backoff = Duration::from_millis(500);
     let mut connected_before = false;
     loop {
-        let engine = match docker::connect(url.as_deref(), ctx.args.places.container_timeout).await
-        {
+        let engine = match docker::connect(url.as_deref(), ctx.args.places.timeout).await {
             Ok(e) => e,
             Err(e) => {
                 log(
@@ -211,12 +183,14 @@ async fn follow(ctx: Rc<Ctx>, url: Option<String>, tx: mpsc::UnboundedSender<Not
     }
 }
 
-fn selected(p: &PlaceArgs, name: &str) -> bool {
-    if p.container.is_empty() {
-        name.starts_with(&p.prefix)
-    } else {
-        p.container.iter().any(|c| c == name)
-    }
+fn selected(p: &Places, name: &str) -> bool {
+    p.containers.as_ref().is_some_and(|c| {
+        if c.names.is_empty() {
+            name.starts_with(&c.prefix)
+        } else {
+            c.names.iter().any(|n| n == name)
+        }
+    })
 }
 
 async fn full_pass(ctx: &Ctx, trigger: &str) {
@@ -229,18 +203,14 @@ async fn full_pass(ctx: &Ctx, trigger: &str) {
 }
 
 /// OpenClaw 2026.8+: an orphan turn claim is restarted away (`--restart-orphaned`) or named.
-async fn orphaned(ctx: &Ctx, places: &PlaceArgs, report: &Report) {
+async fn orphaned(ctx: &Ctx, places: &Places, report: &Report) {
     if report.summary.orphan_claims == 0 {
         return;
     }
-    if ctx.args.restart_orphaned {
-        crate::remedy::restart_orphaned(
-            places,
-            &ctx.policy,
-            ctx.args.restart_min_uptime,
-            &report.places,
-            |r| print(&(crate::remedy::line(ctx.style, r) + "\n")),
-        )
+    if let Some(min_uptime) = ctx.args.restart_orphaned {
+        crate::remedy::restart_orphaned(places, &ctx.policy, min_uptime, &report.places, |r| {
+            print(&(crate::remedy::line(ctx.style, r) + "\n"))
+        })
         .await;
     } else {
         for r in crate::remedy::advice(&report.places) {
@@ -286,16 +256,10 @@ async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i
     // From here on, a new start of this container needs a new pass.
     ctx.pending.borrow_mut().remove(&name);
     let started = Instant::now();
-    let places = PlaceArgs {
-        stray: Vec::new(),
-        root: Vec::new(),
-        users_dir: Vec::new(),
-        no_host: true,
-        no_containers: false,
-        docker_host: vec![engine],
-        container: vec![name.clone()],
-        ..ctx.args.places.clone()
-    };
+    let mut places = ctx.args.places.only_container(&name);
+    if let Some(c) = places.containers.as_mut() {
+        c.docker_hosts = vec![engine];
+    }
     let report = pipeline::clean_pass(&places, &ctx.policy, false).await;
     report_pass(
         ctx.as_ref(),
@@ -326,13 +290,13 @@ fn report_pass(
     };
     let mut out = String::new();
     for r in &report.locks {
-        let acted = r.action == Action::Removed || (r.stale && r.action != Action::Removed);
+        let acted = r.action == Action::Removed || r.status == Status::Stale;
         if acted {
             let mut line = output::log_line(ctx.style, r);
             if let Some(ms) = since_event() {
                 line.push_str(&match ctx.style {
-                    LogFormat::Kv => format!(" since_start_ms={ms}"),
-                    LogFormat::Json => String::new(),
+                    LogStyle::Kv => format!(" since_start_ms={ms}"),
+                    LogStyle::Json => String::new(),
                     _ => format!(" ({ms} ms after the container started)"),
                 });
             }
@@ -374,18 +338,18 @@ fn log(ctx: &Ctx, kv: &[(&str, String)]) {
     print(&(line(ctx.style, kv) + "\n"));
 }
 
-fn line(style: LogFormat, kv: &[(&str, String)]) -> String {
+fn line(style: LogStyle, kv: &[(&str, String)]) -> String {
     let mut all = vec![("ts", crate::report::rfc3339(chrono::Utc::now()))];
     all.extend(kv.iter().map(|(k, v)| (*k, v.clone())));
     match style {
-        LogFormat::Json => {
+        LogStyle::Json => {
             let map: serde_json::Map<String, serde_json::Value> = all
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v.into()))
                 .collect();
             serde_json::Value::Object(map).to_string()
         }
-        LogFormat::Kv => output::kv_line(&all),
+        LogStyle::Kv => output::kv_line(&all),
         _ => {
             let rest: Vec<String> = all[1..].iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!("watch: {}", rest.join(" "))
