@@ -257,10 +257,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
     let mut dir_id = (0, 0);
     let mut pending: Option<RawLock> = None;
     let mut store: Option<String> = None;
-    let mut status_text: HashMap<u64, String> = HashMap::new();
-    let mut stat_text: HashMap<u64, String> = HashMap::new();
-    let mut gone = Vec::new();
-    let mut unreadable = Vec::new();
+    let mut procs = Procs::default();
     let mut ended = false;
     for (n, line) in lines.enumerate() {
         if n >= MAX_LINES_PER_CONTAINER {
@@ -287,40 +284,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                 if let Some(p) = pending.take() {
                     l.locks.push(p);
                 }
-                let (file, hexpath) = if kind == "lock" {
-                    let size = num(w.next(), "size")?;
-                    let mtime = num(w.next(), "mtime")?;
-                    let ino = num(w.next(), "inode")?;
-                    let dev = num(w.next(), "device")?;
-                    let rf = RawFile {
-                        size,
-                        mtime,
-                        ino,
-                        dev,
-                        content: Vec::new(),
-                    };
-                    (Ok(rf), w.next())
-                } else if kind == "link" {
-                    (Err("a symlink"), w.next())
-                } else {
-                    (Err("not a regular file"), w.next())
-                };
-                let path = unhex_str(hexpath.unwrap_or(""))?;
-                let name = path.rsplit('/').next().unwrap_or("");
-                // A lock, or the leftover of an interrupted removal (judged like its lock).
-                let Some((lock_kind, leftover)) = recognise(name.as_bytes()) else {
-                    return Err(ParseError::UnexpectedFile(path));
-                };
-                let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();
-                let raw = RawLock {
-                    state_dir: state.clone(),
-                    path,
-                    kind: lock_kind,
-                    agent,
-                    dir_id,
-                    file,
-                    leftover,
-                };
+                let raw = lock_line(kind, &mut w, &state, dir_id)?;
                 if l.locks.len() >= MAX_LOCKS_PER_CONTAINER {
                     return Err(ParseError::TooManyLocks);
                 }
@@ -353,20 +317,7 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
                     None => return Err(ParseError::DataWithoutLock),
                 }
             }
-            "pid" => {
-                let pid: u64 = num(w.next(), "pid")?;
-                match (w.next(), w.next()) {
-                    (Some("status"), Some(h)) => {
-                        status_text.insert(pid, unhex_str(h)?);
-                    }
-                    (Some("stat"), Some(h)) => {
-                        stat_text.insert(pid, unhex_str(h)?);
-                    }
-                    (Some("gone"), _) => gone.push(pid),
-                    (Some("unreadable"), _) => unreadable.push(pid),
-                    _ => return Err(ParseError::BadPidLine(head(line, 60))),
-                }
-            }
+            "pid" => procs.line(&mut w, line)?,
             // The script's own pid in the container (to kill it if it runs over).
             "self" => {}
             "held" => {
@@ -395,21 +346,93 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
         btime,
         ticks_per_second: ticks.unwrap_or(100),
     });
-    for pid in gone {
-        l.owners.insert(pid, Owner::Gone);
-    }
-    for pid in unreadable {
-        l.owners.insert(
-            pid,
-            Owner::Unknown(format!("/proc/{pid} in the container is not readable")),
-        );
-    }
-    for (pid, status) in status_text {
-        let stat = stat_text.get(&pid).map(String::as_str);
-        l.owners
-            .insert(pid, Owner::Found(facts(&status, stat, l.clock)));
-    }
+    l.owners = procs.owners(l.clock);
     Ok(l)
+}
+
+/// A `link`, `special` or `lock` line (`kind`) after its first word: a lock found below
+/// `state`, in the sessions dir `dir_id`. A `lock`'s content follows on its `data` line.
+fn lock_line(
+    kind: &str,
+    w: &mut std::str::Split<'_, char>,
+    state: &str,
+    dir_id: (u64, u64),
+) -> Result<RawLock, ParseError> {
+    let file = match kind {
+        "lock" => Ok(RawFile {
+            size: num(w.next(), "size")?,
+            mtime: num(w.next(), "mtime")?,
+            ino: num(w.next(), "inode")?,
+            dev: num(w.next(), "device")?,
+            content: Vec::new(),
+        }),
+        "link" => Err("a symlink"),
+        _ => Err("not a regular file"),
+    };
+    let path = unhex_str(w.next().unwrap_or(""))?;
+    let name = path.rsplit('/').next().unwrap_or("");
+    // A lock, or the leftover of an interrupted removal (judged like its lock).
+    let Some((lock_kind, leftover)) = recognise(name.as_bytes()) else {
+        return Err(ParseError::UnexpectedFile(path));
+    };
+    let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();
+    Ok(RawLock {
+        state_dir: state.to_owned(),
+        path,
+        kind: lock_kind,
+        agent,
+        dir_id,
+        file,
+        leftover,
+    })
+}
+
+/// The `pid` lines: what the script read of each pid's `/proc` entry in the container.
+#[derive(Default)]
+struct Procs {
+    status: HashMap<u64, String>,
+    stat: HashMap<u64, String>,
+    gone: Vec<u64>,
+    unreadable: Vec<u64>,
+}
+
+impl Procs {
+    /// One `pid` line (`w` after its first word; `line` whole, for the error).
+    fn line(&mut self, w: &mut std::str::Split<'_, char>, line: &str) -> Result<(), ParseError> {
+        let pid: u64 = num(w.next(), "pid")?;
+        match (w.next(), w.next()) {
+            (Some("status"), Some(h)) => {
+                self.status.insert(pid, unhex_str(h)?);
+            }
+            (Some("stat"), Some(h)) => {
+                self.stat.insert(pid, unhex_str(h)?);
+            }
+            (Some("gone"), _) => self.gone.push(pid),
+            (Some("unreadable"), _) => self.unreadable.push(pid),
+            _ => return Err(ParseError::BadPidLine(head(line, 60))),
+        }
+        Ok(())
+    }
+
+    /// Each pid's owner: a pid with a status line is found (whatever else was said of it), one
+    /// the script said is gone is gone.
+    fn owners(self, clock: Option<Clock>) -> HashMap<u64, Owner> {
+        let mut owners = HashMap::new();
+        for pid in self.gone {
+            owners.insert(pid, Owner::Gone);
+        }
+        for pid in self.unreadable {
+            owners.insert(
+                pid,
+                Owner::Unknown(format!("/proc/{pid} in the container is not readable")),
+            );
+        }
+        for (pid, status) in self.status {
+            let stat = self.stat.get(&pid).map(String::as_str);
+            owners.insert(pid, Owner::Found(facts(&status, stat, clock)));
+        }
+        owners
+    }
 }
 
 /// What the remove script did with one lock, keyed by its path.

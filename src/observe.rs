@@ -75,6 +75,57 @@ fn transcript_id(kind: LockKind, name: &str) -> Option<String> {
     }
 }
 
+/// One lock the walk found in `place`, with its payload parsed; its owner is looked up later.
+fn host_lock(place: &Place, f: Found, problems: &mut Vec<Problem>) -> Observed {
+    let path = f.path();
+    let sid = f.session_id();
+    let file = f.file;
+    if let Err(Unread::Io(e)) = &file {
+        problems.push(Problem {
+            location: place.location.clone(),
+            path: Some(path.clone()),
+            message: format!("cannot read lock: {e}"),
+        });
+    }
+    let payload = match &file {
+        Ok(s) => Payload::parse(&s.content, s.id.size),
+        Err(_) => Payload::default(),
+    };
+    let rel_dir = f
+        .dir
+        .strip_prefix(&place.state_dir)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let shown = match &place.shown_as {
+        Some(inside) => inside.join(&rel_dir).join(&f.name),
+        None => path.clone(),
+    };
+    Observed {
+        location: place.location.clone(),
+        // A pinned dir's path (`/proc/self/fd/…`) means nothing outside this run.
+        host_path: place.pin.is_none().then(|| path.clone()),
+        path: shown,
+        agent: f.agent,
+        kind: f.kind,
+        session_id: sid,
+        session_key: f.session_key,
+        file,
+        payload,
+        owner: Owner::Gone,
+        note: f.leftover.as_ref().map(leftover_note),
+        holders: Vec::new(),
+        visibility: Visibility::Incomplete("not searched".into()),
+        held_open: None,
+        site: Site::Host {
+            state_dir: place.state_dir.clone(),
+            rel_dir,
+            dir_id: f.dir_id,
+            name: f.name,
+        },
+        leftover: f.leftover,
+    }
+}
+
 /// Observes every lock found on this host's filesystem: first every file, then every owner, so
 /// that no owner is looked up before its lock was read (see `pidns`).
 pub fn host_locks(
@@ -86,56 +137,8 @@ pub fn host_locks(
     let mut out = Vec::with_capacity(found.len());
     let mut place_of = Vec::with_capacity(found.len());
     for f in found {
-        let place = &places[f.place];
-        let path = f.path();
-        let sid = f.session_id();
-        let file = f.file;
-        if let Err(Unread::Io(e)) = &file {
-            problems.push(Problem {
-                location: place.location.clone(),
-                path: Some(path.clone()),
-                message: format!("cannot read lock: {e}"),
-            });
-        }
-        let payload = match &file {
-            Ok(s) => Payload::parse(&s.content, s.id.size),
-            Err(_) => Payload::default(),
-        };
-        let session_key = f.session_key;
-        let rel_dir = f
-            .dir
-            .strip_prefix(&place.state_dir)
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let shown = match &place.shown_as {
-            Some(inside) => inside.join(&rel_dir).join(&f.name),
-            None => path.clone(),
-        };
         place_of.push(f.place);
-        out.push(Observed {
-            location: place.location.clone(),
-            // A pinned dir's path (`/proc/self/fd/…`) means nothing outside this run.
-            host_path: place.pin.is_none().then(|| path.clone()),
-            path: shown,
-            agent: f.agent,
-            kind: f.kind,
-            session_id: sid,
-            session_key,
-            file,
-            payload,
-            owner: Owner::Gone,
-            note: f.leftover.as_ref().map(leftover_note),
-            holders: Vec::new(),
-            visibility: Visibility::Incomplete("not searched".into()),
-            held_open: None,
-            site: Site::Host {
-                state_dir: place.state_dir.clone(),
-                rel_dir,
-                dir_id: f.dir_id,
-                name: f.name,
-            },
-            leftover: f.leftover,
-        });
+        out.push(host_lock(&places[f.place], f, problems));
     }
 
     // Second pass: owners, now that every lock has been read.
