@@ -87,9 +87,18 @@ pub struct RunFacts<'a> {
     pub last_success: Option<f64>,
 }
 
-/// Metrics of a `scan` or `clean` run.
+/// The metrics of a scan, clean or watch pass.
 pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     let mut t = Text::new();
+    lock_gauges(&mut t, report, f);
+    sqlite_era(&mut t, report, f.command);
+    container_gauges(&mut t, report, f.command);
+    run_gauges(&mut t, report, f);
+    t.finish()
+}
+
+/// The locks by location and status, and what is worth an alert about them.
+fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
     let cmd = || ("command", f.command.to_owned());
     let kind = |l: &Location| match l {
         Location::Host => "host",
@@ -183,7 +192,11 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
             &one(threshold),
         );
     }
-    sqlite_era(&mut t, report, f.command);
+}
+
+/// The containers looked at and the engines asked.
+fn container_gauges(t: &mut Text, report: &Report, command: &str) {
+    let cmd = || ("command", command.to_owned());
     let failed = report
         .containers
         .iter()
@@ -217,6 +230,12 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
             &samples,
         );
     }
+}
+
+/// How the run itself went.
+fn run_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
+    let cmd = || ("command", f.command.to_owned());
+    let one = |v: f64| vec![(vec![cmd()], v)];
     t.gauge(
         "zaki_locks_errors",
         "Problems the last run reported (each makes it exit 1).",
@@ -246,7 +265,6 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
             &one(ts),
         );
     }
-    t.finish()
 }
 
 /// Metrics of a `clean` that stepped aside because the run lock was held. The holder (a watch

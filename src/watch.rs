@@ -39,8 +39,12 @@ enum Note {
 pub fn run(args: config::Watch) -> Result<Exit> {
     let policy = args.policy;
     // Held for the whole watch: a cron `clean` left enabled steps aside instead of racing it.
-    let _lock = runlock::acquire(&args.run_lock.path, args.run_lock.wait)
-        .map_err(|busy| crate::app::run_lock_error(&args.run_lock.path, busy))?;
+    let _lock = runlock::acquire(&args.run_lock.path, args.run_lock.wait).map_err(|busy| {
+        runlock::Error {
+            path: args.run_lock.path.clone(),
+            busy,
+        }
+    })?;
     let rt = pipeline::runtime()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, watch(args, policy))
