@@ -85,6 +85,10 @@ pub enum WalkError {
     TooManyEntries,
     /// One directory holds more than `limit` of `what` (lock files, agent directories).
     TooMany { limit: usize, what: &'static str },
+    /// The place holds more than [`MAX_LOCKS_PER_PLACE`] lock files.
+    TooManyLocks,
+    /// The place's lock files hold more than [`MAX_PAYLOAD_BYTES_PER_PLACE`] of payload.
+    TooMuchPayload,
     /// A store larger than [`MAX_STORE_BYTES`].
     StoreTooLarge,
     /// The run's store budget ([`MAX_STORE_BYTES_PER_RUN`]) is spent.
@@ -106,6 +110,15 @@ impl fmt::Display for WalkError {
             WalkError::TooMany { limit, what } => write!(
                 f,
                 "more than {limit} {what}: none of them judged (the bound per directory is {limit})"
+            ),
+            WalkError::TooManyLocks => write!(
+                f,
+                "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
+            ),
+            WalkError::TooMuchPayload => write!(
+                f,
+                "lock files below this state dir hold more than {} of payload: none of them judged (the bound per state dir)",
+                safefs::bytes(MAX_PAYLOAD_BYTES_PER_PLACE as u64)
             ),
             WalkError::StoreTooLarge => write!(
                 f,
@@ -409,61 +422,88 @@ pub fn lock_files(
     let place_first = found.len();
     let mut payload = 0;
     for agent in names {
-        let Some(agent_fd) = open_below(&agents, agents_path.join(&agent), place, problems) else {
+        let agent_path = agents_path.join(&agent);
+        let Some((sessions, seen, names)) = open_sessions(
+            &agents,
+            agent_path,
+            (place_index, place),
+            &mut entries_left,
+            problems,
+        ) else {
             continue;
-        };
-        let dir = agents_path.join(&agent).join("sessions");
-        let Some(sessions) = open_below(&agent_fd, dir.clone(), place, problems) else {
-            continue;
-        };
-        let keep = |n: &[u8]| recognise(n).is_some();
-        let (dir_id, names) = match nix::sys::stat::fstat(&sessions)
-            .map_err(WalkError::Read)
-            .and_then(|st| {
-                let names = list(
-                    &sessions,
-                    MAX_LOCKS_PER_DIR,
-                    "lock files",
-                    &mut entries_left,
-                    keep,
-                )?;
-                Ok(((st.st_dev, st.st_ino), names))
-            }) {
-            Ok(x) => x,
-            Err(e) => {
-                problem(problems, dir, e.to_string());
-                continue;
-            }
         };
         let first = found.len();
-        let seen = SessionsDir {
-            place: place_index,
-            agent: agent.to_string_lossy().into_owned(),
-            dir,
-            dir_id,
-        };
         read_locks(&sessions, &seen, names, found);
         add_session_keys(&sessions, &mut found[first..], &mut store_left, budget)
             .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e.to_string()));
-        if found.len() - place_first > MAX_LOCKS_PER_PLACE {
-            found.truncate(place_first);
-            let msg = format!(
-                "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
-            );
-            return problem(problems, agents_path, msg);
-        }
         payload += found[first..]
             .iter()
             .map(|f| f.file.as_ref().map_or(0, |s| s.content.len()))
             .sum::<usize>();
-        if payload > MAX_PAYLOAD_BYTES_PER_PLACE {
+        if let Some(e) = place_bound(found.len() - place_first, payload) {
             found.truncate(place_first);
-            let msg = format!(
-                "lock files below this state dir hold more than {} of payload: none of them judged (the bound per state dir)",
-                safefs::bytes(MAX_PAYLOAD_BYTES_PER_PLACE as u64)
-            );
-            return problem(problems, agents_path, msg);
+            return problem(problems, agents_path, e.to_string());
         }
+    }
+}
+
+/// Opens `<agent_path>/sessions` (`agent_path` a name in the open `agents` dir) and lists its
+/// lock files and leftovers within the place's entry budget. `None` when it is not there or
+/// cannot be read (a problem, then).
+fn open_sessions(
+    agents: &OwnedFd,
+    agent_path: PathBuf,
+    (place_index, place): (usize, &Place),
+    entries_left: &mut usize,
+    problems: &mut Vec<Problem>,
+) -> Option<(OwnedFd, SessionsDir, Vec<OsString>)> {
+    let agent = agent_path.file_name()?.to_string_lossy().into_owned();
+    let dir = agent_path.join("sessions");
+    let agent_fd = open_below(agents, agent_path, place, problems)?;
+    let sessions = open_below(&agent_fd, dir.clone(), place, problems)?;
+    let keep = |n: &[u8]| recognise(n).is_some();
+    let listed = nix::sys::stat::fstat(&sessions)
+        .map_err(WalkError::Read)
+        .and_then(|st| {
+            let names = list(
+                &sessions,
+                MAX_LOCKS_PER_DIR,
+                "lock files",
+                entries_left,
+                keep,
+            )?;
+            Ok(((st.st_dev, st.st_ino), names))
+        });
+    match listed {
+        Ok((dir_id, names)) => {
+            let seen = SessionsDir {
+                place: place_index,
+                agent,
+                dir,
+                dir_id,
+            };
+            Some((sessions, seen, names))
+        }
+        Err(e) => {
+            problems.push(Problem {
+                location: place.location.clone(),
+                path: Some(dir),
+                message: e.to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// Whether a place's locks so far (`locks` files, `payload` bytes) are past its bounds: then
+/// none of them is judged.
+fn place_bound(locks: usize, payload: usize) -> Option<WalkError> {
+    if locks > MAX_LOCKS_PER_PLACE {
+        Some(WalkError::TooManyLocks)
+    } else if payload > MAX_PAYLOAD_BYTES_PER_PLACE {
+        Some(WalkError::TooMuchPayload)
+    } else {
+        None
     }
 }
 
@@ -659,6 +699,21 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "more than 2000000 directory entries in this state dir: not looked at (the bound per state dir)"
+        );
+    }
+
+    #[test]
+    fn a_places_bounds() {
+        assert!(place_bound(MAX_LOCKS_PER_PLACE, MAX_PAYLOAD_BYTES_PER_PLACE).is_none());
+        let e = place_bound(MAX_LOCKS_PER_PLACE + 1, 0).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "more than 25000 lock files below this state dir: none of them judged (the bound per state dir)"
+        );
+        let e = place_bound(1, MAX_PAYLOAD_BYTES_PER_PLACE + 1).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "lock files below this state dir hold more than 4 MiB of payload: none of them judged (the bound per state dir)"
         );
     }
 
