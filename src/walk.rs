@@ -187,32 +187,9 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
         if existing_dir(users, search.explicit, "users dir", problems).is_none() {
             continue;
         }
-        let entries = match fs::read_dir(users) {
-            Ok(e) => e,
-            Err(e) => {
-                problems.push(Problem::host(users, format!("cannot list: {e}")));
-                continue;
-            }
+        let Some(users_found) = user_state_dirs(users, problems) else {
+            continue;
         };
-        let mut users_found: Vec<(PathBuf, String)> = Vec::new();
-        for entry in entries {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    problems.push(Problem::host(users, format!("cannot list: {e}")));
-                    break;
-                }
-            };
-            let name = entry.file_name();
-            let Some(id) = name.to_str().and_then(|n| n.strip_prefix(USER_PREFIX)) else {
-                continue;
-            };
-            if id.is_empty() {
-                continue;
-            }
-            users_found.push((entry.path().join(".openclaw"), id.to_owned()));
-        }
-        users_found.sort();
         if users_found.is_empty() && search.explicit {
             problems.push(Problem::host(users, no_users_why(users)));
         }
@@ -241,6 +218,39 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
     out
 }
 
+/// The `user-<id>/.openclaw` dirs below a users dir, sorted, with their ids. `None` (and a
+/// problem) when it cannot be listed; a listing that fails part-way keeps what it read.
+fn user_state_dirs(users: &Path, problems: &mut Vec<Problem>) -> Option<Vec<(PathBuf, String)>> {
+    let entries = match fs::read_dir(users) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(Problem::host(users, format!("cannot list: {e}")));
+            return None;
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(Problem::host(users, format!("cannot list: {e}")));
+                break;
+            }
+        };
+        if let Some(id) = user_id(&entry.file_name()) {
+            found.push((entry.path().join(".openclaw"), id.to_owned()));
+        }
+    }
+    found.sort();
+    Some(found)
+}
+
+/// The user id a `user-<id>` directory is named after (the zaki layout), if it is one.
+fn user_id(name: &OsStr) -> Option<&str> {
+    let id = name.to_str()?.strip_prefix(USER_PREFIX)?;
+    (!id.is_empty()).then_some(id)
+}
+
 /// Why a dir given as `--root` is not an OpenClaw state dir (`None` when it is one: it has
 /// `agents/`, or OpenClaw's config and no session yet).
 fn not_a_state_dir(root: &Path) -> Option<String> {
@@ -266,15 +276,8 @@ fn not_a_state_dir(root: &Path) -> Option<String> {
 }
 
 fn has_users(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|mut d| {
-        d.any(|e| {
-            e.is_ok_and(|e| {
-                e.file_name()
-                    .to_str()
-                    .is_some_and(|n| n.len() > USER_PREFIX.len() && n.starts_with(USER_PREFIX))
-            })
-        })
-    })
+    fs::read_dir(dir)
+        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| user_id(&e.file_name()).is_some())))
 }
 
 /// Why a `--users-dir` with no `user-<id>` dir in it holds nothing to look at.
@@ -302,12 +305,7 @@ fn zaki_user(state_dir: &Path) -> Option<&str> {
     if state_dir.file_name()? != ".openclaw" {
         return None;
     }
-    let id = state_dir
-        .parent()?
-        .file_name()?
-        .to_str()?
-        .strip_prefix(USER_PREFIX)?;
-    (!id.is_empty()).then_some(id)
+    user_id(state_dir.parent()?.file_name()?)
 }
 
 /// Checks a place given by name. The operator's own path may be a symlink (it is theirs).
@@ -719,6 +717,10 @@ mod tests {
 
     #[test]
     fn zaki_users() {
+        assert_eq!(user_id(OsStr::new("user-7")), Some("7"));
+        for not in ["user-", "users", "7", "User-7"] {
+            assert_eq!(user_id(OsStr::new(not)), None, "{not}");
+        }
         assert_eq!(zaki_user(Path::new("/u/user-42/.openclaw")), Some("42"));
         assert_eq!(zaki_user(Path::new("/u/user-/.openclaw")), None);
         assert_eq!(zaki_user(Path::new("/root/.openclaw")), None);
