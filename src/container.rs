@@ -251,23 +251,49 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
     if lines.next().map(str::trim) != Some("zaki-locks 1") {
         return Err(ParseError::ObserveNotStarted);
     }
-    let mut l = Listing::default();
-    let (mut btime, mut ticks) = (None, None);
-    let mut state = String::new();
-    let mut dir_id = (0, 0);
-    let mut pending: Option<RawLock> = None;
-    let mut store: Option<String> = None;
-    let mut procs = Procs::default();
-    let mut ended = false;
+    let mut parser = ListingParser::default();
     for (n, line) in lines.enumerate() {
         if n >= MAX_LINES_PER_CONTAINER {
             return Err(ParseError::TooManyLines);
         }
+        if parser.line(line)? == Parsed::End {
+            return Ok(parser.finish());
+        }
+    }
+    Err(ParseError::CutShort)
+}
+
+/// Whether a listing's `end` line was reached.
+#[derive(Debug, PartialEq, Eq)]
+enum Parsed {
+    More,
+    End,
+}
+
+/// The observe script's output, read line by line.
+#[derive(Default)]
+struct ListingParser {
+    l: Listing,
+    btime: Option<i64>,
+    ticks: Option<u64>,
+    /// The state dir and the sessions dir (dev, ino) the next locks are in.
+    state: String,
+    dir_id: (u64, u64),
+    /// A `lock` line waiting for its `data` line.
+    pending: Option<RawLock>,
+    /// A `store` line waiting for its `data` line.
+    store: Option<String>,
+    procs: Procs,
+}
+
+impl ListingParser {
+    fn line(&mut self, line: &str) -> Result<Parsed, ParseError> {
         let mut w = line.split(' ');
+        let l = &mut self.l;
         match w.next().unwrap_or("") {
-            "btime" => btime = w.next().and_then(|v| v.parse().ok()),
-            "ticks" => ticks = w.next().and_then(|v| v.parse().ok()),
-            "state" => state = unhex_str(w.next().unwrap_or(""))?,
+            "btime" => self.btime = w.next().and_then(|v| v.parse().ok()),
+            "ticks" => self.ticks = w.next().and_then(|v| v.parse().ok()),
+            "state" => self.state = unhex_str(w.next().unwrap_or(""))?,
             // A state dir missing in the container: nothing there to judge.
             "absent" => {}
             "symlink" => l.problems.push((
@@ -277,47 +303,14 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
             "unreadable" => l
                 .problems
                 .push((unhex_str(w.next().unwrap_or(""))?, "cannot read directory")),
-            "dir" => {
-                dir_id = (num(w.next(), "dev")?, num(w.next(), "ino")?);
-            }
-            kind @ ("link" | "special" | "lock") => {
-                if let Some(p) = pending.take() {
-                    l.locks.push(p);
-                }
-                let raw = lock_line(kind, &mut w, &state, dir_id)?;
-                if l.locks.len() >= MAX_LOCKS_PER_CONTAINER {
-                    return Err(ParseError::TooManyLocks);
-                }
-                if kind == "lock" {
-                    pending = Some(raw);
-                } else {
-                    l.locks.push(raw);
-                }
-            }
+            "dir" => self.dir_id = (num(w.next(), "dev")?, num(w.next(), "ino")?),
+            kind @ ("link" | "special" | "lock") => self.lock(kind, &mut w)?,
             "store" => {
-                if let Some(p) = pending.take() {
-                    l.locks.push(p);
-                }
-                store = Some(unhex_str(w.next().unwrap_or(""))?);
+                self.flush();
+                self.store = Some(unhex_str(w.next().unwrap_or(""))?);
             }
-            "data" if store.is_some() => {
-                let dir = store.take().unwrap_or_default();
-                let bytes = unhex(w.next().unwrap_or(""))?;
-                l.stores.insert(dir, SessionIndex::parse(&bytes));
-            }
-            "data" => {
-                let content = unhex(w.next().unwrap_or(""))?;
-                match pending.take() {
-                    Some(mut p) => {
-                        if let Ok(f) = &mut p.file {
-                            f.content = content;
-                        }
-                        l.locks.push(p);
-                    }
-                    None => return Err(ParseError::DataWithoutLock),
-                }
-            }
-            "pid" => procs.line(&mut w, line)?,
+            "data" => self.data(w.next().unwrap_or(""))?,
+            "pid" => self.procs.line(&mut w, line)?,
             // The script's own pid in the container (to kill it if it runs over).
             "self" => {}
             "held" => {
@@ -328,26 +321,62 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
             }
             "fdunreadable" => l.fd_unreadable.push(num(w.next(), "pid")?),
             "fds" => l.fds_listed = true,
-            "end" => {
-                ended = true;
-                break;
-            }
+            "end" => return Ok(Parsed::End),
             "" => {}
             other => return Err(ParseError::Unexpected(head(other, 20))),
         }
+        Ok(Parsed::More)
     }
-    if let Some(p) = pending.take() {
-        l.locks.push(p);
+
+    /// A lock line: a `lock` waits for its `data`; a `link` or `special` is complete.
+    fn lock(&mut self, kind: &str, w: &mut std::str::Split<'_, char>) -> Result<(), ParseError> {
+        self.flush();
+        let raw = lock_line(kind, w, &self.state, self.dir_id)?;
+        if self.l.locks.len() >= MAX_LOCKS_PER_CONTAINER {
+            return Err(ParseError::TooManyLocks);
+        }
+        if kind == "lock" {
+            self.pending = Some(raw);
+        } else {
+            self.l.locks.push(raw);
+        }
+        Ok(())
     }
-    if !ended {
-        return Err(ParseError::CutShort);
+
+    /// A `data` line: the content of the store or the lock just before it.
+    fn data(&mut self, hex: &str) -> Result<(), ParseError> {
+        if let Some(dir) = self.store.take() {
+            let bytes = unhex(hex)?;
+            self.l.stores.insert(dir, SessionIndex::parse(&bytes));
+            return Ok(());
+        }
+        let content = unhex(hex)?;
+        let Some(mut p) = self.pending.take() else {
+            return Err(ParseError::DataWithoutLock);
+        };
+        if let Ok(f) = &mut p.file {
+            f.content = content;
+        }
+        self.l.locks.push(p);
+        Ok(())
     }
-    l.clock = btime.map(|btime| Clock {
-        btime,
-        ticks_per_second: ticks.unwrap_or(100),
-    });
-    l.owners = procs.owners(l.clock);
-    Ok(l)
+
+    /// A lock still waiting for its `data` is listed without it.
+    fn flush(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.l.locks.push(p);
+        }
+    }
+
+    fn finish(mut self) -> Listing {
+        self.flush();
+        self.l.clock = self.btime.map(|btime| Clock {
+            btime,
+            ticks_per_second: self.ticks.unwrap_or(100),
+        });
+        self.l.owners = self.procs.owners(self.l.clock);
+        self.l
+    }
 }
 
 /// A `link`, `special` or `lock` line (`kind`) after its first word: a lock found below
