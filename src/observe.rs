@@ -205,7 +205,7 @@ pub fn container_locks(
                 .file
                 .as_ref()
                 .map(|f| f.snapshot())
-                .map_err(|what| Unread::NotRegular(what));
+                .map_err(|&what| Unread::NotRegular(what));
             let payload = match &file {
                 Ok(s) => Payload::parse(&s.content, s.id.size),
                 Err(_) => Payload::default(),
