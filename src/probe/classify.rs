@@ -528,4 +528,197 @@ mod tests {
         let codes: Vec<u8> = Outcome::ALL.iter().map(|o| o.exit_code()).collect();
         assert_eq!(codes, [0, 0, 3, 4, 5, 6, 6]);
     }
+
+    fn turn(state: TurnState) -> SessionTurn {
+        SessionTurn {
+            agent: "main".into(),
+            session_key: "agent:main:openai-user:42".into(),
+            session_id: Some("a".into()),
+            status: Some("done".into()),
+            active_writer_run_id: Some("run-2".into()),
+            turn_age_seconds: Some(5),
+            claim: Some(Claim {
+                owner: "gw".into(),
+                id: "c1".into(),
+                run_id: "run-1".into(),
+                generation: None,
+            }),
+            claim_age_seconds: Some(90),
+            state,
+            reasons: if state == TurnState::Orphan {
+                vec![OrphanReason::NoRunningTurn]
+            } else {
+                vec![]
+            },
+            note: Some("too fresh to judge".into()),
+        }
+    }
+
+    #[test]
+    fn a_lock_is_described_from_the_lock_alone() {
+        let key = "agent:main:openai-user:42";
+        assert_eq!(
+            describe(key, Some(&lock(false))),
+            format!("{key}: session lock /s/a.jsonl.lock is held by live pid 7 (node), 30s old")
+        );
+        let mut stale = lock(true);
+        stale.note = Some("pid 7 is a thread".into());
+        stale.age_seconds = None;
+        assert_eq!(
+            describe(key, Some(&stale)),
+            format!("{key}: session lock /s/a.jsonl.lock is stale (dead-pid: pid 7 is a thread)")
+        );
+        let mut wedged = lock(false);
+        wedged.wedged = true;
+        wedged.age_seconds = Some(400);
+        assert_eq!(
+            describe(key, Some(&wedged)),
+            format!(
+                "{key}: session lock /s/a.jsonl.lock is wedged: held open past its max hold, 6m40s old"
+            )
+        );
+        let mut unknown = lock(false);
+        unknown.owner_state = OwnerState::Unknown;
+        assert!(describe(key, Some(&unknown)).contains("is held, owner unknown"));
+        assert_eq!(describe(key, None), format!("{key}: not locked"));
+        // What an attempt says of a lock is what the user-session step says of it.
+        let (_, detail) = classify(&resp(500), Some(&wedged));
+        assert_eq!(format!("{key}: {detail}"), describe(key, Some(&wedged)));
+    }
+
+    #[test]
+    fn the_user_session_step_says_the_lock_then_the_turn_then_whether_it_looked() {
+        let key = "agent:main:openai-user:42";
+        let orphan = turn(TurnState::Orphan);
+        // A lock beats the turn.
+        let d = describe_user_session(key, Some(&lock(true)), Some(&orphan), true, None);
+        assert!(d.contains("session lock") && d.contains("stale"), "{d}");
+        let d = describe_user_session(key, None, Some(&orphan), true, None);
+        assert_eq!(
+            d,
+            format!(
+                "{key}: orphan turn claim (run run-1, 1m30s old; no-running-turn): OpenClaw answers 500 to every message until the gateway restarts"
+            )
+        );
+        assert_eq!(
+            describe_user_session(key, None, None, true, None),
+            format!("{key}: no turn in flight, no claim (OpenClaw 2026.8+, SQLite)")
+        );
+        assert_eq!(
+            describe_user_session(key, None, None, false, Some("Docker is not reachable")),
+            format!("{key}: could not look (Docker is not reachable)")
+        );
+    }
+
+    #[test]
+    fn turns_in_words() {
+        let key = "k";
+        assert_eq!(
+            describe_turn(key, &turn(TurnState::Running)),
+            "k: a turn in flight (run run-2, 5s old)"
+        );
+        assert_eq!(
+            describe_turn(key, &turn(TurnState::Claimed)),
+            "k: claimed (run run-1): too fresh to judge"
+        );
+        assert_eq!(
+            describe_turn(key, &turn(TurnState::Idle)),
+            "k: no turn in flight"
+        );
+    }
+
+    #[test]
+    fn only_a_5xx_or_a_timeout_sends_the_probe_looking_for_the_lock() {
+        assert!(needs_evidence(&resp(500)));
+        assert!(needs_evidence(&resp(503)));
+        assert!(needs_evidence(&Err(HttpError::Timeout(Duration::from_secs(1)))));
+        assert!(!needs_evidence(&resp(200)));
+        assert!(!needs_evidence(&resp(401)));
+        assert!(!needs_evidence(&resp(404)));
+        assert!(!needs_evidence(&Err(HttpError::Refused("x".into()))));
+        assert!(!needs_evidence(&Err(HttpError::Broken("x".into()))));
+    }
+
+    #[test]
+    fn an_orphan_claim_explains_a_500_when_no_lock_does() {
+        let key = "agent:main:openai-user:zaki-locks-probe";
+        let orphan = turn(TurnState::Orphan);
+        let (o, d) = classify_attempt(&resp(500), None, Some(&orphan), key);
+        assert_eq!(o, Outcome::SessionBusy);
+        assert!(d.starts_with(&format!("{key}: orphan turn claim")), "{d}");
+        // A turn in flight is no explanation: the 500 stays an HTTP error.
+        let running = turn(TurnState::Running);
+        assert_eq!(
+            classify_attempt(&resp(500), None, Some(&running), key).0,
+            Outcome::HttpError
+        );
+        // A lock found is the explanation, whatever the turn.
+        let (o, d) = classify_attempt(&resp(500), Some(&lock(true)), Some(&orphan), key);
+        assert_eq!(o, Outcome::SessionBusy);
+        assert!(d.starts_with("session lock"), "{d}");
+        assert_eq!(
+            classify_attempt(&resp(200), None, None, key).0,
+            Outcome::Ok
+        );
+    }
+
+    fn findings(verdict: Outcome) -> Findings<'static> {
+        Findings {
+            verdict,
+            session_lock: None,
+            user_session_lock: None,
+            session_turn: None,
+            user_session_turn: None,
+        }
+    }
+
+    #[test]
+    fn the_advice_names_the_fix_that_frees_the_session() {
+        let stale = lock(true);
+        let f = Findings {
+            user_session_lock: Some(&stale),
+            ..findings(Outcome::SessionBusy)
+        };
+        let a = advise(f, "c");
+        assert_eq!(a.fix.as_deref(), Some("zaki-locks clean --container c"));
+        assert_eq!(a.stale_keys, ["agent:main:openai-user:42"]);
+        assert_eq!(a.note, None);
+        // An orphan claim blocked the probe: only a restart of the gateway frees it.
+        let orphan = turn(TurnState::Orphan);
+        let f = Findings {
+            session_turn: Some(&orphan),
+            ..findings(Outcome::SessionBusy)
+        };
+        assert_eq!(
+            advise(f, "c").fix.as_deref(),
+            Some("zaki-locks clean --restart-orphaned --container c")
+        );
+        // The probe's own session answered, the user's has an orphan claim: a note, no fix.
+        let f = Findings {
+            user_session_turn: Some(&orphan),
+            ..findings(Outcome::Ok)
+        };
+        let a = advise(f, "c");
+        assert_eq!(a.fix, None);
+        assert!(
+            a.note
+                .as_deref()
+                .is_some_and(|n| n.contains("orphan turn claim") && n.contains("--container c")),
+            "{a:?}"
+        );
+        // Held open past its max hold (but young, so not a block): restart the container.
+        let mut wedged = lock(false);
+        wedged.wedged = true;
+        let f = Findings {
+            session_lock: Some(&wedged),
+            ..findings(Outcome::SessionBusy)
+        };
+        assert_eq!(advise(f, "c").fix.as_deref(), Some("docker restart c"));
+        // Not busy: a wedged lock of the probe's session asks for nothing.
+        let f = Findings {
+            session_lock: Some(&wedged),
+            ..findings(Outcome::Ok)
+        };
+        assert_eq!(advise(f, "c"), Advice::default());
+    }
 }

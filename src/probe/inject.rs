@@ -254,3 +254,151 @@ pub async fn released_after<F: Future>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const KEY: &str = "agent:main:openai-user:zaki-locks-probe";
+
+    fn place(state_dir: &Path, container: &str) -> Place {
+        Place {
+            location: Location::Container(container.into()),
+            state_dir: state_dir.to_owned(),
+            shown_as: None,
+            pids: PidView::Container { init: 1 },
+            pin: None,
+        }
+    }
+
+    /// A state dir whose store gives the probe's session the id `sid`.
+    fn state(sid: &str) -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().join(".openclaw");
+        let sessions = state.join("agents/main/sessions");
+        std::fs::create_dir_all(&sessions).unwrap();
+        let store = serde_json::json!({ KEY: {"sessionId": sid} }).to_string();
+        std::fs::write(sessions.join("sessions.json"), store).unwrap();
+        (tmp, state)
+    }
+
+    #[test]
+    fn the_lock_is_placed_held_and_released_once() {
+        let (_tmp, state) = state("abc");
+        let dir = SessionsDir::open(&[place(&state, "c")], "c", "main").unwrap();
+        let sid = dir.session_id(KEY).unwrap();
+        assert_eq!(sid.as_deref(), Some("abc"));
+        let mut inj = dir.lock(KEY, sid.as_deref()).unwrap();
+        let lock = state.join("agents/main/sessions/abc.jsonl.lock");
+        assert_eq!(inj.path, lock);
+        let payload: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&lock).unwrap()).unwrap();
+        assert_eq!(payload["pid"], 1);
+        assert!(crate::lock::parse_created_at(payload["createdAt"].as_str().unwrap()).is_some());
+        // A second probe cannot place it again: created exclusively.
+        let e = dir.lock(KEY, Some("abc")).err().unwrap();
+        assert!(e.to_string().starts_with("cannot create "), "{e}");
+        assert_eq!(inj.release(), Some("released"));
+        assert!(!lock.exists());
+        assert_eq!(inj.release(), None);
+    }
+
+    #[test]
+    fn a_lock_replaced_meanwhile_is_left_alone() {
+        let (_tmp, state) = state("abc");
+        let dir = SessionsDir::open(&[place(&state, "c")], "c", "main").unwrap();
+        let mut inj = dir.lock(KEY, Some("abc")).unwrap();
+        std::fs::remove_file(&inj.path).unwrap();
+        std::fs::write(&inj.path, "{\"pid\": 99}").unwrap();
+        assert_eq!(
+            inj.release(),
+            Some("changed since it was placed: left alone")
+        );
+        assert!(inj.path.exists());
+    }
+
+    #[test]
+    fn what_cannot_be_locked_says_why() {
+        let (_tmp, state) = state("../../evil");
+        let places = [place(&state, "c")];
+        let e = SessionsDir::open(&places, "other", "main").err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "--inject-lock needs other's state dir bind-mounted from this host and the container running"
+        );
+        let mut local = place(&state, "c");
+        local.pids = PidView::Local;
+        assert!(matches!(
+            SessionsDir::open(&[local], "c", "main"),
+            Err(InjectError::NotMounted { .. })
+        ));
+        let e = SessionsDir::open(&places, "c", "../main").err().unwrap();
+        assert!(e.to_string().starts_with("--agent "), "{e}");
+        let e = SessionsDir::open(&places, "c", "nobody").err().unwrap();
+        assert!(e.to_string().ends_with(": no lock injected"), "{e}");
+        let dir = SessionsDir::open(&places, "c", "main").unwrap();
+        // The tenant's store names a path, not a file: refused, nothing created.
+        let sid = dir.session_id(KEY).unwrap();
+        let e = dir.lock(KEY, sid.as_deref()).err().unwrap();
+        assert!(
+            e.to_string().starts_with(&format!("the session id of {KEY} in ")),
+            "{e}"
+        );
+        assert!(!state.join("evil.jsonl.lock").exists());
+        let e = dir.lock(KEY, None).err().unwrap();
+        assert!(
+            e.to_string()
+                .starts_with("the gateway did not record the probe's session in "),
+            "{e}"
+        );
+        // No store yet: no id, not an error.
+        std::fs::remove_file(state.join("agents/main/sessions/sessions.json")).unwrap();
+        assert_eq!(dir.session_id(KEY).unwrap(), None);
+    }
+
+    #[test]
+    fn a_symlinked_sessions_dir_is_not_followed() {
+        let (tmp, state) = state("abc");
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let sessions = state.join("agents/main/sessions");
+        std::fs::remove_dir_all(&sessions).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &sessions).unwrap();
+        let e = SessionsDir::open(&[place(&state, "c")], "c", "main")
+            .err()
+            .unwrap();
+        assert!(matches!(e, InjectError::OpenDir { .. }), "{e}");
+    }
+
+    #[test]
+    fn the_timer_releases_the_lock_while_the_attempts_still_run() {
+        let (_tmp, state) = state("abc");
+        let dir = SessionsDir::open(&[place(&state, "c")], "c", "main").unwrap();
+        let mut inj = dir.lock(KEY, Some("abc")).unwrap();
+        let path = inj.path.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let seen_during = rt.block_on(released_after(
+            async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                path.exists()
+            },
+            Some(&mut inj),
+            Duration::from_millis(50),
+        ));
+        assert!(!seen_during, "the lock outlived its hold");
+        assert_eq!(inj.release(), None, "released twice");
+        // Work that ends first leaves the release to the caller.
+        let mut inj = dir.lock(KEY, Some("abc")).unwrap();
+        rt.block_on(released_after(
+            async {},
+            Some(&mut inj),
+            Duration::from_secs(60),
+        ));
+        assert!(inj.path.exists());
+        assert_eq!(inj.release(), Some("released"));
+    }
+}
