@@ -188,7 +188,10 @@ pub fn needs_evidence(answer: &Result<Response, HttpError>) -> bool {
 
 /// Classifies one attempt from its answer and, for a 5xx or a timeout, the session's lock as
 /// found right after it.
-pub fn classify(answer: &Result<Response, HttpError>, lock: Option<&LockRecord>) -> (Outcome, String) {
+pub fn classify(
+    answer: &Result<Response, HttpError>,
+    lock: Option<&LockRecord>,
+) -> (Outcome, String) {
     let busy = |l: &LockRecord| (Outcome::SessionBusy, lock_words(l));
     match answer {
         Ok(r) if (200..300).contains(&r.status) => (Outcome::Ok, String::new()),
@@ -261,7 +264,11 @@ fn lock_words(lock: &LockRecord) -> String {
             s => format!("held, owner {}", s.as_str()),
         }
     };
-    format!("session lock {} is {held}{}", lock.path, age(lock.age_seconds))
+    format!(
+        "session lock {} is {held}{}",
+        lock.path,
+        age(lock.age_seconds)
+    )
 }
 
 /// `, 3m old`, or nothing when the age is not known.
@@ -500,7 +507,13 @@ mod tests {
             describe_user_session(key, None, None, false, None),
             format!("{key}: not locked")
         );
-        let d = describe_user_session(key, None, None, false, Some("container zaki-user-42 not found"));
+        let d = describe_user_session(
+            key,
+            None,
+            None,
+            false,
+            Some("container zaki-user-42 not found"),
+        );
         assert!(
             d.contains("could not look") && !d.contains("not locked"),
             "{d}"
@@ -631,7 +644,9 @@ mod tests {
     fn only_a_5xx_or_a_timeout_sends_the_probe_looking_for_the_lock() {
         assert!(needs_evidence(&resp(500)));
         assert!(needs_evidence(&resp(503)));
-        assert!(needs_evidence(&Err(HttpError::Timeout(Duration::from_secs(1)))));
+        assert!(needs_evidence(&Err(HttpError::Timeout(
+            Duration::from_secs(1)
+        ))));
         assert!(!needs_evidence(&resp(200)));
         assert!(!needs_evidence(&resp(401)));
         assert!(!needs_evidence(&resp(404)));
@@ -656,10 +671,7 @@ mod tests {
         let (o, d) = classify_attempt(&resp(500), Some(&lock(true)), Some(&orphan), key);
         assert_eq!(o, Outcome::SessionBusy);
         assert!(d.starts_with("session lock"), "{d}");
-        assert_eq!(
-            classify_attempt(&resp(200), None, None, key).0,
-            Outcome::Ok
-        );
+        assert_eq!(classify_attempt(&resp(200), None, None, key).0, Outcome::Ok);
     }
 
     fn findings(verdict: Outcome) -> Findings<'static> {

@@ -65,7 +65,11 @@ impl fmt::Display for InjectError {
             ),
             Agent(why) => write!(f, "--agent {why}"),
             OpenDir { dir, error } => {
-                write!(f, "cannot open {}: {error}: no lock injected", escape::path(dir))
+                write!(
+                    f,
+                    "cannot open {}: {error}: no lock injected",
+                    escape::path(dir)
+                )
             }
             ReadStore { dir, error } => write!(
                 f,
@@ -106,7 +110,11 @@ pub struct SessionsDir {
 
 impl SessionsDir {
     /// The sessions dir of `agent` in `container`'s bind-mounted state dir, among `places`.
-    pub fn open(places: &[Place], container: &str, agent: &str) -> Result<SessionsDir, InjectError> {
+    pub fn open(
+        places: &[Place],
+        container: &str,
+        agent: &str,
+    ) -> Result<SessionsDir, InjectError> {
         let place = places
             .iter()
             .find(|p| {
@@ -342,7 +350,8 @@ mod tests {
         let sid = dir.session_id(KEY).unwrap();
         let e = dir.lock(KEY, sid.as_deref()).err().unwrap();
         assert!(
-            e.to_string().starts_with(&format!("the session id of {KEY} in ")),
+            e.to_string()
+                .starts_with(&format!("the session id of {KEY} in ")),
             "{e}"
         );
         assert!(!state.join("evil.jsonl.lock").exists());

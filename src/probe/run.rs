@@ -17,8 +17,8 @@ use crate::remove::Outcome as Removal;
 use crate::router;
 
 use super::classify::{
-    Findings, Outcome, advise, classify_attempt, describe_user_session, http_words,
-    needs_evidence, verdict,
+    Findings, Outcome, advise, classify_attempt, describe_user_session, http_words, needs_evidence,
+    verdict,
 };
 use super::evidence::Evidence;
 use super::gateway::{self, Gateway};
@@ -110,7 +110,10 @@ impl Probe<'_> {
         self.health_step(report).await;
         let evidence = self.user_session_step(report).await;
         if let Some(hold) = self.args.inject_lock {
-            *injected = Some(self.inject(&report.session_key, &evidence.host_places, hold).await?);
+            *injected = Some(
+                self.inject(&report.session_key, &evidence.host_places, hold)
+                    .await?,
+            );
         }
         let hold = self.args.inject_lock.unwrap_or_default();
         released_after(self.attempts_and_verdict(report), injected.as_mut(), hold).await;
@@ -123,7 +126,8 @@ impl Probe<'_> {
         match self.container_state().await {
             Ok((state, uptime)) => {
                 let up = timeline::uptime(uptime);
-                self.t.step("container", &format!("{container} {state}{up}"));
+                self.t
+                    .step("container", &format!("{container} {state}{up}"));
                 report.container_state = state;
                 report.uptime_seconds = uptime;
             }
@@ -329,8 +333,7 @@ impl Probe<'_> {
     }
 
     async fn clean_session(&self, key: &str) -> bool {
-        let mut seen =
-            pipeline::look_async(&self.args.places, &self.args.policy, Utc::now()).await;
+        let mut seen = pipeline::look_async(&self.args.places, &self.args.policy, Utc::now()).await;
         seen.judged
             .retain(|j| j.obs.session_key.as_deref() == Some(key));
         let out = pipeline::act_async(&seen, false, self.args.places.timeout, 1).await;

@@ -94,7 +94,12 @@ mod tests {
             "POST /v1/chat/completions → 200 in 1.2s: ok"
         );
         assert_eq!(
-            attempt_line(None, Duration::from_secs(60), Outcome::Timeout, "no answer within 1m"),
+            attempt_line(
+                None,
+                Duration::from_secs(60),
+                Outcome::Timeout,
+                "no answer within 1m"
+            ),
             "POST /v1/chat/completions → no answer in 60.0s: timeout (no answer within 1m)"
         );
         assert_eq!(uptime(None), "");
