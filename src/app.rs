@@ -11,7 +11,8 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 use crate::config::{self, CleanOutput, Config, ProbeOutput, ScanOutput};
 use crate::exit_codes::Exit;
 use crate::output::{self, LogStyle};
-use crate::pipeline::{look, record, runtime};
+use crate::pipeline::runtime;
+use crate::policy::{HeldOver, Status};
 use crate::report::{Action, LockRecord, Report};
 use crate::runlock::{self, Busy};
 
@@ -32,120 +33,99 @@ pub fn run(config: Config) -> Result<ExitCode> {
 
 fn scan(args: config::Scan) -> Result<Exit> {
     let started = Instant::now();
-    let policy = args.policy;
-    let rt = runtime()?;
     let now = Utc::now();
-    let seen = look(&args.places, &policy, now, &rt);
-    let records: Vec<LockRecord> = seen
-        .judged
-        .iter()
-        .map(|j| {
-            let action = if j.verdict.is_some() {
-                Action::Kept
-            } else {
-                Action::Skipped
-            };
-            record(j, action, None)
-        })
-        .collect();
-    let mut report = Report::new(
-        "scan",
-        now,
-        policy.stale_after.num_seconds(),
-        false,
-        seen.places,
-        records,
-        seen.problems,
-    )
-    .with_containers(seen.containers, seen.warnings)
-    .with_places(seen.dbs)
-    .with_engines(seen.engines_up);
-    // The threshold for the metrics: the fixed one, or OpenClaw's default max hold.
-    let held_over = args.held_over.map(|h| h.threshold(None).as_secs_f64());
+    let rt = runtime()?;
+    let mut report = rt.block_on(crate::pipeline::scan_pass(&args.places, &args.policy, now));
     let is_held_over = |r: &LockRecord| {
         args.held_over.is_some_and(|h| {
-            !r.stale
-                && r.owner_state == crate::policy::OwnerState::Alive
-                && precise_age(r, now).is_some_and(|a| a > h.threshold(r.max_hold_ms).as_secs_f64())
+            h.exceeded(r.status, r.owner_state, precise_age(r, now), r.max_hold_ms)
         })
     };
-    // Wedged locks (held open past their max hold) count as held over whatever the threshold.
-    let n_held_over = report
-        .locks
-        .iter()
-        .filter(|r| is_held_over(r) || r.wedged)
-        .count();
+    let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
     // An orphan turn claim (OpenClaw 2026.8+) blocks its session as surely as a stale lock.
     let any_stale = report.summary.stale > 0 || report.summary.orphan_claims > 0;
-    let success = report.errors.is_empty();
 
     // Metrics describe everything seen; the filters below only shape what is listed.
-    let metrics =
-        (args.metrics_file.is_some() || args.output == ScanOutput::Prometheus).then(|| {
-            crate::metrics::run(
-                &report,
-                &crate::metrics::RunFacts {
-                    command: "scan",
-                    duration_seconds: started.elapsed().as_secs_f64(),
-                    success,
-                    held_over: held_over.map(|t| (t, n_held_over)),
-                    last_success: args.metrics_file.as_deref().and_then(|p| {
-                        crate::metrics::previous(p, "zaki_locks_last_success_timestamp_seconds")
-                    }),
-                },
-            )
-        });
+    let metrics = (args.metrics_file.is_some() || args.output == ScanOutput::Prometheus)
+        .then(|| scan_metrics(&args, &report, started, n_held_over));
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
     report.locks.retain(|r| {
-        (!args.stale_only || r.stale) && (held_over.is_none() || is_held_over(r) || r.wedged)
+        (!args.stale_only || r.status == Status::Stale)
+            && (args.held_over.is_none() || is_held_over(r))
     });
     report_problems(&report);
     match args.output {
         ScanOutput::Json => print_line(&output::json(&report))?,
         ScanOutput::Prometheus => print_bytes(metrics.unwrap_or_default().as_bytes())?,
         ScanOutput::Table(style) => {
-            if !report.locks.is_empty() {
-                print_line(&output::table(
-                    &report.locks,
-                    style.colour,
-                    style.full_paths,
-                    style.columns,
-                ))?;
-            }
-            if let Some(t) = crate::turns::table(&report.places, style.colour, style.columns) {
-                print_line(&t)?;
-            }
-            let mut line = output::summary_line(
-                "scan",
-                &report.summary,
-                false,
-                started.elapsed().as_secs_f64(),
-            );
-            line.push_str(&crate::turns::sqlite_summary(
-                &report.summary,
-                &report.places,
-            ));
-            match args.held_over {
-                Some(crate::policy::HeldOver::After(t)) => line.push_str(&format!(
-                    "; {n_held_over} held over {}",
-                    humantime::format_duration(t)
-                )),
-                Some(crate::policy::HeldOver::MaxHold) => {
-                    line.push_str(&format!("; {n_held_over} held over their max hold"))
-                }
-                None => {}
-            }
-            print_line(&line)?;
+            let held_over = args.held_over.map(|h| (h, n_held_over));
+            print_scan_table(&report, style, held_over, started)?
         }
     }
     let found = (args.fail_on_stale && any_stale) || (args.fail_on_held && n_held_over > 0);
-    Ok(
-        Exit::partial_if(!report.errors.is_empty() || !metrics_written).merge(if found {
-            Exit::StaleFound
-        } else {
-            Exit::Success
-        }),
+    let exit = Exit::partial_if(!report.errors.is_empty() || !metrics_written);
+    Ok(exit.merge(if found {
+        Exit::StaleFound
+    } else {
+        Exit::Success
+    }))
+}
+
+fn scan_metrics(
+    args: &config::Scan,
+    report: &Report,
+    started: Instant,
+    n_held_over: usize,
+) -> String {
+    // The threshold for the metrics: the fixed one, or OpenClaw's default max hold.
+    let threshold = args.held_over.map(|h| h.threshold(None).as_secs_f64());
+    crate::metrics::run(
+        report,
+        &crate::metrics::RunFacts {
+            command: "scan",
+            duration_seconds: started.elapsed().as_secs_f64(),
+            success: report.errors.is_empty(),
+            held_over: threshold.map(|t| (t, n_held_over)),
+            last_success: args.metrics_file.as_deref().and_then(|p| {
+                crate::metrics::previous(p, "zaki_locks_last_success_timestamp_seconds")
+            }),
+        },
     )
+}
+
+/// The locks' table, the SQLite era's, and the summary line (with `--held-over`'s count).
+fn print_scan_table(
+    report: &Report,
+    style: config::TableStyle,
+    held_over: Option<(HeldOver, usize)>,
+    started: Instant,
+) -> Result<()> {
+    if !report.locks.is_empty() {
+        print_line(&output::table(
+            &report.locks,
+            style.colour,
+            style.full_paths,
+            style.columns,
+        ))?;
+    }
+    if let Some(t) = crate::turns::table(&report.places, style.colour, style.columns) {
+        print_line(&t)?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut line = output::summary_line("scan", &report.summary, false, secs);
+    line.push_str(&crate::turns::sqlite_summary(
+        &report.summary,
+        &report.places,
+    ));
+    match held_over {
+        Some((HeldOver::After(t), n)) => line.push_str(&format!(
+            "; {n} held over {}",
+            humantime::format_duration(t)
+        )),
+        Some((HeldOver::MaxHold, n)) => line.push_str(&format!("; {n} held over their max hold")),
+        None => {}
+    }
+    print_line(&line)
 }
 
 /// `probe`: the timeline is printed as the probe goes; the JSON or the metrics are rendered
@@ -226,7 +206,10 @@ fn clean(args: config::Clean) -> Result<Exit> {
         Some(at) => match runlock::acquire(&at.path, at.wait) {
             Ok(l) => Some(l),
             Err(Busy::Held(holder)) => return step_aside(&args, at, &holder, started),
-            Err(other) => return Err(run_lock_error(&at.path, other)),
+            Err(busy) => {
+                let path = at.path.clone();
+                return Err(runlock::Error { path, busy }.into());
+            }
         },
     };
 
@@ -282,52 +265,7 @@ fn clean(args: config::Clean) -> Result<Exit> {
             report_problems(&report);
             print_line(&output::json(&report))?
         }
-        CleanOutput::Text(style) => {
-            let mut out = String::new();
-            for r in &report.locks {
-                let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
-                let changed = r.action == Action::Kept && r.stale;
-                if loud || (!args.quiet && (changed || r.action == Action::Skipped)) {
-                    out.push_str(&output::log_line(style, r));
-                    out.push('\n');
-                }
-            }
-            let acted = report.summary.removed + report.summary.would_remove;
-            if !args.quiet || acted > 0 || !report.errors.is_empty() {
-                out.push_str(&output::log_summary(
-                    style,
-                    "clean",
-                    &report.summary,
-                    args.dry_run,
-                    started.elapsed().as_secs_f64(),
-                ));
-                if style == LogStyle::Human {
-                    out.push_str(&crate::turns::sqlite_summary(
-                        &report.summary,
-                        &report.places,
-                    ));
-                }
-                out.push('\n');
-            }
-            // With --restart-orphaned each line was printed as it happened.
-            if args.restart_orphaned.is_none() {
-                for r in &report.restarts {
-                    out.push_str(&crate::remedy::line(style, r));
-                    out.push('\n');
-                }
-            }
-            if style == LogStyle::Human {
-                report_problems(&report);
-            } else {
-                for w in &report.warnings {
-                    eprintln!("{}", output::log_warning(style, w));
-                }
-                for p in &report.errors {
-                    eprintln!("{}", output::log_problem(style, p));
-                }
-            }
-            print_bytes(out.as_bytes())?;
-        }
+        CleanOutput::Text(style) => print_clean_text(&args, &report, style, started)?,
     }
     let mut exit = Exit::partial_if(!report.errors.is_empty() || !metrics_written);
     if let Some(sig) = crate::interrupt::caught() {
@@ -337,6 +275,60 @@ fn clean(args: config::Clean) -> Result<Exit> {
         exit = exit.merge(Exit::Interrupted(sig));
     }
     Ok(exit)
+}
+
+/// `clean`'s text: a line per lock acted on (with `--quiet`, only removals), the summary, the
+/// restarts not already printed, and the problems on stderr.
+fn print_clean_text(
+    args: &config::Clean,
+    report: &Report,
+    style: LogStyle,
+    started: Instant,
+) -> Result<()> {
+    let mut out = String::new();
+    for r in &report.locks {
+        let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
+        let changed = r.action == Action::Kept && r.status == Status::Stale;
+        if loud || (!args.quiet && (changed || r.action == Action::Skipped)) {
+            out.push_str(&output::log_line(style, r));
+            out.push('\n');
+        }
+    }
+    let acted = report.summary.removed + report.summary.would_remove;
+    if !args.quiet || acted > 0 || !report.errors.is_empty() {
+        out.push_str(&output::log_summary(
+            style,
+            "clean",
+            &report.summary,
+            args.dry_run,
+            started.elapsed().as_secs_f64(),
+        ));
+        if style == LogStyle::Human {
+            out.push_str(&crate::turns::sqlite_summary(
+                &report.summary,
+                &report.places,
+            ));
+        }
+        out.push('\n');
+    }
+    // With --restart-orphaned each line was printed as it happened.
+    if args.restart_orphaned.is_none() {
+        for r in &report.restarts {
+            out.push_str(&crate::remedy::line(style, r));
+            out.push('\n');
+        }
+    }
+    if style == LogStyle::Human {
+        report_problems(report);
+    } else {
+        for w in &report.warnings {
+            eprintln!("{}", output::log_warning(style, w));
+        }
+        for p in &report.errors {
+            eprintln!("{}", output::log_problem(style, p));
+        }
+    }
+    print_bytes(out.as_bytes())
 }
 
 /// Another clean or a watch holds the run lock: do nothing, say who holds it and what to do,
@@ -398,25 +390,6 @@ fn step_aside(
         CleanOutput::Text(_) => {}
     }
     Ok(Exit::partial_if(!written))
-}
-
-/// Why the run lock could not be taken, when no one holds it: the file is not ours, or cannot
-/// be opened. Shared by `clean` and `watch`.
-pub(crate) fn run_lock_error(path: &std::path::Path, busy: Busy) -> color_eyre::Report {
-    match busy {
-        Busy::Held(holder) => eyre!(
-            "the run lock {} is held by {holder} (stop it, or use another --run-lock)",
-            path.display()
-        ),
-        Busy::NotOurs(why) => eyre!(
-            "the run lock {} {why} (choose another with --run-lock PATH)",
-            path.display()
-        ),
-        Busy::Io(e) => color_eyre::Report::new(e).wrap_err(format!(
-            "cannot open the run lock {} (choose another with --run-lock PATH)",
-            path.display()
-        )),
-    }
 }
 
 fn man(page: Option<&str>) -> Result<Exit> {

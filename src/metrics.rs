@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use crate::place::Location;
+use crate::policy::{OwnerState, Status};
 use crate::probe::{Outcome, ProbeReport};
 use crate::report::{Action, Report};
 
@@ -86,9 +87,18 @@ pub struct RunFacts<'a> {
     pub last_success: Option<f64>,
 }
 
-/// Metrics of a `scan` or `clean` run.
+/// The metrics of a scan, clean or watch pass.
 pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     let mut t = Text::new();
+    lock_gauges(&mut t, report, f);
+    sqlite_era(&mut t, report, f.command);
+    container_gauges(&mut t, report, f.command);
+    run_gauges(&mut t, report, f);
+    t.finish()
+}
+
+/// The locks by location and status, and what is worth an alert about them.
+fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
     let cmd = || ("command", f.command.to_owned());
     let kind = |l: &Location| match l {
         Location::Host => "host",
@@ -101,10 +111,10 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
         }
     }
     for l in &report.locks {
-        let state = match (l.action, l.stale) {
-            (Action::Skipped, _) if l.reasons.is_empty() => "skipped",
-            (_, true) => "stale",
-            _ => "held",
+        let state = match l.status {
+            Status::Unjudged => "skipped",
+            Status::Stale => "stale",
+            Status::Held | Status::Wedged => "held",
         };
         *by.entry((kind(&l.location), state)).or_default() += 1;
     }
@@ -136,7 +146,7 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     let unknown = report
         .locks
         .iter()
-        .filter(|l| l.owner_state == crate::policy::OwnerState::Unknown && l.pid.is_some())
+        .filter(|l| l.owner_state == OwnerState::Unknown && l.pid.is_some())
         .count();
     t.gauge(
         "zaki_locks_owner_unknown_locks",
@@ -161,7 +171,7 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     let oldest = report
         .locks
         .iter()
-        .filter(|l| !l.stale && l.owner_state == crate::policy::OwnerState::Alive)
+        .filter(|l| l.status != Status::Stale && l.owner_state == OwnerState::Alive)
         .filter_map(|l| l.age_seconds)
         .max()
         .unwrap_or(0);
@@ -182,7 +192,11 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
             &one(threshold),
         );
     }
-    sqlite_era(&mut t, report, f.command);
+}
+
+/// The containers looked at and the engines asked.
+fn container_gauges(t: &mut Text, report: &Report, command: &str) {
+    let cmd = || ("command", command.to_owned());
     let failed = report
         .containers
         .iter()
@@ -216,6 +230,12 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
             &samples,
         );
     }
+}
+
+/// How the run itself went.
+fn run_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
+    let cmd = || ("command", f.command.to_owned());
+    let one = |v: f64| vec![(vec![cmd()], v)];
     t.gauge(
         "zaki_locks_errors",
         "Problems the last run reported (each makes it exit 1).",
@@ -245,7 +265,6 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
             &one(ts),
         );
     }
-    t.finish()
 }
 
 /// Metrics of a `clean` that stepped aside because the run lock was held. The holder (a watch

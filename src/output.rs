@@ -3,7 +3,7 @@
 use chrono::TimeDelta;
 
 use crate::escape;
-use crate::policy::OwnerState;
+use crate::policy::{OwnerState, Status};
 use crate::report::{Action, LockRecord, Report, Summary};
 use crate::units::short_duration;
 
@@ -27,15 +27,19 @@ enum Color {
     Magenta,
 }
 
+/// The STATUS column: what was done to the lock when something was, else what it is.
 fn status(r: &LockRecord) -> (&'static str, Color) {
-    match r.action {
-        Action::Removed => ("removed", Color::Red),
-        Action::WouldRemove => ("would-remove", Color::Yellow),
-        Action::Skipped => ("skipped", Color::Magenta),
-        Action::Kept if r.stale => ("stale", Color::Red),
-        Action::Kept if r.wedged => ("wedged", Color::Red),
-        Action::Kept => ("held", Color::Green),
-    }
+    let colour = match (r.action, r.status) {
+        (Action::WouldRemove, _) => Color::Yellow,
+        (Action::Skipped, _) => Color::Magenta,
+        (Action::Removed, _) | (Action::Kept, Status::Stale | Status::Wedged) => Color::Red,
+        (Action::Kept, Status::Held | Status::Unjudged) => Color::Green,
+    };
+    let word = match r.action {
+        Action::Kept => r.status.as_str(),
+        done => done.as_str(),
+    };
+    (word, colour)
 }
 
 fn owner(r: &LockRecord) -> String {
@@ -563,6 +567,7 @@ mod tests {
             starttime: None,
             max_hold_ms: None,
             stale: true,
+            status: Status::Stale,
             reasons: vec![crate::policy::Reason::RecycledPid, crate::policy::Reason::TooOld],
             action: Action::WouldRemove,
             note: note.map(str::to_owned),
@@ -633,6 +638,7 @@ mod tests {
             location: crate::place::Location::Host,
             action,
             stale,
+            status: if stale { Status::Stale } else { Status::Held },
             owner_state: owner,
             owner_name: name.map(str::to_owned),
             reasons: if stale {

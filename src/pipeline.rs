@@ -50,16 +50,6 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Find → observe → judge, for every place.
-pub fn look(
-    args: &Places,
-    policy: &Policy,
-    now: chrono::DateTime<Utc>,
-    rt: &tokio::runtime::Runtime,
-) -> Seen {
-    rt.block_on(look_async(args, policy, now))
-}
-
-/// [`look`] for callers already in the async runtime (the probe).
 pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
     let mut problems = Vec::new();
     let mut places = match &args.host {
@@ -357,17 +347,6 @@ async fn list_containers(survey: &Survey, args: &Places) -> Vec<Result<Listing, 
 
 /// Removes every stale lock (none on a dry run): host ones one by one, each container's in one
 /// exec, containers `jobs` at a time. Returns an outcome per judged lock (`None`: not acted on).
-pub fn act(
-    seen: &Seen,
-    dry_run: bool,
-    timeout: std::time::Duration,
-    jobs: usize,
-    rt: &tokio::runtime::Runtime,
-) -> Vec<Option<Outcome>> {
-    rt.block_on(act_async(seen, dry_run, timeout, jobs))
-}
-
-/// [`act`] for callers already in the async runtime.
 pub async fn act_async(
     seen: &Seen,
     dry_run: bool,
@@ -477,49 +456,34 @@ pub fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
     LockRecord::new(&j.obs, j.verdict.as_ref(), action, note)
 }
 
-/// One `clean` pass: look, judge, remove the stale locks (none on a dry run), and report what
-/// was done to each lock. Shared by `clean` and every pass of `watch`.
-pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Report {
-    let now = Utc::now();
-    let mut seen = look_async(places, policy, now).await;
-    let outcomes = act_async(&seen, dry_run, places.timeout, places.jobs).await;
-    let mut records = Vec::with_capacity(seen.judged.len());
-    for (j, outcome) in seen.judged.iter().zip(outcomes) {
-        let (action, note) = match (&j.verdict, &j.obs.file, outcome) {
-            (None, _, _) | (_, Err(_), _) => (Action::Skipped, None),
-            (Some(v), Ok(_), None) if !v.stale => (Action::Kept, None),
-            (Some(v), Ok(_), Some(Outcome::Changed(why))) if !v.stale => (Action::Kept, Some(why)),
-            (Some(_), Ok(_), None) if dry_run => (Action::WouldRemove, None),
-            (Some(_), Ok(_), None) => (
-                Action::Skipped,
-                Some("not removed: the run was interrupted".into()),
-            ),
-            (Some(_), Ok(_), Some(Outcome::Removed)) => (Action::Removed, None),
-            (Some(_), Ok(_), Some(Outcome::Changed(why))) => {
-                (Action::Kept, Some(format!("not removed: {why}")))
-            }
-            (Some(_), Ok(_), Some(Outcome::Gone)) => (
-                Action::Skipped,
-                Some("already gone: released or reclaimed by someone else".into()),
-            ),
-            (Some(v), Ok(_), Some(Outcome::Failed(e))) => {
-                let what = if v.stale {
-                    "cannot remove stale lock"
-                } else {
-                    "cannot put back the leftover of an interrupted removal"
-                };
-                seen.problems.push(Problem {
-                    location: j.obs.location.clone(),
-                    path: Some(j.obs.path.clone()),
-                    message: format!("{what}: {e}"),
-                });
-                (Action::Skipped, Some(format!("removal failed: {e}")))
-            }
-        };
-        records.push(record(j, action, note));
-    }
+/// One `scan` pass: look and judge at `now`; nothing is acted on.
+pub async fn scan_pass(places: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Report {
+    let seen = look_async(places, policy, now).await;
+    let records = seen
+        .judged
+        .iter()
+        .map(|j| {
+            let action = match j.verdict {
+                Some(_) => Action::Kept,
+                None => Action::Skipped,
+            };
+            record(j, action, None)
+        })
+        .collect();
+    report("scan", now, policy, false, seen, records)
+}
+
+/// The report of a pass: its records and everything else it saw.
+fn report(
+    command: &'static str,
+    now: chrono::DateTime<Utc>,
+    policy: &Policy,
+    dry_run: bool,
+    seen: Seen,
+    records: Vec<LockRecord>,
+) -> Report {
     Report::new(
-        "clean",
+        command,
         now,
         policy.stale_after.num_seconds(),
         dry_run,
@@ -530,4 +494,161 @@ pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Repo
     .with_containers(seen.containers, seen.warnings)
     .with_places(seen.dbs)
     .with_engines(seen.engines_up)
+}
+
+/// What became of one judged lock in a `clean` pass.
+#[derive(Debug, PartialEq, Eq)]
+struct Settled {
+    action: Action,
+    note: Option<String>,
+    /// A removal (or put-back) that failed: reported as a problem (exit 1).
+    problem: Option<String>,
+}
+
+/// The action, note and problem of a lock from its verdict (`None`: not judged), whether it was
+/// read, and what its removal found (`None`: not tried). Pure: the rule `clean` and `watch` share.
+fn settle(
+    verdict: Option<&Verdict>,
+    read: bool,
+    outcome: Option<Outcome>,
+    dry_run: bool,
+) -> Settled {
+    let done = |action, note: Option<String>| Settled {
+        action,
+        note,
+        problem: None,
+    };
+    let Some(v) = verdict.filter(|_| read) else {
+        return done(Action::Skipped, None);
+    };
+    match outcome {
+        None if !v.stale => done(Action::Kept, None),
+        Some(Outcome::Changed(why)) if !v.stale => done(Action::Kept, Some(why)),
+        None if dry_run => done(Action::WouldRemove, None),
+        None => done(
+            Action::Skipped,
+            Some("not removed: the run was interrupted".into()),
+        ),
+        Some(Outcome::Removed) => done(Action::Removed, None),
+        Some(Outcome::Changed(why)) => done(Action::Kept, Some(format!("not removed: {why}"))),
+        Some(Outcome::Gone) => done(
+            Action::Skipped,
+            Some("already gone: released or reclaimed by someone else".into()),
+        ),
+        Some(Outcome::Failed(e)) => {
+            let what = if v.stale {
+                "cannot remove stale lock"
+            } else {
+                "cannot put back the leftover of an interrupted removal"
+            };
+            Settled {
+                action: Action::Skipped,
+                note: Some(format!("removal failed: {e}")),
+                problem: Some(format!("{what}: {e}")),
+            }
+        }
+    }
+}
+
+/// One `clean` pass: look, judge, remove the stale locks (none on a dry run), and report what
+/// was done to each lock. Shared by `clean` and every pass of `watch`.
+pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Report {
+    let now = Utc::now();
+    let mut seen = look_async(places, policy, now).await;
+    let outcomes = act_async(&seen, dry_run, places.timeout, places.jobs).await;
+    let mut records = Vec::with_capacity(seen.judged.len());
+    for (j, outcome) in seen.judged.iter().zip(outcomes) {
+        let done = settle(j.verdict.as_ref(), j.obs.file.is_ok(), outcome, dry_run);
+        if let Some(message) = done.problem {
+            seen.problems.push(Problem {
+                location: j.obs.location.clone(),
+                path: Some(j.obs.path.clone()),
+                message,
+            });
+        }
+        let (action, note) = (done.action, done.note);
+        records.push(record(j, action, note));
+    }
+    report("clean", now, policy, dry_run, seen, records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::OwnerState;
+
+    fn verdict(stale: bool) -> Verdict {
+        Verdict {
+            stale,
+            reasons: Vec::new(),
+            owner_state: OwnerState::Dead,
+            age: None,
+            note: None,
+            wedged: false,
+        }
+    }
+
+    fn action(v: Option<&Verdict>, read: bool, o: Option<Outcome>, dry: bool) -> Action {
+        settle(v, read, o, dry).action
+    }
+
+    #[test]
+    fn what_became_of_a_lock() {
+        let (stale, held) = (verdict(true), verdict(false));
+        // Not judged or not read: skipped, whatever else.
+        assert_eq!(action(None, true, None, false), Action::Skipped);
+        assert_eq!(action(Some(&stale), false, None, false), Action::Skipped);
+        // Held: kept, also when its put-back found it changed.
+        assert_eq!(action(Some(&held), true, None, false), Action::Kept);
+        let s = settle(Some(&held), true, Some(Outcome::Changed("x".into())), false);
+        assert_eq!((s.action, s.note.as_deref()), (Action::Kept, Some("x")));
+        // Stale: would-remove on a dry run, removed, or skipped with why.
+        assert_eq!(action(Some(&stale), true, None, true), Action::WouldRemove);
+        assert_eq!(
+            action(Some(&stale), true, Some(Outcome::Removed), false),
+            Action::Removed
+        );
+        let s = settle(Some(&stale), true, None, false);
+        assert_eq!(s.action, Action::Skipped);
+        assert!(s.note.unwrap().contains("interrupted"));
+        let s = settle(
+            Some(&stale),
+            true,
+            Some(Outcome::Changed("rewritten".into())),
+            false,
+        );
+        assert_eq!(s.action, Action::Kept);
+        assert_eq!(s.note.as_deref(), Some("not removed: rewritten"));
+        assert_eq!(
+            action(Some(&stale), true, Some(Outcome::Gone), false),
+            Action::Skipped
+        );
+    }
+
+    #[test]
+    fn only_a_failed_removal_is_a_problem() {
+        let s = settle(
+            Some(&verdict(true)),
+            true,
+            Some(Outcome::Failed("EROFS".into())),
+            false,
+        );
+        assert_eq!(s.action, Action::Skipped);
+        assert_eq!(
+            s.problem.as_deref(),
+            Some("cannot remove stale lock: EROFS")
+        );
+        let s = settle(
+            Some(&verdict(false)),
+            true,
+            Some(Outcome::Failed("EACCES".into())),
+            false,
+        );
+        assert!(s.problem.unwrap().starts_with("cannot put back"));
+        assert!(
+            settle(Some(&verdict(true)), true, Some(Outcome::Removed), false)
+                .problem
+                .is_none()
+        );
+    }
 }

@@ -1,8 +1,10 @@
 //! Places: where locks are found, and in which PID namespace their owners live.
 //!
-//! A place is an OpenClaw state dir seen from somewhere (the host today, a container through
-//! Docker later). Everything downstream (observe, judge, act, report) takes places, so a new
-//! kind of place only has to say how its files and owners are observed.
+//! A place is an OpenClaw state dir read from this host: a host gateway's, or a container's
+//! bind-mounted one, whose owners live in that container's PID namespace (`PidView`). A
+//! container whose state dir this host cannot read is listed by exec instead (`survey`,
+//! `container`) and is not a place. Everything downstream (observe, judge, act, report) takes
+//! places and the exec listings, and judges both with the same policy.
 
 use std::fmt;
 use std::path::PathBuf;

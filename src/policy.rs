@@ -7,91 +7,51 @@
 
 use std::time::Duration;
 
+use crate::names::named;
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Serialize;
 
 use crate::holders::{Holder, Visibility};
 use crate::lock::Payload;
 use crate::proc::{Owner, ProcFacts};
 
-/// OpenClaw's names for why a lock is stale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Reason {
-    #[serde(rename = "missing-pid")]
-    MissingPid,
-    #[serde(rename = "dead-pid")]
-    DeadPid,
-    #[serde(rename = "recycled-pid")]
-    RecycledPid,
-    #[serde(rename = "invalid-createdAt")]
-    InvalidCreatedAt,
-    #[serde(rename = "too-old")]
-    TooOld,
-    /// OpenClaw 2026.5.12+: the live owner's command line is not an OpenClaw process.
-    #[serde(rename = "non-openclaw-owner")]
-    NonOpenclawOwner,
-    /// OpenClaw 2026.5.28+: older than the payload's `maxHoldMs` (report-only on its own).
-    #[serde(rename = "hold-exceeded")]
-    HoldExceeded,
-    /// Ours: no process holds it open, and every process that could was looked at.
-    #[serde(rename = "no-holder")]
-    NoHolder,
-    /// Ours: its owner is alive but no longer holds it (openclaw/openclaw#93383, #91327).
-    #[serde(rename = "leaked")]
-    Leaked,
-    /// Ours: held open past its max hold; the owner's run is stuck (never removed).
-    #[serde(rename = "wedged")]
-    Wedged,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::MissingPid => "missing-pid",
-            Reason::DeadPid => "dead-pid",
-            Reason::RecycledPid => "recycled-pid",
-            Reason::InvalidCreatedAt => "invalid-createdAt",
-            Reason::TooOld => "too-old",
-            Reason::NonOpenclawOwner => "non-openclaw-owner",
-            Reason::HoldExceeded => "hold-exceeded",
-            Reason::NoHolder => "no-holder",
-            Reason::Leaked => "leaked",
-            Reason::Wedged => "wedged",
-        }
+named! {
+    /// OpenClaw's names for why a lock is stale.
+    pub enum Reason {
+        MissingPid => "missing-pid",
+        DeadPid => "dead-pid",
+        RecycledPid => "recycled-pid",
+        InvalidCreatedAt => "invalid-createdAt",
+        TooOld => "too-old",
+        /// OpenClaw 2026.5.12+: the live owner's command line is not an OpenClaw process.
+        NonOpenclawOwner => "non-openclaw-owner",
+        /// OpenClaw 2026.5.28+: older than the payload's `maxHoldMs` (report-only on its own).
+        HoldExceeded => "hold-exceeded",
+        /// Ours: no process holds it open, and every process that could was looked at.
+        NoHolder => "no-holder",
+        /// Ours: its owner is alive but no longer holds it (openclaw/openclaw#93383, #91327).
+        Leaked => "leaked",
+        /// Ours: held open past its max hold; the owner's run is stuck (never removed).
+        Wedged => "wedged",
     }
 }
 
-/// What the lock's pid turned out to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OwnerState {
-    /// A running process that may well hold the lock.
-    Alive,
-    /// No such pid.
-    Dead,
-    /// The process has exited and waits to be reaped.
-    Zombie,
-    /// The pid is a thread of another process, never a lock owner.
-    Thread,
-    /// The pid belongs to a process that started after the lock was taken.
-    Recycled,
-    /// The owner could not be observed from here.
-    Unknown,
-    /// The payload names no pid (empty, half-written or malformed lock).
-    None,
-}
-
-impl OwnerState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OwnerState::Alive => "alive",
-            OwnerState::Dead => "dead",
-            OwnerState::Zombie => "zombie",
-            OwnerState::Thread => "thread",
-            OwnerState::Recycled => "recycled",
-            OwnerState::Unknown => "unknown",
-            OwnerState::None => "none",
-        }
+named! {
+    /// What the lock's pid turned out to be.
+    pub enum OwnerState {
+        /// A running process that may well hold the lock.
+        Alive => "alive",
+        /// No such pid.
+        Dead => "dead",
+        /// The process has exited and waits to be reaped.
+        Zombie => "zombie",
+        /// The pid is a thread of another process, never a lock owner.
+        Thread => "thread",
+        /// The pid belongs to a process that started after the lock was taken.
+        Recycled => "recycled",
+        /// The owner could not be observed from here.
+        Unknown => "unknown",
+        /// The payload names no pid (empty, half-written or malformed lock).
+        None => "none",
     }
 }
 
@@ -142,6 +102,51 @@ impl HeldOver {
 
 /// OpenClaw's own watchdog releases a lock after 5 minutes: a live owner may hold one that long.
 pub const MIN_SAFE_THRESHOLD: Duration = Duration::from_secs(300);
+
+named! {
+    /// What a lock is, once judged: the one status the table, the logs, the metrics and the
+    /// JSON summary read (what was done to it is the report's `Action`).
+    pub enum Status {
+        /// Some process holds it, or may: never removed.
+        Held => "held",
+        /// Held open past its max hold: never removed; its owner's run is stuck.
+        Wedged => "wedged",
+        /// Nobody holds it: removed by `clean`.
+        Stale => "stale",
+        /// It could not be read, so was not judged (and is never removed).
+        Unjudged => "unjudged",
+    }
+}
+
+impl Status {
+    /// The status of a lock with this verdict (`None`: not judged).
+    pub fn of(verdict: Option<&Verdict>) -> Status {
+        match verdict {
+            None => Status::Unjudged,
+            Some(v) if v.stale => Status::Stale,
+            Some(v) if v.wedged => Status::Wedged,
+            Some(_) => Status::Held,
+        }
+    }
+}
+
+impl HeldOver {
+    /// `--held-over`: whether a lock is held longer than the threshold: alive owner, not stale,
+    /// `age` (seconds, with milliseconds) past the threshold for its `maxHoldMs`. A wedged lock
+    /// counts whatever the threshold.
+    pub fn exceeded(
+        self,
+        status: Status,
+        owner: OwnerState,
+        age: Option<f64>,
+        max_hold_ms: Option<u64>,
+    ) -> bool {
+        status == Status::Wedged
+            || (status != Status::Stale
+                && owner == OwnerState::Alive
+                && age.is_some_and(|a| a > self.threshold(max_hold_ms).as_secs_f64()))
+    }
+}
 
 /// Everything the policy looks at for one lock.
 #[derive(Debug, Clone, Copy)]
@@ -767,5 +772,42 @@ mod tests {
         assert_eq!(v.age, Some(TimeDelta::zero()));
         assert!(!v.stale);
         assert!(v.note.unwrap().contains("future"));
+    }
+
+    fn verdict(stale: bool, wedged: bool) -> Verdict {
+        Verdict {
+            stale,
+            reasons: Vec::new(),
+            owner_state: OwnerState::Alive,
+            age: None,
+            note: None,
+            wedged,
+        }
+    }
+
+    #[test]
+    fn one_status_from_the_verdict() {
+        assert_eq!(Status::of(None), Status::Unjudged);
+        assert_eq!(Status::of(Some(&verdict(true, false))), Status::Stale);
+        assert_eq!(Status::of(Some(&verdict(false, true))), Status::Wedged);
+        assert_eq!(Status::of(Some(&verdict(false, false))), Status::Held);
+        assert_eq!(Status::Wedged.as_str(), "wedged");
+    }
+
+    #[test]
+    fn held_over_needs_a_live_owner_past_the_threshold_or_a_wedged_lock() {
+        let minute = HeldOver::After(Duration::from_secs(60));
+        let alive = OwnerState::Alive;
+        assert!(minute.exceeded(Status::Held, alive, Some(61.0), None));
+        assert!(!minute.exceeded(Status::Held, alive, Some(59.5), None));
+        assert!(!minute.exceeded(Status::Held, OwnerState::Unknown, Some(600.0), None));
+        assert!(!minute.exceeded(Status::Stale, alive, Some(600.0), None));
+        assert!(!minute.exceeded(Status::Held, alive, None, None));
+        assert!(minute.exceeded(Status::Wedged, OwnerState::Unknown, None, None));
+        // Each lock's own max hold, else OpenClaw's 5 minutes.
+        let own = HeldOver::MaxHold;
+        assert!(own.exceeded(Status::Held, alive, Some(2.5), Some(2_000)));
+        assert!(!own.exceeded(Status::Held, alive, Some(299.0), None));
+        assert!(own.exceeded(Status::Held, alive, Some(301.0), None));
     }
 }

@@ -6,36 +6,26 @@ use serde::Serialize;
 
 use crate::holders::Holder;
 use crate::lock::LockKind;
+use crate::names::named;
 use crate::observe::Observed;
 use crate::place::{Location, Problem};
-use crate::policy::{OwnerState, Reason, Verdict};
+use crate::policy::{OwnerState, Reason, Status, Verdict};
 use crate::proc::Owner;
 use crate::survey::ContainerReport;
 
 /// Bumped only for an incompatible change of this schema.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// What was done with a lock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    /// Left in place (held, or stale but `scan` only looks).
-    Kept,
-    Removed,
-    /// `clean --dry-run`: stale, would be removed.
-    WouldRemove,
-    /// Not judged or not acted on (not a regular file, unreadable, gone, changed, failed).
-    Skipped,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Kept => "kept",
-            Action::Removed => "removed",
-            Action::WouldRemove => "would-remove",
-            Action::Skipped => "skipped",
-        }
+named! {
+    /// What was done with a lock.
+    pub enum Action {
+        /// Left in place (held, or stale but `scan` only looks).
+        Kept => "kept",
+        Removed => "removed",
+        /// `clean --dry-run`: stale, would be removed.
+        WouldRemove => "would-remove",
+        /// Not judged or not acted on (not a regular file, unreadable, gone, changed, failed).
+        Skipped => "skipped",
     }
 }
 
@@ -60,6 +50,8 @@ pub struct LockRecord {
     pub starttime: Option<u64>,
     pub max_hold_ms: Option<u64>,
     pub stale: bool,
+    /// held, wedged, stale or unjudged: what the lock is (`action`: what was done to it).
+    pub status: Status,
     pub reasons: Vec<Reason>,
     pub action: Action,
     /// Why it was kept, skipped or judged so, when the reasons alone do not say it.
@@ -109,6 +101,7 @@ impl LockRecord {
             starttime: o.payload.starttime,
             max_hold_ms: o.payload.max_hold_ms,
             stale: v.is_some_and(|v| v.stale),
+            status: Status::of(v),
             reasons: v.map(|v| v.reasons.clone()).unwrap_or_default(),
             action,
             note: {
@@ -211,16 +204,18 @@ impl Report {
         let summary = Summary {
             places,
             locks: locks.len(),
-            stale: locks.iter().filter(|l| l.stale).count(),
+            stale: locks.iter().filter(|l| l.status == Status::Stale).count(),
             held: locks
                 .iter()
-                .filter(|l| !l.stale && l.action != Action::Skipped)
+                .filter(|l| {
+                    matches!(l.status, Status::Held | Status::Wedged) && l.action != Action::Skipped
+                })
                 .count(),
             removed: count(Action::Removed),
             would_remove: count(Action::WouldRemove),
             skipped: count(Action::Skipped),
             errors: errors.len(),
-            wedged: locks.iter().filter(|l| l.wedged).count(),
+            wedged: locks.iter().filter(|l| l.status == Status::Wedged).count(),
             ..Summary::default()
         };
         Report {

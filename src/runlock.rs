@@ -56,6 +56,36 @@ pub enum Busy {
     Io(std::io::Error),
 }
 
+/// The run lock could not be taken: the one message `clean` and `watch` both print, with what
+/// to type instead.
+#[derive(Debug)]
+pub struct Error {
+    pub path: PathBuf,
+    pub busy: Busy,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        match &self.busy {
+            Busy::Held(holder) => write!(
+                f,
+                "the run lock {path} is held by {holder} (stop it, or use another --run-lock)"
+            ),
+            Busy::NotOurs(why) => write!(
+                f,
+                "the run lock {path} {why} (choose another with --run-lock PATH)"
+            ),
+            Busy::Io(e) => write!(
+                f,
+                "cannot open the run lock {path} (choose another with --run-lock PATH): {e}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
 /// What a run lock file may hold: nothing, or a pid and a newline.
 pub fn is_ours(content: &[u8]) -> bool {
     let s = content.strip_suffix(b"\n").unwrap_or(content);

@@ -22,7 +22,7 @@ use crate::docker;
 use crate::exit_codes::Exit;
 use crate::output::{self, LogStyle};
 use crate::pipeline;
-use crate::policy::Policy;
+use crate::policy::{Policy, Status};
 use crate::report::{Action, Report};
 use crate::runlock;
 
@@ -39,8 +39,12 @@ enum Note {
 pub fn run(args: config::Watch) -> Result<Exit> {
     let policy = args.policy;
     // Held for the whole watch: a cron `clean` left enabled steps aside instead of racing it.
-    let _lock = runlock::acquire(&args.run_lock.path, args.run_lock.wait)
-        .map_err(|busy| crate::app::run_lock_error(&args.run_lock.path, busy))?;
+    let _lock = runlock::acquire(&args.run_lock.path, args.run_lock.wait).map_err(|busy| {
+        runlock::Error {
+            path: args.run_lock.path.clone(),
+            busy,
+        }
+    })?;
     let rt = pipeline::runtime()?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, watch(args, policy))
@@ -290,7 +294,7 @@ fn report_pass(
     };
     let mut out = String::new();
     for r in &report.locks {
-        let acted = r.action == Action::Removed || (r.stale && r.action != Action::Removed);
+        let acted = r.action == Action::Removed || r.status == Status::Stale;
         if acted {
             let mut line = output::log_line(ctx.style, r);
             if let Some(ms) = since_event() {

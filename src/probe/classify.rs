@@ -389,6 +389,11 @@ mod tests {
             starttime: None,
             max_hold_ms: None,
             stale,
+            status: if stale {
+                crate::policy::Status::Stale
+            } else {
+                crate::policy::Status::Held
+            },
             reasons: if stale {
                 vec![crate::policy::Reason::DeadPid]
             } else {

@@ -22,6 +22,6 @@ mod run;
 mod timeline;
 
 pub use classify::Outcome;
-pub use report::{Attempt, Health, ProbeReport};
+pub use report::ProbeReport;
 pub use run::{Ended, run};
 pub use timeline::Timeline;
