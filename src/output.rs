@@ -327,12 +327,7 @@ impl From<Color> for comfy_table::Color {
 /// One line per lock that `clean` acted on (or would have): what, where, why, and the payload,
 /// so that the log alone tells what was removed.
 pub fn action_line(r: &LockRecord) -> String {
-    let verb = match r.action {
-        Action::Removed => "removed",
-        Action::WouldRemove => "would remove",
-        Action::Skipped => "skipped",
-        Action::Kept => "kept",
-    };
+    let verb = r.action.verb();
     let mut line = format!("{verb} {}", r.path);
     if r.location != crate::place::Location::Host {
         line = format!("{verb} {}:{}", r.location, r.path);

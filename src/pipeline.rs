@@ -39,7 +39,7 @@ pub struct Seen {
     /// Each host place's era and, in the SQLite era (OpenClaw 2026.8+), its turn claims.
     pub dbs: Vec<crate::claims::PlaceDb>,
     /// Every engine asked, up or not.
-    pub engines_up: Vec<crate::report::EngineStatus>,
+    pub engines_up: Vec<crate::survey::EngineStatus>,
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -185,24 +185,7 @@ impl Policy {
         let mut notes = Vec::new();
         let mut reasons = Vec::new();
 
-        let owner_state = match p.pid {
-            None => {
-                reasons.push(Reason::MissingPid);
-                OwnerState::None
-            }
-            Some(pid) => {
-                let (state, note) = self.owner_state(pid, p, f.owner);
-                notes.extend(note);
-                match state {
-                    OwnerState::Dead | OwnerState::Zombie | OwnerState::Thread => {
-                        reasons.push(Reason::DeadPid)
-                    }
-                    OwnerState::Recycled => reasons.push(Reason::RecycledPid),
-                    _ => {}
-                }
-                state
-            }
-        };
+        let owner_state = self.pid_rules(&f, &mut reasons, &mut notes);
 
         let age = p.created_at.map(|c| (f.now - c).max(TimeDelta::zero()));
         match (p.created_at, age) {
@@ -214,27 +197,7 @@ impl Policy {
             _ => {}
         }
 
-        // OpenClaw's mtime fallback: a lock whose only faults are a missing pid or createdAt may
-        // be one that is being written right now (it exists empty between create and write).
-        let payload_only = !reasons.is_empty()
-            && reasons
-                .iter()
-                .all(|r| matches!(r, Reason::MissingPid | Reason::InvalidCreatedAt));
-        let stale = if payload_only {
-            let mtime_age = (f.now - f.mtime).max(TimeDelta::zero());
-            let old = mtime_age > self.stale_after;
-            if !old {
-                let what = p.problem.map_or("incomplete payload", |pr| pr.describe());
-                notes.push(format!(
-                    "{what}, modified {} ago: may be a lock being created; stale once unmodified for {}",
-                    crate::units::short_duration(mtime_age),
-                    crate::units::short_duration(self.stale_after),
-                ));
-            }
-            old
-        } else {
-            !reasons.is_empty()
-        };
+        let stale = self.payload_rules(&f, &reasons, &mut notes);
 
         // OpenClaw 2026.5.28+ (payloads with `maxHoldMs`): age alone never removes a lock whose
         // owner is a live process; `too-old` and `hold-exceeded` are report-only then.
@@ -277,6 +240,55 @@ impl Policy {
             age,
             note: (!notes.is_empty()).then(|| notes.join("; ")),
             wedged,
+        }
+    }
+
+    /// OpenClaw's pid rules: what the payload's pid is, and the reason it makes stale.
+    fn pid_rules(
+        &self,
+        f: &Facts<'_>,
+        reasons: &mut Vec<Reason>,
+        notes: &mut Vec<String>,
+    ) -> OwnerState {
+        let Some(pid) = f.payload.pid else {
+            reasons.push(Reason::MissingPid);
+            return OwnerState::None;
+        };
+        let (state, note) = self.owner_state(pid, f.payload, f.owner);
+        notes.extend(note);
+        match state {
+            OwnerState::Dead | OwnerState::Zombie | OwnerState::Thread => {
+                reasons.push(Reason::DeadPid)
+            }
+            OwnerState::Recycled => reasons.push(Reason::RecycledPid),
+            _ => {}
+        }
+        state
+    }
+
+    /// Whether the reasons so far make the lock stale, with OpenClaw's mtime fallback.
+    fn payload_rules(&self, f: &Facts<'_>, reasons: &[Reason], notes: &mut Vec<String>) -> bool {
+        let p = f.payload;
+        // OpenClaw's mtime fallback: a lock whose only faults are a missing pid or createdAt may
+        // be one that is being written right now (it exists empty between create and write).
+        let payload_only = !reasons.is_empty()
+            && reasons
+                .iter()
+                .all(|r| matches!(r, Reason::MissingPid | Reason::InvalidCreatedAt));
+        if payload_only {
+            let mtime_age = (f.now - f.mtime).max(TimeDelta::zero());
+            let old = mtime_age > self.stale_after;
+            if !old {
+                let what = p.problem.map_or("incomplete payload", |pr| pr.describe());
+                notes.push(format!(
+                    "{what}, modified {} ago: may be a lock being created; stale once unmodified for {}",
+                    crate::units::short_duration(mtime_age),
+                    crate::units::short_duration(self.stale_after),
+                ));
+            }
+            old
+        } else {
+            !reasons.is_empty()
         }
     }
 

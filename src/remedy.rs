@@ -105,78 +105,129 @@ pub async fn restart_orphaned(
             done.push(x);
             continue;
         }
-        // Read again from this host (the claims are only read there), never by exec.
-        let mut one = search.only_container(&name);
-        if let Some(c) = one.containers.as_mut() {
-            c.via_exec = false;
-        }
-        let seen = crate::pipeline::look_async(&one, policy, chrono::Utc::now()).await;
-        let still = seen.dbs.iter().any(|p| {
-            p.location == Location::Container(name.clone())
-                && p.orphans().any(|s| {
-                    claims.iter().any(|(k, id)| {
-                        &s.session_key == k && s.claim.as_ref().is_some_and(|c| &c.id == id)
-                    })
-                })
-        });
-        let running = seen
-            .containers
-            .iter()
-            .any(|c| c.name == name && c.state == "running");
-        let uptime = match seen.engines.first() {
-            Some(e) => e
-                .details(&name)
-                .await
-                .ok()
-                .and_then(|d| d.started_at)
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc)),
-            None => None,
-        };
-        let x = if !still {
-            r(
+        let again = recheck(search, policy, &name, &claims).await;
+        let x = match decide(&again, min_uptime) {
+            Decision::Gone => r(
                 "gone",
                 "the claim was gone when looked at again: not restarted".into(),
-            )
-        } else if !running {
-            r(
+            ),
+            Decision::NotRunning => r(
                 "not-running",
                 "the container is not running: its next start clears the claim".into(),
-            )
-        } else if let Some(up) = uptime.filter(|u| u.to_std().map_or(true, |u| u < min_uptime)) {
-            // Its start-up clears claims: never restart a gateway that is still starting.
-            r(
+            ),
+            Decision::Starting(up) => r(
                 "starting",
                 format!(
                     "started {} ago: its start-up clears claims; looked at again on the next run",
                     crate::units::short_duration(up)
                 ),
-            )
-        } else {
-            let mut last = String::from("no Docker engine knows it");
-            let mut ok = false;
-            for e in &seen.engines {
-                match e.restart(&name).await {
-                    Ok(()) => {
-                        ok = true;
-                        break;
-                    }
-                    Err(err) => last = err.to_string(),
-                }
-            }
-            if ok {
-                r(
+            ),
+            Decision::Restart => match restart(&again.engines, &name).await {
+                Ok(()) => r(
                     "restarted",
                     "the gateway clears turn claims at start-up".into(),
-                )
-            } else {
-                r("failed", format!("cannot restart: {last}"))
-            }
+                ),
+                Err(Some(e)) => r("failed", format!("cannot restart: {e}")),
+                Err(None) => r("failed", "cannot restart: no Docker engine knows it".into()),
+            },
         };
         log(&x);
         done.push(x);
     }
     done
+}
+
+/// A container with an orphan claim, looked at again just before a restart.
+struct Again {
+    /// The same claim is still there.
+    still: bool,
+    running: bool,
+    uptime: Option<chrono::TimeDelta>,
+    engines: Vec<crate::docker::Engine>,
+}
+
+/// Reads the container's claims again from this host (they are only read there), never by
+/// exec, with its state and uptime.
+async fn recheck(
+    search: &Places,
+    policy: &Policy,
+    name: &str,
+    claims: &[(String, String)],
+) -> Again {
+    let mut one = search.only_container(name);
+    if let Some(c) = one.containers.as_mut() {
+        c.via_exec = false;
+    }
+    let seen = crate::pipeline::look_async(&one, policy, chrono::Utc::now()).await;
+    let still = seen.dbs.iter().any(|p| {
+        p.location == Location::Container(name.to_owned())
+            && p.orphans().any(|s| {
+                claims.iter().any(|(k, id)| {
+                    &s.session_key == k && s.claim.as_ref().is_some_and(|c| &c.id == id)
+                })
+            })
+    });
+    let running = seen
+        .containers
+        .iter()
+        .any(|c| c.name == name && c.state == "running");
+    let uptime = match seen.engines.first() {
+        Some(e) => e
+            .details(name)
+            .await
+            .ok()
+            .and_then(|d| d.started_at)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc)),
+        None => None,
+    };
+    Again {
+        still,
+        running,
+        uptime,
+        engines: seen.engines,
+    }
+}
+
+/// What to do with a container whose claim was looked at again.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Gone,
+    NotRunning,
+    /// Up for less than the minimum: its start-up clears claims, never restart it then.
+    Starting(chrono::TimeDelta),
+    Restart,
+}
+
+fn decide(again: &Again, min_uptime: std::time::Duration) -> Decision {
+    if !again.still {
+        Decision::Gone
+    } else if !again.running {
+        Decision::NotRunning
+    } else if let Some(up) = again
+        .uptime
+        .filter(|u| u.to_std().map_or(true, |u| u < min_uptime))
+    {
+        Decision::Starting(up)
+    } else {
+        Decision::Restart
+    }
+}
+
+/// Restarts `name` through the first engine that can; else the last engine's error (`None`:
+/// no engine was there to ask).
+async fn restart(
+    engines: &[crate::docker::Engine],
+    name: &str,
+) -> Result<(), Option<crate::docker::DockerError>> {
+    let mut last = None;
+    for e in engines {
+        match e.restart(name).await {
+            Ok(()) => return Ok(()),
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(last)
 }
 
 /// One log line for a restart (or its advice), in the run's log style.
@@ -293,5 +344,33 @@ mod tests {
         );
         let line = line(LogStyle::Kv, &a[0]);
         assert!(line.contains("action=would-restart reason=orphan-claim location=container:zaki-user-42 sessions=agent:main:openai-user:42"), "{line}");
+    }
+
+    #[test]
+    fn a_restart_only_when_the_claim_is_still_there_and_the_gateway_is_up_long_enough() {
+        let again = |still, running, up: Option<i64>| Again {
+            still,
+            running,
+            uptime: up.map(chrono::TimeDelta::seconds),
+            engines: Vec::new(),
+        };
+        let min = std::time::Duration::from_secs(60);
+        assert_eq!(decide(&again(false, true, Some(600)), min), Decision::Gone);
+        assert_eq!(
+            decide(&again(true, false, Some(600)), min),
+            Decision::NotRunning
+        );
+        assert_eq!(
+            decide(&again(true, true, Some(30)), min),
+            Decision::Starting(chrono::TimeDelta::seconds(30))
+        );
+        // A clock that puts the start in the future is "just started".
+        assert!(matches!(
+            decide(&again(true, true, Some(-5)), min),
+            Decision::Starting(_)
+        ));
+        assert_eq!(decide(&again(true, true, Some(61)), min), Decision::Restart);
+        // No uptime known: the claim was confirmed and the container runs.
+        assert_eq!(decide(&again(true, true, None), min), Decision::Restart);
     }
 }

@@ -11,7 +11,7 @@ use crate::observe::Observed;
 use crate::place::{Location, Problem};
 use crate::policy::{OwnerState, Reason, Status, Verdict};
 use crate::proc::Owner;
-use crate::survey::ContainerReport;
+use crate::survey::{ContainerReport, EngineStatus};
 
 /// Bumped only for an incompatible change of this schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -26,6 +26,16 @@ named! {
         WouldRemove => "would-remove",
         /// Not judged or not acted on (not a regular file, unreadable, gone, changed, failed).
         Skipped => "skipped",
+    }
+}
+
+impl Action {
+    /// The action as a human log line starts with it (`would remove <path>`).
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::WouldRemove => "would remove",
+            done => done.as_str(),
+        }
     }
 }
 
@@ -171,14 +181,6 @@ pub struct Report {
     pub docker: Vec<EngineStatus>,
     /// `clean` found the run lock held and did nothing (`null` otherwise).
     pub stepped_aside: Option<SteppedAside>,
-}
-
-/// One Docker engine, as the JSON report's `docker` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct EngineStatus {
-    pub docker_host: String,
-    pub up: bool,
-    pub error: Option<String>,
 }
 
 /// Who held the run lock when `clean` stepped aside.

@@ -187,14 +187,11 @@ async fn follow(ctx: Rc<Ctx>, url: Option<String>, tx: mpsc::UnboundedSender<Not
     }
 }
 
+/// Whether a started container is one this watch cleans (as `survey` selects them).
 fn selected(p: &Places, name: &str) -> bool {
-    p.containers.as_ref().is_some_and(|c| {
-        if c.names.is_empty() {
-            name.starts_with(&c.prefix)
-        } else {
-            c.names.iter().any(|n| n == name)
-        }
-    })
+    p.containers
+        .as_ref()
+        .is_some_and(|c| crate::survey::selected(name, &c.prefix, &c.names))
 }
 
 async fn full_pass(ctx: &Ctx, trigger: &str) {
@@ -286,22 +283,42 @@ fn report_pass(
     started: Instant,
     event_nanos: Option<i64>,
 ) {
-    let since_event = || {
-        event_nanos.map(|n| {
-            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(n);
-            ((now - n) / 1_000_000).to_string()
-        })
+    let since_ms = event_nanos.map(|n| {
+        let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(n);
+        (now - n) / 1_000_000
+    });
+    let pass = Pass {
+        trigger,
+        container,
+        duration_ms: started.elapsed().as_millis(),
+        since_ms,
     };
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    print(&pass_text(ctx.style, &pass, report, &ts));
+}
+
+/// A pass, as its log line tells it.
+struct Pass<'a> {
+    trigger: &'a str,
+    container: Option<&'a str>,
+    duration_ms: u128,
+    /// Since the container start that triggered it.
+    since_ms: Option<i64>,
+}
+
+/// The log lines of a pass (pure; `ts` is the lines' timestamp). An interval pass that removed
+/// nothing and met no problem says nothing: a quiet fleet gives a quiet journal.
+fn pass_text(style: LogStyle, pass: &Pass<'_>, report: &Report, ts: &str) -> String {
     let mut out = String::new();
     for r in &report.locks {
         let acted = r.action == Action::Removed || r.status == Status::Stale;
         if acted {
-            let mut line = output::log_line(ctx.style, r);
-            if let Some(ms) = since_event() {
-                line.push_str(&match ctx.style {
+            let mut line = output::log_line(style, r);
+            if let Some(ms) = pass.since_ms {
+                line.push_str(&match style {
                     LogStyle::Kv => format!(" since_start_ms={ms}"),
                     LogStyle::Json => String::new(),
-                    _ => format!(" ({ms} ms after the container started)"),
+                    LogStyle::Human => format!(" ({ms} ms after the container started)"),
                 });
             }
             out.push_str(&line);
@@ -309,41 +326,43 @@ fn report_pass(
         }
     }
     for w in &report.warnings {
-        out.push_str(&output::log_warning(ctx.style, w));
+        out.push_str(&output::log_warning(style, w));
         out.push('\n');
     }
     for p in &report.errors {
-        out.push_str(&output::log_problem(ctx.style, p));
+        out.push_str(&output::log_problem(style, p));
         out.push('\n');
     }
-    if report.summary.removed > 0 || !report.errors.is_empty() || trigger != "interval" {
+    if report.summary.removed > 0 || !report.errors.is_empty() || pass.trigger != "interval" {
         let mut kv = vec![
             ("event", "pass".to_owned()),
-            ("trigger", trigger.to_owned()),
+            ("trigger", pass.trigger.to_owned()),
             ("locks", report.summary.locks.to_string()),
             ("stale", report.summary.stale.to_string()),
             ("removed", report.summary.removed.to_string()),
             ("errors", report.summary.errors.to_string()),
-            ("duration_ms", started.elapsed().as_millis().to_string()),
+            ("duration_ms", pass.duration_ms.to_string()),
         ];
-        if let Some(c) = container {
+        if let Some(c) = pass.container {
             kv.insert(2, ("container", c.to_owned()));
         }
-        if let Some(ms) = since_event() {
-            kv.push(("since_start_ms", ms));
+        if let Some(ms) = pass.since_ms {
+            kv.push(("since_start_ms", ms.to_string()));
         }
-        out.push_str(&line(ctx.style, &kv));
+        out.push_str(&line(style, &kv, ts));
         out.push('\n');
     }
-    print(&out);
+    out
 }
 
 fn log(ctx: &Ctx, kv: &[(&str, String)]) {
-    print(&(line(ctx.style, kv) + "\n"));
+    let ts = crate::report::rfc3339(chrono::Utc::now());
+    print(&(line(ctx.style, kv, &ts) + "\n"));
 }
 
-fn line(style: LogStyle, kv: &[(&str, String)]) -> String {
-    let mut all = vec![("ts", crate::report::rfc3339(chrono::Utc::now()))];
+/// One event as a log line in `style`, stamped `ts`.
+fn line(style: LogStyle, kv: &[(&str, String)], ts: &str) -> String {
+    let mut all = vec![("ts", ts.to_owned())];
     all.extend(kv.iter().map(|(k, v)| (*k, v.clone())));
     match style {
         LogStyle::Json => {
@@ -366,4 +385,85 @@ fn print(s: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(s.as_bytes());
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::place::{Location, Problem};
+
+    const TS: &str = "2026-11-24T03:55:58.412Z";
+
+    fn report(errors: Vec<Problem>) -> Report {
+        Report::new(
+            "clean",
+            chrono::Utc::now(),
+            1800,
+            false,
+            1,
+            Vec::new(),
+            errors,
+        )
+    }
+
+    fn pass<'a>(trigger: &'a str, container: Option<&'a str>, since: Option<i64>) -> Pass<'a> {
+        Pass {
+            trigger,
+            container,
+            duration_ms: 12,
+            since_ms: since,
+        }
+    }
+
+    #[test]
+    fn a_quiet_interval_pass_says_nothing() {
+        let quiet = pass_text(
+            LogStyle::Kv,
+            &pass("interval", None, None),
+            &report(vec![]),
+            TS,
+        );
+        assert_eq!(quiet, "");
+    }
+
+    #[test]
+    fn a_container_start_pass_says_which_and_how_soon() {
+        let p = pass("container-start", Some("zaki-user-7"), Some(850));
+        let kv = pass_text(LogStyle::Kv, &p, &report(vec![]), TS);
+        assert_eq!(
+            kv,
+            format!(
+                "ts={TS} event=pass trigger=container-start container=zaki-user-7 locks=0 \
+                 stale=0 removed=0 errors=0 duration_ms=12 since_start_ms=850\n"
+            )
+        );
+        let human = pass_text(LogStyle::Human, &p, &report(vec![]), TS);
+        assert!(
+            human.starts_with("watch: event=pass trigger=container-start container=zaki-user-7")
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(pass_text(LogStyle::Json, &p, &report(vec![]), TS).trim())
+                .unwrap();
+        assert_eq!(json["since_start_ms"], "850");
+        assert_eq!(json["ts"], TS);
+    }
+
+    #[test]
+    fn a_problem_makes_an_interval_pass_speak() {
+        let problem = Problem {
+            location: Location::Container("zaki-user-7".into()),
+            path: None,
+            message: "exec timed out".into(),
+        };
+        let text = pass_text(
+            LogStyle::Kv,
+            &pass("interval", None, None),
+            &report(vec![problem]),
+            TS,
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains("exec timed out"), "{text}");
+        assert!(lines[1].contains("event=pass trigger=interval") && lines[1].contains("errors=1"));
+    }
 }
