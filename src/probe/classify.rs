@@ -2,27 +2,26 @@
 //! the command that fixes it, and every sentence the timeline says about a lock or a turn.
 //! Pure: the answers, locks and turns are gathered by the caller.
 
-use serde::Serialize;
-
 use crate::claims::{SessionTurn, TurnState};
 use crate::exit_codes::Exit;
 use crate::http::{HttpError, Response};
+use crate::names::named;
 use crate::policy::OwnerState;
 use crate::report::LockRecord;
 
 use super::report::Attempt;
 
-/// What one attempt (or the whole probe) came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Ok,
-    OkAfterRetry,
-    SessionBusy,
-    Timeout,
-    NotReady,
-    AuthFailed,
-    HttpError,
+named! {
+    /// What one attempt (or the whole probe) came to.
+    pub enum Outcome {
+        Ok => "ok",
+        OkAfterRetry => "ok-after-retry",
+        SessionBusy => "session-busy",
+        Timeout => "timeout",
+        NotReady => "not-ready",
+        AuthFailed => "auth-failed",
+        HttpError => "http-error",
+    }
 }
 
 impl Outcome {
@@ -35,18 +34,6 @@ impl Outcome {
         Outcome::AuthFailed,
         Outcome::HttpError,
     ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::OkAfterRetry => "ok-after-retry",
-            Outcome::SessionBusy => "session-busy",
-            Outcome::Timeout => "timeout",
-            Outcome::NotReady => "not-ready",
-            Outcome::AuthFailed => "auth-failed",
-            Outcome::HttpError => "http-error",
-        }
-    }
 
     pub fn exit_code(self) -> u8 {
         self.exit().code()
@@ -539,6 +526,26 @@ mod tests {
             1,
         );
         assert_eq!(w, "broken answer: Connection reset by peer");
+    }
+
+    #[test]
+    fn every_outcome_has_one_name() {
+        let names: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ok",
+                "ok-after-retry",
+                "session-busy",
+                "timeout",
+                "not-ready",
+                "auth-failed",
+                "http-error"
+            ]
+        );
+        for o in Outcome::ALL {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
     }
 
     #[test]
