@@ -6,7 +6,7 @@ use crate::claims::{SessionTurn, TurnState};
 use crate::exit_codes::Exit;
 use crate::http::{HttpError, Response};
 use crate::names::named;
-use crate::policy::OwnerState;
+use crate::policy::{OwnerState, Status};
 use crate::report::LockRecord;
 
 use super::report::Attempt;
@@ -54,7 +54,7 @@ impl Outcome {
 /// A lock that blocks the user's bot: stale (OpenClaw waits up to 30 min before reclaiming
 /// it), or held by a live owner past OpenClaw's 5-minute max hold (wedged).
 pub fn blocks(lock: &LockRecord) -> bool {
-    lock.stale
+    lock.status == Status::Stale
         || (lock.owner_state == OwnerState::Alive
             && lock
                 .age_seconds
@@ -89,7 +89,7 @@ pub fn remedy(
     let locks: Vec<&LockRecord> = locks.into_iter().flatten().collect();
     let mut stale: Vec<String> = locks
         .iter()
-        .filter(|l| l.stale)
+        .filter(|l| l.status == Status::Stale)
         .filter_map(|l| l.session_key.clone())
         .collect();
     stale.dedup();
@@ -153,7 +153,7 @@ pub fn advise(f: Findings<'_>, container: &str) -> Advice {
             "the user's session has an orphan turn claim: every message of the user fails until the gateway restarts (zaki-locks clean --restart-orphaned --container {container})"
         )
     });
-    if fix.is_none() && busy && f.session_lock.is_some_and(|l| l.wedged) {
+    if fix.is_none() && busy && f.session_lock.is_some_and(|l| l.status == Status::Wedged) {
         fix = Some(format!("docker restart {container}"));
     }
     Advice {
@@ -230,26 +230,24 @@ pub fn classify_attempt(
 
 /// A session's lock in words: where it is, stale (and why), wedged, or who holds it; its age.
 fn lock_words(lock: &LockRecord) -> String {
-    let held = if lock.wedged {
-        "wedged: held open past its max hold".to_owned()
-    } else if lock.stale {
-        let why: Vec<&str> = lock.reasons.iter().map(|r| r.as_str()).collect();
-        match &lock.note {
-            Some(n) => format!("stale ({}: {n})", why.join(", ")),
-            None => format!("stale ({})", why.join(", ")),
+    let held = match (lock.status, lock.owner_state) {
+        (Status::Wedged, _) => "wedged: held open past its max hold".to_owned(),
+        (Status::Stale, _) => {
+            let why: Vec<&str> = lock.reasons.iter().map(|r| r.as_str()).collect();
+            match &lock.note {
+                Some(n) => format!("stale ({}: {n})", why.join(", ")),
+                None => format!("stale ({})", why.join(", ")),
+            }
         }
-    } else {
-        match lock.owner_state {
-            OwnerState::Alive => format!(
-                "held by live pid {}{}",
-                lock.pid.unwrap_or_default(),
-                lock.owner_name
-                    .as_ref()
-                    .map(|n| format!(" ({n})"))
-                    .unwrap_or_default()
-            ),
-            s => format!("held, owner {}", s.as_str()),
-        }
+        (Status::Held | Status::Unjudged, OwnerState::Alive) => format!(
+            "held by live pid {}{}",
+            lock.pid.unwrap_or_default(),
+            lock.owner_name
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        ),
+        (Status::Held | Status::Unjudged, s) => format!("held, owner {}", s.as_str()),
     };
     format!(
         "session lock {} is {held}{}",
@@ -595,6 +593,7 @@ mod tests {
         );
         let mut wedged = lock(false);
         wedged.wedged = true;
+        wedged.status = Status::Wedged;
         wedged.age_seconds = Some(400);
         assert_eq!(
             describe(key, Some(&wedged)),
@@ -733,6 +732,7 @@ mod tests {
         // Held open past its max hold (but young, so not a block): restart the container.
         let mut wedged = lock(false);
         wedged.wedged = true;
+        wedged.status = Status::Wedged;
         let f = Findings {
             session_lock: Some(&wedged),
             ..findings(Outcome::SessionBusy)
