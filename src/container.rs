@@ -1,4 +1,5 @@
-//! Observing and removing locks inside a container, one exec each way.
+//! The scripts that observe and remove locks inside a container (one exec each way) and the
+//! parsers of what they print. The execs themselves are run by `pipeline` and `remove`.
 //!
 //! The scripts (`src/scripts/*.sh`, shellcheck-clean: tests/scripts.rs) are POSIX `sh` that run
 //! on busybox (the platform's Alpine image), Alpine and Debian: no `ps`, no `jq`, no
@@ -8,9 +9,13 @@
 //! facts the host produces, so the one policy judges both.
 
 use std::collections::HashMap;
+use std::fmt;
 
-use crate::lock::{LockKind, classify_name};
+use crate::holders::{Holder, Visibility};
+use crate::lock::LockKind;
+use crate::lockfile::{FileId, Leftover, Outcome, Snapshot, recognise};
 use crate::proc::{Clock, Owner, facts};
+use crate::sessions::SessionIndex;
 
 /// Lists the locks below each state dir given as an argument, then `/proc` for every pid they
 /// name, all locks before any `/proc` entry. Arguments and output protocol: the file's header.
@@ -43,9 +48,10 @@ pub struct RawLock {
     /// Regular file facts and content, or why it was not read.
     pub file: Result<RawFile, &'static str>,
     /// Set for the leftover of an interrupted removal.
-    pub leftover: Option<crate::walk::Leftover>,
+    pub leftover: Option<Leftover>,
 }
 
+/// A regular lock file as the observe script saw it (`stat -c`: mtime in whole seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawFile {
     pub size: u64,
@@ -56,10 +62,10 @@ pub struct RawFile {
 }
 
 impl RawFile {
-    /// The same facts as a host [`Snapshot`](crate::observe::Snapshot) (mtime in whole seconds).
-    pub fn snapshot(&self) -> crate::observe::Snapshot {
-        crate::observe::Snapshot {
-            id: crate::observe::FileId {
+    /// The same facts as a host [`Snapshot`] (mtime in whole seconds).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            id: FileId {
                 dev: self.dev,
                 ino: self.ino,
                 size: self.size,
@@ -74,15 +80,15 @@ impl RawFile {
 /// Everything one observe exec reported.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
+    /// The container's boot time and clock ticks, which date its processes' start times.
     pub clock: Option<Clock>,
-    /// State dirs that do not exist in the container.
-    pub absent: Vec<String>,
     pub locks: Vec<RawLock>,
     /// Paths that are symlinked directories (not followed) or unreadable directories.
     pub problems: Vec<(String, &'static str)>,
+    /// The pids the locks name, as the script found them in `/proc` (see [`Listing::owner`]).
     pub owners: HashMap<u64, Owner>,
     /// Session stores of the sessions dirs that hold transcript locks, by dir.
-    pub stores: HashMap<String, crate::sessions::SessionIndex>,
+    pub stores: HashMap<String, SessionIndex>,
     /// Processes in the container with a `.lock` open: (device, inode) → (pid, comm).
     pub held: HashMap<(u64, u64), Vec<(u64, String)>>,
     /// Pids whose open files could not be listed.
@@ -102,7 +108,7 @@ impl Listing {
     }
 
     /// The processes in the container holding `raw` open.
-    pub fn holders_of(&self, raw: &RawLock, container: &str) -> Vec<crate::holders::Holder> {
+    pub fn holders_of(&self, raw: &RawLock, container: &str) -> Vec<Holder> {
         let Ok(f) = &raw.file else {
             return Vec::new();
         };
@@ -110,7 +116,7 @@ impl Listing {
             .get(&(f.dev, f.ino))
             .map(|v| {
                 v.iter()
-                    .map(|(pid, comm)| crate::holders::Holder {
+                    .map(|(pid, comm)| Holder {
                         host_pid: *pid,
                         ns_pid: *pid,
                         comm: comm.clone(),
@@ -122,8 +128,7 @@ impl Listing {
     }
 
     /// Whether the container's processes are every possible holder of `raw`.
-    pub fn visibility(&self, raw: &RawLock) -> crate::holders::Visibility {
-        use crate::holders::Visibility;
+    pub fn visibility(&self, raw: &RawLock) -> Visibility {
         if !self.fds_listed {
             return Visibility::Incomplete("the container's open files were not listed".into());
         }
@@ -155,26 +160,78 @@ pub const MAX_LOCKS_PER_CONTAINER: usize = 25_000;
 /// its dir's are under 8 per lock); past it the container's result is an error naming the bound.
 pub const MAX_LINES_PER_CONTAINER: usize = 200_000;
 
-/// Why an exec's output could not be used.
+/// Why an exec's output could not be used. Text from the output is kept only as far as the
+/// message shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParseError(pub String);
+pub enum ParseError {
+    /// No `zaki-locks 1` header from the observe script.
+    ObserveNotStarted,
+    /// No `zaki-locks 1` header from the remove (or put-back) script.
+    RemoveNotStarted,
+    /// No `end` line: the listing was cut short.
+    CutShort,
+    /// More lines than [`MAX_LINES_PER_CONTAINER`].
+    TooManyLines,
+    /// More locks than [`MAX_LOCKS_PER_CONTAINER`].
+    TooManyLocks,
+    /// A hex field of odd length (its first 20 characters).
+    OddHex(String),
+    /// A hex field with a non-hex digit (its first 20 characters).
+    BadHex(String),
+    /// A number field (which one) that is missing or not a number.
+    BadNumber(&'static str),
+    /// A listed file that is neither a lock nor a removal's leftover.
+    UnexpectedFile(String),
+    /// A `data` line with no lock before it.
+    DataWithoutLock,
+    /// A `pid` line of no known form (its first 60 characters).
+    BadPidLine(String),
+    /// A line of no known kind (its first 20 characters).
+    Unexpected(String),
+}
 
-impl std::fmt::Display for ParseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::ObserveNotStarted => {
+                f.write_str("the observe script did not start (no POSIX sh in the container?)")
+            }
+            ParseError::RemoveNotStarted => f.write_str("the remove script did not start"),
+            ParseError::CutShort => f.write_str("the observe script's output was cut short"),
+            ParseError::TooManyLines => write!(
+                f,
+                "more than {MAX_LINES_PER_CONTAINER} lines of exec output: none judged (the bound per container)"
+            ),
+            ParseError::TooManyLocks => write!(
+                f,
+                "more than {MAX_LOCKS_PER_CONTAINER} locks listed: none judged (the bound per container)"
+            ),
+            ParseError::OddHex(s) => write!(f, "odd-length hex {s}"),
+            ParseError::BadHex(s) => write!(f, "bad hex {s}"),
+            ParseError::BadNumber(what) => write!(f, "bad {what} in exec output"),
+            ParseError::UnexpectedFile(path) => write!(f, "unexpected file {path} in exec output"),
+            ParseError::DataWithoutLock => f.write_str("data without a lock in exec output"),
+            ParseError::BadPidLine(line) => write!(f, "bad pid line {line}"),
+            ParseError::Unexpected(word) => write!(f, "unexpected {word} in exec output"),
+        }
     }
+}
+
+impl std::error::Error for ParseError {}
+
+/// The first `n` characters of `s`, as `{s:.n}` would show them.
+fn head(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }
 
 fn unhex(s: &str) -> Result<Vec<u8>, ParseError> {
     let s = s.trim();
     if !s.len().is_multiple_of(2) {
-        return Err(ParseError(format!("odd-length hex {s:.20}")));
+        return Err(ParseError::OddHex(head(s, 20)));
     }
     (0..s.len())
         .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| ParseError(format!("bad hex {s:.20}")))
-        })
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| ParseError::BadHex(head(s, 20))))
         .collect()
 }
 
@@ -182,9 +239,9 @@ fn unhex_str(s: &str) -> Result<String, ParseError> {
     Ok(String::from_utf8_lossy(&unhex(s)?).into_owned())
 }
 
-fn num<T: std::str::FromStr>(s: Option<&str>, what: &str) -> Result<T, ParseError> {
+fn num<T: std::str::FromStr>(s: Option<&str>, what: &'static str) -> Result<T, ParseError> {
     s.and_then(|v| v.parse().ok())
-        .ok_or_else(|| ParseError(format!("bad {what} in exec output")))
+        .ok_or(ParseError::BadNumber(what))
 }
 
 /// Parses the observe script's output. Output without the header and the `end` line is
@@ -192,33 +249,53 @@ fn num<T: std::str::FromStr>(s: Option<&str>, what: &str) -> Result<T, ParseErro
 pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
     let mut lines = out.lines();
     if lines.next().map(str::trim) != Some("zaki-locks 1") {
-        return Err(ParseError(
-            "the observe script did not start (no POSIX sh in the container?)".into(),
-        ));
+        return Err(ParseError::ObserveNotStarted);
     }
-    let mut l = Listing::default();
-    let (mut btime, mut ticks) = (None, None);
-    let mut state = String::new();
-    let mut dir_id = (0, 0);
-    let mut pending: Option<RawLock> = None;
-    let mut store: Option<String> = None;
-    let mut status_text: HashMap<u64, String> = HashMap::new();
-    let mut stat_text: HashMap<u64, String> = HashMap::new();
-    let mut gone = Vec::new();
-    let mut unreadable = Vec::new();
-    let mut ended = false;
+    let mut parser = ListingParser::default();
     for (n, line) in lines.enumerate() {
         if n >= MAX_LINES_PER_CONTAINER {
-            return Err(ParseError(format!(
-                "more than {MAX_LINES_PER_CONTAINER} lines of exec output: none judged (the bound per container)"
-            )));
+            return Err(ParseError::TooManyLines);
         }
+        if parser.line(line)? == Parsed::End {
+            return Ok(parser.finish());
+        }
+    }
+    Err(ParseError::CutShort)
+}
+
+/// Whether a listing's `end` line was reached.
+#[derive(Debug, PartialEq, Eq)]
+enum Parsed {
+    More,
+    End,
+}
+
+/// The observe script's output, read line by line.
+#[derive(Default)]
+struct ListingParser {
+    l: Listing,
+    btime: Option<i64>,
+    ticks: Option<u64>,
+    /// The state dir and the sessions dir (dev, ino) the next locks are in.
+    state: String,
+    dir_id: (u64, u64),
+    /// A `lock` line waiting for its `data` line.
+    pending: Option<RawLock>,
+    /// A `store` line waiting for its `data` line.
+    store: Option<String>,
+    procs: Procs,
+}
+
+impl ListingParser {
+    fn line(&mut self, line: &str) -> Result<Parsed, ParseError> {
         let mut w = line.split(' ');
+        let l = &mut self.l;
         match w.next().unwrap_or("") {
-            "btime" => btime = w.next().and_then(|v| v.parse().ok()),
-            "ticks" => ticks = w.next().and_then(|v| v.parse().ok()),
-            "state" => state = unhex_str(w.next().unwrap_or(""))?,
-            "absent" => l.absent.push(state.clone()),
+            "btime" => self.btime = w.next().and_then(|v| v.parse().ok()),
+            "ticks" => self.ticks = w.next().and_then(|v| v.parse().ok()),
+            "state" => self.state = unhex_str(w.next().unwrap_or(""))?,
+            // A state dir missing in the container: nothing there to judge.
+            "absent" => {}
             "symlink" => l.problems.push((
                 unhex_str(w.next().unwrap_or(""))?,
                 "is a symlink: not followed",
@@ -226,105 +303,14 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
             "unreadable" => l
                 .problems
                 .push((unhex_str(w.next().unwrap_or(""))?, "cannot read directory")),
-            "dir" => {
-                dir_id = (num(w.next(), "dev")?, num(w.next(), "ino")?);
-            }
-            kind @ ("link" | "special" | "lock") => {
-                if let Some(p) = pending.take() {
-                    l.locks.push(p);
-                }
-                let (file, hexpath) = if kind == "lock" {
-                    let size = num(w.next(), "size")?;
-                    let mtime = num(w.next(), "mtime")?;
-                    let ino = num(w.next(), "inode")?;
-                    let dev = num(w.next(), "device")?;
-                    let rf = RawFile {
-                        size,
-                        mtime,
-                        ino,
-                        dev,
-                        content: Vec::new(),
-                    };
-                    (Ok(rf), w.next())
-                } else if kind == "link" {
-                    (Err("a symlink"), w.next())
-                } else {
-                    (Err("not a regular file"), w.next())
-                };
-                let path = unhex_str(hexpath.unwrap_or(""))?;
-                let name = path.rsplit('/').next().unwrap_or("");
-                // A lock, or the leftover of an interrupted removal (judged like its lock).
-                let leftover = crate::walk::leftover_of(name.as_bytes());
-                let Some(lock_kind) = classify_name(name.as_bytes()).or_else(|| {
-                    let l = leftover.as_ref()?;
-                    Some(
-                        l.original
-                            .as_ref()
-                            .and_then(|o| classify_name(o.as_encoded_bytes()))
-                            .unwrap_or(LockKind::Transcript),
-                    )
-                }) else {
-                    return Err(ParseError(format!("unexpected file {path} in exec output")));
-                };
-                let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();
-                let raw = RawLock {
-                    state_dir: state.clone(),
-                    path,
-                    kind: lock_kind,
-                    agent,
-                    dir_id,
-                    file,
-                    leftover,
-                };
-                if l.locks.len() >= MAX_LOCKS_PER_CONTAINER {
-                    return Err(ParseError(format!(
-                        "more than {MAX_LOCKS_PER_CONTAINER} locks listed: none judged (the bound per container)"
-                    )));
-                }
-                if kind == "lock" {
-                    pending = Some(raw);
-                } else {
-                    l.locks.push(raw);
-                }
-            }
+            "dir" => self.dir_id = (num(w.next(), "dev")?, num(w.next(), "ino")?),
+            kind @ ("link" | "special" | "lock") => self.lock(kind, &mut w)?,
             "store" => {
-                if let Some(p) = pending.take() {
-                    l.locks.push(p);
-                }
-                store = Some(unhex_str(w.next().unwrap_or(""))?);
+                self.flush();
+                self.store = Some(unhex_str(w.next().unwrap_or(""))?);
             }
-            "data" if store.is_some() => {
-                let dir = store.take().unwrap_or_default();
-                let bytes = unhex(w.next().unwrap_or(""))?;
-                l.stores
-                    .insert(dir, crate::sessions::SessionIndex::parse(&bytes));
-            }
-            "data" => {
-                let content = unhex(w.next().unwrap_or(""))?;
-                match pending.take() {
-                    Some(mut p) => {
-                        if let Ok(f) = &mut p.file {
-                            f.content = content;
-                        }
-                        l.locks.push(p);
-                    }
-                    None => return Err(ParseError("data without a lock in exec output".into())),
-                }
-            }
-            "pid" => {
-                let pid: u64 = num(w.next(), "pid")?;
-                match (w.next(), w.next()) {
-                    (Some("status"), Some(h)) => {
-                        status_text.insert(pid, unhex_str(h)?);
-                    }
-                    (Some("stat"), Some(h)) => {
-                        stat_text.insert(pid, unhex_str(h)?);
-                    }
-                    (Some("gone"), _) => gone.push(pid),
-                    (Some("unreadable"), _) => unreadable.push(pid),
-                    _ => return Err(ParseError(format!("bad pid line {line:.60}"))),
-                }
-            }
+            "data" => self.data(w.next().unwrap_or(""))?,
+            "pid" => self.procs.line(&mut w, line)?,
             // The script's own pid in the container (to kill it if it runs over).
             "self" => {}
             "held" => {
@@ -335,49 +321,154 @@ pub fn parse_listing(out: &str) -> Result<Listing, ParseError> {
             }
             "fdunreadable" => l.fd_unreadable.push(num(w.next(), "pid")?),
             "fds" => l.fds_listed = true,
-            "end" => {
-                ended = true;
-                break;
-            }
+            "end" => return Ok(Parsed::End),
             "" => {}
-            other => return Err(ParseError(format!("unexpected {other:.20} in exec output"))),
+            other => return Err(ParseError::Unexpected(head(other, 20))),
+        }
+        Ok(Parsed::More)
+    }
+
+    /// A lock line: a `lock` waits for its `data`; a `link` or `special` is complete.
+    fn lock(&mut self, kind: &str, w: &mut std::str::Split<'_, char>) -> Result<(), ParseError> {
+        self.flush();
+        let raw = lock_line(kind, w, &self.state, self.dir_id)?;
+        if self.l.locks.len() >= MAX_LOCKS_PER_CONTAINER {
+            return Err(ParseError::TooManyLocks);
+        }
+        if kind == "lock" {
+            self.pending = Some(raw);
+        } else {
+            self.l.locks.push(raw);
+        }
+        Ok(())
+    }
+
+    /// A `data` line: the content of the store or the lock just before it.
+    fn data(&mut self, hex: &str) -> Result<(), ParseError> {
+        if let Some(dir) = self.store.take() {
+            let bytes = unhex(hex)?;
+            self.l.stores.insert(dir, SessionIndex::parse(&bytes));
+            return Ok(());
+        }
+        let content = unhex(hex)?;
+        let Some(mut p) = self.pending.take() else {
+            return Err(ParseError::DataWithoutLock);
+        };
+        if let Ok(f) = &mut p.file {
+            f.content = content;
+        }
+        self.l.locks.push(p);
+        Ok(())
+    }
+
+    /// A lock still waiting for its `data` is listed without it.
+    fn flush(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.l.locks.push(p);
         }
     }
-    if let Some(p) = pending.take() {
-        l.locks.push(p);
+
+    fn finish(mut self) -> Listing {
+        self.flush();
+        self.l.clock = self.btime.map(|btime| Clock {
+            btime,
+            ticks_per_second: self.ticks.unwrap_or(100),
+        });
+        self.l.owners = self.procs.owners(self.l.clock);
+        self.l
     }
-    if !ended {
-        return Err(ParseError(
-            "the observe script's output was cut short".into(),
-        ));
+}
+
+/// A `link`, `special` or `lock` line (`kind`) after its first word: a lock found below
+/// `state`, in the sessions dir `dir_id`. A `lock`'s content follows on its `data` line.
+fn lock_line(
+    kind: &str,
+    w: &mut std::str::Split<'_, char>,
+    state: &str,
+    dir_id: (u64, u64),
+) -> Result<RawLock, ParseError> {
+    let file = match kind {
+        "lock" => Ok(RawFile {
+            size: num(w.next(), "size")?,
+            mtime: num(w.next(), "mtime")?,
+            ino: num(w.next(), "inode")?,
+            dev: num(w.next(), "device")?,
+            content: Vec::new(),
+        }),
+        "link" => Err("a symlink"),
+        _ => Err("not a regular file"),
+    };
+    let path = unhex_str(w.next().unwrap_or(""))?;
+    let name = path.rsplit('/').next().unwrap_or("");
+    // A lock, or the leftover of an interrupted removal (judged like its lock).
+    let Some((lock_kind, leftover)) = recognise(name.as_bytes()) else {
+        return Err(ParseError::UnexpectedFile(path));
+    };
+    let agent = path.rsplit('/').nth(2).unwrap_or_default().to_owned();
+    Ok(RawLock {
+        state_dir: state.to_owned(),
+        path,
+        kind: lock_kind,
+        agent,
+        dir_id,
+        file,
+        leftover,
+    })
+}
+
+/// The `pid` lines: what the script read of each pid's `/proc` entry in the container.
+#[derive(Default)]
+struct Procs {
+    status: HashMap<u64, String>,
+    stat: HashMap<u64, String>,
+    gone: Vec<u64>,
+    unreadable: Vec<u64>,
+}
+
+impl Procs {
+    /// One `pid` line (`w` after its first word; `line` whole, for the error).
+    fn line(&mut self, w: &mut std::str::Split<'_, char>, line: &str) -> Result<(), ParseError> {
+        let pid: u64 = num(w.next(), "pid")?;
+        match (w.next(), w.next()) {
+            (Some("status"), Some(h)) => {
+                self.status.insert(pid, unhex_str(h)?);
+            }
+            (Some("stat"), Some(h)) => {
+                self.stat.insert(pid, unhex_str(h)?);
+            }
+            (Some("gone"), _) => self.gone.push(pid),
+            (Some("unreadable"), _) => self.unreadable.push(pid),
+            _ => return Err(ParseError::BadPidLine(head(line, 60))),
+        }
+        Ok(())
     }
-    l.clock = btime.map(|btime| Clock {
-        btime,
-        ticks_per_second: ticks.unwrap_or(100),
-    });
-    for pid in gone {
-        l.owners.insert(pid, Owner::Gone);
+
+    /// Each pid's owner: a pid with a status line is found (whatever else was said of it), one
+    /// the script said is gone is gone.
+    fn owners(self, clock: Option<Clock>) -> HashMap<u64, Owner> {
+        let mut owners = HashMap::new();
+        for pid in self.gone {
+            owners.insert(pid, Owner::Gone);
+        }
+        for pid in self.unreadable {
+            owners.insert(
+                pid,
+                Owner::Unknown(format!("/proc/{pid} in the container is not readable")),
+            );
+        }
+        for (pid, status) in self.status {
+            let stat = self.stat.get(&pid).map(String::as_str);
+            owners.insert(pid, Owner::Found(facts(&status, stat, clock)));
+        }
+        owners
     }
-    for pid in unreadable {
-        l.owners.insert(
-            pid,
-            Owner::Unknown(format!("/proc/{pid} in the container is not readable")),
-        );
-    }
-    for (pid, status) in status_text {
-        let stat = stat_text.get(&pid).map(String::as_str);
-        l.owners
-            .insert(pid, Owner::Found(facts(&status, stat, l.clock)));
-    }
-    Ok(l)
 }
 
 /// What the remove script did with one lock, keyed by its path.
-pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcome>, ParseError> {
-    use crate::remove::Outcome;
+pub fn parse_removals(out: &str) -> Result<HashMap<String, Outcome>, ParseError> {
     let mut lines = out.lines();
     if lines.next().map(str::trim) != Some("zaki-locks 1") {
-        return Err(ParseError("the remove script did not start".into()));
+        return Err(ParseError::RemoveNotStarted);
     }
     let mut done = HashMap::new();
     for line in lines {
@@ -396,7 +487,7 @@ pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcom
             "gone" => Outcome::Gone,
             "changed" => Outcome::Changed(rest),
             "failed" => Outcome::Failed(rest),
-            _ => return Err(ParseError(format!("unexpected {verb:.20} in exec output"))),
+            _ => return Err(ParseError::Unexpected(head(verb, 20))),
         };
         done.insert(path, outcome);
     }
@@ -404,12 +495,7 @@ pub fn parse_removals(out: &str) -> Result<HashMap<String, crate::remove::Outcom
 }
 
 /// Arguments for [`REMOVE_SCRIPT`] for one lock.
-pub fn removal_args(
-    state_dir: &str,
-    path: &str,
-    dir_id: (u64, u64),
-    f: &crate::observe::Snapshot,
-) -> [String; 8] {
+pub fn removal_args(state_dir: &str, path: &str, dir_id: (u64, u64), f: &Snapshot) -> [String; 8] {
     [
         state_dir.to_owned(),
         path.to_owned(),
@@ -482,10 +568,13 @@ mod tests {
             .map(|p| format!("pid {p} gone\n"))
             .collect();
         let e = parse_listing(&format!("zaki-locks 1\n{pids}end\n")).unwrap_err();
-        assert!(e.0.contains("more than 200000 lines"), "{e}");
+        assert!(e.to_string().contains("more than 200000 lines"), "{e}");
         let lock = format!("special {}\n", hex("/s/agents/main/sessions/x.jsonl.lock"));
         let e = parse_listing(&format!("zaki-locks 1\n{}end\n", lock.repeat(25_001))).unwrap_err();
-        assert!(e.0.contains("more than 25000 locks listed"), "{e}");
+        assert!(
+            e.to_string().contains("more than 25000 locks listed"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -527,6 +616,40 @@ mod tests {
     }
 
     #[test]
+    fn error_messages() {
+        let err = |out: &str| parse_listing(out).unwrap_err().to_string();
+        assert_eq!(
+            err(""),
+            "the observe script did not start (no POSIX sh in the container?)"
+        );
+        assert_eq!(
+            err("zaki-locks 1\nbtime 1\n"),
+            "the observe script's output was cut short"
+        );
+        let long = "y".repeat(30);
+        assert_eq!(
+            err(&format!("zaki-locks 1\n{long}\nend\n")),
+            format!("unexpected {} in exec output", &long[..20])
+        );
+        assert_eq!(err("zaki-locks 1\nstate abc\n"), "odd-length hex abc");
+        assert_eq!(err("zaki-locks 1\nstate zz\n"), "bad hex zz");
+        assert_eq!(err("zaki-locks 1\ndir x 1\n"), "bad dev in exec output");
+        assert_eq!(
+            err("zaki-locks 1\ndata 00\n"),
+            "data without a lock in exec output"
+        );
+        assert_eq!(err("zaki-locks 1\npid 7 what\n"), "bad pid line pid 7 what");
+        assert_eq!(
+            err(&format!("zaki-locks 1\nspecial {}\n", hex("/s/notes"))),
+            "unexpected file /s/notes in exec output"
+        );
+        assert_eq!(
+            parse_removals("").unwrap_err().to_string(),
+            "the remove script did not start"
+        );
+    }
+
+    #[test]
     fn parses_removals() {
         let out = format!(
             "zaki-locks 1\nremoved {}\nchanged {} modified since it was judged\nend\n",
@@ -534,10 +657,8 @@ mod tests {
             hex("/a/y.jsonl.lock")
         );
         let r = parse_removals(&out).unwrap();
-        assert_eq!(r["/a/x.jsonl.lock"], crate::remove::Outcome::Removed);
-        assert!(
-            matches!(&r["/a/y.jsonl.lock"], crate::remove::Outcome::Changed(w) if w.contains("modified"))
-        );
+        assert_eq!(r["/a/x.jsonl.lock"], Outcome::Removed);
+        assert!(matches!(&r["/a/y.jsonl.lock"], Outcome::Changed(w) if w.contains("modified")));
     }
 }
 

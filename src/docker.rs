@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -57,6 +58,8 @@ impl fmt::Display for DockerError {
         }
     }
 }
+
+impl std::error::Error for DockerError {}
 
 fn api(e: bollard::errors::Error) -> DockerError {
     use bollard::errors::Error as E;
@@ -187,6 +190,20 @@ fn kill_tree(root: i32) {
     }
 }
 
+/// What an exec that ran to its end gave: its stdout on status 0; a missing shell when `sh` was
+/// not found (126/127 before the script's header); else the status and stderr.
+fn exec_result(code: i64, stdout: &[u8], stderr: &[u8]) -> Result<String, DockerError> {
+    let out = String::from_utf8_lossy(stdout).into_owned();
+    match code {
+        0 => Ok(out),
+        126 | 127 if !out.starts_with("zaki-locks") => Err(DockerError::NoShell),
+        code => Err(DockerError::Exec {
+            code,
+            stderr: String::from_utf8_lossy(&stderr[..stderr.len().min(MAX_STDERR)]).into_owned(),
+        }),
+    }
+}
+
 /// A bind or volume mount of a container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
@@ -220,10 +237,9 @@ pub struct Details {
     pub started_at: Option<String>,
 }
 
-/// A container event (`start`, `restart`, …).
+/// A container's `start` or `restart` event.
 #[derive(Debug, Clone)]
 pub struct Event {
-    pub action: String,
     pub name: String,
     /// When the engine saw it (Unix time, nanoseconds).
     pub time_nano: Option<i64>,
@@ -254,7 +270,6 @@ impl Engine {
             let e = e.map_err(api)?;
             let actor = e.actor.unwrap_or_default();
             Ok(Event {
-                action: e.action.unwrap_or_default(),
                 name: actor
                     .attributes
                     .unwrap_or_default()
@@ -370,38 +385,9 @@ impl Engine {
         .map_err(|_| DockerError::Timeout(timeout))?
         .map_err(api)?;
         // The first bytes of stdout, where the script says its own pid (`self <pid>`).
-        let head = std::sync::Mutex::new(Vec::new());
+        let head = Mutex::new(Vec::new());
         let work = async {
-            let mut stdout = Vec::new();
-            let mut stderr = Vec::new();
-            match self.client.start_exec(&exec.id, None).await.map_err(api)? {
-                StartExecResults::Attached { mut output, .. } => {
-                    while let Some(chunk) = output.next().await {
-                        match chunk.map_err(api)? {
-                            bollard::container::LogOutput::StdOut { message } => {
-                                // A hostile container can print without end: past the bound the
-                                // container's result is an error, never a truncated listing.
-                                if stdout.len() + message.len() > MAX_OUTPUT {
-                                    return Err(DockerError::TooLarge(MAX_OUTPUT));
-                                }
-                                stdout.extend_from_slice(&message);
-                                let mut h = head.lock().expect("not poisoned");
-                                if h.len() < 64 {
-                                    let n = (64 - h.len()).min(message.len());
-                                    h.extend_from_slice(&message[..n]);
-                                }
-                            }
-                            bollard::container::LogOutput::StdErr { message }
-                                if stderr.len() < MAX_STDERR =>
-                            {
-                                stderr.extend_from_slice(&message)
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                StartExecResults::Detached => {}
-            }
+            let (stdout, stderr) = self.exec_output(&exec.id, &head).await?;
             let code = self
                 .client
                 .inspect_exec(&exec.id)
@@ -409,13 +395,7 @@ impl Engine {
                 .map_err(api)?
                 .exit_code
                 .unwrap_or(-1);
-            let out = String::from_utf8_lossy(&stdout).into_owned();
-            let err = String::from_utf8_lossy(&stderr[..stderr.len().min(MAX_STDERR)]).into_owned();
-            match code {
-                0 => Ok(out),
-                126 | 127 if !out.starts_with("zaki-locks") => Err(DockerError::NoShell),
-                code => Err(DockerError::Exec { code, stderr: err }),
-            }
+            exec_result(code, &stdout, &stderr)
         };
         let result = tokio::time::timeout(timeout, work)
             .await
@@ -424,10 +404,49 @@ impl Engine {
             result,
             Err(DockerError::Timeout(_) | DockerError::TooLarge(_))
         ) {
-            let own = own_pid(&std::mem::take(&mut *head.lock().expect("not poisoned")));
+            let taken = std::mem::take(&mut *head.lock().unwrap_or_else(PoisonError::into_inner));
+            let own = own_pid(&taken);
             self.kill_exec(container, &exec.id, own).await;
         }
         result
+    }
+
+    /// Starts the exec and reads its stdout (bounded: past [`MAX_OUTPUT`] an error) and the first
+    /// [`MAX_STDERR`] bytes of its stderr, keeping stdout's first bytes in `head` as they come.
+    async fn exec_output(
+        &self,
+        id: &str,
+        head: &Mutex<Vec<u8>>,
+    ) -> Result<(Vec<u8>, Vec<u8>), DockerError> {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let StartExecResults::Attached { mut output, .. } =
+            self.client.start_exec(id, None).await.map_err(api)?
+        else {
+            return Ok((stdout, stderr));
+        };
+        while let Some(chunk) = output.next().await {
+            match chunk.map_err(api)? {
+                bollard::container::LogOutput::StdOut { message } => {
+                    // A hostile container can print without end: past the bound the
+                    // container's result is an error, never a truncated listing.
+                    if stdout.len() + message.len() > MAX_OUTPUT {
+                        return Err(DockerError::TooLarge(MAX_OUTPUT));
+                    }
+                    stdout.extend_from_slice(&message);
+                    let mut h = head.lock().unwrap_or_else(PoisonError::into_inner);
+                    if h.len() < 64 {
+                        let n = (64 - h.len()).min(message.len());
+                        h.extend_from_slice(&message[..n]);
+                    }
+                }
+                bollard::container::LogOutput::StdErr { message } if stderr.len() < MAX_STDERR => {
+                    stderr.extend_from_slice(&message)
+                }
+                _ => {}
+            }
+        }
+        Ok((stdout, stderr))
     }
 
     /// Kills what an abandoned exec started, so that a hung or flooding script does not keep
@@ -459,5 +478,29 @@ impl Engine {
         {
             kill_tree(pid as i32);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_execs_status_decides_its_result() {
+        assert_eq!(
+            exec_result(0, b"zaki-locks 1\n", b"").unwrap(),
+            "zaki-locks 1\n"
+        );
+        assert_eq!(
+            exec_result(127, b"", b"sh: not found"),
+            Err(DockerError::NoShell)
+        );
+        // The script started (its header is there), so its own status counts.
+        let e = exec_result(127, b"zaki-locks 1\n", b"oops\n").unwrap_err();
+        assert_eq!(e.to_string(), "exec failed with status 127: oops");
+        let e = exec_result(2, b"", b" bad \n").unwrap_err();
+        assert_eq!(e.to_string(), "exec failed with status 2: bad");
+        assert_eq!(own_pid(b"zaki-locks 1\nself 42\n"), Some(42));
+        assert_eq!(own_pid(b"zaki-locks 1\nself 1\n"), None, "never the init");
     }
 }

@@ -45,6 +45,8 @@
 //!
 //! At the bottom (no imports of the layers above):
 //! - [`lock`]: the lock payload across OpenClaw versions, and lock file names
+//! - [`lockfile`]: a lock file as read (identity, bounded bytes) or why not, a removal's leftover
+//!   names, what a removal did: shared by walk, container, observe and remove
 //! - [`place`]: where a lock lives and in which PID namespace its owner is judged
 //! - [`safefs`]: opening tenant-written paths: regular files only, dirs relative to their parent,
 //!   bounded reads
@@ -71,6 +73,7 @@ mod holders;
 mod http;
 mod interrupt;
 mod lock;
+mod lockfile;
 mod metrics;
 mod names;
 pub mod observe;

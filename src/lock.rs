@@ -65,9 +65,7 @@ impl PayloadProblem {
 pub struct Payload {
     /// Positive integer pid. Kept as `u64`: a pid too large for the kernel is simply dead.
     pub pid: Option<u64>,
-    /// `createdAt` exactly as written, when it is a string.
-    pub created_at_raw: Option<String>,
-    /// `createdAt` parsed as RFC 3339.
+    /// `createdAt` parsed as RFC 3339 (a string that is not is absent).
     pub created_at: Option<DateTime<Utc>>,
     /// Owner's `/proc/<pid>/stat` field 22 (OpenClaw 2026.3+).
     pub starttime: Option<u64>,
@@ -98,14 +96,12 @@ impl Payload {
         let Value::Object(map) = value else {
             return problem(PayloadProblem::NotObject);
         };
-        let created_at_raw = map
+        let created_at = map
             .get("createdAt")
             .and_then(Value::as_str)
-            .map(str::to_owned);
-        let created_at = created_at_raw.as_deref().and_then(parse_created_at);
+            .and_then(parse_created_at);
         Payload {
             pid: map.get("pid").and_then(lock_number).filter(|&p| p > 0),
-            created_at_raw,
             created_at,
             starttime: map.get("starttime").and_then(lock_number),
             max_hold_ms: map.get("maxHoldMs").and_then(lock_number),
@@ -197,9 +193,9 @@ mod tests {
             Some(u64::MAX)
         );
         let p = parse(r#"{"pid":7,"createdAt":"yesterday"}"#);
-        assert_eq!(p.created_at_raw.as_deref(), Some("yesterday"));
-        assert_eq!(p.created_at, None);
-        assert_eq!(parse(r#"{"createdAt":12}"#).created_at_raw, None);
+        assert_eq!((p.pid, p.created_at), (Some(7), None));
+        assert_eq!(parse(r#"{"createdAt":12}"#).created_at, None);
+        assert_eq!(parse(r#"{"createdAt":1700000000000}"#).created_at, None);
     }
 
     #[test]
@@ -266,7 +262,8 @@ mod fuzz {
                 v["pid"].as_f64().filter(|f| *f >= 1.0 && f.fract() == 0.0).map(|f| f.min(u64::MAX as f64) as u64)
             });
             prop_assert_eq!(p.pid, want);
-            prop_assert_eq!(p.created_at_raw.is_some(), v["createdAt"].is_string());
+            // A createdAt is kept exactly when it is an RFC 3339 string.
+            prop_assert_eq!(p.created_at, v["createdAt"].as_str().and_then(parse_created_at));
         }
     }
 }

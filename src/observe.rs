@@ -1,117 +1,22 @@
-//! Observing host locks: read each file found by the walk (bounded, without following a
-//! symlink), look up its session key and observe the owner its payload names.
+//! Observing locks: each lock file the walk read on this host (or a container's listing
+//! reported) becomes an [`Observed`], with its session key and the owner its payload names.
 //!
 //! The result, [`Observed`], is what the policy judges and what removal later checks against:
 //! a lock is only ever removed if it is still exactly the [`Snapshot`] taken here.
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
-use std::io::Read;
-use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, TimeZone, Utc};
-
+use crate::container::Listing;
 use crate::holders::{Holder, Visibility};
-use crate::lock::{LockKind, MAX_PAYLOAD_BYTES, Payload, session_id};
+use crate::lock::{LockKind, Payload, session_id};
+use crate::lockfile::Leftover;
+// Where they were before `lockfile` existed; `probe` and tests/remove.rs read them from here.
+pub use crate::lockfile::{Snapshot, Unread, snapshot, snapshot_at};
 use crate::pidns::{Namespaces, NsMap};
 use crate::place::{Location, PidView, Place, Problem};
 use crate::proc::{HostProc, Owner};
-use crate::safefs::{self, OpenError};
-use crate::walk::{Found, Unread};
-
-/// Identity and state of a lock file when it was read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileId {
-    pub dev: u64,
-    pub ino: u64,
-    pub size: u64,
-    /// Modification time (seconds, nanoseconds).
-    pub mtime: (i64, i64),
-    /// Hard links: more than one means a holder may have opened it by another name.
-    pub nlink: u64,
-}
-
-impl FileId {
-    pub fn of(meta: &std::fs::Metadata) -> FileId {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            nlink: meta.nlink(),
-        }
-    }
-
-    pub fn of_stat(st: &nix::sys::stat::FileStat) -> FileId {
-        FileId {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            size: st.st_size as u64,
-            mtime: (st.st_mtime, st.st_mtime_nsec),
-            #[allow(clippy::useless_conversion)] // nlink_t is u32 on some targets
-            nlink: u64::from(st.st_nlink),
-        }
-    }
-
-    pub fn mtime_utc(&self) -> DateTime<Utc> {
-        Utc.timestamp_opt(self.mtime.0, self.mtime.1.clamp(0, 999_999_999) as u32)
-            .single()
-            .unwrap_or(DateTime::UNIX_EPOCH)
-    }
-}
-
-/// A lock file as read: its identity and its first [`MAX_PAYLOAD_BYTES`] (+1, to see overflow).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
-    pub id: FileId,
-    pub content: Vec<u8>,
-}
-
-/// Why a lock file could not be read.
-#[derive(Debug)]
-pub enum ReadError {
-    /// It vanished (released) between listing and reading.
-    Gone,
-    /// It is not a regular file (a symlink, a FIFO, …): never read, never touched.
-    NotRegular(&'static str),
-    Io(std::io::Error),
-}
-
-/// [`snapshot_at`] for a path whose directory is trusted (the caller's own): the file itself is
-/// still never followed nor opened unless regular.
-pub fn snapshot(path: &Path) -> Result<Snapshot, ReadError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().ok_or(ReadError::Gone)?;
-    let dir = safefs::operator_dir(dir).map_err(|e| match e {
-        OpenError::Gone => ReadError::Gone,
-        e => ReadError::Io(std::io::Error::other(e.to_string())),
-    })?;
-    snapshot_at(&dir, name)
-}
-
-/// Reads the lock file `name` in the directory `dir` through [`safefs`]: nothing that is not a
-/// regular file is opened, no symlink followed, never more than the payload bound (+1).
-pub fn snapshot_at(dir: &impl AsFd, name: &OsStr) -> Result<Snapshot, ReadError> {
-    let (file, st) = safefs::regular_at(dir, name).map_err(|e| match e {
-        OpenError::Gone => ReadError::Gone,
-        OpenError::NotRegular(what) => ReadError::NotRegular(what),
-        OpenError::TooLarge(_) => ReadError::NotRegular("too large"),
-        OpenError::Io(e) => ReadError::Io(e),
-    })?;
-    let mut content = Vec::with_capacity(256);
-    file.take(MAX_PAYLOAD_BYTES as u64 + 1)
-        .read_to_end(&mut content)
-        .map_err(ReadError::Io)?;
-    Ok(Snapshot {
-        id: FileId::of_stat(&st),
-        content,
-    })
-}
+use crate::walk::Found;
 
 /// How a lock can be acted upon where it lives.
 #[derive(Debug, Clone)]
@@ -147,14 +52,14 @@ pub struct Observed {
     pub session_id: Option<String>,
     pub session_key: Option<String>,
     /// The file as read, or why it was not read (then it is never judged nor touched).
-    pub file: Result<Snapshot, String>,
+    pub file: Result<Snapshot, Unread>,
     pub payload: Payload,
     pub owner: Owner,
     /// Context for the verdict that the owner alone does not carry (e.g. container stopped).
     pub note: Option<String>,
     pub site: Site,
     /// The leftover of an interrupted removal: removed if stale, else put back under its name.
-    pub leftover: Option<crate::walk::Leftover>,
+    pub leftover: Option<Leftover>,
     /// Processes found holding it open (filled in by the holder search, after every read).
     pub holders: Vec<Holder>,
     /// Whether that search could see every possible holder.
@@ -170,6 +75,57 @@ fn transcript_id(kind: LockKind, name: &str) -> Option<String> {
     }
 }
 
+/// One lock the walk found in `place`, with its payload parsed; its owner is looked up later.
+fn host_lock(place: &Place, f: Found, problems: &mut Vec<Problem>) -> Observed {
+    let path = f.path();
+    let sid = f.session_id();
+    let file = f.file;
+    if let Err(Unread::Io(e)) = &file {
+        problems.push(Problem {
+            location: place.location.clone(),
+            path: Some(path.clone()),
+            message: format!("cannot read lock: {e}"),
+        });
+    }
+    let payload = match &file {
+        Ok(s) => Payload::parse(&s.content, s.id.size),
+        Err(_) => Payload::default(),
+    };
+    let rel_dir = f
+        .dir
+        .strip_prefix(&place.state_dir)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let shown = match &place.shown_as {
+        Some(inside) => inside.join(&rel_dir).join(&f.name),
+        None => path.clone(),
+    };
+    Observed {
+        location: place.location.clone(),
+        // A pinned dir's path (`/proc/self/fd/…`) means nothing outside this run.
+        host_path: place.pin.is_none().then(|| path.clone()),
+        path: shown,
+        agent: f.agent,
+        kind: f.kind,
+        session_id: sid,
+        session_key: f.session_key,
+        file,
+        payload,
+        owner: Owner::Gone,
+        note: f.leftover.as_ref().map(leftover_note),
+        holders: Vec::new(),
+        visibility: Visibility::Incomplete("not searched".into()),
+        held_open: None,
+        site: Site::Host {
+            state_dir: place.state_dir.clone(),
+            rel_dir,
+            dir_id: f.dir_id,
+            name: f.name,
+        },
+        leftover: f.leftover,
+    }
+}
+
 /// Observes every lock found on this host's filesystem: first every file, then every owner, so
 /// that no owner is looked up before its lock was read (see `pidns`).
 pub fn host_locks(
@@ -180,61 +136,9 @@ pub fn host_locks(
 ) -> Vec<Observed> {
     let mut out = Vec::with_capacity(found.len());
     let mut place_of = Vec::with_capacity(found.len());
-    for mut f in found {
-        let place = &places[f.place];
-        let path = f.path();
-        let sid = f.session_id();
-        let file = match std::mem::replace(&mut f.file, Err(Unread::NotRegular("taken"))) {
-            Ok(s) => Ok(s),
-            Err(Unread::NotRegular(what)) => Err(format!("{what}: not a lock file, left alone")),
-            Err(Unread::Io(e)) => {
-                problems.push(Problem {
-                    location: place.location.clone(),
-                    path: Some(path.clone()),
-                    message: format!("cannot read lock: {e}"),
-                });
-                Err(format!("unreadable: {e}"))
-            }
-        };
-        let payload = match &file {
-            Ok(s) => Payload::parse(&s.content, s.id.size),
-            Err(_) => Payload::default(),
-        };
-        let session_key = f.session_key.take();
-        let rel_dir = f
-            .dir
-            .strip_prefix(&place.state_dir)
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let shown = match &place.shown_as {
-            Some(inside) => inside.join(&rel_dir).join(&f.name),
-            None => path.clone(),
-        };
+    for f in found {
         place_of.push(f.place);
-        out.push(Observed {
-            location: place.location.clone(),
-            // A pinned dir's path (`/proc/self/fd/…`) means nothing outside this run.
-            host_path: place.pin.is_none().then(|| path.clone()),
-            path: shown,
-            agent: f.agent,
-            kind: f.kind,
-            session_id: sid,
-            session_key,
-            file,
-            payload,
-            owner: Owner::Gone,
-            note: f.leftover.as_ref().map(leftover_note),
-            holders: Vec::new(),
-            visibility: Visibility::Incomplete("not searched".into()),
-            held_open: None,
-            site: Site::Host {
-                state_dir: place.state_dir.clone(),
-                rel_dir,
-                dir_id: f.dir_id,
-                name: f.name,
-            },
-            leftover: f.leftover,
-        });
+        out.push(host_lock(&places[f.place], f, problems));
     }
 
     // Second pass: owners, now that every lock has been read.
@@ -268,7 +172,7 @@ pub fn host_locks(
     out
 }
 
-fn leftover_note(l: &crate::walk::Leftover) -> String {
+fn leftover_note(l: &Leftover) -> String {
     match &l.original {
         Some(o) => format!(
             "left over from an interrupted removal of {}",
@@ -282,7 +186,7 @@ fn leftover_note(l: &crate::walk::Leftover) -> String {
 pub fn container_locks(
     engine: usize,
     container: &str,
-    listing: &crate::container::Listing,
+    listing: &Listing,
     problems: &mut Vec<Problem>,
 ) -> Vec<Observed> {
     let location = Location::Container(container.to_owned());
@@ -301,7 +205,7 @@ pub fn container_locks(
                 .file
                 .as_ref()
                 .map(|f| f.snapshot())
-                .map_err(|what| format!("{what}: not a lock file, left alone"));
+                .map_err(|&what| Unread::NotRegular(what));
             let payload = match &file {
                 Ok(s) => Payload::parse(&s.content, s.id.size),
                 Err(_) => Payload::default(),
@@ -340,4 +244,83 @@ pub fn container_locks(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(s: &str) -> String {
+        s.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn a_containers_listing_becomes_observed_locks() {
+        let dir = "/h/.openclaw/agents/main/sessions";
+        let payload = r#"{"pid": 7}"#;
+        let out = format!(
+            "zaki-locks 1\nstate {}\ndir 1 2 {}\nlock {} 1700000000 88 2049 {}\ndata {}\nlink {}\nlock 0 1 89 2049 {}\ndata \nstore {}\ndata {}\nsymlink {}\npid 7 gone\nfds\nend\n",
+            hex("/h/.openclaw"),
+            hex(dir),
+            payload.len(),
+            hex(&format!("{dir}/abc.jsonl.lock")),
+            hex(payload),
+            hex(&format!("{dir}/x.jsonl.lock")),
+            hex(&format!("{dir}/.abc.jsonl.lock.zaki-locks-removing.5.6")),
+            hex(dir),
+            hex(r#"{"agent:main:openai-user:42":{"sessionId":"abc"}}"#),
+            hex("/h/.openclaw/agents/other"),
+        );
+        let listing = crate::container::parse_listing(&out).unwrap();
+        let mut problems = Vec::new();
+        let o = container_locks(3, "zaki-user-1", &listing, &mut problems);
+        assert_eq!(o.len(), 3);
+
+        let lock = &o[0];
+        assert_eq!(lock.location, Location::Container("zaki-user-1".into()));
+        assert_eq!(lock.path, Path::new(dir).join("abc.jsonl.lock"));
+        assert_eq!(
+            (lock.agent.as_str(), lock.kind),
+            ("main", LockKind::Transcript)
+        );
+        assert_eq!(lock.session_id.as_deref(), Some("abc"));
+        assert_eq!(
+            lock.session_key.as_deref(),
+            Some("agent:main:openai-user:42")
+        );
+        let snap = lock.file.as_ref().unwrap();
+        assert_eq!((snap.id.ino, snap.id.mtime), (88, (1700000000, 0)));
+        assert_eq!((lock.payload.pid, &lock.owner), (Some(7), &Owner::Gone));
+        assert!(lock.visibility.is_complete() && lock.holders.is_empty());
+        assert!(matches!(
+            &lock.site,
+            Site::Container { engine: 3, container, state_dir, dir_id: (1, 2) }
+                if container == "zaki-user-1" && state_dir == "/h/.openclaw"
+        ));
+
+        let link = &o[1];
+        let why = link.file.as_ref().unwrap_err();
+        assert_eq!(why.to_string(), "a symlink: not a lock file, left alone");
+        assert_eq!((link.payload.pid, &link.owner), (None, &Owner::Gone));
+
+        let leftover = &o[2];
+        assert_eq!(
+            leftover.note.as_deref(),
+            Some("left over from an interrupted removal of abc.jsonl.lock")
+        );
+        assert_eq!(
+            leftover
+                .leftover
+                .as_ref()
+                .and_then(|l| l.original.as_deref()),
+            Some(std::ffi::OsStr::new("abc.jsonl.lock"))
+        );
+
+        assert_eq!(problems.len(), 1);
+        assert_eq!(
+            problems[0].path.as_deref(),
+            Some(Path::new("/h/.openclaw/agents/other"))
+        );
+        assert_eq!(problems[0].message, "is a symlink: not followed");
+    }
 }

@@ -82,7 +82,7 @@ pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Ut
                 ))
             }
             Err(e) => {
-                survey.reports[target.report].error = Some(e.clone());
+                survey.reports[target.report].error = Some(e.to_string());
                 problems.push(Problem {
                     location: Location::Container(target.container.clone()),
                     path: None,
@@ -306,12 +306,38 @@ fn find_holders(
     }
 }
 
+/// Why a container's locks were not listed (its report's error).
+#[derive(Debug)]
+enum ListingError {
+    Exec(crate::docker::DockerError),
+    Parse(container::ParseError),
+}
+
+impl std::fmt::Display for ListingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListingError::Exec(e) => e.fmt(f),
+            ListingError::Parse(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ListingError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ListingError::Exec(e) => Some(e),
+            ListingError::Parse(e) => Some(e),
+        }
+    }
+}
+
 /// One observe exec per container, `--jobs` at a time, with a progress line on a terminal.
-async fn list_containers(survey: &Survey, args: &Places) -> Vec<Result<Listing, String>> {
+/// Results in the order of `survey.exec`.
+async fn list_containers(survey: &Survey, args: &Places) -> Vec<Result<Listing, ListingError>> {
     use futures_util::StreamExt;
     let total = survey.exec.len();
     let progress = total > 1 && args.progress;
-    let mut results: Vec<Option<Result<Listing, String>>> = vec![None; total];
+    let mut results = Vec::with_capacity(total);
     let mut stream = futures_util::stream::iter(survey.exec.iter().enumerate())
         .map(|(i, t)| async move {
             let engine = &survey.engines[t.engine];
@@ -323,26 +349,25 @@ async fn list_containers(survey: &Survey, args: &Places) -> Vec<Result<Listing, 
                     args.timeout,
                 )
                 .await
-                .map_err(|e| e.to_string())
-                .and_then(|o| container::parse_listing(&o).map_err(|e| e.to_string()));
+                .map_err(ListingError::Exec)
+                .and_then(|o| container::parse_listing(&o).map_err(ListingError::Parse));
             (i, out)
         })
         .buffer_unordered(args.jobs);
-    let mut done = 0;
-    while let Some((i, r)) = stream.next().await {
-        results[i] = Some(r);
-        done += 1;
+    while let Some(r) = stream.next().await {
+        results.push(r);
         if progress {
-            eprint!("\rzaki-locks: looked inside {done}/{total} containers");
+            eprint!(
+                "\rzaki-locks: looked inside {}/{total} containers",
+                results.len()
+            );
         }
     }
     if progress {
         eprint!("\r\x1b[K");
     }
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err("not run".into())))
-        .collect()
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Removes every stale lock (none on a dry run): host ones one by one, each container's in one
@@ -357,8 +382,12 @@ pub async fn act_async(
     if dry_run {
         return outcomes;
     }
-    let mut batches: BTreeMap<(usize, &str), Vec<usize>> = BTreeMap::new();
-    let mut put_backs: BTreeMap<(usize, &str), Vec<(usize, String)>> = BTreeMap::new();
+    // Each container's locks as its exec takes them (index in `judged`, item), by (engine,
+    // container): built here, where the site is known to be a container's and the lock read.
+    type Batch<'a, T> = BTreeMap<(usize, &'a str), Vec<(usize, T)>>;
+    let mut batches: Batch<'_, remove::ContainerItem<'_>> = BTreeMap::new();
+    // Held leftovers, each with the name it goes back under.
+    let mut put_backs: Batch<'_, (remove::ContainerItem<'_>, String)> = BTreeMap::new();
     for (i, j) in seen.judged.iter().enumerate() {
         let (Some(v), Ok(snap)) = (&j.verdict, &j.obs.file) else {
             continue;
@@ -374,11 +403,17 @@ pub async fn act_async(
                     outcomes[i] = Some(remove::put_back(&j.obs.site, snap, original));
                 }
                 Site::Container {
-                    engine, container, ..
-                } => put_backs
-                    .entry((*engine, container.as_str()))
-                    .or_default()
-                    .push((i, original.to_string_lossy().into_owned())),
+                    engine,
+                    container,
+                    state_dir,
+                    dir_id,
+                } => {
+                    let item = container_item(state_dir, *dir_id, &j.obs.path, snap);
+                    put_backs
+                        .entry((*engine, container.as_str()))
+                        .or_default()
+                        .push((i, (item, original.to_string_lossy().into_owned())))
+                }
             }
             continue;
         }
@@ -391,24 +426,25 @@ pub async fn act_async(
             Site::Host { .. } if crate::interrupt::caught().is_some() => {}
             Site::Host { .. } => outcomes[i] = Some(remove::remove(&j.obs.site, snap)),
             Site::Container {
-                engine, container, ..
+                engine,
+                container,
+                state_dir,
+                dir_id,
             } => batches
                 .entry((*engine, container.as_str()))
                 .or_default()
-                .push(i),
+                .push((i, container_item(state_dir, *dir_id, &j.obs.path, snap))),
         }
     }
     let done = {
         use futures_util::StreamExt;
         futures_util::stream::iter(batches)
-            .map(|((engine, container), idx)| async move {
+            .map(|((engine, container), batch)| async move {
                 if crate::interrupt::caught().is_some() {
                     return Vec::new();
                 }
-                let items: Vec<remove::ContainerItem<'_>> = idx
-                    .iter()
-                    .map(|&i| container_item(&seen.judged[i]))
-                    .collect();
+                let (idx, items): (Vec<usize>, Vec<remove::ContainerItem<'_>>) =
+                    batch.into_iter().unzip();
                 let out =
                     remove::in_container(&seen.engines[engine], container, &items, timeout).await;
                 idx.into_iter().zip(out).collect::<Vec<_>>()
@@ -421,38 +457,36 @@ pub async fn act_async(
         outcomes[i] = Some(o);
     }
     // Held leftovers of interrupted removals inside containers, put back by exec.
-    for ((engine, container), idx) in put_backs {
-        let items: Vec<(remove::ContainerItem<'_>, String)> = idx
-            .iter()
-            .map(|(i, orig)| (container_item(&seen.judged[*i]), orig.clone()))
-            .collect();
+    for ((engine, container), batch) in put_backs {
+        let (idx, items): (Vec<usize>, Vec<_>) = batch.into_iter().unzip();
         let out =
             remove::put_back_in_container(&seen.engines[engine], container, &items, timeout).await;
-        for ((i, _), o) in idx.into_iter().zip(out) {
+        for (i, o) in idx.into_iter().zip(out) {
             outcomes[i] = Some(o);
         }
     }
     outcomes
 }
 
-fn container_item(j: &Judged) -> remove::ContainerItem<'_> {
-    let Site::Container {
-        state_dir, dir_id, ..
-    } = &j.obs.site
-    else {
-        unreachable!("batched by container")
-    };
+/// A container's lock as the remove script takes it, from the parts of its [`Site::Container`]
+/// and the snapshot it was judged on.
+fn container_item<'a>(
+    state_dir: &'a str,
+    dir_id: (u64, u64),
+    path: &'a std::path::Path,
+    judged: &'a observe::Snapshot,
+) -> remove::ContainerItem<'a> {
     remove::ContainerItem {
         state_dir,
-        path: j.obs.path.to_str().unwrap_or_default(),
-        dir_id: *dir_id,
-        judged: j.obs.file.as_ref().expect("judged locks were read"),
+        path: path.to_str().unwrap_or_default(),
+        dir_id,
+        judged,
     }
 }
 
 /// The record of a judged lock, with what was done to it.
 pub fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
-    let note = note.or_else(|| j.obs.file.as_ref().err().cloned());
+    let note = note.or_else(|| j.obs.file.as_ref().err().map(ToString::to_string));
     LockRecord::new(&j.obs, j.verdict.as_ref(), action, note)
 }
 

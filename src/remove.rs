@@ -27,20 +27,15 @@ use nix::fcntl::{OFlag, RenameFlags, open, renameat2};
 use nix::sys::stat::{Mode, fstat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 
-use crate::observe::{ReadError, Site, Snapshot, snapshot_at};
+use crate::container;
+use crate::docker::Engine;
+use crate::lock::classify_name;
+use crate::lockfile::{REMOVING_MARKER, ReadError, Snapshot, snapshot_at};
+use crate::observe::Site;
 use crate::safefs::{self, OpenError};
 
-/// What became of one removal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Removed,
-    /// Left in place: it is no longer the lock that was judged (the text says how).
-    Changed(String),
-    /// Already gone: released or reclaimed by someone else first.
-    Gone,
-    /// The removal itself failed (permissions, read-only filesystem, …).
-    Failed(String),
-}
+/// Where it was before `lockfile` existed; callers and tests name it from here.
+pub use crate::lockfile::Outcome;
 
 /// Removes the lock at a host `site` only if it is still exactly `judged`. Container sites are
 /// removed in batches by [`in_container`]; given one here, nothing is done.
@@ -68,27 +63,27 @@ pub struct ContainerItem<'a> {
     pub judged: &'a Snapshot,
 }
 
-/// Removes a container's stale locks with one exec of [`REMOVE_SCRIPT`](crate::container::REMOVE_SCRIPT),
-/// which applies the same checks as the host remover. Outcomes by path; a lock the script did
-/// not report on is `Failed`.
+/// Removes a container's stale locks with one exec of [`container::REMOVE_SCRIPT`], which
+/// applies the same checks as the host remover. Outcomes by path; a lock the script did not
+/// report on is `Failed`.
 pub async fn in_container(
-    engine: &crate::docker::Engine,
+    engine: &Engine,
     container: &str,
     items: &[ContainerItem<'_>],
     timeout: std::time::Duration,
 ) -> Vec<Outcome> {
     let args: Vec<String> = items
         .iter()
-        .flat_map(|i| crate::container::removal_args(i.state_dir, i.path, i.dir_id, i.judged))
+        .flat_map(|i| container::removal_args(i.state_dir, i.path, i.dir_id, i.judged))
         .collect();
-    let script = crate::container::REMOVE_SCRIPT;
+    let script = container::REMOVE_SCRIPT;
     batch(engine, container, script, &args, items, timeout).await
 }
 
 /// Puts back a container's held leftovers of interrupted removals, each under the name given
-/// with it, by one exec of [`PUT_BACK_SCRIPT`](crate::container::PUT_BACK_SCRIPT).
+/// with it, by one exec of [`container::PUT_BACK_SCRIPT`].
 pub async fn put_back_in_container(
-    engine: &crate::docker::Engine,
+    engine: &Engine,
     container: &str,
     items: &[(ContainerItem<'_>, String)],
     timeout: std::time::Duration,
@@ -96,40 +91,34 @@ pub async fn put_back_in_container(
     let args: Vec<String> = items
         .iter()
         .flat_map(|(i, orig)| {
-            let mut a =
-                crate::container::removal_args(i.state_dir, i.path, i.dir_id, i.judged).to_vec();
+            let mut a = container::removal_args(i.state_dir, i.path, i.dir_id, i.judged).to_vec();
             a.push(orig.clone());
             a
         })
         .collect();
     let plain: Vec<ContainerItem<'_>> = items.iter().map(|(i, _)| i.clone()).collect();
-    let script = crate::container::PUT_BACK_SCRIPT;
+    let script = container::PUT_BACK_SCRIPT;
     batch(engine, container, script, &args, &plain, timeout).await
 }
 
 async fn batch(
-    engine: &crate::docker::Engine,
-    container: &str,
+    engine: &Engine,
+    name: &str,
     script: &str,
     args: &[String],
     items: &[ContainerItem<'_>],
     timeout: std::time::Duration,
 ) -> Vec<Outcome> {
-    let out = engine.run_script(container, script, args, timeout).await;
-    let done = match out.map(|o| crate::container::parse_removals(&o)) {
-        Ok(Ok(done)) => done,
-        Ok(Err(e)) => {
-            return items
-                .iter()
-                .map(|_| Outcome::Failed(e.to_string()))
-                .collect();
-        }
-        Err(e) => {
-            return items
-                .iter()
-                .map(|_| Outcome::Failed(e.to_string()))
-                .collect();
-        }
+    let all_failed = |e: &dyn std::error::Error| {
+        let failed = Outcome::Failed(e.to_string());
+        vec![failed; items.len()]
+    };
+    let done = match engine.run_script(name, script, args, timeout).await {
+        Ok(out) => match container::parse_removals(&out) {
+            Ok(done) => done,
+            Err(e) => return all_failed(&e),
+        },
+        Err(e) => return all_failed(&e),
     };
     items
         .iter()
@@ -194,13 +183,8 @@ fn remove_host(
         Err(o) => return Ok(o),
     };
 
-    match read_at(&dir, name)? {
-        None => return Ok(Outcome::Gone),
-        Some(Err(why)) => return Ok(Outcome::Changed(why)),
-        Some(Ok(now)) if now != *judged => {
-            return Ok(Outcome::Changed("modified since it was judged".into()));
-        }
-        Some(Ok(_)) => {}
+    if let Some(o) = read_at(&dir, name)?.differs_from(judged) {
+        return Ok(o);
     }
 
     let private = private_name(name);
@@ -215,8 +199,7 @@ fn remove_host(
         Err(Errno::ENOENT) => return Ok(Outcome::Gone),
         Err(e) => return Err(e),
     }
-    let moved = read_at(&dir, &private)?;
-    if matches!(&moved, Some(Ok(s)) if s == judged) {
+    if read_at(&dir, &private)?.differs_from(judged).is_none() {
         unlinkat(&dir, private.as_os_str(), UnlinkatFlags::NoRemoveDir)?;
         return Ok(Outcome::Removed);
     }
@@ -239,15 +222,38 @@ fn remove_host(
     }
 }
 
-/// Reads `name` in `dir`: `None` if absent, `Err` with a reason if it is not a regular file.
-fn read_at(dir: &OwnedFd, name: &OsStr) -> Result<Option<Result<Snapshot, String>>, Errno> {
-    match snapshot_at(dir, name) {
-        Ok(s) => Ok(Some(Ok(s))),
-        Err(ReadError::NotRegular("a symlink")) => {
-            Ok(Some(Err("replaced by a symlink: not followed".into())))
+/// A lock file read again through its directory, just before it is renamed or unlinked.
+#[derive(Debug, PartialEq)]
+enum Reread {
+    Gone,
+    /// No longer a regular file: what it is now (never read, never touched).
+    NotRegular(&'static str),
+    File(Snapshot),
+}
+
+impl Reread {
+    /// Why the removal stops here, or `None` when the file is still exactly `judged`.
+    fn differs_from(self, judged: &Snapshot) -> Option<Outcome> {
+        match self {
+            Reread::Gone => Some(Outcome::Gone),
+            Reread::NotRegular("a symlink") => Some(Outcome::Changed(
+                "replaced by a symlink: not followed".into(),
+            )),
+            Reread::NotRegular(what) => Some(Outcome::Changed(format!("now {what}"))),
+            Reread::File(now) if now != *judged => {
+                Some(Outcome::Changed("modified since it was judged".into()))
+            }
+            Reread::File(_) => None,
         }
-        Err(ReadError::NotRegular(what)) => Ok(Some(Err(format!("now {what}")))),
-        Err(ReadError::Gone) => Ok(None),
+    }
+}
+
+/// Reads `name` in `dir`; an I/O error fails the removal.
+fn read_at(dir: &OwnedFd, name: &OsStr) -> Result<Reread, Errno> {
+    match snapshot_at(dir, name) {
+        Ok(s) => Ok(Reread::File(s)),
+        Err(ReadError::NotRegular(what)) => Ok(Reread::NotRegular(what)),
+        Err(ReadError::Gone) => Ok(Reread::Gone),
         Err(ReadError::Io(e)) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO))),
     }
 }
@@ -271,13 +277,8 @@ pub fn put_back(site: &Site, judged: &Snapshot, original: &OsStr) -> Outcome {
             Ok(d) => d,
             Err(o) => return Ok(o),
         };
-        match read_at(&dir, name)? {
-            None => return Ok(Outcome::Gone),
-            Some(Err(why)) => return Ok(Outcome::Changed(why)),
-            Some(Ok(now)) if now != *judged => {
-                return Ok(Outcome::Changed("modified since it was judged".into()));
-            }
-            Some(Ok(_)) => {}
+        if let Some(o) = read_at(&dir, name)?.differs_from(judged) {
+            return Ok(o);
         }
         match renameat2(
             &dir,
@@ -315,24 +316,24 @@ pub fn private_name(name: &OsStr) -> OsString {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let mut s = OsString::from(".");
-    if 1 + name.len() + crate::walk::REMOVING_MARKER.len() + tail.len() <= 255 {
+    if 1 + name.len() + REMOVING_MARKER.len() + tail.len() <= 255 {
         s.push(name);
-        s.push(crate::walk::REMOVING_MARKER);
+        s.push(REMOVING_MARKER);
     } else {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         name.as_bytes().hash(&mut h);
-        s.push(&crate::walk::REMOVING_MARKER[1..]);
+        s.push(&REMOVING_MARKER[1..]);
         s.push(format!("h{:016x}.", h.finish()));
     }
     s.push(tail);
-    debug_assert!(crate::lock::classify_name(s.as_bytes()).is_none());
+    debug_assert!(classify_name(s.as_bytes()).is_none());
     s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::walk::leftover_of;
+    use crate::lockfile::{Leftover, leftover_of};
 
     #[test]
     fn private_names_fit_and_are_recognised() {
@@ -340,12 +341,11 @@ mod tests {
             let name = format!("{}.jsonl.lock", "a".repeat(len));
             let p = private_name(OsStr::new(&name));
             assert!(p.len() <= 255, "{len}: {}", p.len());
-            assert!(crate::lock::classify_name(p.as_bytes()).is_none());
-            let l = leftover_of(p.as_bytes()).expect("recognised");
-            if let Some(o) = l.original {
-                assert_eq!(o, OsStr::new(&name));
-            } else {
-                assert!(len > 200);
+            assert!(classify_name(p.as_bytes()).is_none());
+            match leftover_of(p.as_bytes()) {
+                Some(Leftover { original: Some(o) }) => assert_eq!(o, OsStr::new(&name)),
+                Some(Leftover { original: None }) => assert!(len > 200, "{len}: name not kept"),
+                None => panic!("{len}: {p:?} is not recognised as a leftover"),
             }
         }
         // Of itself (a leftover being removed again).
@@ -355,6 +355,37 @@ mod tests {
         assert!(
             leftover_of(b".x.jsonl.zaki-locks-removing.1.2").is_none(),
             "not a lock's name"
+        );
+    }
+
+    #[test]
+    fn rereads_tell_why_a_removal_stops() {
+        let snap = |content: &[u8]| Snapshot {
+            id: crate::lockfile::FileId {
+                dev: 1,
+                ino: 2,
+                size: content.len() as u64,
+                mtime: (3, 4),
+                nlink: 1,
+            },
+            content: content.to_vec(),
+        };
+        let judged = snap(b"{}");
+        assert_eq!(Reread::File(snap(b"{}")).differs_from(&judged), None);
+        assert_eq!(
+            Reread::File(snap(b"{ }")).differs_from(&judged),
+            Some(Outcome::Changed("modified since it was judged".into()))
+        );
+        assert_eq!(Reread::Gone.differs_from(&judged), Some(Outcome::Gone));
+        assert_eq!(
+            Reread::NotRegular("a symlink").differs_from(&judged),
+            Some(Outcome::Changed(
+                "replaced by a symlink: not followed".into()
+            ))
+        );
+        assert_eq!(
+            Reread::NotRegular("a FIFO").differs_from(&judged),
+            Some(Outcome::Changed("now a FIFO".into()))
         );
     }
 
@@ -368,7 +399,7 @@ mod tests {
             let name = format!("{stem}.jsonl.lock");
             let p = private_name(OsStr::new(&name));
             proptest::prop_assert!(p.len() <= 255);
-            proptest::prop_assert!(crate::lock::classify_name(p.as_bytes()).is_none());
+            proptest::prop_assert!(classify_name(p.as_bytes()).is_none());
             let l = leftover_of(p.as_bytes());
             proptest::prop_assert!(l.is_some());
             if let Some(o) = l.unwrap().original {

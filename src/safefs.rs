@@ -44,6 +44,15 @@ impl fmt::Display for OpenError {
     }
 }
 
+impl std::error::Error for OpenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OpenError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl From<Errno> for OpenError {
     fn from(e: Errno) -> OpenError {
         match e {
@@ -182,9 +191,29 @@ pub fn read_operator_file(path: &Path, limit: u64) -> Result<Vec<u8>, OpenError>
 /// The longest name accepted for an agent or a session id taken from a file or a directory.
 pub const MAX_NAME: usize = 200;
 
+/// A tenant's name that is not one plain path component, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameError {
+    /// Its first 80 characters, escaped for a terminal.
+    pub shown: String,
+    pub why: &'static str,
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?} {}: not a single plain file name",
+            self.shown, self.why
+        )
+    }
+}
+
+impl std::error::Error for NameError {}
+
 /// A name from a tenant's file used in a path must be one plain path component: not empty, not
 /// `.` or `..`, no `/`, no NUL, at most [`MAX_NAME`] bytes. Returns why not.
-pub fn plain_name(name: &str) -> Result<&str, String> {
+pub fn plain_name(name: &str) -> Result<&str, NameError> {
     let why = if name.is_empty() {
         "is empty"
     } else if name == "." || name == ".." {
@@ -200,10 +229,10 @@ pub fn plain_name(name: &str) -> Result<&str, String> {
     } else {
         return Ok(name);
     };
-    Err(format!(
-        "{:?} {why}: not a single plain file name",
-        crate::escape::text(&name.chars().take(80).collect::<String>())
-    ))
+    Err(NameError {
+        shown: crate::escape::text(&name.chars().take(80).collect::<String>()).into_owned(),
+        why,
+    })
 }
 
 #[cfg(test)]
@@ -276,6 +305,10 @@ mod tests {
         ] {
             assert!(plain_name(bad).is_err(), "{bad:?}");
         }
+        assert_eq!(
+            plain_name("a/b").unwrap_err().to_string(),
+            "\"a/b\" contains `/`: not a single plain file name"
+        );
     }
 }
 

@@ -59,7 +59,8 @@ impl SessionIndex {
 
     fn insert(&mut self, key: String, id: String) {
         self.by_key.insert(key.clone(), id.clone());
-        // Several keys may share a session; keep the first in key order (as before).
+        // Several keys may share a session: keep the smallest key, whatever the store's order
+        // (what reading the store into a `serde_json::Value`, whose maps sort keys, gave).
         match self.by_id.get_mut(&id) {
             Some(k) if key < *k => *k = key,
             Some(_) => {}
@@ -240,6 +241,13 @@ mod tests {
             (only.key_for("a"), only.key_for("b"), only.key_for("c")),
             (None, Some("k2"), None)
         );
+        // Keys sharing a session: the smallest one, in either order in the store.
+        for store in [
+            &br#"{"b":{"sessionId":"s"},"a":{"sessionId":"s"}}"#[..],
+            br#"{"a":{"sessionId":"s"},"b":{"sessionId":"s"}}"#,
+        ] {
+            assert_eq!(SessionIndex::parse(store).key_for("s"), Some("a"));
+        }
         let one =
             SessionIndex::parse_key(br#"{"k1":{"sessionId":"a"},"k2":{"sessionId":7}}"#, "k1");
         assert_eq!(one.session_id_for("k1").as_deref(), Some("a"));

@@ -6,15 +6,19 @@
 
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
+use std::fmt;
 use std::fs;
 use std::io::ErrorKind;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::lock::{LockKind, classify_name};
-use crate::observe::{ReadError, Snapshot};
+use nix::errno::Errno;
+
+use crate::lock::LockKind;
+use crate::lockfile::{Leftover, ReadError, Snapshot, Unread, recognise, snapshot_at};
 use crate::place::{Location, PidView, Place, Problem};
 use crate::safefs::{self, OpenError};
 use crate::sessions::{MAX_STORE_BYTES, SessionIndex};
@@ -30,14 +34,6 @@ pub struct HostSearch {
     pub explicit: bool,
 }
 
-/// Why a lock file found by the walk was not read.
-#[derive(Debug, Clone)]
-pub enum Unread {
-    /// A symlink, a FIFO, a device, a directory: never opened, never touched.
-    NotRegular(&'static str),
-    Io(String),
-}
-
 /// A lock file found by the walk, and read through its directory's fd.
 #[derive(Debug, Clone)]
 pub struct Found {
@@ -49,8 +45,6 @@ pub struct Found {
     pub dir: PathBuf,
     pub dir_id: (u64, u64),
     pub name: OsString,
-    /// The entry is a symlink (or something else that is not a regular file), by `fstat`.
-    pub not_regular: Option<&'static str>,
     /// The file as read (bounded), or why it was not.
     pub file: Result<Snapshot, Unread>,
     /// Its session key, from the sessions dir's `sessions.json`.
@@ -74,6 +68,84 @@ impl Found {
             None => &self.name,
         };
         crate::lock::session_id(name.to_str()?).map(str::to_owned)
+    }
+}
+
+/// Why a directory of one place, or a session store in it, was not read: the message of the
+/// place's [`Problem`].
+#[derive(Debug)]
+pub enum WalkError {
+    /// Opening or `fstat`ing a directory failed.
+    Read(Errno),
+    /// Opening a directory or a store failed, or what is there is not one.
+    Open(OpenError),
+    /// Listing a directory failed part-way.
+    List(Errno),
+    /// The state dir holds more entries than [`MAX_ENTRIES_PER_PLACE`].
+    TooManyEntries,
+    /// One directory holds more than `limit` of `what` (lock files, agent directories).
+    TooMany { limit: usize, what: &'static str },
+    /// The place holds more than [`MAX_LOCKS_PER_PLACE`] lock files.
+    TooManyLocks,
+    /// The place's lock files hold more than [`MAX_PAYLOAD_BYTES_PER_PLACE`] of payload.
+    TooMuchPayload,
+    /// A store larger than [`MAX_STORE_BYTES`].
+    StoreTooLarge,
+    /// The run's store budget ([`MAX_STORE_BYTES_PER_RUN`]) is spent.
+    RunStoreBudget,
+    /// The place's store budget ([`MAX_STORE_BYTES_PER_PLACE`]) is spent.
+    PlaceStoreBudget,
+}
+
+impl fmt::Display for WalkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WalkError::Read(e) => write!(f, "cannot read: {e}"),
+            WalkError::Open(e) => write!(f, "cannot read: {e}"),
+            WalkError::List(e) => write!(f, "cannot list: {e}"),
+            WalkError::TooManyEntries => write!(
+                f,
+                "more than {MAX_ENTRIES_PER_PLACE} directory entries in this state dir: not looked at (the bound per state dir)"
+            ),
+            WalkError::TooMany { limit, what } => write!(
+                f,
+                "more than {limit} {what}: none of them judged (the bound per directory is {limit})"
+            ),
+            WalkError::TooManyLocks => write!(
+                f,
+                "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
+            ),
+            WalkError::TooMuchPayload => write!(
+                f,
+                "lock files below this state dir hold more than {} of payload: none of them judged (the bound per state dir)",
+                safefs::bytes(MAX_PAYLOAD_BYTES_PER_PLACE as u64)
+            ),
+            WalkError::StoreTooLarge => write!(
+                f,
+                "larger than {}: session keys not shown (the bound per store)",
+                safefs::bytes(MAX_STORE_BYTES)
+            ),
+            WalkError::RunStoreBudget => write!(
+                f,
+                "not read: this run already read {} of session stores (the bound per run); session keys not shown",
+                safefs::bytes(MAX_STORE_BYTES_PER_RUN)
+            ),
+            WalkError::PlaceStoreBudget => write!(
+                f,
+                "not read: this state dir's stores already took {} (the bound per state dir); session keys not shown",
+                safefs::bytes(MAX_STORE_BYTES_PER_PLACE)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WalkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WalkError::Read(e) | WalkError::List(e) => Some(e),
+            WalkError::Open(e) => Some(e),
+            _ => None,
+        }
     }
 }
 
@@ -115,32 +187,9 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
         if existing_dir(users, search.explicit, "users dir", problems).is_none() {
             continue;
         }
-        let entries = match fs::read_dir(users) {
-            Ok(e) => e,
-            Err(e) => {
-                problems.push(Problem::host(users, format!("cannot list: {e}")));
-                continue;
-            }
+        let Some(users_found) = user_state_dirs(users, problems) else {
+            continue;
         };
-        let mut users_found: Vec<(PathBuf, String)> = Vec::new();
-        for entry in entries {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    problems.push(Problem::host(users, format!("cannot list: {e}")));
-                    break;
-                }
-            };
-            let name = entry.file_name();
-            let Some(id) = name.to_str().and_then(|n| n.strip_prefix(USER_PREFIX)) else {
-                continue;
-            };
-            if id.is_empty() {
-                continue;
-            }
-            users_found.push((entry.path().join(".openclaw"), id.to_owned()));
-        }
-        users_found.sort();
         if users_found.is_empty() && search.explicit {
             problems.push(Problem::host(users, no_users_why(users)));
         }
@@ -169,6 +218,39 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
     out
 }
 
+/// The `user-<id>/.openclaw` dirs below a users dir, sorted, with their ids. `None` (and a
+/// problem) when it cannot be listed; a listing that fails part-way keeps what it read.
+fn user_state_dirs(users: &Path, problems: &mut Vec<Problem>) -> Option<Vec<(PathBuf, String)>> {
+    let entries = match fs::read_dir(users) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(Problem::host(users, format!("cannot list: {e}")));
+            return None;
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(Problem::host(users, format!("cannot list: {e}")));
+                break;
+            }
+        };
+        if let Some(id) = user_id(&entry.file_name()) {
+            found.push((entry.path().join(".openclaw"), id.to_owned()));
+        }
+    }
+    found.sort();
+    Some(found)
+}
+
+/// The user id a `user-<id>` directory is named after (the zaki layout), if it is one.
+fn user_id(name: &OsStr) -> Option<&str> {
+    let id = name.to_str()?.strip_prefix(USER_PREFIX)?;
+    (!id.is_empty()).then_some(id)
+}
+
 /// Why a dir given as `--root` is not an OpenClaw state dir (`None` when it is one: it has
 /// `agents/`, or OpenClaw's config and no session yet).
 fn not_a_state_dir(root: &Path) -> Option<String> {
@@ -194,15 +276,8 @@ fn not_a_state_dir(root: &Path) -> Option<String> {
 }
 
 fn has_users(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|mut d| {
-        d.any(|e| {
-            e.is_ok_and(|e| {
-                e.file_name()
-                    .to_str()
-                    .is_some_and(|n| n.len() > USER_PREFIX.len() && n.starts_with(USER_PREFIX))
-            })
-        })
-    })
+    fs::read_dir(dir)
+        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| user_id(&e.file_name()).is_some())))
 }
 
 /// Why a `--users-dir` with no `user-<id>` dir in it holds nothing to look at.
@@ -230,12 +305,7 @@ fn zaki_user(state_dir: &Path) -> Option<&str> {
     if state_dir.file_name()? != ".openclaw" {
         return None;
     }
-    let id = state_dir
-        .parent()?
-        .file_name()?
-        .to_str()?
-        .strip_prefix(USER_PREFIX)?;
-    (!id.is_empty()).then_some(id)
+    user_id(state_dir.parent()?.file_name()?)
 }
 
 /// Checks a place given by name. The operator's own path may be a symlink (it is theirs).
@@ -327,7 +397,7 @@ pub fn lock_files(
         Ok(fd) => fd,
         Err(OpenError::Gone) => return,
         Err(e) => {
-            let msg = format!("cannot read: {e}");
+            let msg = WalkError::Open(e).to_string();
             return problem(problems, place.state_dir.clone(), msg);
         }
     };
@@ -344,67 +414,94 @@ pub fn lock_files(
         |_| true,
     ) {
         Ok(n) => n,
-        Err(e) => return problem(problems, agents_path, e),
+        Err(e) => return problem(problems, agents_path, e.to_string()),
     };
     let mut store_left = MAX_STORE_BYTES_PER_PLACE;
     let place_first = found.len();
     let mut payload = 0;
     for agent in names {
-        let Some(agent_fd) = open_below(&agents, agents_path.join(&agent), place, problems) else {
+        let agent_path = agents_path.join(&agent);
+        let Some((sessions, seen, names)) = open_sessions(
+            &agents,
+            agent_path,
+            (place_index, place),
+            &mut entries_left,
+            problems,
+        ) else {
             continue;
-        };
-        let dir = agents_path.join(&agent).join("sessions");
-        let Some(sessions) = open_below(&agent_fd, dir.clone(), place, problems) else {
-            continue;
-        };
-        let keep = |n: &[u8]| classify_name(n).is_some() || leftover_of(n).is_some();
-        let (dir_id, names) = match nix::sys::stat::fstat(&sessions)
-            .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|st| {
-                let names = list(
-                    &sessions,
-                    MAX_LOCKS_PER_DIR,
-                    "lock files",
-                    &mut entries_left,
-                    keep,
-                )?;
-                Ok(((st.st_dev, st.st_ino), names))
-            }) {
-            Ok(x) => x,
-            Err(e) => {
-                problem(problems, dir, e);
-                continue;
-            }
         };
         let first = found.len();
-        let seen = SessionsDir {
-            place: place_index,
-            agent: agent.to_string_lossy().into_owned(),
-            dir,
-            dir_id,
-        };
         read_locks(&sessions, &seen, names, found);
         add_session_keys(&sessions, &mut found[first..], &mut store_left, budget)
-            .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e));
-        if found.len() - place_first > MAX_LOCKS_PER_PLACE {
-            found.truncate(place_first);
-            let msg = format!(
-                "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
-            );
-            return problem(problems, agents_path, msg);
-        }
+            .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e.to_string()));
         payload += found[first..]
             .iter()
             .map(|f| f.file.as_ref().map_or(0, |s| s.content.len()))
             .sum::<usize>();
-        if payload > MAX_PAYLOAD_BYTES_PER_PLACE {
+        if let Some(e) = place_bound(found.len() - place_first, payload) {
             found.truncate(place_first);
-            let msg = format!(
-                "lock files below this state dir hold more than {} of payload: none of them judged (the bound per state dir)",
-                safefs::bytes(MAX_PAYLOAD_BYTES_PER_PLACE as u64)
-            );
-            return problem(problems, agents_path, msg);
+            return problem(problems, agents_path, e.to_string());
         }
+    }
+}
+
+/// Opens `<agent_path>/sessions` (`agent_path` a name in the open `agents` dir) and lists its
+/// lock files and leftovers within the place's entry budget. `None` when it is not there or
+/// cannot be read (a problem, then).
+fn open_sessions(
+    agents: &OwnedFd,
+    agent_path: PathBuf,
+    (place_index, place): (usize, &Place),
+    entries_left: &mut usize,
+    problems: &mut Vec<Problem>,
+) -> Option<(OwnedFd, SessionsDir, Vec<OsString>)> {
+    let agent = agent_path.file_name()?.to_string_lossy().into_owned();
+    let dir = agent_path.join("sessions");
+    let agent_fd = open_below(agents, agent_path, place, problems)?;
+    let sessions = open_below(&agent_fd, dir.clone(), place, problems)?;
+    let keep = |n: &[u8]| recognise(n).is_some();
+    let listed = nix::sys::stat::fstat(&sessions)
+        .map_err(WalkError::Read)
+        .and_then(|st| {
+            let names = list(
+                &sessions,
+                MAX_LOCKS_PER_DIR,
+                "lock files",
+                entries_left,
+                keep,
+            )?;
+            Ok(((st.st_dev, st.st_ino), names))
+        });
+    match listed {
+        Ok((dir_id, names)) => {
+            let seen = SessionsDir {
+                place: place_index,
+                agent,
+                dir,
+                dir_id,
+            };
+            Some((sessions, seen, names))
+        }
+        Err(e) => {
+            problems.push(Problem {
+                location: place.location.clone(),
+                path: Some(dir),
+                message: e.to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// Whether a place's locks so far (`locks` files, `payload` bytes) are past its bounds: then
+/// none of them is judged.
+fn place_bound(locks: usize, payload: usize) -> Option<WalkError> {
+    if locks > MAX_LOCKS_PER_PLACE {
+        Some(WalkError::TooManyLocks)
+    } else if payload > MAX_PAYLOAD_BYTES_PER_PLACE {
+        Some(WalkError::TooMuchPayload)
+    } else {
+        None
     }
 }
 
@@ -450,26 +547,14 @@ fn read_locks(
     found: &mut Vec<Found>,
 ) {
     for name in names {
-        let bytes = name.as_bytes();
-        let (kind, leftover) = match classify_name(bytes) {
-            Some(k) => (k, None),
-            None => {
-                let Some(l) = leftover_of(bytes) else {
-                    continue;
-                };
-                let kind = l
-                    .original
-                    .as_ref()
-                    .and_then(|o| classify_name(o.as_bytes()))
-                    .unwrap_or(LockKind::Transcript);
-                (kind, Some(l))
-            }
+        let Some((kind, leftover)) = recognise(name.as_bytes()) else {
+            continue;
         };
-        let file = match crate::observe::snapshot_at(sessions, &name) {
+        let file = match snapshot_at(sessions, &name) {
             Ok(s) => Ok(s),
             Err(ReadError::Gone) => continue, // released while we looked
             Err(ReadError::NotRegular(what)) => Err(Unread::NotRegular(what)),
-            Err(ReadError::Io(e)) => Err(Unread::Io(e.to_string())),
+            Err(ReadError::Io(e)) => Err(Unread::Io(Arc::new(e))),
         };
         found.push(Found {
             place: seen.place,
@@ -477,10 +562,6 @@ fn read_locks(
             kind,
             dir: seen.dir.clone(),
             dir_id: seen.dir_id,
-            not_regular: match &file {
-                Err(Unread::NotRegular(w)) => Some(w),
-                _ => None,
-            },
             name,
             file,
             session_key: None,
@@ -493,19 +574,17 @@ fn read_locks(
 fn list(
     dir: &OwnedFd,
     limit: usize,
-    what: &str,
+    what: &'static str,
     entries_left: &mut usize,
     keep: impl Fn(&[u8]) -> bool,
-) -> Result<Vec<OsString>, String> {
-    let fd = nix::unistd::dup(dir).map_err(|e| format!("cannot read: {e}"))?;
-    let mut d = nix::dir::Dir::from_fd(fd).map_err(|e| format!("cannot read: {e}"))?;
+) -> Result<Vec<OsString>, WalkError> {
+    let fd = nix::unistd::dup(dir).map_err(WalkError::Read)?;
+    let mut d = nix::dir::Dir::from_fd(fd).map_err(WalkError::Read)?;
     let mut out = Vec::new();
     for entry in d.iter() {
-        let entry = entry.map_err(|e| format!("cannot list: {e}"))?;
+        let entry = entry.map_err(WalkError::List)?;
         if *entries_left == 0 {
-            return Err(format!(
-                "more than {MAX_ENTRIES_PER_PLACE} directory entries in this state dir: not looked at (the bound per state dir)"
-            ));
+            return Err(WalkError::TooManyEntries);
         }
         *entries_left -= 1;
         let name = entry.file_name().to_bytes();
@@ -513,14 +592,27 @@ fn list(
             continue;
         }
         if out.len() >= limit {
-            return Err(format!(
-                "more than {limit} {what}: none of them judged (the bound per directory is {limit})"
-            ));
+            return Err(WalkError::TooMany { limit, what });
         }
         out.push(OsStr::from_bytes(name).to_owned());
     }
     out.sort();
     Ok(out)
+}
+
+/// How many bytes of one store may be read with `place_left` and `run_left` still to spend,
+/// and the error for a store past that: the tightest bound names itself (the per-store bound
+/// first, then the run's).
+fn store_bound(place_left: u64, run_left: u64) -> (u64, WalkError) {
+    let limit = MAX_STORE_BYTES.min(place_left).min(run_left);
+    let error = if limit == MAX_STORE_BYTES {
+        WalkError::StoreTooLarge
+    } else if limit == run_left {
+        WalkError::RunStoreBudget
+    } else {
+        WalkError::PlaceStoreBudget
+    };
+    (limit, error)
 }
 
 /// Fills in the session keys of the transcript locks just found in one sessions dir, from its
@@ -530,35 +622,18 @@ fn add_session_keys(
     found: &mut [Found],
     place_left: &mut u64,
     run: &mut Budget,
-) -> Result<(), String> {
+) -> Result<(), WalkError> {
     let ids: Vec<Option<String>> = found.iter().map(|f| f.session_id()).collect();
     let wanted: HashSet<&str> = ids.iter().flatten().map(String::as_str).collect();
     if wanted.is_empty() {
         return Ok(());
     }
-    let limit = MAX_STORE_BYTES.min(*place_left).min(run.store_bytes);
+    let (limit, too_large) = store_bound(*place_left, run.store_bytes);
     let bytes = match safefs::read_at(sessions, OsStr::new("sessions.json"), limit) {
         Ok((b, _)) => b,
         Err(OpenError::Gone | OpenError::NotRegular(_)) => return Ok(()),
-        Err(OpenError::TooLarge(_)) => {
-            return Err(if limit == MAX_STORE_BYTES {
-                format!(
-                    "larger than {}: session keys not shown (the bound per store)",
-                    safefs::bytes(MAX_STORE_BYTES)
-                )
-            } else if limit == run.store_bytes {
-                format!(
-                    "not read: this run already read {} of session stores (the bound per run); session keys not shown",
-                    safefs::bytes(MAX_STORE_BYTES_PER_RUN)
-                )
-            } else {
-                format!(
-                    "not read: this state dir's stores already took {} (the bound per state dir); session keys not shown",
-                    safefs::bytes(MAX_STORE_BYTES_PER_PLACE)
-                )
-            });
-        }
-        Err(e) => return Err(format!("cannot read: {e}")),
+        Err(OpenError::TooLarge(_)) => return Err(too_large),
+        Err(e) => return Err(WalkError::Open(e)),
     };
     *place_left -= bytes.len() as u64;
     run.store_bytes -= bytes.len() as u64;
@@ -572,35 +647,83 @@ fn add_session_keys(
     Ok(())
 }
 
-/// The marker in the private name a lock is renamed to while it is removed.
-pub const REMOVING_MARKER: &str = ".zaki-locks-removing.";
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A file left by a removal that was killed between its rename and its unlink.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leftover {
-    /// The lock's own name, when the private name holds it (`.<name>.zaki-locks-removing.…`);
-    /// `None` for the hashed names of locks whose names were too long to keep.
-    pub original: Option<OsString>,
-}
+    #[test]
+    fn the_tightest_store_bound_names_itself() {
+        let (limit, e) = store_bound(MAX_STORE_BYTES_PER_PLACE, MAX_STORE_BYTES_PER_RUN);
+        assert_eq!(limit, MAX_STORE_BYTES);
+        assert_eq!(
+            e.to_string(),
+            "larger than 64 MiB: session keys not shown (the bound per store)"
+        );
+        let (limit, e) = store_bound(10, MAX_STORE_BYTES_PER_RUN);
+        assert_eq!(limit, 10);
+        assert!(matches!(e, WalkError::PlaceStoreBudget), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "not read: this state dir's stores already took 64 MiB (the bound per state dir); session keys not shown"
+        );
+        for (place, run) in [(10, 5), (5, 5)] {
+            let (limit, e) = store_bound(place, run);
+            assert_eq!(limit, 5);
+            assert_eq!(
+                e.to_string(),
+                "not read: this run already read 512 MiB of session stores (the bound per run); session keys not shown"
+            );
+        }
+    }
 
-/// Recognises a removal's private name: `.<name>.zaki-locks-removing.<pid>.<n>`,
-/// `.zaki-locks-removing.h<hash>.<pid>.<n>` (names too long for the first form) or
-/// `.zaki-locks-removing.<pid>.<inode>` (left by earlier exec removers).
-pub fn leftover_of(name: &[u8]) -> Option<Leftover> {
-    let rest = name.strip_prefix(b".")?;
-    let marker = REMOVING_MARKER.as_bytes();
-    if let Some(hashed) = rest.strip_prefix(&marker[1..]) {
-        // `h<hash>` for a long name; `<pid>.<inode>` from exec removers before names were kept.
-        let ours = hashed.starts_with(b"h") || hashed.first().is_some_and(u8::is_ascii_digit);
-        return ours.then_some(Leftover { original: None });
+    #[test]
+    fn listing_a_dir_is_bounded_and_sorted() {
+        let tmp = tempfile::tempdir().unwrap();
+        for n in ["c.jsonl.lock", "a.jsonl.lock", "notes.txt", "b.jsonl.lock"] {
+            fs::write(tmp.path().join(n), b"").unwrap();
+        }
+        let dir = safefs::operator_dir(tmp.path()).unwrap();
+        let locks = |n: &[u8]| recognise(n).is_some();
+        let mut left = 100;
+        let names = list(&dir, 3, "lock files", &mut left, locks).unwrap();
+        assert_eq!(names, ["a.jsonl.lock", "b.jsonl.lock", "c.jsonl.lock"]);
+        assert_eq!(left, 100 - 6, "every entry counts, `.` and `..` too");
+        let e = list(&dir, 2, "lock files", &mut 100, locks).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "more than 2 lock files: none of them judged (the bound per directory is 2)"
+        );
+        let e = list(&dir, 3, "lock files", &mut 5, locks).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "more than 2000000 directory entries in this state dir: not looked at (the bound per state dir)"
+        );
     }
-    let at = rest.windows(marker.len()).rposition(|w| w == marker)?;
-    let original = &rest[..at];
-    if classify_name(original).is_none() {
-        // The leftover of removing a leftover again: what counts is the innermost name.
-        return leftover_of(original);
+
+    #[test]
+    fn a_places_bounds() {
+        assert!(place_bound(MAX_LOCKS_PER_PLACE, MAX_PAYLOAD_BYTES_PER_PLACE).is_none());
+        let e = place_bound(MAX_LOCKS_PER_PLACE + 1, 0).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "more than 25000 lock files below this state dir: none of them judged (the bound per state dir)"
+        );
+        let e = place_bound(1, MAX_PAYLOAD_BYTES_PER_PLACE + 1).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "lock files below this state dir hold more than 4 MiB of payload: none of them judged (the bound per state dir)"
+        );
     }
-    Some(Leftover {
-        original: Some(OsStr::from_bytes(original).to_owned()),
-    })
+
+    #[test]
+    fn zaki_users() {
+        assert_eq!(user_id(OsStr::new("user-7")), Some("7"));
+        for not in ["user-", "users", "7", "User-7"] {
+            assert_eq!(user_id(OsStr::new(not)), None, "{not}");
+        }
+        assert_eq!(zaki_user(Path::new("/u/user-42/.openclaw")), Some("42"));
+        assert_eq!(zaki_user(Path::new("/u/user-/.openclaw")), None);
+        assert_eq!(zaki_user(Path::new("/root/.openclaw")), None);
+        assert_eq!(zaki_user(Path::new("/u/user-42/state")), None);
+    }
 }
