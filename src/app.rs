@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::Utc;
 use color_eyre::eyre::{Result, WrapErr, eyre};
 
-use crate::config::{self, CleanOutput, Config, ScanOutput};
+use crate::config::{self, CleanOutput, Config, ProbeOutput, ScanOutput};
 use crate::exit_codes::Exit;
 use crate::output::{self, LogStyle};
 use crate::pipeline::runtime;
@@ -25,7 +25,7 @@ pub fn run(config: Config) -> Result<ExitCode> {
             Exit::Success
         }
         Config::Man(page) => man(page.as_deref())?,
-        Config::Probe(c) => crate::probe::run(&c)?,
+        Config::Probe(c) => probe(&c)?,
         Config::Watch(c) => crate::watch::run(c)?,
     };
     Ok(exit.into())
@@ -126,6 +126,49 @@ fn print_scan_table(
         None => {}
     }
     print_line(&line)
+}
+
+/// `probe`: the timeline is printed as the probe goes; the JSON or the metrics are rendered
+/// here, from its report.
+fn probe(args: &config::Probe) -> Result<Exit> {
+    use crate::probe::{Ended, Timeline};
+    let started = Instant::now();
+    let timeline = Timeline::new(args.output == ProbeOutput::Text);
+    let report = match crate::probe::run(args, &timeline)? {
+        Ended::Done(report) => report,
+        Ended::Interrupted => {
+            eprintln!("zaki-locks: interrupted: the injected lock, if any, was removed");
+            return Ok(Exit::Interrupted(nix::sys::signal::Signal::SIGINT));
+        }
+    };
+    let metrics =
+        (args.metrics_file.is_some() || args.output == ProbeOutput::Prometheus).then(|| {
+            let last = args.metrics_file.as_deref().and_then(|p| {
+                crate::metrics::previous(p, "zaki_locks_probe_last_success_timestamp_seconds")
+            });
+            crate::metrics::probe(
+                &report,
+                started.elapsed().as_secs_f64(),
+                last,
+                args.metrics_user_label,
+            )
+        });
+    match args.output {
+        ProbeOutput::Json => print_line(
+            &serde_json::to_string_pretty(&report).wrap_err("cannot render the probe's report")?,
+        )?,
+        ProbeOutput::Prometheus => print_bytes(metrics.as_deref().unwrap_or_default().as_bytes())?,
+        ProbeOutput::Text => {}
+    }
+    if let (Some(path), Some(text)) = (&args.metrics_file, &metrics)
+        && let Err(e) = crate::metrics::write_atomic(path, text)
+    {
+        return Err(eyre!(
+            "cannot write the metrics file {}: {e}",
+            path.display()
+        ));
+    }
+    Ok(report.verdict.exit())
 }
 
 /// A lock's age in seconds with its milliseconds (held-over thresholds of a few seconds, such

@@ -150,3 +150,59 @@ fn held_over_lists_live_locks_held_too_long_and_fails_on_request() {
     let o = scan(&["--fail-on-held"]);
     assert_eq!(o.status.code(), Some(2), "--fail-on-held needs --held-over");
 }
+
+/// `probe --metrics-file`: the probe's metrics are written on a failed probe too, with the
+/// previous success time carried over; an unwritable file is one line on stderr and exit 1,
+/// after the report was printed.
+#[test]
+fn probe_metrics_keep_the_last_success_and_an_unwritable_file_is_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A port nothing listens on, a container that does not exist: not-ready.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let users = tmp.path().join("users.json");
+    fs::write(
+        &users,
+        serde_json::json!({"77": {"port": port, "token": "t"}}).to_string(),
+    )
+    .unwrap();
+    let probe = |metrics: &std::path::Path| {
+        run(zaki(tmp.path())
+            .args(["probe", "77", "--attempts", "1", "--format", "json"])
+            .args(["--prefix", &format!("zmt-{}-", std::process::id())])
+            .arg("--users-file")
+            .arg(&users)
+            .arg("--metrics-file")
+            .arg(metrics))
+    };
+    let file = tmp.path().join("probe.prom");
+    fs::write(
+        &file,
+        "# TYPE zaki_locks_probe_last_success_timestamp_seconds gauge\n\
+         zaki_locks_probe_last_success_timestamp_seconds 1700000000.5\n",
+    )
+    .unwrap();
+    let o = probe(&file);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert_eq!(json(&o)["verdict"], "not-ready");
+    let m = prometheus(&fs::read_to_string(&file).unwrap());
+    assert_eq!(m["zaki_locks_probe_success{}"], 0.0, "{m:?}");
+    assert_eq!(m["zaki_locks_probe_verdict{verdict=not-ready}"], 1.0);
+    assert_eq!(m["zaki_locks_probe_verdict{verdict=ok}"], 0.0);
+    assert_eq!(m["zaki_locks_probe_attempts{}"], 1.0);
+    assert_eq!(m["zaki_locks_probe_http_status{}"], 0.0);
+    assert_eq!(
+        m["zaki_locks_probe_last_success_timestamp_seconds{}"],
+        1700000000.5
+    );
+
+    let o = probe(&tmp.path().join("missing/probe.prom"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot write the metrics file"), "{err}");
+    assert_eq!(json(&o)["verdict"], "not-ready");
+}

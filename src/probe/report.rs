@@ -1,0 +1,82 @@
+//! The probe's findings as data: what `probe --format json` prints and the metrics are made
+//! of (by the caller; this module renders nothing).
+
+use serde::Serialize;
+
+use crate::claims::SessionTurn;
+use crate::report::LockRecord;
+
+use super::classify::Outcome;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub status: Option<u16>,
+    pub elapsed_ms: u64,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub status: Option<u16>,
+    pub elapsed_ms: u64,
+    pub error: Option<String>,
+}
+
+/// The JSON document of `probe --format json` (schema in the README).
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub user: String,
+    pub container: String,
+    pub container_state: String,
+    pub uptime_seconds: Option<i64>,
+    pub port: u16,
+    pub session_key: String,
+    pub health: Health,
+    pub attempts: Vec<Attempt>,
+    pub verdict: Outcome,
+    pub session_lock: Option<LockRecord>,
+    pub user_session_lock: Option<LockRecord>,
+    /// OpenClaw 2026.8+: the orphan turn claim that blocked the probe's session, if one did.
+    pub session_turn: Option<SessionTurn>,
+    /// OpenClaw 2026.8+: the user's session's turn and claim, when it has one.
+    pub user_session_turn: Option<SessionTurn>,
+    /// Why the user's session could not be looked at (Docker unreachable, container missing);
+    /// `null` when it was.
+    pub user_session_error: Option<String>,
+    /// The command that removes the stale lock blocking the session, when one does.
+    pub fix: Option<String>,
+    /// `--clean-on-failure` removed the stale lock.
+    pub cleaned: bool,
+    pub notes: Vec<String>,
+}
+
+impl ProbeReport {
+    /// The report before anything was tried: state unknown, no attempt, `not-ready`.
+    pub fn new(user: &str, container: &str, port: u16, session_key: String) -> ProbeReport {
+        ProbeReport {
+            user: user.to_owned(),
+            container: container.to_owned(),
+            container_state: "unknown".into(),
+            uptime_seconds: None,
+            port,
+            session_key,
+            health: Health {
+                status: None,
+                elapsed_ms: 0,
+                error: None,
+            },
+            attempts: Vec::new(),
+            verdict: Outcome::NotReady,
+            session_lock: None,
+            user_session_lock: None,
+            session_turn: None,
+            user_session_turn: None,
+            user_session_error: None,
+            fix: None,
+            cleaned: false,
+            notes: Vec::new(),
+        }
+    }
+}
