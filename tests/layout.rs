@@ -80,6 +80,35 @@ fn no_module_imports_in_a_circle() {
 }
 
 #[test]
+fn imports_point_down_the_module_map() {
+    let graph = imports();
+    let lib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    // The map's order: each module's first `[`name`]` in lib.rs's doc comment.
+    let order: Vec<String> = lib
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .filter_map(|l| l.split("[`").nth(1)?.split('`').next().map(str::to_owned))
+        .collect();
+    let at = |m: &str| order.iter().position(|o| o == m);
+    let mut up = Vec::new();
+    for (module, deps) in &graph {
+        for dep in deps {
+            if let (Some(i), Some(j)) = (at(module), at(dep))
+                && j <= i
+            {
+                up.push(format!("{module} → {dep}"));
+            }
+        }
+    }
+    assert!(
+        up.is_empty(),
+        "imports pointing up the map in src/lib.rs:\n{}",
+        up.join("\n")
+    );
+}
+
+#[test]
 fn the_module_maps_name_every_module() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
