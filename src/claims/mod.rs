@@ -32,54 +32,32 @@ use serde::Serialize;
 
 pub(crate) use error::Error;
 
+use crate::names::named;
 use crate::place::{Location, PidView, Place};
 use crate::policy::{OwnerState, Policy};
 use crate::proc::{HostProc, Owner};
 
-/// How a state dir keeps its sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Era {
-    /// `agents/*/sessions/` with lock files (OpenClaw up to 2026.7).
-    LockFile,
-    /// SQLite databases (OpenClaw 2026.8 and later).
-    Sqlite,
-    /// Neither was found (a fresh or empty state dir).
-    Unknown,
-}
-
-impl Era {
-    /// The short word shown in tables and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Era::LockFile => "lock-file",
-            Era::Sqlite => "sqlite",
-            Era::Unknown => "unknown",
-        }
+named! {
+    /// How a state dir keeps its sessions (the short word shown in tables and metrics).
+    pub enum Era {
+        /// `agents/*/sessions/` with lock files (OpenClaw up to 2026.7).
+        LockFile => "lock-file",
+        /// SQLite databases (OpenClaw 2026.8 and later).
+        Sqlite => "sqlite",
+        /// Neither was found (a fresh or empty state dir).
+        Unknown => "unknown",
     }
 }
 
-/// Why a claim is an orphan (several may hold).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum OrphanReason {
-    /// The session node is not `running`.
-    #[serde(rename = "no-running-turn")]
-    NoRunningTurn,
-    /// The session runs, but under another run id than the claim's.
-    #[serde(rename = "run-id-mismatch")]
-    RunIdMismatch,
-    /// The gateway that owns the claims is not running.
-    #[serde(rename = "gateway-gone")]
-    GatewayGone,
-}
-
-impl OrphanReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrphanReason::NoRunningTurn => "no-running-turn",
-            OrphanReason::RunIdMismatch => "run-id-mismatch",
-            OrphanReason::GatewayGone => "gateway-gone",
-        }
+named! {
+    /// Why a claim is an orphan (several may hold).
+    pub enum OrphanReason {
+        /// The session node is not `running`.
+        NoRunningTurn => "no-running-turn",
+        /// The session runs, but under another run id than the claim's.
+        RunIdMismatch => "run-id-mismatch",
+        /// The gateway that owns the claims is not running.
+        GatewayGone => "gateway-gone",
     }
 }
 
