@@ -171,12 +171,14 @@ fn see_also(sub: Option<&str>) -> String {
         .map(|p| format!("\\fB{}\\fR(1)", roff_text(&p)))
         .collect();
     refs.extend(
-        ["docker(1)", "cron(8)", "systemd.timer(5)", "flock(2)"]
-            .iter()
-            .map(|r| {
-                let (n, s) = r.split_once('(').expect("name(section)");
-                format!("\\fB{}\\fR({s}", roff_text(n))
-            }),
+        [
+            ("docker", 1),
+            ("cron", 8),
+            ("systemd.timer", 5),
+            ("flock", 2),
+        ]
+        .iter()
+        .map(|(name, section)| format!("\\fB{}\\fR({section})", roff_text(name))),
     );
     format!(
         ".SH \"SEE ALSO\"\n{}\n.PP\nThe README (/usr/share/doc/zaki\\-locks/README.md) has the \
