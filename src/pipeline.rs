@@ -386,77 +386,46 @@ pub async fn act_async(
     if dry_run {
         return outcomes;
     }
-    // Each container's locks as its exec takes them (index in `judged`, item), by (engine,
-    // container): built here, where the site is known to be a container's and the lock read.
-    type Batch<'a, T> = BTreeMap<(usize, &'a str), Vec<(usize, T)>>;
+    // Built here, where the site is known to be a container's and the lock read.
     let mut batches: Batch<'_, remove::ContainerItem<'_>> = BTreeMap::new();
     // Held leftovers, each with the name it goes back under.
     let mut put_backs: Batch<'_, (remove::ContainerItem<'_>, String)> = BTreeMap::new();
     for (i, j) in seen.judged.iter().enumerate() {
-        let (Some(v), Ok(snap)) = (&j.verdict, &j.obs.file) else {
+        let Ok(snap) = &j.obs.file else {
             continue;
         };
-        // The leftover of an interrupted removal that is still held goes back under its name
-        // (a stale one is removed like any stale lock).
-        if !v.stale
-            && let Some(original) = j.obs.leftover.as_ref().and_then(|l| l.original.as_ref())
-            && crate::interrupt::caught().is_none()
-        {
-            match &j.obs.site {
-                Site::Host { .. } => {
-                    outcomes[i] = Some(remove::put_back(&j.obs.site, snap, original));
-                }
+        // Asked before each lock: a signal stops the removals that follow it.
+        let interrupted = crate::interrupt::caught().is_some();
+        match (todo(j, interrupted), &j.obs.site) {
+            (Todo::Nothing, _) => {}
+            (Todo::PutBack(original), Site::Host { .. }) => {
+                outcomes[i] = Some(remove::put_back(&j.obs.site, snap, original));
+            }
+            (Todo::Remove, Site::Host { .. }) => {
+                outcomes[i] = Some(remove::remove(&j.obs.site, snap));
+            }
+            (
+                todo,
                 Site::Container {
                     engine,
                     container,
                     state_dir,
                     dir_id,
-                } => {
-                    let item = container_item(state_dir, *dir_id, &j.obs.path, snap);
-                    put_backs
-                        .entry((*engine, container.as_str()))
+                },
+            ) => {
+                let item = container_item(state_dir, *dir_id, &j.obs.path, snap);
+                let key = (*engine, container.as_str());
+                match todo {
+                    Todo::PutBack(original) => put_backs
+                        .entry(key)
                         .or_default()
-                        .push((i, (item, original.to_string_lossy().into_owned())))
+                        .push((i, (item, original.to_string_lossy().into_owned()))),
+                    _ => batches.entry(key).or_default().push((i, item)),
                 }
             }
-            continue;
-        }
-        // The policy never calls a held lock stale; removal checks it once more regardless.
-        if !v.stale || !j.obs.holders.is_empty() || j.obs.held_open == Some(true) {
-            continue;
-        }
-        match &j.obs.site {
-            // After SIGINT/SIGTERM nothing more is removed (see `interrupt`).
-            Site::Host { .. } if crate::interrupt::caught().is_some() => {}
-            Site::Host { .. } => outcomes[i] = Some(remove::remove(&j.obs.site, snap)),
-            Site::Container {
-                engine,
-                container,
-                state_dir,
-                dir_id,
-            } => batches
-                .entry((*engine, container.as_str()))
-                .or_default()
-                .push((i, container_item(state_dir, *dir_id, &j.obs.path, snap))),
         }
     }
-    let done = {
-        use futures_util::StreamExt;
-        futures_util::stream::iter(batches)
-            .map(|((engine, container), batch)| async move {
-                if crate::interrupt::caught().is_some() {
-                    return Vec::new();
-                }
-                let (idx, items): (Vec<usize>, Vec<remove::ContainerItem<'_>>) =
-                    batch.into_iter().unzip();
-                let out =
-                    remove::in_container(&seen.engines[engine], container, &items, timeout).await;
-                idx.into_iter().zip(out).collect::<Vec<_>>()
-            })
-            .buffer_unordered(jobs)
-            .collect::<Vec<_>>()
-            .await
-    };
+    let done = remove_in_containers(seen, batches, timeout, jobs).await;
     for (i, o) in done.into_iter().flatten() {
         outcomes[i] = Some(o);
     }
@@ -470,6 +439,66 @@ pub async fn act_async(
         }
     }
     outcomes
+}
+
+/// Each container's stale locks in one exec, `jobs` containers at a time; none once a signal
+/// came. Returns (index in `judged`, outcome).
+async fn remove_in_containers(
+    seen: &Seen,
+    batches: Batch<'_, remove::ContainerItem<'_>>,
+    timeout: std::time::Duration,
+    jobs: usize,
+) -> Vec<Vec<(usize, Outcome)>> {
+    use futures_util::StreamExt;
+    futures_util::stream::iter(batches)
+        .map(|((engine, container), batch)| async move {
+            if crate::interrupt::caught().is_some() {
+                return Vec::new();
+            }
+            let (idx, items): (Vec<usize>, Vec<remove::ContainerItem<'_>>) =
+                batch.into_iter().unzip();
+            let out = remove::in_container(&seen.engines[engine], container, &items, timeout).await;
+            idx.into_iter().zip(out).collect::<Vec<_>>()
+        })
+        .buffer_unordered(jobs)
+        .collect::<Vec<_>>()
+        .await
+}
+
+/// Each container's locks as its exec takes them (index in `judged`, item), by (engine,
+/// container).
+type Batch<'a, T> = BTreeMap<(usize, &'a str), Vec<(usize, T)>>;
+
+/// What `clean` does with one judged lock.
+#[derive(Debug, PartialEq, Eq)]
+enum Todo<'a> {
+    Nothing,
+    /// A stale lock, held by no one: removed (unless it changed since it was judged).
+    Remove,
+    /// The leftover of an interrupted removal that is still held: back under its name.
+    PutBack(&'a std::ffi::OsStr),
+}
+
+/// The decision for one lock, pure. After SIGINT/SIGTERM (`interrupted`) nothing more is
+/// removed nor put back (see `interrupt`). The policy never calls a held lock stale; this
+/// checks it once more regardless.
+fn todo(j: &Judged, interrupted: bool) -> Todo<'_> {
+    let Some(v) = &j.verdict else {
+        return Todo::Nothing;
+    };
+    if interrupted || j.obs.file.is_err() {
+        return Todo::Nothing;
+    }
+    if !v.stale {
+        return match j.obs.leftover.as_ref().and_then(|l| l.original.as_deref()) {
+            Some(original) => Todo::PutBack(original),
+            None => Todo::Nothing,
+        };
+    }
+    if !j.obs.holders.is_empty() || j.obs.held_open == Some(true) {
+        return Todo::Nothing;
+    }
+    Todo::Remove
 }
 
 /// A container's lock as the remove script takes it, from the parts of its [`Site::Container`]
@@ -688,5 +717,60 @@ mod tests {
                 .problem
                 .is_none()
         );
+    }
+
+    /// A container's listing with one lock and one leftover of an interrupted removal.
+    fn observed() -> Vec<Observed> {
+        let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+        let dir = "/h/.openclaw/agents/main/sessions";
+        let payload = r#"{"pid": 7}"#;
+        let out = format!(
+            "zaki-locks 1\nstate {}\ndir 1 2 {}\nlock {} 1700000000 88 2049 {}\ndata {}\n\
+             lock {} 1700000000 89 2049 {}\ndata {}\npid 7 gone\nfds\nend\n",
+            hex("/h/.openclaw"),
+            hex(dir),
+            payload.len(),
+            hex(&format!("{dir}/abc.jsonl.lock")),
+            hex(payload),
+            payload.len(),
+            hex(&format!("{dir}/.def.jsonl.lock.zaki-locks-removing.5.6")),
+            hex(payload),
+        );
+        let listing = crate::container::parse_listing(&out).unwrap();
+        let o = observe::container_locks(0, "zaki-user-1", &listing, &mut Vec::new());
+        assert_eq!(o.len(), 2);
+        o
+    }
+
+    #[test]
+    fn what_clean_does_with_each_lock() {
+        let mut o = observed();
+        let leftover = Judged {
+            obs: o.pop().unwrap(),
+            verdict: Some(verdict(false)),
+        };
+        let mut lock = Judged {
+            obs: o.pop().unwrap(),
+            verdict: Some(verdict(true)),
+        };
+        assert_eq!(todo(&lock, false), Todo::Remove);
+        assert_eq!(todo(&lock, true), Todo::Nothing, "after a signal");
+        lock.obs.held_open = Some(true);
+        assert_eq!(
+            todo(&lock, false),
+            Todo::Nothing,
+            "held, whatever the verdict"
+        );
+        lock.obs.held_open = Some(false);
+        lock.verdict = Some(verdict(false));
+        assert_eq!(todo(&lock, false), Todo::Nothing, "not stale");
+        lock.verdict = None;
+        assert_eq!(todo(&lock, false), Todo::Nothing, "not judged");
+        // A held leftover goes back under its name; not after a signal.
+        assert_eq!(
+            todo(&leftover, false),
+            Todo::PutBack(std::ffi::OsStr::new("def.jsonl.lock"))
+        );
+        assert_eq!(todo(&leftover, true), Todo::Nothing);
     }
 }
