@@ -97,13 +97,9 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     t.finish()
 }
 
-/// The locks by location and status, and what is worth an alert about them.
-fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
-    let cmd = || ("command", f.command.to_owned());
-    let kind = |l: &Location| match l {
-        Location::Host => "host",
-        Location::Container(_) | Location::Docker(_) => "container",
-    };
+/// How many locks each (location kind, state) has, every pair present (0 when none): `held`
+/// (held or wedged), `stale`, `skipped` (could not be judged).
+fn by_location_and_state(report: &Report) -> std::collections::BTreeMap<(&str, &str), usize> {
     let mut by: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
     for k in ["host", "container"] {
         for s in ["held", "stale", "skipped"] {
@@ -111,13 +107,24 @@ fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
         }
     }
     for l in &report.locks {
+        let kind = match l.location {
+            Location::Host => "host",
+            Location::Container(_) | Location::Docker(_) => "container",
+        };
         let state = match l.status {
             Status::Unjudged => "skipped",
             Status::Stale => "stale",
             Status::Held | Status::Wedged => "held",
         };
-        *by.entry((kind(&l.location), state)).or_default() += 1;
+        *by.entry((kind, state)).or_default() += 1;
     }
+    by
+}
+
+/// The locks by location and status, and what is worth an alert about them.
+fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
+    let cmd = || ("command", f.command.to_owned());
+    let by = by_location_and_state(report);
     let samples: Vec<_> = by
         .iter()
         .map(|((k, s), n)| {
