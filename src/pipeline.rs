@@ -70,27 +70,7 @@ pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Ut
     }
     let proc = HostProc::open();
     let mut observed = observe::host_locks(&places, found, &proc, &mut problems);
-    for (target, listing) in survey.exec.iter().zip(listings) {
-        match listing {
-            Ok(mut l) => {
-                l.shared = target.shared.clone();
-                observed.extend(observe::container_locks(
-                    target.engine,
-                    &target.container,
-                    &l,
-                    &mut problems,
-                ))
-            }
-            Err(e) => {
-                survey.reports[target.report].error = Some(e.to_string());
-                problems.push(Problem {
-                    location: Location::Container(target.container.clone()),
-                    path: None,
-                    message: format!("{e}; nothing was removed there"),
-                });
-            }
-        }
-    }
+    observed.extend(exec_locks(&mut survey, listings, &mut problems));
     // Every lock has been read: now who holds them open (see `holders`).
     find_holders(&mut observed, &survey.reports, policy, now);
     for o in observed.iter_mut() {
@@ -104,20 +84,7 @@ pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Ut
     label_leftovers(&places, &dbs, &mut observed);
     let mut judged: Vec<Judged> = observed
         .into_iter()
-        .map(|obs| {
-            let verdict = obs.file.as_ref().ok().map(|snap| {
-                policy.judge(Facts {
-                    payload: &obs.payload,
-                    mtime: snap.id.mtime_utc(),
-                    owner: &obs.owner,
-                    now,
-                    holders: &obs.holders,
-                    held: obs.held_open == Some(true),
-                    visibility: &obs.visibility,
-                })
-            });
-            Judged { obs, verdict }
-        })
+        .map(|o| judge(policy, o, now))
         .collect();
     apply_version_rules(&places, &dbs, &mut judged);
     judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
@@ -132,6 +99,54 @@ pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Ut
         engines_up: survey.engines_up,
         dbs,
     }
+}
+
+/// The locks of each container listed by exec; a container whose listing failed is a problem
+/// (and its report says why).
+fn exec_locks(
+    survey: &mut Survey,
+    listings: Vec<Result<Listing, ListingError>>,
+    problems: &mut Vec<Problem>,
+) -> Vec<Observed> {
+    let mut observed = Vec::new();
+    for (target, listing) in survey.exec.iter().zip(listings) {
+        match listing {
+            Ok(mut l) => {
+                l.shared = target.shared.clone();
+                observed.extend(observe::container_locks(
+                    target.engine,
+                    &target.container,
+                    &l,
+                    problems,
+                ))
+            }
+            Err(e) => {
+                survey.reports[target.report].error = Some(e.to_string());
+                problems.push(Problem {
+                    location: Location::Container(target.container.clone()),
+                    path: None,
+                    message: format!("{e}; nothing was removed there"),
+                });
+            }
+        }
+    }
+    observed
+}
+
+/// The policy's verdict on one observed lock (none for a file that could not be read).
+fn judge(policy: &Policy, obs: Observed, now: chrono::DateTime<Utc>) -> Judged {
+    let verdict = obs.file.as_ref().ok().map(|snap| {
+        policy.judge(Facts {
+            payload: &obs.payload,
+            mtime: snap.id.mtime_utc(),
+            owner: &obs.owner,
+            now,
+            holders: &obs.holders,
+            held: obs.held_open == Some(true),
+            visibility: &obs.visibility,
+        })
+    });
+    Judged { obs, verdict }
 }
 
 /// Each place's era and database facts, by its state dir.
