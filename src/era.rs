@@ -271,19 +271,7 @@ mod tests {
 
     #[test]
     fn cmdline_of_the_observed_process_only() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("60")
-            .spawn()
-            .unwrap();
-        let pid = u64::from(child.id());
-        let p = Process::open(Path::new("/proc"), pid).unwrap();
-        // Until the child has run `exec`, it is a copy of this test.
-        for _ in 0..200 {
-            if p.cmdline().unwrap().starts_with(b"sleep\0") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        let (mut child, pid, p) = crate::proc::sleeping_child();
         let start = parse_stat(&p.stat().unwrap()).1;
         let read = read_cmdline(pid, start);
         let unknown_start = read_cmdline(pid, None);

@@ -327,6 +327,25 @@ fn hidepid_blindness(root: &Path) -> Option<String> {
     })
 }
 
+/// A `sleep 60` child, its pid, and its opened `/proc/<pid>` once it has run `exec` (before,
+/// it is a copy of the test). For the tests of the modules that read processes.
+#[cfg(test)]
+pub(crate) fn sleeping_child() -> (std::process::Child, u64, Process) {
+    let child = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let pid = u64::from(child.id());
+    let p = Process::open(Path::new("/proc"), pid).unwrap();
+    for _ in 0..200 {
+        if p.cmdline().unwrap().starts_with(b"sleep\0") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (child, pid, p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,19 +403,7 @@ mod tests {
 
     #[test]
     fn a_process_is_read_through_its_own_directory() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("60")
-            .spawn()
-            .unwrap();
-        let pid = u64::from(child.id());
-        let p = Process::open(Path::new("/proc"), pid).unwrap();
-        // Until the child has run `exec`, it is a copy of this test.
-        for _ in 0..200 {
-            if p.cmdline().unwrap().starts_with(b"sleep\0") {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        let (mut child, pid, p) = sleeping_child();
         let st = parse_status(&p.status().unwrap());
         assert_eq!((st.name.as_deref(), st.tgid), (Some("sleep"), Some(pid)));
         assert!(parse_stat(&p.stat().unwrap()).1.is_some());

@@ -115,16 +115,18 @@ pub(super) fn read_nodes(c: &rusqlite::Connection) -> rusqlite::Result<Vec<NodeR
                 updated_at
          FROM session_nodes WHERE status = 'running' LIMIT ?1",
     )?;
-    st.query_map([MAX_ROWS], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get::<_, Option<String>>(3).unwrap_or(None),
-            r.get(4)?,
-        ))
-    })?
-    .collect()
+    st.query_map([MAX_ROWS], node_row)?.collect()
+}
+
+/// One `session_nodes` row as the queries above select it (a malformed writer run id: none).
+fn node_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NodeRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get::<_, Option<String>>(3).unwrap_or(None),
+        r.get(4)?,
+    ))
 }
 
 pub(super) fn read_node(c: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<NodeRow>> {
@@ -135,15 +137,7 @@ pub(super) fn read_node(c: &rusqlite::Connection, key: &str) -> rusqlite::Result
                 updated_at
          FROM session_nodes WHERE session_key = ?1",
     )?;
-    let mut rows = st.query_map([key], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get::<_, Option<String>>(3).unwrap_or(None),
-            r.get(4)?,
-        ))
-    })?;
+    let mut rows = st.query_map([key], node_row)?;
     rows.next().transpose()
 }
 
