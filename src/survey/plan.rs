@@ -128,7 +128,12 @@ pub(crate) fn mounted_at(binds: &[Bind], host: &Path) -> Option<Mounted> {
         .iter()
         .filter_map(|b| {
             let rel = host.strip_prefix(&b.source).ok()?;
-            Some((b, rel, Path::new(&b.destination).join(rel)))
+            // `join("")` would add a trailing slash: the mount point itself is the dir.
+            let inside = match rel.as_os_str().is_empty() {
+                true => PathBuf::from(&b.destination),
+                false => Path::new(&b.destination).join(rel),
+            };
+            Some((b, rel, inside))
         })
         .max_by_key(|(b, ..)| b.source.as_os_str().len())
         .map(|(b, rel, inside)| match rel.as_os_str().is_empty() {
@@ -602,8 +607,8 @@ mod tests {
         );
         let p = &b.given[0];
         assert_eq!(p.location, Location::Container("zaki-user-1".into()));
-        // Seen through the mount: the destination joined with nothing (as the kernel's path).
-        assert_eq!(p.shown_as, Some(PathBuf::from("/home/node/.openclaw/")));
+        // Seen through the mount: the mount point itself, listed once.
+        assert_eq!(p.shown_as, Some(PathBuf::from(INSIDE)));
         assert_eq!(p.pids, PidView::Container { init: 42 });
         assert_eq!(p.ambiguous, None);
         assert!(b.found.is_empty() && b.exec.is_empty() && b.missing.is_empty());
@@ -615,7 +620,7 @@ mod tests {
                 id: "110000000000".into(),
                 state: "running".into(),
                 observed: "host",
-                state_dirs: vec!["/home/node/.openclaw/".into(), INSIDE.into()],
+                state_dirs: vec![INSIDE.into()],
                 error: None,
             }]
         );
@@ -1086,7 +1091,7 @@ mod tests {
         );
         // Not selected but mounting it exactly: it owns the place, without exec.
         assert_eq!(b.given[0].location, Location::Container("backup".into()));
-        assert_eq!(b.given[0].shown_as, Some(PathBuf::from("/backup/")));
+        assert_eq!(b.given[0].shown_as, Some(PathBuf::from("/backup")));
         assert_eq!(b.reports[0].observed, "host");
         assert!(b.exec.is_empty());
     }
