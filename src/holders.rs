@@ -114,41 +114,14 @@ pub enum Lease {
     Unknown(String),
 }
 
-/// Opens the lock `name` in `rel_dir` under `state_dir` the way removal does (one component at
-/// a time, no symlink followed, the sessions dir checked against `dir_id`), checks it is still
-/// the inode `id`, and asks for a write lease, which is granted only if no other open file
-/// refers to the inode; the lease is returned at once.
-pub fn lease(
-    state_dir: &Path,
-    rel_dir: &Path,
-    dir_id: (u64, u64),
-    name: &std::ffi::OsStr,
-    id: (u64, u64),
-) -> Lease {
+/// Opens the lock `name` in its sessions dir `dir` (the walk's, when it reads the lock), only
+/// if it is a regular file (a device node or a FIFO swapped in for it is never opened; see `safefs`),
+/// checks it is still the inode `id`, and asks for a write lease, which is granted only if no
+/// other open file refers to the inode; the lease is returned at once.
+pub fn lease(dir: &impl std::os::fd::AsFd, name: &std::ffi::OsStr, id: (u64, u64)) -> Lease {
     ignore_lease_breaks();
     let unknown = |what: &str, e: &dyn std::fmt::Display| Lease::Unknown(format!("{what}: {e}"));
-    // Reached as the walk reached it: every directory relative to its parent without following
-    // a symlink, and the lock opened only if it is a regular file (a device node or a FIFO
-    // swapped in for it is never opened; see `safefs`).
-    let mut dir = match crate::safefs::operator_dir(state_dir) {
-        Ok(d) => d,
-        Err(e) => return unknown("cannot open its state dir", &e),
-    };
-    for comp in rel_dir.components() {
-        let std::path::Component::Normal(c) = comp else {
-            return Lease::Unknown("unexpected path component".into());
-        };
-        dir = match crate::safefs::dir_at(&dir, c) {
-            Ok(d) => d,
-            Err(e) => return unknown("cannot reopen its directory", &e),
-        };
-    }
-    match nix::sys::stat::fstat(&dir) {
-        Ok(st) if (st.st_dev, st.st_ino) == dir_id => {}
-        Ok(_) => return Lease::Unknown("its directory was replaced since it was read".into()),
-        Err(e) => return unknown("cannot stat its directory", &e.desc()),
-    }
-    let fd = match crate::safefs::regular_at(&dir, name) {
+    let fd = match crate::safefs::regular_at(dir, name) {
         Ok((file, st)) if (st.st_dev, st.st_ino) == id => OwnedFd::from(file),
         Ok(_) => return Lease::Unknown("replaced since it was read".into()),
         Err(e) => return unknown("cannot reopen it", &e),
@@ -441,12 +414,6 @@ mod tests {
         assert!(!file_visibility(&Lease::Free, Some("NFS")).is_complete());
     }
 
-    fn dir_id(d: &Path) -> (u64, u64) {
-        use std::os::unix::fs::MetadataExt;
-        let m = fs::metadata(d).unwrap();
-        (m.dev(), m.ino())
-    }
-
     #[test]
     fn finds_this_process_child_holding_a_file() {
         use std::os::unix::fs::MetadataExt;
@@ -464,13 +431,8 @@ mod tests {
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(200));
         let s = search(Path::new("/proc"), &HashSet::from([id]), &[]);
-        let by_lease = lease(
-            &dir,
-            Path::new(""),
-            dir_id(&dir),
-            "x.jsonl.lock".as_ref(),
-            id,
-        );
+        let sessions = fs::File::open(&dir).unwrap();
+        let by_lease = lease(&sessions, "x.jsonl.lock".as_ref(), id);
         let named = holder_in(Path::new("/proc"), child.id() as u64, id, &[]);
         let _ = child.kill();
         let _ = child.wait();
@@ -482,16 +444,7 @@ mod tests {
         assert_eq!(named.map(|h| h.host_pid), Some(child.id() as u64));
         let after = search(Path::new("/proc"), &HashSet::from([id]), &[]);
         assert!(after.by_id.is_empty());
-        assert_eq!(
-            lease(
-                &dir,
-                Path::new(""),
-                dir_id(&dir),
-                "x.jsonl.lock".as_ref(),
-                id
-            ),
-            Lease::Free
-        );
+        assert_eq!(lease(&sessions, "x.jsonl.lock".as_ref(), id), Lease::Free);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

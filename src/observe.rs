@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::container::Listing;
-use crate::holders::{Holder, Visibility};
+use crate::holders::{Holder, Lease, Visibility};
 use crate::lock::{LockKind, Payload, session_id};
 use crate::lockfile::Leftover;
 // Where they were before `lockfile` existed; `probe` and tests/remove.rs read them from here.
@@ -66,6 +66,9 @@ pub struct Observed {
     pub visibility: Visibility,
     /// Whether some process has it open (`None`: could not be told).
     pub held_open: Option<bool>,
+    /// The kernel's answer for a host lock, asked by the walk as it read it (`None` for locks
+    /// listed by exec, or not read); `pipeline` turns it into `held_open` and `visibility`.
+    pub lease: Option<Lease>,
 }
 
 fn transcript_id(kind: LockKind, name: &str) -> Option<String> {
@@ -116,6 +119,7 @@ fn host_lock(place: &Place, f: Found, problems: &mut Vec<Problem>) -> Observed {
         holders: Vec::new(),
         visibility: Visibility::Incomplete("not searched".into()),
         held_open: None,
+        lease: f.lease,
         site: Site::Host {
             state_dir: place.state_dir.clone(),
             rel_dir,
@@ -234,6 +238,7 @@ pub fn container_locks(
                 holders: listing.holders_of(raw, container),
                 visibility: listing.visibility(raw),
                 held_open: None,
+                lease: None,
                 site: Site::Container {
                     engine,
                     container: container.to_owned(),

@@ -71,7 +71,7 @@ pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Ut
     let proc = HostProc::open();
     let mut observed = observe::host_locks(&places, found, &proc, &mut problems);
     observed.extend(exec_locks(&mut survey, listings, &mut problems));
-    // Every lock has been read: now who holds them open (see `holders`).
+    // Every lock has been read (and its lease asked): now who holds them open (see `holders`).
     find_holders(&mut observed, &survey.reports, policy, now);
     for o in observed.iter_mut() {
         if let Site::Host { state_dir, .. } = &o.site
@@ -240,8 +240,9 @@ fn label_leftovers(places: &[Place], dbs: &[crate::claims::PlaceDb], observed: &
     }
 }
 
-/// Asks the kernel, per lock read from this host, whether any process has it open (a write
-/// lease, see `holders`), says per lock whether that answer can be trusted, and names the
+/// Turns the kernel's answer for each lock read from this host (a write lease the walk asked
+/// for as it read the lock, see `holders`) into whether it is held open, says per lock whether
+/// that answer can be trusted, and names the
 /// holders: the owner the payload names first; every process only for locks still unnamed that
 /// may be wedged (held past their max hold or the threshold), whose fix needs a name, so that a
 /// busy host's process count does not set the cost of a run. Exec'd locks carry their
@@ -261,20 +262,15 @@ fn find_holders(
     let mut fs_of: std::collections::HashMap<PathBuf, Option<String>> = Default::default();
     let mut unnamed: std::collections::HashSet<(u64, u64)> = Default::default();
     for o in observed.iter_mut() {
-        let (
-            Site::Host {
-                state_dir,
-                rel_dir,
-                dir_id,
-                name,
-            },
-            Ok(snap),
-        ) = (&o.site, &o.file)
-        else {
+        let (Site::Host { state_dir, .. }, Ok(snap)) = (&o.site, &o.file) else {
             continue;
         };
         let id = (snap.id.dev, snap.id.ino);
-        let lease = holders::lease(state_dir, rel_dir, *dir_id, name, id);
+        // Asked by the walk as it read the lock, through the sessions dir it had open.
+        let lease = o
+            .lease
+            .clone()
+            .unwrap_or_else(|| Lease::Unknown("not asked".into()));
         let fs_why = fs_of
             .entry(state_dir.clone())
             .or_insert_with(|| holders::remote_fs(state_dir));

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use crate::holders::{self, Lease};
 use crate::lock::LockKind;
 use crate::lockfile::{Leftover, ReadError, Snapshot, Unread, recognise, snapshot_at};
 use crate::place::{Location, PidView, Place, Problem};
@@ -51,6 +52,9 @@ pub struct Found {
     pub session_key: Option<String>,
     /// Set for the leftover of an interrupted removal (see [`leftover_of`]).
     pub leftover: Option<Leftover>,
+    /// Whether another open file refers to it, asked through the sessions dir as it was read
+    /// (see `holders::lease`); `None` when it was not read.
+    pub lease: Option<Lease>,
 }
 
 impl Found {
@@ -556,6 +560,10 @@ fn read_locks(
             Err(ReadError::NotRegular(what)) => Err(Unread::NotRegular(what)),
             Err(ReadError::Io(e)) => Err(Unread::Io(Arc::new(e))),
         };
+        let lease = file
+            .as_ref()
+            .ok()
+            .map(|s| holders::lease(sessions, &name, (s.id.dev, s.id.ino)));
         found.push(Found {
             place: seen.place,
             agent: seen.agent.clone(),
@@ -566,6 +574,7 @@ fn read_locks(
             file,
             session_key: None,
             leftover,
+            lease,
         });
     }
 }
