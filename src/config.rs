@@ -136,10 +136,8 @@ pub struct Probe {
     pub gateway_host: String,
     /// The user's container (prefix + user id).
     pub container: String,
-    /// That container, as the pipeline looks at it.
+    /// That container, as the pipeline looks at it (through one engine).
     pub places: Places,
-    /// The engine to ask about the container's state (`None`: the local socket).
-    pub docker_host: Option<String>,
     pub policy: Policy,
     pub attempts: u32,
     pub timeout: Duration,
@@ -152,6 +150,14 @@ pub struct Probe {
     pub output: ProbeOutput,
     pub metrics_file: Option<PathBuf>,
     pub metrics_user_label: bool,
+}
+
+impl Probe {
+    /// The engine to ask about the container's state (`None`: the local socket).
+    pub fn docker_host(&self) -> Option<&str> {
+        let search = self.places.containers.as_ref()?;
+        search.docker_hosts.first().map(String::as_str)
+    }
 }
 
 /// Whose session the probe talks in.
@@ -368,7 +374,6 @@ fn probe(a: cli::ProbeArgs, env: &Env) -> Probe {
         gateway_host: a.gateway_host,
         container,
         places,
-        docker_host,
         attempts: a.attempts,
         timeout: a.timeout,
         backoff: a.backoff,
@@ -536,6 +541,7 @@ mod tests {
             panic!("probe")
         };
         assert_eq!(p.container, "u-42");
+        assert_eq!(p.docker_host(), Some("tcp://d:2376"));
         assert!(p.places.host.is_none());
         let c = p.places.containers.expect("containers");
         assert_eq!(c.names, ["u-42"]);

@@ -106,12 +106,10 @@ fn io_words(io: &std::io::Error) -> String {
     }
 }
 
-/// The engine `connect` would ask: `url`, else `DOCKER_HOST`, else the local socket.
+/// The engine `connect` would ask: `url`, else the local socket. `DOCKER_HOST` is read once,
+/// by `config`, which passes it here as `url`.
 pub fn label(url: Option<&str>) -> String {
-    let from_env = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
-    url.map(str::to_owned)
-        .or(from_env)
-        .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned())
+    url.unwrap_or("unix:///var/run/docker.sock").to_owned()
 }
 
 /// One engine, connected and version-negotiated.

@@ -139,8 +139,7 @@ impl Probe<'_> {
     }
 
     async fn container_state(&self) -> std::result::Result<(String, Option<i64>), DockerError> {
-        let engine =
-            docker::connect(self.args.docker_host.as_deref(), self.args.places.timeout).await?;
+        let engine = docker::connect(self.args.docker_host(), self.args.places.timeout).await?;
         let list = engine.containers().await?;
         let Some(c) = list.iter().find(|c| c.name == self.args.container) else {
             return Ok(("missing".into(), None));
