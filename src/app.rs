@@ -244,21 +244,9 @@ fn clean(args: config::Clean) -> Result<Exit> {
         });
         report.summary.errors = report.errors.len();
     }
-    let metrics = args.metrics_file.as_deref().map(|p| {
-        crate::metrics::run(
-            &report,
-            &crate::metrics::RunFacts {
-                command: "clean",
-                duration_seconds: started.elapsed().as_secs_f64(),
-                success: report.errors.is_empty(),
-                held_over: None,
-                last_success: crate::metrics::previous(
-                    p,
-                    "zaki_locks_last_success_timestamp_seconds",
-                ),
-            },
-        )
-    });
+    let duration = started.elapsed().as_secs_f64();
+    let metrics = (args.metrics_file.as_deref())
+        .map(|p| crate::metrics::clean_pass(&report, "clean", duration, p));
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
     match args.output {
         CleanOutput::Json => {

@@ -76,6 +76,21 @@ fn number(v: f64) -> String {
     }
 }
 
+/// The metrics of a clean (or watch) pass that will be written to `file`: a success is the
+/// pass with no error; otherwise the file's last success time is carried over.
+pub fn clean_pass(report: &Report, command: &str, duration_seconds: f64, file: &Path) -> String {
+    run(
+        report,
+        &RunFacts {
+            command,
+            duration_seconds,
+            success: report.errors.is_empty(),
+            held_over: None,
+            last_success: previous(file, "zaki_locks_last_success_timestamp_seconds"),
+        },
+    )
+}
+
 /// What a `scan` or `clean` run adds to its report for the metrics.
 pub struct RunFacts<'a> {
     pub command: &'a str,

@@ -226,19 +226,8 @@ fn write_metrics(ctx: &Ctx, report: &Report, started: Instant) {
     let Some(path) = &ctx.args.metrics_file else {
         return;
     };
-    let text = crate::metrics::run(
-        report,
-        &crate::metrics::RunFacts {
-            command: "watch",
-            duration_seconds: started.elapsed().as_secs_f64(),
-            success: report.errors.is_empty(),
-            held_over: None,
-            last_success: crate::metrics::previous(
-                path,
-                "zaki_locks_last_success_timestamp_seconds",
-            ),
-        },
-    );
+    let duration = started.elapsed().as_secs_f64();
+    let text = crate::metrics::clean_pass(report, "watch", duration, path);
     if let Err(e) = crate::metrics::write_atomic(path, &text) {
         log(
             ctx,
