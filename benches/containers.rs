@@ -184,7 +184,7 @@ fn main() {
             for name in &fleet.names {
                 let o = Command::new("docker")
                     .args(["exec", name, "sh", "-c"])
-                    .arg(zaki_locks::container::OBSERVE_SCRIPT)
+                    .arg(zaki_locks::observe::container::OBSERVE_SCRIPT)
                     .arg("sh")
                     .args(&dirs)
                     .stdin(Stdio::null())

@@ -1,7 +1,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use zaki_locks::{app, cli::Cli, config, exit_codes};
+use zaki_locks::cli::{args::Cli, resolve};
+use zaki_locks::commands::app;
+use zaki_locks::model::exit_codes;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -10,7 +12,7 @@ fn main() -> ExitCode {
     }
     // Panics still get color-eyre's report; ordinary errors are printed as one line below.
     let _ = color_eyre::install();
-    let config = config::resolve(cli, &config::Env::read());
+    let config = resolve::resolve(cli, &resolve::Env::read());
     match app::run(config) {
         Ok(code) => code,
         Err(e) => {
@@ -18,7 +20,7 @@ fn main() -> ExitCode {
             // Errors may quote tenant text (a path, a name): one escaped line.
             eprintln!(
                 "zaki-locks: error: {}",
-                zaki_locks::escape::text(&chain.join(": "))
+                zaki_locks::model::escape::text(&chain.join(": "))
             );
             exit_codes::Exit::Partial.into()
         }

@@ -388,20 +388,29 @@ fn a_symlink_inside_the_container_never_leads_to_the_hosts_files() {
 fn listed(
     rt: &tokio::runtime::Runtime,
     c: &Container,
-) -> (zaki_locks::docker::Engine, zaki_locks::container::Listing) {
+) -> (
+    zaki_locks::sys::docker::Engine,
+    zaki_locks::observe::container::Listing,
+) {
     let engine = rt
-        .block_on(zaki_locks::docker::connect(None, Duration::from_secs(10)))
+        .block_on(zaki_locks::sys::docker::connect(
+            None,
+            Duration::from_secs(10),
+        ))
         .unwrap();
     let dirs = vec!["/home/node/.openclaw".to_owned()];
     let out = rt
         .block_on(engine.run_script(
             &c.name,
-            zaki_locks::container::OBSERVE_SCRIPT,
+            zaki_locks::observe::container::OBSERVE_SCRIPT,
             &dirs,
             Duration::from_secs(10),
         ))
         .unwrap();
-    (engine, zaki_locks::container::parse_listing(&out).unwrap())
+    (
+        engine,
+        zaki_locks::observe::container::parse_listing(&out).unwrap(),
+    )
 }
 
 #[test]
@@ -426,20 +435,20 @@ fn a_container_stopped_between_listing_and_removal_is_reported_and_its_lock_kept
     let raw = &listing.locks[0];
     let snap = raw.file.as_ref().unwrap().snapshot();
     c.stop();
-    let items = [zaki_locks::remove::ContainerItem {
+    let items = [zaki_locks::act::remove::ContainerItem {
         state_dir: &raw.state_dir,
         path: &raw.path,
         dir_id: raw.dir_id,
         judged: &snap,
     }];
-    let out = rt.block_on(zaki_locks::remove::in_container(
+    let out = rt.block_on(zaki_locks::act::remove::in_container(
         &engine,
         &c.name,
         &items,
         Duration::from_secs(10),
     ));
     match &out[0] {
-        zaki_locks::remove::Outcome::Failed(e) => assert!(e.contains("not running"), "{e}"),
+        zaki_locks::act::remove::Outcome::Failed(e) => assert!(e.contains("not running"), "{e}"),
         other => panic!("expected a failure, got {other:?}"),
     }
     assert!(docker::docker(&["start", &c.name]).status.success());

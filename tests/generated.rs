@@ -6,7 +6,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 
-use zaki_locks::docs;
+use zaki_locks::cli::docs;
 
 fn check(path: &Path, want: &[u8], stale: &mut Vec<String>) {
     if std::env::var_os("ZAKI_BLESS").is_some() {

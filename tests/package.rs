@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use zaki_locks::docs;
+use zaki_locks::cli::docs;
 
 const BIN_MODE: &str = "-rwxr-xr-x";
 const FILE_MODE: &str = "-rw-r--r--";

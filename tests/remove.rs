@@ -5,8 +5,9 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 
-use zaki_locks::observe::{Site, snapshot};
-use zaki_locks::remove::{Outcome, remove};
+use zaki_locks::act::remove::{Outcome, remove};
+use zaki_locks::model::observed::Site;
+use zaki_locks::observe::locks::snapshot;
 
 struct Setup {
     _tmp: tempfile::TempDir,

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::docker;
-use zaki_locks::container::{KILL_SCRIPT, OBSERVE_SCRIPT, PUT_BACK_SCRIPT, REMOVE_SCRIPT};
+use zaki_locks::observe::container::{OBSERVE_SCRIPT, PUT_BACK_SCRIPT, REMOVE_SCRIPT};
+use zaki_locks::sys::docker::KILL_SCRIPT;
 
 fn scripts() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/scripts");
@@ -166,7 +167,7 @@ fn observe_finds_the_pid_in_what_it_read_of_each_lock_under_dash_and_busybox() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert_eq!(pid_lines(&out), want, "{what}:\n{out}");
-        let l = zaki_locks::container::parse_listing(&out).unwrap();
+        let l = zaki_locks::observe::container::parse_listing(&out).unwrap();
         let sizes: Vec<(String, usize)> = l
             .locks
             .iter()

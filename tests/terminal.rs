@@ -500,7 +500,7 @@ fn render_man(page: &Path) -> String {
 
 #[test]
 fn man_pages_render_with_every_section_and_no_raw_roff() {
-    for (name, _) in zaki_locks::docs::man_pages() {
+    for (name, _) in zaki_locks::cli::docs::man_pages() {
         let page = repo().join("man").join(&name);
         let text = render_man(&page);
         for section in [
@@ -567,7 +567,7 @@ fn help_man_and_readme_agree_on_exit_statuses() {
         let o = common::run(common::zaki(tmp.path()).args([cmd, "--help"]));
         let help = stdout(&o);
         let man = render_man(&repo().join(format!("man/zaki-locks-{cmd}.1")));
-        for (code, meaning) in zaki_locks::exit_codes::table(cmd) {
+        for (code, meaning) in zaki_locks::model::exit_codes::table(cmd) {
             let first: String = meaning
                 .split_whitespace()
                 .take(3)

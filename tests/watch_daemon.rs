@@ -121,29 +121,32 @@ fn the_daemon_stopped_between_listing_and_removal_fails_that_removal_only() {
         .build()
         .unwrap();
     let engine = rt
-        .block_on(zaki_locks::docker::connect(None, Duration::from_secs(10)))
+        .block_on(zaki_locks::sys::docker::connect(
+            None,
+            Duration::from_secs(10),
+        ))
         .unwrap();
     let dirs = vec!["/home/node/.openclaw".to_owned()];
     let out = rt
         .block_on(engine.run_script(
             &c.name,
-            zaki_locks::container::OBSERVE_SCRIPT,
+            zaki_locks::observe::container::OBSERVE_SCRIPT,
             &dirs,
             Duration::from_secs(10),
         ))
         .unwrap();
-    let listing = zaki_locks::container::parse_listing(&out).unwrap();
+    let listing = zaki_locks::observe::container::parse_listing(&out).unwrap();
     let raw = &listing.locks[0];
     let snap = raw.file.as_ref().unwrap().snapshot();
     docker_env("stop");
-    let items = [zaki_locks::remove::ContainerItem {
+    let items = [zaki_locks::act::remove::ContainerItem {
         state_dir: &raw.state_dir,
         path: &raw.path,
         dir_id: raw.dir_id,
         judged: &snap,
     }];
     let started = Instant::now();
-    let out = rt.block_on(zaki_locks::remove::in_container(
+    let out = rt.block_on(zaki_locks::act::remove::in_container(
         &engine,
         &c.name,
         &items,
@@ -155,7 +158,7 @@ fn the_daemon_stopped_between_listing_and_removal_fails_that_removal_only() {
     );
     docker_env("start");
     match &out[0] {
-        zaki_locks::remove::Outcome::Failed(e) => assert!(!e.is_empty()),
+        zaki_locks::act::remove::Outcome::Failed(e) => assert!(!e.is_empty()),
         other => panic!("expected a failure, got {other:?}"),
     }
     assert!(docker::docker(&["start", &c.name]).status.success());

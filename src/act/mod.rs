@@ -1,0 +1,3 @@
+//! Act: carry out verdicts: remove a stale lock only if it is unchanged since it was judged.
+
+pub mod remove;

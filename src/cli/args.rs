@@ -1,0 +1,595 @@
+//! The command line, all in one place. The man page and shell completions are generated from
+//! these definitions (see `docs`), so every word here is also documentation.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::judge::lock::{HeldOver, MIN_SAFE_THRESHOLD};
+
+fn exit_codes(command: &str) -> String {
+    crate::model::exit_codes::help_text(crate::model::exit_codes::table(command))
+}
+
+/// The top-level help's epilogue: exit statuses, and where the rest is documented.
+fn main_after_help() -> String {
+    let mut env = String::from("Environment:");
+    let mut width = env.len();
+    for name in environment_names() {
+        if width + name.len() + 2 > 80 {
+            env.push_str("\n ");
+            width = 1;
+        }
+        env.push(' ');
+        env.push_str(name);
+        width += name.len() + 1;
+    }
+    format!(
+        "{}\n\n{env}\nFiles, examples, staleness rules, JSON and metrics: man zaki-locks\n\
+         (or: zaki-locks man | man -l -)",
+        exit_codes("zaki-locks")
+    )
+}
+
+/// The environment variables the man pages describe, for `--help`.
+pub fn environment_names() -> Vec<&'static str> {
+    ENVIRONMENT
+        .split("\n\n")
+        .filter_map(|p| p.strip_prefix("* ")?.split_once(':').map(|(n, _)| n))
+        .collect()
+}
+
+/// The ENVIRONMENT section of the man pages: one `* NAME: text` paragraph per variable.
+pub const ENVIRONMENT: &str = "\
+* NO_COLOR: when set and not empty, no colour (--color auto).\n\n\
+* DOCKER_HOST: the Docker engine to ask when --docker-host is not given (unix:///path or \
+tcp://host:port); default unix:///var/run/docker.sock. An engine that cannot be reached makes \
+the run exit 1.\n\n\
+* DOCKER_TLS_VERIFY: when set, talk TLS to a tcp:// engine.\n\n\
+* DOCKER_CERT_PATH: where the TLS certificates are (ca.pem, cert.pem, key.pem).\n\n\
+* OPENCLAW_STATE_DIR: one more default state dir on the host (as OpenClaw itself reads it).\n\n\
+* ZAKI_LOCKS_RUN_LOCK: the run lock's path (--run-lock).";
+
+const ABOUT: &str = "Find and safely remove stuck OpenClaw session locks";
+
+const LONG_ABOUT: &str = "\
+Find and safely remove stuck OpenClaw session locks.
+
+OpenClaw guards each session transcript with a lock file \
+(agents/<agent>/sessions/<id>.jsonl.lock). When a gateway crashes or its container \
+restarts, the lock stays behind and the session answers \"session busy\" until the lock is \
+30 minutes old. zaki-locks judges every lock the way OpenClaw does (missing-pid, dead-pid, \
+recycled-pid, invalid-createdAt, too-old), stricter about what a live owner is, and removes \
+only locks that are stale and unchanged since they were judged.";
+
+/// `--color`: whether to colour human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when stdout is a terminal and `NO_COLOR` is not set.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "zaki-locks",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = main_after_help(),
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// When to colour the output: auto colours on a terminal unless NO_COLOR is set
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List every session lock with its owner, age and whether it is stale
+    #[command(after_help = exit_codes("scan"))]
+    Scan(ScanArgs),
+    /// Remove stale session locks (safe to run from cron every 5 minutes)
+    #[command(after_help = exit_codes("clean"))]
+    Clean(CleanArgs),
+    /// Clean a container's stale locks as soon as it starts again (follows Docker's events),
+    /// plus a full clean at start-up and every --interval: a replacement for the cron job
+    #[command(after_help = exit_codes("watch"))]
+    Watch(WatchArgs),
+    /// Send a test message to a user's gateway like the router does, and say why it is stuck
+    #[command(after_help = exit_codes("probe"))]
+    Probe(ProbeArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff): `zaki-locks man clean | man -l -`
+    Man {
+        /// The subcommand whose page to print [default: the main page]
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(MAN_PAGES))]
+        page: Option<String>,
+    },
+}
+
+/// The subcommands that have their own man page (`zaki-locks-<name>.1`).
+pub const MAN_PAGES: [&str; 6] = ["scan", "clean", "watch", "probe", "completions", "man"];
+
+/// Where to look for locks.
+#[derive(Debug, Clone, Args)]
+pub struct PlaceArgs {
+    /// A place typed without its option (`scan /root/.openclaw`): refused with the option to use
+    #[arg(hide = true, value_name = "PLACE")]
+    pub stray: Vec<PathBuf>,
+
+    /// An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or
+    /// --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and
+    /// /var/zaki-platform/users
+    #[arg(long, value_name = "DIR")]
+    pub root: Vec<PathBuf>,
+
+    /// A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that
+    /// user's container (repeatable). Their owners run in the container's PID namespace
+    #[arg(long, value_name = "DIR")]
+    pub users_dir: Vec<PathBuf>,
+
+    /// Do not look at the host's filesystem (only containers)
+    #[arg(long)]
+    pub no_host: bool,
+
+    /// Do not look inside containers (only the host's filesystem)
+    #[arg(long, conflicts_with_all = ["container", "docker_host"])]
+    pub no_containers: bool,
+
+    /// A Docker engine to ask (repeatable): unix:///var/run/docker.sock, tcp://host:2376 (TLS
+    /// when DOCKER_TLS_VERIFY is set) [default: $DOCKER_HOST, else the local socket]
+    #[arg(long, value_name = "URL", value_parser = parse_docker_host)]
+    pub docker_host: Vec<String>,
+
+    /// Look inside running containers whose name starts with this
+    #[arg(long, value_name = "PREFIX", default_value = "zaki-user-")]
+    pub prefix: String,
+
+    /// Look inside exactly this container (repeatable; replaces --prefix)
+    #[arg(long, value_name = "NAME")]
+    pub container: Vec<String>,
+
+    /// The OpenClaw state dir inside the containers (repeatable) [default: found from each
+    /// container's mounts and environment, /home/node/.openclaw, /root/.openclaw]
+    #[arg(long, value_name = "PATH")]
+    pub container_state_dir: Vec<String>,
+
+    /// Always look inside containers with `docker exec`, even where their files can be read
+    /// from this host (through a bind mount or the container's root)
+    #[arg(long)]
+    pub via_exec: bool,
+
+    /// How many containers to look inside at once
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+
+    /// How long one container may take to answer (each exec, and connecting to Docker)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
+    pub container_timeout: Duration,
+}
+
+/// How to judge.
+#[derive(Debug, Clone, Args)]
+pub struct JudgeArgs {
+    /// A lock older than this (by its createdAt) is stale whoever holds it; also the age an
+    /// empty or half-written lock's mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw's own
+    /// 5-minute max hold it needs --allow-short-threshold
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = duration_in(Duration::ZERO, YEAR))]
+    pub older_than: Duration,
+
+    /// Accept an --older-than below 5m. A live owner may hold its lock that long, so such a
+    /// threshold removes locks in use (only for tests and for a fleet known to be idle)
+    #[arg(long)]
+    pub allow_short_threshold: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// A table for people
+    Table,
+    /// The JSON report described in the README (stable schema)
+    Json,
+    /// Prometheus text format (node_exporter textfile collector)
+    Prometheus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CleanFormat {
+    /// One line per action, for people and logs
+    Text,
+    /// The JSON report described in the README (stable schema)
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub places: PlaceArgs,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
+    pub format: ScanFormat,
+
+    /// List only stale locks
+    #[arg(long, conflicts_with = "held_over")]
+    pub stale_only: bool,
+
+    /// Exit with status 3 when a stale lock is present (for monitoring)
+    #[arg(long)]
+    pub fail_on_stale: bool,
+
+    /// List only live locks held longer than this (a live lock is normally released within
+    /// seconds; OpenClaw's watchdog releases one after 5 min), e.g. 1m. Without a value: each
+    /// lock's own max hold (its payload's maxHoldMs, OpenClaw 2026.5.28+; else 5 min)
+    #[arg(long, value_name = "DURATION", value_parser = parse_held_over,
+          num_args = 0..=1, default_missing_value = "max-hold", require_equals = false)]
+    pub held_over: Option<HeldOver>,
+
+    /// With --held-over: exit with status 3 when such a lock is present
+    #[arg(long, requires = "held_over")]
+    pub fail_on_held: bool,
+
+    /// Show full paths in the table (it shows each lock's path relative to its state dir; the
+    /// JSON report always has the full path)
+    #[arg(long)]
+    pub full_paths: bool,
+
+    /// Also write the metrics (Prometheus text format) to this file, atomically, for
+    /// node_exporter's textfile collector
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    #[command(flatten)]
+    pub places: PlaceArgs,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+
+    /// Show what would be removed, remove nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Print nothing unless a lock was removed or something went wrong (for cron)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = CleanFormat::Text)]
+    pub format: CleanFormat,
+
+    /// The run lock that keeps two cleans from overlapping [default: /run/zaki-locks.lock as
+    /// root, else $XDG_RUNTIME_DIR/zaki-locks.lock]
+    #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK")]
+    pub run_lock: Option<PathBuf>,
+
+    /// How long to wait for a previous clean (or a watch) to finish before stepping aside
+    /// (exit 0, metrics still written)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub wait: Duration,
+
+    /// The shape of the text lines: human, or one key=value line (or JSON object) per action
+    /// with a timestamp, for journald and log shippers [auto: human on a terminal, else kv]
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Also write the metrics (Prometheus text format) to this file, atomically, for
+    /// node_exporter's textfile collector
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim (the
+    /// gateway clears claims at start-up), one at a time, after checking again that the claim
+    /// is still there. The database is never edited. Without it, clean prints the command
+    #[arg(long)]
+    pub restart_orphaned: bool,
+
+    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
+    /// clears claims while it starts; restarting it again would only delay that)
+    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub restart_min_uptime: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// human on a terminal, kv otherwise
+    Auto,
+    /// Sentences for people
+    Human,
+    /// ts=… action=… key=value pairs, one line per action
+    Kv,
+    /// One JSON object per line
+    Json,
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86400);
+const YEAR: Duration = Duration::from_secs(365 * 86400);
+
+/// humantime durations (`30m`, `1h 30m`, `90s`), with one message that says what to type.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    if !t.is_empty() && t.ends_with(|c: char| c.is_ascii_digit()) {
+        let lead = t.trim_end_matches(|c: char| c.is_ascii_digit());
+        return Err(if lead.is_empty() {
+            format!("a duration needs a unit: write {t}s, {t}m or {t}h")
+        } else {
+            format!("the last number has no unit: write {t}m (or {t}s)")
+        });
+    }
+    humantime::parse_duration(t)
+        .map_err(|e| format!("{e}: write a duration such as 30m, 1h30m or 90s (units: s, m, h, d)"))
+}
+
+/// A duration parser that also refuses values outside `min..=max`, so that no later step
+/// (timers, date arithmetic) ever sees a value it cannot hold.
+pub fn duration_in(
+    min: Duration,
+    max: Duration,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |s: &str| {
+        let d = parse_duration(s)?;
+        let f = |d: Duration| {
+            let (ms, s) = (d.as_millis(), d.as_secs());
+            match () {
+                _ if ms % 1000 != 0 => format!("{ms}ms"),
+                _ if s > 0 && s % 86400 == 0 => format!("{}d", s / 86400),
+                _ if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+                _ if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+                _ => format!("{s}s"),
+            }
+        };
+        if d < min {
+            Err(format!("must be at least {}", f(min)))
+        } else if d > max {
+            Err(format!("must be at most {}", f(max)))
+        } else {
+            Ok(d)
+        }
+    }
+}
+
+/// A Docker engine address in a shape the engine client understands.
+fn parse_docker_host(s: &str) -> Result<String, String> {
+    let ok = ["unix:///", "tcp://", "http://", "https://"]
+        .iter()
+        .any(|p| s.starts_with(p) && s.len() > p.len());
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("expected unix:///path/to/docker.sock or tcp://host:port".into())
+    }
+}
+
+fn parse_held_over(s: &str) -> Result<HeldOver, String> {
+    if s == "max-hold" {
+        return Ok(HeldOver::MaxHold);
+    }
+    duration_in(Duration::from_secs(1), YEAR)(s).map(HeldOver::After)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    /// A timeline, each step printed as it happens
+    Text,
+    /// One JSON document at the end (schema in the README)
+    Json,
+    /// Prometheus text format (node_exporter textfile collector)
+    Prometheus,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The Telegram user id, as in the router table
+    #[arg(value_name = "USER_ID")]
+    pub user: String,
+
+    /// The router table
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/var/zaki-platform/router/users.json"
+    )]
+    pub users_file: PathBuf,
+
+    /// Where the gateways' ports are published
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub gateway_host: String,
+
+    /// Attempts, as the router makes them
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+
+    /// Timeout of each attempt
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration_in(Duration::from_secs(1), HOUR))]
+    pub timeout: Duration,
+
+    /// Wait before retry n is n times this (2s: 2 s, then 4 s), as the router does
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub backoff: Duration,
+
+    /// The `user` the probe talks as, so it never writes into the user's conversation
+    #[arg(long, value_name = "NAME", default_value = "zaki-locks-probe")]
+    pub session_user: String,
+
+    /// Talk as the user itself, to see exactly what the user sees. This APPENDS the probe's
+    /// message and the reply to the user's real transcript
+    #[arg(long, conflicts_with = "session_user")]
+    pub as_user: bool,
+
+    /// The message sent
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "zaki-locks probe: please reply with one word."
+    )]
+    pub message: String,
+
+    /// The OpenClaw agent that serves the OpenAI-compatible endpoint
+    #[arg(long, value_name = "ID", default_value = "main")]
+    pub agent: String,
+
+    /// Check the retry path: lock the probe's session as a live process of the container (its
+    /// pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail
+    /// as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included
+    #[arg(long, value_name = "DURATION", value_parser = duration_in(Duration::from_secs(1), HOUR), conflicts_with = "as_user")]
+    pub inject_lock: Option<Duration>,
+
+    /// When a stale lock blocks the session at the end, remove it (the router's "clean stale
+    /// locks on final failure")
+    #[arg(long)]
+    pub clean_on_failure: bool,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Text)]
+    pub format: ProbeFormat,
+
+    /// Also write the probe's metrics (Prometheus text format) to this file, atomically
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+
+    /// Label the probe's metrics with user="<id>". Off by default: one series set per user
+    /// grows without bound and puts Telegram ids in Prometheus; give each probed user its own
+    /// --metrics-file instead, or turn this on for a handful of canary users
+    #[arg(long)]
+    pub metrics_user_label: bool,
+
+    /// The user's container is this prefix followed by the user id
+    #[arg(long, value_name = "PREFIX", default_value = "zaki-user-")]
+    pub prefix: String,
+
+    /// The Docker engine to ask [default: $DOCKER_HOST, else the local socket]
+    #[arg(long, value_name = "URL", value_parser = parse_docker_host)]
+    pub docker_host: Option<String>,
+
+    /// The OpenClaw state dir inside the container [default: found from its mounts]
+    #[arg(long, value_name = "PATH")]
+    pub container_state_dir: Vec<String>,
+
+    /// How long Docker and the container may take to answer
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
+    pub container_timeout: Duration,
+
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub places: PlaceArgs,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+
+    /// Run a full clean this often (and at start-up, and after reconnecting to Docker)
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_in(Duration::from_secs(1), DAY))]
+    pub interval: Duration,
+
+    /// After a container starts, wait this long before cleaning it
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub settle: Duration,
+
+    /// The shape of the log lines [auto: human on a terminal, else kv]
+    #[arg(long, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// The run lock, held for as long as watch runs (a cron clean then steps aside)
+    #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK")]
+    pub run_lock: Option<PathBuf>,
+
+    /// How long to wait for a clean under way to finish before giving up (exit 1)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub wait: Duration,
+
+    /// OpenClaw 2026.8+: after each pass, restart each container whose gateway holds an orphan
+    /// turn claim (as `clean --restart-orphaned`)
+    #[arg(long)]
+    pub restart_orphaned: bool,
+
+    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
+    /// clears claims while it starts; restarting it again would only delay that)
+    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub restart_min_uptime: Duration,
+
+    /// Write the metrics (Prometheus text format, command="watch") to this file after every
+    /// pass, atomically; it replaces the cron clean's file
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+impl Cli {
+    /// Checks that clap cannot express (across options); a failure is a usage error (exit 2).
+    pub fn validate(&self) -> Result<(), clap::Error> {
+        let judge = match &self.command {
+            Command::Scan(a) => Some(&a.judge),
+            Command::Clean(a) => Some(&a.judge),
+            Command::Watch(a) => Some(&a.judge),
+            Command::Probe(a) => Some(&a.judge),
+            _ => None,
+        };
+        if let Some(j) = judge
+            && j.older_than < MIN_SAFE_THRESHOLD
+            && !j.allow_short_threshold
+        {
+            return Err(usage(format!(
+                "--older-than {} is below OpenClaw's 5-minute max hold: live locks would be \
+                 removed. Use 30m (the default) or add --allow-short-threshold if you mean it",
+                humantime::format_duration(j.older_than)
+            )));
+        }
+        let places = match &self.command {
+            Command::Scan(a) => Some(&a.places),
+            Command::Clean(a) => Some(&a.places),
+            Command::Watch(a) => Some(&a.places),
+            _ => None,
+        };
+        if let Some(p) = places
+            && let Some(path) = p.stray.first()
+        {
+            let shown = path.display();
+            let users = path.join(".openclaw").is_dir()
+                || std::fs::read_dir(path).is_ok_and(|mut d| {
+                    d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("user-")))
+                });
+            return Err(usage(if users {
+                format!("places are options: a dir of user-<id>/.openclaw is --users-dir {shown}")
+            } else {
+                format!(
+                    "places are options: a state dir is --root {shown} (a dir of \
+                     user-<id>/.openclaw is --users-dir)"
+                )
+            }));
+        }
+        if let Some(p) = places
+            && p.no_host
+            && (!p.root.is_empty() || !p.users_dir.is_empty())
+        {
+            return Err(usage(
+                "--no-host cannot be used with --root or --users-dir (they are host places)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn usage(msg: String) -> clap::Error {
+    use clap::CommandFactory;
+    Cli::command().error(clap::error::ErrorKind::ArgumentConflict, msg)
+}

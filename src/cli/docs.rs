@@ -1,0 +1,411 @@
+//! Man pages and shell completions, generated from the clap definitions so they cannot drift.
+//! The committed copies in `man/` and `completions/` are checked against these by the tests.
+//! The exit statuses come from [`crate::model::exit_codes`], like `--help`'s.
+
+use std::fmt::Write as _;
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::cli::args::Cli;
+
+pub const BIN: &str = "zaki-locks";
+
+/// The shells whose completions are committed, with their conventional file names.
+pub const COMPLETION_FILES: [(Shell, &str); 3] = [
+    (Shell::Bash, "zaki-locks.bash"),
+    (Shell::Zsh, "_zaki-locks"),
+    (Shell::Fish, "zaki-locks.fish"),
+];
+
+pub fn completion(shell: Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), BIN, &mut out);
+    if shell == Shell::Bash {
+        out = fix_bash(&String::from_utf8_lossy(&out)).into_bytes();
+    }
+    out
+}
+
+/// clap_complete names a subcommand's state `zaki__locks__subcmd__clean` where it is set but
+/// `zaki__subcmd__locks__subcmd__clean` in the `case` that uses it (a clap_complete bug with
+/// hyphenated binary names, open upstream), so nothing after the subcommand completed. Renames
+/// the arms to the names that are set.
+pub fn fix_bash(script: &str) -> String {
+    let good = BIN.replace('-', "__");
+    let bad = BIN.replace('-', "__subcmd__");
+    script.replace(&format!("{bad}__subcmd__"), &format!("{good}__subcmd__"))
+}
+
+/// Man pages: `zaki-locks.1` and one per visible subcommand (`zaki-locks-scan.1`, …).
+/// One man page: the main page (`None`) or a subcommand's (one of `MAN_PAGES`).
+pub fn man_page(page: Option<&str>) -> Option<Vec<u8>> {
+    let want = match page {
+        None => format!("{BIN}.1"),
+        Some(p) => format!("{BIN}-{p}.1"),
+    };
+    man_pages()
+        .into_iter()
+        .find(|(name, _)| *name == want)
+        .map(|(_, body)| body)
+}
+
+pub fn man_pages() -> Vec<(String, Vec<u8>)> {
+    let cmd = Cli::command();
+    let mut pages = vec![(format!("{BIN}.1"), render(cmd.clone(), None))];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let short = sub.get_name().to_owned();
+        let name = format!("{BIN}-{short}");
+        let sub = sub.clone().name(name.clone()).display_name(name.clone());
+        pages.push((format!("{name}.1"), render(sub, Some(&short))));
+    }
+    pages
+}
+
+fn render(cmd: clap::Command, sub: Option<&str>) -> Vec<u8> {
+    let cmd = cmd.version(env!("CARGO_PKG_VERSION"));
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    let io = (|| -> std::io::Result<()> {
+        man.render_title(&mut out)?;
+        man.render_name_section(&mut out)?;
+        out.extend_from_slice(synopsis(sub).as_bytes());
+        man.render_description_section(&mut out)?;
+        if let Some(text) = sub.and_then(description) {
+            out.extend_from_slice(paragraphs(text).as_bytes());
+        }
+        if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+            man.render_options_section(&mut out)?;
+        }
+        if sub.is_none() {
+            man.render_subcommands_section(&mut out)?;
+            for (title, text) in MAIN_SECTIONS {
+                out.extend_from_slice(section(title, text).as_bytes());
+            }
+        }
+        let name = sub.unwrap_or(BIN);
+        out.extend_from_slice(exit_status(name).as_bytes());
+        out.extend_from_slice(section("ENVIRONMENT", crate::cli::args::ENVIRONMENT).as_bytes());
+        out.extend_from_slice(section("FILES", FILES).as_bytes());
+        out.extend_from_slice(examples(name).as_bytes());
+        out.extend_from_slice(see_also(sub).as_bytes());
+        man.render_version_section(&mut out)
+    })();
+    io.expect("rendering into memory cannot fail");
+    out
+}
+
+/// Text for roff: backslashes and hyphens escaped, and a leading `.` or `'` made literal.
+pub fn roff_text(s: &str) -> String {
+    let s = s.replace('\\', "\\e").replace('-', "\\-");
+    if s.starts_with(['.', '\'']) {
+        format!("\\&{s}")
+    } else {
+        s
+    }
+}
+
+/// Paragraphs separated by blank lines; a paragraph whose lines start with two spaces is
+/// shown as is (an example or a list), others are filled.
+fn paragraphs(text: &str) -> String {
+    let mut out = String::new();
+    for para in text.trim_matches('\n').split("\n\n") {
+        if para.starts_with("  ") {
+            out.push_str(".PP\n.nf\n");
+            for line in para.lines() {
+                let _ = writeln!(out, "{}", roff_text(line));
+            }
+            out.push_str(".fi\n");
+        } else if let Some((tag, rest)) = para.strip_prefix("* ").and_then(|p| p.split_once(": ")) {
+            let _ = writeln!(out, ".TP\n\\fB{}\\fR", roff_text(tag));
+            let _ = writeln!(out, "{}", roff_text(&rest.replace('\n', " ")));
+        } else {
+            let _ = writeln!(out, ".PP\n{}", roff_text(&para.replace('\n', " ")));
+        }
+    }
+    out
+}
+
+fn section(title: &str, text: &str) -> String {
+    format!(".SH {title}\n{}", paragraphs(text))
+}
+
+fn synopsis(sub: Option<&str>) -> String {
+    let (cmd, rest) = match sub {
+        None => (
+            BIN.to_owned(),
+            "[\\fB\\-\\-color\\fR \\fIWHEN\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR]",
+        ),
+        Some("probe") => (format!("{BIN} probe"), "[\\fIOPTIONS\\fR] \\fIUSER_ID\\fR"),
+        Some("completions") => (format!("{BIN} completions"), "\\fISHELL\\fR"),
+        Some("man") => (format!("{BIN} man"), "[\\fIPAGE\\fR]"),
+        Some(s) => (format!("{BIN} {s}"), "[\\fIOPTIONS\\fR]"),
+    };
+    format!(".SH SYNOPSIS\n\\fB{}\\fR {rest}\n", roff_text(&cmd))
+}
+
+fn exit_status(command: &str) -> String {
+    let mut out = String::from(".SH \"EXIT STATUS\"\n");
+    for (code, meaning) in crate::model::exit_codes::table(command) {
+        let _ = writeln!(
+            out,
+            ".TP\n\\fB{}\\fR\n{}",
+            roff_text(code),
+            roff_text(meaning)
+        );
+    }
+    out
+}
+
+fn examples(command: &str) -> String {
+    let text = match command {
+        "scan" => SCAN_EXAMPLES,
+        "clean" => CLEAN_EXAMPLES,
+        "watch" => WATCH_EXAMPLES,
+        "probe" => PROBE_EXAMPLES,
+        "completions" => COMPLETIONS_EXAMPLES,
+        "man" => "  zaki-locks man clean | man -l -",
+        _ => MAIN_EXAMPLES,
+    };
+    let mut out = String::from(".SH EXAMPLES\n.PP\n.nf\n");
+    for line in text.lines() {
+        let _ = writeln!(out, "{}", roff_text(line.trim_start()));
+    }
+    out.push_str(".fi\n");
+    out
+}
+
+fn see_also(sub: Option<&str>) -> String {
+    let mut refs: Vec<String> = std::iter::once(BIN.to_owned())
+        .chain(
+            crate::cli::args::MAN_PAGES
+                .iter()
+                .map(|p| format!("{BIN}-{p}")),
+        )
+        .filter(|p| Some(p.as_str()) != sub.map(|s| format!("{BIN}-{s}")).as_deref())
+        .filter(|p| sub.is_some() || p != BIN)
+        .map(|p| format!("\\fB{}\\fR(1)", roff_text(&p)))
+        .collect();
+    refs.extend(
+        [
+            ("docker", 1),
+            ("cron", 8),
+            ("systemd.timer", 5),
+            ("flock", 2),
+        ]
+        .iter()
+        .map(|(name, section)| format!("\\fB{}\\fR({section})", roff_text(name))),
+    );
+    format!(
+        ".SH \"SEE ALSO\"\n{}\n.PP\nThe README (/usr/share/doc/zaki\\-locks/README.md) has the \
+         measurements and the whole JSON schema.\n",
+        refs.join(", ")
+    )
+}
+
+/// A subcommand's page adds these paragraphs to its description.
+fn description(sub: &str) -> Option<&'static str> {
+    Some(match sub {
+        "scan" => concat!(
+            "Lists every session lock (agents/<agent>/sessions/<id>.jsonl.lock and ",
+            "sessions.json.lock) under the default places or the ones given, on the host and in ",
+            "the Docker containers selected by --prefix or --container. Nothing is removed.\n\n",
+            "On a terminal the table shows one line per lock, its path relative to its state dir ",
+            "(--full-paths for the full path); off a terminal the same columns are separated by ",
+            "tabs. --format json prints the report described under JSON OUTPUT in zaki-locks(1).",
+        ),
+        "clean" => concat!(
+            "Removes the stale session locks, judged as scan judges them, and prints one line ",
+            "per removal with the reasons and the lock's content. A lock is removed only if it ",
+            "is stale and still byte for byte the file that was judged; a live lock is never ",
+            "removed. Safe to run from cron or the systemd timer every 5 minutes.\n\n",
+            "Two cleans never overlap: clean holds a run lock (flock on /run/zaki-locks.lock as ",
+            "root; --run-lock or ZAKI_LOCKS_RUN_LOCK to change it). A run that finds it held ",
+            "waits --wait, then steps aside with exit 0, says which process holds it (pid and ",
+            "command) and what to do, prints a JSON report with stepped_aside set under --format ",
+            "json, and still writes its --metrics-file: zaki_locks_stepped_aside 1, ",
+            "zaki_locks_last_run_success 1 and the last success time set to now, since the holder ",
+            "does the job (its own metrics carry the lock counts). So a cron clean left next to a ",
+            "watch does not look stale; watch --metrics-file writes the counts.",
+            "--run-lock never truncates a file: a file that is not a run lock of zaki-locks (not ",
+            "a regular file, or holding anything but a pid) is refused.\n\n",
+            "--older-than below 5 minutes (OpenClaw's own max hold) is refused unless ",
+            "--allow-short-threshold is given.",
+        ),
+        "watch" => concat!(
+            "Follows the Docker engines' container start and restart events and cleans a ",
+            "container's stale locks a --settle time after it starts (one pass per start: ",
+            "Docker's restart sends both start and restart). Also runs a full clean at start-up, ",
+            "every --interval and after reconnecting to an engine. It holds the run lock for as ",
+            "long as it runs, so a cron clean steps aside; with --metrics-file it writes the ",
+            "clean metrics (command=\"watch\") after every full pass.",
+        ),
+        "probe" => concat!(
+            "Sends a test message to a user's gateway exactly as the router does, retries as it ",
+            "does, and says why the user's bot is stuck: route, container, health, the user's ",
+            "own session lock, each attempt, and a verdict. A lock that blocks the user's own ",
+            "session (agent:main:openai-user:<id>) makes the verdict session-busy with the ",
+            "command that fixes it, whatever the probe's own session did. When the lock could ",
+            "not be looked at (Docker unreachable, container missing) the probe says so.\n\n",
+            "The probe's metrics carry no user label unless --metrics-user-label is given: give ",
+            "each probed user its own --metrics-file, or label only a few canary users.",
+        ),
+        "completions" => concat!(
+            "Prints the completion script for a shell. The Debian package installs them for ",
+            "bash, zsh and fish.",
+        ),
+        "man" => "Prints a man page as roff, for systems without the installed pages.",
+        _ => return None,
+    })
+}
+
+const MAIN_SECTIONS: [(&str, &str); 4] = [
+    (
+        "STALENESS",
+        "A lock is stale, as OpenClaw judges it, when:\n\n\
+         * missing-pid: the payload has no valid pid;\n\n\
+         * dead-pid: no process has that pid (in the PID namespace of the container that owns \
+         the lock);\n\n\
+         * recycled-pid: the pid is alive but started after the lock was taken, or its \
+         starttime differs;\n\n\
+         * invalid-createdAt: createdAt cannot be parsed;\n\n\
+         * too-old: it is older than --older-than (30m), whoever holds it.\n\n\
+         An empty or half-written lock is stale only once its mtime is older than \
+         --older-than. A zombie is not an owner; a thread id is never an owner.",
+    ),
+    (
+        "SAFETY",
+        "zaki-locks runs as root among files that each user's AI agent can write. It opens \
+         nothing that is not a regular file, follows no symlink below a state dir, bounds every \
+         read, and removes a lock only if it is stale and unchanged since it was judged. When \
+         it is not sure (owner unobservable, file unreadable or changed) it keeps the lock and \
+         says why. SIGINT or SIGTERM finish the removal under way and remove nothing more.",
+    ),
+    (
+        "JSON OUTPUT",
+        "--format json prints one document: version (1), command, generated_at, \
+         older_than_seconds, dry_run, summary (places, locks, stale, held, removed, \
+         would_remove, skipped, errors), locks[] (location, path, host_path, agent, kind, \
+         session_id, session_key, pid, owner_state, owner_name, created_at, age_seconds, mtime, \
+         size, starttime, max_hold_ms, stale, reasons, action, note, content), errors[] \
+         (location, path, message), containers[], warnings[], docker[] (docker_host, up, \
+         error) and stepped_aside (null, or the run lock clean found held: run_lock, pid, \
+         command, message). Fields are only ever added.",
+    ),
+    (
+        "METRICS",
+        "--format prometheus prints, and --metrics-file PATH writes atomically, gauges in \
+         node_exporter's textfile format: zaki_locks_locks{command,location,state}, \
+         zaki_locks_stale_locks, zaki_locks_removed_locks, zaki_locks_owner_unknown_locks, \
+         zaki_locks_oldest_live_lock_age_seconds, zaki_locks_held_over_locks, \
+         zaki_locks_containers{result}, zaki_locks_docker_up{engine} (0 when an engine could \
+         not be reached), zaki_locks_errors, zaki_locks_last_run_duration_seconds, \
+         zaki_locks_last_run_success, zaki_locks_last_success_timestamp_seconds and \
+         zaki_locks_stepped_aside; probe writes zaki_locks_probe_* (no user label unless \
+         --metrics-user-label).",
+    ),
+];
+
+const FILES: &str = "\
+* /root/.openclaw: a default state dir (host gateway).\n\n\
+* /var/zaki-platform/users: the default dir of user-<id>/.openclaw state dirs, each \
+bind-mounted into container zaki-user-<id>.\n\n\
+* /var/zaki-platform/router/users.json: the router table probe reads (--users-file).\n\n\
+* /run/zaki-locks.lock: the run lock (root; else $XDG_RUNTIME_DIR/zaki-locks.lock).\n\n\
+* /var/run/docker.sock: the default Docker engine.\n\n\
+* /usr/lib/systemd/system/zaki-locks-clean.timer, zaki-locks-clean.service, \
+zaki-locks-watch.service: the units (not enabled by the package).";
+
+const MAIN_EXAMPLES: &str = "\
+  zaki-locks scan                      # what is there; nothing removed
+  zaki-locks clean --dry-run           # what clean would remove
+  zaki-locks clean                     # remove the stale locks
+  zaki-locks probe 42                  # why is user 42's bot stuck?
+  systemctl enable --now zaki-locks-clean.timer";
+
+const SCAN_EXAMPLES: &str = "\
+  zaki-locks scan
+  zaki-locks scan --root /root/.openclaw --format json
+  zaki-locks scan --users-dir /var/zaki-platform/users --stale-only
+  zaki-locks scan --fail-on-stale --no-host --format prometheus
+  zaki-locks scan --held-over 1m --fail-on-held";
+
+const CLEAN_EXAMPLES: &str = "\
+  zaki-locks clean --dry-run
+  zaki-locks clean
+  zaki-locks clean --container zaki-user-42
+  # DIR: node_exporter's --collector.textfile.directory
+  zaki-locks clean --quiet --metrics-file $DIR/zaki_locks_clean.prom";
+
+const WATCH_EXAMPLES: &str = "\
+  zaki-locks watch --log-format kv
+  zaki-locks watch --metrics-file $DIR/zaki_locks_watch.prom";
+
+const PROBE_EXAMPLES: &str = "\
+  zaki-locks probe 42
+  zaki-locks probe 42 --format json
+  zaki-locks probe 42 --inject-lock 12s
+  zaki-locks probe 42 --metrics-file $DIR/zaki_locks_probe_42.prom";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+  cd /usr/local/share
+  zaki-locks completions bash > bash-completion/completions/zaki-locks
+  zaki-locks completions zsh > zsh/site-functions/_zaki-locks
+  zaki-locks completions fish > fish/vendor_completions.d/zaki-locks.fish";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_clap_accepts_is_rendered() {
+        for page in std::iter::once(None).chain(crate::cli::args::MAN_PAGES.map(Some)) {
+            let body = man_page(page).unwrap_or_default();
+            assert!(
+                body.starts_with(b".ie") || body.starts_with(b".TH"),
+                "{page:?}"
+            );
+        }
+        assert_eq!(man_page(Some("nope")), None);
+    }
+
+    /// Every state the bash script sets has a `case` arm, and every arm is reachable.
+    #[test]
+    fn bash_script_states_match_their_arms() {
+        let s = String::from_utf8(completion(Shell::Bash)).unwrap();
+        let set: std::collections::BTreeSet<&str> = s
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("cmd=\""))
+            .map(|l| l.trim_end_matches('"'))
+            .filter(|l| !l.is_empty())
+            .collect();
+        let arms: std::collections::BTreeSet<&str> = s
+            .lines()
+            .filter(|l| l.starts_with("        ") && !l.starts_with("         "))
+            .filter_map(|l| l.trim().strip_suffix(')'))
+            .filter(|l| l.starts_with("zaki__") && !l.contains(','))
+            .collect();
+        assert!(set.len() > 5, "{set:?}");
+        assert_eq!(set, arms);
+    }
+
+    #[test]
+    fn help_names_every_variable() {
+        assert_eq!(
+            crate::cli::args::environment_names(),
+            [
+                "NO_COLOR",
+                "DOCKER_HOST",
+                "DOCKER_TLS_VERIFY",
+                "DOCKER_CERT_PATH",
+                "OPENCLAW_STATE_DIR",
+                "ZAKI_LOCKS_RUN_LOCK"
+            ]
+        );
+    }
+
+    #[test]
+    fn roff_escapes() {
+        assert_eq!(roff_text(".x -y \\z"), "\\&.x \\-y \\ez");
+    }
+}

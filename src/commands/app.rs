@@ -1,0 +1,411 @@
+//! The commands, each one pass through the pipeline:
+//! find places → observe locks and owners → judge → act → report.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use chrono::Utc;
+use color_eyre::eyre::{Result, WrapErr, eyre};
+
+use crate::commands::config::{self, CleanOutput, Config, ProbeOutput, ScanOutput};
+use crate::commands::pass::runtime;
+use crate::judge::lock::{HeldOver, Status};
+use crate::model::exit_codes::Exit;
+use crate::report::output::{self, LogStyle};
+use crate::report::record::{Action, LockRecord, Report};
+use crate::sys::runlock::{self, Busy};
+
+pub fn run(config: Config) -> Result<ExitCode> {
+    let exit = match config {
+        Config::Scan(c) => scan(c)?,
+        Config::Clean(c) => clean(c)?,
+        Config::Print(bytes) => {
+            print_bytes(&bytes)?;
+            Exit::Success
+        }
+        Config::Probe(c) => probe(&c)?,
+        Config::Watch(c) => crate::commands::watch::run(c)?,
+    };
+    Ok(exit.into())
+}
+
+fn scan(args: config::Scan) -> Result<Exit> {
+    let started = Instant::now();
+    let now = Utc::now();
+    let rt = runtime()?;
+    let mut report = rt.block_on(crate::commands::pass::scan_pass(
+        &args.places,
+        &args.policy,
+        now,
+    ));
+    let is_held_over = |r: &LockRecord| {
+        args.held_over.is_some_and(|h| {
+            h.exceeded(r.status, r.owner_state, precise_age(r, now), r.max_hold_ms)
+        })
+    };
+    let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
+    // An orphan turn claim (OpenClaw 2026.8+) blocks its session as surely as a stale lock.
+    let any_stale = report.summary.stale > 0 || report.summary.orphan_claims > 0;
+
+    // Metrics describe everything seen; the filters below only shape what is listed.
+    let metrics = (args.metrics_file.is_some() || args.output == ScanOutput::Prometheus)
+        .then(|| scan_metrics(&args, &report, started, n_held_over));
+    let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
+    report.locks.retain(|r| {
+        (!args.stale_only || r.status == Status::Stale)
+            && (args.held_over.is_none() || is_held_over(r))
+    });
+    report_problems(&report);
+    match args.output {
+        ScanOutput::Json => print_line(&output::json(&report))?,
+        ScanOutput::Prometheus => print_bytes(metrics.unwrap_or_default().as_bytes())?,
+        ScanOutput::Table(style) => {
+            let held_over = args.held_over.map(|h| (h, n_held_over));
+            print_scan_table(&report, style, held_over, started)?
+        }
+    }
+    let found = (args.fail_on_stale && any_stale) || (args.fail_on_held && n_held_over > 0);
+    let exit = Exit::partial_if(!report.errors.is_empty() || !metrics_written);
+    Ok(exit.merge(if found {
+        Exit::StaleFound
+    } else {
+        Exit::Success
+    }))
+}
+
+fn scan_metrics(
+    args: &config::Scan,
+    report: &Report,
+    started: Instant,
+    n_held_over: usize,
+) -> String {
+    // The threshold for the metrics: the fixed one, or OpenClaw's default max hold.
+    let threshold = args.held_over.map(|h| h.threshold(None).as_secs_f64());
+    crate::report::metrics::run(
+        report,
+        &crate::report::metrics::RunFacts {
+            command: "scan",
+            duration_seconds: started.elapsed().as_secs_f64(),
+            success: report.errors.is_empty(),
+            held_over: threshold.map(|t| (t, n_held_over)),
+            last_success: args.metrics_file.as_deref().and_then(|p| {
+                crate::report::metrics::previous(p, "zaki_locks_last_success_timestamp_seconds")
+            }),
+        },
+    )
+}
+
+/// The locks' table, the SQLite era's, and the summary line (with `--held-over`'s count).
+fn print_scan_table(
+    report: &Report,
+    style: config::TableStyle,
+    held_over: Option<(HeldOver, usize)>,
+    started: Instant,
+) -> Result<()> {
+    if !report.locks.is_empty() {
+        print_line(&output::table(
+            &report.locks,
+            style.colour,
+            style.full_paths,
+            style.columns,
+        ))?;
+    }
+    if let Some(t) = crate::report::turns::table(&report.places, style.colour, style.columns) {
+        print_line(&t)?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut line = output::summary_line("scan", &report.summary, false, secs);
+    line.push_str(&crate::report::turns::sqlite_summary(
+        &report.summary,
+        &report.places,
+    ));
+    match held_over {
+        Some((HeldOver::After(t), n)) => line.push_str(&format!(
+            "; {n} held over {}",
+            humantime::format_duration(t)
+        )),
+        Some((HeldOver::MaxHold, n)) => line.push_str(&format!("; {n} held over their max hold")),
+        None => {}
+    }
+    print_line(&line)
+}
+
+/// `probe`: the timeline is printed as the probe goes; the JSON or the metrics are rendered
+/// here, from its report.
+fn probe(args: &config::Probe) -> Result<Exit> {
+    use crate::commands::probe::{Ended, Timeline};
+    let started = Instant::now();
+    let timeline = Timeline::new(args.output == ProbeOutput::Text);
+    let report = match crate::commands::probe::run(args, &timeline)? {
+        Ended::Done(report) => report,
+        Ended::Interrupted => {
+            eprintln!("zaki-locks: interrupted: the injected lock, if any, was removed");
+            return Ok(Exit::Interrupted(nix::sys::signal::Signal::SIGINT as i32));
+        }
+    };
+    let metrics =
+        (args.metrics_file.is_some() || args.output == ProbeOutput::Prometheus).then(|| {
+            let last = args.metrics_file.as_deref().and_then(|p| {
+                crate::report::metrics::previous(
+                    p,
+                    "zaki_locks_probe_last_success_timestamp_seconds",
+                )
+            });
+            crate::report::metrics::probe(
+                &report,
+                started.elapsed().as_secs_f64(),
+                last,
+                args.metrics_user_label,
+            )
+        });
+    match args.output {
+        ProbeOutput::Json => print_line(
+            &serde_json::to_string_pretty(&report).wrap_err("cannot render the probe's report")?,
+        )?,
+        ProbeOutput::Prometheus => print_bytes(metrics.as_deref().unwrap_or_default().as_bytes())?,
+        ProbeOutput::Text => {}
+    }
+    if let (Some(path), Some(text)) = (&args.metrics_file, &metrics)
+        && let Err(e) = crate::report::metrics::write_atomic(path, text)
+    {
+        return Err(eyre!(
+            "cannot write the metrics file {}: {e}",
+            path.display()
+        ));
+    }
+    Ok(report.verdict.exit())
+}
+
+/// A lock's age in seconds with its milliseconds (held-over thresholds of a few seconds, such
+/// as a short maxHoldMs, need them); whole seconds when createdAt is not there.
+fn precise_age(r: &LockRecord, now: chrono::DateTime<Utc>) -> Option<f64> {
+    r.created_at
+        .as_deref()
+        .and_then(crate::model::payload::parse_created_at)
+        .map(|c| ((now - c).num_milliseconds().max(0)) as f64 / 1000.0)
+        .or(r.age_seconds.map(|a| a as f64))
+}
+
+/// Writes the metrics file, if asked for; a failure is one line on stderr (and exit 1).
+fn write_metrics(path: Option<&std::path::Path>, text: Option<&str>) -> bool {
+    let (Some(path), Some(text)) = (path, text) else {
+        return true;
+    };
+    match crate::report::metrics::write_atomic(path, text) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "zaki-locks: error: cannot write the metrics file {}: {e} (check --metrics-file)",
+                crate::model::escape::path(path)
+            );
+            false
+        }
+    }
+}
+
+fn clean(args: config::Clean) -> Result<Exit> {
+    let started = Instant::now();
+    let policy = args.policy;
+    let _run_lock = match &args.run_lock {
+        None => None,
+        Some(at) => match runlock::acquire(&at.path, at.wait) {
+            Ok(l) => Some(l),
+            Err(Busy::Held(holder)) => return step_aside(&args, at, &holder, started),
+            Err(busy) => {
+                let path = at.path.clone();
+                return Err(runlock::Error { path, busy }.into());
+            }
+        },
+    };
+
+    let rt = runtime()?;
+    crate::sys::interrupt::install();
+    let mut report = rt.block_on(crate::commands::pass::clean_pass(
+        &args.places,
+        &policy,
+        args.dry_run,
+    ));
+    // OpenClaw 2026.8+: orphan turn claims, fixed by a restart (opt-in) or named with the fix.
+    report.restarts = if let Some(min_uptime) = args.restart_orphaned {
+        rt.block_on(crate::commands::remedy::restart_orphaned(
+            &args.places,
+            &policy,
+            min_uptime,
+            &report.places,
+            |r| {
+                if let CleanOutput::Text(style) = args.output {
+                    let _ = print_line(&crate::commands::remedy::line(style, r));
+                }
+            },
+        ))
+    } else {
+        crate::commands::remedy::advice(&report.places)
+    };
+    for r in report.restarts.iter().filter(|r| r.action == "failed") {
+        report.errors.push(crate::model::place::Problem {
+            location: crate::model::place::Location::Container(r.container.clone()),
+            path: None,
+            message: r.detail.clone(),
+        });
+        report.summary.errors = report.errors.len();
+    }
+    let duration = started.elapsed().as_secs_f64();
+    let metrics = (args.metrics_file.as_deref())
+        .map(|p| crate::report::metrics::clean_pass(&report, "clean", duration, p));
+    let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
+    match args.output {
+        CleanOutput::Json => {
+            report_problems(&report);
+            print_line(&output::json(&report))?
+        }
+        CleanOutput::Text(style) => print_clean_text(&args, &report, style, started)?,
+    }
+    let mut exit = Exit::partial_if(!report.errors.is_empty() || !metrics_written);
+    if let Some(sig) = crate::sys::interrupt::caught() {
+        eprintln!(
+            "zaki-locks: interrupted by {sig}: the removal under way was finished, nothing more was removed"
+        );
+        exit = exit.merge(Exit::Interrupted(sig as i32));
+    }
+    Ok(exit)
+}
+
+/// `clean`'s text: a line per lock acted on (with `--quiet`, only removals), the summary, the
+/// restarts not already printed, and the problems on stderr.
+fn print_clean_text(
+    args: &config::Clean,
+    report: &Report,
+    style: LogStyle,
+    started: Instant,
+) -> Result<()> {
+    let mut out = String::new();
+    for r in &report.locks {
+        let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
+        let changed = r.action == Action::Kept && r.status == Status::Stale;
+        if loud || (!args.quiet && (changed || r.action == Action::Skipped)) {
+            out.push_str(&output::log_line(style, r));
+            out.push('\n');
+        }
+    }
+    let acted = report.summary.removed + report.summary.would_remove;
+    if !args.quiet || acted > 0 || !report.errors.is_empty() {
+        out.push_str(&output::log_summary(
+            style,
+            "clean",
+            &report.summary,
+            args.dry_run,
+            started.elapsed().as_secs_f64(),
+        ));
+        if style == LogStyle::Human {
+            out.push_str(&crate::report::turns::sqlite_summary(
+                &report.summary,
+                &report.places,
+            ));
+        }
+        out.push('\n');
+    }
+    // With --restart-orphaned each line was printed as it happened.
+    if args.restart_orphaned.is_none() {
+        for r in &report.restarts {
+            out.push_str(&crate::commands::remedy::line(style, r));
+            out.push('\n');
+        }
+    }
+    if style == LogStyle::Human {
+        report_problems(report);
+    } else {
+        for w in &report.warnings {
+            eprintln!("{}", output::log_warning(style, w));
+        }
+        for p in &report.errors {
+            eprintln!("{}", output::log_problem(style, p));
+        }
+    }
+    print_bytes(out.as_bytes())
+}
+
+/// Another clean or a watch holds the run lock: do nothing, say who holds it and what to do,
+/// and still write the metrics (`zaki_locks_stepped_aside 1`; see `metrics::stepped_aside`)
+/// so that the clean's last-success time does not go stale while a watch does the job.
+fn step_aside(
+    args: &config::Clean,
+    at: &config::RunLock,
+    holder: &runlock::Holder,
+    started: Instant,
+) -> Result<Exit> {
+    let watch = holder
+        .command
+        .as_deref()
+        .is_some_and(|c| c.contains(" watch"));
+    let advice = if watch {
+        "a watch cleans continuously: disable this cron job or timer, or stop the watch".to_owned()
+    } else {
+        format!(
+            "wait longer with --wait, or if it is stuck: kill {}",
+            holder
+                .pid
+                .map_or_else(|| "it".to_owned(), |p| p.to_string())
+        )
+    };
+    let message = format!(
+        "the run lock {} is held by {holder}: stepped aside after {}, nothing was removed ({advice})",
+        at.path.display(),
+        humantime::format_duration(at.wait)
+    );
+    let mut report = Report::new(
+        "clean",
+        Utc::now(),
+        args.policy.stale_after.num_seconds(),
+        args.dry_run,
+        0,
+        Vec::new(),
+        Vec::new(),
+    );
+    report.stepped_aside = Some(crate::report::record::SteppedAside {
+        run_lock: at.path.display().to_string(),
+        pid: holder.pid,
+        command: holder.command.clone(),
+        message: message.clone(),
+    });
+    let written = match &args.metrics_file {
+        Some(p) => write_metrics(
+            Some(p),
+            Some(&crate::report::metrics::stepped_aside(
+                "clean",
+                started.elapsed().as_secs_f64(),
+            )),
+        ),
+        None => true,
+    };
+    match args.output {
+        CleanOutput::Json => print_line(&output::json(&report))?,
+        CleanOutput::Text(_) if !args.quiet => eprintln!("zaki-locks: clean: {message}"),
+        CleanOutput::Text(_) => {}
+    }
+    Ok(Exit::partial_if(!written))
+}
+
+fn report_problems(report: &Report) {
+    for w in &report.warnings {
+        eprintln!("zaki-locks: warning: {}", crate::model::escape::text(w));
+    }
+    for p in &report.errors {
+        eprintln!("zaki-locks: error: {p}");
+    }
+}
+
+fn print_line(s: &str) -> Result<()> {
+    let mut b = s.as_bytes().to_vec();
+    b.push(b'\n');
+    print_bytes(&b)
+}
+
+/// Writes to stdout; a closed pipe (`zaki-locks scan | head`) is not an error worth a message.
+fn print_bytes(b: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(b).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.wrap_err("cannot write to stdout"),
+    }
+}

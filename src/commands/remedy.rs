@@ -1,0 +1,377 @@
+//! The SQLite era's only remedy: an orphan turn claim (OpenClaw 2026.8+) is cleared by the
+//! gateway at start-up (measured on 2026.9.6), and the database is never edited here. So
+//! `--restart-orphaned` restarts exactly the containers whose gateway holds one, one at a time,
+//! each only after a fresh look shows that the same claim is still there.
+
+use crate::commands::config::Places;
+use crate::judge::claims::{Liveness, PlaceDb};
+use crate::judge::lock::Policy;
+use crate::model::place::Location;
+use crate::report::output::LogStyle;
+use crate::report::record::Restart;
+
+/// A container's orphan claims: its name, (session key, claim id) of each, and whether its
+/// gateway may be alive.
+type Orphaned = (String, Vec<(String, String)>, bool);
+
+/// The orphans of each running container, from a report's places.
+fn orphans(places: &[PlaceDb]) -> Vec<Orphaned> {
+    let mut out: Vec<Orphaned> = Vec::new();
+    for p in places {
+        let Location::Container(name) = &p.location else {
+            continue;
+        };
+        let claims: Vec<(String, String)> = p
+            .orphans()
+            .filter_map(|s| Some((s.session_key.clone(), s.claim.as_ref()?.id.clone())))
+            .collect();
+        if claims.is_empty() {
+            continue;
+        }
+        let alive = p
+            .gateway
+            .as_ref()
+            .is_none_or(|g| g.liveness != Liveness::Gone);
+        match out.iter_mut().find(|(n, _, _)| n == name) {
+            Some(e) => e.1.extend(claims),
+            None => out.push((name.clone(), claims, alive)),
+        }
+    }
+    out
+}
+
+/// The command that fixes what `places` shows, for `clean` without `--restart-orphaned`.
+pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
+    let mut out: Vec<Restart> = orphans(places)
+        .into_iter()
+        .map(|(name, claims, alive)| Restart {
+            sessions: claims.into_iter().map(|c| c.0).collect(),
+            action: if alive {
+                "would-restart"
+            } else {
+                "not-running"
+            },
+            detail: if alive {
+                format!("to fix: zaki-locks clean --restart-orphaned --container {name}")
+            } else {
+                "its gateway is not running: its next start clears the claim".into()
+            },
+            container: name,
+        })
+        .collect();
+    for p in places {
+        if p.location == Location::Host && p.orphans().next().is_some() {
+            out.push(Restart {
+                container: String::new(),
+                sessions: p.orphans().map(|s| s.session_key.clone()).collect(),
+                action: "would-restart",
+                detail: format!(
+                    "to fix: restart the gateway whose state dir is {} (it clears claims at start-up)",
+                    p.state_dir
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// Restarts each container with an orphan claim, one at a time, after checking again that the
+/// same claim is still there. `log` is called once per container, as it happens.
+pub async fn restart_orphaned(
+    search: &Places,
+    policy: &Policy,
+    min_uptime: std::time::Duration,
+    places: &[PlaceDb],
+    mut log: impl FnMut(&Restart),
+) -> Vec<Restart> {
+    let mut done = Vec::new();
+    for (name, claims, alive) in orphans(places) {
+        let sessions: Vec<String> = claims.iter().map(|c| c.0.clone()).collect();
+        let r = |action, detail: String| Restart {
+            container: name.clone(),
+            sessions: sessions.clone(),
+            action,
+            detail,
+        };
+        if crate::sys::interrupt::caught().is_some() {
+            break;
+        }
+        if !alive {
+            let x = r(
+                "not-running",
+                "its gateway is not running: its next start clears the claim".into(),
+            );
+            log(&x);
+            done.push(x);
+            continue;
+        }
+        let again = recheck(search, policy, &name, &claims).await;
+        let x = match decide(&again, min_uptime) {
+            Decision::Gone => r(
+                "gone",
+                "the claim was gone when looked at again: not restarted".into(),
+            ),
+            Decision::NotRunning => r(
+                "not-running",
+                "the container is not running: its next start clears the claim".into(),
+            ),
+            Decision::Starting(up) => r(
+                "starting",
+                format!(
+                    "started {} ago: its start-up clears claims; looked at again on the next run",
+                    crate::model::units::short_duration(up)
+                ),
+            ),
+            Decision::Restart => match restart(&again.engines, &name).await {
+                Ok(()) => r(
+                    "restarted",
+                    "the gateway clears turn claims at start-up".into(),
+                ),
+                Err(Some(e)) => r("failed", format!("cannot restart: {e}")),
+                Err(None) => r("failed", "cannot restart: no Docker engine knows it".into()),
+            },
+        };
+        log(&x);
+        done.push(x);
+    }
+    done
+}
+
+/// A container with an orphan claim, looked at again just before a restart.
+struct Again {
+    /// The same claim is still there.
+    still: bool,
+    running: bool,
+    uptime: Option<chrono::TimeDelta>,
+    engines: Vec<crate::sys::docker::Engine>,
+}
+
+/// Reads the container's claims again from this host (they are only read there), never by
+/// exec, with its state and uptime.
+async fn recheck(
+    search: &Places,
+    policy: &Policy,
+    name: &str,
+    claims: &[(String, String)],
+) -> Again {
+    let mut one = search.only_container(name);
+    if let Some(c) = one.containers.as_mut() {
+        c.via_exec = false;
+    }
+    let seen = crate::commands::pass::look_async(&one, policy, chrono::Utc::now()).await;
+    let still = seen.dbs.iter().any(|p| {
+        p.location == Location::Container(name.to_owned())
+            && p.orphans().any(|s| {
+                claims.iter().any(|(k, id)| {
+                    &s.session_key == k && s.claim.as_ref().is_some_and(|c| &c.id == id)
+                })
+            })
+    });
+    let running = seen
+        .containers
+        .iter()
+        .any(|c| c.name == name && c.state == "running");
+    let uptime = match seen.engines.first() {
+        Some(e) => e
+            .details(name)
+            .await
+            .ok()
+            .and_then(|d| d.started_at)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| chrono::Utc::now() - t.with_timezone(&chrono::Utc)),
+        None => None,
+    };
+    Again {
+        still,
+        running,
+        uptime,
+        engines: seen.engines,
+    }
+}
+
+/// What to do with a container whose claim was looked at again.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Gone,
+    NotRunning,
+    /// Up for less than the minimum: its start-up clears claims, never restart it then.
+    Starting(chrono::TimeDelta),
+    Restart,
+}
+
+fn decide(again: &Again, min_uptime: std::time::Duration) -> Decision {
+    if !again.still {
+        Decision::Gone
+    } else if !again.running {
+        Decision::NotRunning
+    } else if let Some(up) = again
+        .uptime
+        .filter(|u| u.to_std().map_or(true, |u| u < min_uptime))
+    {
+        Decision::Starting(up)
+    } else {
+        Decision::Restart
+    }
+}
+
+/// Restarts `name` through the first engine that can; else the last engine's error (`None`:
+/// no engine was there to ask).
+async fn restart(
+    engines: &[crate::sys::docker::Engine],
+    name: &str,
+) -> Result<(), Option<crate::sys::docker::DockerError>> {
+    let mut last = None;
+    for e in engines {
+        match e.restart(name).await {
+            Ok(()) => return Ok(()),
+            Err(err) => last = Some(err),
+        }
+    }
+    Err(last)
+}
+
+/// One log line for a restart (or its advice), in the run's log style.
+pub fn line(style: LogStyle, r: &Restart) -> String {
+    let ts = crate::report::record::rfc3339(chrono::Utc::now());
+    match style {
+        LogStyle::Json => {
+            let mut v = serde_json::to_value(r).expect("serialises");
+            v["ts"] = ts.into();
+            v["event"] = "orphan-claim".into();
+            v.to_string()
+        }
+        LogStyle::Kv => crate::report::output::kv_line(&[
+            ("ts", ts),
+            ("action", r.action.to_owned()),
+            ("reason", "orphan-claim".into()),
+            ("location", format!("container:{}", r.container)),
+            ("sessions", r.sessions.join(",")),
+            ("detail", r.detail.clone()),
+        ]),
+        _ => {
+            let verb = match r.action {
+                "restarted" => "restarted",
+                "would-restart" => "orphan turn claim in",
+                "gone" => "not restarted",
+                "not-running" | "starting" => "orphan turn claim in",
+                _ => "could not restart",
+            };
+            let what = if r.container.is_empty() {
+                "a host gateway".to_owned()
+            } else {
+                format!("container:{}", r.container)
+            };
+            format!(
+                "{verb} {} [orphan-claim] sessions={}: {}",
+                crate::model::escape::text(&what),
+                crate::model::escape::text(&r.sessions.join(",")),
+                r.detail
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::claims::{Era, GatewayLease, SessionTurn, TurnState};
+    use crate::judge::lock::OwnerState;
+    use crate::model::claims::Claim;
+
+    fn place(location: Location, state: TurnState, liveness: Liveness) -> PlaceDb {
+        PlaceDb {
+            location,
+            state_dir: "/home/node/.openclaw".into(),
+            era: Era::Sqlite,
+            version: Some("2026.9.6".into()),
+            leftover_sessions_dirs: 0,
+            gateway: Some(GatewayLease {
+                pid: Some(1),
+                starttime: Some(5),
+                heartbeat_age_seconds: Some(3),
+                expired: false,
+                owner_state: OwnerState::Alive,
+                liveness,
+            }),
+            unclean_boots: 0,
+            sessions: vec![SessionTurn {
+                agent: "main".into(),
+                session_key: "agent:main:openai-user:42".into(),
+                session_id: Some("s".into()),
+                status: Some("done".into()),
+                active_writer_run_id: None,
+                turn_age_seconds: None,
+                claim: Some(Claim {
+                    owner: "local".into(),
+                    id: "c".into(),
+                    run_id: "r".into(),
+                    generation: Some(0),
+                }),
+                claim_age_seconds: Some(60),
+                state,
+                reasons: Vec::new(),
+                note: None,
+            }],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn advice_names_exactly_the_containers_with_orphans() {
+        let c = |n: &str| Location::Container(n.into());
+        let places = [
+            place(c("zaki-user-42"), TurnState::Orphan, Liveness::Alive),
+            place(c("zaki-user-43"), TurnState::Running, Liveness::Alive),
+            place(c("zaki-user-44"), TurnState::Orphan, Liveness::Gone),
+            place(Location::Host, TurnState::Orphan, Liveness::Alive),
+        ];
+        let a = advice(&places);
+        let got: Vec<(&str, &str)> = a.iter().map(|r| (r.container.as_str(), r.action)).collect();
+        assert_eq!(
+            got,
+            [
+                ("zaki-user-42", "would-restart"),
+                ("zaki-user-44", "not-running"),
+                ("", "would-restart")
+            ]
+        );
+        assert!(
+            a[0].detail
+                .ends_with("zaki-locks clean --restart-orphaned --container zaki-user-42")
+        );
+        assert!(
+            a[2].detail
+                .contains("restart the gateway whose state dir is")
+        );
+        let line = line(LogStyle::Kv, &a[0]);
+        assert!(line.contains("action=would-restart reason=orphan-claim location=container:zaki-user-42 sessions=agent:main:openai-user:42"), "{line}");
+    }
+
+    #[test]
+    fn a_restart_only_when_the_claim_is_still_there_and_the_gateway_is_up_long_enough() {
+        let again = |still, running, up: Option<i64>| Again {
+            still,
+            running,
+            uptime: up.map(chrono::TimeDelta::seconds),
+            engines: Vec::new(),
+        };
+        let min = std::time::Duration::from_secs(60);
+        assert_eq!(decide(&again(false, true, Some(600)), min), Decision::Gone);
+        assert_eq!(
+            decide(&again(true, false, Some(600)), min),
+            Decision::NotRunning
+        );
+        assert_eq!(
+            decide(&again(true, true, Some(30)), min),
+            Decision::Starting(chrono::TimeDelta::seconds(30))
+        );
+        // A clock that puts the start in the future is "just started".
+        assert!(matches!(
+            decide(&again(true, true, Some(-5)), min),
+            Decision::Starting(_)
+        ));
+        assert_eq!(decide(&again(true, true, Some(61)), min), Decision::Restart);
+        // No uptime known: the claim was confirmed and the container runs.
+        assert_eq!(decide(&again(true, true, None), min), Decision::Restart);
+    }
+}

@@ -1,0 +1,740 @@
+//! Finding places and lock files on the host's filesystem.
+//!
+//! Only `agents/<agent>/sessions/` below a state dir is ever read: never the workspace, media or
+//! anything else, which keeps the walk small and the tool out of places it has no business in.
+//! Nothing below a state dir is followed through a symlink.
+
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs;
+use std::io::ErrorKind;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use nix::errno::Errno;
+
+use crate::model::holder::Lease;
+use crate::model::lockfile::{Leftover, ReadError, Snapshot, Unread, recognise};
+use crate::model::payload::LockKind;
+use crate::model::place::{Location, PidView, Place, Problem};
+use crate::model::sessions::{MAX_STORE_BYTES, SessionIndex};
+use crate::sys::lease;
+use crate::sys::safefs::{self, OpenError};
+use crate::sys::snapshot::snapshot_at;
+
+/// Where to look on the host, as the command line said.
+#[derive(Debug, Clone, Default)]
+pub struct HostSearch {
+    /// OpenClaw state dirs whose owners run in this PID namespace.
+    pub roots: Vec<PathBuf>,
+    /// Directories holding `user-<id>/.openclaw`, the zaki layout.
+    pub users_dirs: Vec<PathBuf>,
+    /// Given on the command line: a missing one is an error, not a silent skip.
+    pub explicit: bool,
+}
+
+/// A lock file found by the walk, and read through its directory's fd.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Index into the places the walk was given.
+    pub place: usize,
+    pub agent: String,
+    pub kind: LockKind,
+    /// The sessions directory, and its (dev, ino) when the walk saw it.
+    pub dir: PathBuf,
+    pub dir_id: (u64, u64),
+    pub name: OsString,
+    /// The file as read (bounded), or why it was not.
+    pub file: Result<Snapshot, Unread>,
+    /// Its session key, from the sessions dir's `sessions.json`.
+    pub session_key: Option<String>,
+    /// Set for the leftover of an interrupted removal (see [`leftover_of`]).
+    pub leftover: Option<Leftover>,
+    /// Whether another open file refers to it, asked through the sessions dir as it was read
+    /// (see `sys::lease`); `None` when it was not read.
+    pub lease: Option<Lease>,
+}
+
+impl Found {
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(&self.name)
+    }
+
+    /// The session id a transcript lock (or a leftover of one) is named after.
+    pub fn session_id(&self) -> Option<String> {
+        if self.kind != LockKind::Transcript {
+            return None;
+        }
+        let name = match &self.leftover {
+            Some(l) => l.original.as_ref()?,
+            None => &self.name,
+        };
+        crate::model::payload::session_id(name.to_str()?).map(str::to_owned)
+    }
+}
+
+/// Why a directory of one place, or a session store in it, was not read: the message of the
+/// place's [`Problem`].
+#[derive(Debug)]
+pub enum WalkError {
+    /// Opening or `fstat`ing a directory failed.
+    Read(Errno),
+    /// Opening a directory or a store failed, or what is there is not one.
+    Open(OpenError),
+    /// Listing a directory failed part-way.
+    List(Errno),
+    /// The state dir holds more entries than [`MAX_ENTRIES_PER_PLACE`].
+    TooManyEntries,
+    /// One directory holds more than `limit` of `what` (lock files, agent directories).
+    TooMany { limit: usize, what: &'static str },
+    /// The place holds more than [`MAX_LOCKS_PER_PLACE`] lock files.
+    TooManyLocks,
+    /// The place's lock files hold more than [`MAX_PAYLOAD_BYTES_PER_PLACE`] of payload.
+    TooMuchPayload,
+    /// A store larger than [`MAX_STORE_BYTES`].
+    StoreTooLarge,
+    /// The run's store budget ([`MAX_STORE_BYTES_PER_RUN`]) is spent.
+    RunStoreBudget,
+    /// The place's store budget ([`MAX_STORE_BYTES_PER_PLACE`]) is spent.
+    PlaceStoreBudget,
+}
+
+impl fmt::Display for WalkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WalkError::Read(e) => write!(f, "cannot read: {e}"),
+            WalkError::Open(e) => write!(f, "cannot read: {e}"),
+            WalkError::List(e) => write!(f, "cannot list: {e}"),
+            WalkError::TooManyEntries => write!(
+                f,
+                "more than {MAX_ENTRIES_PER_PLACE} directory entries in this state dir: not looked at (the bound per state dir)"
+            ),
+            WalkError::TooMany { limit, what } => write!(
+                f,
+                "more than {limit} {what}: none of them judged (the bound per directory is {limit})"
+            ),
+            WalkError::TooManyLocks => write!(
+                f,
+                "more than {MAX_LOCKS_PER_PLACE} lock files below this state dir: none of them judged (the bound per state dir)"
+            ),
+            WalkError::TooMuchPayload => write!(
+                f,
+                "lock files below this state dir hold more than {} of payload: none of them judged (the bound per state dir)",
+                safefs::bytes(MAX_PAYLOAD_BYTES_PER_PLACE as u64)
+            ),
+            WalkError::StoreTooLarge => write!(
+                f,
+                "larger than {}: session keys not shown (the bound per store)",
+                safefs::bytes(MAX_STORE_BYTES)
+            ),
+            WalkError::RunStoreBudget => write!(
+                f,
+                "not read: this run already read {} of session stores (the bound per run); session keys not shown",
+                safefs::bytes(MAX_STORE_BYTES_PER_RUN)
+            ),
+            WalkError::PlaceStoreBudget => write!(
+                f,
+                "not read: this state dir's stores already took {} (the bound per state dir); session keys not shown",
+                safefs::bytes(MAX_STORE_BYTES_PER_PLACE)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WalkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WalkError::Read(e) | WalkError::List(e) => Some(e),
+            WalkError::Open(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The zaki layout's per-user state dir, bind-mounted into that user's container.
+const USER_PREFIX: &str = "user-";
+
+/// Resolves the search into places: each root, and each `user-*/.openclaw` below a users dir.
+pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut add = |place: Place, meta: &fs::Metadata, out: &mut Vec<Place>| {
+        if seen.insert((meta.dev(), meta.ino())) {
+            out.push(place);
+        }
+    };
+    for root in &search.roots {
+        if let Some(meta) = existing_dir(root, search.explicit, "state dir", problems) {
+            if search.explicit
+                && let Some(why) = not_a_state_dir(root)
+            {
+                problems.push(Problem::host(root, why));
+            }
+            let place = Place {
+                location: Location::Host,
+                state_dir: root.clone(),
+                shown_as: None,
+                pin: None,
+                pids: match zaki_user(root) {
+                    // The platform's layout: bind-mounted into a container even when given as
+                    // a root; until Docker says which container, its pids cannot be judged.
+                    Some(id) => bind_mounted(id),
+                    None => PidView::Local,
+                },
+            };
+            add(place, &meta, &mut out);
+        }
+    }
+    for users in &search.users_dirs {
+        if existing_dir(users, search.explicit, "users dir", problems).is_none() {
+            continue;
+        }
+        let Some(users_found) = user_state_dirs(users, problems) else {
+            continue;
+        };
+        if users_found.is_empty() && search.explicit {
+            problems.push(Problem::host(users, no_users_why(users)));
+        }
+        for (state_dir, id) in users_found {
+            match fs::symlink_metadata(&state_dir) {
+                Ok(m) if m.is_dir() => {
+                    let place = Place {
+                        location: Location::Host,
+                        state_dir,
+                        shown_as: None,
+                        pin: None,
+                        pids: bind_mounted(&id),
+                    };
+                    add(place, &m, &mut out);
+                }
+                Ok(m) if m.file_type().is_symlink() => problems.push(Problem::host(
+                    &state_dir,
+                    "is a symlink: not followed (pass its target with --root to scan it)",
+                )),
+                Ok(_) => problems.push(Problem::host(&state_dir, "is not a directory")),
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => problems.push(Problem::host(&state_dir, format!("cannot read: {e}"))),
+            }
+        }
+    }
+    out
+}
+
+/// The `user-<id>/.openclaw` dirs below a users dir, sorted, with their ids. `None` (and a
+/// problem) when it cannot be listed; a listing that fails part-way keeps what it read.
+fn user_state_dirs(users: &Path, problems: &mut Vec<Problem>) -> Option<Vec<(PathBuf, String)>> {
+    let entries = match fs::read_dir(users) {
+        Ok(e) => e,
+        Err(e) => {
+            problems.push(Problem::host(users, format!("cannot list: {e}")));
+            return None;
+        }
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                problems.push(Problem::host(users, format!("cannot list: {e}")));
+                break;
+            }
+        };
+        if let Some(id) = user_id(&entry.file_name()) {
+            found.push((entry.path().join(".openclaw"), id.to_owned()));
+        }
+    }
+    found.sort();
+    Some(found)
+}
+
+/// The user id a `user-<id>` directory is named after (the zaki layout), if it is one.
+fn user_id(name: &OsStr) -> Option<&str> {
+    let id = name.to_str()?.strip_prefix(USER_PREFIX)?;
+    (!id.is_empty()).then_some(id)
+}
+
+/// Why a dir given as `--root` is not an OpenClaw state dir (`None` when it is one: it has
+/// `agents/`, or OpenClaw's config and no session yet).
+fn not_a_state_dir(root: &Path) -> Option<String> {
+    let is_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    if is_dir(&root.join("agents")) || root.join("openclaw.json").exists() {
+        return None;
+    }
+    let shown = root.display();
+    Some(if has_users(root) {
+        format!(
+            "holds no OpenClaw state dir (no agents/ below it) but user-<id> dirs: use --users-dir {shown}"
+        )
+    } else if is_dir(&root.join(".openclaw")) {
+        format!(
+            "holds no OpenClaw state dir (no agents/ below it): use --root {}",
+            root.join(".openclaw").display()
+        )
+    } else {
+        "holds no OpenClaw state dir (no agents/ below it): pass the dir that holds agents/, \
+         such as /root/.openclaw"
+            .into()
+    })
+}
+
+fn has_users(dir: &Path) -> bool {
+    fs::read_dir(dir)
+        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| user_id(&e.file_name()).is_some())))
+}
+
+/// Why a `--users-dir` with no `user-<id>` dir in it holds nothing to look at.
+fn no_users_why(dir: &Path) -> String {
+    if fs::symlink_metadata(dir.join("agents")).is_ok_and(|m| m.is_dir()) {
+        format!(
+            "holds no user-<id>/.openclaw state dir; it is a state dir itself: use --root {}",
+            dir.display()
+        )
+    } else {
+        "holds no user-<id>/.openclaw state dir (check the path: the platform's is \
+         /var/zaki-platform/users)"
+            .into()
+    }
+}
+
+fn bind_mounted(id: &str) -> PidView {
+    PidView::Unknown(format!(
+        "bind-mounted into user {id}'s container, which Docker did not show: its pids are not host pids"
+    ))
+}
+
+/// The user id of a `…/user-<id>/.openclaw` state dir (the zaki layout), if it is one.
+fn zaki_user(state_dir: &Path) -> Option<&str> {
+    if state_dir.file_name()? != ".openclaw" {
+        return None;
+    }
+    user_id(state_dir.parent()?.file_name()?)
+}
+
+/// Checks a place given by name. The operator's own path may be a symlink (it is theirs).
+fn existing_dir(
+    path: &Path,
+    explicit: bool,
+    what: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<fs::Metadata> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Some(m),
+        Ok(_) => {
+            problems.push(Problem::host(path, format!("{what} is not a directory")));
+            None
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound && !explicit => None,
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            problems.push(Problem::host(
+                path,
+                format!(
+                    "{what} does not exist (check the path, or drop the option to use the defaults)"
+                ),
+            ));
+            None
+        }
+        Err(e) => {
+            problems.push(Problem::host(path, format!("cannot read {what}: {e}")));
+            None
+        }
+    }
+}
+
+/// Most lock files (and removal leftovers) read from one sessions dir. A gateway holds a few
+/// locks at a time and a crash leaves one per session it held; past this the dir is a tenant's
+/// attack (200,000 locks once cost 544 MB and 14 s): none of its locks is judged, the place
+/// reports an error naming the bound, and the run goes on.
+pub const MAX_LOCKS_PER_DIR: usize = 25_000;
+/// Most entries listed in one directory, and in all of one state dir's directories together
+/// (transcripts included): a million take 0.4 s.
+pub const MAX_ENTRIES_PER_PLACE: usize = 2_000_000;
+/// Most lock files (and leftovers) below one state dir, over all its agents.
+pub const MAX_LOCKS_PER_PLACE: usize = 25_000;
+/// Most payload bytes kept from one state dir's locks (each is at most 4 KiB + 1; a real one is
+/// under 150 bytes, so 20,000 real locks are 3 MB): 25,000 full-size hostile payloads would
+/// otherwise hold 100 MB per copy.
+pub const MAX_PAYLOAD_BYTES_PER_PLACE: usize = 4 * 1024 * 1024;
+/// Most agent directories looked at below one state dir.
+pub const MAX_AGENTS: usize = 1_000;
+/// Most `sessions.json` bytes read below one state dir (hard links to one store count each time).
+pub const MAX_STORE_BYTES_PER_PLACE: u64 = crate::model::sessions::MAX_STORE_BYTES;
+/// Most `sessions.json` bytes read in one run, over every place.
+pub const MAX_STORE_BYTES_PER_RUN: u64 = 512 * 1024 * 1024;
+
+/// What one run may still spend on tenants' files.
+#[derive(Debug)]
+pub struct Budget {
+    pub store_bytes: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            store_bytes: MAX_STORE_BYTES_PER_RUN,
+        }
+    }
+}
+
+/// Lists and reads the lock files of one place: `agents/*/sessions/{*.jsonl.lock,
+/// sessions.json.lock}` and the leftovers of interrupted removals. Every directory is opened
+/// relative to its parent with `O_NOFOLLOW` and every file through [`safefs`]: a tenant who
+/// swaps a directory or a file for a symlink, a FIFO or a device while this runs gets an
+/// error or a skipped entry, never a read of anything outside its sessions dirs.
+pub fn lock_files(
+    place_index: usize,
+    place: &Place,
+    found: &mut Vec<Found>,
+    problems: &mut Vec<Problem>,
+    budget: &mut Budget,
+) {
+    let problem = |problems: &mut Vec<Problem>, path: PathBuf, message: String| {
+        problems.push(Problem {
+            location: place.location.clone(),
+            path: Some(path),
+            message,
+        })
+    };
+    // The state dir is the operator's (or a pinned `/proc/self/fd/<n>`): opened by its path.
+    let state = match safefs::operator_dir(&place.state_dir) {
+        Ok(fd) => fd,
+        Err(OpenError::Gone) => return,
+        Err(e) => {
+            let msg = WalkError::Open(e).to_string();
+            return problem(problems, place.state_dir.clone(), msg);
+        }
+    };
+    let agents_path = place.state_dir.join("agents");
+    let Some(agents) = open_below(&state, agents_path.clone(), place, problems) else {
+        return;
+    };
+    let mut entries_left = MAX_ENTRIES_PER_PLACE;
+    let names = match list(
+        &agents,
+        MAX_AGENTS,
+        "agent directories",
+        &mut entries_left,
+        |_| true,
+    ) {
+        Ok(n) => n,
+        Err(e) => return problem(problems, agents_path, e.to_string()),
+    };
+    let mut store_left = MAX_STORE_BYTES_PER_PLACE;
+    let place_first = found.len();
+    let mut payload = 0;
+    for agent in names {
+        let agent_path = agents_path.join(&agent);
+        let Some((sessions, seen, names)) = open_sessions(
+            &agents,
+            agent_path,
+            (place_index, place),
+            &mut entries_left,
+            problems,
+        ) else {
+            continue;
+        };
+        let first = found.len();
+        read_locks(&sessions, &seen, names, found);
+        add_session_keys(&sessions, &mut found[first..], &mut store_left, budget)
+            .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e.to_string()));
+        payload += found[first..]
+            .iter()
+            .map(|f| f.file.as_ref().map_or(0, |s| s.content.len()))
+            .sum::<usize>();
+        if let Some(e) = place_bound(found.len() - place_first, payload) {
+            found.truncate(place_first);
+            return problem(problems, agents_path, e.to_string());
+        }
+    }
+}
+
+/// Opens `<agent_path>/sessions` (`agent_path` a name in the open `agents` dir) and lists its
+/// lock files and leftovers within the place's entry budget. `None` when it is not there or
+/// cannot be read (a problem, then).
+fn open_sessions(
+    agents: &OwnedFd,
+    agent_path: PathBuf,
+    (place_index, place): (usize, &Place),
+    entries_left: &mut usize,
+    problems: &mut Vec<Problem>,
+) -> Option<(OwnedFd, SessionsDir, Vec<OsString>)> {
+    let agent = agent_path.file_name()?.to_string_lossy().into_owned();
+    let dir = agent_path.join("sessions");
+    let agent_fd = open_below(agents, agent_path, place, problems)?;
+    let sessions = open_below(&agent_fd, dir.clone(), place, problems)?;
+    let keep = |n: &[u8]| recognise(n).is_some();
+    let listed = nix::sys::stat::fstat(&sessions)
+        .map_err(WalkError::Read)
+        .and_then(|st| {
+            let names = list(
+                &sessions,
+                MAX_LOCKS_PER_DIR,
+                "lock files",
+                entries_left,
+                keep,
+            )?;
+            Ok(((st.st_dev, st.st_ino), names))
+        });
+    match listed {
+        Ok((dir_id, names)) => {
+            let seen = SessionsDir {
+                place: place_index,
+                agent,
+                dir,
+                dir_id,
+            };
+            Some((sessions, seen, names))
+        }
+        Err(e) => {
+            problems.push(Problem {
+                location: place.location.clone(),
+                path: Some(dir),
+                message: e.to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// Whether a place's locks so far (`locks` files, `payload` bytes) are past its bounds: then
+/// none of them is judged.
+fn place_bound(locks: usize, payload: usize) -> Option<WalkError> {
+    if locks > MAX_LOCKS_PER_PLACE {
+        Some(WalkError::TooManyLocks)
+    } else if payload > MAX_PAYLOAD_BYTES_PER_PLACE {
+        Some(WalkError::TooMuchPayload)
+    } else {
+        None
+    }
+}
+
+/// Opens the directory at `path` (whose last component is a name in `parent`) without
+/// following a symlink. A symlink or an unreadable dir is a problem; a missing one, or one that
+/// is not a directory, is simply not there.
+fn open_below(
+    parent: &OwnedFd,
+    path: PathBuf,
+    place: &Place,
+    problems: &mut Vec<Problem>,
+) -> Option<OwnedFd> {
+    let name = path.file_name()?.to_owned();
+    let message = match safefs::dir_at(parent, &name) {
+        Ok(fd) => return Some(fd),
+        Err(OpenError::NotRegular("a symlink")) => {
+            "is a symlink: not followed (pass its target with --root to scan it)".to_owned()
+        }
+        Err(OpenError::Gone | OpenError::NotRegular(_)) => return None,
+        Err(e) => format!("cannot read: {e}"),
+    };
+    problems.push(Problem {
+        location: place.location.clone(),
+        path: Some(path),
+        message,
+    });
+    None
+}
+
+/// One sessions dir as the walk saw it.
+struct SessionsDir {
+    place: usize,
+    agent: String,
+    dir: PathBuf,
+    dir_id: (u64, u64),
+}
+
+/// Reads each named lock (or leftover) through the sessions dir's fd.
+fn read_locks(
+    sessions: &OwnedFd,
+    seen: &SessionsDir,
+    names: Vec<OsString>,
+    found: &mut Vec<Found>,
+) {
+    for name in names {
+        let Some((kind, leftover)) = recognise(name.as_bytes()) else {
+            continue;
+        };
+        let file = match snapshot_at(sessions, &name) {
+            Ok(s) => Ok(s),
+            Err(ReadError::Gone) => continue, // released while we looked
+            Err(ReadError::NotRegular(what)) => Err(Unread::NotRegular(what)),
+            Err(ReadError::Io(e)) => Err(Unread::Io(Arc::new(e))),
+        };
+        let lease = file
+            .as_ref()
+            .ok()
+            .map(|s| lease::lease(sessions, &name, (s.id.dev, s.id.ino)));
+        found.push(Found {
+            place: seen.place,
+            agent: seen.agent.clone(),
+            kind,
+            dir: seen.dir.clone(),
+            dir_id: seen.dir_id,
+            name,
+            file,
+            session_key: None,
+            leftover,
+            lease,
+        });
+    }
+}
+
+/// Up to `limit` names in `dir` that `keep` accepts, sorted; more is an error naming the bound.
+fn list(
+    dir: &OwnedFd,
+    limit: usize,
+    what: &'static str,
+    entries_left: &mut usize,
+    keep: impl Fn(&[u8]) -> bool,
+) -> Result<Vec<OsString>, WalkError> {
+    let fd = nix::unistd::dup(dir).map_err(WalkError::Read)?;
+    let mut d = nix::dir::Dir::from_fd(fd).map_err(WalkError::Read)?;
+    let mut out = Vec::new();
+    for entry in d.iter() {
+        let entry = entry.map_err(WalkError::List)?;
+        if *entries_left == 0 {
+            return Err(WalkError::TooManyEntries);
+        }
+        *entries_left -= 1;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." || !keep(name) {
+            continue;
+        }
+        if out.len() >= limit {
+            return Err(WalkError::TooMany { limit, what });
+        }
+        out.push(OsStr::from_bytes(name).to_owned());
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// How many bytes of one store may be read with `place_left` and `run_left` still to spend,
+/// and the error for a store past that: the tightest bound names itself (the per-store bound
+/// first, then the run's).
+fn store_bound(place_left: u64, run_left: u64) -> (u64, WalkError) {
+    let limit = MAX_STORE_BYTES.min(place_left).min(run_left);
+    let error = if limit == MAX_STORE_BYTES {
+        WalkError::StoreTooLarge
+    } else if limit == run_left {
+        WalkError::RunStoreBudget
+    } else {
+        WalkError::PlaceStoreBudget
+    };
+    (limit, error)
+}
+
+/// Fills in the session keys of the transcript locks just found in one sessions dir, from its
+/// `sessions.json`, within the place's and the run's store budgets. An error names the bound.
+fn add_session_keys(
+    sessions: &OwnedFd,
+    found: &mut [Found],
+    place_left: &mut u64,
+    run: &mut Budget,
+) -> Result<(), WalkError> {
+    let ids: Vec<Option<String>> = found.iter().map(|f| f.session_id()).collect();
+    let wanted: HashSet<&str> = ids.iter().flatten().map(String::as_str).collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let (limit, too_large) = store_bound(*place_left, run.store_bytes);
+    let bytes = match safefs::read_at(sessions, OsStr::new("sessions.json"), limit) {
+        Ok((b, _)) => b,
+        Err(OpenError::Gone | OpenError::NotRegular(_)) => return Ok(()),
+        Err(OpenError::TooLarge(_)) => return Err(too_large),
+        Err(e) => return Err(WalkError::Open(e)),
+    };
+    *place_left -= bytes.len() as u64;
+    run.store_bytes -= bytes.len() as u64;
+    let index = SessionIndex::parse_for(&bytes, &wanted);
+    for (f, id) in found.iter_mut().zip(&ids) {
+        f.session_key = id
+            .as_deref()
+            .and_then(|id| index.key_for(id))
+            .map(str::to_owned);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tightest_store_bound_names_itself() {
+        let (limit, e) = store_bound(MAX_STORE_BYTES_PER_PLACE, MAX_STORE_BYTES_PER_RUN);
+        assert_eq!(limit, MAX_STORE_BYTES);
+        assert_eq!(
+            e.to_string(),
+            "larger than 64 MiB: session keys not shown (the bound per store)"
+        );
+        let (limit, e) = store_bound(10, MAX_STORE_BYTES_PER_RUN);
+        assert_eq!(limit, 10);
+        assert!(matches!(e, WalkError::PlaceStoreBudget), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "not read: this state dir's stores already took 64 MiB (the bound per state dir); session keys not shown"
+        );
+        for (place, run) in [(10, 5), (5, 5)] {
+            let (limit, e) = store_bound(place, run);
+            assert_eq!(limit, 5);
+            assert_eq!(
+                e.to_string(),
+                "not read: this run already read 512 MiB of session stores (the bound per run); session keys not shown"
+            );
+        }
+    }
+
+    #[test]
+    fn listing_a_dir_is_bounded_and_sorted() {
+        let tmp = tempfile::tempdir().unwrap();
+        for n in ["c.jsonl.lock", "a.jsonl.lock", "notes.txt", "b.jsonl.lock"] {
+            fs::write(tmp.path().join(n), b"").unwrap();
+        }
+        let dir = safefs::operator_dir(tmp.path()).unwrap();
+        let locks = |n: &[u8]| recognise(n).is_some();
+        let mut left = 100;
+        let names = list(&dir, 3, "lock files", &mut left, locks).unwrap();
+        assert_eq!(names, ["a.jsonl.lock", "b.jsonl.lock", "c.jsonl.lock"]);
+        assert_eq!(left, 100 - 6, "every entry counts, `.` and `..` too");
+        let e = list(&dir, 2, "lock files", &mut 100, locks).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "more than 2 lock files: none of them judged (the bound per directory is 2)"
+        );
+        let e = list(&dir, 3, "lock files", &mut 5, locks).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "more than 2000000 directory entries in this state dir: not looked at (the bound per state dir)"
+        );
+    }
+
+    #[test]
+    fn a_places_bounds() {
+        assert!(place_bound(MAX_LOCKS_PER_PLACE, MAX_PAYLOAD_BYTES_PER_PLACE).is_none());
+        let e = place_bound(MAX_LOCKS_PER_PLACE + 1, 0).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "more than 25000 lock files below this state dir: none of them judged (the bound per state dir)"
+        );
+        let e = place_bound(1, MAX_PAYLOAD_BYTES_PER_PLACE + 1).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "lock files below this state dir hold more than 4 MiB of payload: none of them judged (the bound per state dir)"
+        );
+    }
+
+    #[test]
+    fn zaki_users() {
+        assert_eq!(user_id(OsStr::new("user-7")), Some("7"));
+        for not in ["user-", "users", "7", "User-7"] {
+            assert_eq!(user_id(OsStr::new(not)), None, "{not}");
+        }
+        assert_eq!(zaki_user(Path::new("/u/user-42/.openclaw")), Some("42"));
+        assert_eq!(zaki_user(Path::new("/u/user-/.openclaw")), None);
+        assert_eq!(zaki_user(Path::new("/root/.openclaw")), None);
+        assert_eq!(zaki_user(Path::new("/u/user-42/state")), None);
+    }
+}

@@ -1,0 +1,518 @@
+//! Prometheus text format for node_exporter's textfile collector, written atomically (a temp
+//! file in the same directory, then rename) so the collector never reads half a file.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::judge::lock::{OwnerState, Status};
+use crate::model::place::Location;
+use crate::report::probe::{Outcome, ProbeReport};
+use crate::report::record::{Action, Report};
+
+/// One metric family being written.
+pub struct Text {
+    out: String,
+}
+
+impl Text {
+    pub fn new() -> Text {
+        Text { out: String::new() }
+    }
+
+    /// Writes `# HELP`, `# TYPE` and every sample of one gauge.
+    pub fn gauge(&mut self, name: &str, help: &str, samples: &[(Vec<(&str, String)>, f64)]) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} gauge");
+        for (labels, value) in samples {
+            let labels: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                .collect();
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", labels.join(","))
+            };
+            let _ = writeln!(self.out, "{name}{labels} {}", number(*value));
+        }
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::new()
+    }
+}
+
+/// A label value in the text format's escapes (`\\`, `\"`, `\n`, the only ones its parsers
+/// accept); any other control or formatting character from tenant text is written as the
+/// printable text `\xNN` / `\u{…}` (its backslash escaped), never raw.
+fn escape(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if crate::model::escape::unsafe_char(c) => {
+                out.push_str(&crate::model::escape::text(&c.to_string()).replace('\\', "\\\\"))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// The metrics of a clean (or watch) pass that will be written to `file`: a success is the
+/// pass with no error; otherwise the file's last success time is carried over.
+pub fn clean_pass(report: &Report, command: &str, duration_seconds: f64, file: &Path) -> String {
+    run(
+        report,
+        &RunFacts {
+            command,
+            duration_seconds,
+            success: report.errors.is_empty(),
+            held_over: None,
+            last_success: previous(file, "zaki_locks_last_success_timestamp_seconds"),
+        },
+    )
+}
+
+/// What a `scan` or `clean` run adds to its report for the metrics.
+pub struct RunFacts<'a> {
+    pub command: &'a str,
+    pub duration_seconds: f64,
+    pub success: bool,
+    /// `--held-over`: the threshold and how many live locks exceed it.
+    pub held_over: Option<(f64, usize)>,
+    /// The success timestamp to keep when this run failed (from the previous file).
+    pub last_success: Option<f64>,
+}
+
+/// The metrics of a scan, clean or watch pass.
+pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
+    let mut t = Text::new();
+    lock_gauges(&mut t, report, f);
+    sqlite_era(&mut t, report, f.command);
+    container_gauges(&mut t, report, f.command);
+    run_gauges(&mut t, report, f);
+    t.finish()
+}
+
+/// How many locks each (location kind, state) has, every pair present (0 when none): `held`
+/// (held or wedged), `stale`, `skipped` (could not be judged).
+fn by_location_and_state(report: &Report) -> std::collections::BTreeMap<(&str, &str), usize> {
+    let mut by: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
+    for k in ["host", "container"] {
+        for s in ["held", "stale", "skipped"] {
+            by.insert((k, s), 0);
+        }
+    }
+    for l in &report.locks {
+        let kind = match l.location {
+            Location::Host => "host",
+            Location::Container(_) | Location::Docker(_) => "container",
+        };
+        let state = match l.status {
+            Status::Unjudged => "skipped",
+            Status::Stale => "stale",
+            Status::Held | Status::Wedged => "held",
+        };
+        *by.entry((kind, state)).or_default() += 1;
+    }
+    by
+}
+
+/// The locks by location and status, and what is worth an alert about them.
+fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
+    let cmd = || ("command", f.command.to_owned());
+    let by = by_location_and_state(report);
+    let samples: Vec<_> = by
+        .iter()
+        .map(|((k, s), n)| {
+            (
+                vec![cmd(), ("location", k.to_string()), ("state", s.to_string())],
+                *n as f64,
+            )
+        })
+        .collect();
+    t.gauge(
+        "zaki_locks_locks",
+        "Session locks seen by the last run, by location (host or container) and state (held, stale, skipped).",
+        &samples,
+    );
+    let one = |v: f64| vec![(vec![cmd()], v)];
+    t.gauge(
+        "zaki_locks_stale_locks",
+        "Stale session locks seen by the last run (before any removal).",
+        &one(report.summary.stale as f64),
+    );
+    t.gauge(
+        "zaki_locks_removed_locks",
+        "Stale session locks the last run removed (always 0 for scan and dry runs).",
+        &one(report.summary.removed as f64),
+    );
+    let unknown = report
+        .locks
+        .iter()
+        .filter(|l| l.owner_state == OwnerState::Unknown && l.pid.is_some())
+        .count();
+    t.gauge(
+        "zaki_locks_owner_unknown_locks",
+        "Locks whose owner could not be observed (another PID namespace, Docker unreachable).",
+        &one(unknown as f64),
+    );
+    t.gauge(
+        "zaki_locks_wedged_locks",
+        "Locks held open past their max hold: the owner's run is stuck; restart its container or process.",
+        &one(report.summary.wedged as f64),
+    );
+    let incomplete = report
+        .locks
+        .iter()
+        .filter(|l| l.visibility != "complete" && l.action != Action::Skipped)
+        .count();
+    t.gauge(
+        "zaki_locks_holders_unseen_locks",
+        "Locks for which not every possible holder could be looked at (judged by their pid alone).",
+        &one(incomplete as f64),
+    );
+    let oldest = report
+        .locks
+        .iter()
+        .filter(|l| l.status != Status::Stale && l.owner_state == OwnerState::Alive)
+        .filter_map(|l| l.age_seconds)
+        .max()
+        .unwrap_or(0);
+    t.gauge(
+        "zaki_locks_oldest_live_lock_age_seconds",
+        "Age of the oldest lock held by a live owner (0 when there is none).",
+        &one(oldest as f64),
+    );
+    if let Some((threshold, n)) = f.held_over {
+        t.gauge(
+            "zaki_locks_held_over_locks",
+            "Live locks held longer than the --held-over threshold.",
+            &one(n as f64),
+        );
+        t.gauge(
+            "zaki_locks_held_over_threshold_seconds",
+            "The --held-over threshold.",
+            &one(threshold),
+        );
+    }
+}
+
+/// The containers looked at and the engines asked.
+fn container_gauges(t: &mut Text, report: &Report, command: &str) {
+    let cmd = || ("command", command.to_owned());
+    let failed = report
+        .containers
+        .iter()
+        .filter(|c| c.error.is_some())
+        .count();
+    t.gauge(
+        "zaki_locks_containers",
+        "Containers looked at by the last run, by result (ok or failed).",
+        &[
+            (
+                vec![cmd(), ("result", "ok".into())],
+                (report.containers.len() - failed) as f64,
+            ),
+            (vec![cmd(), ("result", "failed".into())], failed as f64),
+        ],
+    );
+    if !report.docker.is_empty() {
+        let samples: Vec<_> = report
+            .docker
+            .iter()
+            .map(|e| {
+                (
+                    vec![cmd(), ("engine", e.docker_host.clone())],
+                    if e.up { 1.0 } else { 0.0 },
+                )
+            })
+            .collect();
+        t.gauge(
+            "zaki_locks_docker_up",
+            "1 when the Docker engine answered the last run, 0 when it could not be reached.",
+            &samples,
+        );
+    }
+}
+
+/// How the run itself went.
+fn run_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
+    let cmd = || ("command", f.command.to_owned());
+    let one = |v: f64| vec![(vec![cmd()], v)];
+    t.gauge(
+        "zaki_locks_errors",
+        "Problems the last run reported (each makes it exit 1).",
+        &one(report.errors.len() as f64),
+    );
+    t.gauge(
+        "zaki_locks_stepped_aside",
+        "1 when the last run found the run lock held (by a watch or another clean) and did nothing.",
+        &one(0.0),
+    );
+    t.gauge(
+        "zaki_locks_last_run_duration_seconds",
+        "Wall time of the last run.",
+        &one(f.duration_seconds),
+    );
+    t.gauge(
+        "zaki_locks_last_run_success",
+        "1 when the last run did its whole job, else 0.",
+        &one(if f.success { 1.0 } else { 0.0 }),
+    );
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let last = if f.success { Some(now) } else { f.last_success };
+    if let Some(ts) = last {
+        t.gauge(
+            "zaki_locks_last_success_timestamp_seconds",
+            "When a run last did its whole job (Unix time).",
+            &one(ts),
+        );
+    }
+}
+
+/// Metrics of a `clean` that stepped aside because the run lock was held. The holder (a watch
+/// or a slow clean) is doing the job under the same run lock, so the run counts as a success
+/// and the success time is now: a clean kept by cron next to a watch does not go stale. The
+/// lock counts are left out: the holder's own metrics carry them.
+pub fn stepped_aside(command: &str, duration_seconds: f64) -> String {
+    let mut t = Text::new();
+    let one = |v: f64| vec![(vec![("command", command.to_owned())], v)];
+    t.gauge(
+        "zaki_locks_stepped_aside",
+        "1 when the last run found the run lock held (by a watch or another clean) and did nothing.",
+        &one(1.0),
+    );
+    t.gauge(
+        "zaki_locks_errors",
+        "Problems the last run reported (each makes it exit 1).",
+        &one(0.0),
+    );
+    t.gauge(
+        "zaki_locks_last_run_duration_seconds",
+        "Wall time of the last run.",
+        &one(duration_seconds),
+    );
+    t.gauge(
+        "zaki_locks_last_run_success",
+        "1 when the last run did its whole job, else 0.",
+        &one(1.0),
+    );
+    t.gauge(
+        "zaki_locks_last_success_timestamp_seconds",
+        "When a run last did its whole job (Unix time).",
+        &one(chrono::Utc::now().timestamp_millis() as f64 / 1000.0),
+    );
+    t.finish()
+}
+
+/// Places by era, and the SQLite era's turns and orphan claims (OpenClaw 2026.8+).
+fn sqlite_era(t: &mut Text, report: &Report, command: &str) {
+    use crate::judge::claims::Era;
+    let cmd = || ("command", command.to_owned());
+    let samples: Vec<_> = [Era::LockFile, Era::Sqlite, Era::Unknown]
+        .iter()
+        .map(|e| {
+            let n = report.places.iter().filter(|p| p.era == *e).count();
+            (vec![cmd(), ("era", e.as_str().to_owned())], n as f64)
+        })
+        .collect();
+    t.gauge(
+        "zaki_locks_places",
+        "State dirs read from this host, by era (lock-file: OpenClaw up to 2026.7; sqlite: 2026.8+).",
+        &samples,
+    );
+    t.gauge(
+        "zaki_locks_running_turns",
+        "Turns in flight in SQLite-era places.",
+        &[(vec![cmd()], report.summary.running_turns as f64)],
+    );
+    t.gauge(
+        "zaki_locks_orphan_claims",
+        "Turn claims no running turn backs (each blocks its session until the gateway restarts).",
+        &[(vec![cmd()], report.summary.orphan_claims as f64)],
+    );
+}
+
+/// Metrics of a `probe`. Without `user_label` the series carry no `user` label: one probe
+/// run per file keeps the cardinality bounded whatever the number of users.
+pub fn probe(
+    r: &ProbeReport,
+    duration_seconds: f64,
+    last_success: Option<f64>,
+    user_label: bool,
+) -> String {
+    let mut t = Text::new();
+    let base = || -> Vec<(&str, String)> {
+        if user_label {
+            vec![("user", r.user.clone())]
+        } else {
+            Vec::new()
+        }
+    };
+    let one = |v: f64| vec![(base(), v)];
+    let ok = r.verdict.exit_code() == 0;
+    t.gauge(
+        "zaki_locks_probe_success",
+        "1 when the last probe got an answer (ok or ok-after-retry), else 0.",
+        &one(if ok { 1.0 } else { 0.0 }),
+    );
+    let samples: Vec<_> = Outcome::ALL
+        .iter()
+        .map(|v| {
+            (
+                {
+                    let mut l = base();
+                    l.push(("verdict", v.as_str().to_owned()));
+                    l
+                },
+                if *v == r.verdict { 1.0 } else { 0.0 },
+            )
+        })
+        .collect();
+    t.gauge(
+        "zaki_locks_probe_verdict",
+        "The last probe's verdict (1 for the one it came to).",
+        &samples,
+    );
+    t.gauge(
+        "zaki_locks_probe_attempts",
+        "Attempts the last probe made.",
+        &one(r.attempts.len() as f64),
+    );
+    t.gauge(
+        "zaki_locks_probe_duration_seconds",
+        "Wall time of the last probe.",
+        &one(duration_seconds),
+    );
+    t.gauge(
+        "zaki_locks_probe_http_status",
+        "HTTP status of the last attempt (0 when there was no answer).",
+        &one(r.attempts.last().and_then(|a| a.status).unwrap_or(0) as f64),
+    );
+    let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    if let Some(ts) = if ok { Some(now) } else { last_success } {
+        t.gauge(
+            "zaki_locks_probe_last_success_timestamp_seconds",
+            "When a probe last got an answer (Unix time).",
+            &one(ts),
+        );
+    }
+    t.finish()
+}
+
+/// The value of a last-success gauge in a previous metrics file, to carry it over a failed run.
+pub fn previous(path: &Path, name: &str) -> Option<f64> {
+    let bytes = crate::sys::safefs::read_operator_file(path, 16 * 1024 * 1024).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Writes `text` to `path` atomically: a temp file in the same directory, fsynced, renamed.
+/// The temp file is created with `O_CREAT | O_EXCL | O_NOFOLLOW` (mode 0644), so a symlink or
+/// any file planted at its name in the collector dir is never followed nor overwritten: the
+/// write fails instead, and the next attempt picks another name.
+pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    // A name planted in the collector dir makes the exclusive create fail: try a few others.
+    let mut attempt = 0;
+    let (tmp, mut f) = loop {
+        let tmp = dir.join(format!(
+            ".{name}.tmp.{}.{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let result = (|| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        // Ours: created exclusively above, so removing it removes nothing else.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_format() {
+        let mut t = Text::new();
+        t.gauge(
+            "x_total",
+            "Help.",
+            &[(vec![("a", "q\"\\\n".into())], 1.5), (vec![], 2.0)],
+        );
+        assert_eq!(
+            t.finish(),
+            "# HELP x_total Help.\n# TYPE x_total gauge\nx_total{a=\"q\\\"\\\\\\n\"} 1.5\nx_total 2\n"
+        );
+    }
+
+    #[test]
+    fn tenant_text_in_a_label_is_never_raw() {
+        assert_eq!(
+            escape("a\u{1b}]0;x\u{7}\u{202e}"),
+            "a\\\\u{1b}]0;x\\\\u{7}\\\\u{202e}"
+        );
+    }
+
+    #[test]
+    fn previous_value_and_atomic_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.prom");
+        write_atomic(&p, "# HELP a b\na{command=\"clean\"} 17.5\nab 3\n").unwrap();
+        assert_eq!(previous(&p, "a"), Some(17.5));
+        assert_eq!(previous(&p, "ab"), Some(3.0));
+        assert_eq!(previous(&p, "zz"), None);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
+    }
+}

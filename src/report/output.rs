@@ -1,0 +1,828 @@
+//! Rendering reports for people (a table, one line per action) and for programs (JSON).
+
+use chrono::TimeDelta;
+
+use crate::judge::lock::{OwnerState, Status};
+use crate::model::escape;
+use crate::model::units::short_duration;
+use crate::report::record::{Action, LockRecord, Report, Summary};
+
+/// The shape of log lines, `--log-format` resolved (auto is decided by `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogStyle {
+    /// Sentences for people.
+    Human,
+    /// `ts=… action=…` key=value pairs.
+    Kv,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The colour of a status word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Color {
+    Red,
+    Green,
+    Yellow,
+    Magenta,
+}
+
+/// The STATUS column: what was done to the lock when something was, else what it is.
+fn status(r: &LockRecord) -> (&'static str, Color) {
+    let colour = match (r.action, r.status) {
+        (Action::WouldRemove, _) => Color::Yellow,
+        (Action::Skipped, _) => Color::Magenta,
+        (Action::Removed, _) | (Action::Kept, Status::Stale | Status::Wedged) => Color::Red,
+        (Action::Kept, Status::Held | Status::Unjudged) => Color::Green,
+    };
+    let word = match r.action {
+        Action::Kept => r.status.as_str(),
+        done => done.as_str(),
+    };
+    (word, colour)
+}
+
+fn owner(r: &LockRecord) -> String {
+    match (&r.owner_name, r.owner_state) {
+        (Some(n), OwnerState::Alive | OwnerState::Recycled | OwnerState::Thread) => {
+            format!("{} ({n})", r.owner_state.as_str())
+        }
+        _ => r.owner_state.as_str().to_owned(),
+    }
+}
+
+fn why(r: &LockRecord) -> String {
+    let reasons: Vec<&str> = r.reasons.iter().map(|x| x.as_str()).collect();
+    match (reasons.is_empty(), &r.note) {
+        (true, None) => String::new(),
+        (true, Some(n)) => n.clone(),
+        (false, None) => reasons.join(", "),
+        (false, Some(n)) => format!("{}: {n}", reasons.join(", ")),
+    }
+}
+
+fn age(r: &LockRecord) -> String {
+    r.age_seconds
+        .map_or_else(|| "-".into(), |s| short_duration(TimeDelta::seconds(s)))
+}
+
+/// The columns of the `scan` table, in order; the lock's path comes last, as `ps` puts the
+/// command last, so that it is the one cut at the terminal's edge.
+const HEADER: [&str; 8] = [
+    "WHERE", "STATUS", "AGE", "PID", "OWNER", "WHY", "SESSION", "LOCK",
+];
+
+/// How far each column may shrink when the terminal is narrow (0: never), and whether it is
+/// cut at the start (a path keeps its tail) or the end.
+const SHRINK: [(usize, bool); 8] = [
+    (12, true),
+    (0, false),
+    (0, false),
+    (0, false),
+    (6, false),
+    (8, false),
+    (16, true),
+    (16, true),
+];
+
+/// Order in which columns give up width: the note first, then the owner's name, the path, the
+/// session (its end, the user id, stays), the place; last, the path gives up the rest.
+const SHRINK_ORDER: [usize; 6] = [5, 4, 7, 6, 0, 7];
+
+/// The word in the STATUS column: short, so that other judgements (`wedged`, `leaked`, …) fit.
+pub fn status_word(r: &LockRecord) -> &'static str {
+    status(r).0
+}
+
+/// The lock's path as the table shows it: relative to its state dir (the `agents/…` part),
+/// unless `full`.
+pub fn shown_path(r: &LockRecord, full: bool) -> String {
+    if full {
+        return r.path.clone();
+    }
+    match r.path.find("/agents/") {
+        Some(i) => r.path[i + 1..].to_owned(),
+        None => r.path.clone(),
+    }
+}
+
+/// A cell as a terminal may show it: control characters (a newline, ESC, a tab) written out
+/// as `\n`, `\u{1b}`, `\t`, so that a name chosen inside a container can neither break the one
+/// line per lock (or a tab-separated cell) nor drive the operator's terminal.
+fn printable(s: String) -> String {
+    // Bidi overrides and `\` too: one escaper for every rendering point (`crate::model::escape`).
+    match escape::text(&s) {
+        std::borrow::Cow::Borrowed(_) => s,
+        std::borrow::Cow::Owned(e) => e,
+    }
+}
+
+fn row(r: &LockRecord, full: bool) -> [String; 8] {
+    [
+        match &r.location {
+            crate::model::place::Location::Container(n) => n.clone(),
+            other => other.to_string(),
+        },
+        status_word(r).to_owned(),
+        age(r),
+        r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+        // The STATUS says held or stale; here the owner's name when alive, else its state.
+        match (&r.owner_name, r.owner_state) {
+            (Some(n), OwnerState::Alive) => n.clone(),
+            _ => r.owner_state.as_str().to_owned(),
+        },
+        {
+            let w = why(r);
+            if w.is_empty() { "-".into() } else { w }
+        },
+        // `agent:main:openai-user:42` → `openai-user:42`: the agent is in the path.
+        r.session_key.as_deref().map_or_else(
+            || "-".into(),
+            |k| {
+                k.strip_prefix(&format!("agent:{}:", r.agent))
+                    .unwrap_or(k)
+                    .to_owned()
+            },
+        ),
+        shown_path(r, full),
+    ]
+    .map(printable)
+}
+
+/// Terminal columns, as comfy-table measures them: a CJK character takes two.
+fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// Cuts `s` to `w` terminal columns with an ellipsis, at the start or at the end.
+fn cut(s: &str, w: usize, at_start: bool) -> String {
+    if width(s) <= w {
+        return s.to_owned();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    // Whole characters, as many as fit next to the ellipsis.
+    let mut room = w - 1;
+    let mut keep = |c: &char| {
+        let cw = unicode_width::UnicodeWidthChar::width(*c).unwrap_or(0);
+        let fits = cw <= room;
+        room = room.saturating_sub(cw);
+        fits
+    };
+    if at_start {
+        let mut tail: Vec<char> = s.chars().rev().take_while(&mut keep).collect();
+        tail.reverse();
+        format!("…{}", tail.into_iter().collect::<String>())
+    } else {
+        let head: String = s.chars().take_while(keep).collect();
+        format!("{head}…")
+    }
+}
+
+/// Column widths that fit `max` columns (when given): the widest content, shrunk column by
+/// column in [`SHRINK_ORDER`] down to each one's minimum.
+fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
+    let mut w = HEADER.map(width);
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(width(c));
+        }
+    }
+    let Some(max) = max else { return w };
+    let total = |w: &[usize; 8]| w.iter().sum::<usize>() + 2 * (w.len() - 1);
+    for (n, &i) in SHRINK_ORDER.iter().enumerate() {
+        let over = total(&w).saturating_sub(max);
+        if over == 0 {
+            break;
+        }
+        let last = n + 1 == SHRINK_ORDER.len();
+        let floor = if last {
+            1
+        } else {
+            SHRINK[i].0.max(width(HEADER[i]))
+        }
+        .min(w[i]);
+        w[i] -= over.min(w[i] - floor);
+    }
+    w
+}
+
+/// The `scan` table: one line per lock. On a terminal (`columns` given) the columns are
+/// aligned by comfy-table and cut to fit; otherwise they are separated by tabs and never cut,
+/// for `cut`, `awk` and spreadsheets.
+pub fn table(
+    records: &[LockRecord],
+    colour: bool,
+    full_paths: bool,
+    columns: Option<usize>,
+) -> String {
+    let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
+    match columns {
+        Some(max) => aligned(records, &rows, colour, max),
+        None => tab_separated(&rows),
+    }
+}
+
+/// Off a terminal: a plain join, not comfy-table, because comfy-table only lays out aligned
+/// columns (padding with spaces); a tab-separated line has no layout to do and must never be
+/// cut or padded.
+fn tab_separated(rows: &[[String; 8]]) -> String {
+    tab_joined(&HEADER, rows.iter().map(|r| &r[..]))
+}
+
+/// A header and rows joined with tabs, one line each: every table's off-a-terminal form.
+pub(crate) fn tab_joined<'a>(header: &[&str], rows: impl Iterator<Item = &'a [String]>) -> String {
+    let mut out = header.join("\t");
+    for r in rows {
+        out.push('\n');
+        out.push_str(&r.join("\t"));
+    }
+    out
+}
+
+/// Every table's on-a-terminal form, docker-ps style: no borders, two spaces between columns,
+/// cells laid out as given (already cut), the second column (the status word) in its row's
+/// colour when `colour` is on. Lines have no trailing spaces.
+pub(crate) fn borderless(
+    header: Vec<String>,
+    rows: Vec<(Vec<String>, comfy_table::Color)>,
+    colour: bool,
+) -> String {
+    use comfy_table::{Cell, ContentArrangement, Table, presets};
+    let n = header.len();
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        // Styling follows `--color`, not comfy-table's own look at stdout.
+        .force_no_tty();
+    if colour {
+        t.enforce_styling();
+        t.style_text_only();
+        // `colour` already weighed NO_COLOR against `--color`; crossterm would weigh it again.
+        crossterm::style::Colored::set_ansi_color_disabled(false);
+    }
+    t.set_header(header);
+    for (cells, c) in rows {
+        let row: Vec<Cell> = cells
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| {
+                if colour && i == 1 {
+                    Cell::new(x).fg(c)
+                } else {
+                    Cell::new(x)
+                }
+            })
+            .collect();
+        t.add_row(row);
+    }
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding(if i + 1 == n { (0, 0) } else { (0, 2) });
+    }
+    t.trim_fmt()
+}
+
+/// On a terminal, docker-ps style: no borders, two spaces between columns, each column cut
+/// to the width [`fit`] gives it. comfy-table cuts only at a cell's end, so the cells are cut
+/// here (a path keeps its tail) and comfy-table lays them out with no arrangement of its own.
+/// A terminal too narrow even for the shrunk columns cuts the line at its edge, as `ps` does.
+fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usize) -> String {
+    let w = fit(rows, Some(max));
+    // Where each column starts; those starting at or past the edge are not shown.
+    let starts: Vec<usize> = w
+        .iter()
+        .scan(0, |at, wi| {
+            let s = *at;
+            *at += wi + 2;
+            Some(s)
+        })
+        .collect();
+    let shown = starts.iter().take_while(|&&s| s < max).count();
+    let cells = |texts: &[String; 8]| -> Vec<String> {
+        (0..shown)
+            .map(|i| cut(&cut(&texts[i], w[i], SHRINK[i].1), max - starts[i], false))
+            .collect()
+    };
+    let body = records
+        .iter()
+        .zip(rows)
+        .map(|(r, texts)| (cells(texts), status(r).1.into()))
+        .collect();
+    borderless(cells(&HEADER.map(str::to_owned)), body, colour)
+}
+
+impl From<Color> for comfy_table::Color {
+    /// The terminal's own palette colours 1–5 (`31`–`35`), as `ls` and `grep` use.
+    fn from(c: Color) -> Self {
+        match c {
+            Color::Red => comfy_table::Color::DarkRed,
+            Color::Green => comfy_table::Color::DarkGreen,
+            Color::Yellow => comfy_table::Color::DarkYellow,
+            Color::Magenta => comfy_table::Color::DarkMagenta,
+        }
+    }
+}
+
+/// One line per lock that `clean` acted on (or would have): what, where, why, and the payload,
+/// so that the log alone tells what was removed.
+pub fn action_line(r: &LockRecord) -> String {
+    let verb = r.action.verb();
+    let mut line = format!("{verb} {}", r.path);
+    if r.location != crate::model::place::Location::Host {
+        line = format!("{verb} {}:{}", r.location, r.path);
+    }
+    let w = why(r);
+    if !w.is_empty() {
+        line.push_str(&format!(" [{w}]"));
+    }
+    line.push_str(&format!(
+        " session={} pid={} owner={} age={}",
+        r.session_key.as_deref().unwrap_or("-"),
+        r.pid.map_or_else(|| "-".into(), |p| p.to_string()),
+        owner(r).replace(' ', ""),
+        age(r),
+    ));
+    if r.wedged {
+        line.push_str(" wedged=yes");
+    }
+    if let Some(h) = r.holders.first() {
+        line.push_str(&format!(" holder={}", h.host_pid));
+    }
+    if let Some(c) = &r.content
+        && matches!(r.action, Action::Removed | Action::WouldRemove)
+    {
+        line.push_str(&format!(" content={}", squash(c)));
+    }
+    // Names, paths, notes and the payload are tenant text: a newline in any of them must not
+    // start a forged line, nor an ESC sequence reach the terminal or the journal.
+    escape::text(&line).into_owned()
+}
+
+/// A payload on one line: pretty JSON's newlines and indentation folded away.
+fn squash(content: &str) -> String {
+    let s: String = content
+        .split('\n')
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let s = s.trim();
+    if s.is_empty() {
+        "(empty)".into()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// One line per action in the chosen shape: human (see [`action_line`]), `key=value` or JSON,
+/// the last two with a timestamp, for journald and log shippers.
+pub fn log_line(style: LogStyle, r: &LockRecord) -> String {
+    let ts = crate::report::record::rfc3339(chrono::Utc::now());
+    match style {
+        LogStyle::Human => action_line(r),
+        LogStyle::Json => {
+            let mut v = serde_json::to_value(r).expect("a record serialises");
+            v["ts"] = ts.into();
+            v.to_string()
+        }
+        LogStyle::Kv => {
+            let reasons: Vec<&str> = r.reasons.iter().map(|x| x.as_str()).collect();
+            let mut kv = vec![
+                ("ts", ts),
+                ("action", r.action.as_str().to_owned()),
+                ("location", r.location.to_string()),
+                ("path", r.path.clone()),
+                ("reasons", reasons.join(",")),
+                ("session", r.session_key.clone().unwrap_or_default()),
+                ("pid", r.pid.map(|p| p.to_string()).unwrap_or_default()),
+                ("owner", r.owner_state.as_str().to_owned()),
+                (
+                    "age_s",
+                    r.age_seconds.map(|a| a.to_string()).unwrap_or_default(),
+                ),
+            ];
+            if let Some(n) = &r.note {
+                kv.push(("note", n.clone()));
+            }
+            if matches!(r.action, Action::Removed | Action::WouldRemove) {
+                kv.push(("content", squash(r.content.as_deref().unwrap_or(""))));
+            }
+            kv_line(&kv)
+        }
+    }
+}
+
+/// `key=value` pairs; values are escaped (see [`escape::text`]), and those with spaces,
+/// quotes, `=` or escapes are double-quoted.
+pub fn kv_line(kv: &[(&str, String)]) -> String {
+    kv.iter()
+        .map(|(k, v)| {
+            let v = escape::text(v);
+            if v.is_empty() {
+                format!("{k}=")
+            } else if v.contains([' ', '"', '=', '\\']) {
+                format!("{k}=\"{}\"", v.replace('"', "\\\""))
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn log_summary(
+    style: LogStyle,
+    command: &str,
+    s: &Summary,
+    dry_run: bool,
+    secs: f64,
+) -> String {
+    let ts = crate::report::record::rfc3339(chrono::Utc::now());
+    match style {
+        LogStyle::Human => summary_line(command, s, dry_run, secs),
+        LogStyle::Json => {
+            let mut v = serde_json::to_value(s).expect("a summary serialises");
+            v["ts"] = ts.into();
+            v["action"] = "summary".into();
+            v["command"] = command.into();
+            v["dry_run"] = dry_run.into();
+            v["duration_s"] = secs.into();
+            v.to_string()
+        }
+        LogStyle::Kv => kv_line(&[
+            ("ts", ts),
+            ("action", "summary".into()),
+            ("command", command.into()),
+            ("dry_run", dry_run.to_string()),
+            ("locks", s.locks.to_string()),
+            ("stale", s.stale.to_string()),
+            ("removed", s.removed.to_string()),
+            ("would_remove", s.would_remove.to_string()),
+            ("skipped", s.skipped.to_string()),
+            ("errors", s.errors.to_string()),
+            ("duration_s", format!("{secs:.3}")),
+        ]),
+    }
+}
+
+pub fn log_warning(style: LogStyle, w: &str) -> String {
+    let ts = crate::report::record::rfc3339(chrono::Utc::now());
+    match style {
+        LogStyle::Human => format!("zaki-locks: warning: {}", escape::text(w)),
+        LogStyle::Json => {
+            serde_json::json!({"ts": ts, "level": "warning", "message": w}).to_string()
+        }
+        LogStyle::Kv => kv_line(&[
+            ("ts", ts),
+            ("level", "warning".into()),
+            ("message", w.into()),
+        ]),
+    }
+}
+
+pub fn log_problem(style: LogStyle, p: &crate::model::place::Problem) -> String {
+    let ts = crate::report::record::rfc3339(chrono::Utc::now());
+    match style {
+        LogStyle::Human => format!("zaki-locks: error: {p}"),
+        LogStyle::Json => {
+            let mut v = serde_json::to_value(p).expect("a problem serialises");
+            v["ts"] = ts.into();
+            v["level"] = "error".into();
+            v.to_string()
+        }
+        LogStyle::Kv => {
+            let mut kv = vec![
+                ("ts", ts),
+                ("level", "error".into()),
+                ("location", p.location.to_string()),
+            ];
+            // No `path=` when the problem is not about a file (an engine, a container).
+            if let Some(path) = &p.path {
+                kv.push(("path", path.to_string_lossy().into_owned()));
+            }
+            kv.push(("message", p.message.clone()));
+            kv_line(&kv)
+        }
+    }
+}
+
+pub fn summary_line(command: &str, s: &Summary, dry_run: bool, secs: f64) -> String {
+    let acted = if command == "scan" {
+        format!("{} stale, {} held", s.stale, s.held)
+    } else if dry_run {
+        format!("{} would be removed, {} kept", s.would_remove, s.held)
+    } else {
+        format!(
+            "{} removed, {} kept",
+            s.removed,
+            s.locks - s.removed - s.skipped
+        )
+    };
+    format!(
+        "{command}: {} in {}: {acted}, {} skipped, {} ({secs:.2}s)",
+        plural(s.locks, "lock"),
+        plural(s.places, "place"),
+        s.skipped,
+        plural(s.errors, "error"),
+    )
+}
+
+pub(crate) fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+pub fn json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).expect("a report always serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(location: crate::model::place::Location, note: Option<&str>) -> LockRecord {
+        LockRecord {
+            location,
+            path: "/home/node/.openclaw/agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock".into(),
+            host_path: None,
+            agent: "main".into(),
+            kind: "transcript",
+            session_id: None,
+            session_key: Some("agent:main:openai-user:1234567890".into()),
+            pid: Some(4_194_303),
+            owner_state: OwnerState::Recycled,
+            owner_name: Some("node".into()),
+            created_at: None,
+            age_seconds: Some(90_000),
+            mtime: None,
+            size: None,
+            starttime: None,
+            max_hold_ms: None,
+            stale: true,
+            status: Status::Stale,
+            reasons: vec![crate::judge::lock::Reason::RecycledPid, crate::judge::lock::Reason::TooOld],
+            action: Action::WouldRemove,
+            note: note.map(str::to_owned),
+            content: None,
+            held_open: Some(false),
+            holders: Vec::new(),
+            visibility: "complete",
+            visibility_note: None,
+            wedged: false,
+        }
+    }
+
+    /// What a terminal shows of a line: SGR sequences (`ESC [ … m`) take no column.
+    fn visible(line: &str) -> String {
+        let mut out = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                assert_eq!(chars.next(), Some('['), "{line:?}");
+                for d in chars.by_ref() {
+                    if d == 'm' {
+                        break;
+                    }
+                    assert!(d.is_ascii_digit() || d == ';', "{line:?}");
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_table_fits_any_width_one_line_per_lock() {
+        use crate::model::place::Location;
+        let records = [
+            record(
+                Location::Container("zaki-user-1234567890".into()),
+                Some("a long note that says why it was kept or skipped in words"),
+            ),
+            record(Location::Host, None),
+        ];
+        for cols in [40, 60, 80, 120] {
+            let t = table(&records, true, false, Some(cols));
+            let lines: Vec<&str> = t.lines().collect();
+            assert_eq!(lines.len(), 3, "{t}");
+            for l in &lines {
+                let plain = visible(l);
+                assert!(plain.chars().count() <= cols, "{cols}: {plain:?}");
+            }
+            // The user id (the session key's end) survives the cut.
+            assert!(lines[1].contains("1234567890"), "{cols}: {t}");
+        }
+        // Wide enough: nothing cut, the relative path whole, the status word as is.
+        let t = table(&records, false, false, Some(250));
+        assert!(t.contains("agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock"));
+        assert!(t.contains(" would-remove "), "{t}");
+        assert!(!t.contains('…'), "{t}");
+        let t = table(&records, false, true, None);
+        assert!(
+            t.contains("\t/home/node/.openclaw/agents/main/sessions/"),
+            "{t}"
+        );
+    }
+
+    fn lock(action: Action, stale: bool, owner: OwnerState, name: Option<&str>) -> LockRecord {
+        LockRecord {
+            location: crate::model::place::Location::Host,
+            action,
+            stale,
+            status: if stale { Status::Stale } else { Status::Held },
+            owner_state: owner,
+            owner_name: name.map(str::to_owned),
+            reasons: if stale {
+                record(crate::model::place::Location::Host, None).reasons
+            } else {
+                vec![]
+            },
+            ..record(crate::model::place::Location::Host, None)
+        }
+    }
+
+    /// The layout, byte for byte, as the hand-rolled formatter drew it before comfy-table
+    /// (colour codes aside): two spaces between columns, none before or after, the status word
+    /// coloured alone, cuts at the start of a session or path and at the end of a note.
+    #[test]
+    fn the_table_layout_is_exact_at_80_and_200_columns() {
+        use crate::model::place::Location;
+        let path = "agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock";
+        let two = [
+            LockRecord {
+                session_key: Some("agent:main:openai-user:1000000005".into()),
+                ..lock(Action::Kept, false, OwnerState::Alive, Some("sleep"))
+            },
+            LockRecord {
+                session_key: Some("agent:main:openai-user:1000000004".into()),
+                ..lock(Action::Kept, true, OwnerState::Dead, None)
+            },
+        ];
+        let y = "\x1b[38;5;3m";
+        let (r, g, m, e) = ("\x1b[38;5;1m", "\x1b[38;5;2m", "\x1b[38;5;5m", "\x1b[39m");
+        assert_eq!(
+            table(&two, true, false, Some(80)),
+            format!(
+                "WHERE  STATUS  AGE    PID      OWNER  WHY       SESSION           LOCK\n\
+                 host   {g}held{e}    1d01h  4194303  sleep  -         …user:1000000005  …1b.jsonl.lock\n\
+                 host   {r}stale{e}   1d01h  4194303  dead   recycle…  …user:1000000004  …1b.jsonl.lock"
+            )
+        );
+        assert_eq!(
+            table(&two, true, false, Some(200)),
+            format!(
+                "WHERE  STATUS  AGE    PID      OWNER  WHY                    SESSION                 LOCK\n\
+                 host   {g}held{e}    1d01h  4194303  sleep  -                      openai-user:1000000005  {path}\n\
+                 host   {r}stale{e}   1d01h  4194303  dead   recycled-pid, too-old  openai-user:1000000004  {path}"
+            )
+        );
+        let four = [
+            record(
+                Location::Container("zaki-user-1234567890".into()),
+                Some("a long note that says why it was kept or skipped in words"),
+            ),
+            LockRecord {
+                session_key: Some("agent:main:openai-user:1".into()),
+                ..lock(Action::Removed, true, OwnerState::Dead, None)
+            },
+            LockRecord {
+                path: "/no/agents/dir.lock".into(),
+                session_key: Some("agent:other:x".into()),
+                note: Some("n".into()),
+                ..lock(
+                    Action::Skipped,
+                    false,
+                    OwnerState::Alive,
+                    Some("openclaw-gateway-long-name"),
+                )
+            },
+            LockRecord {
+                session_key: None,
+                ..lock(Action::Kept, false, OwnerState::Alive, Some("sleep"))
+            },
+        ];
+        // So many wide columns that the path, shrunk last, starts past the 80th column.
+        let t80 = table(&four, true, false, Some(80));
+        assert_eq!(
+            t80,
+            format!(
+                "WHERE         STATUS        AGE    PID      OWNER   WHY       SESSION\n\
+                 …-1234567890  {y}would-remove{e}  1d01h  4194303  recyc…  recycle…  …user:1234567890\n\
+                 host          {r}removed{e}       1d01h  4194303  dead    recycle…  openai-user:1\n\
+                 host          {m}skipped{e}       1d01h  4194303  openc…  n         agent:other:x\n\
+                 host          {g}held{e}          1d01h  4194303  sleep   -         -"
+            )
+        );
+        // A coloured line takes the columns of the same line without colour.
+        let plain = table(&four, false, false, Some(80));
+        for (c, p) in t80.lines().zip(plain.lines()) {
+            assert_eq!(visible(c), p);
+            assert!(p.chars().count() <= 80, "{p:?}");
+        }
+        assert_eq!(
+            table(&four, true, false, Some(200)),
+            format!(
+                "WHERE                 STATUS        AGE    PID      OWNER                       WHY                         SESSION                 LOCK\n\
+                 zaki-user-1234567890  {y}would-remove{e}  1d01h  4194303  recycled                    recycled-pid, too-old: a …  openai-user:1234567890  {path}\n\
+                 host                  {r}removed{e}       1d01h  4194303  dead                        recycled-pid, too-old       openai-user:1           {path}\n\
+                 host                  {m}skipped{e}       1d01h  4194303  openclaw-gateway-long-name  n                           agent:other:x           agents/dir.lock\n\
+                 host                  {g}held{e}          1d01h  4194303  sleep                       -                           -                       {path}"
+            )
+        );
+    }
+
+    /// Names written inside a container (a file name, a session key, a note) cannot add a
+    /// line, a cell or a terminal command to the table.
+    #[test]
+    fn control_characters_are_written_out() {
+        let hostile = LockRecord {
+            path: "/s/agents/main/sessions/a\nb\x1b[2J\x07.jsonl.lock".into(),
+            session_key: Some("agent:main:x\ty\r".into()),
+            note: Some("\u{85}line".into()),
+            ..record(crate::model::place::Location::Host, None)
+        };
+        let recs = [hostile.clone(), hostile];
+        for cols in [None, Some(80), Some(250)] {
+            let t = table(&recs, false, false, cols);
+            assert_eq!(t.lines().count(), 3, "{cols:?}: {t:?}");
+            assert!(
+                !t.contains(['\x1b', '\x07', '\r', '\u{85}']),
+                "{cols:?}: {t:?}"
+            );
+            if cols.is_none() {
+                assert!(t.lines().all(|l| l.split('\t').count() == 8), "{t:?}");
+            }
+        }
+        let t = table(&recs, false, false, Some(250));
+        assert!(
+            t.contains(r"agents/main/sessions/a\nb\u{1b}[2J\u{7}.jsonl.lock"),
+            "{t}"
+        );
+        assert!(t.contains(r"x\ty\r"), "{t}");
+    }
+
+    /// Wide characters (a CJK name takes two columns) are counted as the terminal counts them,
+    /// so that the line still fits and the columns still line up.
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let wide = LockRecord {
+            path: "/s/agents/main/sessions/会话会话会话会话会话会话会话会话会话会话.jsonl.lock"
+                .into(),
+            session_key: Some("agent:main:用户:一二三四五六七八九十".into()),
+            ..record(crate::model::place::Location::Host, None)
+        };
+        let recs = [wide, record(crate::model::place::Location::Host, None)];
+        for cols in [40, 60, 80, 120, 250] {
+            let t = table(&recs, false, false, Some(cols));
+            let w: Vec<usize> = t.lines().map(width).collect();
+            assert!(w.iter().all(|&w| w <= cols), "{cols}: {w:?}\n{t}");
+            // The STATUS column starts at the same column on every line.
+            let at: Vec<usize> = t
+                .lines()
+                .map(|l| width(&l[..l.find(['S', 'w']).unwrap()]))
+                .collect();
+            assert!(at.iter().all(|&a| a == at[0]), "{cols}: {at:?}\n{t}");
+        }
+        assert_eq!(cut("一二三四", 6, true), "…三四");
+        assert_eq!(cut("一二三四", 6, false), "一二…");
+        assert_eq!(cut("一二三四", 4, false), "一…");
+    }
+
+    #[test]
+    fn kv_quotes_what_needs_it() {
+        assert_eq!(
+            kv_line(&[
+                ("a", "x".into()),
+                ("b", "two words".into()),
+                ("c", "q\"=".into()),
+                ("d", String::new())
+            ]),
+            "a=x b=\"two words\" c=\"q\\\"=\" d="
+        );
+    }
+
+    #[test]
+    fn squashes_pretty_json() {
+        assert_eq!(
+            squash("{\n  \"pid\": 1,\n  \"createdAt\": \"x\"\n}"),
+            "{ \"pid\": 1, \"createdAt\": \"x\" }"
+        );
+        assert_eq!(squash(""), "(empty)");
+    }
+
+    #[test]
+    fn tenant_text_cannot_forge_lines_or_reach_the_terminal() {
+        assert_eq!(
+            kv_line(&[
+                ("path", "/s/a\nremoved /etc".into()),
+                ("c", "\u{1b}]0;x\u{7}".into())
+            ]),
+            "path=\"/s/a\\nremoved /etc\" c=\"\\u{1b}]0;x\\u{7}\""
+        );
+        assert_eq!(kv_line(&[("p", "a\\b".into())]), "p=\"a\\\\b\"");
+    }
+}

@@ -1,0 +1,50 @@
+//! The kernel's answer to "does any other open file refer to this inode": a write lease
+//! (`F_SETLEASE F_WRLCK`), asked and given back at once. See `observe::holders`.
+
+use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
+
+use crate::model::holder::Lease;
+
+/// Opens the lock `name` in its sessions dir `dir` (the walk's, when it reads the lock), only
+/// if it is a regular file (a device node or a FIFO swapped in for it is never opened; see `safefs`),
+/// checks it is still the inode `id`, and asks for a write lease, which is granted only if no
+/// other open file refers to the inode; the lease is returned at once.
+pub fn lease(dir: &impl std::os::fd::AsFd, name: &std::ffi::OsStr, id: (u64, u64)) -> Lease {
+    ignore_lease_breaks();
+    let unknown = |what: &str, e: &dyn std::fmt::Display| Lease::Unknown(format!("{what}: {e}"));
+    let fd = match crate::sys::safefs::regular_at(dir, name) {
+        Ok((file, st)) if (st.st_dev, st.st_ino) == id => OwnedFd::from(file),
+        Ok(_) => return Lease::Unknown("replaced since it was read".into()),
+        Err(e) => return unknown("cannot reopen it", &e),
+    };
+    use std::os::fd::AsRawFd;
+    // SAFETY: `fd` is an open file descriptor owned here for the duration of both calls.
+    let r = unsafe { nix::libc::fcntl(fd.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_WRLCK) };
+    if r == 0 {
+        // SAFETY: as above.
+        unsafe { nix::libc::fcntl(fd.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_UNLCK) };
+        return Lease::Free;
+    }
+    match Errno::last() {
+        Errno::EAGAIN => Lease::Held,
+        e => unknown(
+            "the kernel cannot say who has it open (no leases here)",
+            &e.desc(),
+        ),
+    }
+}
+
+/// A lease break (someone opening the file during the microseconds a lease is held) sends
+/// SIGIO, whose default action ends the process: ignore it. The opener waits until the lease
+/// is given back, which is at once.
+fn ignore_lease_breaks() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+        let ign = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+        // SAFETY: ignoring a signal installs no handler code.
+        let _ = unsafe { sigaction(Signal::SIGIO, &ign) };
+    });
+}
