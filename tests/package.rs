@@ -321,3 +321,26 @@ fn debian_package_holds_everything_and_installs() {
     assert_eq!(text(&out.stdout).trim(), format!("zaki-locks {version}"));
     eprintln!("whole test: {:.1}s", start.elapsed().as_secs_f64());
 }
+
+/// The units the package ships keep the capabilities the holder check needs: without
+/// `CAP_LEASE` the kernel refuses the write lease (F_SETLEASE) on a lock another uid (the
+/// gateways' user) owns, and nobody could be seen holding it.
+#[test]
+fn the_units_keep_cap_lease() {
+    for unit in ["zaki-locks-clean.service", "zaki-locks-watch.service"] {
+        let text = fs::read_to_string(repo().join("scripts/systemd").join(unit)).unwrap();
+        let mut bounded = false;
+        for key in ["CapabilityBoundingSet=", "AmbientCapabilities="] {
+            for line in text.lines().filter(|l| l.starts_with(key)) {
+                bounded |= key == "CapabilityBoundingSet=";
+                assert!(
+                    line[key.len()..]
+                        .split_whitespace()
+                        .any(|c| c == "CAP_LEASE"),
+                    "{unit}: {line}"
+                );
+            }
+        }
+        assert!(bounded, "{unit}: no CapabilityBoundingSet=");
+    }
+}

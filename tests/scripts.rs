@@ -52,15 +52,37 @@ fn shellcheck(args: &[&str], stdin: Option<&str>) -> Output {
 #[test]
 fn every_container_script_is_shellcheck_clean() {
     let files = scripts();
-    // Every file is a script the binary runs, and every script the binary runs is a file here.
-    let consts = [OBSERVE_SCRIPT, REMOVE_SCRIPT, PUT_BACK_SCRIPT, KILL_SCRIPT];
-    let bodies: Vec<String> = files
+    // Every script the binary runs is made of files here, and every file here is in one of them:
+    // the remove and put-back scripts share one re-check (recheck.sh) put before each.
+    let consts = [
+        ("observe", OBSERVE_SCRIPT, &["observe.sh"][..]),
+        ("remove", REMOVE_SCRIPT, &["recheck.sh", "remove.sh"][..]),
+        (
+            "put back",
+            PUT_BACK_SCRIPT,
+            &["recheck.sh", "put_back.sh"][..],
+        ),
+        ("kill", KILL_SCRIPT, &["kill.sh"][..]),
+    ];
+    let names: BTreeSet<String> = files
         .iter()
-        .map(|f| fs::read_to_string(f).unwrap())
+        .map(|f| f.file_name().unwrap().to_str().unwrap().to_owned())
         .collect();
-    assert_eq!(files.len(), consts.len(), "{files:?}");
-    for c in consts {
-        assert!(bodies.iter().any(|b| b == c), "a script not in src/scripts");
+    let used: BTreeSet<String> = consts
+        .iter()
+        .flat_map(|(_, _, parts)| parts.iter().map(|p| (*p).to_owned()))
+        .collect();
+    assert_eq!(
+        names, used,
+        "src/scripts/*.sh and the scripts the binary runs"
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/scripts");
+    for (what, script, parts) in consts {
+        let body: String = parts
+            .iter()
+            .map(|p| fs::read_to_string(dir.join(p)).unwrap())
+            .collect();
+        assert_eq!(script, body, "the {what} script is not {parts:?}");
     }
     let paths: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
     let o = shellcheck(&paths, None);
@@ -70,6 +92,17 @@ fn every_container_script_is_shellcheck_clean() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+    // And each script as it runs, its parts together (a variable one part sets and another
+    // reads is only seen so).
+    for (what, script, _) in consts {
+        let o = shellcheck(&["-"], Some(script));
+        assert!(
+            o.status.success(),
+            "shellcheck -s sh on the {what} script:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
     // The same call does reject the faults it is here for: a variable never set, a word split.
     let o = shellcheck(
         &["-"],

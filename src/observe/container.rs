@@ -25,12 +25,18 @@ pub const OBSERVE_SCRIPT: &str = include_str!("../scripts/observe.sh");
 /// Removes locks given as eight arguments each, each only if it is unchanged and reached
 /// without a symlink, by rename-aside like the host remover. Arguments and output: the file's
 /// header.
-pub const REMOVE_SCRIPT: &str = include_str!("../scripts/remove.sh");
+pub const REMOVE_SCRIPT: &str = concat!(
+    include_str!("../scripts/recheck.sh"),
+    include_str!("../scripts/remove.sh")
+);
 
 /// Puts leftovers of interrupted removals back under their lock's name, given as nine arguments
 /// each (the remove script's eight, then the lock's own name). Arguments and output: the file's
 /// header.
-pub const PUT_BACK_SCRIPT: &str = include_str!("../scripts/put_back.sh");
+pub const PUT_BACK_SCRIPT: &str = concat!(
+    include_str!("../scripts/recheck.sh"),
+    include_str!("../scripts/put_back.sh")
+);
 
 /// One lock as the observe script saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,12 @@
 # shellcheck shell=sh
 # zaki-locks: put leftovers of interrupted removals back inside a container (run as
-# `sh -c SCRIPT sh ARGS...`).
+# `sh -c SCRIPT sh ARGS...`, SCRIPT being recheck.sh followed by this file:
+# `container::PUT_BACK_SCRIPT`).
 #
 # A leftover (`.NAME.zaki-locks-removing.*`) that is still held goes back under its lock's name,
-# only if it is unchanged and reached as the remove script would reach it. `ln` never replaces a
-# lock that has taken the name since: the leftover then stays where it is, reported.
+# only if it is unchanged and reached as the remove script would reach it (the same `recheck`,
+# recheck.sh). `ln` never replaces a lock that has taken the name since: the leftover then stays
+# where it is, reported.
 #
 # Arguments: nine per leftover, repeated; a short last group is ignored: the remove script's
 # eight (`container::removal_args`, with PATH the leftover), then ORIG, the lock's own name (a
@@ -22,7 +24,6 @@
 # Exit status 0 (the caller treats any other status as a failed exec).
 
 LC_ALL=C; export LC_ALL
-hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
 echo "zaki-locks 1"
 echo "self $$"
 while [ "$#" -ge 9 ]; do
@@ -30,16 +31,8 @@ while [ "$#" -ge 9 ]; do
   shift 9
   tag=$(printf '%s' "$f" | hex)
   d=${f%/*}
-  agent=${d%/*}
   case "$orig" in */*|.|..|"") echo "failed $tag not a plain name"; continue ;; esac
-  if [ -L "$state/agents" ] || [ -L "$agent" ] || [ -L "$d" ]; then echo "changed $tag a directory on the way is a symlink"; continue; fi
-  [ "$(stat -c '%d %i' "$d" 2>/dev/null)" = "$dirid" ] || { echo "changed $tag its sessions directory was replaced since it was read"; continue; }
-  if [ -L "$f" ]; then echo "changed $tag replaced by a symlink"; continue; fi
-  [ -e "$f" ] || { echo "gone $tag"; continue; }
-  [ -f "$f" ] || { echo "changed $tag no longer a regular file"; continue; }
-  now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
-  [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
-  [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
+  recheck "$state" "$f" "$dirid" "$size" "$mtime" "$ino" "$dev" "$data" "$tag" || continue
   if ln "$f" "$d/$orig" 2>/dev/null; then
     rm -f "$f"
     echo "changed $tag left over from an interrupted removal and still held: put back as $orig"

@@ -1,9 +1,11 @@
 # shellcheck shell=sh
-# zaki-locks: remove judged locks inside a container (run as `sh -c SCRIPT sh ARGS...`).
+# zaki-locks: remove judged locks inside a container (run as `sh -c SCRIPT sh ARGS...`, SCRIPT
+# being recheck.sh followed by this file: `container::REMOVE_SCRIPT`).
 #
 # Removes each lock only if it is unchanged, not a symlink, and not reached through a symlinked
-# or swapped directory. Like the host remover it renames the lock aside, checks the inode it
-# moved, and puts back (with `ln`, which never overwrites) anything that is not the judged lock.
+# or swapped directory (`recheck`, recheck.sh). Like the host remover it renames the lock aside,
+# checks the inode it moved (`unchanged`), and puts back (with `ln`, which never overwrites)
+# anything that is not the judged lock.
 # Each step is a busybox command here, so the window the host remover keeps to microseconds is
 # about 2 ms (measured by the churn work); containers on a local engine are cleaned from the
 # host instead.
@@ -25,7 +27,6 @@
 # Exit status 0 (the caller treats any other status as a failed exec).
 
 LC_ALL=C; export LC_ALL
-hex() { od -An -v -tx1 | tr -d ' \n'; echo; }
 echo "zaki-locks 1"
 echo "self $$"
 while [ "$#" -ge 8 ]; do
@@ -33,21 +34,12 @@ while [ "$#" -ge 8 ]; do
   shift 8
   tag=$(printf '%s' "$f" | hex)
   d=${f%/*}
-  agent=${d%/*}
-  if [ -L "$state/agents" ] || [ -L "$agent" ] || [ -L "$d" ]; then echo "changed $tag a directory on the way is a symlink"; continue; fi
-  [ "$(stat -c '%d %i' "$d" 2>/dev/null)" = "$dirid" ] || { echo "changed $tag its sessions directory was replaced since it was read"; continue; }
-  if [ -L "$f" ]; then echo "changed $tag replaced by a symlink"; continue; fi
-  [ -e "$f" ] || { echo "gone $tag"; continue; }
-  [ -f "$f" ] || { echo "changed $tag no longer a regular file"; continue; }
-  now=$(stat -c '%s %Y %i %d' "$f" 2>/dev/null) || { echo "gone $tag"; continue; }
-  [ "$now" = "$size $mtime $ino $dev" ] || { echo "changed $tag modified since it was judged"; continue; }
-  [ "$(dd if="$f" bs=4097 count=1 2>/dev/null | hex)" = "$data" ] || { echo "changed $tag modified since it was judged"; continue; }
+  recheck "$state" "$f" "$dirid" "$size" "$mtime" "$ino" "$dev" "$data" "$tag" || continue
   n=${f##*/}
   if [ "${#n}" -le 200 ]; then priv="$d/.$n.zaki-locks-removing.$$.$ino"; else priv="$d/.zaki-locks-removing.h$ino.$$"; fi
   err=$(mv "$f" "$priv" 2>&1) || { echo "failed $tag $err"; continue; }
   # Read again after the rename: what was moved must still be the judged lock.
-  moved=$(stat -c '%s %Y %i %d' "$priv" 2>/dev/null)
-  if [ "$moved" = "$size $mtime $ino $dev" ] && [ "$(dd if="$priv" bs=4097 count=1 2>/dev/null | hex)" = "$data" ]; then
+  if unchanged "$priv" "$size" "$mtime" "$ino" "$dev" "$data"; then
     if err=$(rm -f "$priv" 2>&1); then echo "removed $tag"; else echo "failed $tag $err"; fi
   elif ln "$priv" "$f" 2>/dev/null && rm -f "$priv"; then
     echo "changed $tag replaced by a new lock while being removed: put back"
