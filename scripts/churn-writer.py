@@ -30,6 +30,19 @@ requests). That is not what the churn test measures, so reclaims are serialised 
 writers with a flock per session in --guard-dir (never in the sessions dir; zaki-locks does not
 take it). --no-guard leaves them unserialised, as two separate gateways would be.
 
+--release-window (issue 18) makes every lock look long held when it is released, and releases it
+as OpenClaw up to 2026.5.7 does, so that a tool judging it in the close-then-delete window is
+caught: the payload's createdAt is a minute old (with the owner's starttime, so that the owner
+is plainly alive) and the file's mtime is set a minute back right after the write (any holder-free
+grace has long passed); the lock is held --max-hold at most, then the handle is CLOSED, the
+writer sleeps 1-16 ms (OpenClaw's measured close-to-delete delay) and deletes the lock BY PATH,
+without checking it is still its own. A contender does not read the lock in the way: it retries
+the exclusive create every --poll seconds (default 1 ms), so it takes the path the moment it is
+free. Run two writers pinned to one session (--only-session) and each is the other's waiter. A
+lost lock is one the writer finds gone or replaced while it holds it, or right before its own
+delete; neither can happen unless something else removed its released lock in the window (and
+then its delete by path takes the waiter's new, live lock, which the waiter finds gone).
+
 Prints `c CYCLES RECLAIMED` after each completed cycle. Stops after --secs or --cycles, or on SIGTERM (finishing
 the current cycle), and prints one JSON line with its counters. Every lost lock is also described as one JSON line on stderr.
 """
@@ -58,8 +71,8 @@ def session_ids(n):
     return ["%08x-0000-4000-8000-%012x" % (0xC0FFEE00 + i, i) for i in range(n)]
 
 
-def now_iso():
-    t = datetime.datetime.now(datetime.timezone.utc)
+def now_iso(offset=0.0):
+    t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset)
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (t.microsecond // 1000)
 
 
@@ -247,11 +260,14 @@ class Writer:
                 fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 self.c["contended"] += 1
-                if self.try_reclaim(sid, path):
+                if not self.a.release_window and self.try_reclaim(sid, path):
                     continue
                 if STOP or time.monotonic() - started > self.a.max_wait:
                     self.c["gave_up"] += 1
                     return None
+                if self.a.release_window:
+                    time.sleep(self.a.poll)
+                    continue
                 time.sleep(delay * (0.5 + self.rng.random()))
                 delay = min(delay * 1.6, 0.05)
                 continue
@@ -278,14 +294,54 @@ class Writer:
                 )
                 os.close(fd)
                 return None
-            payload = {"pid": self.pid, "createdAt": now_iso()}
+            created = now_iso(-self.a.age) if self.a.release_window else now_iso()
+            payload = {"pid": self.pid, "createdAt": created}
             if self.starttime is not None:
                 payload["starttime"] = self.starttime
             body = json.dumps(payload, indent=2).encode()
             os.write(fd, body)
+            if self.a.release_window:
+                old = time.time() - self.a.age
+                os.utime(fd, (old, old))
             return fd, st, body
 
+    def own(self, path, st):
+        """None if the path still is the lock `st` describes, else why not (and what is there)."""
+        try:
+            now = os.lstat(path)
+        except FileNotFoundError:
+            return "gone", None
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+            return "replaced", {"ino": now.st_ino, "size": now.st_size}
+        return None, None
+
+    def release_by_path(self, sid, held):
+        """OpenClaw up to 2026.5.7: close the handle, a few ms later delete the path, unchecked."""
+        fd, st, body = held
+        path = self.lock_path(sid)
+        why, found = self.own(path, st)
+        if why is not None:
+            why += " while held"
+        os.close(fd)
+        time.sleep(self.rng.uniform(0.001, 0.016))
+        if why is None:
+            why, found = self.own(path, st)
+            if why is not None:
+                why += " after close, before the delete"
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        if why is None:
+            self.c["cycles"] += 1
+            print("c %d %d" % (self.c["cycles"], self.c["reclaimed"]), flush=True)
+        else:
+            self.c["lost"] += 1
+            self.log("lost", session=sid, why=why, ino=st.st_ino, content=body.decode(), found=found)
+
     def release(self, sid, held):
+        if self.a.release_window:
+            return self.release_by_path(sid, held)
         fd, st, body = held
         path = self.lock_path(sid)
         why = None
@@ -341,7 +397,9 @@ class Writer:
         while not STOP and time.monotonic() < deadline:
             if self.a.cycles and self.c["cycles"] >= self.a.cycles:
                 break
-            if self.a.hot and self.rng.random() < self.a.p_hot:
+            if self.a.only_session is not None:
+                sid = self.sessions[self.a.only_session]
+            elif self.a.hot and self.rng.random() < self.a.p_hot:
                 sid = self.rng.choice(self.sessions[: self.a.hot])
             else:
                 sid = self.rng.choice(self.sessions)
@@ -371,6 +429,14 @@ def main():
     ap.add_argument("--stale-secs", type=float, default=1800.0, help="OpenClaw's staleMs, in s")
     ap.add_argument("--guard-dir", default=None, help="default: <sessions_dir>/../.churn-guards")
     ap.add_argument("--no-guard", action="store_true")
+    ap.add_argument(
+        "--release-window",
+        action="store_true",
+        help="locks look long held; release by close, 1-16 ms, delete by path (see above)",
+    )
+    ap.add_argument("--age", type=float, default=60.0, help="--release-window: createdAt and mtime this far back (s)")
+    ap.add_argument("--poll", type=float, default=0.001, help="--release-window: a contender's retry delay (s)")
+    ap.add_argument("--only-session", type=int, default=None, help="always this session (an index)")
     ap.add_argument("--tag", default="", help="a unique word for the harness to find this process")
     a = ap.parse_args()
     if a.guard_dir is None:

@@ -16,6 +16,10 @@
 //! blocking their session for 30 min; writers never stay empty longer than 0.5 s, ten times
 //! less. The writers themselves keep OpenClaw's 30 min.
 //!
+//! `release_window_churn_on_the_host` (issue 18) is the other side: writers that release as
+//! OpenClaw up to 2026.5.7 does (close, a few ms, delete by path) locks that look long held, two
+//! per session, each the other's waiter; no `clean` may remove a lock in that window.
+//!
 //! Defaults take about 30 s on 2 cores (8 s of churn per test, tests run in parallel). The long mode, for the README:
 //! `ZAKI_CHURN_SECS=300 cargo test --release --test churn -- --nocapture`; also
 //! `ZAKI_CHURN_WRITERS` (default 6) and `ZAKI_CHURN_SEED` (default: from the clock, printed).
@@ -54,10 +58,10 @@ struct Config {
     seed: u64,
 }
 
-fn config() -> Config {
+fn config(default_secs: f64) -> Config {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     Config {
-        secs: env("ZAKI_CHURN_SECS").map_or(8.0, |v| v.parse().expect("ZAKI_CHURN_SECS")),
+        secs: env("ZAKI_CHURN_SECS").map_or(default_secs, |v| v.parse().expect("ZAKI_CHURN_SECS")),
         writers: env("ZAKI_CHURN_WRITERS").map_or(6, |v| v.parse().expect("ZAKI_CHURN_WRITERS")),
         seed: env("ZAKI_CHURN_SEED").map_or_else(
             || {
@@ -190,7 +194,14 @@ struct Writer {
 }
 
 impl Writer {
-    fn start(site: &Site, tag: String, seed: u64, starttime: bool, secs: f64) -> Writer {
+    fn start(
+        site: &Site,
+        tag: String,
+        seed: u64,
+        starttime: bool,
+        secs: f64,
+        extra: &[String],
+    ) -> Writer {
         let mut args = vec![
             "--seed".to_owned(),
             seed.to_string(),
@@ -204,6 +215,7 @@ impl Writer {
         if starttime {
             args.push("--starttime".to_owned());
         }
+        args.extend_from_slice(extra);
         let mut child = site
             .writer_command(&args)
             .stdin(Stdio::null())
@@ -294,13 +306,7 @@ impl Cleans {
         let started = Instant::now();
         let o = zaki(tmp)
             .args(args)
-            .args([
-                "--older-than",
-                OLDER_THAN,
-                "--allow-short-threshold",
-                "--format",
-                "json",
-            ])
+            .args(["--format", "json"])
             .output()
             .expect("zaki-locks runs");
         self.elapsed.push(started.elapsed());
@@ -440,7 +446,12 @@ impl Drop for StopOnDrop {
 
 /// The whole run on one site; prints the figures and asserts on them.
 fn churn(label: &str, site: Site, clean_args: Vec<String>) {
-    let cfg = config();
+    let cfg = config(8.0);
+    let clean_args = [
+        clean_args,
+        strings(&["--older-than", OLDER_THAN, "--allow-short-threshold"]),
+    ]
+    .concat();
     let tmp = tempfile::tempdir().unwrap();
     let mut rng = Rng(cfg.seed);
     println!(
@@ -458,6 +469,7 @@ fn churn(label: &str, site: Site, clean_args: Vec<String>) {
             rng.next(),
             n.is_multiple_of(2),
             cfg.secs,
+            &[],
         )
     };
     let mut writers: Vec<Writer> = (0..cfg.writers).map(|_| new_writer(&mut rng)).collect();
@@ -681,4 +693,165 @@ fn churn_on_a_bind_mounted_container_dir() {
             &prefix,
         ]),
     );
+}
+
+/// Sessions of the release-window churn, each with two writers.
+const WINDOW_SESSIONS: usize = 4;
+
+/// Issue 18, fix 2: the release window. Two writers per session follow OpenClaw's protocol up to
+/// 2026.5.7 with locks that look long held (`scripts/churn-writer.py --release-window`: createdAt
+/// and mtime a minute old, so any holder-free grace has passed): each releases by closing its
+/// handle, waiting 1-16 ms and deleting the path unchecked, while the other polls every 1 ms to
+/// create the lock as soon as the path is free. Meanwhile `clean` runs in a tight loop with
+/// `--older-than 5m` (no lock is old enough to be `too-old`, every owner is alive and its
+/// starttime is in the payload: only "nobody has it open" could make one stale).
+///
+/// A lock is in the close-then-delete window about half the time. A `clean` that removes it
+/// there for `no-holder` lets the waiter create the next lock, which the first writer's delete
+/// by path then takes: a live lock lost, which the waiter finds (its lock gone while held) and
+/// the first writer finds too (its path replaced right before its delete). Removing a lock for
+/// `no-holder` only when seen unheld twice, on the same inode, about a second apart, can never
+/// catch one in a window of at most 16 ms, as long as "the same inode" also means the same file:
+/// here a freed inode number is reused by the next lock within milliseconds, so two sightings a
+/// second apart of one inode number may be two locks (their mtime and content differ). Default
+/// 10 s of churn (`ZAKI_CHURN_SECS`).
+#[test]
+fn release_window_churn_on_the_host() {
+    let cfg = config(10.0);
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let dir = state.join("agents/main/sessions");
+    std::fs::create_dir_all(&dir).unwrap();
+    let clean_args = strings(&[
+        "clean",
+        "--no-containers",
+        "--root",
+        state.to_str().unwrap(),
+        "--older-than",
+        "5m",
+    ]);
+    println!(
+        "release-window churn: seed={} secs={} sessions={WINDOW_SESSIONS} writers={}",
+        cfg.seed,
+        cfg.secs,
+        2 * WINDOW_SESSIONS
+    );
+    let site = Site::Host { dir };
+    let mut rng = Rng(cfg.seed);
+    let mut writers: Vec<Writer> = (0..2 * WINDOW_SESSIONS)
+        .map(|i| {
+            Writer::start(
+                &site,
+                format!("churn-{}-window-{i}", std::process::id()),
+                rng.next(),
+                true,
+                cfg.secs,
+                &strings(&[
+                    "--release-window",
+                    "--only-session",
+                    &(i / 2).to_string(),
+                    "--max-hold",
+                    "0.005",
+                    "--p-empty",
+                    "0",
+                    "--p-long-empty",
+                    "0",
+                    "--max-wait",
+                    "5",
+                ]),
+            )
+        })
+        .collect();
+
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let cleaner = {
+        let stop = stop.0.clone();
+        let tmp = tmp.path().to_owned();
+        let args = clean_args.clone();
+        std::thread::spawn(move || {
+            let mut cleans = Cleans::default();
+            while !stop.load(Ordering::Relaxed) {
+                cleans.run(&tmp, &args);
+            }
+            cleans
+        })
+    };
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs_f64(cfg.secs));
+    for w in &writers {
+        w.signal(Signal::SIGTERM);
+    }
+    let mut tally = Tally::default();
+    for w in writers.iter_mut() {
+        let (out, err) = w.finish();
+        tally.add(&w.tag, &out, &err, false);
+    }
+    drop(stop);
+    let cleans = cleaner.join().unwrap();
+    let churn_secs = started.elapsed().as_secs_f64();
+    let left: Vec<String> = site
+        .files()
+        .into_keys()
+        .filter(|n| n.ends_with(".lock") || n.contains("zaki-locks-removing"))
+        .collect();
+
+    // The first few lost locks in full, then how each writer found its lock.
+    for ev in tally.lost.iter().take(5) {
+        let content = ev["content"].as_str().unwrap_or("");
+        println!(
+            "LOST {ev}\n  removed by clean: {}",
+            cleans.removed_contents.contains(content)
+        );
+    }
+    let mut lost_by_why: BTreeMap<String, u64> = BTreeMap::new();
+    for ev in &tally.lost {
+        *lost_by_why
+            .entry(ev["why"].as_str().unwrap_or("?").to_owned())
+            .or_default() += 1;
+    }
+    for (code, err) in cleans.failures.iter().take(5) {
+        println!("CLEAN EXIT {code:?}: {err}");
+    }
+    println!(
+        "release-window churn details: {churn_secs:.1}s, writers finished={} contended={} \
+         gave_up={}; clean: runs={} median={}ms removed={} {:?} not_removed={:?}; left={left:?}; \
+         lost: {lost_by_why:?}",
+        tally.finished,
+        tally.contended,
+        tally.gave_up,
+        cleans.runs,
+        cleans.median_ms(),
+        cleans.removed,
+        cleans.removed_by_reason,
+        cleans.not_removed,
+    );
+    println!(
+        "release-window churn: cycles={} clean_runs={} live_lost={} removed_by_clean={}",
+        tally.cycles,
+        cleans.runs,
+        tally.lost.len(),
+        cleans.removed
+    );
+    assert_eq!(
+        tally.finished,
+        writers.len(),
+        "every writer printed its counters"
+    );
+    // A `clean` that waits a second to see a lock unheld twice runs about once a second.
+    assert!(
+        tally.cycles >= 200 && cleans.runs >= 5,
+        "too little churn to mean anything: cycles={} clean runs={}",
+        tally.cycles,
+        cleans.runs
+    );
+    assert_eq!(
+        tally.lost.len(),
+        0,
+        "live locks lost: clean removed locks in their close-then-delete window \
+         (removed {} in all, by reason {:?})",
+        cleans.removed,
+        cleans.removed_by_reason
+    );
+    assert!(left.is_empty(), "locks left behind: {left:?}");
+    assert!(cleans.failures.is_empty(), "a clean did not exit 0");
 }
