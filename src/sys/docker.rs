@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::sys::proc::{Process, parse_ppid};
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::ListContainersOptions;
@@ -111,7 +112,7 @@ fn io_words(io: &std::io::Error) -> String {
 }
 
 /// The engine `connect` would ask: `url`, else the local socket. `DOCKER_HOST` is read once,
-/// by `config`, which passes it here as `url`.
+/// by `cli::resolve`, which passes it here as `url`.
 pub fn label(url: Option<&str>) -> String {
     url.unwrap_or("unix:///var/run/docker.sock").to_owned()
 }
@@ -127,8 +128,9 @@ pub struct Engine {
     pub local: bool,
 }
 
-/// Connects like the docker CLI: `url`, else `DOCKER_HOST`, else the local socket; TLS for
-/// tcp when `DOCKER_TLS_VERIFY` is set (certificates from `DOCKER_CERT_PATH`).
+/// Connects to `url` (`--docker-host`, or `DOCKER_HOST` as `cli::resolve` read it), else the
+/// local socket; TLS for tcp when `DOCKER_TLS_VERIFY` is set (certificates from
+/// `DOCKER_CERT_PATH`, read by bollard).
 pub async fn connect(url: Option<&str>, timeout: Duration) -> Result<Engine, DockerError> {
     let label = label(url);
     let client = Docker::connect_with_host(&label)
@@ -162,22 +164,17 @@ fn own_pid(head: &[u8]) -> Option<u64> {
 fn kill_tree(root: i32) {
     use nix::sys::signal::{Signal, kill};
     use nix::unistd::Pid;
-    let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+    let proc_root = std::path::Path::new("/proc");
+    let parents: Vec<(i32, i32)> = std::fs::read_dir(proc_root)
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
             let pid: i32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The command name is in parentheses and may hold spaces: fields follow the last ')'.
-            let ppid = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse()
+            let stat = Process::open(proc_root, u64::try_from(pid).ok()?)
+                .and_then(|p| p.stat())
                 .ok()?;
-            Some((pid, ppid))
+            Some((pid, i32::try_from(parse_ppid(&stat)?).ok()?))
         })
         .collect();
     let mut tree = vec![root];

@@ -58,11 +58,21 @@ pub fn parse_stat(text: &str) -> (Option<String>, Option<u64>) {
         (Some(o), Some(c)) if c > o => Some(text[o + 1..c].to_owned()),
         _ => None,
     };
-    let starttime = close.and_then(|c| {
-        // After ")" come fields 3.. ; starttime is field 22, so index 19.
-        text[c + 1..].split_whitespace().nth(19)?.parse().ok()
-    });
+    // After ")" come fields 3.. ; starttime is field 22.
+    let starttime = stat_field(text, 22).and_then(|f| f.parse().ok());
     (comm, starttime)
+}
+
+/// The parent pid (field 4) of a `/proc/<pid>/stat` text.
+pub fn parse_ppid(text: &str) -> Option<u64> {
+    stat_field(text, 4)?.parse().ok()
+}
+
+/// Field `n` (1-based, as `proc(5)` numbers them, `n >= 3`) of a `/proc/<pid>/stat` text,
+/// counted from the last `)`: the command name before it may hold spaces and parentheses.
+fn stat_field(text: &str, n: usize) -> Option<&str> {
+    let close = text.rfind(')')?;
+    text[close + 1..].split_whitespace().nth(n.checked_sub(3)?)
 }
 
 /// Reads `btime` (boot time, seconds since the epoch) from `/proc/stat` text.
@@ -152,6 +162,11 @@ impl Process {
     /// `cgroup`, which names the container a process runs in.
     pub fn cgroup(&self) -> io::Result<String> {
         self.text("cgroup")
+    }
+
+    /// `fdinfo/<fd>`: an open file's position and flags (its access mode).
+    pub fn fdinfo(&self, fd: &str) -> io::Result<String> {
+        self.text(&format!("fdinfo/{fd}"))
     }
 
     /// The first 4 KiB of `cmdline`: NUL-separated arguments.
@@ -342,6 +357,8 @@ mod tests {
         assert_eq!(start, Some(98765));
         assert_eq!(parse_stat("garbage"), (None, None));
         assert_eq!(parse_stat("1 (x) S 1"), (Some("x".into()), None));
+        assert_eq!(parse_ppid(stat), Some(1));
+        assert_eq!(parse_ppid("garbage"), None);
     }
 
     #[test]
