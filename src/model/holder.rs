@@ -2,6 +2,44 @@
 
 use serde::Serialize;
 
+use crate::model::names::named;
+
+named! {
+    /// How a process has a lock open. OpenClaw opens its locks write-only (`"wx"`): a process
+    /// that has one open read-only (`tail -f`, a backup agent) is a reader, not a holder.
+    pub enum Access {
+        Read => "read-only",
+        Write => "write",
+        /// Its open flags could not be read (a container's listing): counted as a writer.
+        Unknown => "unknown",
+    }
+}
+
+impl Access {
+    /// The stronger of two accesses to one inode by one process (a writer is a writer).
+    pub fn max(self, other: Access) -> Access {
+        match (self, other) {
+            (Access::Write, _) | (_, Access::Write) => Access::Write,
+            (Access::Unknown, _) | (_, Access::Unknown) => Access::Unknown,
+            _ => Access::Read,
+        }
+    }
+
+    /// From the `flags:` line of `/proc/<pid>/fdinfo/<fd>` (octal; the access mode is its low
+    /// two bits).
+    pub fn of_fdinfo(text: &str) -> Access {
+        let flags = text
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok());
+        match flags.map(|f| f & 0o3) {
+            Some(0) => Access::Read,
+            Some(_) => Access::Write,
+            None => Access::Unknown,
+        }
+    }
+}
+
 /// A process that has a lock's inode open.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Holder {
@@ -13,18 +51,30 @@ pub struct Holder {
     pub comm: String,
     /// The container it runs in, if any (name when looked at, else the id from its cgroup).
     pub container: Option<String>,
+    /// How it has the lock open.
+    pub access: Access,
 }
 
 impl Holder {
-    /// `openclaw-gatewa (pid 13 in zaki-user-1, host pid 3946)`.
+    /// `openclaw-gatewa (pid 13 in zaki-user-1, host pid 3946)`, `tail (pid 88, read-only)`.
     pub fn describe(&self) -> String {
+        let ro = if self.access == Access::Read {
+            ", read-only"
+        } else {
+            ""
+        };
         match &self.container {
             Some(c) => format!(
-                "{} (pid {} in {c}, host pid {})",
+                "{} (pid {} in {c}, host pid {}{ro})",
                 self.comm, self.ns_pid, self.host_pid
             ),
-            None => format!("{} (pid {})", self.comm, self.host_pid),
+            None => format!("{} (pid {}{ro})", self.comm, self.host_pid),
         }
+    }
+
+    /// A process that may write it: it holds the lock (an unknown access counts as a writer).
+    pub fn writes(&self) -> bool {
+        self.access != Access::Read
     }
 }
 
@@ -35,6 +85,9 @@ pub enum Visibility {
     Complete,
     /// Some could not be; the text says why. Then "no holder" is not evidence.
     Incomplete(String),
+    /// The kernel refused to answer for want of privilege (a lease on another uid's file needs
+    /// `CAP_LEASE`): the run cannot judge this lock and says so loudly.
+    Refused(String),
 }
 
 impl Visibility {
@@ -44,13 +97,13 @@ impl Visibility {
     pub fn as_str(&self) -> &'static str {
         match self {
             Visibility::Complete => "complete",
-            Visibility::Incomplete(_) => "incomplete",
+            Visibility::Incomplete(_) | Visibility::Refused(_) => "incomplete",
         }
     }
     pub fn why(&self) -> Option<&str> {
         match self {
             Visibility::Complete => None,
-            Visibility::Incomplete(w) => Some(w),
+            Visibility::Incomplete(w) | Visibility::Refused(w) => Some(w),
         }
     }
 }
@@ -63,6 +116,7 @@ pub fn file_visibility(lease: &Lease, fs_why: Option<&str>) -> Visibility {
     }
     match lease {
         Lease::Unknown(w) => Visibility::Incomplete(w.clone()),
+        Lease::Refused(w) => Visibility::Refused(w.clone()),
         Lease::Free | Lease::Held => Visibility::Complete,
     }
 }
@@ -76,6 +130,9 @@ pub enum Lease {
     Held,
     /// Could not be asked; the text says why.
     Unknown(String),
+    /// The kernel refused for want of privilege (`EACCES`/`EPERM`: no `CAP_LEASE` on another
+    /// uid's file); the text says so.
+    Refused(String),
 }
 
 #[cfg(test)]
@@ -88,5 +145,26 @@ mod tests {
         assert!(file_visibility(&Lease::Held, None).is_complete());
         assert!(!file_visibility(&Lease::Unknown("x".into()), None).is_complete());
         assert!(!file_visibility(&Lease::Free, Some("NFS")).is_complete());
+        assert!(matches!(
+            file_visibility(&Lease::Refused("x".into()), None),
+            Visibility::Refused(_)
+        ));
+    }
+
+    #[test]
+    fn access_from_fdinfo() {
+        assert_eq!(
+            Access::of_fdinfo("pos:\t0\nflags:\t0100000\n"),
+            Access::Read
+        );
+        assert_eq!(
+            Access::of_fdinfo("pos:\t0\nflags:\t02100001\n"),
+            Access::Write
+        );
+        assert_eq!(Access::of_fdinfo("flags:\t0100002\n"), Access::Write);
+        assert_eq!(Access::of_fdinfo("pos:\t0\n"), Access::Unknown);
+        assert_eq!(Access::Read.max(Access::Write), Access::Write);
+        assert_eq!(Access::Read.max(Access::Unknown), Access::Unknown);
+        assert_eq!(Access::Read.max(Access::Read), Access::Read);
     }
 }

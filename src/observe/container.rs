@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::model::holder::{Holder, Visibility};
+use crate::model::holder::{Access, Holder, Visibility};
 use crate::model::lockfile::{FileId, Leftover, Outcome, Snapshot, recognise};
 use crate::model::payload::LockKind;
 use crate::model::process::Owner;
@@ -124,6 +124,8 @@ impl Listing {
                         ns_pid: *pid,
                         comm: comm.clone(),
                         container: Some(container.to_owned()),
+                        // The listing gives no open flags: counted as a writer.
+                        access: Access::Unknown,
                     })
                     .collect()
             })

@@ -24,7 +24,7 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag, open, readlinkat};
 use nix::sys::stat::{Mode, fstatat};
 
-use crate::model::holder::Holder;
+use crate::model::holder::{Access, Holder};
 use crate::sys::proc::Process;
 
 /// What one search of a `/proc` found.
@@ -184,12 +184,28 @@ fn scan_process(
             continue;
         }
         let h = holder.get_or_insert_with(|| describe(process, pid, containers));
+        let access = fd_access(process, fd_name);
         let v = s.by_id.entry(id).or_default();
-        if !v.iter().any(|x| x.host_pid == pid) {
-            v.push(h.clone());
+        match v.iter_mut().find(|x| x.host_pid == pid) {
+            Some(x) => x.access = x.access.max(access),
+            None => v.push(Holder {
+                access,
+                ..h.clone()
+            }),
         }
     }
     Ok(())
+}
+
+/// How the process has fd `fd_name` open, from its `fdinfo` (unreadable: unknown, which counts
+/// as a writer).
+fn fd_access(process: &Process, fd_name: &std::ffi::CStr) -> Access {
+    let Some(name) = fd_name.to_str().ok() else {
+        return Access::Unknown;
+    };
+    process
+        .fdinfo(name)
+        .map_or(Access::Unknown, |t| Access::of_fdinfo(&t))
 }
 
 /// Names a holder: its `status` (Name, NSpid) and, in a container, which one (cgroup).
@@ -201,6 +217,7 @@ fn describe(process: &Process, pid: u64, containers: &[(String, String)]) -> Hol
         ns_pid: st.nspid.last().copied().unwrap_or(pid),
         comm: st.name.unwrap_or_else(|| "?".into()),
         container: container_of(&cgroup, st.nspid.len() > 1, containers),
+        access: Access::Unknown,
     }
 }
 

@@ -29,6 +29,12 @@ pub fn lease(dir: &impl std::os::fd::AsFd, name: &std::ffi::OsStr, id: (u64, u64
     }
     match Errno::last() {
         Errno::EAGAIN => Lease::Held,
+        // A lease on a file owned by another uid needs CAP_LEASE (or CAP_DAC_OVERRIDE is not
+        // enough): the question was refused, not answered.
+        e @ (Errno::EACCES | Errno::EPERM) => Lease::Refused(format!(
+            "the kernel refused the holder check ({}): run as root with CAP_LEASE",
+            e.desc()
+        )),
         e => unknown(
             "the kernel cannot say who has it open (no leases here)",
             &e.desc(),
