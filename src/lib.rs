@@ -17,9 +17,9 @@
 //!   table), `probe` (the probe's findings)
 //! - [`act`]: carry out verdicts: `remove` (a stale lock, only if unchanged since it was judged)
 //! - [`judge`]: every decision, pure: `lock` (a lock's verdict: OpenClaw's rules, the holder
-//!   rule, the store lock, the release rules), `version` (what a release changes), `claims` (the
+//!   rule, the store lock, the second look), `version` (what a release changes), `claims` (the
 //!   SQLite era: era, gateway, turn claims), `clean` (what clean does with each verdict),
-//!   `restart` (whether to restart a container)
+//!   `restart` (whether to restart a container), `exit` (a run's exit status)
 //! - [`observe`]: read each lock once with its owner (`locks`), who holds it open (`holders`), the
 //!   SQLite era's rows (`claims`), a place's OpenClaw (`version`), a container's listing by
 //!   exec (`container`, scripts in `src/scripts/`)

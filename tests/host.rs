@@ -546,6 +546,9 @@ fn unreadable_sessions_dir_is_reported_and_the_rest_is_done() {
         std::os::unix::fs::PermissionsExt::from_mode(0o666),
     )
     .unwrap();
+    // Its own file: an unprivileged run may ask the holder check on it (on another uid's file
+    // the kernel refuses without CAP_LEASE, and the lock would be kept).
+    std::os::unix::fs::chown(b.join("x.jsonl.lock"), Some(65534), Some(65534)).unwrap();
     let mut c = zaki(f.tmp.path());
     c.arg("clean")
         .arg("--no-containers")

@@ -10,6 +10,7 @@ use color_eyre::eyre::{Result, WrapErr, eyre};
 
 use crate::commands::config::{self, CleanOutput, Config, ProbeOutput, ScanOutput};
 use crate::commands::pass::runtime;
+use crate::judge::exit;
 use crate::judge::lock::{HeldOver, Status};
 use crate::model::exit_codes::Exit;
 use crate::report::output::{self, LogStyle};
@@ -65,12 +66,12 @@ fn scan(args: config::Scan) -> Result<Exit> {
             print_scan_table(&report, style, held_over, started)?
         }
     }
-    let found = (args.fail_on_stale && any_stale) || (args.fail_on_held && n_held_over > 0);
-    let exit = Exit::partial_if(!report.errors.is_empty() || !metrics_written);
-    Ok(exit.merge(if found {
-        Exit::StaleFound
-    } else {
-        Exit::Success
+    Ok(exit::status(exit::Run {
+        problems: !report.errors.is_empty(),
+        metrics_unwritten: !metrics_written,
+        stale_found: args.fail_on_stale && any_stale,
+        held_found: args.fail_on_held && n_held_over > 0,
+        interrupted: None,
     }))
 }
 
@@ -261,14 +262,18 @@ fn clean(args: config::Clean) -> Result<Exit> {
         }
         CleanOutput::Text(style) => print_clean_text(&args, &report, style, started)?,
     }
-    let mut exit = Exit::partial_if(!report.errors.is_empty() || !metrics_written);
-    if let Some(sig) = crate::sys::interrupt::caught() {
+    let interrupted = crate::sys::interrupt::caught();
+    if let Some(sig) = interrupted {
         eprintln!(
             "zaki-locks: interrupted by {sig}: the removal under way was finished, nothing more was removed"
         );
-        exit = exit.merge(Exit::Interrupted(sig as i32));
     }
-    Ok(exit)
+    Ok(exit::status(exit::Run {
+        problems: !report.errors.is_empty(),
+        metrics_unwritten: !metrics_written,
+        interrupted: interrupted.map(|s| s as i32),
+        ..exit::Run::default()
+    }))
 }
 
 /// `clean`'s text: a line per lock acted on (with `--quiet`, only removals), the summary, the

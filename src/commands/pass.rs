@@ -4,14 +4,16 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use chrono::{TimeDelta, Utc};
+use chrono::Utc;
 use color_eyre::eyre::{Result, WrapErr};
 
 use crate::act::remove::{self, Outcome};
 use crate::commands::config::Places;
 use crate::find::survey::{self, ContainerReport, Survey};
 use crate::find::walk;
-use crate::judge::lock::{Facts, Policy, Verdict};
+use crate::judge::claims::{Era, PlaceDb};
+use crate::judge::clean::{self, Step};
+use crate::judge::lock::{Facts, PlaceFacts, Policy, SECOND_LOOK, Verdict};
 use crate::model::observed::{Observed, Site};
 use crate::model::place::{Location, Place, Problem};
 use crate::observe::container::{self, Listing};
@@ -31,7 +33,7 @@ pub struct Seen {
     /// The state dirs read from this host (a container's bind mounts among them).
     pub host_places: Vec<Place>,
     /// How many places were looked at (host places and exec'd containers).
-    pub places: usize,
+    pub places_looked: usize,
     pub judged: Vec<Judged>,
     pub problems: Vec<Problem>,
     pub containers: Vec<ContainerReport>,
@@ -50,8 +52,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .wrap_err("cannot start the async runtime")
 }
 
-/// Find → observe → judge, for every place.
-pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
+/// Find → observe → judge, for every place; then, for the locks the judge wants to see again
+/// (nobody held them, and their owner may be alive), a second look a second later.
+pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
     let mut problems = Vec::new();
     let mut places = match &args.host {
         Some(search) => walk::places(search, &mut problems),
@@ -61,39 +64,46 @@ pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Ut
     if let Some(search) = &args.containers {
         survey = survey::survey(search, &mut places, &mut problems).await;
     }
-    // Inside containers (exec) first: it runs concurrently and takes the longest.
-    let listings = list_containers(&survey, args).await;
-
-    let mut found = Vec::new();
-    let mut budget = walk::Budget::default();
-    for (i, place) in places.iter().enumerate() {
-        walk::lock_files(i, place, &mut found, &mut problems, &mut budget);
-    }
     let proc = HostProc::open();
-    let mut observed = locks::host_locks(&places, found, &proc, &mut problems);
-    observed.extend(exec_locks(&mut survey, listings, &mut problems));
-    // Every lock has been read (and its lease asked): now who holds them open (see `holders`).
-    find_holders(&mut observed, &survey.reports, policy, now);
-    for o in observed.iter_mut() {
-        if let Site::Host { state_dir, .. } = &o.site
-            && let Some((_, why)) = survey.ambiguous.iter().find(|(d, _)| d == state_dir)
-        {
-            o.note = Some(why.clone());
-        }
-    }
-    let dbs: Vec<_> = crate::observe::claims::observe(&places, &proc)
+    let dbs: Vec<PlaceDb> = crate::observe::claims::observe(&places, &proc)
         .into_iter()
         .map(|r| crate::judge::claims::place(r, now))
         .collect();
-    label_leftovers(&places, &dbs, &mut observed);
+    let all_exec: Vec<usize> = (0..survey.exec.len()).collect();
+    let all_places: Vec<usize> = (0..places.len()).collect();
+    let observed = observe_locks(
+        args,
+        (&places, &dbs),
+        &all_places,
+        &mut survey,
+        &all_exec,
+        &proc,
+        &mut problems,
+    )
+    .await;
+    let looked = Utc::now();
     let mut judged: Vec<Judged> = observed
         .into_iter()
-        .map(|o| judge(policy, o, now))
+        .map(|o| judge(policy, o, &place_facts(&places, &dbs), now))
         .collect();
-    apply_version_rules(&places, &dbs, &mut judged);
+    if judged
+        .iter()
+        .any(|j| j.verdict.as_ref().is_some_and(|v| v.look_again))
+    {
+        let again = LookAgain {
+            args,
+            places: &places,
+            dbs: &dbs,
+            proc: &proc,
+            policy,
+            first: looked,
+        };
+        again.run(&mut survey, &mut judged, &mut problems).await;
+    }
+    missing_evidence(&judged, &mut problems);
     judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
     Seen {
-        places: places.len() + survey.exec.len(),
+        places_looked: places.len() + survey.exec.len(),
         host_places: places,
         judged,
         problems,
@@ -105,15 +115,146 @@ pub async fn look_async(args: &Places, policy: &Policy, now: chrono::DateTime<Ut
     }
 }
 
+/// Observes the locks of the host places `host` (indices into `places`) and of the exec
+/// targets `exec` (indices into `survey.exec`): each read once, its owner, who has it open.
+async fn observe_locks(
+    args: &Places,
+    (places, dbs): (&[Place], &[PlaceDb]),
+    host: &[usize],
+    survey: &mut Survey,
+    exec: &[usize],
+    proc: &HostProc,
+    problems: &mut Vec<Problem>,
+) -> Vec<Observed> {
+    // Inside containers (exec) first: it runs concurrently and takes the longest.
+    let listings = list_containers(survey, exec, args).await;
+    let mut found = Vec::new();
+    let mut budget = walk::Budget::default();
+    for &i in host {
+        walk::lock_files(i, &places[i], &mut found, problems, &mut budget);
+    }
+    let mut observed = locks::host_locks(places, found, proc, problems);
+    observed.extend(exec_locks(survey, exec, listings, problems));
+    // Every lock has been read (and its lease asked): now who holds them open (see `holders`).
+    find_holders(&mut observed, &survey.reports);
+    for o in observed.iter_mut() {
+        if let Site::Host { state_dir, .. } = &o.site
+            && let Some((_, why)) = survey.ambiguous.iter().find(|(d, _)| d == state_dir)
+        {
+            o.note = Some(why.clone());
+        }
+    }
+    // The owner's command line matters only where the place's release is known (see
+    // `judge::version`): read it there.
+    let known: std::collections::HashSet<&std::path::Path> = places
+        .iter()
+        .zip(dbs)
+        .filter(|(_, d)| d.version.is_some())
+        .map(|(p, _)| p.state_dir.as_path())
+        .collect();
+    crate::observe::version::owner_cmdlines(&mut observed, &known);
+    observed
+}
+
+/// The second look at the locks the judge saw unheld once: their places are read again at
+/// least [`SECOND_LOOK`] after the first look, and each such lock is judged again with when it
+/// was first seen unheld, if it is still the same file (inode, size, mtime and bytes).
+struct LookAgain<'a> {
+    args: &'a Places,
+    places: &'a [Place],
+    dbs: &'a [PlaceDb],
+    proc: &'a HostProc,
+    policy: &'a Policy,
+    /// When the first look ended: every lease of it was asked before.
+    first: chrono::DateTime<Utc>,
+}
+
+impl LookAgain<'_> {
+    async fn run(&self, survey: &mut Survey, judged: &mut [Judged], problems: &mut Vec<Problem>) {
+        let pending = |j: &Judged| j.verdict.as_ref().is_some_and(|v| v.look_again);
+        let mut host = std::collections::BTreeSet::new();
+        let mut exec = std::collections::BTreeSet::new();
+        for j in judged.iter().filter(|j| pending(j)) {
+            match &j.obs.site {
+                Site::Host { state_dir, .. } => {
+                    host.extend(self.places.iter().position(|p| &p.state_dir == state_dir))
+                }
+                Site::Container { container, .. } => {
+                    exec.extend(survey.exec.iter().position(|t| &t.container == container))
+                }
+            }
+        }
+        let wait = (self.first + SECOND_LOOK - Utc::now())
+            .to_std()
+            .unwrap_or_default();
+        tokio::time::sleep(wait).await;
+        let (host, exec): (Vec<usize>, Vec<usize>) =
+            (host.into_iter().collect(), exec.into_iter().collect());
+        let mut again_problems = Vec::new();
+        let seen = observe_locks(
+            self.args,
+            (self.places, self.dbs),
+            &host,
+            survey,
+            &exec,
+            self.proc,
+            &mut again_problems,
+        )
+        .await;
+        // A place that failed the second time keeps its locks as the first look judged them.
+        for p in again_problems {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+        let now = Utc::now();
+        let facts = place_facts(self.places, self.dbs);
+        for j in judged.iter_mut().filter(|j| pending(j)) {
+            let Some(mut o) = seen
+                .iter()
+                .find(|o| o.location == j.obs.location && o.path == j.obs.path)
+                .cloned()
+            else {
+                continue;
+            };
+            let same = matches!((&o.file, &j.obs.file), (Ok(a), Ok(b)) if a == b);
+            if !same {
+                continue;
+            }
+            o.unheld_since = Some(self.first);
+            *j = judge(self.policy, o, &facts, now);
+        }
+    }
+}
+
+/// A run that could not get the evidence some locks need (the holder check refused) says so
+/// once, as a problem: those locks were kept.
+fn missing_evidence(judged: &[Judged], problems: &mut Vec<Problem>) {
+    let mut missing = judged
+        .iter()
+        .filter_map(|j| j.verdict.as_ref()?.evidence_missing.as_deref());
+    let Some(why) = missing.next() else {
+        return;
+    };
+    let n = 1 + missing.count();
+    problems.push(Problem {
+        location: Location::Host,
+        path: None,
+        message: format!("cannot check who holds {n} lock(s), so they were kept: {why}"),
+    });
+}
+
 /// The locks of each container listed by exec; a container whose listing failed is a problem
 /// (and its report says why).
 fn exec_locks(
     survey: &mut Survey,
+    exec: &[usize],
     listings: Vec<Result<Listing, ListingError>>,
     problems: &mut Vec<Problem>,
 ) -> Vec<Observed> {
     let mut observed = Vec::new();
-    for (target, listing) in survey.exec.iter().zip(listings) {
+    for (&t, listing) in exec.iter().zip(listings) {
+        let target = &survey.exec[t];
         match listing {
             Ok(mut l) => {
                 l.shared = target.shared.clone();
@@ -137,139 +278,62 @@ fn exec_locks(
     observed
 }
 
-/// The policy's verdict on one observed lock (none for a file that could not be read).
-fn judge(policy: &Policy, obs: Observed, now: chrono::DateTime<Utc>) -> Judged {
+/// The judge's verdict on one observed lock (none for a file that could not be read).
+fn judge(
+    policy: &Policy,
+    obs: Observed,
+    places: &PlaceIndex<'_>,
+    now: chrono::DateTime<Utc>,
+) -> Judged {
+    let place = match &obs.site {
+        Site::Host { state_dir, .. } => {
+            places.get(state_dir.as_path()).copied().unwrap_or_default()
+        }
+        Site::Container { .. } => PlaceFacts::default(),
+    };
     let verdict = obs.file.as_ref().ok().map(|snap| {
         policy.judge(Facts {
             payload: &obs.payload,
+            kind: obs.kind,
             mtime: snap.id.mtime_utc(),
             owner: &obs.owner,
+            owner_cmdline: obs.owner_cmdline.as_deref(),
             now,
             holders: &obs.holders,
             held: obs.held_open == Some(true),
+            holders_all_named: obs.holders_all_named,
             visibility: &obs.visibility,
+            unheld_since: obs.unheld_since,
+            place,
         })
     });
     Judged { obs, verdict }
 }
 
-/// Each place's era and database facts, by its state dir.
-fn place_dbs<'a>(
-    places: &'a [Place],
-    dbs: &'a [crate::judge::claims::PlaceDb],
-) -> std::collections::HashMap<&'a std::path::Path, &'a crate::judge::claims::PlaceDb> {
+/// What the judge needs of each host place, by its state dir: its release and era.
+type PlaceIndex<'a> = std::collections::HashMap<&'a std::path::Path, PlaceFacts<'a>>;
+
+fn place_facts<'a>(places: &'a [Place], dbs: &'a [PlaceDb]) -> PlaceIndex<'a> {
     places
         .iter()
         .zip(dbs)
-        .map(|(p, d)| (p.state_dir.as_path(), d))
+        .map(|(p, d)| {
+            let facts = PlaceFacts {
+                version: d.version.as_deref(),
+                sqlite: d.era == Era::Sqlite,
+            };
+            (p.state_dir.as_path(), facts)
+        })
         .collect()
 }
 
-/// What the place's OpenClaw release changes about a lock (see `era`): `non-openclaw-owner`
-/// where that release reclaims such a lock itself, and a name for a legacy lock an upgraded
-/// gateway will never remove.
-fn apply_version_rules(
-    places: &[Place],
-    dbs: &[crate::judge::claims::PlaceDb],
-    judged: &mut [Judged],
-) {
-    use crate::judge::claims::Era;
-    let by_dir = place_dbs(places, dbs);
-    for j in judged {
-        let (Site::Host { state_dir, .. }, Some(v)) = (&j.obs.site, j.verdict.as_mut()) else {
-            continue;
-        };
-        let Some(db) = by_dir.get(state_dir.as_path()) else {
-            continue;
-        };
-        if db.era == Era::Sqlite {
-            continue; // a leftover: labelled as such
-        }
-        let host_pid = match &j.obs.owner {
-            crate::model::process::Owner::Found(f) => {
-                f.nspid.first().copied().or(j.obs.payload.pid)
-            }
-            _ => None,
-        };
-        let starttime = match &j.obs.owner {
-            crate::model::process::Owner::Found(f) => f.starttime,
-            _ => None,
-        };
-        let owner_is_openclaw = (v.owner_state == crate::judge::lock::OwnerState::Alive)
-            .then(|| host_pid.and_then(|pid| crate::observe::version::read_cmdline(pid, starttime)))
-            .flatten()
-            .and_then(|c| crate::judge::version::cmdline_is_openclaw(&c));
-        let out = crate::judge::version::judge(crate::judge::version::VersionFacts {
-            version: db
-                .version
-                .as_deref()
-                .and_then(crate::model::release::parse_version),
-            version_text: db.version.as_deref(),
-            owner_state: v.owner_state,
-            has_starttime: j.obs.payload.starttime.is_some(),
-            owner_is_openclaw,
-        });
-        if out.non_openclaw_owner {
-            v.reasons.push(crate::judge::lock::Reason::NonOpenclawOwner);
-            // The holder rule wins: a lock some process holds open is never removed.
-            if j.obs.holders.is_empty() && j.obs.held_open != Some(true) {
-                v.stale = true;
-            } else {
-                let kept = "kept: a process holds it open".to_owned();
-                v.note = Some(match v.note.take() {
-                    Some(old) => format!("{kept}; {old}"),
-                    None => kept,
-                });
-            }
-        }
-        if let Some(n) = out.note {
-            v.note = Some(match v.note.take() {
-                Some(old) => format!("{n}; {old}"),
-                None => n,
-            });
-        }
-    }
-}
-
-/// A lock file in a SQLite-era state dir is a leftover of the migration: OpenClaw 2026.8+
-/// never reads nor removes it. Said so beside its verdict.
-fn label_leftovers(
-    places: &[Place],
-    dbs: &[crate::judge::claims::PlaceDb],
-    observed: &mut [Observed],
-) {
-    let by_dir = place_dbs(places, dbs);
-    for o in observed {
-        let Site::Host { state_dir, .. } = &o.site else {
-            continue;
-        };
-        let sqlite = by_dir
-            .get(state_dir.as_path())
-            .is_some_and(|d| d.era == crate::judge::claims::Era::Sqlite);
-        if sqlite {
-            let label =
-                "leftover of the migration to SQLite (OpenClaw 2026.8+ never reads nor removes it)";
-            o.note = Some(match o.note.take() {
-                Some(n) => format!("{label}; {n}"),
-                None => label.to_owned(),
-            });
-        }
-    }
-}
-
 /// Turns the kernel's answer for each lock read from this host (a write lease the walk asked
-/// for as it read the lock, see `holders`) into whether it is held open, says per lock whether
-/// that answer can be trusted, and names the
-/// holders: the owner the payload names first; every process only for locks still unnamed that
-/// may be wedged (held past their max hold or the threshold), whose fix needs a name, so that a
-/// busy host's process count does not set the cost of a run. Exec'd locks carry their
-/// container's own listing.
-fn find_holders(
-    observed: &mut [Observed],
-    containers: &[ContainerReport],
-    policy: &Policy,
-    now: chrono::DateTime<Utc>,
-) {
+/// for as it read the lock, see `sys::lease`) into whether it is held open and whether that
+/// answer can be trusted, and names who has the held ones open, and how: the owner the payload
+/// names first (the gateway itself, as measured); when that is not a writer of it, every
+/// process, in one search of `/proc` for all such locks. Exec'd locks carry their container's
+/// own listing.
+fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
     use crate::model::holder::{self, Lease};
     use crate::observe::holders;
     let ids: Vec<(String, String)> = containers
@@ -296,29 +360,21 @@ fn find_holders(
         o.held_open = match lease {
             Lease::Held => Some(true),
             Lease::Free => Some(false),
-            Lease::Unknown(_) => None,
+            Lease::Unknown(_) | Lease::Refused(_) => None,
         };
         if o.held_open != Some(true) {
             continue;
         }
-        // The owner in the payload, as a host pid (first NSpid entry); unobserved, the pid
-        // itself (only named if that process really has the inode open).
+        // The owner in the payload as a host pid (its first NSpid entry), only when it was
+        // observed: a pid of another namespace is never looked up in this host's /proc.
         let owner = match &o.owner {
             crate::model::process::Owner::Found(f) => f.nspid.first().copied(),
-            _ => o.payload.pid,
+            _ => None,
         };
         match owner.and_then(|pid| holders::holder_in(proc_root, pid, id, &ids)) {
-            Some(h) => o.holders = vec![h],
-            None => {
-                let since = o.payload.created_at.unwrap_or_else(|| snap.id.mtime_utc());
-                let limit = o
-                    .payload
-                    .max_hold_ms
-                    .and_then(|ms| i64::try_from(ms).ok())
-                    .map_or(policy.stale_after, TimeDelta::milliseconds);
-                if now - since > limit {
-                    unnamed.insert(id);
-                }
+            Some(h) if h.writes() => o.holders = vec![h],
+            _ => {
+                unnamed.insert(id);
             }
         }
     }
@@ -328,13 +384,14 @@ fn find_holders(
     let search = holders::search(proc_root, &unnamed, &ids);
     for o in observed.iter_mut() {
         if let (Site::Host { .. }, Ok(snap), Some(true)) = (&o.site, &o.file, o.held_open)
-            && o.holders.is_empty()
+            && unnamed.contains(&(snap.id.dev, snap.id.ino))
         {
             o.holders = search
                 .by_id
                 .get(&(snap.id.dev, snap.id.ino))
                 .cloned()
                 .unwrap_or_default();
+            o.holders_all_named = search.incomplete.is_none();
         }
     }
 }
@@ -366,12 +423,16 @@ impl std::error::Error for ListingError {
 
 /// One observe exec per container, `--jobs` at a time, with a progress line on a terminal.
 /// Results in the order of `survey.exec`.
-async fn list_containers(survey: &Survey, args: &Places) -> Vec<Result<Listing, ListingError>> {
+async fn list_containers(
+    survey: &Survey,
+    which: &[usize],
+    args: &Places,
+) -> Vec<Result<Listing, ListingError>> {
     use futures_util::StreamExt;
-    let total = survey.exec.len();
+    let total = which.len();
     let progress = total > 1 && args.progress;
     let mut results = Vec::with_capacity(total);
-    let mut stream = futures_util::stream::iter(survey.exec.iter().enumerate())
+    let mut stream = futures_util::stream::iter(which.iter().map(|&t| &survey.exec[t]).enumerate())
         .map(|(i, t)| async move {
             let engine = &survey.engines[t.engine];
             let out = engine
@@ -405,7 +466,7 @@ async fn list_containers(survey: &Survey, args: &Places) -> Vec<Result<Listing, 
 
 /// Removes every stale lock (none on a dry run): host ones one by one, each container's in one
 /// exec, containers `jobs` at a time. Returns an outcome per judged lock (`None`: not acted on).
-pub async fn act_async(
+pub async fn act(
     seen: &Seen,
     dry_run: bool,
     timeout: std::time::Duration,
@@ -425,16 +486,22 @@ pub async fn act_async(
         };
         // Asked before each lock: a signal stops the removals that follow it.
         let interrupted = crate::sys::interrupt::caught().is_some();
-        match (todo(j, interrupted), &j.obs.site) {
-            (Todo::Nothing, _) => {}
-            (Todo::PutBack(original), Site::Host { .. }) => {
+        let step = clean::step(
+            j.verdict.as_ref(),
+            true,
+            j.obs.leftover.as_ref(),
+            interrupted,
+        );
+        match (step, &j.obs.site) {
+            (Step::Keep, _) => {}
+            (Step::PutBack(original), Site::Host { .. }) => {
                 outcomes[i] = Some(remove::put_back(&j.obs.site, snap, original));
             }
-            (Todo::Remove, Site::Host { .. }) => {
+            (Step::Remove, Site::Host { .. }) => {
                 outcomes[i] = Some(remove::remove(&j.obs.site, snap));
             }
             (
-                todo,
+                step,
                 Site::Container {
                     engine,
                     container,
@@ -444,8 +511,8 @@ pub async fn act_async(
             ) => {
                 let item = container_item(state_dir, *dir_id, &j.obs.path, snap);
                 let key = (*engine, container.as_str());
-                match todo {
-                    Todo::PutBack(original) => put_backs
+                match step {
+                    Step::PutBack(original) => put_backs
                         .entry(key)
                         .or_default()
                         .push((i, (item, original.to_string_lossy().into_owned()))),
@@ -498,38 +565,6 @@ async fn remove_in_containers(
 /// container).
 type Batch<'a, T> = BTreeMap<(usize, &'a str), Vec<(usize, T)>>;
 
-/// What `clean` does with one judged lock.
-#[derive(Debug, PartialEq, Eq)]
-enum Todo<'a> {
-    Nothing,
-    /// A stale lock, held by no one: removed (unless it changed since it was judged).
-    Remove,
-    /// The leftover of an interrupted removal that is still held: back under its name.
-    PutBack(&'a std::ffi::OsStr),
-}
-
-/// The decision for one lock, pure. After SIGINT/SIGTERM (`interrupted`) nothing more is
-/// removed nor put back (see `interrupt`). The policy never calls a held lock stale; this
-/// checks it once more regardless.
-fn todo(j: &Judged, interrupted: bool) -> Todo<'_> {
-    let Some(v) = &j.verdict else {
-        return Todo::Nothing;
-    };
-    if interrupted || j.obs.file.is_err() {
-        return Todo::Nothing;
-    }
-    if !v.stale {
-        return match j.obs.leftover.as_ref().and_then(|l| l.original.as_deref()) {
-            Some(original) => Todo::PutBack(original),
-            None => Todo::Nothing,
-        };
-    }
-    if !j.obs.holders.is_empty() || j.obs.held_open == Some(true) {
-        return Todo::Nothing;
-    }
-    Todo::Remove
-}
-
 /// A container's lock as the remove script takes it, from the parts of its [`Site::Container`]
 /// and the snapshot it was judged on.
 fn container_item<'a>(
@@ -554,7 +589,7 @@ pub fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
 
 /// One `scan` pass: look and judge at `now`; nothing is acted on.
 pub async fn scan_pass(places: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Report {
-    let seen = look_async(places, policy, now).await;
+    let seen = look(places, policy, now).await;
     let records = seen
         .judged
         .iter()
@@ -583,7 +618,7 @@ fn report(
         now,
         policy.stale_after.num_seconds(),
         dry_run,
-        seen.places,
+        seen.places_looked,
         records,
         seen.problems,
     )
@@ -592,69 +627,15 @@ fn report(
     .with_engines(seen.engines_up)
 }
 
-/// What became of one judged lock in a `clean` pass.
-#[derive(Debug, PartialEq, Eq)]
-struct Settled {
-    action: Action,
-    note: Option<String>,
-    /// A removal (or put-back) that failed: reported as a problem (exit 1).
-    problem: Option<String>,
-}
-
-/// The action, note and problem of a lock from its verdict (`None`: not judged), whether it was
-/// read, and what its removal found (`None`: not tried). Pure: the rule `clean` and `watch` share.
-fn settle(
-    verdict: Option<&Verdict>,
-    read: bool,
-    outcome: Option<Outcome>,
-    dry_run: bool,
-) -> Settled {
-    let done = |action, note: Option<String>| Settled {
-        action,
-        note,
-        problem: None,
-    };
-    let Some(v) = verdict.filter(|_| read) else {
-        return done(Action::Skipped, None);
-    };
-    match outcome {
-        None if !v.stale => done(Action::Kept, None),
-        Some(Outcome::Changed(why)) if !v.stale => done(Action::Kept, Some(why)),
-        None if dry_run => done(Action::WouldRemove, None),
-        None => done(
-            Action::Skipped,
-            Some("not removed: the run was interrupted".into()),
-        ),
-        Some(Outcome::Removed) => done(Action::Removed, None),
-        Some(Outcome::Changed(why)) => done(Action::Kept, Some(format!("not removed: {why}"))),
-        Some(Outcome::Gone) => done(
-            Action::Skipped,
-            Some("already gone: released or reclaimed by someone else".into()),
-        ),
-        Some(Outcome::Failed(e)) => {
-            let what = if v.stale {
-                "cannot remove stale lock"
-            } else {
-                "cannot put back the leftover of an interrupted removal"
-            };
-            Settled {
-                action: Action::Skipped,
-                note: Some(format!("removal failed: {e}")),
-                problem: Some(format!("{what}: {e}")),
-            }
-        }
-    }
-}
-
 /// One `clean` pass: look, judge, remove the stale locks (none on a dry run), and report what
 /// was done to each lock. Shared by `clean` and every pass of `watch`.
 pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Report {
     let now = Utc::now();
-    let mut seen = look_async(places, policy, now).await;
-    let outcomes = act_async(&seen, dry_run, places.timeout, places.jobs).await;
+    let mut seen = look(places, policy, now).await;
+    let outcomes = act(&seen, dry_run, places.timeout, places.jobs).await;
     let mut records = Vec::with_capacity(seen.judged.len());
     for (j, outcome) in seen.judged.iter().zip(outcomes) {
-        let done = settle(j.verdict.as_ref(), j.obs.file.is_ok(), outcome, dry_run);
+        let done = clean::settle(j.verdict.as_ref(), j.obs.file.is_ok(), outcome, dry_run);
         if let Some(message) = done.problem {
             seen.problems.push(Problem {
                 location: j.obs.location.clone(),
@@ -666,140 +647,4 @@ pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Repo
         records.push(record(j, action, note));
     }
     report("clean", now, policy, dry_run, seen, records)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::judge::lock::OwnerState;
-
-    fn verdict(stale: bool) -> Verdict {
-        Verdict {
-            stale,
-            reasons: Vec::new(),
-            owner_state: OwnerState::Dead,
-            age: None,
-            note: None,
-            wedged: false,
-        }
-    }
-
-    fn action(v: Option<&Verdict>, read: bool, o: Option<Outcome>, dry: bool) -> Action {
-        settle(v, read, o, dry).action
-    }
-
-    #[test]
-    fn what_became_of_a_lock() {
-        let (stale, held) = (verdict(true), verdict(false));
-        // Not judged or not read: skipped, whatever else.
-        assert_eq!(action(None, true, None, false), Action::Skipped);
-        assert_eq!(action(Some(&stale), false, None, false), Action::Skipped);
-        // Held: kept, also when its put-back found it changed.
-        assert_eq!(action(Some(&held), true, None, false), Action::Kept);
-        let s = settle(Some(&held), true, Some(Outcome::Changed("x".into())), false);
-        assert_eq!((s.action, s.note.as_deref()), (Action::Kept, Some("x")));
-        // Stale: would-remove on a dry run, removed, or skipped with why.
-        assert_eq!(action(Some(&stale), true, None, true), Action::WouldRemove);
-        assert_eq!(
-            action(Some(&stale), true, Some(Outcome::Removed), false),
-            Action::Removed
-        );
-        let s = settle(Some(&stale), true, None, false);
-        assert_eq!(s.action, Action::Skipped);
-        assert!(s.note.unwrap().contains("interrupted"));
-        let s = settle(
-            Some(&stale),
-            true,
-            Some(Outcome::Changed("rewritten".into())),
-            false,
-        );
-        assert_eq!(s.action, Action::Kept);
-        assert_eq!(s.note.as_deref(), Some("not removed: rewritten"));
-        assert_eq!(
-            action(Some(&stale), true, Some(Outcome::Gone), false),
-            Action::Skipped
-        );
-    }
-
-    #[test]
-    fn only_a_failed_removal_is_a_problem() {
-        let s = settle(
-            Some(&verdict(true)),
-            true,
-            Some(Outcome::Failed("EROFS".into())),
-            false,
-        );
-        assert_eq!(s.action, Action::Skipped);
-        assert_eq!(
-            s.problem.as_deref(),
-            Some("cannot remove stale lock: EROFS")
-        );
-        let s = settle(
-            Some(&verdict(false)),
-            true,
-            Some(Outcome::Failed("EACCES".into())),
-            false,
-        );
-        assert!(s.problem.unwrap().starts_with("cannot put back"));
-        assert!(
-            settle(Some(&verdict(true)), true, Some(Outcome::Removed), false)
-                .problem
-                .is_none()
-        );
-    }
-
-    /// A container's listing with one lock and one leftover of an interrupted removal.
-    fn observed() -> Vec<Observed> {
-        let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
-        let dir = "/h/.openclaw/agents/main/sessions";
-        let payload = r#"{"pid": 7}"#;
-        let out = format!(
-            "zaki-locks 1\nstate {}\ndir 1 2 {}\nlock {} 1700000000 88 2049 {}\ndata {}\n\
-             lock {} 1700000000 89 2049 {}\ndata {}\npid 7 gone\nfds\nend\n",
-            hex("/h/.openclaw"),
-            hex(dir),
-            payload.len(),
-            hex(&format!("{dir}/abc.jsonl.lock")),
-            hex(payload),
-            payload.len(),
-            hex(&format!("{dir}/.def.jsonl.lock.zaki-locks-removing.5.6")),
-            hex(payload),
-        );
-        let listing = crate::observe::container::parse_listing(&out).unwrap();
-        let o = locks::container_locks(0, "zaki-user-1", &listing, &mut Vec::new());
-        assert_eq!(o.len(), 2);
-        o
-    }
-
-    #[test]
-    fn what_clean_does_with_each_lock() {
-        let mut o = observed();
-        let leftover = Judged {
-            obs: o.pop().unwrap(),
-            verdict: Some(verdict(false)),
-        };
-        let mut lock = Judged {
-            obs: o.pop().unwrap(),
-            verdict: Some(verdict(true)),
-        };
-        assert_eq!(todo(&lock, false), Todo::Remove);
-        assert_eq!(todo(&lock, true), Todo::Nothing, "after a signal");
-        lock.obs.held_open = Some(true);
-        assert_eq!(
-            todo(&lock, false),
-            Todo::Nothing,
-            "held, whatever the verdict"
-        );
-        lock.obs.held_open = Some(false);
-        lock.verdict = Some(verdict(false));
-        assert_eq!(todo(&lock, false), Todo::Nothing, "not stale");
-        lock.verdict = None;
-        assert_eq!(todo(&lock, false), Todo::Nothing, "not judged");
-        // A held leftover goes back under its name; not after a signal.
-        assert_eq!(
-            todo(&leftover, false),
-            Todo::PutBack(std::ffi::OsStr::new("def.jsonl.lock"))
-        );
-        assert_eq!(todo(&leftover, true), Todo::Nothing);
-    }
 }

@@ -6,6 +6,7 @@
 use crate::commands::config::Places;
 use crate::judge::claims::{Liveness, PlaceDb};
 use crate::judge::lock::Policy;
+use crate::judge::restart::{Decision, Recheck, decide};
 use crate::model::place::Location;
 use crate::report::output::LogStyle;
 use crate::report::record::Restart;
@@ -106,7 +107,7 @@ pub async fn restart_orphaned(
             continue;
         }
         let again = recheck(search, policy, &name, &claims).await;
-        let x = match decide(&again, min_uptime) {
+        let x = match decide(&again.facts, min_uptime) {
             Decision::Gone => r(
                 "gone",
                 "the claim was gone when looked at again: not restarted".into(),
@@ -137,12 +138,10 @@ pub async fn restart_orphaned(
     done
 }
 
-/// A container with an orphan claim, looked at again just before a restart.
+/// A container with an orphan claim, looked at again just before a restart, and the engines
+/// that can restart it.
 struct Again {
-    /// The same claim is still there.
-    still: bool,
-    running: bool,
-    uptime: Option<chrono::TimeDelta>,
+    facts: Recheck,
     engines: Vec<crate::sys::docker::Engine>,
 }
 
@@ -158,7 +157,7 @@ async fn recheck(
     if let Some(c) = one.containers.as_mut() {
         c.via_exec = false;
     }
-    let seen = crate::commands::pass::look_async(&one, policy, chrono::Utc::now()).await;
+    let seen = crate::commands::pass::look(&one, policy, chrono::Utc::now()).await;
     let still = seen.dbs.iter().any(|p| {
         p.location == Location::Container(name.to_owned())
             && p.orphans().any(|s| {
@@ -182,35 +181,12 @@ async fn recheck(
         None => None,
     };
     Again {
-        still,
-        running,
-        uptime,
+        facts: Recheck {
+            still,
+            running,
+            uptime,
+        },
         engines: seen.engines,
-    }
-}
-
-/// What to do with a container whose claim was looked at again.
-#[derive(Debug, PartialEq, Eq)]
-enum Decision {
-    Gone,
-    NotRunning,
-    /// Up for less than the minimum: its start-up clears claims, never restart it then.
-    Starting(chrono::TimeDelta),
-    Restart,
-}
-
-fn decide(again: &Again, min_uptime: std::time::Duration) -> Decision {
-    if !again.still {
-        Decision::Gone
-    } else if !again.running {
-        Decision::NotRunning
-    } else if let Some(up) = again
-        .uptime
-        .filter(|u| u.to_std().map_or(true, |u| u < min_uptime))
-    {
-        Decision::Starting(up)
-    } else {
-        Decision::Restart
     }
 }
 
@@ -345,33 +321,5 @@ mod tests {
         );
         let line = line(LogStyle::Kv, &a[0]);
         assert!(line.contains("action=would-restart reason=orphan-claim location=container:zaki-user-42 sessions=agent:main:openai-user:42"), "{line}");
-    }
-
-    #[test]
-    fn a_restart_only_when_the_claim_is_still_there_and_the_gateway_is_up_long_enough() {
-        let again = |still, running, up: Option<i64>| Again {
-            still,
-            running,
-            uptime: up.map(chrono::TimeDelta::seconds),
-            engines: Vec::new(),
-        };
-        let min = std::time::Duration::from_secs(60);
-        assert_eq!(decide(&again(false, true, Some(600)), min), Decision::Gone);
-        assert_eq!(
-            decide(&again(true, false, Some(600)), min),
-            Decision::NotRunning
-        );
-        assert_eq!(
-            decide(&again(true, true, Some(30)), min),
-            Decision::Starting(chrono::TimeDelta::seconds(30))
-        );
-        // A clock that puts the start in the future is "just started".
-        assert!(matches!(
-            decide(&again(true, true, Some(-5)), min),
-            Decision::Starting(_)
-        ));
-        assert_eq!(decide(&again(true, true, Some(61)), min), Decision::Restart);
-        // No uptime known: the claim was confirmed and the container runs.
-        assert_eq!(decide(&again(true, true, None), min), Decision::Restart);
     }
 }

@@ -6,11 +6,11 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde::Serialize;
 
-use crate::judge::lock::{Facts, OwnerState, Policy};
+use crate::judge::lock::{Facts, OwnerState, PlaceFacts, Policy};
 use crate::model::claims::{Claim, LeaseRow, NodeRow, PlaceReading, Turns, text};
 use crate::model::holder::Visibility;
 use crate::model::names::named;
-use crate::model::payload::Payload;
+use crate::model::payload::{LockKind, Payload};
 use crate::model::place::{Location, PidView};
 use crate::model::process::Owner;
 
@@ -263,13 +263,18 @@ fn gateway_lease(
     }
     .judge(Facts {
         payload: &payload,
+        kind: LockKind::Transcript,
         mtime: now,
         owner,
+        owner_cmdline: None,
         now,
         // A lease is a row, not a file: nobody holds it open, and that is no evidence.
         holders: &[],
         held: false,
+        holders_all_named: false,
         visibility: &Visibility::Incomplete("a lease row, not a file".into()),
+        unheld_since: None,
+        place: PlaceFacts::default(),
     });
     let liveness = match (pids, v.owner_state) {
         (PidView::NoProcesses(_), _) => Liveness::Gone,

@@ -10,9 +10,12 @@ use std::time::Duration;
 use crate::model::names::named;
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::judge::version;
 use crate::model::holder::{Holder, Visibility};
-use crate::model::payload::Payload;
+use crate::model::payload::{LockKind, Payload};
 use crate::model::process::{Owner, ProcFacts};
+use crate::model::release::parse_version;
+use crate::model::units::short_duration;
 
 named! {
     /// OpenClaw's names for why a lock is stale.
@@ -148,21 +151,39 @@ impl HeldOver {
     }
 }
 
-/// Everything the policy looks at for one lock.
+/// What is known of the place a lock lives in.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlaceFacts<'a> {
+    /// The place's OpenClaw release, as read (`None`: not known).
+    pub version: Option<&'a str>,
+    /// The place keeps its sessions in SQLite (OpenClaw 2026.8+): its lock files are leftovers.
+    pub sqlite: bool,
+}
+
+/// Everything the judge looks at for one lock: what was observed, nothing looked up here.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
     pub payload: &'a Payload,
+    pub kind: LockKind,
     /// The lock file's modification time.
     pub mtime: DateTime<Utc>,
     /// What was observed for `payload.pid` (ignored when there is no pid).
     pub owner: &'a Owner,
+    /// The live owner's command line (at most 4 KiB; `None`: not read).
+    pub owner_cmdline: Option<&'a [u8]>,
     pub now: DateTime<Utc>,
-    /// The processes found holding the lock's inode open.
+    /// The processes found with the lock's inode open, each with how it has it open.
     pub holders: &'a [Holder],
     /// Some process has it open (the kernel said so), named in `holders` or not.
     pub held: bool,
-    /// Whether every process that could hold it was looked at.
+    /// `holders` names every process that has it open (a complete search of `/proc`).
+    pub holders_all_named: bool,
+    /// Whether "nobody holds it" can be trusted.
     pub visibility: &'a Visibility,
+    /// When this same file (same inode, size, mtime and bytes) was seen with no writer holding
+    /// it on an earlier look of this run (`None`: this is the first look).
+    pub unheld_since: Option<DateTime<Utc>>,
+    pub place: PlaceFacts<'a>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -177,185 +198,294 @@ pub struct Verdict {
     pub note: Option<String>,
     /// Held open past its max hold: never removed, reported with a fix.
     pub wedged: bool,
+    /// Nobody holds it, but it was seen so only once: look again, at least [`SECOND_LOOK`]
+    /// later, before it may be called stale (an owner closes its handle a few ms before it
+    /// deletes the file).
+    pub look_again: bool,
+    /// The evidence this lock needs could not be had (the holder check was refused): kept, and
+    /// the run says so on stderr and in its exit status.
+    pub evidence_missing: Option<String>,
+}
+
+/// How long after a first look with nobody holding a lock the second look must be: far longer
+/// than OpenClaw's close-then-delete (1.4 / 4.0 / 15.9 ms min / median / max, 2026.6.35).
+pub const SECOND_LOOK: TimeDelta = TimeDelta::seconds(1);
+
+/// OpenClaw 2026.1.29 – 2026.2.12 reclaim a store lock once its mtime is this old.
+pub const STORE_LOCK_STALE: TimeDelta = TimeDelta::seconds(30);
+
+/// A verdict being reached: the reasons and notes so far.
+#[derive(Default)]
+struct Draft {
+    reasons: Vec<Reason>,
+    notes: Vec<String>,
+    stale: bool,
+    wedged: bool,
+    look_again: bool,
+    evidence_missing: Option<String>,
+}
+
+impl Draft {
+    fn only(&self, allowed: &[Reason]) -> bool {
+        !self.reasons.is_empty() && self.reasons.iter().all(|r| allowed.contains(r))
+    }
+
+    fn keep(&mut self, note: String) {
+        self.stale = false;
+        self.notes.push(note);
+    }
 }
 
 impl Policy {
+    /// The one decision about a lock: OpenClaw's reasons, what the place's release changes, the
+    /// age rules, then the evidence of who holds it open.
     pub fn judge(&self, f: Facts<'_>) -> Verdict {
         let p = f.payload;
-        let mut notes = Vec::new();
-        let mut reasons = Vec::new();
-
-        let owner_state = self.pid_rules(&f, &mut reasons, &mut notes);
-
         let age = p.created_at.map(|c| (f.now - c).max(TimeDelta::zero()));
-        match (p.created_at, age) {
-            (Some(c), _) if c > f.now + self.start_slack => {
-                notes.push(format!("createdAt {} is in the future", c.to_rfc3339()))
-            }
-            (None, _) => reasons.push(Reason::InvalidCreatedAt),
-            (_, Some(a)) if a > self.stale_after => reasons.push(Reason::TooOld),
-            _ => {}
+        let mut d = Draft::default();
+        let owner_state = if compact_store_lock(&f) {
+            self.store_lock(&f, &mut d)
+        } else {
+            let owner_state = self.pid_rules(&f, &mut d);
+            self.age_rules(&f, age, &mut d);
+            d.stale = self.payload_rules(&f, &mut d);
+            version_rules(&f, owner_state, &mut d);
+            self.age_alone(&f, age, owner_state, &mut d);
+            owner_state
+        };
+        self.by_evidence(&f, age, owner_state, &mut d);
+        if f.place.sqlite {
+            d.notes.insert(
+                0,
+                "leftover of the migration to SQLite (OpenClaw 2026.8+ never reads nor removes it)"
+                    .into(),
+            );
         }
-
-        let stale = self.payload_rules(&f, &reasons, &mut notes);
-
-        // OpenClaw 2026.5.28+ (payloads with `maxHoldMs`): age alone never removes a lock whose
-        // owner is a live process; `too-old` and `hold-exceeded` are report-only then.
-        let max_hold = p
-            .max_hold_ms
-            .map(|ms| TimeDelta::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX)));
-        if let (Some(limit), Some(a)) = (max_hold, age)
-            && a > limit
-        {
-            reasons.push(Reason::HoldExceeded);
-        }
-        let mut stale = stale;
-        if stale
-            && max_hold.is_some()
-            && owner_state == OwnerState::Alive
-            && reasons
-                .iter()
-                .all(|r| matches!(r, Reason::TooOld | Reason::HoldExceeded))
-        {
-            stale = false;
-            notes.push("its owner is alive and its payload has maxHoldMs: age alone is report-only (OpenClaw 2026.5.28+)".into());
-        }
-
-        let mut wedged = false;
-        self.by_evidence(
-            &f,
-            max_hold,
-            age,
-            owner_state,
-            &mut reasons,
-            &mut stale,
-            &mut wedged,
-            &mut notes,
-        );
-
         Verdict {
-            stale,
-            reasons,
+            stale: d.stale,
+            reasons: d.reasons,
             owner_state,
             age,
-            note: (!notes.is_empty()).then(|| notes.join("; ")),
-            wedged,
+            note: (!d.notes.is_empty()).then(|| d.notes.join("; ")),
+            wedged: d.wedged,
+            look_again: d.look_again,
+            evidence_missing: d.evidence_missing,
         }
     }
 
     /// OpenClaw's pid rules: what the payload's pid is, and the reason it makes stale.
-    fn pid_rules(
-        &self,
-        f: &Facts<'_>,
-        reasons: &mut Vec<Reason>,
-        notes: &mut Vec<String>,
-    ) -> OwnerState {
+    fn pid_rules(&self, f: &Facts<'_>, d: &mut Draft) -> OwnerState {
         let Some(pid) = f.payload.pid else {
-            reasons.push(Reason::MissingPid);
+            d.reasons.push(Reason::MissingPid);
             return OwnerState::None;
         };
         let (state, note) = self.owner_state(pid, f.payload, f.owner);
-        notes.extend(note);
+        d.notes.extend(note);
         match state {
             OwnerState::Dead | OwnerState::Zombie | OwnerState::Thread => {
-                reasons.push(Reason::DeadPid)
+                d.reasons.push(Reason::DeadPid)
             }
-            OwnerState::Recycled => reasons.push(Reason::RecycledPid),
+            OwnerState::Recycled => d.reasons.push(Reason::RecycledPid),
             _ => {}
         }
         state
     }
 
-    /// Whether the reasons so far make the lock stale, with OpenClaw's mtime fallback.
-    fn payload_rules(&self, f: &Facts<'_>, reasons: &[Reason], notes: &mut Vec<String>) -> bool {
-        let p = f.payload;
-        // OpenClaw's mtime fallback: a lock whose only faults are a missing pid or createdAt may
-        // be one that is being written right now (it exists empty between create and write).
-        let payload_only = !reasons.is_empty()
-            && reasons
-                .iter()
-                .all(|r| matches!(r, Reason::MissingPid | Reason::InvalidCreatedAt));
-        if payload_only {
-            let mtime_age = (f.now - f.mtime).max(TimeDelta::zero());
-            let old = mtime_age > self.stale_after;
-            if !old {
-                let what = p.problem.map_or("incomplete payload", |pr| pr.describe());
-                notes.push(format!(
-                    "{what}, modified {} ago: may be a lock being created; stale once unmodified for {}",
-                    crate::model::units::short_duration(mtime_age),
-                    crate::model::units::short_duration(self.stale_after),
-                ));
-            }
-            old
-        } else {
-            !reasons.is_empty()
+    /// `createdAt`: invalid, in the future, or older than the threshold (`too-old`).
+    fn age_rules(&self, f: &Facts<'_>, age: Option<TimeDelta>, d: &mut Draft) {
+        match (f.payload.created_at, age) {
+            (Some(c), _) if c > f.now + self.start_slack => d
+                .notes
+                .push(format!("createdAt {} is in the future", c.to_rfc3339())),
+            (None, _) => d.reasons.push(Reason::InvalidCreatedAt),
+            (_, Some(a)) if a > self.stale_after => d.reasons.push(Reason::TooOld),
+            _ => {}
         }
     }
 
-    /// The holder rule: a lock held open is never stale (wedged when held past its max hold);
-    /// one that nobody holds, with complete visibility, is stale once unchanged for the grace.
-    /// With incomplete visibility the pid rules above stand.
-    #[allow(clippy::too_many_arguments)]
+    /// Whether the reasons so far make the lock stale, with OpenClaw's mtime fallback: a lock
+    /// whose only faults are a missing pid or createdAt may be one being written right now (it
+    /// exists empty between create and write).
+    fn payload_rules(&self, f: &Facts<'_>, d: &mut Draft) -> bool {
+        if !d.only(&[Reason::MissingPid, Reason::InvalidCreatedAt]) {
+            return !d.reasons.is_empty();
+        }
+        let mtime_age = (f.now - f.mtime).max(TimeDelta::zero());
+        let old = mtime_age > self.stale_after;
+        if !old {
+            let what = f
+                .payload
+                .problem
+                .map_or("incomplete payload", |pr| pr.describe());
+            d.notes.push(format!(
+                "{what}, modified {} ago: may be a lock being created; stale once unmodified for {}",
+                short_duration(mtime_age),
+                short_duration(self.stale_after),
+            ));
+        }
+        old
+    }
+
+    /// Age alone never removes a lock whose owner may be alive: OpenClaw 2026.5.28+ (payloads
+    /// with `maxHoldMs`) made `too-old` and `hold-exceeded` report-only, and where nobody can
+    /// tell who holds it (incomplete visibility) its age is no evidence either.
+    fn age_alone(
+        &self,
+        f: &Facts<'_>,
+        age: Option<TimeDelta>,
+        owner_state: OwnerState,
+        d: &mut Draft,
+    ) {
+        let max_hold = max_hold(f.payload);
+        if let (Some(limit), Some(a)) = (max_hold, age)
+            && a > limit
+        {
+            d.reasons.push(Reason::HoldExceeded);
+        }
+        if !d.stale || !d.only(&[Reason::TooOld, Reason::HoldExceeded]) {
+            return;
+        }
+        if max_hold.is_some() && owner_state == OwnerState::Alive {
+            d.keep("its owner is alive and its payload has maxHoldMs: age alone is report-only (OpenClaw 2026.5.28+)".into());
+        } else if !f.visibility.is_complete()
+            && matches!(owner_state, OwnerState::Alive | OwnerState::Unknown)
+        {
+            d.keep(format!(
+                "its owner may be alive and who holds it cannot be seen ({}): age alone never removes it",
+                f.visibility.why().unwrap_or("incomplete")
+            ));
+        }
+    }
+
+    /// The 2026.1.29 – 2026.2.12 store lock: written, closed at once, unlinked about 30 ms
+    /// later. Nobody holds it open, so that is no evidence: OpenClaw's own rule applies, stale
+    /// once unmodified for 30 s.
+    fn store_lock(&self, f: &Facts<'_>, d: &mut Draft) -> OwnerState {
+        let quiet = (f.now - f.mtime).max(TimeDelta::zero());
+        let owner_state = f.payload.pid.map_or(OwnerState::None, |pid| {
+            self.owner_state(pid, f.payload, f.owner).0
+        });
+        if quiet > STORE_LOCK_STALE {
+            d.stale = true;
+            d.reasons.push(Reason::TooOld);
+            d.notes.push(format!(
+                "store lock of OpenClaw 2026.1.29 – 2026.2.12, unmodified for {}: OpenClaw reclaims it after {}",
+                short_duration(quiet),
+                short_duration(STORE_LOCK_STALE)
+            ));
+        } else {
+            d.notes.push(format!(
+                "store lock of OpenClaw 2026.1.29 – 2026.2.12 (its writer closes it at once): kept until unmodified for {}, as OpenClaw does",
+                short_duration(STORE_LOCK_STALE)
+            ));
+        }
+        owner_state
+    }
+
+    /// The holder rule: a lock a writer holds open is never stale (wedged when held past its
+    /// max hold); a refused check keeps it and says so; one that no writer holds, with complete
+    /// visibility, is stale once unchanged for the grace and, while its owner may be alive, seen
+    /// so twice. With incomplete visibility the rules above stand.
     fn by_evidence(
         &self,
         f: &Facts<'_>,
-        max_hold: Option<TimeDelta>,
         age: Option<TimeDelta>,
         owner_state: OwnerState,
-        reasons: &mut Vec<Reason>,
-        stale: &mut bool,
-        wedged: &mut bool,
-        notes: &mut Vec<String>,
+        d: &mut Draft,
     ) {
-        let quiet = (f.now - f.mtime).max(TimeDelta::zero());
-        if f.held || !f.holders.is_empty() {
-            let mut who: Vec<String> = f.holders.iter().map(Holder::describe).collect();
-            if who.is_empty() {
-                who.push("a process that could not be named".into());
-            }
-            let held_for = age.unwrap_or(quiet);
-            let limit = max_hold.unwrap_or(self.stale_after);
-            *stale = false;
-            if held_for > limit {
-                *wedged = true;
-                reasons.push(Reason::Wedged);
-                let fix = match (
-                    f.holders.iter().find_map(|h| h.container.as_deref()),
-                    f.holders.first(),
-                ) {
-                    (Some(c), _) => format!("docker restart {c}"),
-                    (None, Some(h)) => format!("restart process {}", h.host_pid),
-                    (None, None) => "restart the process that holds it open".into(),
-                };
-                notes.push(format!(
-                    "wedged: held open by {} for {}, past its max hold of {}; removing the file cannot help and would let a second writer in: {fix}",
-                    who.join(", "),
-                    crate::model::units::short_duration(held_for),
-                    crate::model::units::short_duration(limit),
-                ));
-            } else if !reasons.is_empty() {
-                notes.push(format!("held open by {}: never removed", who.join(", ")));
-            }
-            return;
+        let readers_only =
+            f.holders_all_named && !f.holders.is_empty() && f.holders.iter().all(|h| !h.writes());
+        if (f.held || !f.holders.is_empty()) && !readers_only {
+            return self.held(f, age, d);
         }
-        if !f.visibility.is_complete() {
-            return;
-        }
-        if quiet > self.leak_grace {
-            *stale = true;
-            reasons.push(Reason::NoHolder);
-            if owner_state == OwnerState::Alive {
-                reasons.push(Reason::Leaked);
-                notes.push(format!(
-                    "its owner is alive but no process holds it open (leaked), unchanged for {}",
-                    crate::model::units::short_duration(quiet)
-                ));
-            }
-        } else if !*stale {
-            notes.push(format!(
-                "no process holds it open; stale if still unheld once unchanged for {}",
-                crate::model::units::short_duration(self.leak_grace)
+        if readers_only {
+            let who: Vec<String> = f.holders.iter().map(Holder::describe).collect();
+            d.notes.push(format!(
+                "open read-only by {}: a reader, not a holder (OpenClaw opens its locks write-only)",
+                who.join(", ")
             ));
+        }
+        if let Visibility::Refused(why) = f.visibility {
+            d.stale = false;
+            d.notes
+                .push(format!("kept: who holds it cannot be checked ({why})"));
+            d.evidence_missing = Some(why.clone());
+            return;
+        }
+        if !f.visibility.is_complete() || compact_store_lock(f) {
+            return;
+        }
+        let quiet = (f.now - f.mtime).max(TimeDelta::zero());
+        if quiet > self.leak_grace {
+            d.stale = true;
+            d.reasons.push(Reason::NoHolder);
+            if owner_state == OwnerState::Alive {
+                d.reasons.push(Reason::Leaked);
+                d.notes.push(format!(
+                    "its owner is alive but no process holds it open (leaked), unchanged for {}",
+                    short_duration(quiet)
+                ));
+            }
+        } else if !d.stale {
+            d.notes.push(format!(
+                "no process holds it open; stale if still unheld once unchanged for {}",
+                short_duration(self.leak_grace)
+            ));
+        }
+        self.second_look(f, owner_state, d);
+    }
+
+    /// A stale lock whose owner may be alive may be in its release window (closed, not yet
+    /// deleted; up to 2026.5.7 deleted by path, so removing it lets a waiter's new lock be
+    /// deleted): stale only once seen unheld twice, on the same file, [`SECOND_LOOK`] apart.
+    fn second_look(&self, f: &Facts<'_>, owner_state: OwnerState, d: &mut Draft) {
+        if !d.stale || !matches!(owner_state, OwnerState::Alive | OwnerState::Unknown) {
+            return;
+        }
+        match f.unheld_since {
+            Some(first) if f.now - first >= SECOND_LOOK => {}
+            _ => {
+                d.stale = false;
+                d.look_again = true;
+                d.notes.push(format!(
+                    "nobody holds it open, seen once: stale if still unheld and unchanged {} later",
+                    short_duration(SECOND_LOOK)
+                ));
+            }
+        }
+    }
+
+    /// Held open by a writer: kept; wedged when held past its max hold (or the threshold).
+    fn held(&self, f: &Facts<'_>, age: Option<TimeDelta>, d: &mut Draft) {
+        let writers: Vec<&Holder> = f.holders.iter().filter(|h| h.writes()).collect();
+        let mut who: Vec<String> = writers.iter().map(|h| h.describe()).collect();
+        if who.is_empty() {
+            who.push("a process that could not be named".into());
+        }
+        let quiet = (f.now - f.mtime).max(TimeDelta::zero());
+        let held_for = age.unwrap_or(quiet);
+        let limit = max_hold(f.payload).unwrap_or(self.stale_after);
+        d.stale = false;
+        if held_for > limit {
+            d.wedged = true;
+            d.reasons.push(Reason::Wedged);
+            let fix = match (
+                writers.iter().find_map(|h| h.container.as_deref()),
+                writers.first(),
+            ) {
+                (Some(c), _) => format!("docker restart {c}"),
+                (None, Some(h)) => format!("restart process {}", h.host_pid),
+                (None, None) => "restart the process that holds it open".into(),
+            };
+            d.notes.push(format!(
+                "wedged: held open by {} for {}, past its max hold of {}; removing the file cannot help and would let a second writer in: {fix}",
+                who.join(", "),
+                short_duration(held_for),
+                short_duration(limit),
+            ));
+        } else if !d.reasons.is_empty() {
+            d.notes
+                .push(format!("held open by {}: never removed", who.join(", ")));
         }
     }
 
@@ -426,9 +556,49 @@ impl Policy {
     }
 }
 
+/// The payload's `maxHoldMs` as a duration.
+fn max_hold(p: &Payload) -> Option<TimeDelta> {
+    p.max_hold_ms
+        .map(|ms| TimeDelta::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX)))
+}
+
+/// The compact store lock of OpenClaw 2026.1.29 – 2026.2.12: `{"pid":N,"startedAt":ms}`.
+fn compact_store_lock(f: &Facts<'_>) -> bool {
+    f.kind == LockKind::Store && f.payload.started_at_ms.is_some() && f.payload.created_at.is_none()
+}
+
+/// What the place's release changes (see `judge::version`): `non-openclaw-owner` where that
+/// release reclaims such a lock itself (stale, unless someone holds it: the holder rule comes
+/// after), and a name for a legacy lock an upgraded gateway will never remove.
+fn version_rules(f: &Facts<'_>, owner_state: OwnerState, d: &mut Draft) {
+    if f.place.sqlite {
+        return; // a leftover: labelled as such
+    }
+    let out = version::judge(version::VersionFacts {
+        version: f.place.version.and_then(parse_version),
+        version_text: f.place.version,
+        owner_alive: owner_state == OwnerState::Alive,
+        pid_exists: matches!(
+            owner_state,
+            OwnerState::Alive | OwnerState::Thread | OwnerState::Recycled
+        ),
+        has_starttime: f.payload.starttime.is_some(),
+        owner_is_openclaw: (owner_state == OwnerState::Alive)
+            .then_some(f.owner_cmdline)
+            .flatten()
+            .and_then(version::cmdline_is_openclaw),
+    });
+    if out.non_openclaw_owner {
+        d.reasons.push(Reason::NonOpenclawOwner);
+        d.stale = true;
+    }
+    d.notes.extend(out.note);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::holder::Access;
     use crate::model::payload::Payload;
 
     fn now() -> DateTime<Utc> {
@@ -473,14 +643,38 @@ mod tests {
         holders: &[Holder],
         visibility: &Visibility,
     ) -> Verdict {
-        Policy::default().judge(Facts {
+        Policy::default().judge(facts(p, owner, mtime_ago_s, holders, visibility))
+    }
+
+    /// A first look at a transcript lock in a place of unknown release.
+    fn facts<'a>(
+        p: &'a Payload,
+        owner: &'a Owner,
+        mtime_ago_s: i64,
+        holders: &'a [Holder],
+        visibility: &'a Visibility,
+    ) -> Facts<'a> {
+        Facts {
             payload: p,
+            kind: LockKind::Transcript,
             mtime: now() - TimeDelta::seconds(mtime_ago_s),
             owner,
+            owner_cmdline: None,
             now: now(),
             holders,
             held: !holders.is_empty(),
+            holders_all_named: false,
             visibility,
+            unheld_since: None,
+            place: PlaceFacts::default(),
+        }
+    }
+
+    /// The same facts seen a second time, `SECOND_LOOK` after the first look found it unheld.
+    fn again(f: Facts<'_>) -> Verdict {
+        Policy::default().judge(Facts {
+            unheld_since: Some(now() - SECOND_LOOK),
+            ..f
         })
     }
 
@@ -490,6 +684,7 @@ mod tests {
             ns_pid: 13,
             comm: "openclaw-gatewa".into(),
             container: container.map(str::to_owned),
+            access: Access::Write,
         }
     }
 
@@ -524,13 +719,8 @@ mod tests {
     fn held_by_an_unnamed_process_is_kept_too() {
         let p = payload(Some(7), Some(3600), None);
         let v = Policy::default().judge(Facts {
-            payload: &p,
-            mtime: now() - TimeDelta::seconds(3600),
-            owner: &Owner::Gone,
-            now: now(),
-            holders: &[],
             held: true,
-            visibility: &Visibility::Complete,
+            ..facts(&p, &Owner::Gone, 3600, &[], &Visibility::Complete)
         });
         assert!(!v.stale && v.wedged, "{v:?}");
         assert!(
@@ -580,15 +770,13 @@ mod tests {
         let v = judge(&p, &process(7, 9000, 1), 2400);
         assert!(!v.stale, "{v:?}");
         assert_eq!(names(&v), vec!["too-old"]);
-        // Without maxHoldMs (older payloads) too-old still removes.
-        assert!(
-            judge(
-                &payload(Some(7), Some(2400), Some(1)),
-                &process(7, 9000, 1),
-                2400
-            )
-            .stale
-        );
+        // Without maxHoldMs (older payloads) too-old still removes once nobody holds it (seen
+        // twice), never on age alone when who holds it cannot be seen.
+        let old = payload(Some(7), Some(2400), Some(1));
+        let owner = process(7, 9000, 1);
+        assert!(!judge(&old, &owner, 2400).stale);
+        let seen = facts(&old, &owner, 2400, &[], &Visibility::Complete);
+        assert!(again(seen).stale);
         // A dead owner still makes it stale.
         assert!(judge(&p, &Owner::Gone, 2400).stale);
     }
@@ -596,15 +784,12 @@ mod tests {
     #[test]
     fn no_holder_with_complete_visibility() {
         let c = Visibility::Complete;
-        // Live owner, not held, unchanged past the grace: leaked.
-        let v = judge_seen(
-            &payload(Some(7), Some(60), Some(1)),
-            &process(7, 9000, 1),
-            60,
-            &[],
-            &c,
-        );
-        assert!(v.stale);
+        // Live owner, not held, unchanged past the grace: leaked, once seen so twice.
+        let (p, owner) = (payload(Some(7), Some(60), Some(1)), process(7, 9000, 1));
+        let first = judge_seen(&p, &owner, 60, &[], &c);
+        assert!(!first.stale && first.look_again, "{first:?}");
+        let v = again(facts(&p, &owner, 60, &[], &c));
+        assert!(v.stale && !v.look_again);
         assert_eq!(v.owner_state, OwnerState::Alive);
         assert_eq!(names(&v), vec!["no-holder", "leaked"]);
         // Within the grace: kept.
@@ -617,14 +802,14 @@ mod tests {
         );
         assert!(!v.stale);
         assert!(v.note.unwrap().contains("no process holds it"));
-        // An unknown owner (container stopped, another namespace) with no holder: no-holder.
-        let v = judge_seen(
-            &payload(Some(7), Some(60), None),
-            &Owner::Unknown("paused".into()),
-            60,
-            &[],
-            &c,
+        // An unknown owner (container stopped, another namespace) with no holder: no-holder,
+        // once seen so twice.
+        let (p, unknown) = (
+            payload(Some(7), Some(60), None),
+            Owner::Unknown("paused".into()),
         );
+        assert!(judge_seen(&p, &unknown, 60, &[], &c).look_again);
+        let v = again(facts(&p, &unknown, 60, &[], &c));
         assert!(v.stale);
         assert_eq!(names(&v), vec!["no-holder"]);
         // An empty lock nobody holds, past the grace: its creator is gone.
@@ -733,20 +918,28 @@ mod tests {
         let v = judge(&payload(Some(7), Some(5), None), &unknown, 5);
         assert_eq!((v.owner_state, v.stale), (OwnerState::Unknown, false));
         assert!(v.note.unwrap().contains("another PID namespace"));
-        // …but age still counts.
-        let v = judge(&payload(Some(7), Some(3600), None), &unknown, 3600);
+        // …nor for its age while who holds it cannot be seen (fail closed)…
+        let old = payload(Some(7), Some(3600), None);
+        let v = judge(&old, &unknown, 3600);
         assert_eq!(names(&v), vec!["too-old"]);
+        assert!(!v.stale);
+        assert!(v.note.unwrap().contains("age alone never removes it"));
+        // …but it is, once nobody holds it (seen twice).
+        let v = again(facts(&old, &unknown, 3600, &[], &Visibility::Complete));
+        assert_eq!(names(&v), vec!["too-old", "no-holder"]);
         assert!(v.stale);
     }
 
     #[test]
-    fn too_old_even_when_alive() {
-        let v = judge(
-            &payload(Some(7), Some(1801), None),
-            &process(7, 9000, 10),
-            1801,
-        );
+    fn too_old_when_alive_only_with_evidence() {
+        // Who holds it cannot be seen: age alone never removes a live owner's lock.
+        let (p, owner) = (payload(Some(7), Some(1801), None), process(7, 9000, 10));
+        let v = judge(&p, &owner, 1801);
         assert_eq!(names(&v), vec!["too-old"]);
+        assert!(!v.stale);
+        // Nobody holds it, seen twice: stale (the owner leaked it).
+        let v = again(facts(&p, &owner, 1801, &[], &Visibility::Complete));
+        assert_eq!(names(&v), vec!["too-old", "no-holder", "leaked"]);
         assert!(v.stale);
         let v = judge(
             &payload(Some(7), Some(1800), None),
@@ -794,6 +987,8 @@ mod tests {
             age: None,
             note: None,
             wedged,
+            look_again: false,
+            evidence_missing: None,
         }
     }
 
@@ -821,5 +1016,367 @@ mod tests {
         assert!(own.exceeded(Status::Held, alive, Some(2.5), Some(2_000)));
         assert!(!own.exceeded(Status::Held, alive, Some(299.0), None));
         assert!(own.exceeded(Status::Held, alive, Some(301.0), None));
+    }
+}
+
+/// One test per row of the README's OpenClaw release table (lock-file era; the SQLite era's
+/// rows are `judge::claims`'s), and the evidence rules that hold across them.
+#[cfg(test)]
+mod releases {
+    use super::*;
+    use crate::model::holder::Access;
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-24T12:00:00Z".parse().unwrap()
+    }
+
+    fn ago(s: i64) -> DateTime<Utc> {
+        now() - TimeDelta::seconds(s)
+    }
+
+    /// A live OpenClaw gateway as the payload's owner: pid 13, started an hour ago.
+    fn gateway() -> Owner {
+        Owner::Found(ProcFacts {
+            tgid: Some(13),
+            state: Some('S'),
+            starttime: Some(500),
+            started_at: Some(ago(3600)),
+            name: Some("openclaw-gateway".into()),
+            nspid: vec![3946, 13],
+        })
+    }
+
+    fn writer() -> Holder {
+        Holder {
+            host_pid: 3946,
+            ns_pid: 13,
+            comm: "openclaw-gateway".into(),
+            container: Some("zaki-user-1".into()),
+            access: Access::Write,
+        }
+    }
+
+    fn reader() -> Holder {
+        Holder {
+            host_pid: 77,
+            ns_pid: 77,
+            comm: "tail".into(),
+            container: None,
+            access: Access::Read,
+        }
+    }
+
+    /// `{pid, createdAt}` (+ `starttime`, + `maxHoldMs`) written `created` seconds ago.
+    fn payload(created: i64, starttime: Option<u64>, max_hold_ms: Option<u64>) -> Payload {
+        Payload {
+            pid: Some(13),
+            created_at: Some(ago(created)),
+            starttime,
+            max_hold_ms,
+            ..Payload::default()
+        }
+    }
+
+    const COMPLETE: &Visibility = &Visibility::Complete;
+
+    fn facts<'a>(p: &'a Payload, owner: &'a Owner, holders: &'a [Holder]) -> Facts<'a> {
+        Facts {
+            payload: p,
+            kind: LockKind::Transcript,
+            mtime: p.created_at.unwrap_or(ago(60)),
+            owner,
+            owner_cmdline: None,
+            now: now(),
+            holders,
+            held: !holders.is_empty(),
+            holders_all_named: true,
+            visibility: COMPLETE,
+            unheld_since: None,
+            place: PlaceFacts::default(),
+        }
+    }
+
+    fn judge(f: Facts<'_>) -> Verdict {
+        Policy::default().judge(f)
+    }
+
+    fn names(v: &Verdict) -> Vec<&'static str> {
+        v.reasons.iter().map(|r| r.as_str()).collect()
+    }
+
+    #[test]
+    fn row_2026_1_to_2026_2_12_store_lock_by_openclaws_own_rule() {
+        // `{"pid":13,"startedAt":ms}`, closed at once by its live writer: nobody holds it, and
+        // that is no evidence; stale once unmodified for 30 s, as OpenClaw reclaims it.
+        let p = Payload {
+            pid: Some(13),
+            started_at_ms: Some(1_796_191_808_123),
+            ..Payload::default()
+        };
+        let owner = gateway();
+        for (quiet, stale) in [
+            (2, false),
+            (15, false),
+            (30, false),
+            (31, true),
+            (3600, true),
+        ] {
+            let v = judge(Facts {
+                kind: LockKind::Store,
+                mtime: ago(quiet),
+                ..facts(&p, &owner, &[])
+            });
+            assert_eq!(v.stale, stale, "unmodified for {quiet}s: {v:?}");
+            assert!(!v.look_again, "OpenClaw's rule needs no second look");
+            assert!(!names(&v).contains(&"no-holder"), "{v:?}");
+            assert!(v.note.unwrap().contains("store lock of OpenClaw 2026.1.29"));
+        }
+        // Read by someone (a backup agent): still only OpenClaw's rule.
+        let r = [reader()];
+        let v = judge(Facts {
+            kind: LockKind::Store,
+            mtime: ago(40),
+            held: true,
+            ..facts(&p, &owner, &r)
+        });
+        assert!(v.stale, "{v:?}");
+        // The same payload in a transcript lock is no store lock: the holder rule applies.
+        let v = judge(Facts {
+            mtime: ago(40),
+            ..facts(&p, &owner, &[])
+        });
+        assert!(!v.stale && v.look_again, "{v:?}");
+    }
+
+    #[test]
+    fn row_2026_1_to_2026_2_12_transcript_lock() {
+        let owner = gateway();
+        // Held open by its live owner, however old: kept.
+        let p = payload(600, None, None);
+        let w = [writer()];
+        assert!(!judge(facts(&p, &owner, &w)).stale);
+        // Its owner started after the lock was created: recycled.
+        let young = Owner::Found(ProcFacts {
+            started_at: Some(ago(10)),
+            ..match gateway() {
+                Owner::Found(f) => f,
+                _ => unreachable!(),
+            }
+        });
+        let v = judge(facts(&p, &young, &[]));
+        assert_eq!((v.owner_state, v.stale), (OwnerState::Recycled, true));
+        // Dead: stale at once (no owner can be in its release window).
+        let v = judge(facts(&p, &Owner::Gone, &[]));
+        assert_eq!((names(&v), v.stale), (vec!["dead-pid", "no-holder"], true));
+    }
+
+    #[test]
+    fn row_2026_2_17_to_2026_2_x_store_lock_like_a_transcript_lock() {
+        // The store lock is held open like a transcript lock: the holder rule.
+        let p = payload(40, None, None);
+        let owner = gateway();
+        let w = [writer()];
+        let v = judge(Facts {
+            kind: LockKind::Store,
+            ..facts(&p, &owner, &w)
+        });
+        assert!(!v.stale, "{v:?}");
+        // The platform's failure: the lock's pid is now a thread of the new gateway.
+        let thread = Owner::Found(ProcFacts {
+            tgid: Some(1),
+            ..match gateway() {
+                Owner::Found(f) => f,
+                _ => unreachable!(),
+            }
+        });
+        let v = judge(facts(&p, &thread, &[]));
+        assert_eq!((v.owner_state, v.stale), (OwnerState::Thread, true));
+        assert_eq!(names(&v)[0], "dead-pid");
+    }
+
+    #[test]
+    fn row_2026_3_2_to_2026_4_29_starttime() {
+        let owner = gateway();
+        let v = judge(facts(&payload(60, Some(499), None), &owner, &[]));
+        assert_eq!((v.owner_state, v.stale), (OwnerState::Recycled, true));
+        let w = [writer()];
+        let v = judge(facts(&payload(60, Some(500), None), &owner, &w));
+        assert_eq!((v.owner_state, v.stale), (OwnerState::Alive, false));
+    }
+
+    #[test]
+    fn row_2026_5_2_to_2026_5_7_release_window() {
+        // Released a few ms ago (closed, not yet deleted by path): nobody holds it, its owner
+        // lives. One look is not enough: removing it now would let the by-path delete take a
+        // waiter's new lock.
+        let p = payload(600, Some(500), None);
+        let owner = gateway();
+        let first = judge(facts(&p, &owner, &[]));
+        assert!(!first.stale && first.look_again, "{first:?}");
+        assert_eq!(Status::of(Some(&first)), Status::Held);
+        // Seen unheld again on the same file, too soon: still not.
+        let soon = judge(Facts {
+            unheld_since: Some(now() - TimeDelta::milliseconds(400)),
+            ..facts(&p, &owner, &[])
+        });
+        assert!(!soon.stale && soon.look_again);
+        // A second later, still there and still unheld: leaked.
+        let v = judge(Facts {
+            unheld_since: Some(now() - SECOND_LOOK),
+            ..facts(&p, &owner, &[])
+        });
+        assert!(v.stale && !v.look_again, "{v:?}");
+        assert_eq!(names(&v), vec!["no-holder", "leaked"]);
+    }
+
+    #[test]
+    fn row_2026_5_12_to_2026_5_21_non_openclaw_owner() {
+        let p = payload(60, Some(500), None);
+        let owner = gateway();
+        let at = |version: &'static str, cmdline: &'static [u8], holders: &'static [Holder]| {
+            let v = Policy::default().judge(Facts {
+                owner_cmdline: Some(cmdline),
+                place: PlaceFacts {
+                    version: Some(version),
+                    sqlite: false,
+                },
+                unheld_since: Some(now() - SECOND_LOOK),
+                ..facts(&p, &owner, holders)
+            });
+            (v.stale, names(&v).contains(&"non-openclaw-owner"))
+        };
+        assert_eq!(at("2026.5.12", b"sleep\x00600\x00", &[]), (true, true));
+        // An OpenClaw owner, or an older gateway (it waits on such an owner): not that reason.
+        assert!(!at("2026.5.12", b"openclaw-gateway\x00", &[]).1);
+        assert!(!at("2026.5.7", b"sleep\x00600\x00", &[]).1);
+        // Held open by a writer: kept whatever the owner is.
+        static W: std::sync::LazyLock<[Holder; 1]> = std::sync::LazyLock::new(|| [writer()]);
+        assert_eq!(at("2026.7.35", b"sleep\x00600\x00", &*W), (false, true));
+    }
+
+    #[test]
+    fn row_2026_5_22_to_2026_5_27_max_hold_in_the_payload() {
+        // The payload has maxHoldMs: age alone is report-only while its owner lives, even where
+        // no holder check could be made.
+        let p = payload(2400, Some(500), Some(3_600_000));
+        let owner = gateway();
+        let inc = Visibility::Incomplete("NFS".into());
+        let v = judge(Facts {
+            visibility: &inc,
+            ..facts(&p, &owner, &[])
+        });
+        assert!(!v.stale, "{v:?}");
+        assert_eq!(names(&v), vec!["too-old"]);
+    }
+
+    #[test]
+    fn row_2026_5_28_to_2026_7_x_hold_exceeded_and_wedged() {
+        let owner = gateway();
+        let w = [writer()];
+        // Held past its 5 min max hold: wedged, never removed, the fix named.
+        let v = judge(facts(&payload(360, Some(500), Some(300_000)), &owner, &w));
+        assert!(!v.stale && v.wedged);
+        assert_eq!(names(&v), vec!["hold-exceeded", "wedged"]);
+        assert!(v.note.unwrap().contains("docker restart zaki-user-1"));
+        // A 1 h max hold, 40 min in: held, nothing to say.
+        let v = judge(facts(
+            &payload(2400, Some(500), Some(3_600_000)),
+            &owner,
+            &w,
+        ));
+        assert!(!v.stale && !v.wedged);
+    }
+
+    #[test]
+    fn row_upgrade_2026_2_to_2026_7() {
+        // A 2026.2 lock (no starttime) whose pid is a thread of the 2026.7.35 gateway.
+        let p = payload(600, None, None);
+        let thread = Owner::Found(ProcFacts {
+            tgid: Some(1),
+            ..match gateway() {
+                Owner::Found(f) => f,
+                _ => unreachable!(),
+            }
+        });
+        let v = judge(Facts {
+            place: PlaceFacts {
+                version: Some("2026.7.35"),
+                sqlite: false,
+            },
+            ..facts(&p, &thread, &[])
+        });
+        assert!(v.stale);
+        assert!(v.note.unwrap().contains("left by an older OpenClaw"));
+    }
+
+    #[test]
+    fn row_migration_2026_7_to_2026_9() {
+        let p = payload(600, Some(500), None);
+        let v = judge(Facts {
+            place: PlaceFacts {
+                version: Some("2026.9.6"),
+                sqlite: true,
+            },
+            ..facts(&p, &Owner::Gone, &[])
+        });
+        assert!(v.stale);
+        assert!(
+            v.note
+                .unwrap()
+                .starts_with("leftover of the migration to SQLite")
+        );
+    }
+
+    #[test]
+    fn a_reader_is_not_a_holder() {
+        // A dead owner's lock open read-only (tail -f): stale, the reader named as such.
+        let p = payload(7200, Some(500), None);
+        let r = [reader()];
+        let v = judge(Facts {
+            held: true,
+            ..facts(&p, &Owner::Gone, &r)
+        });
+        assert!(v.stale && !v.wedged, "{v:?}");
+        assert!(
+            v.note
+                .unwrap()
+                .contains("tail (pid 77, read-only): a reader")
+        );
+        // Readers only, but not every process could be named: held, as the kernel says.
+        let v = judge(Facts {
+            held: true,
+            holders_all_named: false,
+            ..facts(&p, &Owner::Gone, &r)
+        });
+        assert!(!v.stale, "{v:?}");
+        // A writer beside the reader: held (wedged, it is 2 h old), the fix names the writer.
+        let both = [reader(), writer()];
+        let v = judge(Facts {
+            held: true,
+            ..facts(&p, &Owner::Gone, &both)
+        });
+        assert!(!v.stale && v.wedged);
+        assert!(v.note.unwrap().contains("docker restart zaki-user-1"));
+    }
+
+    #[test]
+    fn a_refused_holder_check_keeps_the_lock_and_says_so() {
+        // No CAP_LEASE: a live owner's 2 h old lock is not removed for its age.
+        let p = payload(7200, Some(500), None);
+        let owner = gateway();
+        let refused = Visibility::Refused("needs CAP_LEASE".into());
+        let v = judge(Facts {
+            visibility: &refused,
+            holders_all_named: false,
+            ..facts(&p, &owner, &[])
+        });
+        assert!(!v.stale, "{v:?}");
+        assert_eq!(v.evidence_missing.as_deref(), Some("needs CAP_LEASE"));
+        // Even a dead owner's: the check that would say who else has it open was refused.
+        let v = judge(Facts {
+            visibility: &refused,
+            ..facts(&p, &Owner::Gone, &[])
+        });
+        assert!(!v.stale && v.evidence_missing.is_some());
     }
 }

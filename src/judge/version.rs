@@ -8,7 +8,6 @@
 //!   older) whose pid exists, in a place whose gateway is 2026.3 or later, was left by the old
 //!   gateway before an upgrade; the new one takes the pid for its owner and never removes it.
 
-use crate::judge::lock::OwnerState;
 use crate::model::release::Release;
 
 /// The first release whose lock check rejects owners that are not OpenClaw processes.
@@ -22,7 +21,10 @@ pub struct VersionFacts<'a> {
     /// The place's gateway release, when known.
     pub version: Option<Release>,
     pub version_text: Option<&'a str>,
-    pub owner_state: OwnerState,
+    /// The payload's pid is a live process, its owner.
+    pub owner_alive: bool,
+    /// Some process or thread has the payload's pid (alive, a thread, or recycled).
+    pub pid_exists: bool,
     /// The payload has a `starttime`.
     pub has_starttime: bool,
     /// Whether the live owner's command line names OpenClaw (`None`: not read).
@@ -43,20 +45,13 @@ pub fn judge(f: VersionFacts<'_>) -> VersionVerdict {
     };
     let name = f.version_text.unwrap_or("this gateway");
     let mut out = VersionVerdict::default();
-    if f.owner_state == OwnerState::Alive
-        && f.owner_is_openclaw == Some(false)
-        && v >= NON_OPENCLAW_OWNER_SINCE
-    {
+    if f.owner_alive && f.owner_is_openclaw == Some(false) && v >= NON_OPENCLAW_OWNER_SINCE {
         out.non_openclaw_owner = true;
         out.note = Some(format!(
             "the owner is not an OpenClaw process: OpenClaw {name} reclaims such a lock itself"
         ));
     }
-    let pid_exists = matches!(
-        f.owner_state,
-        OwnerState::Alive | OwnerState::Thread | OwnerState::Recycled
-    );
-    if !f.has_starttime && pid_exists && v >= STARTTIME_SINCE {
+    if !f.has_starttime && f.pid_exists && v >= STARTTIME_SINCE {
         let legacy = format!(
             "left by an older OpenClaw (no starttime); OpenClaw {name} takes its pid for the owner and will never remove it"
         );
@@ -88,6 +83,7 @@ pub fn cmdline_is_openclaw(cmdline: &[u8]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::lock::OwnerState;
     use crate::model::release::parse_version;
 
     fn facts(
@@ -99,7 +95,11 @@ mod tests {
         judge(VersionFacts {
             version: version.and_then(parse_version),
             version_text: version,
-            owner_state: owner,
+            owner_alive: owner == OwnerState::Alive,
+            pid_exists: matches!(
+                owner,
+                OwnerState::Alive | OwnerState::Thread | OwnerState::Recycled
+            ),
             has_starttime: starttime,
             owner_is_openclaw: oc,
         })

@@ -57,6 +57,13 @@ pub struct Observed {
     pub visibility: Visibility,
     /// Whether some process has it open (`None`: could not be told).
     pub held_open: Option<bool>,
+    /// `holders` names every process that has it open (a complete search of `/proc`).
+    pub holders_all_named: bool,
+    /// The owner's command line, when it was read (a live host owner in a place whose release
+    /// is known).
+    pub owner_cmdline: Option<std::sync::Arc<[u8]>>,
+    /// When this same file was seen with no writer holding it on an earlier look of this run.
+    pub unheld_since: Option<chrono::DateTime<chrono::Utc>>,
     /// The kernel's answer for a host lock, asked by the walk as it read it (`None` for locks
     /// listed by exec, or not read); `pipeline` turns it into `held_open` and `visibility`.
     pub lease: Option<Lease>,

@@ -69,8 +69,11 @@ pub struct Payload {
     pub created_at: Option<DateTime<Utc>>,
     /// Owner's `/proc/<pid>/stat` field 22 (OpenClaw 2026.3+).
     pub starttime: Option<u64>,
-    /// Owner's max hold in milliseconds (OpenClaw 2026.7+).
+    /// Owner's max hold in milliseconds (OpenClaw 2026.5.22+).
     pub max_hold_ms: Option<u64>,
+    /// `startedAt` in epoch milliseconds: the compact store lock of OpenClaw 2026.1.29 –
+    /// 2026.2.12 (`{"pid":N,"startedAt":ms}`), whose writer closes the file at once.
+    pub started_at_ms: Option<u64>,
     /// Set when the bytes could not be read as a payload object at all.
     pub problem: Option<PayloadProblem>,
 }
@@ -105,6 +108,7 @@ impl Payload {
             created_at,
             starttime: map.get("starttime").and_then(lock_number),
             max_hold_ms: map.get("maxHoldMs").and_then(lock_number),
+            started_at_ms: map.get("startedAt").and_then(lock_number),
             problem: None,
         }
     }
@@ -136,6 +140,15 @@ pub fn parse_created_at(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_store_payload() {
+        let p = parse(r#"{"pid":13,"startedAt":1796191808123}"#);
+        assert_eq!(
+            (p.pid, p.started_at_ms, p.created_at),
+            (Some(13), Some(1796191808123), None)
+        );
+    }
 
     fn parse(s: &str) -> Payload {
         Payload::parse(s.as_bytes(), s.len() as u64)

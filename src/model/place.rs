@@ -66,7 +66,7 @@ pub struct Place {
 }
 
 /// Something that could not be done; each one makes the run exit 1.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Problem {
     pub location: Location,
     #[serde(serialize_with = "lossy_path")]

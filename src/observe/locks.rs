@@ -69,6 +69,9 @@ fn host_lock(place: &Place, f: Found, problems: &mut Vec<Problem>) -> Observed {
         holders: Vec::new(),
         visibility: Visibility::Incomplete("not searched".into()),
         held_open: None,
+        holders_all_named: false,
+        owner_cmdline: None,
+        unheld_since: None,
         lease: f.lease,
         site: Site::Host {
             state_dir: place.state_dir.clone(),
@@ -188,6 +191,9 @@ pub fn container_locks(
                 holders: listing.holders_of(raw, container),
                 visibility: listing.visibility(raw),
                 held_open: None,
+                holders_all_named: false,
+                owner_cmdline: None,
+                unheld_since: None,
                 lease: None,
                 site: Site::Container {
                     engine,

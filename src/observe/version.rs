@@ -3,13 +3,17 @@
 //! symlink, a regular file only, at most 256 KiB), and the command line of a lock's owner. What
 //! a release changes about its locks is `judge::version`'s.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::Arc;
 
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::Mode;
 
+use crate::model::observed::{Observed, Site};
+use crate::model::process::Owner;
 use crate::model::release::parse_version;
 use crate::sys::proc::{Process, parse_stat};
 
@@ -22,6 +26,31 @@ pub fn read_cmdline(pid: u64, starttime: Option<u64>) -> Option<Vec<u8>> {
         return None;
     }
     p.cmdline().ok()
+}
+
+/// A command line as read (`None`: not readable, or another process now).
+type Cmdline = Option<Arc<[u8]>>;
+
+/// Reads the command line of each host lock's observed owner, in the places `known` (by state
+/// dir: those whose release is known), once per process.
+pub fn owner_cmdlines(observed: &mut [Observed], known: &HashSet<&Path>) {
+    // By (host pid, starttime): one read per process, whatever the number of its locks.
+    let mut read: HashMap<(u64, Option<u64>), Cmdline> = HashMap::new();
+    for o in observed.iter_mut() {
+        let (Site::Host { state_dir, .. }, Owner::Found(f)) = (&o.site, &o.owner) else {
+            continue;
+        };
+        let Some(&host_pid) = f.nspid.first() else {
+            continue;
+        };
+        if !known.contains(state_dir.as_path()) {
+            continue;
+        }
+        o.owner_cmdline = read
+            .entry((host_pid, f.starttime))
+            .or_insert_with(|| read_cmdline(host_pid, f.starttime).map(Arc::from))
+            .clone();
+    }
 }
 
 /// Where the `openclaw` package sits in the usual images: the official image's app dir, a

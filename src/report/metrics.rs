@@ -187,7 +187,7 @@ fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
         .count();
     t.gauge(
         "zaki_locks_holders_unseen_locks",
-        "Locks for which not every possible holder could be looked at (judged by their pid alone).",
+        "Locks for which not every possible holder could be looked at: judged by their pid, never removed for their age while their owner may be alive, kept outright when the check was refused.",
         &one(incomplete as f64),
     );
     let oldest = report

@@ -7,7 +7,6 @@ use serde::Serialize;
 use crate::find::survey::{ContainerReport, EngineStatus};
 use crate::judge::lock::{OwnerState, Reason, Status, Verdict};
 use crate::model::holder::Holder;
-use crate::model::names::named;
 use crate::model::observed::Observed;
 use crate::model::payload::LockKind;
 use crate::model::place::{Location, Problem};
@@ -16,28 +15,8 @@ use crate::model::process::Owner;
 /// Bumped only for an incompatible change of this schema.
 pub const SCHEMA_VERSION: u32 = 1;
 
-named! {
-    /// What was done with a lock.
-    pub enum Action {
-        /// Left in place (held, or stale but `scan` only looks).
-        Kept => "kept",
-        Removed => "removed",
-        /// `clean --dry-run`: stale, would be removed.
-        WouldRemove => "would-remove",
-        /// Not judged or not acted on (not a regular file, unreadable, gone, changed, failed).
-        Skipped => "skipped",
-    }
-}
-
-impl Action {
-    /// The action as a human log line starts with it (`would remove <path>`).
-    pub fn verb(self) -> &'static str {
-        match self {
-            Action::WouldRemove => "would remove",
-            done => done.as_str(),
-        }
-    }
-}
+/// What was done with a lock: decided by `judge::clean`.
+pub use crate::judge::clean::Action;
 
 /// One lock, as reported.
 #[derive(Debug, Clone, Serialize)]

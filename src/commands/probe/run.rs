@@ -318,7 +318,7 @@ impl Probe<'_> {
 
     /// One pass of the pipeline over the user's container.
     async fn look(&self) -> Evidence {
-        let seen = pass::look_async(&self.args.places, &self.args.policy, Utc::now()).await;
+        let seen = pass::look(&self.args.places, &self.args.policy, Utc::now()).await;
         Evidence::new(seen, &self.args.container)
     }
 
@@ -332,10 +332,10 @@ impl Probe<'_> {
     }
 
     async fn clean_session(&self, key: &str) -> bool {
-        let mut seen = pass::look_async(&self.args.places, &self.args.policy, Utc::now()).await;
+        let mut seen = pass::look(&self.args.places, &self.args.policy, Utc::now()).await;
         seen.judged
             .retain(|j| j.obs.session_key.as_deref() == Some(key));
-        let out = pass::act_async(&seen, false, self.args.places.timeout, 1).await;
+        let out = pass::act(&seen, false, self.args.places.timeout, 1).await;
         out.contains(&Some(Removal::Removed))
     }
 }
