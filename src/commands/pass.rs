@@ -1,5 +1,7 @@
-//! The pipeline every command runs: find places → observe locks and owners → judge → act.
-//! Commands (`app`, `probe`) only choose the places and what to do with the verdicts.
+//! The pass every command runs: find places → observe locks, owners, holders and claims → ask
+//! the judge → act on its verdicts. It gathers facts and carries out verdicts; every decision
+//! is `judge`'s. Commands (`app`, `watch`, `probe`, `remedy`) choose the places and what to do
+//! with the verdicts.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -82,9 +84,10 @@ pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) ->
     )
     .await;
     let looked = Utc::now();
+    let facts = place_facts(&places, &dbs);
     let mut judged: Vec<Judged> = observed
         .into_iter()
-        .map(|o| judge(policy, o, &place_facts(&places, &dbs), now))
+        .map(|o| judge(policy, o, &facts, now))
         .collect();
     if judged
         .iter()
@@ -172,24 +175,11 @@ struct LookAgain<'a> {
 impl LookAgain<'_> {
     async fn run(&self, survey: &mut Survey, judged: &mut [Judged], problems: &mut Vec<Problem>) {
         let pending = |j: &Judged| j.verdict.as_ref().is_some_and(|v| v.look_again);
-        let mut host = std::collections::BTreeSet::new();
-        let mut exec = std::collections::BTreeSet::new();
-        for j in judged.iter().filter(|j| pending(j)) {
-            match &j.obs.site {
-                Site::Host { state_dir, .. } => {
-                    host.extend(self.places.iter().position(|p| &p.state_dir == state_dir))
-                }
-                Site::Container { container, .. } => {
-                    exec.extend(survey.exec.iter().position(|t| &t.container == container))
-                }
-            }
-        }
+        let (host, exec) = self.places_of(survey, judged.iter().filter(|j| pending(j)));
         let wait = (self.first + SECOND_LOOK - Utc::now())
             .to_std()
             .unwrap_or_default();
         tokio::time::sleep(wait).await;
-        let (host, exec): (Vec<usize>, Vec<usize>) =
-            (host.into_iter().collect(), exec.into_iter().collect());
         let mut again_problems = Vec::new();
         let seen = observe_locks(
             self.args,
@@ -207,23 +197,53 @@ impl LookAgain<'_> {
                 problems.push(p);
             }
         }
+        let mut seen: std::collections::HashMap<(Location, PathBuf), Observed> = seen
+            .into_iter()
+            .map(|o| ((o.location.clone(), o.path.clone()), o))
+            .collect();
         let now = Utc::now();
         let facts = place_facts(self.places, self.dbs);
         for j in judged.iter_mut().filter(|j| pending(j)) {
-            let Some(mut o) = seen
-                .iter()
-                .find(|o| o.location == j.obs.location && o.path == j.obs.path)
-                .cloned()
-            else {
-                continue;
+            let key = (j.obs.location.clone(), j.obs.path.clone());
+            let Some(mut o) = seen.remove(&key) else {
+                continue; // gone meanwhile: released, nothing to remove
             };
-            let same = matches!((&o.file, &j.obs.file), (Ok(a), Ok(b)) if a == b);
-            if !same {
+            // The same file, or it is another lock now: judged again on the next run.
+            if !matches!((&o.file, &j.obs.file), (Ok(a), Ok(b)) if a == b) {
                 continue;
             }
             o.unheld_since = Some(self.first);
             *j = judge(self.policy, o, &facts, now);
         }
+    }
+
+    /// The host places (indices into `places`) and exec targets (into `survey.exec`) of `locks`.
+    fn places_of<'j>(
+        &self,
+        survey: &Survey,
+        locks: impl Iterator<Item = &'j Judged>,
+    ) -> (Vec<usize>, Vec<usize>) {
+        let place_of: std::collections::HashMap<&std::path::Path, usize> = self
+            .places
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.state_dir.as_path(), i))
+            .collect();
+        let target_of: std::collections::HashMap<&str, usize> = survey
+            .exec
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.container.as_str(), i))
+            .collect();
+        let mut host = std::collections::BTreeSet::new();
+        let mut exec = std::collections::BTreeSet::new();
+        for j in locks {
+            match &j.obs.site {
+                Site::Host { state_dir, .. } => host.extend(place_of.get(state_dir.as_path())),
+                Site::Container { container, .. } => exec.extend(target_of.get(container.as_str())),
+            }
+        }
+        (host.into_iter().collect(), exec.into_iter().collect())
     }
 }
 
