@@ -444,6 +444,23 @@ impl Drop for StopOnDrop {
     }
 }
 
+/// `zaki-locks clean` in a tight loop on a thread of its own until the returned guard is dropped
+/// (or told to stop); the thread returns what the runs did.
+fn clean_in_a_loop(tmp: &Path, clean_args: &[String]) -> (StopOnDrop, JoinHandle<Cleans>) {
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let flag = stop.0.clone();
+    let tmp = tmp.to_owned();
+    let args = clean_args.to_vec();
+    let cleaner = std::thread::spawn(move || {
+        let mut cleans = Cleans::default();
+        while !flag.load(Ordering::Relaxed) {
+            cleans.run(&tmp, &args);
+        }
+        cleans
+    });
+    (stop, cleaner)
+}
+
 /// The whole run on one site; prints the figures and asserts on them.
 fn churn(label: &str, site: Site, clean_args: Vec<String>) {
     let cfg = config(8.0);
@@ -474,19 +491,7 @@ fn churn(label: &str, site: Site, clean_args: Vec<String>) {
     };
     let mut writers: Vec<Writer> = (0..cfg.writers).map(|_| new_writer(&mut rng)).collect();
 
-    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
-    let cleaner = {
-        let stop = stop.0.clone();
-        let tmp = tmp.path().to_owned();
-        let args = clean_args.clone();
-        std::thread::spawn(move || {
-            let mut cleans = Cleans::default();
-            while !stop.load(Ordering::Relaxed) {
-                cleans.run(&tmp, &args);
-            }
-            cleans
-        })
-    };
+    let (stop, cleaner) = clean_in_a_loop(tmp.path(), &clean_args);
 
     // Kill a writer now and then, at a random moment of its cycle, and start another. Half the
     // killed host writers stay unreaped (zombies) until the end.
@@ -763,19 +768,7 @@ fn release_window_churn_on_the_host() {
         })
         .collect();
 
-    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
-    let cleaner = {
-        let stop = stop.0.clone();
-        let tmp = tmp.path().to_owned();
-        let args = clean_args.clone();
-        std::thread::spawn(move || {
-            let mut cleans = Cleans::default();
-            while !stop.load(Ordering::Relaxed) {
-                cleans.run(&tmp, &args);
-            }
-            cleans
-        })
-    };
+    let (stop, cleaner) = clean_in_a_loop(tmp.path(), &clean_args);
     let started = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(cfg.secs));
     for w in &writers {

@@ -393,8 +393,14 @@ impl Policy {
         owner_state: OwnerState,
         d: &mut Draft,
     ) {
-        let readers_only =
-            f.holders_all_named && !f.holders.is_empty() && f.holders.iter().all(|h| !h.writes());
+        // Readers alone leave a lock unheld only when its owner is gone (a live or unseen owner
+        // that has its lock open, in any mode, holds it), or for the store lock whose writer
+        // never keeps it open.
+        let owner_gone = !matches!(owner_state, OwnerState::Alive | OwnerState::Unknown);
+        let readers_only = (owner_gone || compact_store_lock(f))
+            && f.holders_all_named
+            && !f.holders.is_empty()
+            && f.holders.iter().all(|h| !h.writes());
         if (f.held || !f.holders.is_empty()) && !readers_only {
             return self.held(f, age, d);
         }
@@ -1329,6 +1335,18 @@ mod releases {
 
     #[test]
     fn a_reader_is_not_a_holder() {
+        // A live owner that has its own lock open, even read-only, holds it.
+        let p = payload(600, Some(500), None);
+        let owner = gateway();
+        let own = [Holder {
+            access: Access::Read,
+            ..writer()
+        }];
+        let v = judge(Facts {
+            held: true,
+            ..facts(&p, &owner, &own)
+        });
+        assert!(!v.stale && !v.look_again, "{v:?}");
         // A dead owner's lock open read-only (tail -f): stale, the reader named as such.
         let p = payload(7200, Some(500), None);
         let r = [reader()];
