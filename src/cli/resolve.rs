@@ -77,7 +77,11 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
     match cli.command {
         cli::Command::Scan(a) => Config::Scan(Scan {
             places: places(&a.places, env),
-            policy: policy(&a.judge),
+            // `scan` removes nothing: it need not wait for a second look at unheld locks.
+            policy: Policy {
+                second_look: false,
+                ..policy(&a.judge)
+            },
             output: match a.format {
                 cli::ScanFormat::Table => ScanOutput::Table(TableStyle {
                     colour,

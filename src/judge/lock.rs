@@ -70,6 +70,10 @@ pub struct Policy {
     /// complete visibility). OpenClaw holds its handle from create to release, so this only
     /// covers clock skew and versions not verified; 10 s is far below any acquire timeout.
     pub leak_grace: TimeDelta,
+    /// Whether an unheld lock whose owner may be alive must be seen unheld twice,
+    /// [`SECOND_LOOK`] apart, before it is stale: on for every run that removes locks; off for
+    /// `scan`, which removes nothing and so need not wait out a release window.
+    pub second_look: bool,
 }
 
 impl Default for Policy {
@@ -78,6 +82,7 @@ impl Default for Policy {
             stale_after: TimeDelta::minutes(30),
             start_slack: TimeDelta::seconds(1),
             leak_grace: TimeDelta::seconds(10),
+            second_look: true,
         }
     }
 }
@@ -445,7 +450,10 @@ impl Policy {
     /// deleted; up to 2026.5.7 deleted by path, so removing it lets a waiter's new lock be
     /// deleted): stale only once seen unheld twice, on the same file, [`SECOND_LOOK`] apart.
     fn second_look(&self, f: &Facts<'_>, owner_state: OwnerState, d: &mut Draft) {
-        if !d.stale || !matches!(owner_state, OwnerState::Alive | OwnerState::Unknown) {
+        if !self.second_look
+            || !d.stale
+            || !matches!(owner_state, OwnerState::Alive | OwnerState::Unknown)
+        {
             return;
         }
         match f.unheld_since {
@@ -1233,6 +1241,13 @@ mod releases {
         });
         assert!(v.stale && !v.look_again, "{v:?}");
         assert_eq!(names(&v), vec!["no-holder", "leaked"]);
+        // `scan` removes nothing: it says what one look shows.
+        let scan = Policy {
+            second_look: false,
+            ..Policy::default()
+        };
+        let v = scan.judge(facts(&p, &owner, &[]));
+        assert!(v.stale && !v.look_again, "{v:?}");
     }
 
     #[test]
