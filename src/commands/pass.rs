@@ -354,7 +354,7 @@ fn place_facts<'a>(places: &'a [Place], dbs: &'a [PlaceDb]) -> PlaceIndex<'a> {
 /// process, in one search of `/proc` for all such locks. Exec'd locks carry their container's
 /// own listing.
 fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
-    use crate::model::holder::{self, Lease};
+    use crate::model::holder::{self, Holder, Lease};
     use crate::observe::holders;
     let ids: Vec<(String, String)> = containers
         .iter()
@@ -391,12 +391,12 @@ fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
             crate::model::process::Owner::Found(f) => f.nspid.first().copied(),
             _ => None,
         };
-        match owner.and_then(|pid| holders::holder_in(proc_root, pid, id, &ids)) {
-            Some(h) if h.writes() => o.holders = vec![h],
-            _ => {
-                unnamed.insert(id);
-            }
+        let own = owner.and_then(|pid| holders::holder_in(proc_root, pid, id, &ids));
+        if !own.as_ref().is_some_and(Holder::writes) {
+            unnamed.insert(id);
         }
+        // The owner first, when it has it open (in any mode).
+        o.holders = own.into_iter().collect();
     }
     if unnamed.is_empty() {
         return;
@@ -406,11 +406,12 @@ fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
         if let (Site::Host { .. }, Ok(snap), Some(true)) = (&o.site, &o.file, o.held_open)
             && unnamed.contains(&(snap.id.dev, snap.id.ino))
         {
-            o.holders = search
-                .by_id
-                .get(&(snap.id.dev, snap.id.ino))
-                .cloned()
-                .unwrap_or_default();
+            let others = search.by_id.get(&(snap.id.dev, snap.id.ino));
+            for h in others.into_iter().flatten() {
+                if !o.holders.iter().any(|x| x.host_pid == h.host_pid) {
+                    o.holders.push(h.clone());
+                }
+            }
             o.holders_all_named = search.incomplete.is_none();
         }
     }
