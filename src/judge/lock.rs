@@ -398,10 +398,13 @@ impl Policy {
         owner_state: OwnerState,
         d: &mut Draft,
     ) {
-        // Readers alone leave a lock unheld only when its owner is gone (a live or unseen owner
-        // that has its lock open, in any mode, holds it), or for the store lock whose writer
-        // never keeps it open.
-        let owner_gone = !matches!(owner_state, OwnerState::Alive | OwnerState::Unknown);
+        // Readers alone leave a lock unheld only when its owner is known to be gone (a live,
+        // unseen or unnamed owner, such as an empty lock's creator, that has its lock open in
+        // any mode holds it), or for the store lock whose writer never keeps it open.
+        let owner_gone = matches!(
+            owner_state,
+            OwnerState::Dead | OwnerState::Zombie | OwnerState::Thread | OwnerState::Recycled
+        );
         let readers_only = (owner_gone || compact_store_lock(f))
             && f.holders_all_named
             && !f.holders.is_empty()
@@ -1070,6 +1073,11 @@ mod releases {
         }
     }
 
+    fn r_only() -> &'static [Holder] {
+        static R: std::sync::LazyLock<[Holder; 1]> = std::sync::LazyLock::new(|| [reader()]);
+        &*R
+    }
+
     fn reader() -> Holder {
         Holder {
             host_pid: 77,
@@ -1362,6 +1370,14 @@ mod releases {
             ..facts(&p, &owner, &own)
         });
         assert!(!v.stale && !v.look_again, "{v:?}");
+        // An empty lock (no pid: its creator is not named) open by someone, in any mode: held.
+        let empty = Payload::default();
+        let v = judge(Facts {
+            held: true,
+            mtime: ago(60),
+            ..facts(&empty, &Owner::Gone, &r_only())
+        });
+        assert!(!v.stale, "{v:?}");
         // A dead owner's lock open read-only (tail -f): stale, the reader named as such.
         let p = payload(7200, Some(500), None);
         let r = [reader()];
