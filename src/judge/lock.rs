@@ -1375,7 +1375,7 @@ mod releases {
         let v = judge(Facts {
             held: true,
             mtime: ago(60),
-            ..facts(&empty, &Owner::Gone, &r_only())
+            ..facts(&empty, &Owner::Gone, r_only())
         });
         assert!(!v.stale, "{v:?}");
         // A dead owner's lock open read-only (tail -f): stale, the reader named as such.
