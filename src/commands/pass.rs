@@ -97,6 +97,7 @@ pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) ->
             args,
             places: &places,
             dbs: &dbs,
+            facts: &facts,
             proc: &proc,
             policy,
             first: looked,
@@ -166,6 +167,8 @@ struct LookAgain<'a> {
     args: &'a Places,
     places: &'a [Place],
     dbs: &'a [PlaceDb],
+    /// The places' facts the first look was judged with.
+    facts: &'a PlaceIndex<'a>,
     proc: &'a HostProc,
     policy: &'a Policy,
     /// When the first look ended: every lease of it was asked before.
@@ -202,7 +205,6 @@ impl LookAgain<'_> {
             .map(|o| ((o.location.clone(), o.path.clone()), o))
             .collect();
         let now = Utc::now();
-        let facts = place_facts(self.places, self.dbs);
         for j in judged.iter_mut().filter(|j| pending(j)) {
             let key = (j.obs.location.clone(), j.obs.path.clone());
             let Some(mut o) = seen.remove(&key) else {
@@ -213,7 +215,7 @@ impl LookAgain<'_> {
                 continue;
             }
             o.unheld_since = Some(self.first);
-            *j = judge(self.policy, o, &facts, now);
+            *j = judge(self.policy, o, self.facts, now);
         }
     }
 

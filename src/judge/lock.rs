@@ -58,6 +58,23 @@ named! {
     }
 }
 
+impl OwnerState {
+    /// The owner may still be running, and so may be in its lock's release window: alive, or
+    /// not observable from here.
+    pub fn may_be_alive(self) -> bool {
+        matches!(self, OwnerState::Alive | OwnerState::Unknown)
+    }
+
+    /// The owner is known to be gone: no process, a zombie, a thread's id, or another process.
+    /// (`None`, a payload without a pid, names no owner at all.)
+    pub fn is_gone(self) -> bool {
+        matches!(
+            self,
+            OwnerState::Dead | OwnerState::Zombie | OwnerState::Thread | OwnerState::Recycled
+        )
+    }
+}
+
 /// The thresholds a run judges with.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -352,9 +369,7 @@ impl Policy {
         }
         if max_hold.is_some() && owner_state == OwnerState::Alive {
             d.keep("its owner is alive and its payload has maxHoldMs: age alone is report-only (OpenClaw 2026.5.28+)".into());
-        } else if !f.visibility.is_complete()
-            && matches!(owner_state, OwnerState::Alive | OwnerState::Unknown)
-        {
+        } else if !f.visibility.is_complete() && owner_state.may_be_alive() {
             d.keep(format!(
                 "its owner may be alive and who holds it cannot be seen ({}): age alone never removes it",
                 f.visibility.why().unwrap_or("incomplete")
@@ -401,11 +416,7 @@ impl Policy {
         // Readers alone leave a lock unheld only when its owner is known to be gone (a live,
         // unseen or unnamed owner, such as an empty lock's creator, that has its lock open in
         // any mode holds it), or for the store lock whose writer never keeps it open.
-        let owner_gone = matches!(
-            owner_state,
-            OwnerState::Dead | OwnerState::Zombie | OwnerState::Thread | OwnerState::Recycled
-        );
-        let readers_only = (owner_gone || compact_store_lock(f))
+        let readers_only = (owner_state.is_gone() || compact_store_lock(f))
             && f.holders_all_named
             && !f.holders.is_empty()
             && f.holders.iter().all(|h| !h.writes());
@@ -453,10 +464,7 @@ impl Policy {
     /// deleted; up to 2026.5.7 deleted by path, so removing it lets a waiter's new lock be
     /// deleted): stale only once seen unheld twice, on the same file, [`SECOND_LOOK`] apart.
     fn second_look(&self, f: &Facts<'_>, owner_state: OwnerState, d: &mut Draft) {
-        if !self.second_look
-            || !d.stale
-            || !matches!(owner_state, OwnerState::Alive | OwnerState::Unknown)
-        {
+        if !self.second_look || !d.stale || !owner_state.may_be_alive() {
             return;
         }
         match f.unheld_since {
