@@ -16,6 +16,9 @@ _zaki__locks() {
             ",$1")
                 cmd="zaki__locks"
                 ;;
+            zaki__locks,__read-sqlite)
+                cmd="zaki__locks__subcmd____read__subcmd__sqlite"
+                ;;
             zaki__locks,clean)
                 cmd="zaki__locks__subcmd__clean"
                 ;;
@@ -41,7 +44,7 @@ _zaki__locks() {
 
     case "${cmd}" in
         zaki__locks)
-            opts="-h -V --color --help --version scan clean watch probe completions man"
+            opts="-h -V --color --help --version scan clean watch probe completions __read-sqlite man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,8 +61,26 @@ _zaki__locks() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        zaki__locks__subcmd____read__subcmd__sqlite)
+            opts="-h -V --color --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         zaki__locks__subcmd__clean)
-            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --restart-orphaned --restart-min-uptime --color --help --version"
+            opts="-j -n -q -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --dry-run --quiet --format --run-lock --wait --hung-after --log-format --metrics-file --restart-orphaned --restart-min-uptime --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -101,6 +122,10 @@ _zaki__locks() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --place-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --older-than)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -114,6 +139,10 @@ _zaki__locks() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hung-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -259,7 +288,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__locks__subcmd__scan)
-            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --format --stale-only --fail-on-stale --held-over --fail-on-held --full-paths --metrics-file --color --help --version"
+            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --format --stale-only --fail-on-stale --held-over --fail-on-held --full-paths --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -298,6 +327,10 @@ _zaki__locks() {
                     return 0
                     ;;
                 --container-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --place-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -329,7 +362,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__locks__subcmd__watch)
-            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --interval --settle --log-format --run-lock --wait --restart-orphaned --restart-min-uptime --metrics-file --color --help --version"
+            opts="-j -h -V --root --users-dir --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --interval --settle --log-format --run-lock --wait --restart-orphaned --restart-min-uptime --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -368,6 +401,10 @@ _zaki__locks() {
                     return 0
                     ;;
                 --container-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --place-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

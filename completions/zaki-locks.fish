@@ -34,6 +34,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "clean" -d 'Re
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "watch" -d 'Clean a container\'s stale locks as soon as it starts again (follows Docker\'s events), plus a full clean at start-up and every --interval: a replacement for the cron job'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "probe" -d 'Send a test message to a user\'s gateway like the router does, and say why it is stuck'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "__read-sqlite" -d 'The confined SQLite reader that the other commands start (not for people)'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "man" -d 'Print a man page (roff): `zaki-locks man clean | man -l -`'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l users-dir -d 'A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that user\'s container (repeatable). Their owners run in the container\'s PID namespace' -r -F
@@ -43,6 +44,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-state-dir -d 'The OpenClaw state dir inside the containers (repeatable) [default: found from each container\'s mounts and environment, /home/node/.openclaw, /root/.openclaw]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s j -l jobs -d 'How many containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l place-timeout -d 'How long one place\'s SQLite databases (OpenClaw 2026.8+) may take to read; past it the place is an error ("timed out reading …") and the others go on' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'The JSON report described in the README (stable schema)'
@@ -70,11 +72,13 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-state-dir -d 'The OpenClaw state dir inside the containers (repeatable) [default: found from each container\'s mounts and environment, /home/node/.openclaw, /root/.openclaw]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s j -l jobs -d 'How many containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l place-timeout -d 'How long one place\'s SQLite databases (OpenClaw 2026.8+) may take to read; past it the place is an error ("timed out reading …") and the others go on' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l format -d 'Output format' -r -f -a "text\t'One line per action, for people and logs'
 json\t'The JSON report described in the README (stable schema)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l run-lock -d 'The run lock that keeps two cleans from overlapping [default: /run/zaki-locks.lock as root, else $XDG_RUNTIME_DIR/zaki-locks.lock]' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l wait -d 'How long to wait for a previous clean (or a watch) to finish before stepping aside (exit 0, metrics still written)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l hung-after -d 'A run lock holder busy with one pass for longer than this looks hung: stepping aside from it exits 1 and writes zaki_locks_last_run_success 0 with its pid and busy time [default: 3 × the 5-minute cron interval]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l log-format -d 'The shape of the text lines: human, or one key=value line (or JSON object) per action with a timestamp, for journald and log shippers [auto: human on a terminal, else kv]' -r -f -a "auto\t'human on a terminal, kv otherwise'
 human\t'Sentences for people'
 kv\t'ts=… action=… key=value pairs, one line per action'
@@ -101,6 +105,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-state-dir -d 'The OpenClaw state dir inside the containers (repeatable) [default: found from each container\'s mounts and environment, /home/node/.openclaw, /root/.openclaw]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s j -l jobs -d 'How many containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l place-timeout -d 'How long one place\'s SQLite databases (OpenClaw 2026.8+) may take to read; past it the place is an error ("timed out reading …") and the others go on' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l interval -d 'Run a full clean this often (and at start-up, and after reconnecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l settle -d 'After a container starts, wait this long before cleaning it' -r
@@ -154,6 +159,11 @@ always\t''
 never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand __read-sqlite" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
+always\t''
+never\t''"
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand __read-sqlite" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand __read-sqlite" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand man" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
