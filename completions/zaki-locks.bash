@@ -16,9 +16,6 @@ _zaki__locks() {
             ",$1")
                 cmd="zaki__locks"
                 ;;
-            zaki__locks,__read-sqlite)
-                cmd="zaki__locks__subcmd____read__subcmd__sqlite"
-                ;;
             zaki__locks,clean)
                 cmd="zaki__locks__subcmd__clean"
                 ;;
@@ -44,26 +41,8 @@ _zaki__locks() {
 
     case "${cmd}" in
         zaki__locks)
-            opts="-h -V --color --help --version scan clean watch probe completions __read-sqlite man"
+            opts="-h -V --color --help --version scan clean watch probe completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --color)
-                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        zaki__locks__subcmd____read__subcmd__sqlite)
-            opts="-h -V --color --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -34,7 +34,6 @@ complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "clean" -d 'Re
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "watch" -d 'Clean a container\'s stale locks as soon as it starts again (follows Docker\'s events), plus a full clean at start-up and every --interval: a replacement for the cron job'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "probe" -d 'Send a test message to a user\'s gateway like the router does, and say why it is stuck'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "__read-sqlite" -d 'The confined SQLite reader that the other commands start (not for people)'
 complete -c zaki-locks -n "__fish_zaki_locks_needs_command" -f -a "man" -d 'Print a man page (roff): `zaki-locks man clean | man -l -`'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l root -d 'An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l users-dir -d 'A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that user\'s container (repeatable). Their owners run in the container\'s PID namespace' -r -F
@@ -159,11 +158,6 @@ always\t''
 never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand __read-sqlite" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
-always\t''
-never\t''"
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand __read-sqlite" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand __read-sqlite" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand man" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"

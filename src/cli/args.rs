@@ -111,9 +111,6 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// The confined SQLite reader that the other commands start (not for people)
-    #[command(name = "__read-sqlite", hide = true)]
-    ReadSqlite,
     /// Print a man page (roff): `zaki-locks man clean | man -l -`
     Man {
         /// The subcommand whose page to print [default: the main page]

@@ -129,7 +129,6 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
             metrics_file: a.metrics_file,
         }),
         cli::Command::Probe(a) => Config::Probe(probe(a, env)),
-        cli::Command::ReadSqlite => Config::ReadSqlite,
         cli::Command::Completions { shell } => Config::Print(docs::completion(shell)),
         // clap accepted only a page in MAN_PAGES, each of which is rendered.
         cli::Command::Man { page } => {

@@ -27,10 +27,6 @@ pub fn run(config: Config) -> Result<ExitCode> {
         }
         Config::Probe(c) => probe(&c)?,
         Config::Watch(c) => crate::commands::watch::run(c)?,
-        Config::ReadSqlite => {
-            crate::observe::claims::reader::serve()?;
-            Exit::Success
-        }
     };
     Ok(exit.into())
 }

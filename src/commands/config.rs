@@ -16,8 +16,6 @@ pub enum Config {
     Clean(Clean),
     Watch(Watch),
     Probe(Probe),
-    /// The confined SQLite reader (`__read-sqlite`), started by the other commands.
-    ReadSqlite,
     /// Text the command line prints as it is: a completion script or a man page (rendered by
     /// `cli::docs` from clap's definitions).
     Print(Vec<u8>),
