@@ -43,7 +43,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-state-dir -d 'The OpenClaw state dir inside the containers (repeatable) [default: found from each container\'s mounts and environment, /home/node/.openclaw, /root/.openclaw]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s j -l jobs -d 'How many containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people'
 json\t'The JSON report described in the README (stable schema)'
 prometheus\t'Prometheus text format (node_exporter textfile collector)'"
@@ -55,7 +55,7 @@ never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-host -d 'Do not look at the host\'s filesystem (only containers)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l via-exec -d 'Always look inside containers with `docker exec`, even where their files can be read from this host (through a bind mount or the container\'s root)'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l stale-only -d 'List only stale locks'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l fail-on-stale -d 'Exit with status 3 when a stale lock is present (for monitoring)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l fail-on-held -d 'With --held-over: exit with status 3 when such a lock is present'
@@ -70,7 +70,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-state-dir -d 'The OpenClaw state dir inside the containers (repeatable) [default: found from each container\'s mounts and environment, /home/node/.openclaw, /root/.openclaw]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s j -l jobs -d 'How many containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l format -d 'Output format' -r -f -a "text\t'One line per action, for people and logs'
 json\t'The JSON report described in the README (stable schema)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l run-lock -d 'The run lock that keeps two cleans from overlapping [default: /run/zaki-locks.lock as root, else $XDG_RUNTIME_DIR/zaki-locks.lock]' -r -F
@@ -87,7 +87,7 @@ never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l no-host -d 'Do not look at the host\'s filesystem (only containers)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l via-exec -d 'Always look inside containers with `docker exec`, even where their files can be read from this host (through a bind mount or the container\'s root)'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s n -l dry-run -d 'Show what would be removed, remove nothing'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s q -l quiet -d 'Print nothing unless a lock was removed or something went wrong (for cron)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l restart-orphaned -d 'OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim (the gateway clears claims at start-up), one at a time, after checking again that the claim is still there. The database is never edited. Without it, clean prints the command'
@@ -101,7 +101,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-state-dir -d 'The OpenClaw state dir inside the containers (repeatable) [default: found from each container\'s mounts and environment, /home/node/.openclaw, /root/.openclaw]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s j -l jobs -d 'How many containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l interval -d 'Run a full clean this often (and at start-up, and after reconnecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l settle -d 'After a container starts, wait this long before cleaning it' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l log-format -d 'The shape of the log lines [auto: human on a terminal, else kv]' -r -f -a "auto\t'human on a terminal, kv otherwise'
@@ -118,7 +118,7 @@ never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-host -d 'Do not look at the host\'s filesystem (only containers)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l via-exec -d 'Always look inside containers with `docker exec`, even where their files can be read from this host (through a bind mount or the container\'s root)'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l restart-orphaned -d 'OpenClaw 2026.8+: after each pass, restart each container whose gateway holds an orphan turn claim (as `clean --restart-orphaned`)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s V -l version -d 'Print version'
@@ -139,14 +139,14 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l prefix -
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l docker-host -d 'The Docker engine to ask [default: $DOCKER_HOST, else the local socket]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l container-state-dir -d 'The OpenClaw state dir inside the container [default: found from its mounts]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l container-timeout -d 'How long Docker and the container may take to answer' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l as-user -d 'Talk as the user itself, to see exactly what the user sees. This APPENDS the probe\'s message and the reply to the user\'s real transcript'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l clean-on-failure -d 'When a stale lock blocks the session at the end, remove it (the router\'s "clean stale locks on final failure")'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l metrics-user-label -d 'Label the probe\'s metrics with user="<id>". Off by default: one series set per user grows without bound and puts Telegram ids in Prometheus; give each probed user its own --metrics-file instead, or turn this on for a handful of canary users'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
