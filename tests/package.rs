@@ -75,6 +75,10 @@ fn expected() -> BTreeMap<String, Want> {
     }
     file("usr/share/doc/zaki-locks/README.md", "README.md");
     file("usr/share/doc/zaki-locks/copyright", "LICENSE");
+    file(
+        "usr/share/zaki-locks/prometheus/zaki-locks.rules.yml",
+        "contrib/prometheus/zaki-locks.rules.yml",
+    );
     for unit in [
         "zaki-locks-clean.service",
         "zaki-locks-clean.timer",
