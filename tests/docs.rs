@@ -158,7 +158,8 @@ fn a_short_threshold_keeps_held_locks_and_the_docs_say_so() {
         );
     }
     let main = man("zaki-locks.1");
-    assert!(main.lines().any(|l| l == "THE HOLDER RULE"), "{main}");
+    assert!(main.lines().any(|l| l == "STALENESS"), "{main}");
+    assert!(flat(&main).contains("STALENESS The holder rule comes first: a lock that some process holds open is never removed, whatever its age"));
     assert!(flat(&main).contains("--allow-short-threshold still keeps every held lock"));
 }
 
@@ -245,4 +246,198 @@ fn the_man_page_names_everything_a_run_prints() {
     for f in &families {
         assert!(items.contains(f), "man zaki-locks has no metric {f}");
     }
+}
+
+fn read(path: &str) -> String {
+    fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The `## ` headings of a markdown file, as GitHub makes their anchors.
+fn anchors(markdown: &str) -> BTreeSet<String> {
+    markdown
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(|h| h.trim_start_matches('#').trim().to_lowercase())
+        .map(|h| {
+            h.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '-' || *c == '_' || *c == ' ')
+                .map(|c| if c == ' ' { '-' } else { c })
+                .collect()
+        })
+        .collect()
+}
+
+/// Every relative link `[text](target)` of a markdown file, as (file, anchor).
+fn links(markdown: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut rest = markdown;
+    while let Some(at) = rest.find("](") {
+        rest = &rest[at + 2..];
+        let target = &rest[..rest.find(')').unwrap()];
+        if target.contains("://") {
+            continue;
+        }
+        let (file, anchor) = match target.split_once('#') {
+            Some((f, a)) => (f.to_owned(), Some(a.to_owned())),
+            None => (target.to_owned(), None),
+        };
+        out.push((file, anchor));
+    }
+    out
+}
+
+/// The README is an operator's guide: short, the expected layout near the top, a row for every
+/// status the judge has (from the man page, which prints the code's list), the alerts, a short
+/// threat model; the reference moved to docs/, and every link from the README and docs/ lands
+/// on a file and a heading that exist.
+#[test]
+fn the_readme_is_a_guide_and_its_links_land() {
+    let readme = read("README.md");
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 350,
+        "README.md has {lines} lines: move reference material to docs/"
+    );
+    let at = |h: &str| {
+        readme
+            .find(&format!("\n## {h}"))
+            .unwrap_or_else(|| panic!("README has no section {h}"))
+    };
+    assert!(at("The layout it expects") < at("Install"));
+    assert!(at("Install") < at("On a new machine"));
+    assert!(at("On a new machine") < at("What each status means"));
+    for s in [
+        "`user-<id>`",
+        "`zaki-user-<id>`",
+        "/var/zaki-platform/users/user-<id>/.openclaw",
+    ] {
+        assert!(readme[..at("Install")].contains(s), "layout: no {s}");
+    }
+
+    // The STATUS section's items, as the code lists them (the page is generated from it).
+    let roff = String::from_utf8(zaki_locks::cli::docs::man_page(None).unwrap()).unwrap();
+    let statuses = &roff[roff.find(".SH STATUS").unwrap()..roff.find(".SH REASONS").unwrap()];
+    let names: Vec<&str> = statuses
+        .lines()
+        .filter_map(|l| l.strip_prefix("\\fB")?.strip_suffix("\\fR"))
+        .collect();
+    assert_eq!(names, ["held", "wedged", "stale", "unjudged"], "{statuses}");
+    for n in names {
+        assert!(
+            readme.contains(&format!("| `{n}` |")),
+            "README: no row for status {n}"
+        );
+    }
+    for r in ["no-holder", "leaked", "wedged", "dead-pid", "too-old"] {
+        assert!(readme.contains(&format!("`{r}`")), "README: no reason {r}");
+    }
+
+    let threat = &readme[at("Threat model") + 1..];
+    let threat = &threat[..threat.find("\n## ").unwrap()];
+    let body = threat.lines().skip(1).filter(|l| !l.is_empty()).count();
+    assert!(
+        (3..=8).contains(&body),
+        "Threat model: {body} lines:\n{threat}"
+    );
+    assert!(threat.contains("(docs/safety.md"), "{threat}");
+    assert!(readme.contains("(contrib/prometheus/zaki-locks.rules.yml)"));
+    assert!(
+        readme.contains("\nscripts/test.sh\n"),
+        "the test command .ci/run refers to"
+    );
+
+    for file in [
+        "README.md",
+        "docs/reference.md",
+        "docs/safety.md",
+        "docs/benchmarks.md",
+        "docs/contributing.md",
+    ] {
+        let text = read(file);
+        let dir = Path::new(file).parent().unwrap();
+        for (target, anchor) in links(&text) {
+            let path = if target.is_empty() {
+                PathBuf::from(file)
+            } else {
+                dir.join(&target)
+            };
+            let full = repo().join(&path);
+            assert!(
+                full.exists(),
+                "{file}: link to {} that does not exist",
+                path.display()
+            );
+            if let Some(a) = anchor {
+                let heads = anchors(&fs::read_to_string(&full).unwrap());
+                assert!(
+                    heads.contains(&a),
+                    "{file}: no heading #{a} in {}: {heads:?}",
+                    path.display()
+                );
+            }
+        }
+    }
+    // The detail moved, not lost.
+    assert!(read("docs/safety.md").contains("## Threat model: hostile tenants"));
+    assert!(read("docs/reference.md").contains("## JSON schema (`--format json`)"));
+    assert!(read("docs/benchmarks.md").contains("cargo bench --bench scan"));
+}
+
+/// Every path to the binary in the README, docs/ and the units is the one the package installs
+/// (/usr/bin/zaki-locks), the cargo install line puts it there too, and no stale count of
+/// tests is left in the docs.
+#[test]
+fn the_docs_name_the_binary_where_the_package_puts_it() {
+    let cargo = read("Cargo.toml");
+    assert!(cargo.contains(r#"["target/release/zaki-locks", "usr/bin/", "755"]"#));
+    let mut texts: Vec<(String, String)> = [
+        "README.md",
+        "docs/reference.md",
+        "docs/safety.md",
+        "docs/contributing.md",
+        "docs/benchmarks.md",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), read(f)))
+    .collect();
+    for unit in fs::read_dir(repo().join("scripts/systemd")).unwrap() {
+        let p = unit.unwrap().path();
+        texts.push((p.display().to_string(), fs::read_to_string(&p).unwrap()));
+    }
+    let mut seen = 0;
+    for (file, text) in &texts {
+        let mut from = 0;
+        while let Some(i) = text[from..].find("bin/zaki-locks") {
+            let end = from + i + "bin/zaki-locks".len();
+            let start = text[..end]
+                .rfind(|c: char| c.is_whitespace() || "`'\"(=".contains(c))
+                .map_or(0, |s| s + 1);
+            assert_eq!(&text[start..end], "/usr/bin/zaki-locks", "{file}");
+            seen += 1;
+            from = end;
+        }
+        for w in text.split_whitespace().collect::<Vec<_>>().windows(2) {
+            assert!(
+                !(w[0].trim_start_matches('(').parse::<u32>().is_ok()
+                    && w[1].starts_with("tests)")),
+                "{file}: a count of tests, stale as soon as one is added: {w:?}"
+            );
+        }
+    }
+    assert!(seen >= 6, "{seen}");
+    let readme = read("README.md");
+    let install = readme
+        .lines()
+        .find(|l| l.starts_with("cargo install"))
+        .unwrap();
+    let root = install
+        .split_whitespace()
+        .skip_while(|w| *w != "--root")
+        .nth(1)
+        .unwrap();
+    assert_eq!(
+        format!("{root}/bin/zaki-locks"),
+        "/usr/bin/zaki-locks",
+        "{install}"
+    );
 }

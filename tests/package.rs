@@ -74,6 +74,15 @@ fn expected() -> BTreeMap<String, Want> {
         file(dest, &format!("completions/{name}"));
     }
     file("usr/share/doc/zaki-locks/README.md", "README.md");
+    for doc in fs::read_dir(repo().join("docs")).unwrap() {
+        let name = doc.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".md") {
+            file(
+                &format!("usr/share/doc/zaki-locks/docs/{name}"),
+                &format!("docs/{name}"),
+            );
+        }
+    }
     file("usr/share/doc/zaki-locks/copyright", "LICENSE");
     file(
         "usr/share/zaki-locks/prometheus/zaki-locks.rules.yml",

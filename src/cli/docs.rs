@@ -198,8 +198,9 @@ fn see_also(sub: Option<&str>) -> String {
     );
     format!(
         ".SH \"SEE ALSO\"\n{}\n.PP\nThe operator's guide is /usr/share/doc/zaki\\-locks/README.md; \
-         reference.md, safety.md and benchmarks.md beside it have the JSON schema, the safety \
-         guarantees and threat model, and the measurements.\n",
+         docs/reference.md, docs/safety.md and docs/benchmarks.md beside it have every option \
+         in detail and the JSON schema, the safety guarantees and threat model, and the \
+         measurements.\n",
         refs.join(", ")
     )
 }
@@ -294,7 +295,7 @@ fn main_sections() -> Vec<(&'static str, String)> {
         (name, f.help)
     }));
     vec![
-        ("THE HOLDER RULE", HOLDER_RULE.to_owned()),
+        ("STALENESS", HOLDER_RULE.to_owned()),
         ("STATUS", format!("{STATUS_INTRO}\n\n{statuses}")),
         ("REASONS", format!("{REASONS_INTRO}\n\n{reasons}")),
         ("OWNER STATES", format!("{OWNERS_INTRO}\n\n{owners}")),
@@ -305,7 +306,7 @@ fn main_sections() -> Vec<(&'static str, String)> {
 }
 
 const HOLDER_RULE: &str = "\
-A lock that some process holds open is never removed, whatever its age, its pid or \
+The holder rule comes first: a lock that some process holds open is never removed, whatever its age, its pid or \
 --older-than: OpenClaw keeps its lock file open from the moment it creates it until it \
 releases it, so who has the file open (the kernel's answer, a write lease) settles whether it \
 is live. Held open past its max hold (the payload's maxHoldMs, else --older-than) it is \
@@ -329,7 +330,7 @@ label of zaki_locks_locks (unjudged counts as skipped there).";
 const REASONS_INTRO: &str = "\
 Why a lock is stale, or what is wrong with a kept one: the WHY column, locks[].reasons in \
 JSON. OpenClaw's own names, and ours. A lock a process holds open is kept whatever its \
-reasons (see THE HOLDER RULE).";
+reasons (see STALENESS).";
 
 const OWNERS_INTRO: &str = "\
 What the pid in the lock's payload turned out to be (the OWNER column, locks[].owner_state), \
@@ -495,7 +496,7 @@ mod tests {
         for r in ["wedged", "leaked", "no-holder"] {
             assert!(Reason::MEANINGS.iter().any(|(x, _)| x.as_str() == r));
         }
-        assert!(page.contains(".SH THE HOLDER RULE"));
+        assert!(page.contains(".SH STALENESS\n.PP\nThe holder rule comes first"));
     }
 
     #[test]
