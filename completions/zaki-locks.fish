@@ -45,7 +45,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s j -l jobs
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'The JSON report described in the README (stable schema)'
+json\t'The JSON report (stable schema: its fields are listed in man zaki-locks)'
 prometheus\t'Prometheus text format (node_exporter textfile collector)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l held-over -d 'List only live locks held longer than this (a live lock is normally released within seconds; OpenClaw\'s watchdog releases one after 5 min), e.g. 1m. Without a value: each lock\'s own max hold (its payload\'s maxHoldMs, OpenClaw 2026.5.28+; else 5 min)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l metrics-file -d 'Also write the metrics (Prometheus text format) to this file, atomically, for node_exporter\'s textfile collector' -r -F
@@ -72,7 +72,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s j -l job
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l format -d 'Output format' -r -f -a "text\t'One line per action, for people and logs'
-json\t'The JSON report described in the README (stable schema)'"
+json\t'The JSON report (stable schema: its fields are listed in man zaki-locks)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l run-lock -d 'The run lock that keeps two cleans from overlapping [default: /run/zaki-locks.lock as root, else $XDG_RUNTIME_DIR/zaki-locks.lock]' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l wait -d 'How long to wait for a previous clean (or a watch) to finish before stepping aside (exit 0, metrics still written)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l log-format -d 'The shape of the text lines: human, or one key=value line (or JSON object) per action with a timestamp, for journald and log shippers [auto: human on a terminal, else kv]' -r -f -a "auto\t'human on a terminal, kv otherwise'
@@ -132,7 +132,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l message 
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l agent -d 'The OpenClaw agent that serves the OpenAI-compatible endpoint' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l inject-lock -d 'Check the retry path: lock the probe\'s session as a live process of the container (its pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l format -d 'Output format' -r -f -a "text\t'A timeline, each step printed as it happens'
-json\t'One JSON document at the end (schema in the README)'
+json\t'One JSON document at the end (its fields: docs/reference.md, beside the README)'
 prometheus\t'Prometheus text format (node_exporter textfile collector)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l metrics-file -d 'Also write the probe\'s metrics (Prometheus text format) to this file, atomically' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l prefix -d 'The user\'s container is this prefix followed by the user id' -r

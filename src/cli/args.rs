@@ -209,7 +209,7 @@ pub struct JudgeArgs {
 pub enum ScanFormat {
     /// A table for people
     Table,
-    /// The JSON report described in the README (stable schema)
+    /// The JSON report (stable schema: its fields are listed in man zaki-locks)
     Json,
     /// Prometheus text format (node_exporter textfile collector)
     Prometheus,
@@ -219,7 +219,7 @@ pub enum ScanFormat {
 pub enum CleanFormat {
     /// One line per action, for people and logs
     Text,
-    /// The JSON report described in the README (stable schema)
+    /// The JSON report (stable schema: its fields are listed in man zaki-locks)
     Json,
 }
 
@@ -398,7 +398,7 @@ fn parse_held_over(s: &str) -> Result<HeldOver, String> {
 pub enum ProbeFormat {
     /// A timeline, each step printed as it happens
     Text,
-    /// One JSON document at the end (schema in the README)
+    /// One JSON document at the end (its fields: docs/reference.md, beside the README)
     Json,
     /// Prometheus text format (node_exporter textfile collector)
     Prometheus,

@@ -1072,8 +1072,8 @@ mod tests {
     }
 }
 
-/// One test per row of the README's OpenClaw release table (lock-file era; the SQLite era's
-/// rows are `judge::claims`'s), and the evidence rules that hold across them.
+/// One test per row of the OpenClaw release table in docs/reference.md (lock-file era; the
+/// SQLite era's rows are `judge::claims`'s), and the evidence rules that hold across them.
 #[cfg(test)]
 mod releases {
     use super::*;

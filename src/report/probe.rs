@@ -66,7 +66,7 @@ pub struct Health {
     pub error: Option<String>,
 }
 
-/// The JSON document of `probe --format json` (schema in the README).
+/// The JSON document of `probe --format json` (schema in docs/reference.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeReport {
     pub user: String,

@@ -1,5 +1,6 @@
 //! What a run reports: one record per lock and the problems met. This is the JSON schema
-//! (documented in the README); fields are only ever added, never renamed or removed.
+//! (`JSON_FIELDS` below, printed by `man zaki-locks`; docs/reference.md has an example):
+//! fields are only ever added, never renamed or removed.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
