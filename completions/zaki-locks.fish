@@ -132,7 +132,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l message 
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l agent -d 'The OpenClaw agent that serves the OpenAI-compatible endpoint' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l inject-lock -d 'Check the retry path: lock the probe\'s session as a live process of the container (its pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l format -d 'Output format' -r -f -a "text\t'A timeline, each step printed as it happens'
-json\t'One JSON document at the end (its fields: docs/reference.md, beside the README)'
+json\t'One JSON document at the end (its fields are listed in man zaki-locks-probe)'
 prometheus\t'Prometheus text format (node_exporter textfile collector)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l metrics-file -d 'Also write the probe\'s metrics (Prometheus text format) to this file, atomically' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l prefix -d 'The user\'s container is this prefix followed by the user id' -r

@@ -398,7 +398,7 @@ fn parse_held_over(s: &str) -> Result<HeldOver, String> {
 pub enum ProbeFormat {
     /// A timeline, each step printed as it happens
     Text,
-    /// One JSON document at the end (its fields: docs/reference.md, beside the README)
+    /// One JSON document at the end (its fields are listed in man zaki-locks-probe)
     Json,
     /// Prometheus text format (node_exporter textfile collector)
     Prometheus,

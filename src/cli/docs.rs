@@ -83,6 +83,15 @@ fn render(cmd: clap::Command, sub: Option<&str>) -> Vec<u8> {
                 out.extend_from_slice(section(title, &text).as_bytes());
             }
         }
+        if sub == Some("probe") {
+            let fields = tagged(
+                crate::report::probe::JSON_FIELDS
+                    .iter()
+                    .map(|(f, m)| (f.to_string(), *m)),
+            );
+            let text = format!("{PROBE_JSON_INTRO}\n\n{fields}");
+            out.extend_from_slice(section("JSON OUTPUT", &text).as_bytes());
+        }
         let name = sub.unwrap_or(BIN);
         out.extend_from_slice(exit_status(name).as_bytes());
         out.extend_from_slice(section("ENVIRONMENT", crate::cli::args::ENVIRONMENT).as_bytes());
@@ -345,8 +354,11 @@ SIGTERM finish the removal under way and remove nothing more.";
 
 const JSON_INTRO: &str = "\
 --format json prints one document with these fields; fields are only ever added, and version \
-changes only for an incompatible change. probe --format json has its own document (see \
-zaki-locks-probe(1)).";
+changes only for an incompatible change. probe --format json has its own document, listed in \
+zaki-locks-probe(1).";
+
+const PROBE_JSON_INTRO: &str = "\
+--format json prints one document at the end, with these fields; fields are only ever added.";
 
 const METRICS_INTRO: &str = "\
 --format prometheus prints, and --metrics-file PATH writes atomically, these gauges in \
@@ -488,6 +500,13 @@ mod tests {
         }
         for (f, m) in crate::report::record::JSON_FIELDS {
             has(f, m);
+        }
+        let probe = String::from_utf8(man_page(Some("probe")).unwrap())
+            .unwrap()
+            .replace("\\-", "-");
+        for (f, m) in crate::report::probe::JSON_FIELDS {
+            let tag = format!(".TP\n\\fB{f}\\fR\n{m}\n");
+            assert!(probe.contains(&tag), "man zaki-locks-probe lacks {f}: {m}");
         }
         for f in crate::report::metrics::FAMILIES {
             assert!(page.contains(&format!("\\fB{}", f.name)), "{}", f.name);
