@@ -280,9 +280,9 @@ fn tagged<'a>(items: impl IntoIterator<Item = (String, &'a str)>) -> String {
 }
 
 /// The main page's own sections. The statuses, reasons, owner states, JSON fields and metric
-/// families are the code's own lists ([`Status::MEANINGS`], [`Reason::MEANINGS`],
-/// [`OwnerState::MEANINGS`], [`JSON_FIELDS`], [`FAMILIES`]), so the page names every one the
-/// code has.
+/// families are the code's own lists (`judge::lock`'s `Status`, `Reason` and `OwnerState`
+/// `MEANINGS`, `report::record::JSON_FIELDS`, `report::metrics::FAMILIES`), so the page names
+/// every one the code has.
 fn main_sections() -> Vec<(&'static str, String)> {
     use crate::judge::lock::{OwnerState, Reason, Status};
     use crate::report::metrics::FAMILIES;
