@@ -204,3 +204,25 @@ fn a_real_runs_metrics_fire_the_rules() {
     let o = promtool(&["test", "rules", file.to_str().unwrap()], tmp.path());
     assert!(stdout(&o).contains("SUCCESS"), "{}\n{test}", stdout(&o));
 }
+
+/// The README's table of alerts and the shipped rules name the same alerts, and the README
+/// links the rules file.
+#[test]
+fn the_readme_lists_every_shipped_alert() {
+    let rules: BTreeSet<String> = fs::read_to_string(rules())
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- alert: "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(rules.len(), 10, "{rules:?}");
+    let readme = fs::read_to_string(rules_dir().join("../../README.md")).unwrap();
+    let listed: BTreeSet<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `ZakiLocks"))
+        .filter_map(|l| l.split_once('`'))
+        .map(|(name, _)| format!("ZakiLocks{name}"))
+        .collect();
+    assert_eq!(listed, rules, "README's alerts vs zaki-locks.rules.yml");
+    assert!(readme.contains("/usr/share/zaki-locks/prometheus/zaki-locks.rules.yml"));
+}
