@@ -44,9 +44,9 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s j -l jobs -d 'How many containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l place-timeout -d 'How long one place\'s SQLite databases (OpenClaw 2026.8+) may take to read; past it the place is an error ("timed out reading …") and the others go on' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people'
-json\t'The JSON report described in the README (stable schema)'
+json\t'The JSON report (stable schema: its fields are listed in man zaki-locks)'
 prometheus\t'Prometheus text format (node_exporter textfile collector)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l held-over -d 'List only live locks held longer than this (a live lock is normally released within seconds; OpenClaw\'s watchdog releases one after 5 min), e.g. 1m. Without a value: each lock\'s own max hold (its payload\'s maxHoldMs, OpenClaw 2026.5.28+; else 5 min)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l metrics-file -d 'Also write the metrics (Prometheus text format) to this file, atomically, for node_exporter\'s textfile collector' -r -F
@@ -56,7 +56,7 @@ never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-host -d 'Do not look at the host\'s filesystem (only containers)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l via-exec -d 'Always look inside containers with `docker exec`, even where their files can be read from this host (through a bind mount or the container\'s root)'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l stale-only -d 'List only stale locks'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l fail-on-stale -d 'Exit with status 3 when a stale lock is present (for monitoring)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l fail-on-held -d 'With --held-over: exit with status 3 when such a lock is present'
@@ -72,9 +72,9 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s j -l jobs -d 'How many containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l place-timeout -d 'How long one place\'s SQLite databases (OpenClaw 2026.8+) may take to read; past it the place is an error ("timed out reading …") and the others go on' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l format -d 'Output format' -r -f -a "text\t'One line per action, for people and logs'
-json\t'The JSON report described in the README (stable schema)'"
+json\t'The JSON report (stable schema: its fields are listed in man zaki-locks)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l run-lock -d 'The run lock that keeps two cleans from overlapping [default: /run/zaki-locks.lock as root, else $XDG_RUNTIME_DIR/zaki-locks.lock]' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l wait -d 'How long to wait for a previous clean (or a watch) to finish before stepping aside (exit 0, metrics still written)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l hung-after -d 'A run lock holder busy with one pass for longer than this looks hung: stepping aside from it exits 1 and writes zaki_locks_last_run_success 0 with its pid and busy time [default: 3 × the 5-minute cron interval]' -r
@@ -90,7 +90,7 @@ never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l no-host -d 'Do not look at the host\'s filesystem (only containers)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l via-exec -d 'Always look inside containers with `docker exec`, even where their files can be read from this host (through a bind mount or the container\'s root)'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s n -l dry-run -d 'Show what would be removed, remove nothing'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s q -l quiet -d 'Print nothing unless a lock was removed or something went wrong (for cron)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l restart-orphaned -d 'OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim (the gateway clears claims at start-up), one at a time, after checking again that the claim is still there. The database is never edited. Without it, clean prints the command'
@@ -105,7 +105,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s j -l jobs -d 'How many containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-timeout -d 'How long one container may take to answer (each exec, and connecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l place-timeout -d 'How long one place\'s SQLite databases (OpenClaw 2026.8+) may take to read; past it the place is an error ("timed out reading …") and the others go on' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l interval -d 'Run a full clean this often (and at start-up, and after reconnecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l settle -d 'After a container starts, wait this long before cleaning it' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l log-format -d 'The shape of the log lines [auto: human on a terminal, else kv]' -r -f -a "auto\t'human on a terminal, kv otherwise'
@@ -122,7 +122,7 @@ never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-host -d 'Do not look at the host\'s filesystem (only containers)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-containers -d 'Do not look inside containers (only the host\'s filesystem)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l via-exec -d 'Always look inside containers with `docker exec`, even where their files can be read from this host (through a bind mount or the container\'s root)'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l restart-orphaned -d 'OpenClaw 2026.8+: after each pass, restart each container whose gateway holds an orphan turn claim (as `clean --restart-orphaned`)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s V -l version -d 'Print version'
@@ -136,21 +136,21 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l message 
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l agent -d 'The OpenClaw agent that serves the OpenAI-compatible endpoint' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l inject-lock -d 'Check the retry path: lock the probe\'s session as a live process of the container (its pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l format -d 'Output format' -r -f -a "text\t'A timeline, each step printed as it happens'
-json\t'One JSON document at the end (schema in the README)'
+json\t'One JSON document at the end (its fields are listed in man zaki-locks-probe)'
 prometheus\t'Prometheus text format (node_exporter textfile collector)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l metrics-file -d 'Also write the probe\'s metrics (Prometheus text format) to this file, atomically' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l prefix -d 'The user\'s container is this prefix followed by the user id' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l docker-host -d 'The Docker engine to ask [default: $DOCKER_HOST, else the local socket]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l container-state-dir -d 'The OpenClaw state dir inside the container [default: found from its mounts]' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l container-timeout -d 'How long Docker and the container may take to answer' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l as-user -d 'Talk as the user itself, to see exactly what the user sees. This APPENDS the probe\'s message and the reply to the user\'s real transcript'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l clean-on-failure -d 'When a stale lock blocks the session at the end, remove it (the router\'s "clean stale locks on final failure")'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l metrics-user-label -d 'Label the probe\'s metrics with user="<id>". Off by default: one series set per user grows without bound and puts Telegram ids in Prometheus; give each probed user its own --metrics-file instead, or turn this on for a handful of canary users'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -l color -d 'When to colour the output: auto colours on a terminal unless NO_COLOR is set' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
