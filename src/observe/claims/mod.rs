@@ -68,22 +68,30 @@ struct DbRead {
     turns: Option<Turns>,
 }
 
+/// What a place's directories said, once they are closed again.
+struct Shape {
+    sessions_dirs: usize,
+    agent_dbs: usize,
+    problems: Vec<String>,
+}
+
+/// One place looked at: its shape and, when its databases were read, what they said.
+type Looked = (Result<Shape, Error>, Option<Result<DbRead, Error>>);
+
 /// Reads every place: its layout and, where it has session databases, their rows.
 pub fn observe(places: &[Place], proc: &HostProc, opts: &ReadOptions) -> Vec<PlaceReading> {
-    let layouts: Vec<Result<layout::Layout, Error>> = places.iter().map(layout::layout).collect();
-    let wanted: Vec<usize> = (0..places.len())
-        .filter(|&i| layouts[i].as_ref().is_ok_and(wants_read))
-        .collect();
-    let mut reads: Vec<Option<Result<DbRead, Error>>> = places.iter().map(|_| None).collect();
-    for (i, r) in read_all(&layouts, &wanted, opts) {
-        reads[i] = Some(r);
+    let mut looked: Vec<Option<Looked>> = places.iter().map(|_| None).collect();
+    for (i, l) in look_all(places, opts) {
+        looked[i] = Some(l);
     }
     let mut owners = Owners::default();
     places
         .iter()
-        .zip(layouts)
-        .zip(reads)
-        .map(|((place, l), read)| reading(place, l, read, proc, &mut owners))
+        .zip(looked)
+        .map(|(place, l)| {
+            let (shape, read) = l.unwrap_or((Err(Error::StateDbMissing), None));
+            reading(place, shape, read, proc, &mut owners)
+        })
         .collect()
 }
 
@@ -94,27 +102,24 @@ fn wants_read(l: &layout::Layout) -> bool {
     !l.agent_dbs.is_empty() || (l.sessions_dirs == 0 && l.state_db.is_some())
 }
 
-/// Reads the wanted places on `opts.threads` threads, each with its own confined reader.
-fn read_all(
-    layouts: &[Result<layout::Layout, Error>],
-    wanted: &[usize],
-    opts: &ReadOptions,
-) -> Vec<(usize, Result<DbRead, Error>)> {
-    if wanted.is_empty() {
-        return Vec::new();
-    }
+/// Looks at every place on `opts.threads` threads, each with its own confined reader. A
+/// place's directories are open only while it is looked at (never all places' at once).
+fn look_all(places: &[Place], opts: &ReadOptions) -> Vec<(usize, Looked)> {
     let next = AtomicUsize::new(0);
-    let out = Mutex::new(Vec::with_capacity(wanted.len()));
-    let threads = opts.threads.clamp(1, wanted.len().max(1));
+    let out = Mutex::new(Vec::with_capacity(places.len()));
+    let threads = opts.threads.clamp(1, places.len().max(1));
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
                 let mut worker = None;
-                while let Some(&i) = wanted.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let Ok(l) = &layouts[i] else { continue };
-                    let r = read_place(l, &mut worker, opts);
+                let take = || {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    places.get(i).map(|p| (i, p))
+                };
+                while let Some((i, place)) = take() {
+                    let looked = look(place, &mut worker, opts);
                     if let Ok(mut out) = out.lock() {
-                        out.push((i, r));
+                        out.push((i, looked));
                     }
                 }
             });
@@ -123,10 +128,25 @@ fn read_all(
     out.into_inner().unwrap_or_default()
 }
 
+/// One place: its layout, then its databases when it has them to read.
+fn look(place: &Place, worker: &mut Option<Worker>, opts: &ReadOptions) -> Looked {
+    let l = match layout::layout(place) {
+        Ok(l) => l,
+        Err(e) => return (Err(e), None),
+    };
+    let read = wants_read(&l).then(|| read_place(&l, worker, opts));
+    let shape = Shape {
+        sessions_dirs: l.sessions_dirs,
+        agent_dbs: l.agent_dbs.len(),
+        problems: l.problems,
+    };
+    (Ok(shape), read)
+}
+
 /// The reading of one place from its layout and what its databases said.
 fn reading(
     place: &Place,
-    l: Result<layout::Layout, Error>,
+    l: Result<Shape, Error>,
     read: Option<Result<DbRead, Error>>,
     proc: &HostProc,
     owners: &mut Owners,
@@ -154,7 +174,7 @@ fn reading(
         Err(e) => errors.push(e),
         Ok(l) => {
             r.sessions_dirs = l.sessions_dirs;
-            r.session_dbs = !l.agent_dbs.is_empty();
+            r.session_dbs = l.agent_dbs > 0;
             if !l.problems.is_empty() {
                 r.error = Some(PlaceError {
                     reason: crate::model::claims::PlaceErrorReason::Unreadable,
@@ -258,7 +278,18 @@ fn read_place(
         let rows = ask.read(dir, &shown, AGENT_DB, Ask::Nodes { keys })?;
         nodes.push((agent.clone(), rows.nodes));
     }
-    let after = if claimed.is_empty() {
+    // Read again only when a claim is not backed by its running turn (a possible orphan, or a
+    // turn starting or ending meanwhile): a claim seen the same twice is stable.
+    let backed = |c: &&crate::model::claims::ClaimRow| {
+        nodes.iter().flat_map(|(_, rows)| rows).any(|n| {
+            n.0 == c.2
+                && n.2.as_deref() == Some("running")
+                && c.3
+                    .as_ref()
+                    .is_some_and(|claim| n.3.as_deref() == Some(claim.run_id.as_str()))
+        })
+    };
+    let after = if claimed.iter().all(backed) {
         first.claims.clone()
     } else {
         ask.read(state, "state/", STATE_DB, Ask::Claims)?.claims

@@ -146,6 +146,10 @@ fn open() -> rusqlite::Result<rusqlite::Connection> {
     c.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)?;
     c.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
     c.busy_timeout(Duration::ZERO)?;
-    c.execute_batch("PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0;")?;
+    // Exclusive locking before the first read: the copied -wal is indexed in heap memory, no
+    // -shm is made (nobody else opens the copy).
+    c.execute_batch(
+        "PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0; PRAGMA locking_mode = EXCLUSIVE;",
+    )?;
     Ok(c)
 }
