@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod engine;
 pub mod fleet;
 pub mod gateway;
 pub mod tree;
