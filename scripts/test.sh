@@ -4,9 +4,10 @@
 # OpenClaw for real gateways), checks style and lints, builds, then runs the tests. Used as is
 # by .ci/run. Needs root (apt-get, dockerd, mounts).
 #
-# Usage: scripts/test.sh [--tier fast|docker|gateway|all] [TEST-BINARY…]
+# Usage: scripts/test.sh [--tier fast|heavy|docker|gateway|all] [TEST-BINARY…]
 #   --tier fast     unit tests and real-file tests: no Docker, no gateway, no lints but rustfmt
 #                   (under a minute on a warm build); the proptests run fewer cases
+#   --tier heavy    real-file tests too slow for every run: the 2,000-user tree, the .deb
 #   --tier docker   the tests that need a Docker engine (no gateway)
 #   --tier gateway  the tests that run real OpenClaw gateways (in Docker)
 #   --tier all      everything, lints included, every proptest case: what CI runs (default)
@@ -36,7 +37,8 @@ on_exit() {
 trap on_exit EXIT
 
 # The tiers, by test binary (tests/<name>.rs). Every tests/*.rs is in exactly one.
-FAST=(big_tree evidence faults generated host hostile layout metrics package remove terminal)
+FAST=(evidence faults generated host hostile layout metrics remove terminal)
+HEAVY=(big_tree package)
 DOCKER=(churn containers first_contact holders many_containers scripts sqlite_readonly tenants
         watch_daemon)
 GATEWAY=(holders_gateway openclaw_eras probe watch)
@@ -58,19 +60,20 @@ in_list() { local x=$1; shift; local y; for y in "$@"; do [[ $x == "$y" ]] && re
 # placed (here and in docs/testing.md), or --tier would silently leave it out.
 for f in tests/*.rs; do
   n=$(basename "$f" .rs); c=0
-  for l in FAST DOCKER GATEWAY; do declare -n list=$l; in_list "$n" "${list[@]}" && c=$((c + 1)); done
+  for l in FAST HEAVY DOCKER GATEWAY; do declare -n list=$l; in_list "$n" "${list[@]}" && c=$((c + 1)); done
   ((c == 1)) || { echo "test.sh: $f is in $c tiers; put it in exactly one (scripts/test.sh, docs/testing.md)" >&2; exit 2; }
 done
-for n in "${FAST[@]}" "${DOCKER[@]}" "${GATEWAY[@]}"; do
+for n in "${FAST[@]}" "${HEAVY[@]}" "${DOCKER[@]}" "${GATEWAY[@]}"; do
   [[ -f tests/$n.rs ]] || { echo "test.sh: tests/$n.rs is listed but does not exist" >&2; exit 2; }
 done
 
 case $tier in
   fast)    binaries=(lib bins "${FAST[@]}") ;;
+  heavy)   binaries=("${HEAVY[@]}") ;;
   docker)  binaries=("${DOCKER[@]}") ;;
   gateway) binaries=("${GATEWAY[@]}") ;;
-  all)     binaries=(lib bins "${FAST[@]}" "${DOCKER[@]}" "${GATEWAY[@]}") ;;
-  *) echo "test.sh: --tier fast|docker|gateway|all, not '$tier'" >&2; exit 2 ;;
+  all)     binaries=(lib bins "${FAST[@]}" "${HEAVY[@]}" "${DOCKER[@]}" "${GATEWAY[@]}") ;;
+  *) echo "test.sh: --tier fast|heavy|docker|gateway|all, not '$tier'" >&2; exit 2 ;;
 esac
 if ((${#only[@]})); then
   for n in "${only[@]}"; do
@@ -165,8 +168,14 @@ for n in "${binaries[@]}"; do
   # a file, which an orphan may keep open without holding up anything.
   setsid -w "$exe" </dev/null >"$log" 2>&1 &
   pid=$!
-  sid=$(cut -d' ' -f6 "/proc/$pid/stat" 2>/dev/null || echo "$pid")
-  [[ $sid == "$pid" ]] || echo "test.sh: setsid forked: what $n leaves behind is not looked for" >&2
+  # setsid execs the binary in place (a background job of this script leads no process group,
+  # so it does not fork): its pid is its session's id, once it has called setsid.
+  for _ in {1..100}; do
+    sid=$(awk '{sub(/.*\) /, ""); print $4}' "/proc/$pid/stat" 2>/dev/null) || break
+    [[ $sid == "$pid" ]] && break
+    sleep 0.01
+  done
+  [[ $sid == "$pid" || ! -e /proc/$pid ]] || echo "test.sh: $n is not in a session of its own: what it leaves behind is not looked for" >&2
   tail -s 0.2 -n +1 -f --pid="$pid" "$log" &
   tail_pid=$!
   rc=0
