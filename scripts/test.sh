@@ -26,6 +26,7 @@ log=$(mktemp /tmp/zaki-test-log.XXXXXX)
 report=$(mktemp /tmp/zaki-test-report.XXXXXX)
 summarized=0
 # However the run ends (a failed install, lint or build too), its last line is the summary.
+# shellcheck disable=SC2317  # invoked by the trap
 on_exit() {
   local rc=$?
   if ((!summarized)); then
