@@ -46,11 +46,11 @@ fn template(dir: &Path) {
     let (mut owner, lease) = common::sqlite::live_owner();
     let writer = common::sqlite::databases(dir, lease, true);
     if let Some(mut w) = writer {
-        let _ = w.0.kill();
-        let _ = w.0.wait();
+        let _ = w.kill();
+        let _ = w.wait();
     }
-    let _ = owner.0.kill();
-    let _ = owner.0.wait();
+    let _ = owner.kill();
+    let _ = owner.wait();
     for f in [
         "state/openclaw.sqlite-shm",
         "agents/main/agent/openclaw-agent.sqlite-shm",

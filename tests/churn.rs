@@ -29,14 +29,14 @@ mod common;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::docker::{self, Container, bind, unique};
-use common::zaki;
+use common::{Proc, zaki};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -186,7 +186,7 @@ fn find_tagged(tag: &str) -> i32 {
 /// One writer process and what it printed.
 struct Writer {
     tag: String,
-    child: Child,
+    child: Proc,
     pid: i32,
     killed: bool,
     reaped: bool,
@@ -216,13 +216,12 @@ impl Writer {
             args.push("--starttime".to_owned());
         }
         args.extend_from_slice(extra);
-        let mut child = site
-            .writer_command(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the writer starts");
+        let mut child = Proc::spawn(
+            site.writer_command(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped()),
+        );
         let pid = match site {
             Site::Host { .. } => child.id() as i32,
             Site::Container { .. } => find_tagged(&tag),

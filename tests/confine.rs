@@ -80,15 +80,15 @@ impl Fleet {
 
     /// Starts `python3 -c code` in the tenant's container, in the background; waits for its
     /// first line.
-    fn tenant_py(&self, code: &str) -> std::process::Child {
-        let mut child = Command::new("docker")
-            .args(["exec", "-w", "/home/node/.openclaw"])
-            .arg(&self.container.name)
-            .args(["python3", "-u", "-c", code])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+    fn tenant_py(&self, code: &str) -> Proc {
+        let mut child = Proc::spawn(
+            Command::new("docker")
+                .args(["exec", "-w", "/home/node/.openclaw"])
+                .arg(&self.container.name)
+                .args(["python3", "-u", "-c", code])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit()),
+        );
         let mut line = String::new();
         use std::io::BufRead;
         std::io::BufReader::new(child.stdout.take().unwrap())
@@ -501,12 +501,12 @@ fn a_stepped_aside_clean_behind_a_hung_holder_exits_non_zero() {
     let metrics = tmp.path().join("m.prom");
     for (busy, hung) in [(20 * 60, true), (10, false)] {
         fs::write(&lock, "").unwrap();
-        let mut holder = Command::new("flock")
-            .arg("-x")
-            .arg(&lock)
-            .args(["sleep", "60"])
-            .spawn()
-            .unwrap();
+        let mut holder = Proc::spawn(
+            Command::new("flock")
+                .arg("-x")
+                .arg(&lock)
+                .args(["sleep", "60"]),
+        );
         let since = chrono::Utc::now().timestamp() - busy;
         fs::write(&lock, format!("{} {since}\n", holder.id())).unwrap();
         std::thread::sleep(Duration::from_millis(300));

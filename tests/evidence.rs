@@ -57,15 +57,14 @@ elif mode == "read":
 print("ready", flush=True)
 time.sleep(600)
 "#;
-    let mut child = Command::new(PYTHON)
-        .args(["-c", PY, mode])
-        .arg(path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3.11 runs");
-    let out = child.stdout.take().unwrap();
-    let p = Proc(child);
+    let mut p = Proc::spawn(
+        Command::new(PYTHON)
+            .args(["-c", PY, mode])
+            .arg(path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()),
+    );
+    let out = p.stdout.take().unwrap();
     let mut line = String::new();
     BufReader::new(out).read_line(&mut line).unwrap();
     assert_eq!(line.trim(), "ready", "python {mode} {}", path.display());
@@ -81,7 +80,7 @@ fn has_open(pid: u32, path: &Path) -> bool {
 }
 
 fn alive(p: &mut Proc) -> bool {
-    p.0.try_wait().unwrap().is_none()
+    p.try_wait().unwrap().is_none()
 }
 
 /// `<tmp>/<name>` as a state dir with `agents/main/sessions`.
@@ -241,14 +240,12 @@ fn a_reader_does_not_keep_a_dead_lock_but_a_writer_does() {
     let read = dir.join("read.jsonl.lock");
     fs::write(&read, legacy_payload(dead_pid(), 2 * HOUR)).unwrap();
     set_mtime(&read, 2 * HOUR);
-    let tail = Proc(
+    let tail = Proc::spawn(
         Command::new("tail")
             .arg("-f")
             .arg(&read)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("tail runs"),
+            .stdout(Stdio::null()),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while !has_open(tail.pid(), &read) {

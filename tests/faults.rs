@@ -22,16 +22,16 @@ fn stale_tree(tmp: &std::path::Path, n: usize) -> std::path::PathBuf {
 fn interrupted_clean(signal: nix::sys::signal::Signal, want: i32) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = stale_tree(tmp.path(), 20_000);
-    let child = zaki(tmp.path())
-        .args(["clean", "--no-containers", "--format", "json", "--root"])
-        .arg(tmp.path().join("state"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Proc::spawn(
+        zaki(tmp.path())
+            .args(["clean", "--no-containers", "--format", "json", "--root"])
+            .arg(tmp.path().join("state"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
     std::thread::sleep(Duration::from_millis(150));
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
-    let o = child.wait_with_output().unwrap();
+    child.signal(signal);
+    let o = child.wait_with_output();
     assert_eq!(o.status.code(), Some(want), "{}", stderr(&o));
     assert!(stderr(&o).contains("interrupted by"), "{}", stderr(&o));
     // Whole removals only: every lock is either gone or intact, no private name left behind.

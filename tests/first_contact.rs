@@ -5,13 +5,13 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
+use std::time::Duration;
 
 use common::docker::{self, Container, unique};
+use common::watch::Watch;
 use common::*;
 
 fn assert_usage(o: &Output, want: &str) {
@@ -295,64 +295,6 @@ fn a_wrong_place_is_not_a_clean_bill_of_health() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
-/// `zaki-locks watch` holding the run lock, its log lines delivered as they come.
-struct Watch {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-}
-
-impl Watch {
-    fn start(tmp: &Path, args: &[&str]) -> Watch {
-        let mut child = zaki(tmp)
-            .args(["watch", "--log-format", "kv"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        Watch { child, lines }
-    }
-
-    fn wait_for(&self, needles: &[&str], limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if needles.iter().all(|n| l.contains(n)) => return l,
-                Ok(_) => {}
-                Err(_) => panic!("watch never logged {needles:?} within {limit:?}"),
-            }
-        }
-    }
-
-    /// Every line logged within `d`.
-    fn lines_for(&self, d: Duration) -> Vec<String> {
-        let deadline = Instant::now() + d;
-        let mut out = Vec::new();
-        while let Ok(l) = self
-            .lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-        {
-            out.push(l);
-        }
-        out
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_clean_next_to_a_watch_says_who_holds_the_run_lock_and_keeps_its_metrics_fresh() {
     let tmp = tempfile::tempdir().unwrap();
@@ -374,7 +316,7 @@ fn a_clean_next_to_a_watch_says_who_holds_the_run_lock_and_keeps_its_metrics_fre
     assert_eq!(m["zaki_locks_last_run_success{command=watch}"], 1.0);
     assert!(m.contains_key("zaki_locks_last_success_timestamp_seconds{command=watch}"));
 
-    let pid = watch.child.id().to_string();
+    let pid = watch.pid().to_string();
     let o = run(zaki(tmp.path())
         .args(["clean", "--no-containers", "--wait", "0s", "--root"])
         .arg(&state));

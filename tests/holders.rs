@@ -89,14 +89,12 @@ fn a_leaked_lock_goes_after_the_grace_and_a_held_one_stays_forever() {
     let fresh = dir.join("fresh.jsonl.lock");
     // A live process writes a payload naming itself and closes the file: it holds nothing.
     let spawn = |script: &str, path: &Path, ago: Duration| {
-        let p = Proc(
+        let p = Proc::spawn(
             Command::new("sh")
                 .args(["-c", script])
                 .arg(path)
                 .arg(created_at(ago))
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
+                .stdin(Stdio::null()),
         );
         let deadline = Instant::now() + Duration::from_secs(10);
         while fs::read(path).map_or(true, |b| b.is_empty()) {
@@ -274,6 +272,8 @@ fn a_sidecar_mounting_a_parent_dir_decides_nothing() {
         "none",
         "--name",
         &created,
+        "--label",
+        &docker::run_label(),
         "-v",
         &format!("{}:/data:ro", tmp.path().display()),
         docker::BUSYBOX,
@@ -283,6 +283,7 @@ fn a_sidecar_mounting_a_parent_dir_decides_nothing() {
     assert!(o.status.success());
     let _created = Container {
         name: created.clone(),
+        host: None,
     };
     let _rootfs = Container::busybox(&unique("zt-sidecar-"), &["-v", "/:/rootfs:ro"]);
 
@@ -433,11 +434,11 @@ fn a_container_restarting_during_a_run_keeps_its_new_lock() {
     let mut rounds = 0;
     for delay_ms in [0u64, 40, 80, 120, 160, 200, 260, 320] {
         rounds += 1;
-        let mut start = Command::new("docker")
-            .args(["start", &name])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut start = Proc::spawn(
+            Command::new("docker")
+                .args(["start", &name])
+                .stdout(Stdio::null()),
+        );
         std::thread::sleep(Duration::from_millis(delay_ms));
         let o = zaki(tmp.path())
             .arg("clean")

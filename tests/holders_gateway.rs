@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,20 +17,16 @@ use common::*;
 static ONE_GATEWAY: Mutex<()> = Mutex::new(());
 
 /// Sends the user a message in the background; its HTTP status lands in `status_file`.
-fn send(g: &Gateway, status_file: &Path) -> Child {
+fn send(g: &Gateway, status_file: &Path) -> Proc {
     let body = serde_json::json!({"model": "openclaw", "user": g.user,
         "messages": [{"role": "user", "content": "hi"}]})
     .to_string();
-    Command::new("python3")
-        .arg("-c")
-        .arg(format!(
+    Proc::spawn(Command::new("python3").arg("-c").arg(format!(
             "import urllib.request as u, urllib.error as e\ntry:\n r = u.urlopen(u.Request('http://127.0.0.1:{}/v1/chat/completions', data={body:?}.encode(), headers={{'Authorization': 'Bearer {}', 'Content-Type': 'application/json'}}), timeout=150); s = r.status\nexcept e.HTTPError as x: s = x.code\nexcept Exception: s = 0\nopen({:?}, 'w').write(str(s))",
             g.port,
             g.token,
             status_file.display().to_string()
-        ))
-        .spawn()
-        .unwrap()
+        )))
 }
 
 fn wait_lock(g: &Gateway) -> PathBuf {

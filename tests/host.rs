@@ -511,10 +511,7 @@ fn quiet_prints_only_removals() {
 
 #[test]
 fn unreadable_sessions_dir_is_reported_and_the_rest_is_done() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: needs root to run the binary as another user");
-        return;
-    }
+    require_root("it runs the binary as another user");
     // As root, permissions do not stop a read; run the binary as nobody instead.
     let f = Fixture::new();
     fs::set_permissions(

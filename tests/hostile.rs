@@ -200,10 +200,7 @@ fn with_tmpfs(at: &Path, f: impl FnOnce()) {
 
 #[test]
 fn a_state_dir_on_another_filesystem_and_a_read_only_one() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: mounting a tmpfs needs root");
-        return;
-    }
+    require_root("it mounts a tmpfs");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("state");
     with_tmpfs(&root, || {
@@ -270,10 +267,7 @@ fn fill(dir: &Path) {
 
 #[test]
 fn a_full_disk_does_not_stop_removal_and_a_metrics_file_that_cannot_be_written_is_one_line() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: mounting a tmpfs needs root");
-        return;
-    }
+    require_root("it mounts a tmpfs");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("state");
     let metrics = tmp.path().join("metrics");

@@ -167,21 +167,21 @@ fn ok_auth_failed_session_busy_ok_after_retry_and_not_ready_on_one_gateway() {
     assert!(!lock.exists(), "the injected lock outlived the probe");
 
     // Ctrl-C while the injected lock holds the session: the lock goes with the probe.
-    let child = zaki(tmp.path())
-        .args([
-            "probe",
-            &g.user,
-            "--inject-lock",
-            "5m",
-            "--prefix",
-            &g.prefix,
-            "--users-file",
-        ])
-        .arg(&g.users_file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Proc::spawn(
+        zaki(tmp.path())
+            .args([
+                "probe",
+                &g.user,
+                "--inject-lock",
+                "5m",
+                "--prefix",
+                &g.prefix,
+                "--users-file",
+            ])
+            .arg(&g.users_file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while !lock.exists() {
         assert!(Instant::now() < deadline, "the probe never placed its lock");
@@ -212,7 +212,7 @@ fn ok_auth_failed_session_busy_ok_after_retry_and_not_ready_on_one_gateway() {
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = child.wait_with_output();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert!(
         !lock.exists(),

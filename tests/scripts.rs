@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::Proc;
 use common::docker;
 use zaki_locks::observe::container::{OBSERVE_SCRIPT, PUT_BACK_SCRIPT, REMOVE_SCRIPT};
 use zaki_locks::sys::docker::KILL_SCRIPT;
@@ -34,9 +35,15 @@ fn shellcheck(args: &[&str], stdin: Option<&str>) -> Output {
     })
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap_or_else(|e| {
-        panic!("shellcheck does not run ({e}): `apt-get install shellcheck` (scripts/test.sh does)")
-    });
+    assert!(
+        Command::new("sh")
+            .args(["-c", "command -v shellcheck"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+        "shellcheck does not run: `apt-get install shellcheck` (scripts/test.sh does)"
+    );
+    let mut child = Proc::spawn(&mut c);
     if let Some(text) = stdin {
         use std::io::Write;
         child
@@ -46,7 +53,7 @@ fn shellcheck(args: &[&str], stdin: Option<&str>) -> Output {
             .write_all(text.as_bytes())
             .unwrap();
     }
-    child.wait_with_output().unwrap()
+    child.wait_with_output()
 }
 
 #[test]
@@ -177,6 +184,8 @@ fn observe_finds_the_pid_in_what_it_read_of_each_lock_under_dash_and_busybox() {
         "--rm",
         "--name",
         &name,
+        "--label",
+        &docker::run_label(),
         "--network",
         "none",
         "--pid",

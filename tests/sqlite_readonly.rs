@@ -7,10 +7,10 @@ mod common;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::sqlite::*;
+use common::watch::Watch;
 use common::*;
 
 fn scan(tmp: &Path, state: &Path) -> (serde_json::Value, Option<i32>) {
@@ -55,8 +55,8 @@ fn a_dead_owner_makes_the_claim_an_orphan_of_a_gone_gateway() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join(".openclaw");
     let (mut owner_proc, owner) = live_owner();
-    let _ = owner_proc.0.kill();
-    let _ = owner_proc.0.wait();
+    let _ = owner_proc.kill();
+    let _ = owner_proc.wait();
     let _writer = databases(&state, owner, true);
     let (r, _) = scan(tmp.path(), &state);
     let p = &r["places"][0];
@@ -191,55 +191,23 @@ fn watch_restarts_exactly_the_container_with_an_orphan_claim() {
     };
     let before: Vec<String> = containers.iter().map(started).collect();
 
-    let mut watch = zaki(tmp.path())
-        .args([
-            "watch",
+    let watch = Watch::start(
+        tmp.path(),
+        &[
             "--no-host",
             "--prefix",
             &prefix,
             "--interval",
             "1h",
-            "--log-format",
-            "kv",
             "--restart-orphaned",
             "--restart-min-uptime",
             "0s",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let out = watch.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let mut log = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !log.iter().any(|l: &String| l.contains("action=restarted")) {
-        assert!(
-            Instant::now() < deadline,
-            "no restart logged:\n{}",
-            log.join("\n")
-        );
-        if let Ok(l) = rx.recv_timeout(Duration::from_millis(200)) {
-            log.push(l);
-        }
-    }
+        ],
+    );
+    let mut log = vec![watch.wait_for(&["action=restarted"], Duration::from_secs(60))];
     // The restart's own start event brings one more pass: let it run, then stop watch.
-    std::thread::sleep(Duration::from_secs(3));
-    while let Ok(l) = rx.try_recv() {
-        log.push(l);
-    }
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(watch.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let _ = watch.wait();
+    log.extend(watch.lines_for(Duration::from_secs(3)));
+    assert_eq!(watch.stop(), 0, "{}", log.join("\n"));
     let log = log.join("\n");
     let restarted: Vec<&str> = log
         .lines()

@@ -122,21 +122,21 @@ fn bounded(
     tmp: &Path,
 ) -> (std::process::Output, Duration) {
     let started = Instant::now();
-    let child = Command::new("bash")
-        .arg("-c")
-        .arg(format!(
-            "ulimit -v {mem_kib}; exec timeout -s KILL {} {cmd}",
-            limit.as_secs()
-        ))
-        .env("ZAKI_LOCKS_RUN_LOCK", tmp.join("rl"))
-        .env("NO_COLOR", "1")
-        .env_remove("OPENCLAW_STATE_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
+    let child = Proc::spawn(
+        Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v {mem_kib}; exec timeout -s KILL {} {cmd}",
+                limit.as_secs()
+            ))
+            .env("ZAKI_LOCKS_RUN_LOCK", tmp.join("rl"))
+            .env("NO_COLOR", "1")
+            .env_remove("OPENCLAW_STATE_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let o = child.wait_with_output();
     (o, started.elapsed())
 }
 
@@ -323,28 +323,24 @@ fn directories_swapped_for_symlinks_while_clean_and_watch_run_never_lead_outside
         }
     }
     // And `watch`, a pass a second for 4 s.
-    let watch = zaki(tmp.path())
-        .args([
-            "watch",
-            "--no-containers",
-            "--interval",
-            "1s",
-            "--log-format",
-            "kv",
-            "--root",
-        ])
-        .arg(&root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let watch = Proc::spawn(
+        zaki(tmp.path())
+            .args([
+                "watch",
+                "--no-containers",
+                "--interval",
+                "1s",
+                "--log-format",
+                "kv",
+                "--root",
+            ])
+            .arg(&root)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     std::thread::sleep(Duration::from_secs(4));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(watch.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let o = watch.wait_with_output().unwrap();
+    watch.signal(nix::sys::signal::Signal::SIGTERM);
+    let o = watch.wait_with_output();
     let out = format!("{}{}", stdout(&o), stderr(&o));
     assert!(out.contains("event=pass"), "watch ran its passes: {out}");
     if out.contains("host-secret") {
@@ -410,8 +406,7 @@ fn a_huge_store_hard_linked_into_four_agents_is_read_once_within_the_bounds() {
         Duration::from_secs(120),
         tmp.path(),
     );
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exited(&o, 1);
     let r = json(&o);
     let locks = r["locks"].as_array().unwrap();
     assert_eq!(locks.len(), 4, "every lock is still judged: {r:#}");
@@ -449,8 +444,7 @@ fn two_hundred_thousand_lock_files_in_one_dir_are_an_error_naming_the_bound() {
         Duration::from_secs(60),
         tmp.path(),
     );
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exited(&o, 1);
     assert!(
         err.contains("more than 25000 lock files: none of them judged"),
         "{err}"
@@ -479,16 +473,17 @@ fn locks_spread_over_many_agents_are_bounded_per_state_dir_too() {
             fs::File::create(d.join(format!("{i}.jsonl.lock"))).unwrap();
         }
     }
-    let o = run(zaki(tmp.path())
-        .args(["scan", "--no-containers", "--format", "json", "--root"])
-        .arg(&root));
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (r, err) = run_json(
+        zaki(tmp.path())
+            .args(["scan", "--no-containers", "--root"])
+            .arg(&root),
+        1,
+    );
     assert!(
         err.contains("more than 25000 lock files below this state dir: none of them judged"),
         "{err}"
     );
-    assert_eq!(json(&o)["summary"]["locks"], 0);
+    assert_eq!(r["summary"]["locks"], 0);
 }
 
 #[test]
@@ -500,16 +495,17 @@ fn full_size_payloads_by_the_thousand_are_bounded_in_bytes() {
     for i in 0..5000 {
         fs::write(d.join(format!("{i}.jsonl.lock")), &body).unwrap();
     }
-    let o = run(zaki(tmp.path())
-        .args(["scan", "--no-containers", "--format", "json", "--root"])
-        .arg(&root));
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let (r, err) = run_json(
+        zaki(tmp.path())
+            .args(["scan", "--no-containers", "--root"])
+            .arg(&root),
+        1,
+    );
     assert!(
         err.contains("more than 4 MiB of payload: none of them judged"),
         "{err}"
     );
-    assert_eq!(json(&o)["summary"]["locks"], 0);
+    assert_eq!(r["summary"]["locks"], 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,8 +585,7 @@ fn the_router_table_is_bounded_and_a_token_cannot_inject_headers() {
             "--users-file",
         ])
         .arg(&file));
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exited(&o, 1);
     assert!(err.contains("control character"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -612,8 +607,7 @@ fn the_router_table_is_bounded_and_a_token_cannot_inject_headers() {
         Duration::from_secs(20),
         tmp.path(),
     );
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exited(&o, 1);
     assert!(err.contains("a FIFO, not a regular file"), "{err}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     fs::remove_file(&file).unwrap();
@@ -624,8 +618,7 @@ fn the_router_table_is_bounded_and_a_token_cannot_inject_headers() {
     let o = run(zaki(tmp.path())
         .args(["probe", "42", "--users-file"])
         .arg(&file));
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exited(&o, 1);
     assert!(
         err.contains("too large (over the bound of 64 MiB)"),
         "{err}"
@@ -667,7 +660,7 @@ fn a_symlink_planted_at_the_metrics_temp_name_is_never_followed() {
         "{}",
         stderr(&o)
     );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    exited(&o, 0);
     let m = fs::symlink_metadata(collector.join("m.prom")).unwrap();
     assert!(m.is_file(), "written as a regular file");
     assert_eq!(
@@ -702,10 +695,13 @@ fn leftovers_of_a_killed_removal_are_finished_by_the_next_run() {
     let other = dir.join(".notes.zaki-locks-removing.1.2");
     fs::write(&other, legacy_payload(dead, 40 * MIN)).unwrap();
 
-    let o = run(zaki(tmp.path())
-        .args(["clean", "--no-containers", "--format", "json", "--root"])
-        .arg(&root));
-    let r = json(&o);
+    // The one left is an error.
+    let (r, err) = run_json(
+        zaki(tmp.path())
+            .args(["clean", "--no-containers", "--root"])
+            .arg(&root),
+        1,
+    );
     assert!(!stale.exists(), "{r:#}");
     assert!(
         !moved.exists() && dir.join("live.jsonl.lock").exists(),
@@ -721,18 +717,15 @@ fn leftovers_of_a_killed_removal_are_finished_by_the_next_run() {
         "{r:#}"
     );
     assert!(other.exists());
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "the one left is an error: {}",
-        stderr(&o)
-    );
-    assert!(stderr(&o).contains("exists again"), "{}", stderr(&o));
+    assert!(err.contains("exists again"), "{err}");
     // The next run finds nothing more to do but that one.
-    let o = run(zaki(tmp.path())
-        .args(["clean", "--no-containers", "--format", "json", "--root"])
-        .arg(&root));
-    assert_eq!(json(&o)["summary"]["removed"], 0);
+    let (r, _) = run_json(
+        zaki(tmp.path())
+            .args(["clean", "--no-containers", "--root"])
+            .arg(&root),
+        1,
+    );
+    assert_eq!(r["summary"]["removed"], 0);
     drop(live);
 }
 
@@ -747,21 +740,23 @@ fn sigkill_during_a_big_clean_leaves_nothing_the_next_run_does_not_finish() {
         for i in 0..1200 {
             fs::write(dir.join(format!("r{round}-{i}.jsonl.lock")), &body).unwrap();
         }
-        let mut c = zaki(tmp.path())
-            .args(["clean", "--no-containers", "--log-format", "kv", "--root"])
-            .arg(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut c = Proc::spawn(
+            zaki(tmp.path())
+                .args(["clean", "--no-containers", "--log-format", "kv", "--root"])
+                .arg(&root)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
         std::thread::sleep(Duration::from_millis(60 + 40 * round));
         let _ = c.kill();
         let _ = c.wait();
     }
-    let o = run(zaki(tmp.path())
-        .args(["clean", "--no-containers", "--format", "json", "--root"])
-        .arg(&root));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    run_json(
+        zaki(tmp.path())
+            .args(["clean", "--no-containers", "--root"])
+            .arg(&root),
+        0,
+    );
     let left: Vec<_> = fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -778,11 +773,13 @@ fn a_stale_lock_with_a_240_byte_name_is_removed() {
     let name = format!("{}.jsonl.lock", "a".repeat(229));
     assert_eq!(name.len(), 240);
     fs::write(dir.join(&name), legacy_payload(dead_pid(), 40 * MIN)).unwrap();
-    let o = run(zaki(tmp.path())
-        .args(["clean", "--no-containers", "--format", "json", "--root"])
-        .arg(&root));
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(json(&o)["summary"]["removed"], 1);
+    let (r, _) = run_json(
+        zaki(tmp.path())
+            .args(["clean", "--no-containers", "--root"])
+            .arg(&root),
+        0,
+    );
+    assert_eq!(r["summary"]["removed"], 1);
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
 }
 
@@ -797,8 +794,7 @@ fn dot_dot_in_a_container_state_dir_is_refused() {
         "--container-state-dir",
         "/home/node/.openclaw/../../../etc",
     ]));
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let err = exited(&o, 1);
     assert!(err.contains("contains `.` or `..`"), "{err}");
 }
 
@@ -1035,8 +1031,7 @@ while True:
             "--format",
             "json",
         ]));
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(0), "{err}\n{}", stdout(&o));
+        exited(&o, 0);
         assert!(!c.exists(&format!("{s}/.dead.jsonl.lock.zaki-locks-removing.9.9")));
         assert!(!c.exists(&format!("{s}/.zaki-locks-removing.77.12345")));
         assert!(!c.exists(&format!("{s}/.live.jsonl.lock.zaki-locks-removing.9.8")));
@@ -1178,8 +1173,7 @@ while True:
             Duration::from_secs(60),
             tmp.path(),
         );
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(1), "{err}");
+        let err = exited(&o, 1);
         assert!(
             err.contains(&format!(
                 "container:{}: more than 25000 locks listed",

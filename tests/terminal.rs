@@ -277,7 +277,7 @@ fn demo_tree(tmp: &Path) -> (PathBuf, Vec<common::Proc>) {
         let id = format!("0f3c9a2e-05ef-4fc9-bfd6-df9a78f28{i:03}");
         let pid = if i % 2 == 0 {
             let p = common::Proc::sleep();
-            let pid = p.0.id();
+            let pid = p.pid();
             live.push(p);
             pid
         } else {

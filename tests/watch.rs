@@ -4,68 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::docker::{self, unique};
 use common::gateway::Gateway;
+use common::watch::Watch;
 use common::*;
-
-/// `zaki-locks watch`, its log lines delivered as they come; stopped with SIGTERM on drop.
-struct Watch {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Watch {
-    fn start(tmp: &std::path::Path, args: &[&str]) -> Watch {
-        let mut child = zaki(tmp)
-            .arg("watch")
-            .args(["--log-format", "kv"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = tx.send(l);
-            }
-        });
-        Watch { child, lines }
-    }
-
-    /// The next line containing all of `needles`, within `limit`.
-    fn wait_for(&self, needles: &[&str], limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if needles.iter().all(|n| l.contains(n)) => return l,
-                Ok(_) => {}
-                Err(_) => panic!("watch never logged {needles:?} within {limit:?}"),
-            }
-        }
-    }
-
-    fn stop(mut self) -> i32 {
-        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-        self.wait_for(&["event=watch-stopped"], Duration::from_secs(30));
-        self.child.wait().unwrap().code().unwrap_or(-1)
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn field(line: &str, key: &str) -> Option<u64> {
     line.split_whitespace()

@@ -688,8 +688,13 @@ mod fuzz {
         ]
     }
 
+    // $PROPTEST_CASES cases (3,000 in CI: `scripts/test.sh --tier all` sets it), else 300: the
+    // 3,000 take some 40 s on 2 cores, too long for every run of the fast tier.
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig {
+            cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300),
+            ..ProptestConfig::default()
+        })]
 
         #[test]
         fn any_output_is_a_listing_or_an_error(lines in proptest::collection::vec(line(), 0..30)) {

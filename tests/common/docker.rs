@@ -12,15 +12,37 @@ pub const NOSH: &str = "zaki-test/nosh:1";
 pub const THREADS_PY: &str = "import threading,time\nfor _ in range(3): threading.Thread(target=time.sleep,args=(1e6,),daemon=True).start()\ntime.sleep(1e6)\n";
 
 pub fn docker(args: &[&str]) -> Output {
-    Command::new("docker")
-        .args(args)
+    docker_at(None, args)
+}
+
+/// The docker CLI against engine `host` (`unix:///…`), or the default one.
+pub fn docker_at(host: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new("docker");
+    if let Some(h) = host {
+        c.args(["--host", h]);
+    }
+    c.args(args)
         .stdin(Stdio::null())
         .output()
         .expect("the docker CLI runs")
 }
 
+/// The label every test container carries: `org.zaki.test.run=<$ZAKI_TEST_RUN>`, so that
+/// `scripts/test.sh` finds (and removes) whatever its run left behind, and nothing of
+/// another run beside it on the same engine.
+pub fn run_label() -> String {
+    format!(
+        "org.zaki.test.run={}",
+        std::env::var("ZAKI_TEST_RUN").unwrap_or_else(|_| "manual".to_owned())
+    )
+}
+
 fn ok(args: &[&str]) -> String {
-    let o = docker(args);
+    ok_at(None, args)
+}
+
+fn ok_at(host: Option<&str>, args: &[&str]) -> String {
+    let o = docker_at(host, args);
     assert!(
         o.status.success(),
         "docker {args:?} failed: {}",
@@ -52,6 +74,8 @@ pub fn unique(prefix: &str) -> String {
 /// A running container, force-removed on drop.
 pub struct Container {
     pub name: String,
+    /// Its engine, when not the default one.
+    pub host: Option<String>,
 }
 
 impl Container {
@@ -67,14 +91,39 @@ impl Container {
         image: &str,
         cmd: &[&str],
     ) -> Container {
+        Container::run_at(None, name, network, args, image, cmd)
+    }
+
+    /// `docker --host HOST run -d --network NETWORK --name NAME ARGS… IMAGE CMD…`.
+    pub fn run_at(
+        host: Option<&str>,
+        name: &str,
+        network: &str,
+        args: &[&str],
+        image: &str,
+        cmd: &[&str],
+    ) -> Container {
+        let label = run_label();
         let mut all = vec!["run", "-d", "--network", network, "--name", name];
+        all.extend(["--label", &label]);
         all.extend(args);
         all.push(image);
         all.extend(cmd);
-        ok(&all);
-        Container {
+        // Recorded before `docker run`, so that one that failed half-way is removed too.
+        let c = Container {
             name: name.to_owned(),
-        }
+            host: host.map(str::to_owned),
+        };
+        ok_at(host, &all);
+        c
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        docker_at(self.host.as_deref(), args)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        ok_at(self.host.as_deref(), args)
     }
 
     /// A busybox container whose pid 1 is a shell waiting on a `sleep`.
@@ -99,7 +148,7 @@ impl Container {
     }
 
     pub fn sh(&self, script: &str) -> String {
-        ok(&["exec", &self.name, "sh", "-c", script])
+        self.ok(&["exec", &self.name, "sh", "-c", script])
     }
 
     /// The thread ids (not the process id) of the container's pid 1.
@@ -120,16 +169,20 @@ impl Container {
     }
 
     pub fn restart(&self) {
-        ok(&["restart", "-t", "1", &self.name]);
+        self.ok(&["restart", "-t", "1", &self.name]);
     }
 
     pub fn stop(&self) {
-        ok(&["stop", "-t", "1", &self.name]);
+        self.ok(&["stop", "-t", "1", &self.name]);
     }
 
     /// Writes a file inside the container (parents created).
     pub fn write(&self, path: &str, body: &str) {
-        let o = Command::new("docker")
+        let mut c = Command::new("docker");
+        if let Some(h) = &self.host {
+            c.args(["--host", h]);
+        }
+        let o = c
             .args(["exec", "-i", &self.name, "sh", "-c"])
             .arg(format!(
                 "mkdir -p \"$(dirname '{path}')\" && cat > '{path}'"
@@ -147,10 +200,11 @@ impl Container {
     }
 
     pub fn exists(&self, path: &str) -> bool {
-        docker(&["exec", &self.name, "test", "-e", path])
+        self.docker(&["exec", &self.name, "test", "-e", path])
             .status
             .success()
-            || docker(&["exec", &self.name, "test", "-L", path])
+            || self
+                .docker(&["exec", &self.name, "test", "-L", path])
                 .status
                 .success()
     }
@@ -158,7 +212,7 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
-        let _ = docker(&["rm", "-f", &self.name]);
+        let _ = self.docker(&["rm", "-f", &self.name]);
     }
 }
 

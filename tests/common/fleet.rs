@@ -136,6 +136,8 @@ impl Fleet {
             "none",
             "--name",
             name,
+            "--label",
+            &docker::run_label(),
             BUSYBOX,
             "sh",
             "-c",

@@ -6,7 +6,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::docker::{Container, bind};
@@ -63,23 +63,26 @@ pub fn free_ports() -> u16 {
 
 /// The stand-in LLM, killed on drop.
 pub struct Llm {
-    child: Child,
+    _child: super::Proc,
     pub port: u16,
 }
 
 impl Llm {
     pub fn start() -> Llm {
         let port = free_ports();
-        let child = Command::new("python3")
-            .arg(repo().join("scripts/fake-llm.py"))
-            .arg(port.to_string())
-            .env("FAKE_LLM_QUIET", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        let llm = Llm { child, port };
+        let child = super::Proc::spawn(
+            Command::new("python3")
+                .arg(repo().join("scripts/fake-llm.py"))
+                .arg(port.to_string())
+                .env("FAKE_LLM_QUIET", "1")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        let llm = Llm {
+            _child: child,
+            port,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "fake LLM did not start");
@@ -105,13 +108,6 @@ impl Llm {
             out.starts_with("HTTP/1.1 200") || out.starts_with("HTTP/1.0 200"),
             "{out}"
         );
-    }
-}
-
-impl Drop for Llm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -276,14 +272,10 @@ impl Gateway {
         let body = serde_json::json!({"model": "openclaw", "user": self.user,
             "messages": [{"role": "user", "content": "hi"}]})
         .to_string();
-        let mut inflight = Command::new("python3")
-            .arg("-c")
-            .arg(format!(
-                "import urllib.request as u\ntry:\n u.urlopen(u.Request('http://127.0.0.1:{}/v1/chat/completions', data={body:?}.encode(), headers={{'Authorization': 'Bearer {}', 'Content-Type': 'application/json'}}), timeout=150)\nexcept Exception: pass",
-                self.port, self.token
-            ))
-            .spawn()
-            .unwrap();
+        let mut inflight = super::Proc::spawn(Command::new("python3").arg("-c").arg(format!(
+            "import urllib.request as u\ntry:\n u.urlopen(u.Request('http://127.0.0.1:{}/v1/chat/completions', data={body:?}.encode(), headers={{'Authorization': 'Bearer {}', 'Content-Type': 'application/json'}}), timeout=150)\nexcept Exception: pass",
+            self.port, self.token
+        )));
         let deadline = Instant::now() + Duration::from_secs(60);
         let lock = loop {
             let found = std::fs::read_dir(self.sessions()).ok().and_then(|d| {

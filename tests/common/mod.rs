@@ -5,10 +5,12 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod engine;
 pub mod fleet;
 pub mod gateway;
 pub mod sqlite;
 pub mod tree;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -16,6 +18,14 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
+
+/// Fails the test (never skips it) when not run as root: `why` says what needs root.
+pub fn require_root(why: &str) {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root ({why}): run it as root, as scripts/test.sh and CI do"
+    );
+}
 
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_zaki-locks"))
@@ -43,6 +53,28 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Asserts a finished run's exit code; when it is not `code`, the message shows the run's
+/// stderr and stdout. Returns its stderr.
+pub fn exited(o: &Output, code: i32) -> String {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}\nstderr:\n{err}\nstdout:\n{}",
+        o.status,
+        stdout(o)
+    );
+    err
+}
+
+/// Runs `cmd` (a [`zaki`] command) with `--format json` added, asserts its exit code (see
+/// [`exited`]), and returns its JSON report and its stderr.
+pub fn run_json(mut cmd: impl std::borrow::BorrowMut<Command>, code: i32) -> (Value, String) {
+    let o = run(cmd.borrow_mut().args(["--format", "json"]));
+    let err = exited(&o, code);
+    (json(&o), err)
+}
+
 pub fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!(
@@ -66,29 +98,50 @@ pub fn by_name(report: &Value) -> std::collections::BTreeMap<String, Value> {
         .collect()
 }
 
-/// A child process killed (and reaped) when dropped.
-pub struct Proc(pub Child);
+/// A spawned child in a process group of its own: the whole group (the child and whatever it
+/// started that did not leave it) gets SIGKILL, and the child is reaped, when this is dropped,
+/// also when the test panics. The child also gets SIGKILL when the thread that spawned it
+/// ends (`PR_SET_PDEATHSIG`), so that a test binary killed or interrupted (Ctrl-C no longer
+/// reaches a child in another process group) leaves nothing behind either: keep a `Proc`
+/// in the thread that spawned it. Every process a test starts goes through [`Proc::spawn`].
+pub struct Proc {
+    child: Option<Child>,
+    pgid: i32,
+}
 
 impl Proc {
-    pub fn sleep() -> Proc {
-        Proc(
-            Command::new("sleep")
-                .arg("600")
-                .stdin(Stdio::null())
-                .spawn()
-                .expect("spawn sleep"),
-        )
+    /// Spawns `cmd` as the leader of a new process group, killed with it on drop.
+    pub fn spawn(cmd: &mut Command) -> Proc {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+        // SAFETY: prctl(2) is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {:?}: {e}", cmd.get_program()));
+        Proc {
+            pgid: child.id() as i32,
+            child: Some(child),
+        }
     }
+
+    pub fn sleep() -> Proc {
+        Proc::spawn(Command::new("sleep").arg("600").stdin(Stdio::null()))
+    }
+
     /// A live process holding `path` open (created empty if absent), as OpenClaw holds its
     /// lock for the whole hold; write the payload (with this pid) afterwards.
     pub fn holding(path: &Path) -> Proc {
-        let p = Proc(
+        let p = Proc::spawn(
             Command::new("sh")
                 .args(["-c", "exec sleep 600 3>>\"$0\""])
                 .arg(path)
-                .stdin(Stdio::null())
-                .spawn()
-                .expect("spawn a holder"),
+                .stdin(Stdio::null()),
         );
         let comm = format!("/proc/{}/comm", p.pid());
         for _ in 0..500 {
@@ -101,14 +154,50 @@ impl Proc {
     }
 
     pub fn pid(&self) -> u32 {
-        self.0.id()
+        self.pgid as u32
+    }
+
+    /// Sends `sig` to the child alone (not its group).
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pgid), sig)
+            .unwrap_or_else(|e| panic!("kill -{sig} {}: {e}", self.pgid));
+    }
+
+    /// Waits for the child and collects its piped output; what it left in its group is
+    /// killed on drop, as always.
+    pub fn wait_with_output(mut self) -> Output {
+        self.child
+            .take()
+            .expect("a child")
+            .wait_with_output()
+            .expect("wait for the child")
+    }
+}
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        self.child.as_ref().expect("a child")
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.child.as_mut().expect("a child")
     }
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        // The group first: also what the child started, even once the child itself is gone.
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(self.pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -116,7 +205,7 @@ impl Drop for Proc {
 /// each inherit `fds` open files (one in ten named `*.lock`, so that it is `stat`ed too).
 /// Killed and reaped when dropped.
 pub struct Crowd {
-    child: Option<Child>,
+    child: Option<Proc>,
     pub pids: usize,
 }
 
@@ -124,13 +213,13 @@ impl Crowd {
     pub fn spawn(n: usize, fds: usize, dir: &Path) -> Crowd {
         const PY: &str = "import os,sys\nn,k,d=int(sys.argv[1]),int(sys.argv[2]),sys.argv[3]\nfor i in range(k):\n fd=os.open(os.path.join(d,'f%d.%s'%(i,'lock' if i%10==0 else 'dat')),os.O_CREAT|os.O_RDWR,0o644); os.set_inheritable(fd,True)\npids=[]\nfor i in range(n):\n p=os.fork()\n if p==0: os.execvp('sleep',['sleep','100000'])\n pids.append(p)\nprint(len(pids),flush=True)\nsys.stdin.read()\nfor p in pids: os.kill(p,9)\nfor p in pids: os.waitpid(p,0)\n";
         std::fs::create_dir_all(dir).unwrap();
-        let mut child = Command::new("python3")
-            .args(["-c", PY, &n.to_string(), &fds.to_string()])
-            .arg(dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 runs");
+        let mut child = Proc::spawn(
+            Command::new("python3")
+                .args(["-c", PY, &n.to_string(), &fds.to_string()])
+                .arg(dir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped()),
+        );
         let mut line = String::new();
         use std::io::BufRead;
         std::io::BufReader::new(child.stdout.take().unwrap())

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::Proc;
@@ -25,14 +25,7 @@ CREATE TABLE session_nodes (session_key TEXT PRIMARY KEY, current_session_id TEX
 
 /// A python3 process that writes both databases in WAL mode and keeps them open (no
 /// checkpoint), as a live gateway does; killed on drop.
-pub struct Writer(pub Child);
-
-impl Drop for Writer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+pub type Writer = Proc;
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -96,13 +89,13 @@ print("ready", flush=True)
         writer = if running { "run-orphan" } else { "run-old" },
         status = if running { "running" } else { "done" },
     );
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = Proc::spawn(
+        Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    );
     let mut line = String::new();
     use std::io::BufRead;
     std::io::BufReader::new(child.stdout.take().unwrap())
@@ -110,7 +103,7 @@ print("ready", flush=True)
         .unwrap();
     assert_eq!(line.trim(), "ready");
     if hold {
-        Some(Writer(child))
+        Some(child)
     } else {
         child.wait().unwrap();
         None
@@ -136,7 +129,7 @@ pub fn files(dir: &Path) -> BTreeMap<PathBuf, (Vec<u8>, std::time::SystemTime)> 
 /// The owner the lease names: a live process of this host, with its real starttime.
 pub fn live_owner() -> (Proc, (u32, u64)) {
     let p = Proc::sleep();
-    let pid = p.0.id();
+    let pid = p.pid();
     let deadline = Instant::now() + Duration::from_secs(5);
     let st = loop {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
