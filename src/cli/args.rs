@@ -99,8 +99,10 @@ pub enum Command {
     /// Remove stale session locks (safe to run from cron every 5 minutes)
     #[command(after_help = exit_codes("clean"))]
     Clean(CleanArgs),
-    /// Clean a container's stale locks as soon as it starts again (follows Docker's events),
-    /// plus a full clean at start-up and every --interval: a replacement for the cron job
+    /// Clean each container's stale locks as soon as it starts again (replaces the cron job)
+    ///
+    /// Follows Docker's events, plus a full clean at start-up and every --interval: a
+    /// replacement for the cron job
     #[command(after_help = exit_codes("watch"))]
     Watch(WatchArgs),
     /// Send a test message to a user's gateway like the router does, and say why it is stuck
@@ -129,16 +131,25 @@ pub struct PlaceArgs {
     #[arg(hide = true, value_name = "PLACE")]
     pub stray: Vec<PathBuf>,
 
-    /// An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or
-    /// --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and
-    /// /var/zaki-platform/users
+    /// An OpenClaw state dir whose gateway runs on this host (repeatable)
+    ///
+    /// Giving --root or --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR
+    /// and /var/zaki-platform/users
     #[arg(long, value_name = "DIR")]
     pub root: Vec<PathBuf>,
 
-    /// A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that
-    /// user's container (repeatable). Their owners run in the container's PID namespace
+    /// A directory of per-user state dirs, user-<id>/.openclaw (repeatable)
+    ///
+    /// Each is bind-mounted into that user's container: their owners run in the container's
+    /// PID namespace
     #[arg(long, value_name = "DIR")]
     pub users_dir: Vec<PathBuf>,
+
+    /// A per-user dir's name below --users-dir: this prefix, then the user id
+    ///
+    /// user-42 by default; empty: the id alone (42, digits only)
+    #[arg(long, value_name = "PREFIX", default_value = "user-")]
+    pub user_dir_prefix: String,
 
     /// Do not look at the host's filesystem (only containers)
     #[arg(long)]
@@ -148,8 +159,9 @@ pub struct PlaceArgs {
     #[arg(long, conflicts_with_all = ["container", "docker_host"])]
     pub no_containers: bool,
 
-    /// A Docker engine to ask (repeatable): unix:///var/run/docker.sock, tcp://host:2376 (TLS
-    /// when DOCKER_TLS_VERIFY is set) [default: $DOCKER_HOST, else the local socket]
+    /// A Docker engine to ask (repeatable) [default: $DOCKER_HOST, else the local socket]
+    ///
+    /// unix:///var/run/docker.sock, or tcp://host:2376 (TLS when DOCKER_TLS_VERIFY is set)
     #[arg(long, value_name = "URL", value_parser = parse_docker_host)]
     pub docker_host: Vec<String>,
 
@@ -158,16 +170,24 @@ pub struct PlaceArgs {
     pub prefix: String,
 
     /// Look inside exactly this container (repeatable; replaces --prefix)
+    ///
+    /// On the host, only its user's dir is looked at (zaki-user-42: user-42 below the users
+    /// dirs; the host's own state dirs only when given with --root). A stopped container's
+    /// bind-mounted state dir is read from this host
     #[arg(long, value_name = "NAME")]
     pub container: Vec<String>,
 
-    /// The OpenClaw state dir inside the containers (repeatable) [default: found from each
-    /// container's mounts and environment, /home/node/.openclaw, /root/.openclaw]
+    /// The OpenClaw state dir inside the containers (repeatable)
+    ///
+    /// [default: found from each container's mounts and environment, /home/node/.openclaw,
+    /// /root/.openclaw]
     #[arg(long, value_name = "PATH")]
     pub container_state_dir: Vec<String>,
 
-    /// Always look inside containers with `docker exec`, even where their files can be read
-    /// from this host (through a bind mount or the container's root)
+    /// Always look inside containers with `docker exec`
+    ///
+    /// Even where their files can be read from this host (through a bind mount or the
+    /// container's root)
     #[arg(long)]
     pub via_exec: bool,
 
@@ -197,8 +217,10 @@ pub struct JudgeArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScanFormat {
-    /// A table for people
+    /// A table for people (aligned, cut to the terminal's width or COLUMNS)
     Table,
+    /// Tab-separated lines, never cut (for cut, awk and spreadsheets)
+    Tsv,
     /// The JSON report described in the README (stable schema)
     Json,
     /// Prometheus text format (node_exporter textfile collector)
@@ -232,9 +254,11 @@ pub struct ScanArgs {
     #[arg(long)]
     pub fail_on_stale: bool,
 
-    /// List only live locks held longer than this (a live lock is normally released within
-    /// seconds; OpenClaw's watchdog releases one after 5 min), e.g. 1m. Without a value: each
-    /// lock's own max hold (its payload's maxHoldMs, OpenClaw 2026.5.28+; else 5 min)
+    /// List only live locks held longer than this, e.g. 1m [no value: each one's max hold]
+    ///
+    /// A live lock is normally released within seconds; OpenClaw's watchdog releases one after
+    /// 5 min. Without a value: each lock's own max hold (its payload's maxHoldMs, OpenClaw
+    /// 2026.5.28+; else --older-than), the line past which a lock held open is wedged
     #[arg(long, value_name = "DURATION", value_parser = parse_held_over,
           num_args = 0..=1, default_missing_value = "max-hold", require_equals = false)]
     pub held_over: Option<HeldOver>,
@@ -243,13 +267,16 @@ pub struct ScanArgs {
     #[arg(long, requires = "held_over")]
     pub fail_on_held: bool,
 
-    /// Show full paths in the table (it shows each lock's path relative to its state dir; the
-    /// JSON report always has the full path)
+    /// Show full paths in the table
+    ///
+    /// The table shows each lock's path relative to its state dir; the JSON report always has
+    /// the full path
     #[arg(long)]
     pub full_paths: bool,
 
-    /// Also write the metrics (Prometheus text format) to this file, atomically, for
-    /// node_exporter's textfile collector
+    /// Also write the metrics to this file, atomically
+    ///
+    /// Prometheus text format, for node_exporter's textfile collector
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 }
@@ -273,34 +300,43 @@ pub struct CleanArgs {
     #[arg(long, value_enum, default_value_t = CleanFormat::Text)]
     pub format: CleanFormat,
 
-    /// The run lock that keeps two cleans from overlapping [default: /run/zaki-locks.lock as
-    /// root, else $XDG_RUNTIME_DIR/zaki-locks.lock]
+    /// The run lock that keeps two cleans from overlapping
+    ///
+    /// [default: /run/zaki-locks.lock as root, else $XDG_RUNTIME_DIR/zaki-locks.lock]
     #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK")]
     pub run_lock: Option<PathBuf>,
 
-    /// How long to wait for a previous clean (or a watch) to finish before stepping aside
-    /// (exit 0, metrics still written)
+    /// How long to wait for a previous clean (or a watch) to finish
+    ///
+    /// Then it steps aside (exit 0, metrics still written). A clean run by hand says on stderr
+    /// that it waits
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
 
-    /// The shape of the text lines: human, or one key=value line (or JSON object) per action
-    /// with a timestamp, for journald and log shippers [auto: human on a terminal, else kv]
+    /// The shape of the text lines [auto: human on a terminal, else kv]
+    ///
+    /// human, or one key=value line (or JSON object) per action with a timestamp, for
+    /// journald and log shippers
     #[arg(long, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
     pub log_format: LogFormat,
 
-    /// Also write the metrics (Prometheus text format) to this file, atomically, for
-    /// node_exporter's textfile collector
+    /// Also write the metrics to this file, atomically
+    ///
+    /// Prometheus text format, for node_exporter's textfile collector
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
-    /// OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim (the
-    /// gateway clears claims at start-up), one at a time, after checking again that the claim
-    /// is still there. The database is never edited. Without it, clean prints the command
+    /// OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim
+    ///
+    /// The gateway clears claims at start-up. One at a time, after checking again that the
+    /// claim is still there; the database is never edited. Without it, clean prints the
+    /// command
     #[arg(long)]
     pub restart_orphaned: bool,
 
-    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
-    /// clears claims while it starts; restarting it again would only delay that)
+    /// With --restart-orphaned: leave a container up for less than this alone
+    ///
+    /// Its gateway clears claims while it starts; restarting it again would only delay that
     #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
           value_parser = duration_in(Duration::ZERO, HOUR))]
     pub restart_min_uptime: Duration,
@@ -428,8 +464,9 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "NAME", default_value = "zaki-locks-probe")]
     pub session_user: String,
 
-    /// Talk as the user itself, to see exactly what the user sees. This APPENDS the probe's
-    /// message and the reply to the user's real transcript
+    /// Talk as the user itself, to see exactly what the user sees
+    ///
+    /// This APPENDS the probe's message and the reply to the user's real transcript
     #[arg(long, conflicts_with = "session_user")]
     pub as_user: bool,
 
@@ -445,14 +482,17 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "ID", default_value = "main")]
     pub agent: String,
 
-    /// Check the retry path: lock the probe's session as a live process of the container (its
-    /// pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail
-    /// as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included
+    /// Check the retry path: hold the probe's session lock for DURATION, and send
+    ///
+    /// Locks it as a live process of the container (its pid 1) would, releases it after
+    /// DURATION. With 12s the first attempt must fail as session-busy and a retry succeed. The
+    /// lock is removed on every path, Ctrl-C included
     #[arg(long, value_name = "DURATION", value_parser = duration_in(Duration::from_secs(1), HOUR), conflicts_with = "as_user")]
     pub inject_lock: Option<Duration>,
 
-    /// When a stale lock blocks the session at the end, remove it (the router's "clean stale
-    /// locks on final failure")
+    /// When a stale lock blocks the session at the end, remove it
+    ///
+    /// As the router's "clean stale locks on final failure" does
     #[arg(long)]
     pub clean_on_failure: bool,
 
@@ -464,9 +504,11 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 
-    /// Label the probe's metrics with user="<id>". Off by default: one series set per user
-    /// grows without bound and puts Telegram ids in Prometheus; give each probed user its own
-    /// --metrics-file instead, or turn this on for a handful of canary users
+    /// Label the probe's metrics with user="<id>"
+    ///
+    /// Off by default: one series set per user grows without bound and puts Telegram ids in
+    /// Prometheus; give each probed user its own --metrics-file instead, or turn this on for a
+    /// handful of canary users
     #[arg(long)]
     pub metrics_user_label: bool,
 
@@ -517,19 +559,22 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
 
-    /// OpenClaw 2026.8+: after each pass, restart each container whose gateway holds an orphan
-    /// turn claim (as `clean --restart-orphaned`)
+    /// OpenClaw 2026.8+: after each pass, restart containers holding an orphan turn claim
+    ///
+    /// As `clean --restart-orphaned` does
     #[arg(long)]
     pub restart_orphaned: bool,
 
-    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
-    /// clears claims while it starts; restarting it again would only delay that)
+    /// With --restart-orphaned: leave a container up for less than this alone
+    ///
+    /// Its gateway clears claims while it starts; restarting it again would only delay that
     #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
           value_parser = duration_in(Duration::ZERO, HOUR))]
     pub restart_min_uptime: Duration,
 
-    /// Write the metrics (Prometheus text format, command="watch") to this file after every
-    /// pass, atomically; it replaces the cron clean's file
+    /// Write the metrics to this file after every pass, atomically
+    ///
+    /// Prometheus text format, command="watch"; it replaces the cron clean's file
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
 }
