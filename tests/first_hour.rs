@@ -126,3 +126,87 @@ fn a_wedged_lock_reaches_cron_mail_and_the_journal() {
     let o = quiet_clean(tmp.path(), &root, "kv");
     assert_eq!((stdout(&o).as_str(), stderr(&o).as_str()), ("", ""));
 }
+
+/// `clean --older-than 2m`: the error names the subcommand's usage (not the top level's) and
+/// says what to type instead, fd-style.
+#[test]
+fn a_short_threshold_says_what_to_type() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(zaki(tmp.path()).args(["clean", "--older-than", "2m"]));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("Usage: zaki-locks clean [OPTIONS]"), "{err}");
+    assert!(!err.contains("<COMMAND>"), "top-level usage: {err}");
+    let tip = "zaki-locks clean --older-than 2m --allow-short-threshold";
+    assert!(err.contains(tip), "{err}");
+    // What it says to type is taken.
+    let o = run(zaki(tmp.path())
+        .args(["clean", "--dry-run", "--no-containers", "--root"])
+        .arg(tmp.path())
+        .args(["--older-than", "2m", "--allow-short-threshold"]));
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// A number without a unit: the message suggests only values the option takes.
+#[test]
+fn a_duration_without_a_unit_suggests_a_valid_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(zaki(tmp.path()).args(["watch", "--interval", "0"]));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(!err.contains("write 0s"), "suggests a refused value: {err}");
+    assert!(err.contains("from 1s to 1d"), "{err}");
+    let interval = zaki_locks::cli::args::duration_in(
+        std::time::Duration::from_secs(1),
+        std::time::Duration::from_secs(86400),
+    );
+    assert!(interval("1s").is_ok() && interval("1d").is_ok());
+    // Only the units that fit: --wait is at most 1h.
+    let o = run(zaki(tmp.path()).args(["clean", "--wait", "90"]));
+    let err = stderr(&o);
+    assert!(
+        err.contains("write 90s\n") || err.contains("write 90s "),
+        "{err}"
+    );
+    assert!(!err.contains("90m"), "{err}");
+}
+
+/// A clean typed by hand while a watch (or another clean) holds the run lock says that it
+/// waits, on stderr, instead of seeming to hang; `--quiet` (cron) stays quiet.
+#[test]
+fn a_clean_that_waits_for_the_run_lock_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lock = tmp.path().join("run.lock");
+    // A holder as the run lock has it: flocked, holding its pid.
+    let mut holder = std::process::Command::new("flock")
+        .arg(&lock)
+        .arg("-c")
+        .arg(format!("echo $$ > '{}'; exec sleep 2", lock.display()))
+        .spawn()
+        .expect("flock(1)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while fs::read_to_string(&lock).map_or(true, |s| s.trim().is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the holder never wrote its pid"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let clean = |quiet: bool| {
+        let mut c = zaki(tmp.path());
+        c.args(["clean", "--no-containers", "--wait", "5s", "--root"])
+            .arg(tmp.path());
+        if quiet {
+            c.arg("--quiet");
+        }
+        run(c)
+    };
+    let o = clean(false);
+    let err = stderr(&o);
+    assert!(err.contains("waiting up to 5s"), "{err}");
+    assert!(err.contains("is held by pid"), "{err}");
+    holder.wait().unwrap();
+    // Not held any more: no word of waiting.
+    let o = clean(true);
+    assert!(!stderr(&o).contains("waiting"), "{}", stderr(&o));
+}
