@@ -212,13 +212,13 @@ fn cut_cell(s: &str, w: usize, how: Cut) -> String {
 }
 
 /// The narrowest the WHY column may be: its widest first reason (`recycled-pid`), whole, with
-/// the ellipsis that says more follows.
-fn why_floor(rows: &[[String; 8]]) -> usize {
-    rows.iter()
-        .map(|r| {
-            let w = &r[5];
-            let first = w.split([',', ':']).next().unwrap_or(w);
-            width(first) + usize::from(first.len() < w.len())
+/// the ellipsis that says more follows (a note alone may be cut anywhere).
+fn why_floor(records: &[LockRecord]) -> usize {
+    records
+        .iter()
+        .filter_map(|r| {
+            let first = r.reasons.first()?.as_str();
+            Some(width(first) + usize::from(r.reasons.len() > 1 || r.note.is_some()))
         })
         .max()
         .unwrap_or(0)
@@ -226,7 +226,7 @@ fn why_floor(rows: &[[String; 8]]) -> usize {
 
 /// Column widths that fit `max` columns (when given): the widest content, shrunk column by
 /// column in [`SHRINK_ORDER`] down to each one's minimum.
-fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
+fn fit(rows: &[[String; 8]], max: Option<usize>, why_floor: usize) -> [usize; 8] {
     let mut w = HEADER.map(width);
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -236,7 +236,7 @@ fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
     let Some(max) = max else { return w };
     let total = |w: &[usize; 8]| w.iter().sum::<usize>() + 2 * (w.len() - 1);
     let mut floors = SHRINK.map(|(f, _)| f);
-    floors[5] = floors[5].max(why_floor(rows));
+    floors[5] = floors[5].max(why_floor);
     for (n, &i) in SHRINK_ORDER.iter().enumerate() {
         let over = total(&w).saturating_sub(max);
         if over == 0 {
@@ -331,7 +331,7 @@ pub(crate) fn borderless(
 /// here (a path keeps its tail) and comfy-table lays them out with no arrangement of its own.
 /// A terminal too narrow even for the shrunk columns cuts the line at its edge, as `ps` does.
 fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usize) -> String {
-    let w = fit(rows, (max != usize::MAX).then_some(max));
+    let w = fit(rows, (max != usize::MAX).then_some(max), why_floor(records));
     // Where each column starts; those starting at or past the edge are not shown.
     let starts: Vec<usize> = w
         .iter()
