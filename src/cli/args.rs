@@ -545,9 +545,9 @@ pub struct ProbeArgs {
 
     /// Hold the session lock this long, then send
     ///
-    /// Checks the retry path: locks the probe's session as a live process of the container (its pid
-    /// 1) would, releases it after DURATION. With 12s the first attempt must fail as session-busy
-    /// and a retry succeed. The lock is removed on every path, Ctrl-C included
+    /// Checks the retry path: locks the probe's session as a live process of the container (its
+    /// pid 1) would, releases it after DURATION. With 12s the first attempt must fail as
+    /// session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included
     #[arg(long, value_name = "DURATION", value_parser = duration_in(Duration::from_secs(1), HOUR), conflicts_with = "as_user")]
     pub inject_lock: Option<Duration>,
 
