@@ -210,3 +210,78 @@ fn a_clean_that_waits_for_the_run_lock_says_so() {
     let o = clean(true);
     assert!(!stderr(&o).contains("waiting"), "{}", stderr(&o));
 }
+
+/// The kernel keeps 15 bytes of a name (`openclaw-gatewa`): owners and holders are named by
+/// their command line's first word instead.
+#[test]
+fn owners_are_named_in_full() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("state");
+    let dir = root.join("agents/main/sessions");
+    fs::create_dir_all(&dir).unwrap();
+    let gateway = tmp.path().join("openclaw-gateway");
+    fs::copy("/bin/sleep", &gateway).unwrap();
+    let lock = dir.join("a.jsonl.lock");
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec 3>>'{}'; exec '{}' 600",
+            lock.display(),
+            gateway.display()
+        ))
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let comm = format!("/proc/{pid}/comm");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while fs::read_to_string(&comm).map_or(true, |c| c.trim() != "openclaw-gatewa") {
+        assert!(std::time::Instant::now() < deadline, "never exec'd");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    fs::write(&lock, legacy_payload(pid, MIN)).unwrap();
+    let o = run(zaki(tmp.path())
+        .args(["scan", "--no-containers", "--format", "json", "--root"])
+        .arg(&root));
+    let _ = child.kill();
+    let _ = child.wait();
+    let r = json(&o);
+    let l = &by_name(&r)["a.jsonl.lock"];
+    assert_eq!(l["owner_name"], "openclaw-gateway", "{l:#}");
+    assert_eq!(l["holders"][0]["comm"], "openclaw-gateway", "{l:#}");
+}
+
+/// What a lock nobody holds is: `unheld` while within the no-holder grace (not `held`); an
+/// empty one past the grace is removed with a note that does not say it may be being created.
+#[test]
+fn an_unheld_lock_says_what_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("state");
+    let dir = root.join("agents/main/sessions");
+    fs::create_dir_all(&dir).unwrap();
+    let live = Proc::sleep();
+    fs::write(
+        dir.join("fresh.jsonl.lock"),
+        legacy_payload(live.pid(), std::time::Duration::ZERO),
+    )
+    .unwrap();
+    fs::write(dir.join("empty.jsonl.lock"), "").unwrap();
+    set_mtime(&dir.join("empty.jsonl.lock"), MIN);
+    let o = run(zaki(tmp.path())
+        .args(["scan", "--no-containers", "--format", "tsv", "--root"])
+        .arg(&root));
+    let out = stdout(&o);
+    let fresh = out
+        .lines()
+        .find(|l| l.contains("fresh.jsonl.lock"))
+        .unwrap();
+    assert_eq!(fresh.split('\t').nth(1), Some("unheld"), "{out}");
+    let o = run(zaki(tmp.path())
+        .args(["clean", "--no-containers", "--format", "json", "--root"])
+        .arg(&root));
+    let r = json(&o);
+    let empty = &by_name(&r)["empty.jsonl.lock"];
+    assert_eq!(empty["action"], "removed", "{empty:#}");
+    let note = empty["note"].as_str().unwrap();
+    assert!(!note.contains("being created"), "{note}");
+    assert!(!note.contains("stale once unmodified"), "{note}");
+}

@@ -681,8 +681,9 @@ impl Cli {
                 sub,
                 format!(
                     "--older-than {d} is below OpenClaw's 5-minute max hold: live locks would be \
-                     removed\n\n  tip: the default is 30m: drop --older-than\n  tip: to mean it: \
-                     zaki-locks {sub} --older-than {d} --allow-short-threshold"
+                     removed (unless --allow-short-threshold)\n\n  tip: the default is 30m: drop \
+                     --older-than\n  tip: to mean it: zaki-locks {sub} --older-than {d} \
+                     --allow-short-threshold"
                 ),
             ));
         }
