@@ -59,7 +59,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__locks__subcmd__clean)
-            opts="-j -n -q -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --dry-run --quiet --format --run-lock --wait --log-format --metrics-file --restart-orphaned --restart-min-uptime --color --help --version"
+            opts="-j -n -q -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --dry-run --quiet --format --run-lock --wait --hung-after --log-format --metrics-file --restart-orphaned --restart-min-uptime --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -111,6 +111,10 @@ _zaki__locks() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --place-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --older-than)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -135,6 +139,10 @@ _zaki__locks() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hung-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -313,7 +321,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__locks__subcmd__scan)
-            opts="-j -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --format --stale-only --fail-on-stale --held-over --fail-on-held --full-paths --metrics-file --color --help --version"
+            opts="-j -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --format --stale-only --fail-on-stale --held-over --fail-on-held --full-paths --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -362,6 +370,10 @@ _zaki__locks() {
                     return 0
                     ;;
                 --container-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --place-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -404,7 +416,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__locks__subcmd__watch)
-            opts="-j -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --older-than --allow-short-threshold --interval --settle --log-format --run-lock --wait --restart-orphaned --restart-min-uptime --metrics-file --color --help --version"
+            opts="-j -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --interval --settle --log-format --run-lock --wait --restart-orphaned --restart-min-uptime --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,6 +465,10 @@ _zaki__locks() {
                     return 0
                     ;;
                 --container-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --place-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -44,6 +44,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-state-dir -d 'The state dir inside the containers (repeatable)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s j -l jobs -d 'Containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-timeout -d 'How long a container may take to answer' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l place-timeout -d 'How long one place\'s databases may take to read' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people (aligned, cut to the terminal\'s width or COLUMNS)'
 tsv\t'Tab-separated lines, never cut (for cut, awk and spreadsheets)'
@@ -73,11 +74,13 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-state-dir -d 'The state dir inside the containers (repeatable)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s j -l jobs -d 'Containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-timeout -d 'How long a container may take to answer' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l place-timeout -d 'How long one place\'s databases may take to read' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l format -d 'Output format' -r -f -a "text\t'One line per action, for people and logs'
 json\t'The JSON report described in the README (stable schema)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l run-lock -d 'The run lock that keeps cleans apart' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l wait -d 'How long to wait for the run lock' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l hung-after -d 'A run lock holder busy for longer than this looks hung' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l log-format -d 'The shape of the log lines' -r -f -a "auto\t'human on a terminal, kv otherwise'
 human\t'Sentences for people'
 kv\t'ts=… action=… key=value pairs, one line per action'
@@ -105,6 +108,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-state-dir -d 'The state dir inside the containers (repeatable)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s j -l jobs -d 'Containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-timeout -d 'How long a container may take to answer' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l place-timeout -d 'How long one place\'s databases may take to read' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l interval -d 'Run a full clean this often (and at start-up, and after reconnecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l settle -d 'Wait this long after a start before cleaning' -r

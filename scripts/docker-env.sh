@@ -173,7 +173,8 @@ cmd_start() {
         clear_leftovers
         log "starting: dockerd ${DOCKERD_ARGS[*]}  (log: $LOG_FILE)"
         printf '\n==== %s docker-env.sh start ====\n' "$(date -Is)" >>"$LOG_FILE"
-        setsid dockerd "${DOCKERD_ARGS[@]}" </dev/null >>"$LOG_FILE" 2>&1 &
+        # No inherited fd: a caller's flock (or pipe) held by a daemon would never be released.
+        setsid dockerd "${DOCKERD_ARGS[@]}" </dev/null >>"$LOG_FILE" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
         pid=$!
         echo "$pid" >"$OUR_PIDFILE"
     fi

@@ -1,11 +1,21 @@
+use std::ffi::OsStr;
 use std::process::ExitCode;
 
 use clap::Parser;
 use zaki_locks::cli::{args::Cli, resolve};
 use zaki_locks::commands::app;
 use zaki_locks::model::exit_codes;
+use zaki_locks::observe::claims::reader;
 
 fn main() -> ExitCode {
+    // The confined SQLite reader that scan, clean, watch and probe start (issue 19): not a
+    // command for people, so not in clap's help, completions or man pages.
+    if std::env::args_os().nth(1).as_deref() == Some(OsStr::new(reader::SUBCOMMAND)) {
+        return match reader::serve() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let cli = Cli::parse();
     if let Err(e) = cli.validate() {
         e.exit();

@@ -41,6 +41,7 @@ pub use crate::model::lockfile::Outcome;
 /// Removes the lock at a host `site` only if it is still exactly `judged`. Container sites are
 /// removed in batches by [`in_container`]; given one here, nothing is done.
 pub fn remove(site: &Site, judged: &Snapshot) -> Outcome {
+    let _whole = crate::sys::interrupt::removal();
     match site {
         Site::Host {
             state_dir,

@@ -210,6 +210,13 @@ pub struct PlaceArgs {
     /// How long one container may take to answer (each exec, and connecting to Docker)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
     pub container_timeout: Duration,
+
+    /// How long one place's databases may take to read
+    ///
+    /// How long one place's SQLite databases (OpenClaw 2026.8+) may take to read; past it the
+    /// place is an error ("timed out reading …") and the others go on
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
+    pub place_timeout: Duration,
 }
 
 /// How to judge.
@@ -334,6 +341,14 @@ pub struct CleanArgs {
     /// metrics still written). A clean run by hand says on stderr that it waits
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
+
+    /// A run lock holder busy for longer than this looks hung
+    ///
+    /// A run lock holder busy with one pass for longer than this looks hung: stepping aside
+    /// from it exits 1 and writes zaki_locks_last_run_success 0 with its pid and busy time
+    /// [default: 3 × the 5-minute cron interval]
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = duration_in(Duration::from_secs(1), YEAR))]
+    pub hung_after: Duration,
 
     /// The shape of the log lines
     ///

@@ -121,6 +121,7 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
             run_lock: (!a.dry_run).then(|| RunLock {
                 path: a.run_lock.unwrap_or_else(|| env.default_run_lock.clone()),
                 wait: a.wait,
+                hung_after: a.hung_after,
             }),
             metrics_file: a.metrics_file,
             restart_orphaned: (a.restart_orphaned && !a.dry_run).then_some(a.restart_min_uptime),
@@ -134,6 +135,7 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
             run_lock: RunLock {
                 path: a.run_lock.unwrap_or_else(|| env.default_run_lock.clone()),
                 wait: a.wait,
+                hung_after: 3 * a.interval,
             },
             restart_orphaned: a.restart_orphaned.then_some(a.restart_min_uptime),
             metrics_file: a.metrics_file,
@@ -189,6 +191,7 @@ fn places(p: &cli::PlaceArgs, env: &Env) -> Places {
         containers,
         jobs: usize::from(p.jobs),
         timeout: p.container_timeout,
+        place_timeout: p.place_timeout,
         progress: env.stderr_tty,
     }
 }
@@ -239,6 +242,7 @@ fn probe(a: cli::ProbeArgs, env: &Env) -> Probe {
         }),
         jobs: 1,
         timeout: a.container_timeout,
+        place_timeout: crate::commands::config::DEFAULT_PLACE_TIMEOUT,
         progress: false,
     };
     Probe {
@@ -440,7 +444,8 @@ mod tests {
             c.run_lock,
             Some(RunLock {
                 path: "/run/zaki-locks.lock".into(),
-                wait: Duration::from_secs(10)
+                wait: Duration::from_secs(10),
+                hung_after: Duration::from_secs(15 * 60),
             })
         );
         assert_eq!(c.restart_orphaned, Some(Duration::from_secs(60)));

@@ -374,6 +374,9 @@ fn step_aside(
     holder: &runlock::Holder,
     started: Instant,
 ) -> Result<Exit> {
+    if let Some(busy) = holder.busy_for.filter(|b| *b > at.hung_after) {
+        return hung_holder(args, at, holder, busy, started);
+    }
     let watch = holder
         .command
         .as_deref()
@@ -424,6 +427,41 @@ fn step_aside(
         CleanOutput::Text(_) => {}
     }
     Ok(Exit::partial_if(!written))
+}
+
+/// The run lock's holder has been busy with one pass for longer than `--hung-after`: it looks
+/// hung, and stepping aside from it is a failure (exit 1, `last_run_success 0`), said even
+/// under `--quiet`, so that monitoring does not stay green while nothing is cleaned.
+fn hung_holder(
+    args: &config::Clean,
+    at: &config::RunLock,
+    holder: &runlock::Holder,
+    busy: std::time::Duration,
+    started: Instant,
+) -> Result<Exit> {
+    let busy = std::time::Duration::from_secs(busy.as_secs());
+    let message = format!(
+        "the run lock {} is held by {holder}, busy with one pass for {} (over --hung-after {}): \
+         it looks hung, nothing was removed (look at it, then: kill {})",
+        at.path.display(),
+        humantime::format_duration(busy),
+        humantime::format_duration(at.hung_after),
+        holder
+            .pid
+            .map_or_else(|| "it".to_owned(), |p| p.to_string())
+    );
+    eprintln!(
+        "zaki-locks: clean: {}",
+        crate::model::escape::text(&message)
+    );
+    let metrics = crate::report::metrics::hung(
+        "clean",
+        started.elapsed().as_secs_f64(),
+        holder.pid,
+        busy.as_secs_f64(),
+    );
+    write_metrics(args.metrics_file.as_deref(), Some(&metrics));
+    Ok(Exit::Partial)
 }
 
 fn report_problems(report: &Report) {

@@ -21,6 +21,9 @@ pub enum Config {
     Print(Vec<u8>),
 }
 
+/// `--place-timeout`'s default (where a command has no such option: `probe`).
+pub const DEFAULT_PLACE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Where to look for locks.
 #[derive(Debug, Clone)]
 pub struct Places {
@@ -32,6 +35,8 @@ pub struct Places {
     pub jobs: usize,
     /// How long one exec may take.
     pub timeout: Duration,
+    /// How long one place's SQLite databases may take to read.
+    pub place_timeout: Duration,
     /// Show "looked inside n/m containers" (stderr is a terminal).
     pub progress: bool,
 }
@@ -111,6 +116,9 @@ pub struct RunLock {
     pub path: PathBuf,
     /// How long to wait for the holder.
     pub wait: Duration,
+    /// A holder busy with one pass for longer looks hung (`clean --hung-after`; watch: 3 ×
+    /// its interval, for its own passes).
+    pub hung_after: Duration,
 }
 
 /// `watch`.

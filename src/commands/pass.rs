@@ -67,7 +67,8 @@ pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) ->
         survey = survey::survey(search, &mut places, &mut problems).await;
     }
     let proc = HostProc::open();
-    let dbs: Vec<PlaceDb> = crate::observe::claims::observe(&places, &proc)
+    let read = crate::observe::claims::ReadOptions::new(args.place_timeout);
+    let dbs: Vec<PlaceDb> = crate::observe::claims::observe(&places, &proc, &read)
         .into_iter()
         .map(|r| crate::judge::claims::place(r, now))
         .collect();

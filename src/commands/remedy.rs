@@ -289,6 +289,7 @@ mod tests {
                 note: None,
             }],
             error: None,
+            error_reason: None,
         }
     }
 

@@ -11,6 +11,8 @@
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr};
@@ -39,15 +41,48 @@ enum Note {
 pub fn run(args: config::Watch) -> Result<Exit> {
     let policy = args.policy;
     // Held for the whole watch: a cron `clean` left enabled steps aside instead of racing it.
-    let _lock = runlock::acquire(&args.run_lock.path, args.run_lock.wait).map_err(|busy| {
+    let mut lock = runlock::acquire(&args.run_lock.path, args.run_lock.wait).map_err(|busy| {
         runlock::Error {
             path: args.run_lock.path.clone(),
             busy,
         }
     })?;
+    lock.set_busy(false);
+    let busy = Arc::new(AtomicI64::new(0));
+    spawn_hung_watchdog(&args, busy.clone());
     let rt = pass::runtime()?;
     let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, watch(args, policy))
+    local.block_on(&rt, watch(args, policy, RefCell::new(lock), busy))
+}
+
+/// Watch's own passes, seen from another thread: one busy for longer than 3 × the interval
+/// is logged (`event=pass-hung`) and written to the metrics as a failure, once per pass.
+fn spawn_hung_watchdog(args: &config::Watch, busy: Arc<AtomicI64>) {
+    let (limit, metrics) = (args.run_lock.hung_after, args.metrics_file.clone());
+    let _ = std::thread::Builder::new()
+        .name("hung-pass".into())
+        .spawn(move || {
+            let mut alerted = 0;
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let since = busy.load(Ordering::Relaxed);
+                let now = chrono::Utc::now().timestamp();
+                if since == 0 || since == alerted || now - since <= limit.as_secs() as i64 {
+                    continue;
+                }
+                alerted = since;
+                let secs = (now - since) as f64;
+                eprintln!(
+                    "event=pass-hung busy_seconds={secs} hung_after={}",
+                    humantime::format_duration(limit)
+                );
+                if let Some(path) = &metrics {
+                    let text =
+                        crate::report::metrics::hung("watch", secs, Some(std::process::id()), secs);
+                    let _ = crate::report::metrics::write_atomic(path, &text);
+                }
+            }
+        });
 }
 
 struct Ctx {
@@ -56,12 +91,20 @@ struct Ctx {
     style: LogStyle,
     /// One pass at a time.
     passes: tokio::sync::Mutex<()>,
+    /// The run lock, which says when a pass is under way; and the same, for the watchdog.
+    lock: RefCell<runlock::RunLock>,
+    busy: Arc<AtomicI64>,
     /// Containers with a pass scheduled and not yet started: Docker's `restart` sends both
     /// `start` and `restart`, and one pass is enough.
     pending: RefCell<HashSet<String>>,
 }
 
-async fn watch(args: config::Watch, policy: Policy) -> Result<Exit> {
+async fn watch(
+    args: config::Watch,
+    policy: Policy,
+    lock: RefCell<runlock::RunLock>,
+    busy: Arc<AtomicI64>,
+) -> Result<Exit> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).wrap_err("cannot watch for SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).wrap_err("cannot watch for SIGINT")?;
@@ -71,6 +114,8 @@ async fn watch(args: config::Watch, policy: Policy) -> Result<Exit> {
         policy,
         passes: tokio::sync::Mutex::new(()),
         pending: RefCell::new(HashSet::new()),
+        lock,
+        busy,
     });
     // Each engine asked (`None`: the local socket); none without containers to watch.
     let engines: Vec<Option<String>> = match &ctx.args.places.containers {
@@ -194,8 +239,28 @@ fn selected(p: &Places, name: &str) -> bool {
         .is_some_and(|c| crate::find::survey::selected(name, &c.prefix, &c.names))
 }
 
+/// Marks a pass under way (in the run lock file and for the watchdog) until dropped.
+struct Busy<'a>(&'a Ctx);
+
+impl Busy<'_> {
+    fn start(ctx: &Ctx) -> Busy<'_> {
+        ctx.lock.borrow_mut().set_busy(true);
+        ctx.busy
+            .store(chrono::Utc::now().timestamp(), Ordering::Relaxed);
+        Busy(ctx)
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.busy.store(0, Ordering::Relaxed);
+        self.0.lock.borrow_mut().set_busy(false);
+    }
+}
+
 async fn full_pass(ctx: &Ctx, trigger: &str) {
     let _one = ctx.passes.lock().await;
+    let _busy = Busy::start(ctx);
     let started = Instant::now();
     let report = pass::clean_pass(&ctx.args.places, &ctx.policy, false).await;
     write_metrics(ctx, &report, started);
@@ -247,6 +312,7 @@ fn write_metrics(ctx: &Ctx, report: &Report, started: Instant) {
 async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i64>) {
     tokio::time::sleep(ctx.args.settle).await;
     let _one = ctx.passes.lock().await;
+    let _busy = Busy::start(ctx.as_ref());
     // From here on, a new start of this container needs a new pass.
     ctx.pending.borrow_mut().remove(&name);
     let started = Instant::now();

@@ -192,6 +192,8 @@ pub struct PlaceDb {
     pub sessions: Vec<SessionTurn>,
     /// Why the databases could not be read, when they could not.
     pub error: Option<String>,
+    /// The kind of that error, as the metrics count it.
+    pub error_reason: Option<crate::model::claims::PlaceErrorReason>,
 }
 
 impl PlaceDb {
@@ -238,7 +240,8 @@ pub fn place(r: PlaceReading, now: DateTime<Utc>) -> PlaceDb {
             .turns
             .as_ref()
             .map_or_else(Vec::new, |t| sessions(t, gateway, now)),
-        error: r.error,
+        error_reason: r.error.as_ref().map(|e| e.reason),
+        error: r.error.map(|e| e.message),
     }
 }
 

@@ -1,13 +1,13 @@
 //! What was read of a SQLite-era place (OpenClaw 2026.8+), as stored: the rows and the lease
 //! owner as observed. `observe::claims` reads them; `judge::claims` decides what they mean.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::place::{Location, PidView};
 use crate::model::process::Owner;
 
 /// A turn claim as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claim {
     pub owner: String,
     pub id: String,
@@ -67,7 +67,67 @@ pub struct PlaceReading {
     /// The turn state, when the databases were read.
     pub turns: Option<Turns>,
     /// What could not be read, and why.
-    pub error: Option<String>,
+    pub error: Option<PlaceError>,
+}
+
+/// Why a place's databases could not be read: its sessions were not looked at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceError {
+    pub reason: PlaceErrorReason,
+    pub message: String,
+}
+
+/// The kinds of [`PlaceError`], as the metrics count them (a label per reason, none per user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlaceErrorReason {
+    /// The place's deadline passed (`--place-timeout`).
+    Timeout,
+    /// A symlink, FIFO, device or socket where a database or its side file should be.
+    NotRegular,
+    /// A database or side file over the bound.
+    TooLarge,
+    /// A file leased by another process (`F_SETLEASE`): opening it would wait.
+    Leased,
+    /// The `-wal` started over during every read.
+    Changing,
+    /// The confined reader could not confine itself: nothing was read.
+    NotConfined,
+    /// The confined reader died or answered out of bounds.
+    ReaderFailed,
+    /// SIGINT or SIGTERM arrived while it was read.
+    Interrupted,
+    /// Anything else: a missing or malformed database, an odd layout.
+    Unreadable,
+}
+
+impl PlaceErrorReason {
+    pub const ALL: [PlaceErrorReason; 9] = [
+        PlaceErrorReason::Timeout,
+        PlaceErrorReason::NotRegular,
+        PlaceErrorReason::TooLarge,
+        PlaceErrorReason::Leased,
+        PlaceErrorReason::Changing,
+        PlaceErrorReason::NotConfined,
+        PlaceErrorReason::ReaderFailed,
+        PlaceErrorReason::Interrupted,
+        PlaceErrorReason::Unreadable,
+    ];
+
+    /// The label value: `timeout`, `not-regular`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlaceErrorReason::Timeout => "timeout",
+            PlaceErrorReason::NotRegular => "not-regular",
+            PlaceErrorReason::TooLarge => "too-large",
+            PlaceErrorReason::Leased => "leased",
+            PlaceErrorReason::Changing => "changing",
+            PlaceErrorReason::NotConfined => "not-confined",
+            PlaceErrorReason::ReaderFailed => "reader-failed",
+            PlaceErrorReason::Interrupted => "interrupted",
+            PlaceErrorReason::Unreadable => "unreadable",
+        }
+    }
 }
 
 /// Text from a database is the tenant's: at most 200 characters, control characters replaced,

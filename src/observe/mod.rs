@@ -1,7 +1,7 @@
 //! Observe: read each lock once with its owner and holders, and each SQLite-era place's rows.
 //! Facts only: what they mean is decided in `judge`.
 
-pub(crate) mod claims;
+pub mod claims;
 pub mod container;
 pub(crate) mod holders;
 pub mod locks;

@@ -324,6 +324,39 @@ pub fn stepped_aside(command: &str, duration_seconds: f64) -> String {
     t.finish()
 }
 
+/// Metrics of a run whose run lock holder looks hung (busy with one pass for longer than
+/// `--hung-after`): a stepped-aside clean, or watch about its own pass. Not a success.
+pub fn hung(command: &str, duration_seconds: f64, pid: Option<u32>, busy: f64) -> String {
+    let mut t = Text::new();
+    let one = |v: f64| vec![(vec![("command", command.to_owned())], v)];
+    t.gauge(
+        "zaki_locks_stepped_aside",
+        "1 when the last run found the run lock held (by a watch or another clean) and did nothing.",
+        &one(if command == "watch" { 0.0 } else { 1.0 }),
+    );
+    t.gauge(
+        "zaki_locks_run_lock_holder_busy_seconds",
+        "How long the run lock's holder has been busy with one pass, when over --hung-after.",
+        &one(busy),
+    );
+    t.gauge(
+        "zaki_locks_run_lock_holder_pid",
+        "The pid of that run lock holder (0 when unknown).",
+        &one(pid.map_or(0.0, f64::from)),
+    );
+    t.gauge(
+        "zaki_locks_last_run_duration_seconds",
+        "Wall time of the last run.",
+        &one(duration_seconds),
+    );
+    t.gauge(
+        "zaki_locks_last_run_success",
+        "1 when the last run did its whole job, else 0.",
+        &one(0.0),
+    );
+    t.finish()
+}
+
 /// Places by era, and the SQLite era's turns and orphan claims (OpenClaw 2026.8+).
 fn sqlite_era(t: &mut Text, report: &Report, command: &str) {
     use crate::judge::claims::Era;
@@ -349,6 +382,24 @@ fn sqlite_era(t: &mut Text, report: &Report, command: &str) {
         "zaki_locks_orphan_claims",
         "Turn claims no running turn backs (each blocks its session until the gateway restarts).",
         &[(vec![cmd()], report.summary.orphan_claims as f64)],
+    );
+    let errors: Vec<_> = crate::model::claims::PlaceErrorReason::ALL
+        .iter()
+        .map(|r| {
+            let n = report
+                .places
+                .iter()
+                .filter(|p| p.era == Era::Sqlite && p.error_reason == Some(*r))
+                .count();
+            (vec![cmd(), ("reason", r.as_str().to_owned())], n as f64)
+        })
+        .collect();
+    t.gauge(
+        "zaki_locks_place_errors",
+        "SQLite-era places whose databases were not read, by reason (timeout: past --place-timeout; \
+         not-regular, too-large, leased, changing: what the tenant left there; not-confined, \
+         reader-failed: the confined reader). Their sessions were not looked at.",
+        &errors,
     );
 }
 

@@ -175,6 +175,7 @@ mod tests {
             unclean_boots: 0,
             sessions,
             error: None,
+            error_reason: None,
         }
     }
 

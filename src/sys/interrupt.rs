@@ -1,19 +1,33 @@
 //! SIGINT and SIGTERM during `clean`: finish the removal under way, remove nothing more, report,
 //! and exit 130/143. Killing the process between renaming a lock aside and unlinking it (or
 //! putting a slipped-in live lock back) would leave a half-done removal; this makes it whole.
+//!
+//! The run notices the signal between steps and ends by itself. Should anything keep it longer
+//! (a Docker call that does not answer, say), a watchdog thread ends the process [`GRACE`]
+//! after the signal, but never inside a removal: it takes the same lock every removal holds
+//! ([`removal`]), so the run ends within a second whatever a tenant or the engine does.
 
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
 
 static CAUGHT: AtomicI32 = AtomicI32::new(0);
+
+/// Held by every removal: the watchdog never ends the process while one is under way.
+static REMOVING: Mutex<()> = Mutex::new(());
+
+/// How long the run has to end by itself after a signal.
+pub const GRACE: Duration = Duration::from_millis(700);
 
 extern "C" fn on_signal(sig: nix::libc::c_int) {
     // Only an atomic store: async-signal-safe.
     CAUGHT.store(sig, Ordering::SeqCst);
 }
 
-/// Installs the handlers (with `SA_RESTART`, so no I/O in progress fails with `EINTR`).
+/// Installs the handlers (with `SA_RESTART`, so no I/O in progress fails with `EINTR`) and
+/// the watchdog.
 pub fn install() {
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
@@ -24,6 +38,32 @@ pub fn install() {
         // SAFETY: the handler only stores to an atomic.
         let _ = unsafe { sigaction(sig, &action) };
     }
+    let _ = std::thread::Builder::new()
+        .name("interrupt-watchdog".into())
+        .spawn(watchdog);
+}
+
+fn watchdog() {
+    let sig = loop {
+        if let Some(sig) = caught() {
+            break sig;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(GRACE);
+    // Still running: wait for the removal under way, then end with no other starting.
+    let _held = REMOVING.lock().unwrap_or_else(|e| e.into_inner());
+    eprintln!(
+        "zaki-locks: interrupted by {sig}: stopped {} ms after it, between removals (the run's \
+         report and metrics were not written)",
+        GRACE.as_millis()
+    );
+    std::process::exit(128 + sig as i32);
+}
+
+/// Held for the duration of one removal.
+pub fn removal() -> MutexGuard<'static, ()> {
+    REMOVING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The signal caught so far, if any.

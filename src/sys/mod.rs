@@ -1,6 +1,7 @@
 //! The system's edges: files opened safely, `/proc`, PID namespaces, Docker, HTTP, signals, the
 //! run lock. Each wraps one outside thing; none decides anything about a lock.
 
+pub(crate) mod confine;
 pub mod docker;
 pub(crate) mod http;
 pub(crate) mod interrupt;

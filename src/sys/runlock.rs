@@ -1,6 +1,8 @@
 //! The run lock: one `clean` (or `watch`) at a time per machine, so cron runs that overlap a
-//! slow one step aside instead of racing it. The file holds the holder's pid and nothing else;
-//! a file that holds anything else is not ours and is never written to.
+//! slow one step aside instead of racing it. The file holds the holder's pid and, while it is
+//! busy with a pass, when that pass began (Unix seconds): `4059 1764680000`. A run that steps
+//! aside reads how long the holder has been busy, so a hung holder is seen, not waited on for
+//! ever. A file that holds anything else is not ours and is never written to.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -25,13 +27,34 @@ pub fn default_path() -> PathBuf {
 
 /// Held for the whole run; released when dropped (or when the process dies).
 pub struct RunLock {
-    _lock: Flock<File>,
+    lock: Flock<File>,
+}
+
+impl RunLock {
+    /// Says in the file whether a pass is under way (since now) or the holder is idle.
+    pub fn set_busy(&mut self, busy: bool) {
+        let since = busy.then(|| chrono::Utc::now().timestamp());
+        let _ = write_content(&mut self.lock, since);
+    }
+}
+
+fn write_content(f: &mut File, busy_since: Option<i64>) -> std::io::Result<()> {
+    let text = match busy_since {
+        Some(t) => format!("{} {t}\n", std::process::id()),
+        None => format!("{}\n", std::process::id()),
+    };
+    // Same length or longer than before, or the old tail is cut: one write, then the length.
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(text.as_bytes())?;
+    f.set_len(text.len() as u64)
 }
 
 /// The process that holds the run lock, as far as it can be told.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     pub pid: Option<u32>,
+    /// How long it has been busy with its current pass, when it says it is in one.
+    pub busy_for: Option<Duration>,
     /// Its command line (`zaki-locks watch …`), when the pid is alive and readable.
     pub command: Option<String>,
 }
@@ -86,10 +109,30 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// What a run lock file may hold: nothing, or a pid and a newline.
+/// What a run lock file may hold: nothing, or a pid (and when its pass began) and a newline.
 pub fn is_ours(content: &[u8]) -> bool {
     let s = content.strip_suffix(b"\n").unwrap_or(content);
-    s.is_empty() || (s.len() <= 10 && s.iter().all(u8::is_ascii_digit))
+    let number = |w: &[u8]| !w.is_empty() && w.len() <= 10 && w.iter().all(u8::is_ascii_digit);
+    match s.iter().position(|&b| b == b' ') {
+        _ if s.is_empty() => true,
+        None => number(s),
+        Some(i) => number(&s[..i]) && number(&s[i + 1..]),
+    }
+}
+
+/// The holder's pid and how long it has been busy, from the file's content.
+fn parse(content: &[u8]) -> (Option<u32>, Option<Duration>) {
+    let text = String::from_utf8_lossy(content);
+    let mut words = text.split_whitespace();
+    let pid = words.next().and_then(|w| w.parse().ok());
+    let busy = words
+        .next()
+        .and_then(|w| w.parse::<i64>().ok())
+        .map(|since| {
+            let secs = chrono::Utc::now().timestamp().saturating_sub(since).max(0);
+            Duration::from_secs(secs as u64)
+        });
+    (pid, busy)
 }
 
 /// Reads at most 64 bytes: a pid is far shorter, and more means the file is not ours.
@@ -136,10 +179,8 @@ pub fn acquire(path: &Path, wait: Duration) -> Result<RunLock, Busy> {
             Ok(mut lock) => {
                 // Checked again under the lock: only a file that is ours is ever rewritten.
                 check(&mut lock)?;
-                let _ = lock.set_len(0);
-                let _ = lock.seek(SeekFrom::Start(0));
-                let _ = writeln!(lock, "{}", std::process::id());
-                return Ok(RunLock { _lock: lock });
+                let _ = write_content(&mut lock, Some(chrono::Utc::now().timestamp()));
+                return Ok(RunLock { lock });
             }
             Err((f, Errno::EWOULDBLOCK)) if Instant::now() < deadline => {
                 file = f;
@@ -147,9 +188,10 @@ pub fn acquire(path: &Path, wait: Duration) -> Result<RunLock, Busy> {
             }
             Err((mut f, Errno::EWOULDBLOCK)) => {
                 let content = head(&mut f).unwrap_or_default();
-                let pid: Option<u32> = String::from_utf8_lossy(&content).trim().parse().ok();
+                let (pid, busy_for) = parse(&content);
                 return Err(Busy::Held(Holder {
                     pid,
+                    busy_for,
                     command: pid.and_then(command_of),
                 }));
             }
@@ -192,8 +234,19 @@ mod tests {
         assert!(is_ours(b""));
         assert!(is_ours(b"4059\n"));
         assert!(is_ours(b"4059"));
+        assert!(is_ours(b"4059 1764680000\n"));
+        assert!(!is_ours(b"4059 \n"));
+        assert!(!is_ours(b" 1764680000\n"));
+        assert_eq!(parse(b"4059\n"), (Some(4059), None));
+        let (pid, busy) =
+            parse(format!("7 {}\n", chrono::Utc::now().timestamp() - 1200).as_bytes());
+        assert_eq!(pid, Some(7));
+        assert!(
+            busy.is_some_and(|b| (1199..1300).contains(&b.as_secs())),
+            "{busy:?}"
+        );
         assert!(!is_ours(b"precious data\n"));
-        assert!(!is_ours(b"12 34\n"));
+        assert!(!is_ours(b"12 34 56\n"));
         assert!(!is_ours(b"99999999999999\n"));
     }
 
@@ -212,9 +265,10 @@ mod tests {
         ));
         let lock = dir.path().join("run.lock");
         let held = acquire(&lock, Duration::ZERO).map_err(|_| ()).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&lock).unwrap(),
-            format!("{}\n", std::process::id())
+        let content = std::fs::read_to_string(&lock).unwrap();
+        assert!(
+            content.starts_with(&format!("{} ", std::process::id())),
+            "{content}"
         );
         drop(held);
         assert!(

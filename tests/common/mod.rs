@@ -7,6 +7,7 @@
 pub mod docker;
 pub mod fleet;
 pub mod gateway;
+pub mod sqlite;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

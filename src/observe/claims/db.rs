@@ -1,74 +1,29 @@
-//! The SQLite era's databases, opened read-only without following a symlink and without
-//! writing a byte, and the few rows read from them.
+//! The few rows read from the SQLite era's databases (in the confined reader, from copies).
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use nix::fcntl::open;
-use nix::sys::stat::{Mode, fstat};
-
-use super::Error;
-use super::layout::{DIR, regular};
 use crate::model::claims::{Claim, ClaimRow, LeaseRow, NodeRow};
 
 /// Most session rows read per database.
 const MAX_ROWS: i64 = 100_000;
 
-/// The real path of a checked directory fd, usable by SQLite with `SQLITE_OPEN_NOFOLLOW`:
-/// absolute, and the same directory (device, inode) when looked up again by that path.
-fn real_path(fd: &OwnedFd) -> Result<PathBuf, Error> {
-    let link =
-        std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).map_err(Error::Io)?;
-    if !link.is_absolute() || link.as_os_str().as_bytes().ends_with(b" (deleted)") {
-        return Err(Error::NoHostPath);
-    }
-    let want = fstat(fd)?;
-    let again = open(&link, DIR, Mode::empty()).map_err(|_| Error::NotReachable)?;
-    let got = fstat(&again)?;
-    if (got.st_dev, got.st_ino) != (want.st_dev, want.st_ino) {
-        return Err(Error::Moved);
-    }
-    Ok(link)
+/// The names OpenClaw keeps rows under that are something else than a table here (a view over
+/// an endless query, say): the tenant's, never queried.
+pub(super) fn not_tables(c: &rusqlite::Connection) -> rusqlite::Result<Vec<String>> {
+    let mut st = c.prepare(
+        "SELECT name FROM sqlite_master WHERE type != 'table' AND name IN
+         ('schema_meta', 'worker_session_placements', 'state_leases', 'gateway_boot_lifecycle',
+          'session_nodes') LIMIT 5",
+    )?;
+    st.query_map([], |r| r.get(0))?.collect()
 }
 
-/// Opens a database read-only, without following a symlink and without writing any file.
-pub(super) fn connect(dir: &OwnedFd, name: &str) -> Result<rusqlite::Connection, Error> {
-    use rusqlite::OpenFlags as F;
-    let mut uri = file_uri(&real_path(dir)?.join(name));
-    // A live database has its -wal and -shm: read the WAL through the -shm mapped read-only.
-    // Without a -wal (closed cleanly) SQLite would create one even read-only, so the file
-    // alone is read as immutable. A -wal without its -shm cannot be read without creating one.
-    let wal = regular(dir, &format!("{name}-wal"))?;
-    let shm = regular(dir, &format!("{name}-shm"))?;
-    match (wal, shm) {
-        (true, true) => uri.push_str("?mode=ro&readonly_shm=1"),
-        (false, _) => uri.push_str("?mode=ro&immutable=1"),
-        (true, false) => return Err(Error::WalWithoutShm { name: name.into() }),
-    }
-    let flags = F::SQLITE_OPEN_READ_ONLY
-        | F::SQLITE_OPEN_URI
-        | F::SQLITE_OPEN_NO_MUTEX
-        | F::SQLITE_OPEN_NOFOLLOW;
-    let c = rusqlite::Connection::open_with_flags(&uri, flags)?;
-    c.busy_timeout(Duration::from_millis(200))?;
-    c.execute_batch("PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;")?;
-    Ok(c)
-}
-
-/// A `file:` URI for `path`, every byte a URI path could misread percent-encoded (so it is
-/// ASCII whatever the path's bytes).
-fn file_uri(path: &Path) -> String {
-    let mut uri = String::from("file:");
-    for &b in path.as_os_str().as_bytes() {
-        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-            uri.push(char::from(b));
-        } else {
-            uri.push_str(&format!("%{b:02X}"));
-        }
-    }
-    uri
+/// Whether the database has the SQLite era's placements table.
+pub(super) fn has_placements(c: &rusqlite::Connection) -> bool {
+    c.query_row(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'worker_session_placements'",
+        [],
+        |_| Ok(()),
+    )
+    .is_ok()
 }
 
 pub(super) fn read_claims(c: &rusqlite::Connection) -> rusqlite::Result<Vec<ClaimRow>> {
@@ -170,19 +125,4 @@ pub(super) fn read_version(c: &rusqlite::Connection) -> Option<String> {
     .ok()
     .flatten()
     .map(|v| v.chars().take(40).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uris_are_ascii_and_inert() {
-        assert_eq!(
-            file_uri(Path::new("/a b/x?y#z%/\u{e9}.sqlite")),
-            "file:/a%20b/x%3Fy%23z%25/%C3%A9.sqlite"
-        );
-        let odd = std::ffi::OsStr::from_bytes(b"/s/\xff\n.sqlite");
-        assert_eq!(file_uri(Path::new(odd)), "file:/s/%FF%0A.sqlite");
-    }
 }

@@ -1,33 +1,38 @@
 //! Why a place's databases, or a file on the way to them, could not be read.
 
 use std::fmt;
+use std::time::Duration;
 
 use nix::errno::Errno;
 
+use super::copy::CopyError;
+use super::wire::Refusal;
+use crate::model::claims::PlaceErrorReason as Reason;
+use crate::sys::confine;
+use crate::sys::safefs::OpenError;
+
 /// One failure to read a place's databases. Its text names the file (relative to the state
-/// dir) when it is about one, as `state/openclaw.sqlite: database is locked`.
+/// dir) when it is about one, as `state/openclaw.sqlite: a FIFO, not a regular file`.
 #[derive(Debug)]
 pub enum Error {
     /// A system call failed on an open directory.
     Sys(Errno),
-    /// A directory's path could not be read back from `/proc/self/fd`.
-    Io(std::io::Error),
-    /// SQLite refused to open or to read.
-    Sqlite(rusqlite::Error),
     /// The operator's state dir could not be opened.
     OpenStateDir(Errno),
-    /// A symlink, a FIFO, a device, … where a database or its side file should be.
+    /// A symlink, a FIFO, a device, … where a database should be.
     NotRegular,
-    /// The directory is only in a container's own filesystem.
-    NoHostPath,
-    /// The directory's path goes through a symlink.
-    NotReachable,
-    /// The directory was replaced between the two looks.
-    Moved,
-    /// A `-wal` without its `-shm`: reading it would create a `-shm`.
-    WalWithoutShm { name: String },
     /// `state/openclaw.sqlite` is not there.
     StateDbMissing,
+    /// `state/openclaw.sqlite` has no placements table, yet agents have session databases.
+    NoPlacements,
+    /// The database or a side file could not be copied.
+    Copy(CopyError),
+    /// The place's deadline passed while `path` was read.
+    Timeout { path: String, after: Duration },
+    /// The confined reader did not answer.
+    Reader(confine::Error),
+    /// The confined reader answered that it could not read.
+    Refused(Refusal),
     /// The file, relative to the state dir, the inner error is about.
     WithPath { path: String, err: Box<Error> },
 }
@@ -40,6 +45,31 @@ impl Error {
             err: Box::new(self),
         }
     }
+
+    /// The reason counted in the metrics.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Error::Sys(_)
+            | Error::OpenStateDir(_)
+            | Error::StateDbMissing
+            | Error::NoPlacements => Reason::Unreadable,
+            Error::NotRegular => Reason::NotRegular,
+            Error::Copy(CopyError::Open { err, .. }) => match err {
+                OpenError::NotRegular(_) => Reason::NotRegular,
+                OpenError::TooLarge(_) => Reason::TooLarge,
+                _ => Reason::Unreadable,
+            },
+            Error::Copy(CopyError::Leased { .. }) => Reason::Leased,
+            Error::Copy(CopyError::Changing) => Reason::Changing,
+            Error::Copy(CopyError::Timeout) | Error::Timeout { .. } => Reason::Timeout,
+            Error::Reader(confine::Error::Timeout) => Reason::Timeout,
+            Error::Reader(confine::Error::Interrupted) => Reason::Interrupted,
+            Error::Reader(_) => Reason::ReaderFailed,
+            Error::Refused(Refusal::NotConfined(_)) => Reason::NotConfined,
+            Error::Refused(_) => Reason::Unreadable,
+            Error::WithPath { err, .. } => err.reason(),
+        }
+    }
 }
 
 impl From<Errno> for Error {
@@ -48,35 +78,25 @@ impl From<Errno> for Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Error {
-        Error::Sqlite(e)
-    }
-}
-
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Sys(e) => e.fmt(f),
-            Error::Io(e) => e.fmt(f),
-            Error::Sqlite(e) => e.fmt(f),
             Error::OpenStateDir(e) => write!(f, "cannot open: {e}"),
             Error::NotRegular => f.write_str("not a regular file, not opened"),
-            Error::NoHostPath => f.write_str(
-                "its directory has no path on this host (a container's own filesystem: \
-                 bind-mount the state dir to have it read)",
-            ),
-            Error::NotReachable => f.write_str(
-                "its directory is not reachable by its path without a symlink (a container's \
-                 own filesystem: bind-mount the state dir to have it read)",
-            ),
-            Error::Moved => f.write_str("its directory moved while it was read"),
-            Error::WalWithoutShm { name } => write!(
-                f,
-                "{name} has a -wal but no -shm (its gateway is not running): not read, since \
-                 reading it would create a -shm"
-            ),
             Error::StateDbMissing => f.write_str("state/openclaw.sqlite is missing"),
+            Error::NoPlacements => f.write_str(
+                "state/openclaw.sqlite has no worker_session_placements table, yet agents have \
+                 session databases",
+            ),
+            Error::Copy(e) => e.fmt(f),
+            Error::Timeout { path, after } => write!(
+                f,
+                "timed out reading {path} after {}",
+                humantime::format_duration(*after)
+            ),
+            Error::Reader(e) => e.fmt(f),
+            Error::Refused(r) => r.fmt(f),
             Error::WithPath { path, err } => write!(f, "{path}: {err}"),
         }
     }
@@ -86,8 +106,8 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Sys(e) | Error::OpenStateDir(e) => Some(e),
-            Error::Io(e) => Some(e),
-            Error::Sqlite(e) => Some(e),
+            Error::Copy(e) => Some(e),
+            Error::Reader(e) => Some(e),
             Error::WithPath { err, .. } => Some(err.as_ref()),
             _ => None,
         }
@@ -99,7 +119,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn texts_name_the_file() {
+    fn texts_name_the_file_and_reasons_are_counted() {
         let e = Error::Sys(Errno::ELOOP).with_path("openclaw.sqlite-wal");
         assert_eq!(
             e.to_string(),
@@ -110,17 +130,24 @@ mod tests {
             Error::NotRegular.with_path("x.sqlite").to_string(),
             "x.sqlite: not a regular file, not opened"
         );
+        let t = Error::Timeout {
+            path: "state/openclaw.sqlite".into(),
+            after: Duration::from_secs(3),
+        };
         assert_eq!(
-            Error::OpenStateDir(Errno::ENOENT).to_string(),
-            "cannot open: ENOENT: No such file or directory"
+            t.to_string(),
+            "timed out reading state/openclaw.sqlite after 3s"
         );
+        assert_eq!(t.reason(), Reason::Timeout);
+        let fifo = Error::Copy(CopyError::Open {
+            file: "openclaw.sqlite-journal".into(),
+            err: OpenError::NotRegular("a FIFO"),
+        })
+        .with_path("state");
+        assert_eq!(fifo.reason(), Reason::NotRegular);
         assert_eq!(
-            Error::WalWithoutShm {
-                name: "openclaw.sqlite".into()
-            }
-            .to_string(),
-            "openclaw.sqlite has a -wal but no -shm (its gateway is not running): not read, \
-             since reading it would create a -shm"
+            fifo.to_string(),
+            "state: openclaw.sqlite-journal: a FIFO, not a regular file: not opened"
         );
     }
 }

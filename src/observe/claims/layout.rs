@@ -27,7 +27,7 @@ pub(super) struct Layout {
     pub problems: Vec<String>,
 }
 
-pub(super) const DIR: OFlag = OFlag::O_RDONLY
+const DIR: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
@@ -52,7 +52,7 @@ fn open_sub(at: &OwnedFd, name: &str, problems: &mut Vec<String>) -> Option<Owne
 
 /// `Ok(true)` for a regular file, `Ok(false)` when absent, `Err` for anything else (a
 /// symlink, a FIFO, …), without following or opening it for reading.
-pub(super) fn regular(dir: &OwnedFd, name: &str) -> Result<bool, Error> {
+fn regular(dir: &OwnedFd, name: &str) -> Result<bool, Error> {
     let at = |e: Error| e.with_path(name);
     match openat(
         dir,
@@ -70,14 +70,10 @@ pub(super) fn regular(dir: &OwnedFd, name: &str) -> Result<bool, Error> {
     }
 }
 
-/// A database and its side files, all regular files (or absent side files).
+/// Whether a database is there (its side files are checked when it is copied; a `-shm` is never
+/// opened at all).
 fn database(dir: &OwnedFd, name: &str) -> Result<bool, Error> {
-    if !regular(dir, name)? {
-        return Ok(false);
-    }
-    regular(dir, &format!("{name}-wal"))?;
-    regular(dir, &format!("{name}-shm"))?;
-    Ok(true)
+    regular(dir, name)
 }
 
 /// Finds a place's databases: `state/openclaw.sqlite` and each agent's

@@ -3,45 +3,134 @@
 //! plus a `running` session node whose `activeWriterRunId` is the claim's run id
 //! (`agents/<agent>/agent/openclaw-agent.sqlite`, `session_nodes`).
 //!
-//! This module reads those databases **read-only** into a [`PlaceReading`] (what they mean is
-//! `judge::claims`'s), and never writes a byte:
+//! This module reads those databases into a [`PlaceReading`] (what they mean is
+//! `judge::claims`'s) without SQLite ever running in this process or touching a tenant's file:
 //!
-//! - every directory on the way is opened with `O_NOFOLLOW` from the place's state dir, and the
-//!   database and its `-wal`/`-shm` must be regular files (checked with `O_PATH|O_NOFOLLOW`);
-//! - SQLite resolves symlinks in a path itself, so it is handed the directory's real path (the
-//!   one the checked fd points at, re-checked by device and inode) with `SQLITE_OPEN_NOFOLLOW`,
-//!   which refuses any symlink in any component, and `O_NOFOLLOW` for the side files;
-//! - `mode=ro` plus `readonly_shm=1`: the live `-wal` is read through the gateway's `-shm`
-//!   mapped read-only, so a reader never writes read marks nor creates a `-shm`; `immutable=1`
-//!   would skip the WAL, where a live gateway's latest claims are;
-//! - `PRAGMA query_only`, `trusted_schema=OFF` and a 200 ms busy timeout.
-//!
-//! `layout` finds the databases, `db` opens them and reads their rows.
+//! - `layout` finds the databases: every directory opened with `O_NOFOLLOW` from the place's
+//!   state dir, each database checked to be a regular file without being opened;
+//! - `copy` copies a database with its `-wal` and `-journal` the way every tenant file is read
+//!   (relative to its directory, regular files only, `O_NONBLOCK`, bounded), consistently;
+//! - the confined `reader` (this binary re-executed as `__read-sqlite`, in private namespaces,
+//!   chrooted into an empty tmpfs, unprivileged: `sys::confine`) runs SQLite on the copy and
+//!   answers one bounded JSON line (`wire`);
+//! - each place has a deadline (`--place-timeout`): past it, its reader is killed and the place
+//!   is an error with its reason; the other places go on, on as many threads as there are cores.
 
+mod copy;
 mod db;
 mod error;
 mod layout;
+pub mod reader;
+mod wire;
 
-use std::path::Path;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 pub(crate) use error::Error;
+use wire::{Ask, MAX_REPLY, Reply, Request, Rows};
 
-use crate::model::claims::{PlaceReading, Turns, text};
+use crate::model::claims::{PlaceError, PlaceReading, Turns, text};
 use crate::model::place::{PidView, Place};
 use crate::model::process::Owner;
+use crate::sys::confine::Worker;
 use crate::sys::proc::HostProc;
 
+/// How places are read.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Each place's deadline, from its first copy to its last answer.
+    pub timeout: Duration,
+    /// Places read at once (each with its own confined reader).
+    pub threads: usize,
+    /// The binary to run as the confined reader.
+    pub exe: PathBuf,
+}
+
+impl ReadOptions {
+    pub fn new(timeout: Duration) -> ReadOptions {
+        ReadOptions {
+            timeout,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            exe: PathBuf::from("/proc/self/exe"),
+        }
+    }
+}
+
+/// What a place's databases said.
+struct DbRead {
+    version: Option<String>,
+    placements: bool,
+    lease: Option<crate::model::claims::LeaseRow>,
+    boots: Vec<(Option<i64>, i64)>,
+    turns: Option<Turns>,
+}
+
 /// Reads every place: its layout and, where it has session databases, their rows.
-pub fn observe(places: &[Place], proc: &HostProc) -> Vec<PlaceReading> {
+pub fn observe(places: &[Place], proc: &HostProc, opts: &ReadOptions) -> Vec<PlaceReading> {
+    let layouts: Vec<Result<layout::Layout, Error>> = places.iter().map(layout::layout).collect();
+    let wanted: Vec<usize> = (0..places.len())
+        .filter(|&i| layouts[i].as_ref().is_ok_and(wants_read))
+        .collect();
+    let mut reads: Vec<Option<Result<DbRead, Error>>> = places.iter().map(|_| None).collect();
+    for (i, r) in read_all(&layouts, &wanted, opts) {
+        reads[i] = Some(r);
+    }
     let mut owners = Owners::default();
     places
         .iter()
-        .map(|p| read_place(p, proc, &mut owners))
+        .zip(layouts)
+        .zip(reads)
+        .map(|((place, l), read)| reading(place, l, read, proc, &mut owners))
         .collect()
 }
 
-/// Reads one place's layout and, with session databases, their rows. Never writes.
-fn read_place(place: &Place, proc: &HostProc, owners: &mut Owners) -> PlaceReading {
+/// A place whose databases are read: agents with session databases or, before the first
+/// session, a state database that may have the placements table. 2026.7 already has a state
+/// database, but its sessions are lock files: its `sessions/` dirs say so.
+fn wants_read(l: &layout::Layout) -> bool {
+    !l.agent_dbs.is_empty() || (l.sessions_dirs == 0 && l.state_db.is_some())
+}
+
+/// Reads the wanted places on `opts.threads` threads, each with its own confined reader.
+fn read_all(
+    layouts: &[Result<layout::Layout, Error>],
+    wanted: &[usize],
+    opts: &ReadOptions,
+) -> Vec<(usize, Result<DbRead, Error>)> {
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let next = AtomicUsize::new(0);
+    let out = Mutex::new(Vec::with_capacity(wanted.len()));
+    let threads = opts.threads.clamp(1, wanted.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                let mut worker = None;
+                while let Some(&i) = wanted.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let Ok(l) = &layouts[i] else { continue };
+                    let r = read_place(l, &mut worker, opts);
+                    if let Ok(mut out) = out.lock() {
+                        out.push((i, r));
+                    }
+                }
+            });
+        }
+    });
+    out.into_inner().unwrap_or_default()
+}
+
+/// The reading of one place from its layout and what its databases said.
+fn reading(
+    place: &Place,
+    l: Result<layout::Layout, Error>,
+    read: Option<Result<DbRead, Error>>,
+    proc: &HostProc,
+    owners: &mut Owners,
+) -> PlaceReading {
     let shown = place
         .shown_as
         .as_ref()
@@ -60,47 +149,61 @@ fn read_place(place: &Place, proc: &HostProc, owners: &mut Owners) -> PlaceReadi
         turns: None,
         error: None,
     };
-    let l = match layout::layout(place) {
-        Ok(l) => l,
-        Err(e) => {
-            r.error = Some(e.to_string());
-            return r;
+    let mut errors: Vec<Error> = Vec::new();
+    match l {
+        Err(e) => errors.push(e),
+        Ok(l) => {
+            r.sessions_dirs = l.sessions_dirs;
+            r.session_dbs = !l.agent_dbs.is_empty();
+            if !l.problems.is_empty() {
+                r.error = Some(PlaceError {
+                    reason: crate::model::claims::PlaceErrorReason::Unreadable,
+                    message: l.problems.join("; "),
+                });
+            }
         }
-    };
-    // 2026.7 already has a state database, but its sessions are lock files: sessions
-    // databases (or, before the first session, the placements table) are what there is to read.
-    r.session_dbs = !l.agent_dbs.is_empty() || (l.sessions_dirs == 0 && has_placements(&l));
-    r.sessions_dirs = l.sessions_dirs;
-    if !l.problems.is_empty() {
-        r.error = Some(l.problems.join("; "));
     }
-    if r.session_dbs
-        && let Err(e) = read_sqlite(place, &l, proc, owners, &mut r)
-    {
-        let e = format!("cannot read its databases: {e}");
+    match read {
+        Some(Ok(d)) => {
+            r.session_dbs |= d.placements;
+            r.version = d.version.map(text);
+            r.lease = d.lease.map(|row| {
+                let owner = match row.0 {
+                    Some(pid) => owners.observe(place, pid, proc),
+                    None => Owner::Gone,
+                };
+                (row, owner)
+            });
+            r.open_boots = d.boots;
+            r.turns = d.turns;
+        }
+        Some(Err(e)) => {
+            // Unread databases of agents: the place is the SQLite era's, its turns unknown.
+            r.session_dbs = true;
+            errors.push(e);
+        }
+        None => {}
+    }
+    for e in errors {
+        let message = match &e {
+            Error::Timeout { .. } | Error::OpenStateDir(_) => e.to_string(),
+            _ => format!("cannot read its databases: {e}"),
+        };
         r.error = Some(match r.error.take() {
-            Some(p) => format!("{p}; {e}"),
-            None => e,
+            Some(p) => PlaceError {
+                reason: e.reason(),
+                message: format!("{}; {message}", p.message),
+            },
+            None => PlaceError {
+                reason: e.reason(),
+                message,
+            },
         });
     }
     if r.version.is_none() {
         r.version = container_version(place);
     }
     r
-}
-
-/// Whether the state database has the SQLite era's placements table.
-fn has_placements(l: &layout::Layout) -> bool {
-    l.state_db.as_ref().is_some_and(|d| {
-        db::connect(d, "openclaw.sqlite").is_ok_and(|c| {
-            c.query_row(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'worker_session_placements'",
-                [],
-                |_| Ok(()),
-            )
-            .is_ok()
-        })
-    })
 }
 
 /// The installed OpenClaw of the container that runs this place's gateway, when known.
@@ -111,29 +214,123 @@ fn container_version(place: &Place) -> Option<String> {
     }
 }
 
-/// The SQLite era's rows of a place: its version, its gateway-owner lease (the pid observed in
-/// the place's PID namespace), its open boots, then its turn state read in one pass.
-fn read_sqlite(
-    place: &Place,
+const STATE_DB: &str = "openclaw.sqlite";
+const AGENT_DB: &str = "openclaw-agent.sqlite";
+
+/// One place's databases, before its deadline: the state database, then (with session
+/// databases) each agent's, then, when a claim was seen, the state database again: a claim
+/// gone or replaced meanwhile was a turn ending or starting.
+fn read_place(
     l: &layout::Layout,
-    proc: &HostProc,
-    owners: &mut Owners,
-    r: &mut PlaceReading,
-) -> Result<(), Error> {
-    let state_dir = l.state_db.as_ref().ok_or(Error::StateDbMissing)?;
-    let state = db::connect(state_dir, "openclaw.sqlite")?;
-    let at_state = |e: rusqlite::Error| Error::Sqlite(e).with_path("state/openclaw.sqlite");
-    r.version = db::read_version(&state).map(text);
-    r.lease = db::read_lease(&state).map_err(at_state)?.map(|row| {
-        let owner = match row.0 {
-            Some(pid) => owners.observe(place, pid, proc),
-            None => Owner::Gone,
+    worker: &mut Option<Worker>,
+    opts: &ReadOptions,
+) -> Result<DbRead, Error> {
+    let deadline = Instant::now() + opts.timeout;
+    let mut ask = Asker {
+        worker,
+        opts,
+        deadline,
+    };
+    let state = l.state_db.as_ref().ok_or(Error::StateDbMissing)?;
+    let first = ask.read(state, "state/", STATE_DB, Ask::State)?;
+    if !first.placements {
+        if l.agent_dbs.is_empty() {
+            return Ok(DbRead {
+                version: first.version,
+                placements: false,
+                lease: None,
+                boots: Vec::new(),
+                turns: None,
+            });
+        }
+        return Err(Error::NoPlacements);
+    }
+    let claimed: Vec<&crate::model::claims::ClaimRow> =
+        first.claims.iter().filter(|c| c.3.is_some()).collect();
+    let mut nodes = Vec::new();
+    for (agent, dir) in &l.agent_dbs {
+        let keys = claimed
+            .iter()
+            .filter(|c| &c.1 == agent)
+            .map(|c| c.2.clone())
+            .collect();
+        let shown = format!("agents/{agent}/agent/");
+        let rows = ask.read(dir, &shown, AGENT_DB, Ask::Nodes { keys })?;
+        nodes.push((agent.clone(), rows.nodes));
+    }
+    let after = if claimed.is_empty() {
+        first.claims.clone()
+    } else {
+        ask.read(state, "state/", STATE_DB, Ask::Claims)?.claims
+    };
+    Ok(DbRead {
+        version: first.version,
+        placements: true,
+        lease: first.lease,
+        boots: first.boots,
+        turns: Some(Turns {
+            before: first.claims,
+            nodes,
+            after,
+        }),
+    })
+}
+
+/// Copies a database and has the confined reader read it, before the place's deadline.
+struct Asker<'a> {
+    worker: &'a mut Option<Worker>,
+    opts: &'a ReadOptions,
+    deadline: Instant,
+}
+
+impl Asker<'_> {
+    fn read(&mut self, dir: &OwnedFd, shown: &str, name: &str, ask: Ask) -> Result<Rows, Error> {
+        let path = format!("{shown}{name}");
+        let timeout = |path: String| Error::Timeout {
+            path,
+            after: self.opts.timeout,
         };
-        (row, owner)
-    });
-    r.open_boots = db::read_open_boots(&state).map_err(at_state)?;
-    r.turns = Some(read_turns(&state, &l.agent_dbs)?);
-    Ok(())
+        let c = match copy::copy(dir, shown, name, self.deadline) {
+            Ok(c) => c,
+            Err(copy::CopyError::Timeout) => return Err(timeout(path)),
+            Err(e) => return Err(Error::Copy(e)),
+        };
+        let request = Request {
+            db: c.db.len() as u64,
+            wal: c.wal.as_ref().map(|w| w.len() as u64),
+            journal: c.journal.as_ref().map(|j| j.len() as u64),
+            ask,
+        };
+        let mut line = serde_json::to_vec(&request)
+            .map_err(|e| Error::Reader(crate::sys::confine::Error::Io(std::io::Error::other(e))))?;
+        line.push(b'\n');
+        let mut parts: Vec<&[u8]> = vec![&line, &c.db];
+        parts.extend(c.wal.as_deref());
+        parts.extend(c.journal.as_deref());
+        let worker = match self.worker {
+            Some(w) => w,
+            None => self
+                .worker
+                .insert(Worker::spawn(&self.opts.exe, wire::SUBCOMMAND).map_err(Error::Reader)?),
+        };
+        let answer = worker.exchange(&parts, MAX_REPLY, self.deadline);
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                // Killed (or dead): the next place gets a new reader.
+                *self.worker = None;
+                return Err(match e {
+                    crate::sys::confine::Error::Timeout => timeout(path),
+                    e => Error::Reader(e).with_path(path),
+                });
+            }
+        };
+        let reply: Reply = serde_json::from_slice(&answer).map_err(|e| {
+            *self.worker = None;
+            Error::Reader(crate::sys::confine::Error::Io(std::io::Error::other(e))).with_path(&path)
+        })?;
+        reply.map_err(|r| Error::Refused(r).with_path(path))
+    }
 }
 
 /// Observes owners in each place's PID namespace, once per run.
@@ -162,38 +359,4 @@ impl Owners {
             }
         }
     }
-}
-
-/// Reads the claims, then the session nodes agent by agent (the running ones, and each one a
-/// claim names), then the claims again: one gone or replaced meanwhile was a turn ending or
-/// starting.
-fn read_turns(
-    state: &rusqlite::Connection,
-    agent_dbs: &[(String, std::os::fd::OwnedFd)],
-) -> Result<Turns, Error> {
-    let at_state = |e: rusqlite::Error| Error::Sqlite(e).with_path("state/openclaw.sqlite");
-    let before = db::read_claims(state).map_err(at_state)?;
-    let mut nodes = Vec::new();
-    for (agent, dir) in agent_dbs {
-        let at = |e: Error| e.with_path(format!("agents/{agent}/agent/openclaw-agent.sqlite"));
-        let c = db::connect(dir, "openclaw-agent.sqlite").map_err(at)?;
-        let mut rows = db::read_nodes(&c).map_err(|e| at(Error::Sqlite(e)))?;
-        // A claimed session that does not run: its node, to tell why (unreadable: none).
-        for (_, claim_agent, key, claim, _) in &before {
-            if claim.is_some()
-                && claim_agent == agent
-                && !rows.iter().any(|r| &r.0 == key)
-                && let Ok(Some(row)) = db::read_node(&c, key)
-            {
-                rows.push(row);
-            }
-        }
-        nodes.push((agent.clone(), rows));
-    }
-    let after = db::read_claims(state).map_err(at_state)?;
-    Ok(Turns {
-        before,
-        nodes,
-        after,
-    })
 }
