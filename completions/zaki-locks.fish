@@ -45,10 +45,10 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -s j -l jobs -d 'Containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l container-timeout -d 'How long a container may take to answer' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l place-timeout -d 'How long one place\'s databases may take to read' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l format -d 'Output format' -r -f -a "table\t'A table for people (aligned, cut to the terminal\'s width or COLUMNS)'
 tsv\t'Tab-separated lines, never cut (for cut, awk and spreadsheets)'
-json\t'The JSON report described in the README (stable schema)'
+json\t'The JSON report (stable schema: its fields are listed in man zaki-locks)'
 prometheus\t'Prometheus text format (node_exporter textfile collector)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l held-over -d 'List only live locks held longer than this' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l metrics-file -d 'Also write the metrics to this file' -r -F
@@ -58,7 +58,7 @@ never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-host -d 'Look only inside containers, not at the host\'s dirs'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l no-containers -d 'Look only at the host\'s dirs, not inside containers'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l via-exec -d 'Always look inside containers by exec'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l stale-only -d 'List only stale locks'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l fail-on-stale -d 'Exit 3 when a stale lock is present'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand scan" -l fail-on-held -d 'With --held-over: exit 3 when one is present'
@@ -75,9 +75,9 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s j -l jobs -d 'Containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l container-timeout -d 'How long a container may take to answer' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l place-timeout -d 'How long one place\'s databases may take to read' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l format -d 'Output format' -r -f -a "text\t'One line per action, for people and logs'
-json\t'The JSON report described in the README (stable schema)'"
+json\t'The JSON report (stable schema: its fields are listed in man zaki-locks)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l run-lock -d 'The run lock that keeps cleans apart' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l wait -d 'How long to wait for the run lock' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l hung-after -d 'A run lock holder busy for longer than this looks hung' -r
@@ -93,7 +93,7 @@ never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l no-host -d 'Look only inside containers, not at the host\'s dirs'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l no-containers -d 'Look only at the host\'s dirs, not inside containers'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l via-exec -d 'Always look inside containers by exec'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s n -l dry-run -d 'Show what would be removed, remove nothing'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -s q -l quiet -d 'Print only removals and what needs a human'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l restart-orphaned -d 'Restart gateways holding an orphan turn claim'
@@ -109,7 +109,7 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l containe
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s j -l jobs -d 'Containers to look inside at once' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l container-timeout -d 'How long a container may take to answer' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l place-timeout -d 'How long one place\'s databases may take to read' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l interval -d 'Run a full clean this often (and at start-up, and after reconnecting to Docker)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l settle -d 'Wait this long after a start before cleaning' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l log-format -d 'The shape of the log lines' -r -f -a "auto\t'human on a terminal, kv otherwise'
@@ -126,7 +126,7 @@ never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-host -d 'Look only inside containers, not at the host\'s dirs'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l no-containers -d 'Look only at the host\'s dirs, not inside containers'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l via-exec -d 'Always look inside containers by exec'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l restart-orphaned -d 'Restart gateways holding an orphan turn claim'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -s V -l version -d 'Print version'
@@ -140,21 +140,21 @@ complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l message 
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l agent -d 'The agent that serves the OpenAI endpoint' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l inject-lock -d 'Hold the session lock this long, then send' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l format -d 'Output format' -r -f -a "text\t'A timeline, each step printed as it happens'
-json\t'One JSON document at the end (schema in the README)'
+json\t'One JSON document at the end (its fields are listed in man zaki-locks-probe)'
 prometheus\t'Prometheus text format (node_exporter textfile collector)'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l metrics-file -d 'Also write the metrics to this file' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l prefix -d 'The container\'s name before the user id' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l docker-host -d 'The Docker engine to ask' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l container-state-dir -d 'The state dir inside the container' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l container-timeout -d 'How long Docker and the container may take' -r
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l older-than -d 'A lock older than this (by its createdAt) is stale whoever holds it; also the age an empty or half-written lock\'s mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw\'s own 5-minute max hold it needs --allow-short-threshold' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l older-than -d 'Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l as-user -d 'Talk as the user itself (writes to its transcript)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l clean-on-failure -d 'Remove a stale lock that blocks at the end'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l metrics-user-label -d 'Label the probe\'s metrics with user="<id>"'
-complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l allow-short-threshold -d 'Accept an --older-than below 5m. A live owner may hold its lock that long, so such a threshold removes locks in use (only for tests and for a fleet known to be idle)'
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -l allow-short-threshold -d 'Accept an --older-than below 5m (for tests, and fleets known to be idle)'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand probe" -s V -l version -d 'Print version'
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand completions" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'

@@ -24,6 +24,8 @@ need groff || missing+=(groff-base)
 [ -f /usr/share/bash-completion/bash_completion ] || missing+=(bash-completion)
 # tests/scripts.rs: the scripts run inside containers (src/scripts/*.sh) pass shellcheck.
 need shellcheck || missing+=(shellcheck)
+# tests/alerts.rs: promtool checks and unit-tests the shipped alerting rules.
+need promtool || missing+=(prometheus)
 if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -106,20 +106,18 @@ fn the_readme_leads_with_scan_then_a_dry_run() {
     assert!(a < b && b < c, "{section}");
 }
 
-/// `cargo install --root P`: the man pages and completions go under the same P.
+/// The binary goes where the package puts it (/usr/bin, where the units and the cron line run
+/// it), and the man pages and completions under the same prefix.
 #[test]
 fn the_readme_installs_everything_under_one_prefix() {
     let lines = readme_code_lines();
     let install = lines
         .iter()
-        .position(|l| l.starts_with("cargo install"))
-        .expect("a cargo install line");
-    let root = lines[install]
-        .split_whitespace()
-        .skip_while(|w| *w != "--root")
-        .nth(1)
-        .expect("cargo install --root PREFIX")
-        .to_owned();
+        .position(|l| l.starts_with("install -Dm755 target/release/zaki-locks"))
+        .expect("an install line for the binary");
+    let bin = lines[install].split_whitespace().last().unwrap();
+    assert_eq!(bin, "/usr/bin/", "{}", lines[install]);
+    let root = bin.trim_end_matches('/').trim_end_matches("/bin");
     let dests: Vec<&String> = lines[install + 1..]
         .iter()
         .take_while(|l| l.starts_with("install "))

@@ -1,5 +1,5 @@
 //! The crate's shape, checked from the folders themselves: `src/<folder>/` are the stages, in
-//! the order of the map at the top of `src/lib.rs` (and the README's Layout); each folder's code
+//! the order of the map at the top of `src/lib.rs` (and the Source layout in docs/contributing.md); each folder's code
 //! names only folders listed below it (`crate::<folder>`), modules import in no circle, and the
 //! judge and the model do no I/O.
 
@@ -72,7 +72,7 @@ fn crate_paths(code: &str) -> BTreeSet<(String, String)> {
 }
 
 #[test]
-fn the_map_lists_every_folder_once_and_the_readme_too() {
+fn the_map_lists_every_folder_once_and_the_contributing_guide_too() {
     let folders = folders();
     assert!(folders.len() >= 8, "{folders:?}");
     let order = map_order();
@@ -82,10 +82,13 @@ fn the_map_lists_every_folder_once_and_the_readme_too() {
         sorted, folders,
         "src/lib.rs's map lists each folder of src/ once"
     );
-    let readme = std::fs::read_to_string(src().join("../README.md")).unwrap();
+    let layout = std::fs::read_to_string(src().join("../docs/contributing.md")).unwrap();
     for f in &folders {
         let line = format!("- `src/{f}/`");
-        assert!(readme.contains(&line), "the README's Layout has `{line}`");
+        assert!(
+            layout.contains(&line),
+            "docs/contributing.md's Source layout has `{line}`"
+        );
     }
     let lib = std::fs::read_to_string(src().join("lib.rs")).unwrap();
     for f in &folders {

@@ -74,7 +74,20 @@ fn expected() -> BTreeMap<String, Want> {
         file(dest, &format!("completions/{name}"));
     }
     file("usr/share/doc/zaki-locks/README.md", "README.md");
+    for doc in fs::read_dir(repo().join("docs")).unwrap() {
+        let name = doc.unwrap().file_name().into_string().unwrap();
+        if name.ends_with(".md") {
+            file(
+                &format!("usr/share/doc/zaki-locks/docs/{name}"),
+                &format!("docs/{name}"),
+            );
+        }
+    }
     file("usr/share/doc/zaki-locks/copyright", "LICENSE");
+    file(
+        "usr/share/zaki-locks/prometheus/zaki-locks.rules.yml",
+        "contrib/prometheus/zaki-locks.rules.yml",
+    );
     for unit in [
         "zaki-locks-clean.service",
         "zaki-locks-clean.timer",

@@ -29,7 +29,7 @@ fn main_after_help() -> String {
         width += name.len() + 1;
     }
     format!(
-        "{}\n\n{env}\nFiles, examples, staleness rules, JSON and metrics: man zaki-locks\n\
+        "{}\n\n{env}\nThe holder rule, statuses, reasons, JSON, metrics, files: man zaki-locks\n\
          (or: zaki-locks man | man -l -)",
         exit_codes("zaki-locks")
     )
@@ -64,7 +64,8 @@ OpenClaw guards each session transcript with a lock file \
 restarts, the lock stays behind and the session answers \"session busy\" until the lock is \
 30 minutes old. zaki-locks judges every lock the way OpenClaw does (missing-pid, dead-pid, \
 recycled-pid, invalid-createdAt, too-old), stricter about what a live owner is, and removes \
-only locks that are stale and unchanged since they were judged.";
+only locks that are stale and unchanged since they were judged. A lock some process holds \
+open is never removed, whatever its age: held past its max hold it is reported wedged.";
 
 /// `--color`: whether to colour human output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -222,14 +223,23 @@ pub struct PlaceArgs {
 /// How to judge.
 #[derive(Debug, Clone, Args)]
 pub struct JudgeArgs {
-    /// A lock older than this (by its createdAt) is stale whoever holds it; also the age an
-    /// empty or half-written lock's mtime must reach (e.g. 30m, 1h, 90s). Below OpenClaw's own
-    /// 5-minute max hold it needs --allow-short-threshold
+    /// Age (by createdAt) past which a lock nobody holds open is too-old (e.g. 30m, 1h, 90s)
+    ///
+    /// A lock some process holds open is never removed, whatever its age: held past its max
+    /// hold (its maxHoldMs, else this) it is reported wedged, with the restart that fixes it.
+    /// Age alone never removes a lock whose owner may be alive where its holders cannot be
+    /// seen. Also the age an empty or half-written lock's mtime must reach before it is stale
+    /// (it may be one being created). Below OpenClaw's own 5-minute max hold it needs
+    /// --allow-short-threshold
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = duration_in(Duration::ZERO, YEAR))]
     pub older_than: Duration,
 
-    /// Accept an --older-than below 5m. A live owner may hold its lock that long, so such a
-    /// threshold removes locks in use (only for tests and for a fleet known to be idle)
+    /// Accept an --older-than below 5m (for tests, and fleets known to be idle)
+    ///
+    /// Held locks are still never removed. But a live owner may hold its lock for 5 minutes:
+    /// below that, normal held locks without maxHoldMs are reported wedged (and fail
+    /// --fail-on-held), and where holders cannot be seen (a network filesystem, some exec
+    /// listings) an empty lock a gateway is still writing may be removed
     #[arg(long)]
     pub allow_short_threshold: bool,
 }
@@ -240,7 +250,7 @@ pub enum ScanFormat {
     Table,
     /// Tab-separated lines, never cut (for cut, awk and spreadsheets)
     Tsv,
-    /// The JSON report described in the README (stable schema)
+    /// The JSON report (stable schema: its fields are listed in man zaki-locks)
     Json,
     /// Prometheus text format (node_exporter textfile collector)
     Prometheus,
@@ -250,7 +260,7 @@ pub enum ScanFormat {
 pub enum CleanFormat {
     /// One line per action, for people and logs
     Text,
-    /// The JSON report described in the README (stable schema)
+    /// The JSON report (stable schema: its fields are listed in man zaki-locks)
     Json,
 }
 
@@ -492,7 +502,7 @@ fn parse_held_over(s: &str) -> Result<HeldOver, String> {
 pub enum ProbeFormat {
     /// A timeline, each step printed as it happens
     Text,
-    /// One JSON document at the end (schema in the README)
+    /// One JSON document at the end (its fields are listed in man zaki-locks-probe)
     Json,
     /// Prometheus text format (node_exporter textfile collector)
     Prometheus,

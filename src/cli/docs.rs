@@ -110,9 +110,18 @@ fn render(cmd: clap::Command, sub: Option<&str>) -> Vec<u8> {
         }
         if sub.is_none() {
             man.render_subcommands_section(&mut out)?;
-            for (title, text) in MAIN_SECTIONS {
-                out.extend_from_slice(section(title, text).as_bytes());
+            for (title, text) in main_sections() {
+                out.extend_from_slice(section(title, &text).as_bytes());
             }
+        }
+        if sub == Some("probe") {
+            let fields = tagged(
+                crate::report::probe::JSON_FIELDS
+                    .iter()
+                    .map(|(f, m)| (f.to_string(), *m)),
+            );
+            let text = format!("{PROBE_JSON_INTRO}\n\n{fields}");
+            out.extend_from_slice(section("JSON OUTPUT", &text).as_bytes());
         }
         let name = sub.unwrap_or(BIN);
         out.extend_from_slice(exit_status(name).as_bytes());
@@ -228,8 +237,10 @@ fn see_also(sub: Option<&str>) -> String {
         .map(|(name, section)| format!("\\fB{}\\fR({section})", roff_text(name))),
     );
     format!(
-        ".SH \"SEE ALSO\"\n{}\n.PP\nThe README (/usr/share/doc/zaki\\-locks/README.md) has the \
-         measurements and the whole JSON schema.\n",
+        ".SH \"SEE ALSO\"\n{}\n.PP\nThe operator's guide is /usr/share/doc/zaki\\-locks/README.md; \
+         docs/reference.md, docs/safety.md and docs/benchmarks.md beside it have every option \
+         in detail and the JSON schema, the safety guarantees and threat model, and the \
+         measurements.\n",
         refs.join(", ")
     )
 }
@@ -290,52 +301,101 @@ fn description(sub: &str) -> Option<&'static str> {
     })
 }
 
-const MAIN_SECTIONS: [(&str, &str); 4] = [
-    (
-        "STALENESS",
-        "A lock is stale, as OpenClaw judges it, when:\n\n\
-         * missing-pid: the payload has no valid pid;\n\n\
-         * dead-pid: no process has that pid (in the PID namespace of the container that owns \
-         the lock);\n\n\
-         * recycled-pid: the pid is alive but started after the lock was taken, or its \
-         starttime differs;\n\n\
-         * invalid-createdAt: createdAt cannot be parsed;\n\n\
-         * too-old: it is older than --older-than (30m), whoever holds it.\n\n\
-         An empty or half-written lock is stale only once its mtime is older than \
-         --older-than. A zombie is not an owner; a thread id is never an owner.",
-    ),
-    (
-        "SAFETY",
-        "zaki-locks runs as root among files that each user's AI agent can write. It opens \
-         nothing that is not a regular file, follows no symlink below a state dir, bounds every \
-         read, and removes a lock only if it is stale and unchanged since it was judged. When \
-         it is not sure (owner unobservable, file unreadable or changed) it keeps the lock and \
-         says why. SIGINT or SIGTERM finish the removal under way and remove nothing more.",
-    ),
-    (
-        "JSON OUTPUT",
-        "--format json prints one document: version (1), command, generated_at, \
-         older_than_seconds, dry_run, summary (places, locks, stale, held, removed, \
-         would_remove, skipped, errors), locks[] (location, path, host_path, agent, kind, \
-         session_id, session_key, pid, owner_state, owner_name, created_at, age_seconds, mtime, \
-         size, starttime, max_hold_ms, stale, reasons, action, note, content), errors[] \
-         (location, path, message), containers[], warnings[], docker[] (docker_host, up, \
-         error) and stepped_aside (null, or the run lock clean found held: run_lock, pid, \
-         command, message). Fields are only ever added.",
-    ),
-    (
-        "METRICS",
-        "--format prometheus prints, and --metrics-file PATH writes atomically, gauges in \
-         node_exporter's textfile format: zaki_locks_locks{command,location,state}, \
-         zaki_locks_stale_locks, zaki_locks_removed_locks, zaki_locks_owner_unknown_locks, \
-         zaki_locks_oldest_live_lock_age_seconds, zaki_locks_held_over_locks, \
-         zaki_locks_containers{result}, zaki_locks_docker_up{engine} (0 when an engine could \
-         not be reached), zaki_locks_errors, zaki_locks_last_run_duration_seconds, \
-         zaki_locks_last_run_success, zaki_locks_last_success_timestamp_seconds and \
-         zaki_locks_stepped_aside; probe writes zaki_locks_probe_* (no user label unless \
-         --metrics-user-label).",
-    ),
-];
+/// `* name: meaning` paragraphs (a tagged list in the page), one per item.
+fn tagged<'a>(items: impl IntoIterator<Item = (String, &'a str)>) -> String {
+    items
+        .into_iter()
+        .map(|(name, meaning)| format!("* {name}: {meaning}"))
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// The main page's own sections. The statuses, reasons, owner states, JSON fields and metric
+/// families are the code's own lists (`judge::lock`'s `Status`, `Reason` and `OwnerState`
+/// `MEANINGS`, `report::record::JSON_FIELDS`, `report::metrics::FAMILIES`), so the page names
+/// every one the code has.
+fn main_sections() -> Vec<(&'static str, String)> {
+    use crate::judge::lock::{OwnerState, Reason, Status};
+    use crate::report::metrics::FAMILIES;
+    use crate::report::record::JSON_FIELDS;
+    let statuses = tagged(Status::MEANINGS.iter().map(|(v, m)| (v.to_string(), *m)));
+    let reasons = tagged(Reason::MEANINGS.iter().map(|(v, m)| (v.to_string(), *m)));
+    let owners = tagged(
+        OwnerState::MEANINGS
+            .iter()
+            .map(|(v, m)| (v.to_string(), *m)),
+    );
+    let fields = tagged(JSON_FIELDS.iter().map(|(f, m)| (f.to_string(), *m)));
+    let families = tagged(FAMILIES.iter().map(|f| {
+        let name = if f.labels.is_empty() {
+            f.name.to_owned()
+        } else {
+            format!("{}{{{}}}", f.name, f.labels.join(","))
+        };
+        (name, f.help)
+    }));
+    vec![
+        ("STALENESS", HOLDER_RULE.to_owned()),
+        ("STATUS", format!("{STATUS_INTRO}\n\n{statuses}")),
+        ("REASONS", format!("{REASONS_INTRO}\n\n{reasons}")),
+        ("OWNER STATES", format!("{OWNERS_INTRO}\n\n{owners}")),
+        ("SAFETY", SAFETY.to_owned()),
+        ("JSON OUTPUT", format!("{JSON_INTRO}\n\n{fields}")),
+        ("METRICS", format!("{METRICS_INTRO}\n\n{families}")),
+    ]
+}
+
+const HOLDER_RULE: &str = "\
+The holder rule comes first: a lock that some process holds open is never removed, whatever its age, its pid or \
+--older-than: OpenClaw keeps its lock file open from the moment it creates it until it \
+releases it, so who has the file open (the kernel's answer, a write lease) settles whether it \
+is live. Held open past its max hold (the payload's maxHoldMs, else --older-than) it is \
+wedged: removing the file cannot help the stuck gateway and would let a second writer in, so \
+it is kept and its note names the fix (docker restart <container>, or restart the process). \
+A process that has the lock open read-only (tail -f, a backup) is a reader, not a holder.\n\n\
+A lock nobody holds open, where every process that could hold it was looked at (visibility \
+complete), is stale once unchanged for 10 s (no-holder); while its owner may be alive it must \
+be seen unheld twice, a second apart, before clean removes it. Where who holds it cannot be \
+seen (a network filesystem, several hard links, some exec listings: visibility incomplete), \
+the pid rules decide, and age alone never removes a lock whose owner may be alive.\n\n\
+So --older-than does not make a held lock stale: it is the age past which an unheld lock is \
+too-old, an empty or half-written lock's mtime must reach it before that lock is stale (it \
+may be one being created), and a held lock without maxHoldMs is wedged past it. A clean \
+--dry-run --older-than 5s --allow-short-threshold still keeps every held lock.";
+
+const STATUS_INTRO: &str = "\
+Each lock has one status: the STATUS column of the table, locks[].status in JSON, the state \
+label of zaki_locks_locks (unjudged counts as skipped there).";
+
+const REASONS_INTRO: &str = "\
+Why a lock is stale, or what is wrong with a kept one: the WHY column, locks[].reasons in \
+JSON. OpenClaw's own names, and ours. A lock a process holds open is kept whatever its \
+reasons (see STALENESS).";
+
+const OWNERS_INTRO: &str = "\
+What the pid in the lock's payload turned out to be (the OWNER column, locks[].owner_state), \
+judged in the PID namespace of the container that owns the lock.";
+
+const SAFETY: &str = "\
+zaki-locks runs as root among files that each user's AI agent can write. It opens nothing \
+that is not a regular file, follows no symlink below a state dir, bounds every read, and \
+removes a lock only if it is stale and unchanged since it was judged. When it is not sure \
+(owner unobservable, file unreadable or changed) it keeps the lock and says why. SIGINT or \
+SIGTERM finish the removal under way and remove nothing more.";
+
+const JSON_INTRO: &str = "\
+--format json prints one document with these fields; fields are only ever added, and version \
+changes only for an incompatible change. probe --format json has its own document, listed in \
+zaki-locks-probe(1).";
+
+const PROBE_JSON_INTRO: &str = "\
+--format json prints one document at the end, with these fields; fields are only ever added.";
+
+const METRICS_INTRO: &str = "\
+--format prometheus prints, and --metrics-file PATH writes atomically, these gauges in \
+node_exporter's textfile format. The probe's carry a user label only with \
+--metrics-user-label. Alerting rules for them: \
+/usr/share/zaki-locks/prometheus/zaki-locks.rules.yml.";
 
 const FILES: &str = "\
 * /root/.openclaw: a default state dir (host gateway).\n\n\
@@ -345,7 +405,9 @@ bind-mounted into container zaki-user-<id>.\n\n\
 * /run/zaki-locks.lock: the run lock (root; else $XDG_RUNTIME_DIR/zaki-locks.lock).\n\n\
 * /var/run/docker.sock: the default Docker engine.\n\n\
 * /usr/lib/systemd/system/zaki-locks-clean.timer, zaki-locks-clean.service, \
-zaki-locks-watch.service: the units (not enabled by the package).";
+zaki-locks-watch.service: the units (not enabled by the package).\n\n\
+* /usr/share/zaki-locks/prometheus/zaki-locks.rules.yml: Prometheus alerting rules for the \
+metrics (copy them into Prometheus's rule_files).";
 
 const MAIN_EXAMPLES: &str = "\
   zaki-locks scan                      # what is there; nothing removed
@@ -433,6 +495,58 @@ mod tests {
                 "ZAKI_LOCKS_RUN_LOCK"
             ]
         );
+    }
+
+    /// The main page, as `man` would show it before filling: roff escapes undone.
+    fn main_page_text() -> String {
+        String::from_utf8(man_page(None).unwrap())
+            .unwrap()
+            .replace("\\-", "-")
+            .replace("\\e", "\\")
+    }
+
+    /// Every status, reason and owner state the judge has, every JSON field the report has and
+    /// every metric family written is in `man zaki-locks`, with its meaning. (A variant without
+    /// a meaning does not compile; a JSON field or metric missing from its list fails
+    /// `record::tests` or `metrics::tests`.)
+    #[test]
+    fn the_main_page_names_every_status_reason_field_and_metric() {
+        use crate::judge::lock::{OwnerState, Reason, Status};
+        let page = main_page_text();
+        let has = |name: &str, meaning: &str| {
+            let tag = format!(".TP\n\\fB{name}\\fR\n{meaning}\n");
+            assert!(
+                page.contains(&tag),
+                "man zaki-locks lacks {name}: {meaning}"
+            );
+        };
+        for (s, m) in Status::MEANINGS {
+            has(s.as_str(), m);
+        }
+        for (r, m) in Reason::MEANINGS {
+            has(r.as_str(), m);
+        }
+        for (o, m) in OwnerState::MEANINGS {
+            has(o.as_str(), m);
+        }
+        for (f, m) in crate::report::record::JSON_FIELDS {
+            has(f, m);
+        }
+        let probe = String::from_utf8(man_page(Some("probe")).unwrap())
+            .unwrap()
+            .replace("\\-", "-");
+        for (f, m) in crate::report::probe::JSON_FIELDS {
+            let tag = format!(".TP\n\\fB{f}\\fR\n{m}\n");
+            assert!(probe.contains(&tag), "man zaki-locks-probe lacks {f}: {m}");
+        }
+        for f in crate::report::metrics::FAMILIES {
+            assert!(page.contains(&format!("\\fB{}", f.name)), "{}", f.name);
+            assert!(page.contains(f.help), "{}", f.help);
+        }
+        for r in ["wedged", "leaked", "no-holder"] {
+            assert!(Reason::MEANINGS.iter().any(|(x, _)| x.as_str() == r));
+        }
+        assert!(page.contains(".SH STALENESS\n.PP\nThe holder rule comes first"));
     }
 
     #[test]

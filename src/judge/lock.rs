@@ -18,23 +18,41 @@ use crate::model::release::parse_version;
 use crate::model::units::short_duration;
 
 named! {
-    /// OpenClaw's names for why a lock is stale.
+    /// OpenClaw's names for why a lock is stale, and ours. A kept lock may carry some: the
+    /// holder rule (see `by_evidence`) decides whether they remove it. Each meaning is the line
+    /// `man zaki-locks` prints for it.
     pub enum Reason {
-        MissingPid => "missing-pid",
-        DeadPid => "dead-pid",
-        RecycledPid => "recycled-pid",
-        InvalidCreatedAt => "invalid-createdAt",
-        TooOld => "too-old",
+        MissingPid => "missing-pid":
+            "the payload has no valid pid (an empty or half-written lock is stale only once its \
+             mtime is older than --older-than)",
+        DeadPid => "dead-pid":
+            "no process has that pid (in the PID namespace of the container that owns the \
+             lock), or it is a zombie, or a thread id of another process",
+        RecycledPid => "recycled-pid":
+            "the process with that pid is not the one that took the lock: its starttime differs \
+             from the payload's, or it started after the lock's createdAt",
+        InvalidCreatedAt => "invalid-createdAt": "createdAt is missing or cannot be parsed",
+        TooOld => "too-old":
+            "createdAt is older than --older-than (30m). Age alone never removes a lock a \
+             process holds open, nor one whose owner is alive and whose payload has maxHoldMs, \
+             nor one whose owner may be alive where its holders cannot be seen",
         /// OpenClaw 2026.5.12+: the live owner's command line is not an OpenClaw process.
-        NonOpenclawOwner => "non-openclaw-owner",
+        NonOpenclawOwner => "non-openclaw-owner":
+            "OpenClaw 2026.5.12+: the live owner's command line is not an OpenClaw process",
         /// OpenClaw 2026.5.28+: older than the payload's `maxHoldMs` (report-only on its own).
-        HoldExceeded => "hold-exceeded",
+        HoldExceeded => "hold-exceeded":
+            "OpenClaw 2026.5.28+: older than the payload's maxHoldMs; report-only on its own",
         /// Ours: no process holds it open, and every process that could was looked at.
-        NoHolder => "no-holder",
+        NoHolder => "no-holder":
+            "ours: no process has the lock open (the kernel's answer, visibility complete) and \
+             it has been unchanged for 10 s",
         /// Ours: its owner is alive but no longer holds it (openclaw/openclaw#93383, #91327).
-        Leaked => "leaked",
+        Leaked => "leaked":
+            "ours, with no-holder: its owner is alive but no longer holds it open",
         /// Ours: held open past its max hold; the owner's run is stuck (never removed).
-        Wedged => "wedged",
+        Wedged => "wedged":
+            "ours: held open past its max hold (the payload's maxHoldMs, else --older-than): \
+             never removed; restart the container or process that holds it",
     }
 }
 
@@ -42,19 +60,21 @@ named! {
     /// What the lock's pid turned out to be.
     pub enum OwnerState {
         /// A running process that may well hold the lock.
-        Alive => "alive",
+        Alive => "alive": "a running process that may well hold the lock",
         /// No such pid.
-        Dead => "dead",
+        Dead => "dead": "no process has that pid",
         /// The process has exited and waits to be reaped.
-        Zombie => "zombie",
+        Zombie => "zombie": "the process has exited and waits to be reaped",
         /// The pid is a thread of another process, never a lock owner.
-        Thread => "thread",
+        Thread => "thread": "the pid is a thread of another process, never a lock owner",
         /// The pid belongs to a process that started after the lock was taken.
-        Recycled => "recycled",
+        Recycled => "recycled": "the pid belongs to a process that started after the lock was taken",
         /// The owner could not be observed from here.
-        Unknown => "unknown",
+        Unknown => "unknown":
+            "the owner could not be observed from here (another PID namespace, Docker \
+             unreachable, /proc hidden): never makes a lock stale",
         /// The payload names no pid (empty, half-written or malformed lock).
-        None => "none",
+        None => "none": "the payload names no pid (an empty, half-written or malformed lock)",
     }
 }
 
@@ -138,19 +158,28 @@ pub const MIN_SAFE_THRESHOLD: Duration = Duration::from_secs(300);
 
 named! {
     /// What a lock is, once judged: the one status the table, the logs, the metrics and the
-    /// JSON summary read (what was done to it is the report's `Action`).
+    /// JSON summary read (what was done to it is the report's `Action`). Each meaning is the
+    /// line `man zaki-locks` prints for it.
     pub enum Status {
         /// Some process holds it, or may: never removed.
-        Held => "held",
+        Held => "held":
+            "kept: a process has it open, or its owner may still be using it (who holds it \
+             cannot be seen): never removed, whatever its age",
         /// Held open past its max hold: never removed; its owner's run is stuck.
-        Wedged => "wedged",
+        Wedged => "wedged":
+            "held open past its max hold: never removed (that would let a second writer in); \
+             the owner's run is stuck: restart the container or process the note names",
         /// Nobody holds it open, but not yet long enough (the grace, or a second look): kept
         /// for now, stale if it stays so.
-        Unheld => "unheld",
+        Unheld => "unheld":
+            "nobody holds it open, but not yet for long enough (the no-holder grace, or one \
+             look of two): kept for now, stale if it stays so",
         /// Nobody holds it: removed by `clean`.
-        Stale => "stale",
+        Stale => "stale":
+            "nobody holds it and a reason says its owner is gone or it is too old: clean removes \
+             it, if it is unchanged since it was judged",
         /// It could not be read, so was not judged (and is never removed).
-        Unjudged => "unjudged",
+        Unjudged => "unjudged": "it could not be read, so it was not judged (never removed)",
     }
 }
 
@@ -1129,8 +1158,8 @@ mod tests {
     }
 }
 
-/// One test per row of the README's OpenClaw release table (lock-file era; the SQLite era's
-/// rows are `judge::claims`'s), and the evidence rules that hold across them.
+/// One test per row of the OpenClaw release table in docs/reference.md (lock-file era; the
+/// SQLite era's rows are `judge::claims`'s), and the evidence rules that hold across them.
 #[cfg(test)]
 mod releases {
     use super::*;

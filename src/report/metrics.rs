@@ -10,6 +10,217 @@ use crate::model::place::Location;
 use crate::report::probe::{Outcome, ProbeReport};
 use crate::report::record::{Action, Report};
 
+/// One metric family (all are gauges): its name, its labels (the probe's also get `user` with
+/// `--metrics-user-label`) and its `# HELP` text. Every family written is one of
+/// [`FAMILIES`], the list `man zaki-locks` prints under METRICS and that the shipped alerting
+/// rules (`contrib/prometheus/`) are checked against.
+#[derive(Debug)]
+pub struct Family {
+    pub name: &'static str,
+    pub labels: &'static [&'static str],
+    pub help: &'static str,
+}
+
+pub const LOCKS: Family = Family {
+    name: "zaki_locks_locks",
+    labels: &["command", "location", "state"],
+    help: "Session locks seen by the last run, by location (host or container) and state (held, stale, skipped).",
+};
+
+pub const STALE_LOCKS: Family = Family {
+    name: "zaki_locks_stale_locks",
+    labels: &["command"],
+    help: "Stale session locks seen by the last run (before any removal).",
+};
+
+pub const REMOVED_LOCKS: Family = Family {
+    name: "zaki_locks_removed_locks",
+    labels: &["command"],
+    help: "Stale session locks the last run removed (always 0 for scan and dry runs).",
+};
+
+pub const OWNER_UNKNOWN_LOCKS: Family = Family {
+    name: "zaki_locks_owner_unknown_locks",
+    labels: &["command"],
+    help: "Locks whose owner could not be observed (another PID namespace, Docker unreachable).",
+};
+
+pub const WEDGED_LOCKS: Family = Family {
+    name: "zaki_locks_wedged_locks",
+    labels: &["command"],
+    help: "Locks held open past their max hold: the owner's run is stuck; restart its container or process.",
+};
+
+pub const HOLDERS_UNSEEN_LOCKS: Family = Family {
+    name: "zaki_locks_holders_unseen_locks",
+    labels: &["command"],
+    help: "Locks for which not every possible holder could be looked at: judged by their pid, never removed for their age while their owner may be alive, kept outright when the check was refused.",
+};
+
+pub const OLDEST_LIVE_LOCK_AGE_SECONDS: Family = Family {
+    name: "zaki_locks_oldest_live_lock_age_seconds",
+    labels: &["command"],
+    help: "Age of the oldest lock held by a live owner (0 when there is none).",
+};
+
+pub const HELD_OVER_LOCKS: Family = Family {
+    name: "zaki_locks_held_over_locks",
+    labels: &["command"],
+    help: "Live locks held longer than the --held-over threshold.",
+};
+
+pub const HELD_OVER_THRESHOLD_SECONDS: Family = Family {
+    name: "zaki_locks_held_over_threshold_seconds",
+    labels: &["command"],
+    help: "The --held-over threshold.",
+};
+
+pub const CONTAINERS: Family = Family {
+    name: "zaki_locks_containers",
+    labels: &["command", "result"],
+    help: "Containers looked at by the last run, by result (ok or failed).",
+};
+
+pub const DOCKER_UP: Family = Family {
+    name: "zaki_locks_docker_up",
+    labels: &["command", "engine"],
+    help: "1 when the Docker engine answered the last run, 0 when it could not be reached.",
+};
+
+pub const ERRORS: Family = Family {
+    name: "zaki_locks_errors",
+    labels: &["command"],
+    help: "Problems the last run reported (each makes it exit 1).",
+};
+
+pub const STEPPED_ASIDE: Family = Family {
+    name: "zaki_locks_stepped_aside",
+    labels: &["command"],
+    help: "1 when the last run found the run lock held (by a watch or another clean) and did nothing.",
+};
+
+pub const LAST_RUN_DURATION_SECONDS: Family = Family {
+    name: "zaki_locks_last_run_duration_seconds",
+    labels: &["command"],
+    help: "Wall time of the last run.",
+};
+
+pub const LAST_RUN_SUCCESS: Family = Family {
+    name: "zaki_locks_last_run_success",
+    labels: &["command"],
+    help: "1 when the last run did its whole job, else 0.",
+};
+
+pub const LAST_SUCCESS_TIMESTAMP_SECONDS: Family = Family {
+    name: "zaki_locks_last_success_timestamp_seconds",
+    labels: &["command"],
+    help: "When a run last did its whole job (Unix time).",
+};
+
+pub const PLACES: Family = Family {
+    name: "zaki_locks_places",
+    labels: &["command", "era"],
+    help: "State dirs read from this host, by era (lock-file: OpenClaw up to 2026.7; sqlite: 2026.8+).",
+};
+
+pub const RUNNING_TURNS: Family = Family {
+    name: "zaki_locks_running_turns",
+    labels: &["command"],
+    help: "Turns in flight in SQLite-era places.",
+};
+
+pub const ORPHAN_CLAIMS: Family = Family {
+    name: "zaki_locks_orphan_claims",
+    labels: &["command"],
+    help: "Turn claims no running turn backs (each blocks its session until the gateway restarts).",
+};
+
+pub const PROBE_SUCCESS: Family = Family {
+    name: "zaki_locks_probe_success",
+    labels: &[],
+    help: "1 when the last probe got an answer (ok or ok-after-retry), else 0.",
+};
+
+pub const PLACE_ERRORS: Family = Family {
+    name: "zaki_locks_place_errors",
+    labels: &["command", "reason"],
+    help: "SQLite-era places whose databases were not read, by reason (timeout: past --place-timeout; not-regular, too-large, leased, changing: what the tenant left there; not-confined, reader-failed: the confined reader; interrupted; unreadable). Their sessions were not looked at.",
+};
+
+pub const RUN_LOCK_HOLDER_BUSY_SECONDS: Family = Family {
+    name: "zaki_locks_run_lock_holder_busy_seconds",
+    labels: &["command"],
+    help: "How long the run lock's holder has been busy with one pass, written only when over --hung-after (then last_run_success is 0).",
+};
+
+pub const RUN_LOCK_HOLDER_PID: Family = Family {
+    name: "zaki_locks_run_lock_holder_pid",
+    labels: &["command"],
+    help: "The pid of that run lock holder (0 when unknown).",
+};
+
+pub const PROBE_VERDICT: Family = Family {
+    name: "zaki_locks_probe_verdict",
+    labels: &["verdict"],
+    help: "The last probe's verdict (1 for the one it came to).",
+};
+
+pub const PROBE_ATTEMPTS: Family = Family {
+    name: "zaki_locks_probe_attempts",
+    labels: &[],
+    help: "Attempts the last probe made.",
+};
+
+pub const PROBE_DURATION_SECONDS: Family = Family {
+    name: "zaki_locks_probe_duration_seconds",
+    labels: &[],
+    help: "Wall time of the last probe.",
+};
+
+pub const PROBE_HTTP_STATUS: Family = Family {
+    name: "zaki_locks_probe_http_status",
+    labels: &[],
+    help: "HTTP status of the last attempt (0 when there was no answer).",
+};
+
+pub const PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS: Family = Family {
+    name: "zaki_locks_probe_last_success_timestamp_seconds",
+    labels: &[],
+    help: "When a probe last got an answer (Unix time).",
+};
+
+/// Every family `scan`, `clean`, `watch` and `probe` write, in the order they write them.
+pub const FAMILIES: &[&Family] = &[
+    &LOCKS,
+    &STALE_LOCKS,
+    &REMOVED_LOCKS,
+    &OWNER_UNKNOWN_LOCKS,
+    &WEDGED_LOCKS,
+    &HOLDERS_UNSEEN_LOCKS,
+    &OLDEST_LIVE_LOCK_AGE_SECONDS,
+    &HELD_OVER_LOCKS,
+    &HELD_OVER_THRESHOLD_SECONDS,
+    &CONTAINERS,
+    &DOCKER_UP,
+    &ERRORS,
+    &STEPPED_ASIDE,
+    &LAST_RUN_DURATION_SECONDS,
+    &LAST_RUN_SUCCESS,
+    &LAST_SUCCESS_TIMESTAMP_SECONDS,
+    &PLACES,
+    &RUNNING_TURNS,
+    &ORPHAN_CLAIMS,
+    &PLACE_ERRORS,
+    &RUN_LOCK_HOLDER_BUSY_SECONDS,
+    &RUN_LOCK_HOLDER_PID,
+    &PROBE_SUCCESS,
+    &PROBE_VERDICT,
+    &PROBE_ATTEMPTS,
+    &PROBE_DURATION_SECONDS,
+    &PROBE_HTTP_STATUS,
+    &PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS,
+];
+
 /// One metric family being written.
 pub struct Text {
     out: String,
@@ -21,7 +232,17 @@ impl Text {
     }
 
     /// Writes `# HELP`, `# TYPE` and every sample of one gauge.
-    pub fn gauge(&mut self, name: &str, help: &str, samples: &[(Vec<(&str, String)>, f64)]) {
+    pub fn gauge(&mut self, family: &Family, samples: &[(Vec<(&str, String)>, f64)]) {
+        let (name, help) = (family.name, family.help);
+        debug_assert!(
+            samples.iter().all(|(l, _)| l
+                .iter()
+                .map(|(k, _)| *k)
+                .filter(|k| *k != "user")
+                .eq(family.labels.iter().copied())),
+            "{name}: labels other than {:?}",
+            family.labels
+        );
         let _ = writeln!(self.out, "# HELP {name} {help}");
         let _ = writeln!(self.out, "# TYPE {name} gauge");
         for (labels, value) in samples {
@@ -149,47 +370,23 @@ fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
             )
         })
         .collect();
-    t.gauge(
-        "zaki_locks_locks",
-        "Session locks seen by the last run, by location (host or container) and state (held, stale, skipped).",
-        &samples,
-    );
+    t.gauge(&LOCKS, &samples);
     let one = |v: f64| vec![(vec![cmd()], v)];
-    t.gauge(
-        "zaki_locks_stale_locks",
-        "Stale session locks seen by the last run (before any removal).",
-        &one(report.summary.stale as f64),
-    );
-    t.gauge(
-        "zaki_locks_removed_locks",
-        "Stale session locks the last run removed (always 0 for scan and dry runs).",
-        &one(report.summary.removed as f64),
-    );
+    t.gauge(&STALE_LOCKS, &one(report.summary.stale as f64));
+    t.gauge(&REMOVED_LOCKS, &one(report.summary.removed as f64));
     let unknown = report
         .locks
         .iter()
         .filter(|l| l.owner_state == OwnerState::Unknown && l.pid.is_some())
         .count();
-    t.gauge(
-        "zaki_locks_owner_unknown_locks",
-        "Locks whose owner could not be observed (another PID namespace, Docker unreachable).",
-        &one(unknown as f64),
-    );
-    t.gauge(
-        "zaki_locks_wedged_locks",
-        "Locks held open past their max hold: the owner's run is stuck; restart its container or process.",
-        &one(report.summary.wedged as f64),
-    );
+    t.gauge(&OWNER_UNKNOWN_LOCKS, &one(unknown as f64));
+    t.gauge(&WEDGED_LOCKS, &one(report.summary.wedged as f64));
     let incomplete = report
         .locks
         .iter()
         .filter(|l| l.visibility != "complete" && l.action != Action::Skipped)
         .count();
-    t.gauge(
-        "zaki_locks_holders_unseen_locks",
-        "Locks for which not every possible holder could be looked at: judged by their pid, never removed for their age while their owner may be alive, kept outright when the check was refused.",
-        &one(incomplete as f64),
-    );
+    t.gauge(&HOLDERS_UNSEEN_LOCKS, &one(incomplete as f64));
     let oldest = report
         .locks
         .iter()
@@ -197,22 +394,10 @@ fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
         .filter_map(|l| l.age_seconds)
         .max()
         .unwrap_or(0);
-    t.gauge(
-        "zaki_locks_oldest_live_lock_age_seconds",
-        "Age of the oldest lock held by a live owner (0 when there is none).",
-        &one(oldest as f64),
-    );
+    t.gauge(&OLDEST_LIVE_LOCK_AGE_SECONDS, &one(oldest as f64));
     if let Some((threshold, n)) = f.held_over {
-        t.gauge(
-            "zaki_locks_held_over_locks",
-            "Live locks held longer than the --held-over threshold.",
-            &one(n as f64),
-        );
-        t.gauge(
-            "zaki_locks_held_over_threshold_seconds",
-            "The --held-over threshold.",
-            &one(threshold),
-        );
+        t.gauge(&HELD_OVER_LOCKS, &one(n as f64));
+        t.gauge(&HELD_OVER_THRESHOLD_SECONDS, &one(threshold));
     }
 }
 
@@ -225,8 +410,7 @@ fn container_gauges(t: &mut Text, report: &Report, command: &str) {
         .filter(|c| c.error.is_some())
         .count();
     t.gauge(
-        "zaki_locks_containers",
-        "Containers looked at by the last run, by result (ok or failed).",
+        &CONTAINERS,
         &[
             (
                 vec![cmd(), ("result", "ok".into())],
@@ -246,11 +430,7 @@ fn container_gauges(t: &mut Text, report: &Report, command: &str) {
                 )
             })
             .collect();
-        t.gauge(
-            "zaki_locks_docker_up",
-            "1 when the Docker engine answered the last run, 0 when it could not be reached.",
-            &samples,
-        );
+        t.gauge(&DOCKER_UP, &samples);
     }
 }
 
@@ -258,34 +438,14 @@ fn container_gauges(t: &mut Text, report: &Report, command: &str) {
 fn run_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
     let cmd = || ("command", f.command.to_owned());
     let one = |v: f64| vec![(vec![cmd()], v)];
-    t.gauge(
-        "zaki_locks_errors",
-        "Problems the last run reported (each makes it exit 1).",
-        &one(report.errors.len() as f64),
-    );
-    t.gauge(
-        "zaki_locks_stepped_aside",
-        "1 when the last run found the run lock held (by a watch or another clean) and did nothing.",
-        &one(0.0),
-    );
-    t.gauge(
-        "zaki_locks_last_run_duration_seconds",
-        "Wall time of the last run.",
-        &one(f.duration_seconds),
-    );
-    t.gauge(
-        "zaki_locks_last_run_success",
-        "1 when the last run did its whole job, else 0.",
-        &one(if f.success { 1.0 } else { 0.0 }),
-    );
+    t.gauge(&ERRORS, &one(report.errors.len() as f64));
+    t.gauge(&STEPPED_ASIDE, &one(0.0));
+    t.gauge(&LAST_RUN_DURATION_SECONDS, &one(f.duration_seconds));
+    t.gauge(&LAST_RUN_SUCCESS, &one(if f.success { 1.0 } else { 0.0 }));
     let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
     let last = if f.success { Some(now) } else { f.last_success };
     if let Some(ts) = last {
-        t.gauge(
-            "zaki_locks_last_success_timestamp_seconds",
-            "When a run last did its whole job (Unix time).",
-            &one(ts),
-        );
+        t.gauge(&LAST_SUCCESS_TIMESTAMP_SECONDS, &one(ts));
     }
 }
 
@@ -296,29 +456,12 @@ fn run_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
 pub fn stepped_aside(command: &str, duration_seconds: f64) -> String {
     let mut t = Text::new();
     let one = |v: f64| vec![(vec![("command", command.to_owned())], v)];
+    t.gauge(&STEPPED_ASIDE, &one(1.0));
+    t.gauge(&ERRORS, &one(0.0));
+    t.gauge(&LAST_RUN_DURATION_SECONDS, &one(duration_seconds));
+    t.gauge(&LAST_RUN_SUCCESS, &one(1.0));
     t.gauge(
-        "zaki_locks_stepped_aside",
-        "1 when the last run found the run lock held (by a watch or another clean) and did nothing.",
-        &one(1.0),
-    );
-    t.gauge(
-        "zaki_locks_errors",
-        "Problems the last run reported (each makes it exit 1).",
-        &one(0.0),
-    );
-    t.gauge(
-        "zaki_locks_last_run_duration_seconds",
-        "Wall time of the last run.",
-        &one(duration_seconds),
-    );
-    t.gauge(
-        "zaki_locks_last_run_success",
-        "1 when the last run did its whole job, else 0.",
-        &one(1.0),
-    );
-    t.gauge(
-        "zaki_locks_last_success_timestamp_seconds",
-        "When a run last did its whole job (Unix time).",
+        &LAST_SUCCESS_TIMESTAMP_SECONDS,
         &one(chrono::Utc::now().timestamp_millis() as f64 / 1000.0),
     );
     t.finish()
@@ -330,30 +473,13 @@ pub fn hung(command: &str, duration_seconds: f64, pid: Option<u32>, busy: f64) -
     let mut t = Text::new();
     let one = |v: f64| vec![(vec![("command", command.to_owned())], v)];
     t.gauge(
-        "zaki_locks_stepped_aside",
-        "1 when the last run found the run lock held (by a watch or another clean) and did nothing.",
+        &STEPPED_ASIDE,
         &one(if command == "watch" { 0.0 } else { 1.0 }),
     );
-    t.gauge(
-        "zaki_locks_run_lock_holder_busy_seconds",
-        "How long the run lock's holder has been busy with one pass, when over --hung-after.",
-        &one(busy),
-    );
-    t.gauge(
-        "zaki_locks_run_lock_holder_pid",
-        "The pid of that run lock holder (0 when unknown).",
-        &one(pid.map_or(0.0, f64::from)),
-    );
-    t.gauge(
-        "zaki_locks_last_run_duration_seconds",
-        "Wall time of the last run.",
-        &one(duration_seconds),
-    );
-    t.gauge(
-        "zaki_locks_last_run_success",
-        "1 when the last run did its whole job, else 0.",
-        &one(0.0),
-    );
+    t.gauge(&RUN_LOCK_HOLDER_BUSY_SECONDS, &one(busy));
+    t.gauge(&RUN_LOCK_HOLDER_PID, &one(pid.map_or(0.0, f64::from)));
+    t.gauge(&LAST_RUN_DURATION_SECONDS, &one(duration_seconds));
+    t.gauge(&LAST_RUN_SUCCESS, &one(0.0));
     t.finish()
 }
 
@@ -368,19 +494,13 @@ fn sqlite_era(t: &mut Text, report: &Report, command: &str) {
             (vec![cmd(), ("era", e.as_str().to_owned())], n as f64)
         })
         .collect();
+    t.gauge(&PLACES, &samples);
     t.gauge(
-        "zaki_locks_places",
-        "State dirs read from this host, by era (lock-file: OpenClaw up to 2026.7; sqlite: 2026.8+).",
-        &samples,
-    );
-    t.gauge(
-        "zaki_locks_running_turns",
-        "Turns in flight in SQLite-era places.",
+        &RUNNING_TURNS,
         &[(vec![cmd()], report.summary.running_turns as f64)],
     );
     t.gauge(
-        "zaki_locks_orphan_claims",
-        "Turn claims no running turn backs (each blocks its session until the gateway restarts).",
+        &ORPHAN_CLAIMS,
         &[(vec![cmd()], report.summary.orphan_claims as f64)],
     );
     let errors: Vec<_> = crate::model::claims::PlaceErrorReason::ALL
@@ -394,13 +514,7 @@ fn sqlite_era(t: &mut Text, report: &Report, command: &str) {
             (vec![cmd(), ("reason", r.as_str().to_owned())], n as f64)
         })
         .collect();
-    t.gauge(
-        "zaki_locks_place_errors",
-        "SQLite-era places whose databases were not read, by reason (timeout: past --place-timeout; \
-         not-regular, too-large, leased, changing: what the tenant left there; not-confined, \
-         reader-failed: the confined reader). Their sessions were not looked at.",
-        &errors,
-    );
+    t.gauge(&PLACE_ERRORS, &errors);
 }
 
 /// Metrics of a `probe`. Without `user_label` the series carry no `user` label: one probe
@@ -421,11 +535,7 @@ pub fn probe(
     };
     let one = |v: f64| vec![(base(), v)];
     let ok = r.verdict.exit_code() == 0;
-    t.gauge(
-        "zaki_locks_probe_success",
-        "1 when the last probe got an answer (ok or ok-after-retry), else 0.",
-        &one(if ok { 1.0 } else { 0.0 }),
-    );
+    t.gauge(&PROBE_SUCCESS, &one(if ok { 1.0 } else { 0.0 }));
     let samples: Vec<_> = Outcome::ALL
         .iter()
         .map(|v| {
@@ -439,33 +549,16 @@ pub fn probe(
             )
         })
         .collect();
+    t.gauge(&PROBE_VERDICT, &samples);
+    t.gauge(&PROBE_ATTEMPTS, &one(r.attempts.len() as f64));
+    t.gauge(&PROBE_DURATION_SECONDS, &one(duration_seconds));
     t.gauge(
-        "zaki_locks_probe_verdict",
-        "The last probe's verdict (1 for the one it came to).",
-        &samples,
-    );
-    t.gauge(
-        "zaki_locks_probe_attempts",
-        "Attempts the last probe made.",
-        &one(r.attempts.len() as f64),
-    );
-    t.gauge(
-        "zaki_locks_probe_duration_seconds",
-        "Wall time of the last probe.",
-        &one(duration_seconds),
-    );
-    t.gauge(
-        "zaki_locks_probe_http_status",
-        "HTTP status of the last attempt (0 when there was no answer).",
+        &PROBE_HTTP_STATUS,
         &one(r.attempts.last().and_then(|a| a.status).unwrap_or(0) as f64),
     );
     let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
     if let Some(ts) = if ok { Some(now) } else { last_success } {
-        t.gauge(
-            "zaki_locks_probe_last_success_timestamp_seconds",
-            "When a probe last got an answer (Unix time).",
-            &one(ts),
-        );
+        t.gauge(&PROBE_LAST_SUCCESS_TIMESTAMP_SECONDS, &one(ts));
     }
     t.finish()
 }
@@ -533,15 +626,87 @@ mod tests {
     #[test]
     fn text_format() {
         let mut t = Text::new();
+        let x = Family {
+            name: "x_total",
+            labels: &["a"],
+            help: "Help.",
+        };
         t.gauge(
-            "x_total",
-            "Help.",
-            &[(vec![("a", "q\"\\\n".into())], 1.5), (vec![], 2.0)],
+            &x,
+            &[
+                (vec![("a", "q\"\\\n".into())], 1.5),
+                (vec![("a", String::new())], 2.0),
+            ],
         );
         assert_eq!(
             t.finish(),
-            "# HELP x_total Help.\n# TYPE x_total gauge\nx_total{a=\"q\\\"\\\\\\n\"} 1.5\nx_total 2\n"
+            "# HELP x_total Help.\n# TYPE x_total gauge\nx_total{a=\"q\\\"\\\\\\n\"} 1.5\nx_total{a=\"\"} 2\n"
         );
+    }
+
+    /// The names of the families in a metrics text.
+    fn families(text: &str) -> Vec<String> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Every family a run, a stepped-aside clean and a probe (with and without the user label)
+    /// write is one of `FAMILIES` (the man page's list), and each of `FAMILIES` is written by
+    /// one of them: a metric cannot be added, or dropped, without the docs following.
+    #[test]
+    fn families_written_are_the_families_listed() {
+        let mut report = Report::new(
+            "scan",
+            chrono::Utc::now(),
+            1800,
+            false,
+            0,
+            Vec::new(),
+            Vec::new(),
+        );
+        report.docker.push(crate::find::survey::EngineStatus {
+            docker_host: "unix:///var/run/docker.sock".into(),
+            up: true,
+            error: None,
+        });
+        let facts = RunFacts {
+            command: "scan",
+            duration_seconds: 0.1,
+            success: true,
+            held_over: Some((60.0, 0)),
+            last_success: None,
+        };
+        let mut probe = ProbeReport::new("42", "zaki-user-42", 1, "k".into());
+        probe.verdict = Outcome::Ok;
+        let mut written = Vec::new();
+        for text in [
+            run(&report, &facts),
+            stepped_aside("clean", 0.1),
+            hung("clean", 0.1, Some(7), 1200.0),
+            super::probe(&probe, 0.1, None, false),
+            super::probe(&probe, 0.1, None, true),
+        ] {
+            written.extend(families(&text));
+        }
+        let listed: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+        for w in &written {
+            assert!(
+                listed.contains(&w.as_str()),
+                "{w} is not in metrics::FAMILIES"
+            );
+        }
+        for l in &listed {
+            assert!(
+                written.iter().any(|w| w == l),
+                "FAMILIES lists {l}, never written"
+            );
+        }
+        let mut unique = listed.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), listed.len());
     }
 
     #[test]

@@ -66,7 +66,76 @@ pub struct Health {
     pub error: Option<String>,
 }
 
-/// The JSON document of `probe --format json` (schema in the README).
+/// Every field of `probe --format json`, with its meaning: the list `man zaki-locks-probe`
+/// prints under JSON OUTPUT (a test serializes a report and fails on a field missing here).
+pub const JSON_FIELDS: &[(&str, &str)] = &[
+    ("user", "the Telegram user id probed"),
+    ("container", "the user's container (--prefix and the id)"),
+    (
+        "container_state",
+        "running, restarting, exited, missing or unknown",
+    ),
+    (
+        "uptime_seconds",
+        "how long the container has been up, or null",
+    ),
+    ("port", "the gateway's port, from the router table"),
+    ("session_key", "the session the probe talked to"),
+    (
+        "health",
+        "GET /health: status (HTTP status or null), elapsed_ms, error",
+    ),
+    (
+        "health.status",
+        "the HTTP status, or null when there was no answer",
+    ),
+    ("health.elapsed_ms", "how long it took"),
+    ("health.error", "why there was no answer, or null"),
+    ("attempts", "each attempt, as the router makes them"),
+    ("attempts[].attempt", "its number, from 1"),
+    (
+        "attempts[].status",
+        "the HTTP status, or null when there was no answer",
+    ),
+    ("attempts[].elapsed_ms", "how long it took"),
+    (
+        "attempts[].outcome",
+        "ok, session-busy, timeout, not-ready, auth-failed or http-error",
+    ),
+    ("attempts[].detail", "what came back, in words"),
+    (
+        "verdict",
+        "ok, ok-after-retry, session-busy, timeout, not-ready, auth-failed or http-error (the exit status follows it)",
+    ),
+    (
+        "session_lock",
+        "the lock that blocked the probe's session: a lock object as in zaki-locks(1) JSON OUTPUT, or null",
+    ),
+    (
+        "user_session_lock",
+        "the user's own session's lock (a lock object), or null",
+    ),
+    (
+        "session_turn",
+        "OpenClaw 2026.8+: the orphan turn claim that blocked the probe's session, or null",
+    ),
+    (
+        "user_session_turn",
+        "OpenClaw 2026.8+: the user's session's turn or claim, or null",
+    ),
+    (
+        "user_session_error",
+        "why the user's session could not be looked at (Docker unreachable, container missing), or null",
+    ),
+    (
+        "fix",
+        "the command that removes the lock or claim blocking the session, or null",
+    ),
+    ("cleaned", "--clean-on-failure removed the stale lock"),
+    ("notes", "anything else worth knowing"),
+];
+
+/// The JSON document of `probe --format json` (its fields: [`JSON_FIELDS`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeReport {
     pub user: String,
@@ -119,6 +188,51 @@ impl ProbeReport {
             fix: None,
             cleaned: false,
             notes: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every field of a probe report with an attempt is in `JSON_FIELDS`, and every field listed
+    /// there is one the report has.
+    #[test]
+    fn every_probe_json_field_is_documented() {
+        let mut r = ProbeReport::new("42", "zaki-user-42", 1, "k".into());
+        r.attempts.push(Attempt {
+            attempt: 1,
+            status: Some(200),
+            elapsed_ms: 1,
+            outcome: Outcome::Ok,
+            detail: String::new(),
+        });
+        let v = serde_json::to_value(&r).unwrap();
+        let mut have = Vec::new();
+        for (k, v) in v.as_object().unwrap() {
+            have.push(k.clone());
+            let (inner, sep) = match v {
+                serde_json::Value::Array(a) => (a.first(), "[]."),
+                o @ serde_json::Value::Object(_) => (Some(o), "."),
+                _ => (None, ""),
+            };
+            if let Some(serde_json::Value::Object(o)) = inner {
+                have.extend(o.keys().map(|f| format!("{k}{sep}{f}")));
+            }
+        }
+        let listed: Vec<&str> = JSON_FIELDS.iter().map(|(f, _)| *f).collect();
+        for h in &have {
+            assert!(
+                listed.contains(&h.as_str()),
+                "probe JSON field `{h}` is not in JSON_FIELDS"
+            );
+        }
+        for l in &listed {
+            assert!(
+                have.iter().any(|h| h == l),
+                "JSON_FIELDS lists `{l}`, which the report lacks"
+            );
         }
     }
 }

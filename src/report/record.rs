@@ -1,5 +1,6 @@
 //! What a run reports: one record per lock and the problems met. This is the JSON schema
-//! (documented in the README); fields are only ever added, never renamed or removed.
+//! (`JSON_FIELDS` below, printed by `man zaki-locks`; docs/reference.md has an example):
+//! fields are only ever added, never renamed or removed.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -14,6 +15,232 @@ use crate::model::process::Owner;
 
 /// Bumped only for an incompatible change of this schema.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Every field of the JSON report (`--format json` of `scan` and `clean`), with its meaning:
+/// the list `man zaki-locks` prints under JSON OUTPUT. A field of a nested object or of an
+/// array's objects is `parent.field` or `parent[].field`; deeper ones are named in their
+/// parent's meaning. A test serializes a full report and fails on a field missing here.
+pub const JSON_FIELDS: &[(&str, &str)] = &[
+    (
+        "version",
+        "the schema version (1); changes only for an incompatible change",
+    ),
+    ("command", "scan or clean"),
+    ("generated_at", "when the report was made (RFC 3339, UTC)"),
+    ("older_than_seconds", "--older-than, in seconds"),
+    ("dry_run", "clean --dry-run: nothing was removed"),
+    ("summary", "the counts below"),
+    ("summary.places", "places looked at"),
+    ("summary.locks", "locks seen"),
+    ("summary.stale", "locks whose status is stale"),
+    ("summary.held", "locks held or wedged"),
+    ("summary.removed", "locks removed"),
+    ("summary.would_remove", "locks clean --dry-run would remove"),
+    ("summary.skipped", "locks not judged or not acted on"),
+    ("summary.errors", "entries in errors[]"),
+    (
+        "summary.sqlite_places",
+        "SQLite-era places (OpenClaw 2026.8+, no lock files)",
+    ),
+    (
+        "summary.running_turns",
+        "turns in flight in SQLite-era places",
+    ),
+    (
+        "summary.orphan_claims",
+        "orphan turn claims: each blocks its session until the gateway restarts",
+    ),
+    (
+        "summary.wedged",
+        "locks held open past their max hold (counted among held)",
+    ),
+    (
+        "summary.unrestarted",
+        "gateways with an orphan turn claim left for a human to restart",
+    ),
+    (
+        "summary.needs_human",
+        "what needs a human: wedged locks, gateways to restart and errors (clean --quiet prints each on stderr, with its fix)",
+    ),
+    ("locks", "one object per lock, with the fields below"),
+    (
+        "locks[].location",
+        "host, or container:<name> (also for a container's bind mount read from the host)",
+    ),
+    (
+        "locks[].path",
+        "the lock's path at that location (inside the container for a container's lock)",
+    ),
+    (
+        "locks[].host_path",
+        "the same file's path on the host (null for a lock only seen through exec)",
+    ),
+    ("locks[].agent", "the agent directory"),
+    (
+        "locks[].kind",
+        "transcript (<id>.jsonl.lock) or store (sessions.json.lock)",
+    ),
+    ("locks[].session_id", "from the file name"),
+    (
+        "locks[].session_key",
+        "from sessions.json (null if not found)",
+    ),
+    (
+        "locks[].pid",
+        "the payload's pid (null when absent or invalid)",
+    ),
+    (
+        "locks[].owner_state",
+        "what the pid turned out to be (OWNER STATES)",
+    ),
+    (
+        "locks[].owner_name",
+        "the owner's command name, when observed",
+    ),
+    (
+        "locks[].created_at",
+        "the payload's createdAt, in UTC (null when invalid)",
+    ),
+    (
+        "locks[].age_seconds",
+        "age by createdAt (never negative; null when createdAt is invalid)",
+    ),
+    ("locks[].mtime", "the file's modification time"),
+    ("locks[].size", "the file's size in bytes"),
+    (
+        "locks[].starttime",
+        "the payload's starttime (OpenClaw 2026.3+)",
+    ),
+    (
+        "locks[].max_hold_ms",
+        "the payload's maxHoldMs (OpenClaw 2026.5.22+)",
+    ),
+    ("locks[].stale", "the verdict: true when status is stale"),
+    (
+        "locks[].status",
+        "held, wedged, stale or unjudged (STATUS); what the table, the summary and the metrics count by",
+    ),
+    (
+        "locks[].reasons",
+        "the reason codes (REASONS); a kept lock may carry some, see note",
+    ),
+    (
+        "locks[].action",
+        "kept, removed, would-remove (dry run) or skipped (not a regular file, unreadable, gone, failed)",
+    ),
+    (
+        "locks[].note",
+        "why, in words, when the reasons alone do not say it (for a wedged lock: the fix)",
+    ),
+    (
+        "locks[].content",
+        "the payload as read (at most 4 KiB, lossy UTF-8)",
+    ),
+    (
+        "locks[].held_open",
+        "whether some process has the lock open, as the kernel answered (null: not known)",
+    ),
+    (
+        "locks[].holders",
+        "the processes found with the lock open: host_pid, ns_pid (in its own PID namespace), comm, container (null on the host), access (write, read-only, or unknown in an exec listing, which counts as a writer)",
+    ),
+    (
+        "locks[].visibility",
+        "complete when every process that could hold it was looked at, else incomplete (then \"no holder\" is no evidence)",
+    ),
+    ("locks[].visibility_note", "why visibility is incomplete"),
+    (
+        "locks[].wedged",
+        "held open past its max hold: never removed",
+    ),
+    (
+        "locks[].fix",
+        "what a human must do about it (a wedged lock: the restart that frees it), or null",
+    ),
+    ("errors", "each thing that could not be done (exit 1)"),
+    ("errors[].location", "where"),
+    ("errors[].path", "the path concerned, or null"),
+    ("errors[].message", "what went wrong"),
+    ("containers", "each container looked at"),
+    ("containers[].name", "its name"),
+    ("containers[].docker_host", "the engine that runs it"),
+    ("containers[].id", "its short id"),
+    ("containers[].state", "running, exited, paused, ..."),
+    (
+        "containers[].observed",
+        "host (its bind mounts read from this host), exec, both or none",
+    ),
+    ("containers[].state_dirs", "its OpenClaw state dirs"),
+    (
+        "containers[].error",
+        "why it could not be looked at, or null",
+    ),
+    ("warnings", "things worth knowing that did not stop the job"),
+    ("places", "each state dir read from this host"),
+    ("places[].location", "host, or container:<name>"),
+    (
+        "places[].state_dir",
+        "the state dir (inside the container for a container's)",
+    ),
+    (
+        "places[].era",
+        "lock-file (OpenClaw up to 2026.7), sqlite (2026.8+) or unknown",
+    ),
+    ("places[].version", "the OpenClaw release found, or null"),
+    (
+        "places[].leftover_sessions_dirs",
+        "agents/*/sessions/ dirs left beside the databases",
+    ),
+    (
+        "places[].gateway",
+        "the gateway-owner lease: pid, starttime, heartbeat_age_seconds, expired, owner_state, liveness (alive, gone, unknown)",
+    ),
+    (
+        "places[].unclean_boots",
+        "boots recorded without an outcome: unclean shutdowns",
+    ),
+    (
+        "places[].sessions",
+        "each session with a running turn or a claim: agent, session_key, session_id, status, active_writer_run_id, turn_age_seconds, claim (owner, id, run_id, generation), claim_age_seconds, state (running, claimed, orphan), reasons (no-running-turn, run-id-mismatch, gateway-gone), note",
+    ),
+    (
+        "places[].error",
+        "why its databases could not be read, or null",
+    ),
+    (
+        "places[].error_reason",
+        "that error's kind, as zaki_locks_place_errors counts it (timeout, not-regular, too-large, leased, changing, not-confined, reader-failed, interrupted, unreadable), or null",
+    ),
+    (
+        "restarts",
+        "clean: each container with an orphan turn claim",
+    ),
+    ("restarts[].container", "the container"),
+    (
+        "restarts[].sessions",
+        "the sessions whose claims were orphaned",
+    ),
+    (
+        "restarts[].action",
+        "restarted, would-restart, gone, not-running, starting or failed",
+    ),
+    (
+        "restarts[].detail",
+        "what happened, or the command that fixes it",
+    ),
+    ("docker", "each Docker engine asked"),
+    ("docker[].docker_host", "its address"),
+    ("docker[].up", "whether it answered"),
+    ("docker[].error", "why it could not be reached, or null"),
+    (
+        "stepped_aside",
+        "clean: null, or the run lock it found held (it did nothing)",
+    ),
+    ("stepped_aside.run_lock", "the run lock's path"),
+    ("stepped_aside.pid", "the holder's pid"),
+    ("stepped_aside.command", "the holder's command line"),
+    ("stepped_aside.message", "what it said, with what to do"),
+];
 
 /// What was done with a lock: decided by `judge::clean`.
 pub use crate::judge::clean::Action;
@@ -290,4 +517,138 @@ pub struct Restart {
     /// for less than a minute), `failed`.
     pub action: &'static str,
     pub detail: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::find::survey::{ContainerReport, EngineStatus};
+    use crate::judge::claims::{Era, PlaceDb};
+    use crate::model::place::{Location, Problem};
+
+    /// A report with one of everything: every array holds an object and every object is set.
+    fn full_report() -> Report {
+        let lock = LockRecord {
+            location: Location::Host,
+            path: "/s/a.jsonl.lock".into(),
+            host_path: None,
+            agent: "main".into(),
+            kind: "transcript",
+            session_id: None,
+            session_key: None,
+            pid: Some(1),
+            owner_state: OwnerState::Alive,
+            owner_name: None,
+            created_at: None,
+            age_seconds: None,
+            mtime: None,
+            size: None,
+            starttime: None,
+            max_hold_ms: None,
+            stale: false,
+            status: Status::Held,
+            reasons: vec![Reason::TooOld],
+            action: Action::Kept,
+            note: None,
+            content: None,
+            held_open: Some(true),
+            holders: Vec::new(),
+            visibility: "complete",
+            visibility_note: None,
+            wedged: false,
+            fix: None,
+        };
+        let problem = Problem::host("/s", "x");
+        let mut r = Report::new(
+            "clean",
+            Utc::now(),
+            1800,
+            false,
+            1,
+            vec![lock],
+            vec![problem],
+        );
+        r.containers.push(ContainerReport {
+            name: "zaki-user-1".into(),
+            docker_host: "unix:///var/run/docker.sock".into(),
+            id: "eb5bdeee4509".into(),
+            state: "running".into(),
+            observed: "host",
+            state_dirs: Vec::new(),
+            error: None,
+        });
+        r.warnings.push("w".into());
+        r.places.push(PlaceDb {
+            location: Location::Host,
+            state_dir: "/s".into(),
+            era: Era::Sqlite,
+            version: None,
+            leftover_sessions_dirs: 0,
+            gateway: None,
+            unclean_boots: 0,
+            sessions: Vec::new(),
+            error: None,
+            error_reason: None,
+        });
+        r.restarts.push(Restart {
+            container: "zaki-user-1".into(),
+            sessions: Vec::new(),
+            action: "would-restart",
+            detail: String::new(),
+        });
+        r.docker.push(EngineStatus {
+            docker_host: "unix:///var/run/docker.sock".into(),
+            up: true,
+            error: None,
+        });
+        r.stepped_aside = Some(SteppedAside {
+            run_lock: "/run/zaki-locks.lock".into(),
+            pid: None,
+            command: None,
+            message: String::new(),
+        });
+        r
+    }
+
+    /// `field`, `object.field` and `array[].field`: the paths `JSON_FIELDS` names.
+    fn paths(v: &serde_json::Value) -> Vec<String> {
+        let mut out = Vec::new();
+        for (k, v) in v.as_object().unwrap() {
+            out.push(k.clone());
+            let (inner, sep) = match v {
+                serde_json::Value::Array(a) => (a.first(), "[]."),
+                o @ serde_json::Value::Object(_) => (Some(o), "."),
+                _ => (None, ""),
+            };
+            if let Some(serde_json::Value::Object(o)) = inner {
+                out.extend(o.keys().map(|f| format!("{k}{sep}{f}")));
+            }
+        }
+        out
+    }
+
+    /// Every field the report has is in `JSON_FIELDS` (the man page's list), and every field
+    /// listed there is one the report has: a field cannot be added, or renamed, undocumented.
+    #[test]
+    fn every_json_field_is_documented_and_every_documented_one_exists() {
+        let have = paths(&serde_json::to_value(full_report()).unwrap());
+        let listed: Vec<&str> = JSON_FIELDS.iter().map(|(f, _)| *f).collect();
+        for p in &have {
+            assert!(
+                listed.contains(&p.as_str()),
+                "JSON field `{p}` is not in record::JSON_FIELDS (so not in the man page)"
+            );
+        }
+        for f in &listed {
+            assert!(
+                have.iter().any(|p| p == f),
+                "JSON_FIELDS lists `{f}`, which the report lacks"
+            );
+        }
+        let mut sorted = listed.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), listed.len(), "a field listed twice");
+        assert!(JSON_FIELDS.iter().all(|(_, m)| !m.is_empty()));
+    }
 }
