@@ -38,9 +38,9 @@ on_exit() {
 trap on_exit EXIT
 
 # The tiers, by test binary (tests/<name>.rs). Every tests/*.rs is in exactly one.
-FAST=(alerts docs evidence faults generated host hostile layout metrics remove terminal)
+FAST=(alerts docs evidence faults first_hour generated host hostile layout metrics remove terminal)
 HEAVY=(big_tree package)
-DOCKER=(churn confine containers first_contact holders many_containers scripts sqlite_readonly tenants
+DOCKER=(churn confine container_scope containers first_contact holders many_containers scripts sqlite_readonly tenants
         watch_daemon)
 GATEWAY=(holders_gateway openclaw_eras probe watch)
 

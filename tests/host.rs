@@ -343,14 +343,15 @@ fn fail_on_stale_and_stale_only() {
     let o = run(f.cmd(&["scan", "--stale-only", "--format", "json"]));
     let seen = by_name(&json(&o));
     assert_eq!(seen.keys().collect::<Vec<_>>(), ["dead.jsonl.lock"]);
-    // The table names both, with their state.
-    let o = run(f.cmd(&["scan"]));
+    // The table names both, with their state: the live owner's lock, which it does not hold
+    // open, is `unheld` (not yet stale: written within the no-holder grace).
+    let o = run(f.cmd(&["scan", "--format", "tsv"]));
     let out = stdout(&o);
     assert!(
         out.contains("dead-pid")
             && out
                 .lines()
-                .any(|l| l.contains("\theld\t") && l.contains("\tsleep\t")),
+                .any(|l| l.contains("\tunheld\t") && l.contains("\tsleep\t")),
         "{out}"
     );
     assert!(out.contains("2 locks in 1 place: 1 stale, 1 held"), "{out}");

@@ -184,7 +184,7 @@ fn bash_completes_after_the_subcommand() {
     let got = bash_complete(&["zaki-locks", "clean", "--log-format", ""]);
     assert_eq!(got, ["auto", "human", "kv", "json"], "--log-format <TAB>");
     let got = bash_complete(&["zaki-locks", "scan", "--format", ""]);
-    assert_eq!(got, ["table", "json", "prometheus"]);
+    assert_eq!(got, ["table", "tsv", "json", "prometheus"]);
     let got = bash_complete(&["zaki-locks", "man", ""]);
     assert!(got.iter().any(|g| g == "clean"), "man <TAB>: {got:?}");
 }
@@ -211,6 +211,101 @@ fn bash_completes_interactively() {
     assert!(
         !screen.iter().any(|l| l.contains("Cargo.toml")),
         "file names offered"
+    );
+}
+
+/// Directories complete level by level with no space after each (`--root a<TAB>` gives
+/// `aaa/`, then `bbb/`), and `--container` offers the engine's container names (from `docker
+/// ps -a`: here a stand-in `docker` first in PATH that prints two names).
+#[test]
+fn bash_completes_dirs_and_container_names() {
+    need("bash");
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir_all(tmp.path().join("work/aaa/bbb/ccc")).unwrap();
+    let bin = bin_dir(tmp.path());
+    let docker = bin.join("docker");
+    fs::write(
+        &docker,
+        "#!/bin/sh\n[ \"$1 $2\" = \"ps -a\" ] && printf 'zaki-user-105\\nzaki-user-106\\n'\n",
+    )
+    .unwrap();
+    fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let t = Tmux::start(
+        tmp.path(),
+        100,
+        30,
+        &["bash", "--norc", "--noprofile"],
+        &[("PS1", "$ ".into())],
+    );
+    let script = repo().join("completions/zaki-locks.bash");
+    // PATH set in the shell itself: a tmux server may keep its own.
+    t.literal(&format!(
+        "export PATH={}:$PATH; source {}; cd {}",
+        bin.display(),
+        script.display(),
+        tmp.path().join("work").display()
+    ));
+    t.keys(&["Enter"]);
+    t.literal("zaki-locks scan --root a");
+    t.keys(&["Tab"]);
+    t.wait_for(&["$ zaki-locks scan --root aaa/"], "--root a<TAB>");
+    t.keys(&["Tab"]);
+    let screen = t.wait_for(&["$ zaki-locks scan --root aaa/bbb/"], "--root aaa/<TAB>");
+    assert!(
+        !screen.join("\n").contains("aaa/ "),
+        "a space after a dir: {screen:?}"
+    );
+    t.keys(&["C-c"]);
+    t.literal("zaki-locks clean --container zaki-u");
+    t.keys(&["Tab"]);
+    t.wait_for(
+        &["$ zaki-locks clean --container zaki-user-10"],
+        "--container zaki-u<TAB>",
+    );
+    t.keys(&["Tab", "Tab"]);
+    t.wait_for(&["zaki-user-105  zaki-user-106"], "--container <TAB><TAB>");
+}
+
+/// `-h` is short (one line per option, where our texts are ours), `--help` long; both are
+/// wrapped to the terminal (clap's wrap_help), here 80 columns.
+#[test]
+fn help_is_short_and_long_and_fits_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = Tmux::start(
+        tmp.path(),
+        80,
+        200,
+        &["bash", "--norc", "--noprofile"],
+        &[("PS1", "$ ".into())],
+    );
+    let bin = common::bin();
+    t.literal(&format!("clear; {} clean -h; echo E\"\"ND", bin.display()));
+    t.keys(&["Enter"]);
+    let short = t.wait_for(&["\nEND"], "clean -h").join("\n");
+    t.literal(&format!(
+        "clear; {} clean --help | cat; echo END",
+        bin.display()
+    ));
+    t.keys(&["Enter"]);
+    let long = t.wait_for(&["\nEND"], "clean --help").join("\n");
+    for text in [&short, &long] {
+        let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 80).collect();
+        assert!(wide.is_empty(), "wider than the terminal: {wide:?}");
+    }
+    let lines = |t: &str| t.trim_end().lines().count();
+    assert!(
+        lines(&short) * 2 < lines(&long),
+        "-h {} lines, --help {}",
+        lines(&short),
+        lines(&long)
+    );
+    assert!(short.contains("--dry-run"), "{short}");
+    assert!(!short.contains("Exit status:"), "{short}");
+    assert!(long.contains("Exit status:"), "{long}");
+    let flat = long.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("one line each on stderr, with its fix"),
+        "{long}"
     );
 }
 
@@ -266,7 +361,8 @@ fn fish_completes() {
     assert_eq!(words, ["auto", "human", "json", "kv"], "{got}");
 }
 
-/// A state dir with locks named as OpenClaw names them (UUIDs), held and stale.
+/// A state dir with locks named as OpenClaw names them (UUIDs), held (open by their live
+/// owner) and stale.
 fn demo_tree(tmp: &Path) -> (PathBuf, Vec<common::Proc>) {
     let state = tmp.join("demo/.openclaw");
     let dir = state.join("agents/main/sessions");
@@ -276,7 +372,8 @@ fn demo_tree(tmp: &Path) -> (PathBuf, Vec<common::Proc>) {
     for i in 0..6 {
         let id = format!("0f3c9a2e-05ef-4fc9-bfd6-df9a78f28{i:03}");
         let pid = if i % 2 == 0 {
-            let p = common::Proc::sleep();
+            // Held open by its live owner, as OpenClaw holds its lock for the whole hold.
+            let p = common::Proc::holding(&dir.join(format!("{id}.jsonl.lock")));
             let pid = p.pid();
             live.push(p);
             pid
@@ -342,6 +439,12 @@ fn the_table_fits_an_80_column_terminal_one_line_per_lock() {
         rows.iter().any(|r| r.contains("user:1000000005")),
         "{shown}"
     );
+    // The reason's key word and the lock's session id survive the cut (not `dead-p…`, not
+    // `….jsonl.lock`).
+    for r in rows.iter().filter(|r| r.contains(" stale ")) {
+        assert!(r.contains(" dead-pid "), "{shown}");
+        assert!(r.contains("0f3c9a2e"), "session id cut: {r:?}\n{shown}");
+    }
     assert!(
         !shown.contains(&state.display().to_string()),
         "full path shown by default:\n{shown}"
@@ -438,17 +541,48 @@ impl TapMkdir for PathBuf {
     }
 }
 
+/// In a pipe (`| less`, `| head`, `| grep`) the table stays aligned, as `docker ps` and `ps`
+/// keep theirs: never cut without a width, cut at `COLUMNS` when set, coloured with `--color
+/// always`; tab-separated lines only on request (`--format tsv`).
 #[test]
-fn the_table_off_a_terminal_is_tab_separated() {
+fn the_table_in_a_pipe_stays_aligned_tsv_on_request() {
     let tmp = tempfile::tempdir().unwrap();
     let (state, _live) = demo_tree(tmp.path());
-    let o = common::run(
-        common::zaki(tmp.path())
-            .args(["scan", "--no-containers", "--root"])
-            .arg(&state),
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let out = stdout(&o);
+    let scan = |extra: &[&str], columns: Option<&str>| {
+        let mut c = common::zaki(tmp.path());
+        c.args(["scan", "--no-containers", "--root"])
+            .arg(&state)
+            .args(extra)
+            .env_remove("COLUMNS");
+        if let Some(n) = columns {
+            c.env("COLUMNS", n);
+        }
+        let o = common::run(c);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    // No width known: aligned like the terminal's, nothing cut.
+    let out = scan(&[], None);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 8, "{out}");
+    assert!(lines[0].starts_with("WHERE  STATUS  AGE"), "{out}");
+    assert!(!out.contains('\t') && !out.contains('…'), "{out}");
+    let at = lines[0].find("LOCK").unwrap();
+    for l in &lines[1..7] {
+        assert_eq!(&l[at..at + 21], "agents/main/sessions/", "{out}");
+        assert!(l.ends_with(".jsonl.lock"), "{l:?}");
+    }
+    // COLUMNS: cut to it, keeping the session ids.
+    let out = scan(&[], Some("80"));
+    for l in out.lines() {
+        assert!(l.chars().count() <= 80, "{l:?}");
+    }
+    assert!(out.contains("user:1000000005"), "{out}");
+    // --color always is honoured in a pipe.
+    let out = scan(&["--color", "always"], None);
+    assert!(out.contains("\x1b[38;5;1mstale"), "{out:?}");
+    // --format tsv: one tab-separated line each, never cut.
+    let out = scan(&["--format", "tsv"], Some("40"));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(
         lines[0],
@@ -467,6 +601,35 @@ fn the_table_off_a_terminal_is_tab_separated() {
         !out.contains('|') && !out.contains("+--"),
         "a bordered table: {out}"
     );
+}
+
+/// Piped through `head` and `cat` in a real terminal: the aligned table, as in the terminal.
+#[test]
+fn the_table_piped_in_a_terminal_is_the_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (state, _live) = demo_tree(tmp.path());
+    let t = Tmux::start(
+        tmp.path(),
+        80,
+        50,
+        &["bash", "--norc", "--noprofile"],
+        &[("PS1", "$ ".into()), ("NO_COLOR", "1".into())],
+    );
+    t.literal(&format!(
+        "clear; {} scan --no-containers --root {} | head -3; echo END",
+        common::bin().display(),
+        state.display()
+    ));
+    t.keys(&["Enter"]);
+    let screen = t.wait_for(&["\nEND"], "scan | head in 80 columns");
+    let shown = screen.join("\n");
+    let start = screen
+        .iter()
+        .position(|l| l.starts_with("WHERE  STATUS"))
+        .unwrap_or_else(|| panic!("no aligned header:\n{shown}"));
+    assert!(screen[start].contains("  LOCK"), "{shown}");
+    assert!(screen[start + 1].starts_with("host   "), "{shown}");
+    assert!(!shown.contains('\t'), "{shown}");
 }
 
 fn render_man(page: &Path) -> String {

@@ -4,9 +4,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 
 use crate::judge::lock::{HeldOver, MIN_SAFE_THRESHOLD};
+
+/// `-h`'s epilogue: where the rest is.
+const SHORT_AFTER: &str = "Exit statuses and details of each option: --help (or man zaki-locks)";
 
 fn exit_codes(command: &str) -> String {
     crate::model::exit_codes::help_text(crate::model::exit_codes::table(command))
@@ -84,7 +87,9 @@ pub enum ColorChoice {
     disable_help_subcommand = true
 )]
 pub struct Cli {
-    /// When to colour the output: auto colours on a terminal unless NO_COLOR is set
+    /// When to colour the output
+    ///
+    /// auto colours on a terminal unless NO_COLOR is set; always colours in a pipe too
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
     pub color: ColorChoice,
 
@@ -95,17 +100,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List every session lock with its owner, age and whether it is stale
-    #[command(after_help = exit_codes("scan"))]
+    #[command(after_help = SHORT_AFTER, after_long_help = exit_codes("scan"))]
     Scan(ScanArgs),
     /// Remove stale session locks (safe to run from cron every 5 minutes)
-    #[command(after_help = exit_codes("clean"))]
+    #[command(after_help = SHORT_AFTER, after_long_help = exit_codes("clean"))]
     Clean(CleanArgs),
-    /// Clean a container's stale locks as soon as it starts again (follows Docker's events),
-    /// plus a full clean at start-up and every --interval: a replacement for the cron job
-    #[command(after_help = exit_codes("watch"))]
+    /// Clean each container's stale locks as soon as it starts again (replaces the cron job)
+    ///
+    /// Follows Docker's events, plus a full clean at start-up and every --interval: a
+    /// replacement for the cron job
+    #[command(after_help = SHORT_AFTER, after_long_help = exit_codes("watch"))]
     Watch(WatchArgs),
     /// Send a test message to a user's gateway like the router does, and say why it is stuck
-    #[command(after_help = exit_codes("probe"))]
+    #[command(after_help = SHORT_AFTER, after_long_help = exit_codes("probe"))]
     Probe(ProbeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
@@ -130,56 +137,83 @@ pub struct PlaceArgs {
     #[arg(hide = true, value_name = "PLACE")]
     pub stray: Vec<PathBuf>,
 
-    /// An OpenClaw state dir whose gateway runs on this host (repeatable). Giving --root or
-    /// --users-dir replaces the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and
-    /// /var/zaki-platform/users
-    #[arg(long, value_name = "DIR")]
+    /// A host state dir, such as /root/.openclaw (repeatable)
+    ///
+    /// An OpenClaw state dir whose gateway runs on this host. Giving --root or --users-dir replaces
+    /// the defaults: /root/.openclaw, $OPENCLAW_STATE_DIR and /var/zaki-platform/users
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub root: Vec<PathBuf>,
 
-    /// A directory of per-user state dirs (user-<id>/.openclaw), each bind-mounted into that
-    /// user's container (repeatable). Their owners run in the container's PID namespace
-    #[arg(long, value_name = "DIR")]
+    /// A dir of per-user state dirs (repeatable)
+    ///
+    /// A directory of user-<id>/.openclaw state dirs. Each is bind-mounted into that user's
+    /// container: their owners run in the container's PID namespace
+    #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
     pub users_dir: Vec<PathBuf>,
 
-    /// Do not look at the host's filesystem (only containers)
+    /// What a per-user dir's name has before the id
+    ///
+    /// A per-user dir's name below --users-dir is this prefix, then the user id: user-42 by
+    /// default; empty: the id alone (42, digits only)
+    #[arg(long, value_name = "PREFIX", default_value = "user-")]
+    pub user_dir_prefix: String,
+
+    /// Look only inside containers, not at the host's dirs
     #[arg(long)]
     pub no_host: bool,
 
-    /// Do not look inside containers (only the host's filesystem)
+    /// Look only at the host's dirs, not inside containers
     #[arg(long, conflicts_with_all = ["container", "docker_host"])]
     pub no_containers: bool,
 
-    /// A Docker engine to ask (repeatable): unix:///var/run/docker.sock, tcp://host:2376 (TLS
-    /// when DOCKER_TLS_VERIFY is set) [default: $DOCKER_HOST, else the local socket]
+    /// A Docker engine to ask (repeatable)
+    ///
+    /// unix:///var/run/docker.sock, or tcp://host:2376 (TLS when DOCKER_TLS_VERIFY is set)
+    /// [default: $DOCKER_HOST, else the local socket]
     #[arg(long, value_name = "URL", value_parser = parse_docker_host)]
     pub docker_host: Vec<String>,
 
+    /// Look inside running containers named so
+    ///
     /// Look inside running containers whose name starts with this
     #[arg(long, value_name = "PREFIX", default_value = "zaki-user-")]
     pub prefix: String,
 
-    /// Look inside exactly this container (repeatable; replaces --prefix)
+    /// Exactly this container (repeatable)
+    ///
+    /// Look inside exactly this container (repeatable; replaces --prefix). On the host, only its
+    /// user's dir is looked at (zaki-user-42: user-42 below the users dirs; the host's own state
+    /// dirs only when given with --root). A stopped container's bind-mounted state dir is read from
+    /// this host
     #[arg(long, value_name = "NAME")]
     pub container: Vec<String>,
 
-    /// The OpenClaw state dir inside the containers (repeatable) [default: found from each
-    /// container's mounts and environment, /home/node/.openclaw, /root/.openclaw]
+    /// The state dir inside the containers (repeatable)
+    ///
+    /// The OpenClaw state dir inside the containers [default: found from each container's mounts
+    /// and environment, /home/node/.openclaw, /root/.openclaw]
     #[arg(long, value_name = "PATH")]
     pub container_state_dir: Vec<String>,
 
-    /// Always look inside containers with `docker exec`, even where their files can be read
-    /// from this host (through a bind mount or the container's root)
+    /// Always look inside containers by exec
+    ///
+    /// Always look inside containers with `docker exec`, even where their files can be read from
+    /// this host (through a bind mount or the container's root)
     #[arg(long)]
     pub via_exec: bool,
 
-    /// How many containers to look inside at once
+    /// Containers to look inside at once
     #[arg(long, short = 'j', value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
 
+    /// How long a container may take to answer
+    ///
     /// How long one container may take to answer (each exec, and connecting to Docker)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
     pub container_timeout: Duration,
 
+    /// How long one place's databases may take to read
+    ///
     /// How long one place's SQLite databases (OpenClaw 2026.8+) may take to read; past it the
     /// place is an error ("timed out reading …") and the others go on
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
@@ -212,8 +246,10 @@ pub struct JudgeArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScanFormat {
-    /// A table for people
+    /// A table for people (aligned, cut to the terminal's width or COLUMNS)
     Table,
+    /// Tab-separated lines, never cut (for cut, awk and spreadsheets)
+    Tsv,
     /// The JSON report (stable schema: its fields are listed in man zaki-locks)
     Json,
     /// Prometheus text format (node_exporter textfile collector)
@@ -243,29 +279,40 @@ pub struct ScanArgs {
     #[arg(long, conflicts_with = "held_over")]
     pub stale_only: bool,
 
+    /// Exit 3 when a stale lock is present
+    ///
     /// Exit with status 3 when a stale lock is present (for monitoring)
     #[arg(long)]
     pub fail_on_stale: bool,
 
-    /// List only live locks held longer than this (a live lock is normally released within
-    /// seconds; OpenClaw's watchdog releases one after 5 min), e.g. 1m. Without a value: each
-    /// lock's own max hold (its payload's maxHoldMs, OpenClaw 2026.5.28+; else 5 min)
+    /// List only live locks held longer than this
+    ///
+    /// e.g. 1m [no value: each one's max hold]. A live lock is normally released within seconds;
+    /// OpenClaw's watchdog releases one after 5 min. Without a value: each lock's own max hold (its
+    /// payload's maxHoldMs, OpenClaw 2026.5.28+; else --older-than), the line past which a lock
+    /// held open is wedged
     #[arg(long, value_name = "DURATION", value_parser = parse_held_over,
           num_args = 0..=1, default_missing_value = "max-hold", require_equals = false)]
     pub held_over: Option<HeldOver>,
 
+    /// With --held-over: exit 3 when one is present
+    ///
     /// With --held-over: exit with status 3 when such a lock is present
     #[arg(long, requires = "held_over")]
     pub fail_on_held: bool,
 
-    /// Show full paths in the table (it shows each lock's path relative to its state dir; the
-    /// JSON report always has the full path)
+    /// Show full paths in the table
+    ///
+    /// The table shows each lock's path relative to its state dir; the JSON report always has
+    /// the full path
     #[arg(long)]
     pub full_paths: bool,
 
-    /// Also write the metrics (Prometheus text format) to this file, atomically, for
-    /// node_exporter's textfile collector
-    #[arg(long, value_name = "PATH")]
+    /// Also write the metrics to this file
+    ///
+    /// Also write the metrics to this file, atomically: Prometheus text format, for node_exporter's
+    /// textfile collector
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub metrics_file: Option<PathBuf>,
 }
 
@@ -280,7 +327,10 @@ pub struct CleanArgs {
     #[arg(long, short = 'n')]
     pub dry_run: bool,
 
-    /// Print nothing unless a lock was removed or something went wrong (for cron)
+    /// Print only removals and what needs a human
+    ///
+    /// For cron: print nothing unless a lock was removed, something went wrong or needs a human
+    /// (a wedged lock, a gateway to restart: one line each on stderr, with its fix)
     #[arg(long, short = 'q')]
     pub quiet: bool,
 
@@ -288,40 +338,55 @@ pub struct CleanArgs {
     #[arg(long, value_enum, default_value_t = CleanFormat::Text)]
     pub format: CleanFormat,
 
-    /// The run lock that keeps two cleans from overlapping [default: /run/zaki-locks.lock as
-    /// root, else $XDG_RUNTIME_DIR/zaki-locks.lock]
-    #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK")]
+    /// The run lock that keeps cleans apart
+    ///
+    /// The run lock that keeps two cleans (or a clean and a watch) from overlapping [default:
+    /// /run/zaki-locks.lock as root, else $XDG_RUNTIME_DIR/zaki-locks.lock]
+    #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK", value_hint = ValueHint::FilePath)]
     pub run_lock: Option<PathBuf>,
 
-    /// How long to wait for a previous clean (or a watch) to finish before stepping aside
-    /// (exit 0, metrics still written)
+    /// How long to wait for the run lock
+    ///
+    /// How long to wait for a previous clean (or a watch) to finish. Then it steps aside (exit 0,
+    /// metrics still written). A clean run by hand says on stderr that it waits
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
 
+    /// A run lock holder busy for longer than this looks hung
+    ///
     /// A run lock holder busy with one pass for longer than this looks hung: stepping aside
     /// from it exits 1 and writes zaki_locks_last_run_success 0 with its pid and busy time
     /// [default: 3 × the 5-minute cron interval]
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = duration_in(Duration::from_secs(1), YEAR))]
     pub hung_after: Duration,
 
-    /// The shape of the text lines: human, or one key=value line (or JSON object) per action
-    /// with a timestamp, for journald and log shippers [auto: human on a terminal, else kv]
+    /// The shape of the log lines
+    ///
+    /// auto: human on a terminal, else kv. human, or one key=value line (or JSON object) per action
+    /// with a timestamp, for journald and log shippers
     #[arg(long, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
     pub log_format: LogFormat,
 
-    /// Also write the metrics (Prometheus text format) to this file, atomically, for
-    /// node_exporter's textfile collector
-    #[arg(long, value_name = "PATH")]
+    /// Also write the metrics to this file
+    ///
+    /// Also write the metrics to this file, atomically: Prometheus text format, for node_exporter's
+    /// textfile collector
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub metrics_file: Option<PathBuf>,
 
-    /// OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim (the
-    /// gateway clears claims at start-up), one at a time, after checking again that the claim
-    /// is still there. The database is never edited. Without it, clean prints the command
+    /// Restart gateways holding an orphan turn claim
+    ///
+    /// OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim. The
+    /// gateway clears claims at start-up. One at a time, after checking again that the
+    /// claim is still there; the database is never edited. Without it, clean prints the
+    /// command
     #[arg(long)]
     pub restart_orphaned: bool,
 
-    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
-    /// clears claims while it starts; restarting it again would only delay that)
+    /// With --restart-orphaned: the uptime a restart needs
+    ///
+    /// Leave a container up for less than this alone: its gateway clears claims while it starts;
+    /// restarting it again would only delay that
     #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
           value_parser = duration_in(Duration::ZERO, HOUR))]
     pub restart_min_uptime: Duration,
@@ -365,25 +430,53 @@ pub fn duration_in(
     max: Duration,
 ) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
     move |s: &str| {
-        let d = parse_duration(s)?;
-        let f = |d: Duration| {
-            let (ms, s) = (d.as_millis(), d.as_secs());
-            match () {
-                _ if ms % 1000 != 0 => format!("{ms}ms"),
-                _ if s > 0 && s % 86400 == 0 => format!("{}d", s / 86400),
-                _ if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
-                _ if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
-                _ => format!("{s}s"),
-            }
-        };
+        let d = parse_duration(s).map_err(|e| unit_in_range(s, min, max).unwrap_or(e))?;
         if d < min {
-            Err(format!("must be at least {}", f(min)))
+            Err(format!("must be at least {}", shown(min)))
         } else if d > max {
-            Err(format!("must be at most {}", f(max)))
+            Err(format!("must be at most {}", shown(max)))
         } else {
             Ok(d)
         }
     }
+}
+
+/// A bound as one would type it: `1s`, `30m`, `1d`.
+fn shown(d: Duration) -> String {
+    let (ms, s) = (d.as_millis(), d.as_secs());
+    match () {
+        _ if ms % 1000 != 0 => format!("{ms}ms"),
+        _ if s > 0 && s % 86400 == 0 => format!("{}d", s / 86400),
+        _ if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        _ if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
+/// A number without a unit, and the units that make it a value in `min..=max`: the message
+/// suggests only those (`--interval 0`: not `0s`, which is refused, but the least value).
+fn unit_in_range(s: &str, min: Duration, max: Duration) -> Option<String> {
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ok: Vec<String> = ["s", "m", "h"]
+        .iter()
+        .map(|u| format!("{t}{u}"))
+        .filter(|v| humantime::parse_duration(v).is_ok_and(|d| (min..=max).contains(&d)))
+        .collect();
+    Some(match ok.as_slice() {
+        [] => format!(
+            "a duration needs a unit, and {t} of any unit is out of range: write a value from {} to {}",
+            shown(min),
+            shown(max)
+        ),
+        [one] => format!("a duration needs a unit: write {one}"),
+        [init @ .., last] => format!(
+            "a duration needs a unit: write {} or {last}",
+            init.join(", ")
+        ),
+    })
 }
 
 /// A Docker engine address in a shape the engine client understands.
@@ -425,6 +518,7 @@ pub struct ProbeArgs {
     #[arg(
         long,
         value_name = "PATH",
+        value_hint = ValueHint::FilePath,
         default_value = "/var/zaki-platform/router/users.json"
     )]
     pub users_file: PathBuf,
@@ -441,16 +535,22 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration_in(Duration::from_secs(1), HOUR))]
     pub timeout: Duration,
 
+    /// Wait before retry n: n times this
+    ///
     /// Wait before retry n is n times this (2s: 2 s, then 4 s), as the router does
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub backoff: Duration,
 
+    /// The `user` the probe talks as
+    ///
     /// The `user` the probe talks as, so it never writes into the user's conversation
     #[arg(long, value_name = "NAME", default_value = "zaki-locks-probe")]
     pub session_user: String,
 
-    /// Talk as the user itself, to see exactly what the user sees. This APPENDS the probe's
-    /// message and the reply to the user's real transcript
+    /// Talk as the user itself (writes to its transcript)
+    ///
+    /// Talk as the user itself, to see exactly what the user sees. This APPENDS the probe's message
+    /// and the reply to the user's real transcript
     #[arg(long, conflicts_with = "session_user")]
     pub as_user: bool,
 
@@ -462,18 +562,24 @@ pub struct ProbeArgs {
     )]
     pub message: String,
 
+    /// The agent that serves the OpenAI endpoint
+    ///
     /// The OpenClaw agent that serves the OpenAI-compatible endpoint
     #[arg(long, value_name = "ID", default_value = "main")]
     pub agent: String,
 
-    /// Check the retry path: lock the probe's session as a live process of the container (its
-    /// pid 1) would, release it after DURATION, and send. With 12s the first attempt must fail
-    /// as session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included
+    /// Hold the session lock this long, then send
+    ///
+    /// Checks the retry path: locks the probe's session as a live process of the container (its
+    /// pid 1) would, releases it after DURATION. With 12s the first attempt must fail as
+    /// session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included
     #[arg(long, value_name = "DURATION", value_parser = duration_in(Duration::from_secs(1), HOUR), conflicts_with = "as_user")]
     pub inject_lock: Option<Duration>,
 
-    /// When a stale lock blocks the session at the end, remove it (the router's "clean stale
-    /// locks on final failure")
+    /// Remove a stale lock that blocks at the end
+    ///
+    /// When a stale lock blocks the session at the end, remove it, as the router's "clean stale
+    /// locks on final failure" does
     #[arg(long)]
     pub clean_on_failure: bool,
 
@@ -481,28 +587,40 @@ pub struct ProbeArgs {
     #[arg(long, value_enum, default_value_t = ProbeFormat::Text)]
     pub format: ProbeFormat,
 
+    /// Also write the metrics to this file
+    ///
     /// Also write the probe's metrics (Prometheus text format) to this file, atomically
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub metrics_file: Option<PathBuf>,
 
-    /// Label the probe's metrics with user="<id>". Off by default: one series set per user
-    /// grows without bound and puts Telegram ids in Prometheus; give each probed user its own
-    /// --metrics-file instead, or turn this on for a handful of canary users
+    /// Label the probe's metrics with user="<id>"
+    ///
+    /// Off by default: one series set per user grows without bound and puts Telegram ids in
+    /// Prometheus; give each probed user its own --metrics-file instead, or turn this on for a
+    /// handful of canary users
     #[arg(long)]
     pub metrics_user_label: bool,
 
+    /// The container's name before the user id
+    ///
     /// The user's container is this prefix followed by the user id
     #[arg(long, value_name = "PREFIX", default_value = "zaki-user-")]
     pub prefix: String,
 
+    /// The Docker engine to ask
+    ///
     /// The Docker engine to ask [default: $DOCKER_HOST, else the local socket]
     #[arg(long, value_name = "URL", value_parser = parse_docker_host)]
     pub docker_host: Option<String>,
 
+    /// The state dir inside the container
+    ///
     /// The OpenClaw state dir inside the container [default: found from its mounts]
     #[arg(long, value_name = "PATH")]
     pub container_state_dir: Vec<String>,
 
+    /// How long Docker and the container may take
+    ///
     /// How long Docker and the container may take to answer
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
     pub container_timeout: Duration,
@@ -522,36 +640,49 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = duration_in(Duration::from_secs(1), DAY))]
     pub interval: Duration,
 
+    /// Wait this long after a start before cleaning
+    ///
     /// After a container starts, wait this long before cleaning it
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub settle: Duration,
 
-    /// The shape of the log lines [auto: human on a terminal, else kv]
+    /// The shape of the log lines
+    ///
+    /// auto: human on a terminal, else kv
     #[arg(long, value_enum, default_value_t = LogFormat::Auto, value_name = "FORMAT")]
     pub log_format: LogFormat,
 
+    /// The run lock, held while watch runs
+    ///
     /// The run lock, held for as long as watch runs (a cron clean then steps aside)
-    #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK")]
+    #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK", value_hint = ValueHint::FilePath)]
     pub run_lock: Option<PathBuf>,
 
+    /// How long to wait for a clean under way
+    ///
     /// How long to wait for a clean under way to finish before giving up (exit 1)
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
 
+    /// Restart gateways holding an orphan turn claim
+    ///
     /// OpenClaw 2026.8+: after each pass, restart each container whose gateway holds an orphan
-    /// turn claim (as `clean --restart-orphaned`)
+    /// turn claim, as `clean --restart-orphaned` does
     #[arg(long)]
     pub restart_orphaned: bool,
 
-    /// With --restart-orphaned: leave a container up for less than this alone (its gateway
-    /// clears claims while it starts; restarting it again would only delay that)
+    /// With --restart-orphaned: the uptime a restart needs
+    ///
+    /// Leave a container up for less than this alone: its gateway clears claims while it starts;
+    /// restarting it again would only delay that
     #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
           value_parser = duration_in(Duration::ZERO, HOUR))]
     pub restart_min_uptime: Duration,
 
-    /// Write the metrics (Prometheus text format, command="watch") to this file after every
-    /// pass, atomically; it replaces the cron clean's file
-    #[arg(long, value_name = "PATH")]
+    /// Write the metrics to this file after every pass
+    ///
+    /// Atomically; Prometheus text format, command="watch"; it replaces the cron clean's file
+    #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub metrics_file: Option<PathBuf>,
 }
 
@@ -569,11 +700,17 @@ impl Cli {
             && j.older_than < MIN_SAFE_THRESHOLD
             && !j.allow_short_threshold
         {
-            return Err(usage(format!(
-                "--older-than {} is below OpenClaw's 5-minute max hold: live locks would be \
-                 removed. Use 30m (the default) or add --allow-short-threshold if you mean it",
-                humantime::format_duration(j.older_than)
-            )));
+            let d = humantime::format_duration(j.older_than);
+            let sub = self.command.name();
+            return Err(usage(
+                sub,
+                format!(
+                    "--older-than {d} is below OpenClaw's 5-minute max hold: live locks would be \
+                     removed (unless --allow-short-threshold)\n\n  tip: the default is 30m: drop \
+                     --older-than\n  tip: to mean it: zaki-locks {sub} --older-than {d} \
+                     --allow-short-threshold"
+                ),
+            ));
         }
         let places = match &self.command {
             Command::Scan(a) => Some(&a.places),
@@ -589,20 +726,26 @@ impl Cli {
                 || std::fs::read_dir(path).is_ok_and(|mut d| {
                     d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("user-")))
                 });
-            return Err(usage(if users {
-                format!("places are options: a dir of user-<id>/.openclaw is --users-dir {shown}")
-            } else {
-                format!(
-                    "places are options: a state dir is --root {shown} (a dir of \
+            return Err(usage(
+                self.command.name(),
+                if users {
+                    format!(
+                        "places are options: a dir of user-<id>/.openclaw is --users-dir {shown}"
+                    )
+                } else {
+                    format!(
+                        "places are options: a state dir is --root {shown} (a dir of \
                      user-<id>/.openclaw is --users-dir)"
-                )
-            }));
+                    )
+                },
+            ));
         }
         if let Some(p) = places
             && p.no_host
             && (!p.root.is_empty() || !p.users_dir.is_empty())
         {
             return Err(usage(
+                self.command.name(),
                 "--no-host cannot be used with --root or --users-dir (they are host places)".into(),
             ));
         }
@@ -610,7 +753,25 @@ impl Cli {
     }
 }
 
-fn usage(msg: String) -> clap::Error {
+impl Command {
+    /// The subcommand's name, as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Scan(_) => "scan",
+            Command::Clean(_) => "clean",
+            Command::Watch(_) => "watch",
+            Command::Probe(_) => "probe",
+            Command::Completions { .. } => "completions",
+            Command::Man { .. } => "man",
+        }
+    }
+}
+
+/// A usage error of subcommand `sub`, shown with that subcommand's usage line.
+fn usage(sub: &str, msg: String) -> clap::Error {
     use clap::CommandFactory;
-    Cli::command().error(clap::error::ErrorKind::ArgumentConflict, msg)
+    let mut root = Cli::command();
+    root.build();
+    let mut cmd = root.find_subcommand(sub).cloned().unwrap_or(root);
+    cmd.error(clap::error::ErrorKind::ArgumentConflict, msg)
 }

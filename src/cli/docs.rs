@@ -21,10 +21,41 @@ pub const COMPLETION_FILES: [(Shell, &str); 3] = [
 pub fn completion(shell: Shell) -> Vec<u8> {
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), BIN, &mut out);
-    if shell == Shell::Bash {
-        out = fix_bash(&String::from_utf8_lossy(&out)).into_bytes();
+    match shell {
+        Shell::Bash => {
+            let script = fix_bash(&String::from_utf8_lossy(&out));
+            out = containers_bash(&script).into_bytes();
+        }
+        Shell::Fish => out = containers_fish(&String::from_utf8_lossy(&out)).into_bytes(),
+        _ => {}
     }
     out
+}
+
+/// The engine's container names, as the shell asks for them when `--container` is completed
+/// (clap_complete only writes values known in advance).
+const DOCKER_NAMES: &str = "docker ps -a --format '{{.Names}}' 2>/dev/null";
+
+/// bash: `--container <TAB>` offers the containers' names, not file names.
+fn containers_bash(script: &str) -> String {
+    let files = "--container)\n                    COMPREPLY=($(compgen -f \"${cur}\"))";
+    let names = format!(
+        "--container)\n                    COMPREPLY=($(compgen -W \"$({DOCKER_NAMES})\" -- \"${{cur}}\"))"
+    );
+    script.replace(files, &names)
+}
+
+/// fish: the same, and no file names.
+fn containers_fish(script: &str) -> String {
+    script
+        .lines()
+        .map(|l| match l.contains(" -l container -d ") {
+            true => format!("{l} -f -a \"({DOCKER_NAMES})\""),
+            false => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// clap_complete names a subcommand's state `zaki__locks__subcmd__clean` where it is set but

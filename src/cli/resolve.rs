@@ -22,7 +22,8 @@ pub struct Env {
     pub stderr_tty: bool,
     /// `NO_COLOR` set and not empty.
     pub no_color: bool,
-    /// stdout's width, when it is a terminal.
+    /// The width to lay tables out in: stdout's, when it is a terminal, else `COLUMNS` (as
+    /// `ps` reads it in a pipe); `None`: not cut.
     pub columns: Option<usize>,
     /// `OPENCLAW_STATE_DIR`, when set and not empty.
     pub openclaw_state_dir: Option<PathBuf>,
@@ -41,12 +42,20 @@ impl Env {
             stdout_tty,
             stderr_tty: std::io::stderr().is_terminal(),
             no_color: set("NO_COLOR").is_some(),
-            columns: stdout_tty.then(stdout_columns).flatten(),
+            columns: stdout_tty
+                .then(stdout_columns)
+                .flatten()
+                .or_else(|| columns_env(std::env::var("COLUMNS").ok().as_deref())),
             openclaw_state_dir: set("OPENCLAW_STATE_DIR").map(PathBuf::from),
             docker_host: set("DOCKER_HOST").and_then(|h| h.into_string().ok()),
             default_run_lock: crate::sys::runlock::default_path(),
         }
     }
+}
+
+/// `COLUMNS`, when it is a width (a positive number of columns).
+fn columns_env(v: Option<&str>) -> Option<usize> {
+    v?.trim().parse().ok().filter(|&n| n > 0)
 }
 
 /// The terminal's width in columns (TIOCGWINSZ on stdout).
@@ -83,11 +92,14 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
                 ..policy(&a.judge)
             },
             output: match a.format {
-                cli::ScanFormat::Table => ScanOutput::Table(TableStyle {
-                    colour,
-                    full_paths: a.full_paths,
-                    columns: env.columns,
-                }),
+                f @ (cli::ScanFormat::Table | cli::ScanFormat::Tsv) => {
+                    ScanOutput::Table(TableStyle {
+                        colour: colour && f == cli::ScanFormat::Table,
+                        full_paths: a.full_paths,
+                        columns: env.columns,
+                        tsv: f == cli::ScanFormat::Tsv,
+                    })
+                }
                 cli::ScanFormat::Json => ScanOutput::Json,
                 cli::ScanFormat::Prometheus => ScanOutput::Prometheus,
             },
@@ -165,22 +177,7 @@ fn docker_hosts(given: &[String], env: &Env) -> Vec<String> {
 }
 
 fn places(p: &cli::PlaceArgs, env: &Env) -> Places {
-    let host = (!p.no_host).then(|| {
-        if !p.root.is_empty() || !p.users_dir.is_empty() {
-            return HostSearch {
-                roots: p.root.clone(),
-                users_dirs: p.users_dir.clone(),
-                explicit: true,
-            };
-        }
-        let mut roots = vec![PathBuf::from(DEFAULT_ROOT)];
-        roots.extend(env.openclaw_state_dir.clone());
-        HostSearch {
-            roots,
-            users_dirs: vec![PathBuf::from(DEFAULT_USERS_DIR)],
-            explicit: false,
-        }
-    });
+    let host = (!p.no_host).then(|| host_search(p, env));
     let containers = (!p.no_containers).then(|| ContainerSearch {
         docker_hosts: docker_hosts(&p.docker_host, env),
         prefix: p.prefix.clone(),
@@ -196,6 +193,37 @@ fn places(p: &cli::PlaceArgs, env: &Env) -> Places {
         timeout: p.container_timeout,
         place_timeout: p.place_timeout,
         progress: env.stderr_tty,
+    }
+}
+
+/// The host side. `--container zaki-user-<id>` narrows it to those users' dirs (`user-<id>`
+/// below the users dirs): the host's own state dirs are no container's, so they are left out
+/// unless given with `--root`.
+fn host_search(p: &cli::PlaceArgs, env: &Env) -> HostSearch {
+    let only_users = (!p.container.is_empty()).then(|| {
+        p.container
+            .iter()
+            .filter_map(|c| c.strip_prefix(&p.prefix))
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
+    let explicit = !p.root.is_empty() || !p.users_dir.is_empty();
+    let (roots, users_dirs) = match (explicit, &only_users) {
+        (true, _) => (p.root.clone(), p.users_dir.clone()),
+        (false, Some(_)) => (Vec::new(), vec![PathBuf::from(DEFAULT_USERS_DIR)]),
+        (false, None) => {
+            let mut roots = vec![PathBuf::from(DEFAULT_ROOT)];
+            roots.extend(env.openclaw_state_dir.clone());
+            (roots, vec![PathBuf::from(DEFAULT_USERS_DIR)])
+        }
+    };
+    HostSearch {
+        roots,
+        users_dirs,
+        explicit,
+        user_dir_prefix: p.user_dir_prefix.clone(),
+        only_users,
     }
 }
 
@@ -303,6 +331,50 @@ mod tests {
         assert!(host.users_dirs.is_empty() && host.explicit);
         let docker = c.places.containers.expect("containers").docker_hosts;
         assert_eq!(docker, ["unix:///x.sock"]);
+    }
+
+    /// `--container zaki-user-106` looks at user 106's dir on the host, not user 105's, nor
+    /// the host's own state dirs (issue 22: its fix would have removed user 105's lock).
+    #[test]
+    fn a_container_narrows_the_host_to_its_users_dir() {
+        let e = Env {
+            openclaw_state_dir: Some(PathBuf::from("/srv/oc")),
+            ..env()
+        };
+        let host = |args: &[&str]| match config(args, &e) {
+            Config::Scan(s) => s.places.host.expect("host places"),
+            other => panic!("scan, not {other:?}"),
+        };
+        let h = host(&["scan", "--container", "zaki-user-106"]);
+        assert_eq!(h.only_users.as_deref(), Some(&["106".to_owned()][..]));
+        assert!(h.roots.is_empty(), "{:?}", h.roots);
+        assert_eq!(h.users_dirs, [PathBuf::from(DEFAULT_USERS_DIR)]);
+        // Given places stay, narrowed; a name without the prefix is no user's dir.
+        let h = host(&[
+            "scan",
+            "--container",
+            "web",
+            "--users-dir",
+            "/u",
+            "--root",
+            "/r",
+        ]);
+        assert_eq!(h.only_users.as_deref(), Some(&[][..]));
+        assert_eq!(h.roots, [PathBuf::from("/r")]);
+        let h = host(&[
+            "scan",
+            "--container",
+            "u-7",
+            "--prefix",
+            "u-",
+            "--user-dir-prefix",
+            "",
+        ]);
+        assert_eq!(h.only_users.as_deref(), Some(&["7".to_owned()][..]));
+        assert_eq!(h.user_dir_prefix, "");
+        // No container named: every user, and the host's own dirs.
+        let h = host(&["scan"]);
+        assert_eq!((h.only_users, h.roots.len()), (None, 2));
     }
 
     #[test]

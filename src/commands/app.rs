@@ -42,7 +42,8 @@ fn scan(args: config::Scan) -> Result<Exit> {
     ));
     let is_held_over = |r: &LockRecord| {
         args.held_over.is_some_and(|h| {
-            h.exceeded(r.status, r.owner_state, precise_age(r, now), r.max_hold_ms)
+            let age = precise_age(r, now);
+            h.exceeded(&args.policy, r.status, r.owner_state, age, r.max_hold_ms)
         })
     };
     let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
@@ -81,8 +82,10 @@ fn scan_metrics(
     started: Instant,
     n_held_over: usize,
 ) -> String {
-    // The threshold for the metrics: the fixed one, or OpenClaw's default max hold.
-    let threshold = args.held_over.map(|h| h.threshold(None).as_secs_f64());
+    // The threshold for the metrics: the fixed one, or the max hold of a lock without maxHoldMs.
+    let threshold = args
+        .held_over
+        .map(|h| h.threshold(&args.policy, None).as_secs_f64());
     crate::report::metrics::run(
         report,
         &crate::report::metrics::RunFacts {
@@ -105,14 +108,13 @@ fn print_scan_table(
     started: Instant,
 ) -> Result<()> {
     if !report.locks.is_empty() {
-        print_line(&output::table(
-            &report.locks,
-            style.colour,
-            style.full_paths,
-            style.columns,
-        ))?;
+        print_line(&match style.tsv {
+            true => output::tsv(&report.locks, style.full_paths),
+            false => output::table(&report.locks, style.colour, style.full_paths, style.columns),
+        })?;
     }
-    if let Some(t) = crate::report::turns::table(&report.places, style.colour, style.columns) {
+    let (colour, columns) = (style.colour, style.columns);
+    if let Some(t) = crate::report::turns::table(&report.places, colour, columns, style.tsv) {
         print_line(&t)?;
     }
     let secs = started.elapsed().as_secs_f64();
@@ -210,7 +212,7 @@ fn clean(args: config::Clean) -> Result<Exit> {
     let policy = args.policy;
     let _run_lock = match &args.run_lock {
         None => None,
-        Some(at) => match runlock::acquire(&at.path, at.wait) {
+        Some(at) => match take_run_lock(at, args.quiet) {
             Ok(l) => Some(l),
             Err(Busy::Held(holder)) => return step_aside(&args, at, &holder, started),
             Err(busy) => {
@@ -249,8 +251,8 @@ fn clean(args: config::Clean) -> Result<Exit> {
             path: None,
             message: r.detail.clone(),
         });
-        report.summary.errors = report.errors.len();
     }
+    report.tally();
     let duration = started.elapsed().as_secs_f64();
     let metrics = (args.metrics_file.as_deref())
         .map(|p| crate::report::metrics::clean_pass(&report, "clean", duration, p));
@@ -277,7 +279,8 @@ fn clean(args: config::Clean) -> Result<Exit> {
 }
 
 /// `clean`'s text: a line per lock acted on (with `--quiet`, only removals), the summary, the
-/// restarts not already printed, and the problems on stderr.
+/// restarts not already printed, and the problems on stderr. With `--quiet`, what needs a
+/// human (a wedged lock, a gateway to restart) goes to stderr, one line each with its fix.
 fn print_clean_text(
     args: &config::Clean,
     report: &Report,
@@ -288,13 +291,16 @@ fn print_clean_text(
     for r in &report.locks {
         let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
         let changed = r.action == Action::Kept && r.status == Status::Stale;
-        if loud || (!args.quiet && (changed || r.action == Action::Skipped)) {
+        let human = r.status == Status::Wedged;
+        if loud || (!args.quiet && (changed || human || r.action == Action::Skipped)) {
             out.push_str(&output::log_line(style, r));
             out.push('\n');
+        } else if human {
+            eprintln!("{}", output::attention_line(style, r));
         }
     }
     let acted = report.summary.removed + report.summary.would_remove;
-    if !args.quiet || acted > 0 || !report.errors.is_empty() {
+    if !args.quiet || acted > 0 || report.summary.needs_human > 0 {
         out.push_str(&output::log_summary(
             style,
             "clean",
@@ -313,8 +319,18 @@ fn print_clean_text(
     // With --restart-orphaned each line was printed as it happened.
     if args.restart_orphaned.is_none() {
         for r in &report.restarts {
-            out.push_str(&crate::commands::remedy::line(style, r));
-            out.push('\n');
+            let line = crate::commands::remedy::line(style, r);
+            match (args.quiet, r.action, style) {
+                (true, "would-restart", LogStyle::Human) => {
+                    eprintln!("zaki-locks: needs a human: {line}")
+                }
+                (true, "would-restart", _) => eprintln!("{line}"),
+                (true, _, _) => {}
+                (false, _, _) => {
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            }
         }
     }
     if style == LogStyle::Human {
@@ -328,6 +344,25 @@ fn print_clean_text(
         }
     }
     print_bytes(out.as_bytes())
+}
+
+/// Takes the run lock; when another run holds it, says so on stderr (unless `quiet`) before
+/// waiting up to `--wait` for it, so that a clean typed by hand does not seem to hang.
+fn take_run_lock(at: &config::RunLock, quiet: bool) -> Result<runlock::RunLock, Busy> {
+    match runlock::acquire(&at.path, std::time::Duration::ZERO) {
+        Err(Busy::Held(holder)) if !at.wait.is_zero() => {
+            if !quiet {
+                eprintln!(
+                    "zaki-locks: clean: the run lock {} is held by {holder}: waiting up to {} \
+                     for it to finish (--wait)",
+                    crate::model::escape::path(&at.path),
+                    humantime::format_duration(at.wait)
+                );
+            }
+            runlock::acquire(&at.path, at.wait)
+        }
+        taken => taken,
+    }
 }
 
 /// Another clean or a watch holds the run lock: do nothing, say who holds it and what to do,

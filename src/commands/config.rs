@@ -82,8 +82,11 @@ pub enum ScanOutput {
 pub struct TableStyle {
     pub colour: bool,
     pub full_paths: bool,
-    /// The terminal's width; `None` off a terminal (tab-separated, never cut).
+    /// The width to cut the lines at: the terminal's, or `COLUMNS` in a pipe; `None`: never
+    /// cut.
     pub columns: Option<usize>,
+    /// `--format tsv`: tab-separated, never cut nor padded.
+    pub tsv: bool,
 }
 
 /// `clean`.

@@ -158,6 +158,7 @@ async fn observe_locks(
         .map(|(p, _)| p.state_dir.as_path())
         .collect();
     crate::observe::version::owner_cmdlines(&mut observed, &known);
+    crate::observe::version::full_owner_names(&mut observed);
     observed
 }
 

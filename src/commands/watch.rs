@@ -382,6 +382,10 @@ fn pass_text(style: LogStyle, pass: &Pass<'_>, report: &Report, ts: &str) -> Str
             }
             out.push_str(&line);
             out.push('\n');
+        } else if r.status == Status::Wedged {
+            // Needs a human: said on every pass until it is fixed.
+            out.push_str(&output::attention_line(style, r));
+            out.push('\n');
         }
     }
     for w in &report.warnings {
@@ -392,7 +396,7 @@ fn pass_text(style: LogStyle, pass: &Pass<'_>, report: &Report, ts: &str) -> Str
         out.push_str(&output::log_problem(style, p));
         out.push('\n');
     }
-    if report.summary.removed > 0 || !report.errors.is_empty() || pass.trigger != "interval" {
+    if report.summary.removed > 0 || report.summary.needs_human > 0 || pass.trigger != "interval" {
         let mut kv = vec![
             ("event", "pass".to_owned()),
             ("trigger", pass.trigger.to_owned()),
@@ -400,6 +404,8 @@ fn pass_text(style: LogStyle, pass: &Pass<'_>, report: &Report, ts: &str) -> Str
             ("stale", report.summary.stale.to_string()),
             ("removed", report.summary.removed.to_string()),
             ("errors", report.summary.errors.to_string()),
+            ("wedged", report.summary.wedged.to_string()),
+            ("needs_human", report.summary.needs_human.to_string()),
             ("duration_ms", pass.duration_ms.to_string()),
         ];
         if let Some(c) = pass.container {
@@ -493,7 +499,8 @@ mod tests {
             kv,
             format!(
                 "ts={TS} event=pass trigger=container-start container=zaki-user-7 locks=0 \
-                 stale=0 removed=0 errors=0 duration_ms=12 since_start_ms=850\n"
+                 stale=0 removed=0 errors=0 wedged=0 needs_human=0 duration_ms=12 \
+                 since_start_ms=850\n"
             )
         );
         let human = pass_text(LogStyle::Human, &p, &report(vec![]), TS);

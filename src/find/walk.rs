@@ -27,7 +27,7 @@ use crate::sys::safefs::{self, OpenError};
 use crate::sys::snapshot::snapshot_at;
 
 /// Where to look on the host, as the command line said.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HostSearch {
     /// OpenClaw state dirs whose owners run in this PID namespace.
     pub roots: Vec<PathBuf>,
@@ -35,6 +35,23 @@ pub struct HostSearch {
     pub users_dirs: Vec<PathBuf>,
     /// Given on the command line: a missing one is an error, not a silent skip.
     pub explicit: bool,
+    /// What a per-user dir's name starts with, before the user id (`user-`; empty: the id
+    /// alone, digits only).
+    pub user_dir_prefix: String,
+    /// Only these users' dirs below the users dirs (`--container zaki-user-<id>`); `None`: all.
+    pub only_users: Option<Vec<String>>,
+}
+
+impl Default for HostSearch {
+    fn default() -> Self {
+        HostSearch {
+            roots: Vec::new(),
+            users_dirs: Vec::new(),
+            explicit: false,
+            user_dir_prefix: USER_PREFIX.to_owned(),
+            only_users: None,
+        }
+    }
 }
 
 /// A lock file found by the walk, and read through its directory's fd.
@@ -156,7 +173,7 @@ impl std::error::Error for WalkError {
 }
 
 /// The zaki layout's per-user state dir, bind-mounted into that user's container.
-const USER_PREFIX: &str = "user-";
+pub const USER_PREFIX: &str = "user-";
 
 /// Resolves the search into places: each root, and each `user-*/.openclaw` below a users dir.
 pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
@@ -170,7 +187,7 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
     for root in &search.roots {
         if let Some(meta) = existing_dir(root, search.explicit, "state dir", problems) {
             if search.explicit
-                && let Some(why) = not_a_state_dir(root)
+                && let Some(why) = not_a_state_dir(root, &search.user_dir_prefix)
             {
                 problems.push(Problem::host(root, why));
             }
@@ -179,7 +196,7 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
                 state_dir: root.clone(),
                 shown_as: None,
                 pin: None,
-                pids: match zaki_user(root) {
+                pids: match zaki_user(root, &search.user_dir_prefix) {
                     // The platform's layout: bind-mounted into a container even when given as
                     // a root; until Docker says which container, its pids cannot be judged.
                     Some(id) => bind_mounted(id),
@@ -193,11 +210,18 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
         if existing_dir(users, search.explicit, "users dir", problems).is_none() {
             continue;
         }
-        let Some(users_found) = user_state_dirs(users, problems) else {
+        let Some(mut users_found) = user_state_dirs(users, &search.user_dir_prefix, problems)
+        else {
             continue;
         };
         if users_found.is_empty() && search.explicit {
-            problems.push(Problem::host(users, no_users_why(users)));
+            problems.push(Problem::host(
+                users,
+                no_users_why(users, &search.user_dir_prefix),
+            ));
+        }
+        if let Some(only) = &search.only_users {
+            users_found.retain(|(_, id)| only.contains(id));
         }
         for (state_dir, id) in users_found {
             match fs::symlink_metadata(&state_dir) {
@@ -226,7 +250,11 @@ pub fn places(search: &HostSearch, problems: &mut Vec<Problem>) -> Vec<Place> {
 
 /// The `user-<id>/.openclaw` dirs below a users dir, sorted, with their ids. `None` (and a
 /// problem) when it cannot be listed; a listing that fails part-way keeps what it read.
-fn user_state_dirs(users: &Path, problems: &mut Vec<Problem>) -> Option<Vec<(PathBuf, String)>> {
+fn user_state_dirs(
+    users: &Path,
+    prefix: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Vec<(PathBuf, String)>> {
     let entries = match fs::read_dir(users) {
         Ok(e) => e,
         Err(e) => {
@@ -243,7 +271,7 @@ fn user_state_dirs(users: &Path, problems: &mut Vec<Problem>) -> Option<Vec<(Pat
                 break;
             }
         };
-        if let Some(id) = user_id(&entry.file_name()) {
+        if let Some(id) = user_id(&entry.file_name(), prefix) {
             found.push((entry.path().join(".openclaw"), id.to_owned()));
         }
     }
@@ -251,21 +279,23 @@ fn user_state_dirs(users: &Path, problems: &mut Vec<Problem>) -> Option<Vec<(Pat
     Some(found)
 }
 
-/// The user id a `user-<id>` directory is named after (the zaki layout), if it is one.
-fn user_id(name: &OsStr) -> Option<&str> {
-    let id = name.to_str()?.strip_prefix(USER_PREFIX)?;
-    (!id.is_empty()).then_some(id)
+/// The user id a `user-<id>` directory is named after (the zaki layout, or `prefix` then the
+/// id), if it is one. Without a prefix only digits are an id (`root` is not a user).
+fn user_id<'a>(name: &'a OsStr, prefix: &str) -> Option<&'a str> {
+    let id = name.to_str()?.strip_prefix(prefix)?;
+    let digits = || id.bytes().all(|b| b.is_ascii_digit());
+    (!id.is_empty() && (!prefix.is_empty() || digits())).then_some(id)
 }
 
 /// Why a dir given as `--root` is not an OpenClaw state dir (`None` when it is one: it has
 /// `agents/`, or OpenClaw's config and no session yet).
-fn not_a_state_dir(root: &Path) -> Option<String> {
+fn not_a_state_dir(root: &Path, prefix: &str) -> Option<String> {
     let is_dir = |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
     if is_dir(&root.join("agents")) || root.join("openclaw.json").exists() {
         return None;
     }
     let shown = root.display();
-    Some(if has_users(root) {
+    Some(if has_users(root, prefix) {
         format!(
             "holds no OpenClaw state dir (no agents/ below it) but user-<id> dirs: use --users-dir {shown}"
         )
@@ -281,22 +311,25 @@ fn not_a_state_dir(root: &Path) -> Option<String> {
     })
 }
 
-fn has_users(dir: &Path) -> bool {
+fn has_users(dir: &Path, prefix: &str) -> bool {
     fs::read_dir(dir)
-        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| user_id(&e.file_name()).is_some())))
+        .is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| user_id(&e.file_name(), prefix).is_some())))
 }
 
 /// Why a `--users-dir` with no `user-<id>` dir in it holds nothing to look at.
-fn no_users_why(dir: &Path) -> String {
+fn no_users_why(dir: &Path, prefix: &str) -> String {
     if fs::symlink_metadata(dir.join("agents")).is_ok_and(|m| m.is_dir()) {
         format!(
-            "holds no user-<id>/.openclaw state dir; it is a state dir itself: use --root {}",
+            "holds no {prefix}<id>/.openclaw state dir; it is a state dir itself: use --root {}",
             dir.display()
         )
+    } else if prefix == USER_PREFIX && has_users(dir, "") {
+        "holds no user-<id>/.openclaw state dir but <id> dirs: add --user-dir-prefix ''".into()
     } else {
-        "holds no user-<id>/.openclaw state dir (check the path: the platform's is \
-         /var/zaki-platform/users)"
-            .into()
+        format!(
+            "holds no {prefix}<id>/.openclaw state dir (check the path: the platform's is \
+             /var/zaki-platform/users; dirs named otherwise: --user-dir-prefix)"
+        )
     }
 }
 
@@ -307,11 +340,11 @@ fn bind_mounted(id: &str) -> PidView {
 }
 
 /// The user id of a `…/user-<id>/.openclaw` state dir (the zaki layout), if it is one.
-fn zaki_user(state_dir: &Path) -> Option<&str> {
+fn zaki_user<'a>(state_dir: &'a Path, prefix: &str) -> Option<&'a str> {
     if state_dir.file_name()? != ".openclaw" {
         return None;
     }
-    user_id(state_dir.parent()?.file_name()?)
+    user_id(state_dir.parent()?.file_name()?, prefix)
 }
 
 /// Checks a place given by name. The operator's own path may be a symlink (it is theirs).
@@ -728,13 +761,20 @@ mod tests {
 
     #[test]
     fn zaki_users() {
-        assert_eq!(user_id(OsStr::new("user-7")), Some("7"));
+        let p = USER_PREFIX;
+        assert_eq!(user_id(OsStr::new("user-7"), p), Some("7"));
         for not in ["user-", "users", "7", "User-7"] {
-            assert_eq!(user_id(OsStr::new(not)), None, "{not}");
+            assert_eq!(user_id(OsStr::new(not), p), None, "{not}");
         }
-        assert_eq!(zaki_user(Path::new("/u/user-42/.openclaw")), Some("42"));
-        assert_eq!(zaki_user(Path::new("/u/user-/.openclaw")), None);
-        assert_eq!(zaki_user(Path::new("/root/.openclaw")), None);
-        assert_eq!(zaki_user(Path::new("/u/user-42/state")), None);
+        assert_eq!(zaki_user(Path::new("/u/user-42/.openclaw"), p), Some("42"));
+        assert_eq!(zaki_user(Path::new("/u/user-/.openclaw"), p), None);
+        assert_eq!(zaki_user(Path::new("/root/.openclaw"), p), None);
+        assert_eq!(zaki_user(Path::new("/u/user-42/state"), p), None);
+        // `--user-dir-prefix ''`: the id alone, digits only; another prefix as given.
+        assert_eq!(user_id(OsStr::new("42"), ""), Some("42"));
+        assert_eq!(user_id(OsStr::new("root"), ""), None);
+        assert_eq!(zaki_user(Path::new("/root/.openclaw"), ""), None);
+        assert_eq!(zaki_user(Path::new("/u/42/.openclaw"), ""), Some("42"));
+        assert_eq!(user_id(OsStr::new("u7"), "u"), Some("7"));
     }
 }

@@ -127,6 +127,8 @@ mod tests {
             age: None,
             note: None,
             wedged: false,
+            fix: None,
+            unheld: false,
             look_again: false,
             evidence_missing: None,
         }

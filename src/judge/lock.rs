@@ -124,24 +124,32 @@ impl Default for Policy {
     }
 }
 
-/// `--held-over`: a fixed threshold, or each lock's own max hold.
+/// `--held-over`: a fixed threshold, or each lock's own max hold (as the wedged rule has it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeldOver {
     After(Duration),
-    /// The payload's `maxHoldMs`, else OpenClaw's default max hold.
+    /// [`Policy::max_hold`]: the payload's `maxHoldMs`, else the policy's threshold.
     MaxHold,
 }
 
-/// OpenClaw's default max hold, for locks whose payload names none.
-pub const DEFAULT_MAX_HOLD: Duration = Duration::from_secs(300);
-
 impl HeldOver {
     /// The threshold for a lock with this `maxHoldMs`.
-    pub fn threshold(self, max_hold_ms: Option<u64>) -> Duration {
+    pub fn threshold(self, policy: &Policy, max_hold_ms: Option<u64>) -> Duration {
         match self {
             HeldOver::After(d) => d,
-            HeldOver::MaxHold => max_hold_ms.map_or(DEFAULT_MAX_HOLD, Duration::from_millis),
+            HeldOver::MaxHold => policy.max_hold(max_hold_ms),
         }
+    }
+}
+
+impl Policy {
+    /// How long a lock may be held open before it is wedged: its payload's `maxHoldMs`, else
+    /// the threshold (`--older-than`). `--held-over` without a value uses the same line.
+    pub fn max_hold(&self, max_hold_ms: Option<u64>) -> Duration {
+        max_hold_ms.map_or_else(
+            || self.stale_after.to_std().unwrap_or(Duration::MAX),
+            Duration::from_millis,
+        )
     }
 }
 
@@ -156,12 +164,16 @@ named! {
         /// Some process holds it, or may: never removed.
         Held => "held":
             "kept: a process has it open, or its owner may still be using it (who holds it \
-             cannot be seen, or it was seen unheld only for a moment): never removed, whatever \
-             its age",
+             cannot be seen): never removed, whatever its age",
         /// Held open past its max hold: never removed; its owner's run is stuck.
         Wedged => "wedged":
             "held open past its max hold: never removed (that would let a second writer in); \
              the owner's run is stuck: restart the container or process the note names",
+        /// Nobody holds it open, but not yet long enough (the grace, or a second look): kept
+        /// for now, stale if it stays so.
+        Unheld => "unheld":
+            "nobody holds it open, but not yet for long enough (the no-holder grace, or one \
+             look of two): kept for now, stale if it stays so",
         /// Nobody holds it: removed by `clean`.
         Stale => "stale":
             "nobody holds it and a reason says its owner is gone or it is too old: clean removes \
@@ -178,6 +190,7 @@ impl Status {
             None => Status::Unjudged,
             Some(v) if v.stale => Status::Stale,
             Some(v) if v.wedged => Status::Wedged,
+            Some(v) if v.unheld => Status::Unheld,
             Some(_) => Status::Held,
         }
     }
@@ -189,6 +202,7 @@ impl HeldOver {
     /// counts whatever the threshold.
     pub fn exceeded(
         self,
+        policy: &Policy,
         status: Status,
         owner: OwnerState,
         age: Option<f64>,
@@ -197,7 +211,7 @@ impl HeldOver {
         status == Status::Wedged
             || (status != Status::Stale
                 && owner == OwnerState::Alive
-                && age.is_some_and(|a| a > self.threshold(max_hold_ms).as_secs_f64()))
+                && age.is_some_and(|a| a > self.threshold(policy, max_hold_ms).as_secs_f64()))
     }
 }
 
@@ -248,6 +262,10 @@ pub struct Verdict {
     pub note: Option<String>,
     /// Held open past its max hold: never removed, reported with a fix.
     pub wedged: bool,
+    /// What a human must do about it (a wedged lock: restart its holder); `None`: nothing.
+    pub fix: Option<String>,
+    /// Nobody holds it open (complete visibility), not yet long enough to be stale.
+    pub unheld: bool,
     /// Nobody holds it, but it was seen so only once: look again, at least [`SECOND_LOOK`]
     /// later, before it may be called stale (an owner closes its handle a few ms before it
     /// deletes the file).
@@ -271,8 +289,15 @@ struct Draft {
     notes: Vec<String>,
     stale: bool,
     wedged: bool,
+    fix: Option<String>,
     look_again: bool,
     evidence_missing: Option<String>,
+    unheld: bool,
+    /// An empty or half-written payload, and how long unmodified: it may be a lock being
+    /// created, said once the evidence is in (see [`Draft::creating_note`]).
+    creating: Option<String>,
+    /// Who holds it open decided the verdict (held, or no holder with complete visibility).
+    by_holders: bool,
 }
 
 impl Draft {
@@ -283,6 +308,23 @@ impl Draft {
     fn keep(&mut self, note: String) {
         self.stale = false;
         self.notes.push(note);
+    }
+
+    /// What an incomplete payload's note says once the verdict is reached: removed, it was
+    /// not being created (nobody held it); kept, it may be, and the mtime rule says when it
+    /// turns stale only where the holders did not decide.
+    fn creating_note(&mut self, stale_after: TimeDelta) {
+        let Some(what) = self.creating.take() else {
+            return;
+        };
+        self.notes.push(match (self.stale, self.by_holders) {
+            (true, _) => format!("{what}: nobody holds it open, so nobody is creating it"),
+            (false, true) => format!("{what}: may be a lock being created"),
+            (false, false) => format!(
+                "{what}: may be a lock being created; stale once unmodified for {}",
+                short_duration(stale_after)
+            ),
+        });
     }
 }
 
@@ -304,6 +346,7 @@ impl Policy {
             owner_state
         };
         self.by_evidence(&f, age, owner_state, &mut d);
+        d.creating_note(self.stale_after);
         if f.place.sqlite {
             d.notes.insert(
                 0,
@@ -318,6 +361,8 @@ impl Policy {
             age,
             note: (!d.notes.is_empty()).then(|| d.notes.join("; ")),
             wedged: d.wedged,
+            fix: d.fix,
+            unheld: !d.stale && d.unheld,
             look_again: d.look_again,
             evidence_missing: d.evidence_missing,
         }
@@ -367,10 +412,9 @@ impl Policy {
                 .payload
                 .problem
                 .map_or("incomplete payload", |pr| pr.describe());
-            d.notes.push(format!(
-                "{what}, modified {} ago: may be a lock being created; stale once unmodified for {}",
-                short_duration(mtime_age),
-                short_duration(self.stale_after),
+            d.creating = Some(format!(
+                "{what}, modified {} ago",
+                short_duration(mtime_age)
             ));
         }
         old
@@ -449,6 +493,7 @@ impl Policy {
             && !f.holders.is_empty()
             && f.holders.iter().all(|h| !h.writes());
         if (f.held || !f.holders.is_empty()) && !readers_only {
+            d.by_holders = true;
             return self.held(f, age, d);
         }
         if readers_only {
@@ -468,6 +513,8 @@ impl Policy {
         if !f.visibility.is_complete() || compact_store_lock(f) {
             return;
         }
+        d.by_holders = true;
+        d.unheld = true;
         let quiet = (f.now - f.mtime).max(TimeDelta::zero());
         if quiet > self.leak_grace {
             d.stale = true;
@@ -517,7 +564,8 @@ impl Policy {
         }
         let quiet = (f.now - f.mtime).max(TimeDelta::zero());
         let held_for = age.unwrap_or(quiet);
-        let limit = max_hold(f.payload).unwrap_or(self.stale_after);
+        let limit =
+            TimeDelta::from_std(self.max_hold(f.payload.max_hold_ms)).unwrap_or(TimeDelta::MAX);
         d.stale = false;
         if held_for > limit {
             d.wedged = true;
@@ -530,12 +578,14 @@ impl Policy {
                 (None, Some(h)) => format!("restart process {}", h.host_pid),
                 (None, None) => "restart the process that holds it open".into(),
             };
+            // The reason already says `wedged`: the note says by whom, how long, and the fix.
             d.notes.push(format!(
-                "wedged: held open by {} for {}, past its max hold of {}; removing the file cannot help and would let a second writer in: {fix}",
+                "held open by {} for {}, past its max hold of {}; removing the file cannot help and would let a second writer in: {fix}",
                 who.join(", "),
                 short_duration(held_for),
                 short_duration(limit),
             ));
+            d.fix = Some(fix);
         } else if !d.reasons.is_empty() {
             d.notes
                 .push(format!("held open by {}: never removed", who.join(", ")));
@@ -1002,6 +1052,13 @@ mod tests {
         assert!(!v.stale, "exactly the threshold is not older than it");
     }
 
+    /// `p`, written 5 s ago, held open by a writer nobody could name.
+    fn fresh_held(p: &Payload) -> Verdict {
+        let mut f = facts(p, &Owner::Gone, 5, &[], &Visibility::Complete);
+        f.held = true;
+        Policy::default().judge(f)
+    }
+
     #[test]
     fn mtime_fallback_for_incomplete_payloads() {
         let empty = Payload {
@@ -1012,8 +1069,28 @@ mod tests {
         assert!(!fresh.stale);
         assert_eq!(fresh.owner_state, OwnerState::None);
         assert_eq!(names(&fresh), vec!["missing-pid", "invalid-createdAt"]);
-        assert!(fresh.note.unwrap().contains("being created"));
+        let note = fresh.note.unwrap();
+        assert!(
+            note.contains("being created; stale once unmodified for 30m"),
+            "{note}"
+        );
         assert!(judge(&empty, &Owner::Gone, 1801).stale);
+        // Nobody holds it (complete visibility): stale, and its note does not say otherwise.
+        let unheld = judge_seen(&empty, &Owner::Gone, 60, &[], &Visibility::Complete);
+        assert!(unheld.stale, "{unheld:?}");
+        let note = unheld.note.unwrap();
+        assert!(!note.contains("being created"), "{note}");
+        assert!(note.contains("nobody is creating it"), "{note}");
+        // Within the grace: it may be, and the holder rule (not 30 min) says when it is stale.
+        let young = judge_seen(&empty, &Owner::Gone, 5, &[], &Visibility::Complete);
+        let note = young.note.clone().unwrap();
+        assert!(
+            note.contains("being created") && !note.contains("30m"),
+            "{note}"
+        );
+        // Its status says what it is: nobody holds it, not stale yet (not `held`).
+        assert_eq!(Status::of(Some(&young)), Status::Unheld);
+        assert_eq!(Status::of(Some(&fresh_held(&empty))), Status::Held);
 
         // A live pid with a bad createdAt also waits for the mtime.
         let p = payload(Some(7), None, None);
@@ -1040,6 +1117,8 @@ mod tests {
             age: None,
             note: None,
             wedged,
+            fix: None,
+            unheld: false,
             look_again: false,
             evidence_missing: None,
         }
@@ -1056,19 +1135,26 @@ mod tests {
 
     #[test]
     fn held_over_needs_a_live_owner_past_the_threshold_or_a_wedged_lock() {
+        let p = &Policy::default();
         let minute = HeldOver::After(Duration::from_secs(60));
         let alive = OwnerState::Alive;
-        assert!(minute.exceeded(Status::Held, alive, Some(61.0), None));
-        assert!(!minute.exceeded(Status::Held, alive, Some(59.5), None));
-        assert!(!minute.exceeded(Status::Held, OwnerState::Unknown, Some(600.0), None));
-        assert!(!minute.exceeded(Status::Stale, alive, Some(600.0), None));
-        assert!(!minute.exceeded(Status::Held, alive, None, None));
-        assert!(minute.exceeded(Status::Wedged, OwnerState::Unknown, None, None));
-        // Each lock's own max hold, else OpenClaw's 5 minutes.
+        assert!(minute.exceeded(p, Status::Held, alive, Some(61.0), None));
+        assert!(!minute.exceeded(p, Status::Held, alive, Some(59.5), None));
+        assert!(!minute.exceeded(p, Status::Held, OwnerState::Unknown, Some(600.0), None));
+        assert!(!minute.exceeded(p, Status::Stale, alive, Some(600.0), None));
+        assert!(!minute.exceeded(p, Status::Held, alive, None, None));
+        assert!(minute.exceeded(p, Status::Wedged, OwnerState::Unknown, None, None));
+        // Each lock's own max hold, else the threshold: where the wedged rule draws the line.
         let own = HeldOver::MaxHold;
-        assert!(own.exceeded(Status::Held, alive, Some(2.5), Some(2_000)));
-        assert!(!own.exceeded(Status::Held, alive, Some(299.0), None));
-        assert!(own.exceeded(Status::Held, alive, Some(301.0), None));
+        assert!(own.exceeded(p, Status::Held, alive, Some(2.5), Some(2_000)));
+        assert!(!own.exceeded(p, Status::Held, alive, Some(1799.0), None));
+        assert!(own.exceeded(p, Status::Held, alive, Some(1801.0), None));
+        let short = &Policy {
+            stale_after: TimeDelta::minutes(10),
+            ..Policy::default()
+        };
+        assert!(own.exceeded(short, Status::Held, alive, Some(601.0), None));
+        assert_eq!(own.threshold(short, None), short.max_hold(None));
     }
 }
 
@@ -1271,7 +1357,7 @@ mod releases {
         let owner = gateway();
         let first = judge(facts(&p, &owner, &[]));
         assert!(!first.stale && first.look_again, "{first:?}");
-        assert_eq!(Status::of(Some(&first)), Status::Held);
+        assert_eq!(Status::of(Some(&first)), Status::Unheld);
         // Seen unheld again on the same file, too soon: still not.
         let soon = judge(Facts {
             unheld_since: Some(now() - TimeDelta::milliseconds(400)),

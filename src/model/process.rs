@@ -30,3 +30,42 @@ pub struct ProcFacts {
     /// `NSpid`: this pid in every nested PID namespace, outermost first.
     pub nspid: Vec<u64>,
 }
+
+/// The kernel keeps 15 bytes of a command's name (`/proc/<pid>/comm`): `openclaw-gatewa`.
+pub const COMM_MAX: usize = 15;
+
+/// A process's full name when its kernel name may be cut (15 bytes long): the base name of
+/// its command line's first word, when that starts with the kernel's name
+/// (`openclaw-gateway`); `None` otherwise.
+pub fn full_name(comm: &str, cmdline: &[u8]) -> Option<String> {
+    if comm.len() < COMM_MAX {
+        return None;
+    }
+    let argv0 = cmdline.split(|&b| b == 0).next()?;
+    // A process title (`process.title`) may be several words in argv[0].
+    let first = argv0.split(|&b| b == b' ').next()?;
+    let base = std::str::from_utf8(first.rsplit(|&b| b == b'/').next()?).ok()?;
+    (base.len() > comm.len() && base.starts_with(comm)).then(|| base.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::full_name;
+
+    #[test]
+    fn a_cut_name_is_completed_from_the_command_line() {
+        let comm = "openclaw-gatewa";
+        assert_eq!(
+            full_name(comm, b"openclaw-gateway\0").as_deref(),
+            Some("openclaw-gateway")
+        );
+        assert_eq!(
+            full_name(comm, b"/usr/bin/openclaw-gateway --port 1\0").as_deref(),
+            Some("openclaw-gateway")
+        );
+        // Not cut, or the command line is another name: the kernel's name stands.
+        assert_eq!(full_name("sleep", b"sleep\0x\0"), None);
+        assert_eq!(full_name(comm, b"node\0openclaw.mjs\0"), None);
+        assert_eq!(full_name(comm, b""), None);
+    }
+}

@@ -215,7 +215,14 @@ fn describe(process: &Process, pid: u64, containers: &[(String, String)]) -> Hol
     Holder {
         host_pid: pid,
         ns_pid: st.nspid.last().copied().unwrap_or(pid),
-        comm: st.name.unwrap_or_else(|| "?".into()),
+        comm: match st.name {
+            Some(n) => process
+                .cmdline()
+                .ok()
+                .and_then(|c| crate::model::process::full_name(&n, &c))
+                .unwrap_or(n),
+            None => "?".into(),
+        },
         container: container_of(&cgroup, st.nspid.len() > 1, containers),
         access: Access::Unknown,
     }

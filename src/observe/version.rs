@@ -53,6 +53,37 @@ pub fn owner_cmdlines(observed: &mut [Observed], known: &HashSet<&Path>) {
     }
 }
 
+/// Names each host lock's owner in full where the kernel cut its name at 15 bytes
+/// (`openclaw-gatewa`): from its command line, read once per process (the one already read
+/// for the version rules when there is one).
+pub fn full_owner_names(observed: &mut [Observed]) {
+    let mut read: HashMap<(u64, Option<u64>), Option<String>> = HashMap::new();
+    for o in observed.iter_mut() {
+        let (Site::Host { .. }, Owner::Found(f)) = (&o.site, &mut o.owner) else {
+            continue;
+        };
+        let (Some(name), Some(&host_pid)) = (&f.name, f.nspid.first()) else {
+            continue;
+        };
+        if name.len() < crate::model::process::COMM_MAX {
+            continue;
+        }
+        let known = o.owner_cmdline.clone();
+        let full = read
+            .entry((host_pid, f.starttime))
+            .or_insert_with(|| {
+                let cmdline = known
+                    .map(|c| c.to_vec())
+                    .or_else(|| read_cmdline(host_pid, f.starttime));
+                crate::model::process::full_name(name, &cmdline?)
+            })
+            .clone();
+        if full.is_some() {
+            f.name = full;
+        }
+    }
+}
+
 /// Where the `openclaw` package sits in the usual images: the official image's app dir, a
 /// global npm install, and the test suite's read-only mount.
 const PACKAGE_PATHS: [&str; 4] = [

@@ -350,7 +350,7 @@ fn by_location_and_state(report: &Report) -> std::collections::BTreeMap<(&str, &
         let state = match l.status {
             Status::Unjudged => "skipped",
             Status::Stale => "stale",
-            Status::Held | Status::Wedged => "held",
+            Status::Held | Status::Wedged | Status::Unheld => "held",
         };
         *by.entry((kind, state)).or_default() += 1;
     }

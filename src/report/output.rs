@@ -34,6 +34,7 @@ fn status(r: &LockRecord) -> (&'static str, Color) {
         (Action::Skipped, _) => Color::Magenta,
         (Action::Removed, _) | (Action::Kept, Status::Stale | Status::Wedged) => Color::Red,
         (Action::Kept, Status::Held | Status::Unjudged) => Color::Green,
+        (Action::Kept, Status::Unheld) => Color::Yellow,
     };
     let word = match r.action {
         Action::Kept => r.status.as_str(),
@@ -72,17 +73,29 @@ const HEADER: [&str; 8] = [
     "WHERE", "STATUS", "AGE", "PID", "OWNER", "WHY", "SESSION", "LOCK",
 ];
 
-/// How far each column may shrink when the terminal is narrow (0: never), and whether it is
-/// cut at the start (a path keeps its tail) or the end.
-const SHRINK: [(usize, bool); 8] = [
-    (12, true),
-    (0, false),
-    (0, false),
-    (0, false),
-    (6, false),
-    (8, false),
-    (16, true),
-    (16, true),
+/// Where a column's cell is cut when the terminal is narrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// Keeps the end: a container's name its user id, a session key its id.
+    Start,
+    /// Keeps the start: a reason's key word (`recycled-pid`), an owner's name.
+    End,
+    /// A lock's path: its file name, which starts with the session id, then cut at its end.
+    FileName,
+}
+
+/// How far each column may shrink when the terminal is narrow (0: never), and how it is cut.
+/// WHY never shrinks below its widest first reason (see [`why_floor`]); LOCK keeps 8
+/// characters of the session id.
+const SHRINK: [(usize, Cut); 8] = [
+    (12, Cut::Start),
+    (0, Cut::End),
+    (0, Cut::End),
+    (0, Cut::End),
+    (6, Cut::End),
+    (8, Cut::End),
+    (16, Cut::Start),
+    (9, Cut::FileName),
 ];
 
 /// Order in which columns give up width: the note first, then the owner's name, the path, the
@@ -180,9 +193,40 @@ fn cut(s: &str, w: usize, at_start: bool) -> String {
     }
 }
 
+/// A cell cut to `w` columns the way its column is cut.
+fn cut_cell(s: &str, w: usize, how: Cut) -> String {
+    match how {
+        _ if width(s) <= w => s.to_owned(),
+        Cut::Start => cut(s, w, true),
+        Cut::End => cut(s, w, false),
+        Cut::FileName => {
+            let name = s.rsplit('/').next().unwrap_or(s);
+            let short = format!("…/{name}");
+            if name.len() < s.len() && width(&short) <= w {
+                short
+            } else {
+                cut(name, w, false)
+            }
+        }
+    }
+}
+
+/// The narrowest the WHY column may be: its widest first reason (`recycled-pid`), whole, with
+/// the ellipsis that says more follows (a note alone may be cut anywhere).
+fn why_floor(records: &[LockRecord]) -> usize {
+    records
+        .iter()
+        .filter_map(|r| {
+            let first = r.reasons.first()?.as_str();
+            Some(width(first) + usize::from(r.reasons.len() > 1 || r.note.is_some()))
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Column widths that fit `max` columns (when given): the widest content, shrunk column by
 /// column in [`SHRINK_ORDER`] down to each one's minimum.
-fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
+fn fit(rows: &[[String; 8]], max: Option<usize>, why_floor: usize) -> [usize; 8] {
     let mut w = HEADER.map(width);
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -191,6 +235,8 @@ fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
     }
     let Some(max) = max else { return w };
     let total = |w: &[usize; 8]| w.iter().sum::<usize>() + 2 * (w.len() - 1);
+    let mut floors = SHRINK.map(|(f, _)| f);
+    floors[5] = floors[5].max(why_floor);
     for (n, &i) in SHRINK_ORDER.iter().enumerate() {
         let over = total(&w).saturating_sub(max);
         if over == 0 {
@@ -200,7 +246,7 @@ fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
         let floor = if last {
             1
         } else {
-            SHRINK[i].0.max(width(HEADER[i]))
+            floors[i].max(width(HEADER[i]))
         }
         .min(w[i]);
         w[i] -= over.min(w[i] - floor);
@@ -208,9 +254,9 @@ fn fit(rows: &[[String; 8]], max: Option<usize>) -> [usize; 8] {
     w
 }
 
-/// The `scan` table: one line per lock. On a terminal (`columns` given) the columns are
-/// aligned by comfy-table and cut to fit; otherwise they are separated by tabs and never cut,
-/// for `cut`, `awk` and spreadsheets.
+/// The `scan` table: one line per lock, its columns aligned (on a terminal and in a pipe, as
+/// `docker ps` and `ps` do) and cut to fit `columns` when given (the terminal's width, or
+/// `COLUMNS` in a pipe); `None`: never cut.
 pub fn table(
     records: &[LockRecord],
     colour: bool,
@@ -218,16 +264,13 @@ pub fn table(
     columns: Option<usize>,
 ) -> String {
     let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
-    match columns {
-        Some(max) => aligned(records, &rows, colour, max),
-        None => tab_separated(&rows),
-    }
+    aligned(records, &rows, colour, columns.unwrap_or(usize::MAX))
 }
 
-/// Off a terminal: a plain join, not comfy-table, because comfy-table only lays out aligned
-/// columns (padding with spaces); a tab-separated line has no layout to do and must never be
-/// cut or padded.
-fn tab_separated(rows: &[[String; 8]]) -> String {
+/// `--format tsv`: tab-separated, never cut nor padded, for `cut`, `awk` and spreadsheets. A
+/// plain join, not comfy-table, which only lays out aligned columns.
+pub fn tsv(records: &[LockRecord], full_paths: bool) -> String {
+    let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
     tab_joined(&HEADER, rows.iter().map(|r| &r[..]))
 }
 
@@ -288,7 +331,7 @@ pub(crate) fn borderless(
 /// here (a path keeps its tail) and comfy-table lays them out with no arrangement of its own.
 /// A terminal too narrow even for the shrunk columns cuts the line at its edge, as `ps` does.
 fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usize) -> String {
-    let w = fit(rows, Some(max));
+    let w = fit(rows, (max != usize::MAX).then_some(max), why_floor(records));
     // Where each column starts; those starting at or past the edge are not shown.
     let starts: Vec<usize> = w
         .iter()
@@ -301,7 +344,11 @@ fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usiz
     let shown = starts.iter().take_while(|&&s| s < max).count();
     let cells = |texts: &[String; 8]| -> Vec<String> {
         (0..shown)
-            .map(|i| cut(&cut(&texts[i], w[i], SHRINK[i].1), max - starts[i], false))
+            .map(|i| {
+                let how = SHRINK[i].1;
+                // At the edge too, a column keeps its useful end (a session its id).
+                cut_cell(&cut_cell(&texts[i], w[i], how), max - starts[i], how)
+            })
             .collect()
     };
     let body = records
@@ -458,8 +505,13 @@ pub fn log_summary(
             ("stale", s.stale.to_string()),
             ("removed", s.removed.to_string()),
             ("would_remove", s.would_remove.to_string()),
+            ("held", s.held.to_string()),
+            ("wedged", s.wedged.to_string()),
             ("skipped", s.skipped.to_string()),
             ("errors", s.errors.to_string()),
+            ("orphan_claims", s.orphan_claims.to_string()),
+            ("unrestarted", s.unrestarted.to_string()),
+            ("needs_human", s.needs_human.to_string()),
             ("duration_s", format!("{secs:.3}")),
         ]),
     }
@@ -507,7 +559,7 @@ pub fn log_problem(style: LogStyle, p: &crate::model::place::Problem) -> String 
 }
 
 pub fn summary_line(command: &str, s: &Summary, dry_run: bool, secs: f64) -> String {
-    let acted = if command == "scan" {
+    let mut acted = if command == "scan" {
         format!("{} stale, {} held", s.stale, s.held)
     } else if dry_run {
         format!("{} would be removed, {} kept", s.would_remove, s.held)
@@ -518,13 +570,67 @@ pub fn summary_line(command: &str, s: &Summary, dry_run: bool, secs: f64) -> Str
             s.locks - s.removed - s.skipped
         )
     };
+    if s.wedged > 0 {
+        acted.push_str(&format!(" ({} wedged)", s.wedged));
+    }
+    let human = match s.needs_human {
+        0 => String::new(),
+        1 => "; 1 needs a human".into(),
+        n => format!("; {n} need a human"),
+    };
     format!(
-        "{command}: {} in {}: {acted}, {} skipped, {} ({secs:.2}s)",
+        "{command}: {} in {}: {acted}, {} skipped, {} ({secs:.2}s){human}",
         plural(s.locks, "lock"),
         plural(s.places, "place"),
         s.skipped,
         plural(s.errors, "error"),
     )
+}
+
+/// A lock that needs a human (a wedged one), as one line with its fix: for stderr, where
+/// `clean --quiet` still speaks, so that cron mails it and journald keeps it.
+pub fn attention_line(style: LogStyle, r: &LockRecord) -> String {
+    let ts = crate::report::record::rfc3339(chrono::Utc::now());
+    let fix = r.fix.clone().unwrap_or_default();
+    match style {
+        LogStyle::Human => {
+            let at = match &r.location {
+                crate::model::place::Location::Host => r.path.clone(),
+                other => format!("{other}:{}", r.path),
+            };
+            let line = format!(
+                "zaki-locks: needs a human: {at} is {} [{}] session={} age={}; to fix: {fix}",
+                r.status.as_str(),
+                why(r),
+                r.session_key.as_deref().unwrap_or("-"),
+                age(r),
+            );
+            escape::text(&line).into_owned()
+        }
+        LogStyle::Json => {
+            let mut v = serde_json::to_value(r).expect("a record serialises");
+            v["ts"] = ts.into();
+            v["level"] = "warning".into();
+            v["event"] = "needs-human".into();
+            v.to_string()
+        }
+        LogStyle::Kv => kv_line(&[
+            ("ts", ts),
+            ("level", "warning".into()),
+            ("event", "needs-human".into()),
+            ("status", r.status.as_str().into()),
+            ("location", r.location.to_string()),
+            ("path", r.path.clone()),
+            ("session", r.session_key.clone().unwrap_or_default()),
+            ("pid", r.pid.map(|p| p.to_string()).unwrap_or_default()),
+            (
+                "age_s",
+                r.age_seconds.map(|a| a.to_string()).unwrap_or_default(),
+            ),
+            ("note", r.note.clone().unwrap_or_default()),
+            ("fix", fix),
+        ]),
+    }
 }
 
 pub(crate) fn plural(n: usize, what: &str) -> String {
@@ -572,6 +678,7 @@ mod tests {
             visibility: "complete",
             visibility_note: None,
             wedged: false,
+            fix: None,
         }
     }
 
@@ -621,7 +728,14 @@ mod tests {
         assert!(t.contains("agents/main/sessions/0f3c9a2e-05ef-4fc9-bfd6-df9a78f2811b.jsonl.lock"));
         assert!(t.contains(" would-remove "), "{t}");
         assert!(!t.contains('…'), "{t}");
+        // No width (a pipe without COLUMNS): aligned, never cut; tab-separated on request.
         let t = table(&records, false, true, None);
+        assert!(!t.contains('…') && !t.contains('\t'), "{t}");
+        assert!(
+            t.contains("  /home/node/.openclaw/agents/main/sessions/"),
+            "{t}"
+        );
+        let t = tsv(&records, true);
         assert!(
             t.contains("\t/home/node/.openclaw/agents/main/sessions/"),
             "{t}"
@@ -647,7 +761,8 @@ mod tests {
 
     /// The layout, byte for byte, as the hand-rolled formatter drew it before comfy-table
     /// (colour codes aside): two spaces between columns, none before or after, the status word
-    /// coloured alone, cuts at the start of a session or path and at the end of a note.
+    /// coloured alone, cuts at the start of a session and at the end of a note (its first
+    /// reason whole), and a path cut to its file name, whose start is the session id.
     #[test]
     fn the_table_layout_is_exact_at_80_and_200_columns() {
         use crate::model::place::Location;
@@ -667,9 +782,9 @@ mod tests {
         assert_eq!(
             table(&two, true, false, Some(80)),
             format!(
-                "WHERE  STATUS  AGE    PID      OWNER  WHY       SESSION           LOCK\n\
-                 host   {g}held{e}    1d01h  4194303  sleep  -         …user:1000000005  …1b.jsonl.lock\n\
-                 host   {r}stale{e}   1d01h  4194303  dead   recycle…  …user:1000000004  …1b.jsonl.lock"
+                "WHERE  STATUS  AGE    PID      OWNER  WHY            SESSION           LOCK\n\
+                 host   {g}held{e}    1d01h  4194303  sleep  -              …user:1000000005  0f3c9a2e…\n\
+                 host   {r}stale{e}   1d01h  4194303  dead   recycled-pid…  …user:1000000004  0f3c9a2e…"
             )
         );
         assert_eq!(
@@ -710,11 +825,11 @@ mod tests {
         assert_eq!(
             t80,
             format!(
-                "WHERE         STATUS        AGE    PID      OWNER   WHY       SESSION\n\
-                 …-1234567890  {y}would-remove{e}  1d01h  4194303  recyc…  recycle…  …user:1234567890\n\
-                 host          {r}removed{e}       1d01h  4194303  dead    recycle…  openai-user:1\n\
-                 host          {m}skipped{e}       1d01h  4194303  openc…  n         agent:other:x\n\
-                 host          {g}held{e}          1d01h  4194303  sleep   -         -"
+                "WHERE         STATUS        AGE    PID      OWNER   WHY            SESSION\n\
+                 …-1234567890  {y}would-remove{e}  1d01h  4194303  recyc…  recycled-pid…  …r:1234567890\n\
+                 host          {r}removed{e}       1d01h  4194303  dead    recycled-pid…  openai-user:1\n\
+                 host          {m}skipped{e}       1d01h  4194303  openc…  n              agent:other:x\n\
+                 host          {g}held{e}          1d01h  4194303  sleep   -              -"
             )
         );
         // A coloured line takes the columns of the same line without colour.
@@ -753,10 +868,10 @@ mod tests {
                 !t.contains(['\x1b', '\x07', '\r', '\u{85}']),
                 "{cols:?}: {t:?}"
             );
-            if cols.is_none() {
-                assert!(t.lines().all(|l| l.split('\t').count() == 8), "{t:?}");
-            }
         }
+        let t = tsv(&recs, false);
+        assert!(t.lines().all(|l| l.split('\t').count() == 8), "{t:?}");
+        assert!(!t.contains(['\x1b', '\x07', '\r', '\u{85}']), "{t:?}");
         let t = table(&recs, false, false, Some(250));
         assert!(
             t.contains(r"agents/main/sessions/a\nb\u{1b}[2J\u{7}.jsonl.lock"),

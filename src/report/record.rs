@@ -54,6 +54,14 @@ pub const JSON_FIELDS: &[(&str, &str)] = &[
         "summary.wedged",
         "locks held open past their max hold (counted among held)",
     ),
+    (
+        "summary.unrestarted",
+        "gateways with an orphan turn claim left for a human to restart",
+    ),
+    (
+        "summary.needs_human",
+        "what needs a human: wedged locks, gateways to restart and errors (clean --quiet prints each on stderr, with its fix)",
+    ),
     ("locks", "one object per lock, with the fields below"),
     (
         "locks[].location",
@@ -144,6 +152,10 @@ pub const JSON_FIELDS: &[(&str, &str)] = &[
     (
         "locks[].wedged",
         "held open past its max hold: never removed",
+    ),
+    (
+        "locks[].fix",
+        "what a human must do about it (a wedged lock: the restart that frees it), or null",
     ),
     ("errors", "each thing that could not be done (exit 1)"),
     ("errors[].location", "where"),
@@ -254,7 +266,7 @@ pub struct LockRecord {
     pub starttime: Option<u64>,
     pub max_hold_ms: Option<u64>,
     pub stale: bool,
-    /// held, wedged, stale or unjudged: what the lock is (`action`: what was done to it).
+    /// held, wedged, unheld, stale or unjudged: what the lock is (`action`: what was done to it).
     pub status: Status,
     pub reasons: Vec<Reason>,
     pub action: Action,
@@ -272,6 +284,8 @@ pub struct LockRecord {
     pub visibility_note: Option<String>,
     /// Held open past its max hold: the owner's run is stuck; restart it (see `note`).
     pub wedged: bool,
+    /// What a human must do about it (a wedged lock: the restart that frees it), else `null`.
+    pub fix: Option<String>,
 }
 
 impl LockRecord {
@@ -321,6 +335,7 @@ impl LockRecord {
             visibility: o.visibility.as_str(),
             visibility_note: o.visibility.why().map(str::to_owned),
             wedged: v.is_some_and(|v| v.wedged),
+            fix: v.and_then(|v| v.fix.clone()),
         }
     }
 }
@@ -348,6 +363,11 @@ pub struct Summary {
     pub orphan_claims: usize,
     /// Locks held open past their max hold (counted among `held`).
     pub wedged: usize,
+    /// Orphan turn claims' gateways left for a human to restart (`would-restart`).
+    pub unrestarted: usize,
+    /// What needs a human: wedged locks, gateways with orphan claims not restarted, and
+    /// problems (places that could not be read). `clean --quiet` prints each on stderr.
+    pub needs_human: usize,
 }
 
 /// A whole run, as `--format json` prints it.
@@ -404,7 +424,8 @@ impl Report {
             held: locks
                 .iter()
                 .filter(|l| {
-                    matches!(l.status, Status::Held | Status::Wedged) && l.action != Action::Skipped
+                    matches!(l.status, Status::Held | Status::Wedged | Status::Unheld)
+                        && l.action != Action::Skipped
                 })
                 .count(),
             removed: count(Action::Removed),
@@ -414,7 +435,7 @@ impl Report {
             wedged: locks.iter().filter(|l| l.status == Status::Wedged).count(),
             ..Summary::default()
         };
-        Report {
+        let mut report = Report {
             version: SCHEMA_VERSION,
             command,
             generated_at: rfc3339(now),
@@ -429,7 +450,22 @@ impl Report {
             restarts: Vec::new(),
             docker: Vec::new(),
             stepped_aside: None,
-        }
+        };
+        report.tally();
+        report
+    }
+
+    /// Counts the problems, the gateways left to restart and so what needs a human: again
+    /// whenever errors or restarts change.
+    pub fn tally(&mut self) {
+        let s = &mut self.summary;
+        s.errors = self.errors.len();
+        s.unrestarted = self
+            .restarts
+            .iter()
+            .filter(|r| r.action == "would-restart")
+            .count();
+        s.needs_human = s.wedged + s.unrestarted + s.errors;
     }
 
     pub fn with_containers(
@@ -459,8 +495,8 @@ impl Report {
                 });
             }
         }
-        self.summary.errors = self.errors.len();
         self.places = places;
+        self.tally();
         self
     }
 
@@ -520,6 +556,7 @@ mod tests {
             visibility: "complete",
             visibility_note: None,
             wedged: false,
+            fix: None,
         };
         let problem = Problem::host("/s", "x");
         let mut r = Report::new(

@@ -11,12 +11,13 @@ use crate::report::record::Summary;
 
 /// The SQLite era's table (OpenClaw 2026.8+): one row per session with a turn or a claim, and
 /// one per SQLite-era place with neither, so that such a place never shows as "0 locks" alone.
-/// Laid out like the locks' table: on a terminal (`columns` given) aligned with no borders,
-/// otherwise tab-separated; every cell with control characters written out.
+/// Laid out like the locks' table: aligned with no borders, cut at `columns` when given, or
+/// tab-separated (`tsv`); every cell with control characters written out.
 pub fn table(
     places: &[crate::judge::claims::PlaceDb],
     colour: bool,
     columns: Option<usize>,
+    tsv: bool,
 ) -> Option<String> {
     let rows = rows(places);
     if rows.is_empty() {
@@ -26,7 +27,7 @@ pub fn table(
         .into_iter()
         .map(|(r, c)| (r.into_iter().map(printable).collect(), c))
         .collect();
-    if columns.is_none() {
+    if tsv {
         return Some(tab_joined(&HEADER, rows.iter().map(|(r, _)| &r[..])));
     }
     let t = borderless(HEADER.map(str::to_owned).to_vec(), rows, colour);
@@ -198,7 +199,7 @@ mod tests {
             reasons: vec![crate::judge::claims::OrphanReason::NoRunningTurn],
             note: None,
         };
-        let t = table(&[place(vec![orphan])], false, None).unwrap();
+        let t = table(&[place(vec![orphan])], false, None, true).unwrap();
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 2, "{t}");
         assert!(!t.contains('\x1b'), "{t:?}");
@@ -207,11 +208,11 @@ mod tests {
         assert_eq!(cells[5], "run\\n1");
         assert_eq!(cells[1], "orphan claim");
         assert_eq!(cells[6], "no-running-turn");
-        let idle = table(&[place(Vec::new())], false, Some(120)).unwrap();
+        let idle = table(&[place(Vec::new())], false, Some(120), false).unwrap();
         assert!(
             idle.contains("idle") && idle.contains("no turn in flight"),
             "{idle}"
         );
-        assert!(table(&[], false, None).is_none());
+        assert!(table(&[], false, None, false).is_none());
     }
 }

@@ -206,6 +206,7 @@ fn lock_words(lock: &LockRecord) -> String {
                 .unwrap_or_default()
         ),
         (Status::Held | Status::Unjudged, s) => format!("held, owner {}", s.as_str()),
+        (Status::Unheld, _) => "held by nobody, not yet long enough to be stale".to_owned(),
     };
     format!(
         "session lock {} is {held}{}",
@@ -351,6 +352,7 @@ mod tests {
             visibility: "complete",
             visibility_note: None,
             wedged: false,
+            fix: None,
         }
     }
 

@@ -182,8 +182,9 @@ fn resolve(c: &Container, sources: &mut HashMap<String, Option<PathBuf>>) -> Vec
 }
 
 /// Inspects a container (one with processes: a stopped one has nothing to tell), and for a
-/// selected running one finds how each of its state dirs can be read. Every dir read from the
-/// host joins `known`.
+/// selected one finds how each of its state dirs can be read: a running one's in every way, a
+/// stopped one's only from this host (its bind mounts' sources). Every dir read from the host
+/// joins `known`.
 async fn inspect(
     engine: &Engine,
     search: &ContainerSearch,
@@ -200,14 +201,19 @@ async fn inspect(
         false => Details::default(),
     };
     let mut dirs = Vec::new();
-    if selected && c.running() {
+    if selected {
         for dir in dirs::state_dirs(search, c, &details, problems) {
             let ways = dirs::ways(engine.local, search.via_exec, c, &dir, details.pid);
-            if let Some(reach) = reach(c, &dir, ways) {
-                if let Reach::Host { canonical, .. } = &reach {
-                    known.push(canonical.clone());
+            match reach(c, &dir, ways) {
+                // Nothing runs in a stopped container to exec in.
+                Some(Reach::Exec) if !c.running() => {}
+                Some(reach) => {
+                    if let Reach::Host { canonical, .. } = &reach {
+                        known.push(canonical.clone());
+                    }
+                    dirs.push((dir, reach));
                 }
-                dirs.push((dir, reach));
+                None => {}
             }
         }
     }

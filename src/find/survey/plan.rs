@@ -57,8 +57,8 @@ pub(crate) enum Inspect<P> {
     /// only notes its parent-dir mounts).
     NotAsked,
     Failed(String),
-    /// Its init's host pid (`None` when nothing runs), and for a selected running container
-    /// its state dirs in order, with how each is read.
+    /// Its init's host pid (`None` when nothing runs), and for a selected container its state
+    /// dirs in order, with how each is read (a stopped one's: only those read from this host).
     Answered {
         init: Option<u64>,
         dirs: Vec<(String, Reach<P>)>,
@@ -227,7 +227,8 @@ impl<P> Planner<P> {
             via_host |= self.bind_mount(i, inside, c, &view, &mut report);
         }
         let mut exec_dirs = Vec::new();
-        if l.selected && c.running() {
+        // A stopped container's dirs are here only when this host can read them.
+        if l.selected && (c.running() || !dirs.is_empty()) {
             for (dir, reach) in dirs {
                 match self.state_dir(c, dir, reach, &view, &mut report) {
                     Some(dir) => exec_dirs.push(dir),
@@ -254,8 +255,8 @@ impl<P> Planner<P> {
         self.reports.push(report);
     }
 
-    /// A selected running container's state dir: read from the host (a place, found or
-    /// rebound), or handed back to be exec'd.
+    /// A selected container's state dir: read from the host (a place, found or rebound), or
+    /// handed back to be exec'd.
     fn state_dir(
         &mut self,
         c: &Container,
@@ -1017,6 +1018,32 @@ mod tests {
         assert_eq!(b.given[0].pids, PidView::Container { init: 3 });
         assert!(b.found.is_empty());
         assert_eq!(b.reports[0].state_dirs, [INSIDE]);
+    }
+
+    /// `scan --container` on a stopped container whose state dir is a bind mount: read from
+    /// the host, its owners gone with the container (issue 22: `0 locks in 0 places`).
+    #[test]
+    fn a_stopped_containers_mounted_dir_is_read_from_the_host() {
+        let stopped = listed(
+            "zaki-user-6",
+            "exited",
+            true,
+            vec![bind("/srv/u6/.openclaw", INSIDE)],
+            answered(None, vec![(INSIDE, from_host("/srv/u6/.openclaw"))]),
+        );
+        let b = plan(vec![stopped], Vec::new(), &LOCAL);
+        assert_eq!(b.found.len(), 1);
+        assert_eq!(
+            b.found[0].spot.location,
+            Location::Container("zaki-user-6".into())
+        );
+        assert_eq!(
+            b.found[0].spot.pids,
+            PidView::NoProcesses("container zaki-user-6 is exited: nothing in it runs".into())
+        );
+        assert_eq!(b.reports[0].observed, "host");
+        assert_eq!(b.reports[0].error, None);
+        assert!(b.exec.is_empty());
     }
 
     #[test]
