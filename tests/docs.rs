@@ -151,7 +151,9 @@ fn a_short_threshold_keeps_held_locks_and_the_docs_say_so() {
                 assert!(!text.contains(w), "{cmd} {what} still says {w:?}");
             }
         }
-        let short = stdout(&common::run(common::zaki(tmp.path()).args([cmd, "-h"])));
+        let short = flat(&stdout(&common::run(
+            common::zaki(tmp.path()).args([cmd, "-h"]),
+        )));
         assert!(
             short.contains("past which a lock nobody holds open is too-old"),
             "{cmd} -h:\n{short}"
@@ -321,7 +323,11 @@ fn the_readme_is_a_guide_and_its_links_land() {
         .lines()
         .filter_map(|l| l.strip_prefix("\\fB")?.strip_suffix("\\fR"))
         .collect();
-    assert_eq!(names, ["held", "wedged", "stale", "unjudged"], "{statuses}");
+    assert_eq!(
+        names,
+        ["held", "wedged", "unheld", "stale", "unjudged"],
+        "{statuses}"
+    );
     for n in names {
         assert!(
             readme.contains(&format!("| `{n}` |")),
