@@ -656,6 +656,11 @@ fn report(
 /// was done to each lock. Shared by `clean` and every pass of `watch`.
 pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Report {
     let now = Utc::now();
+    // Docker's answers are outside the run: SIGTERM may end it while it waits on them.
+    let _outside = places
+        .containers
+        .is_some()
+        .then(crate::sys::interrupt::outside);
     let mut seen = look(places, policy, now).await;
     let outcomes = act(&seen, dry_run, places.timeout, places.jobs).await;
     let mut records = Vec::with_capacity(seen.judged.len());

@@ -2,12 +2,14 @@
 //! and exit 130/143. Killing the process between renaming a lock aside and unlinking it (or
 //! putting a slipped-in live lock back) would leave a half-done removal; this makes it whole.
 //!
-//! The run notices the signal between steps and ends by itself. Should anything keep it longer
-//! (a Docker call that does not answer, say), a watchdog thread ends the process [`GRACE`]
-//! after the signal, but never inside a removal: it takes the same lock every removal holds
-//! ([`removal`]), so the run ends within a second whatever a tenant or the engine does.
+//! The run notices the signal between steps and ends by itself, with its report. Should it be
+//! waiting on something outside (a Docker call or an exec that does not answer: a pass over
+//! containers holds [`outside`]), a watchdog thread ends the process [`GRACE`] after the
+//! signal, but never inside a removal: it takes the same lock every removal holds
+//! ([`removal`]), so the run ends within a second whatever a tenant or the engine does. Work
+//! of the run's own (walking and judging a host tree) is left to end by itself.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,6 +19,9 @@ static CAUGHT: AtomicI32 = AtomicI32::new(0);
 
 /// Held by every removal: the watchdog never ends the process while one is under way.
 static REMOVING: Mutex<()> = Mutex::new(());
+
+/// Passes under way that wait on Docker (see [`outside`]).
+static OUTSIDE: AtomicUsize = AtomicUsize::new(0);
 
 /// How long the run has to end by itself after a signal.
 pub const GRACE: Duration = Duration::from_millis(700);
@@ -51,7 +56,12 @@ fn watchdog() {
         std::thread::sleep(Duration::from_millis(20));
     };
     std::thread::sleep(GRACE);
-    // Still running: wait for the removal under way, then end with no other starting.
+    // Still running, and waiting on the outside: end it (a run busy with its own work ends by
+    // itself between removals, report included).
+    while OUTSIDE.load(Ordering::SeqCst) == 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Wait for the removal under way, then end with no other starting.
     let _held = REMOVING.lock().unwrap_or_else(|e| e.into_inner());
     eprintln!(
         "zaki-locks: interrupted by {sig}: stopped {} ms after it, between removals (the run's \
@@ -59,6 +69,21 @@ fn watchdog() {
         GRACE.as_millis()
     );
     std::process::exit(128 + sig as i32);
+}
+
+/// Held while a pass may wait on Docker: the watchdog may end the run then.
+pub struct Outside(());
+
+/// Marks a pass that may wait on Docker, until dropped.
+pub fn outside() -> Outside {
+    OUTSIDE.fetch_add(1, Ordering::SeqCst);
+    Outside(())
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        OUTSIDE.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Held for the duration of one removal.
