@@ -46,23 +46,10 @@ impl Fleet {
         let (owner, lease) = live_owner();
         databases(&tenant, lease, false);
         // The tenant: the host's python3 (for its sqlite3 and fcntl modules) in busybox.
-        let container = Container::run(
-            &unique("zt-confine-"),
-            &[
-                "-v",
-                &docker::bind(&tenant, "/home/node/.openclaw"),
-                "-v",
-                "/lib:/lib:ro",
-                "-v",
-                "/lib64:/lib64:ro",
-                "-v",
-                "/usr/lib:/usr/lib:ro",
-                "-v",
-                "/usr/bin/python3.11:/usr/bin/python3:ro",
-            ],
-            BUSYBOX,
-            &["sleep", "3600"],
-        );
+        let bind = docker::bind(&tenant, "/home/node/.openclaw");
+        let mut args = vec!["-v", bind.as_str()];
+        args.extend(docker::host_python());
+        let container = Container::run(&unique("zt-confine-"), &args, BUSYBOX, &["sleep", "3600"]);
         Fleet {
             tmp,
             users,

@@ -917,16 +917,7 @@ mod containers {
         // RENAME_EXCHANGE in a tight loop, no fork between swaps).
         let c = Container::run(
             &unique("zt-tenant-swap-"),
-            &[
-                "-v",
-                "/lib:/lib:ro",
-                "-v",
-                "/lib64:/lib64:ro",
-                "-v",
-                "/usr/lib:/usr/lib:ro",
-                "-v",
-                "/usr/bin/python3.11:/usr/bin/python3:ro",
-            ],
+            &docker::host_python(),
             docker::BUSYBOX,
             &[
                 "python3",

@@ -43,7 +43,8 @@ fn write_content(f: &mut File, busy_since: Option<i64>) -> std::io::Result<()> {
         Some(t) => format!("{} {t}\n", std::process::id()),
         None => format!("{}\n", std::process::id()),
     };
-    // Same length or longer than before, or the old tail is cut: one write, then the length.
+    // Written over the old content from the start, then cut to its length: a longer old
+    // content leaves no tail.
     f.seek(SeekFrom::Start(0))?;
     f.write_all(text.as_bytes())?;
     f.set_len(text.len() as u64)

@@ -133,16 +133,7 @@ impl Container {
 
     /// A busybox container whose pid 1 is the host's python3 with three threads.
     pub fn threaded(name: &str, args: &[&str]) -> Container {
-        let mut a = vec![
-            "-v",
-            "/lib:/lib:ro",
-            "-v",
-            "/lib64:/lib64:ro",
-            "-v",
-            "/usr/lib:/usr/lib:ro",
-            "-v",
-            "/usr/bin/python3.11:/usr/bin/python3:ro",
-        ];
+        let mut a = host_python();
         a.extend(args);
         Container::run(name, &a, BUSYBOX, &["python3", "-c", THREADS_PY])
     }
@@ -214,6 +205,24 @@ impl Drop for Container {
     fn drop(&mut self) {
         let _ = self.docker(&["rm", "-f", &self.name]);
     }
+}
+
+/// `docker run` arguments that lend a busybox container the host's libraries, read-only.
+pub const HOST_LIBS: [&str; 6] = [
+    "-v",
+    "/lib:/lib:ro",
+    "-v",
+    "/lib64:/lib64:ro",
+    "-v",
+    "/usr/lib:/usr/lib:ro",
+];
+
+/// [`HOST_LIBS`] and the host's python3 as `/usr/bin/python3` (with its sqlite3, fcntl and
+/// ctypes modules): a tenant that can do what a real agent's code can.
+pub fn host_python() -> Vec<&'static str> {
+    let mut a = HOST_LIBS.to_vec();
+    a.extend(["-v", "/usr/bin/python3.11:/usr/bin/python3:ro"]);
+    a
 }
 
 /// Bind-mount argument `-v HOST:INSIDE`.

@@ -191,18 +191,13 @@ impl Gateway {
             "-e",
             "HOME=/home/node",
             "-v",
-            "/lib:/lib:ro",
-            "-v",
-            "/lib64:/lib64:ro",
-            "-v",
-            "/usr/lib:/usr/lib:ro",
-            "-v",
             &v_node,
             "-v",
             &v_oc,
             "-v",
             &v_state,
         ];
+        args.extend(super::docker::HOST_LIBS);
         for e in &env {
             args.extend(["-e", e.as_str()]);
         }
