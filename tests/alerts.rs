@@ -6,7 +6,7 @@
 //! Needs promtool (Debian package `prometheus`; scripts/test.sh installs it). Without it this
 //! fails: it never skips.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

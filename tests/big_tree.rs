@@ -1,7 +1,7 @@
 //! The acceptance tree: 2,000 users × 20 sessions, two locks each in every state the
 //! policy knows, plus decoys. `clean` must remove exactly the stale locks.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -21,10 +21,10 @@
 //! per session, each the other's waiter; no `clean` may remove a lock in that window.
 //!
 //! Defaults take about 30 s on 2 cores (8 s of churn per test, tests run in parallel). The long mode, for the README:
-//! `ZAKI_CHURN_SECS=300 cargo test --release --test churn -- --nocapture`; also
+//! `ZAKI_CHURN_SECS=300 cargo test --release --test suite churn:: -- --nocapture`; also
 //! `ZAKI_CHURN_WRITERS` (default 6) and `ZAKI_CHURN_SEED` (default: from the clock, printed).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read};

@@ -7,7 +7,7 @@
 //! or `O_NONBLOCK` (strace on the root process and its confined reader), and the place is an
 //! error in the exit code, the JSON and the metrics.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

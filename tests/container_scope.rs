@@ -5,7 +5,7 @@
 //!
 //! Needs the Docker engine and test images (`scripts/docker-env.sh all`).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

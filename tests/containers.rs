@@ -1,7 +1,7 @@
 //! `scan` and `clean` inside real containers on a real Docker engine: owners judged in each
 //! container's own PID namespace, by exec (busybox, no `ps -p`) and from the host for bind mounts.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;

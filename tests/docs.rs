@@ -4,7 +4,7 @@
 //!
 //! Needs man-db (scripts/test.sh installs it).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

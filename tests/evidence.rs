@@ -13,7 +13,7 @@
 //!
 //! Files are aged with their mtime, never by sleeping.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::io::{BufRead, BufReader};

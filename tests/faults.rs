@@ -1,7 +1,7 @@
 //! Faults during `clean`: signals mid-run, read-only filesystems. Nothing live is removed, no
 //! half-done removal is left behind, every problem is one line, the exit code says what happened.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::time::Duration;

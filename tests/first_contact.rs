@@ -2,7 +2,7 @@
 //! usage error or a named problem and the right exit status, never a panic, a silent clean bill
 //! of health, or a destroyed file.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::process::CommandExt;

@@ -2,7 +2,7 @@
 //! Wedged locks under `clean --quiet` (cron mail, the journal), the summaries' counts, and the
 //! smaller things of the command line.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The committed man pages and completions are exactly what the clap definitions generate.
-//! After changing the CLI, refresh them with: ZAKI_BLESS=1 cargo test --test generated
+//! After changing the CLI, refresh them with: ZAKI_BLESS=1 cargo test --release --test suite generated::
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::Path;
@@ -36,7 +36,7 @@ fn man_pages_and_completions_are_up_to_date() {
     }
     assert!(
         stale.is_empty(),
-        "stale generated files {stale:?}: run `ZAKI_BLESS=1 cargo test --test generated` and commit them"
+        "stale generated files {stale:?}: run `ZAKI_BLESS=1 cargo test --release --test suite generated::` and commit them"
     );
 }
 

@@ -4,7 +4,7 @@
 //! symlink, and a sidecar mounting a parent dir. Each test keeps a live lock and removes a stale
 //! one in the same place.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

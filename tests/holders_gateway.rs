@@ -3,7 +3,7 @@
 //! kept whatever its age, and a killed gateway's lock has no holder and goes.
 //! One gateway at a time (a lock serialises the tests of this file).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

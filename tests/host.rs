@@ -1,6 +1,6 @@
 //! `scan` and `clean` on real trees with real owner processes, through the real binary.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::symlink;

@@ -2,7 +2,7 @@
 //! on another filesystem, a read-only filesystem at removal time. Each gives a clear finding or
 //! one line and an exit code; nothing panics, memory stays bounded, nothing live is removed.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::fs;

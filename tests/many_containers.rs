@@ -1,7 +1,7 @@
 //! The acceptance fleet: 200 busybox containers with two locks each (one live, one stale).
 //! `clean --prefix` removes exactly the 200 stale ones and keeps the 200 live ones.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -1,7 +1,7 @@
 //! `--format prometheus` and `--metrics-file`, checked with a real Prometheus text parser;
 //! `scan --held-over` with `--fail-on-held`.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::time::Duration;

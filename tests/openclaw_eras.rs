@@ -3,7 +3,7 @@
 //! 2026.9.6 (leftover locks), and the lock-file era's 2026.7.35 (a legacy lock after an
 //! upgrade). One gateway at a time: each start takes 20–30 s on 2 cores.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

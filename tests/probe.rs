@@ -1,6 +1,6 @@
 //! `probe` against a real OpenClaw 2026.2.26 gateway in a container, as on the platform.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! the observe script's pid lookup (taken from the one read of each lock) the same under the
 //! host's `sh` (dash, as in Debian images) and busybox (as in the platform's Alpine image).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -3,7 +3,7 @@
 //! (python3's sqlite3), with the tables and columns OpenClaw 2026.9.6 has (the real gateway is
 //! in `openclaw_eras.rs`; these cases cannot be provoked on it safely).
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::symlink;
 use std::path::Path;

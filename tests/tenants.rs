@@ -4,7 +4,7 @@
 //! tenant's sessions dir is read, opened or touched, nothing but a regular file is opened, every
 //! read is bounded, every byte is escaped before it is printed.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::os::unix::fs::symlink;

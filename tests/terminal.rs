@@ -5,7 +5,7 @@
 //!
 //! Needs tmux, bash, zsh, fish and man-db (scripts/test.sh installs them).
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! killed mid-reply leaves behind is removed seconds after the container starts again, and the
 //! user's next message succeeds on the first attempt.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! engine of its own (a second dockerd, [`Engine`]), never the machine's, which may serve
 //! other work (or another test run) beside them.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
