@@ -1,15 +1,17 @@
 //! Many busybox containers at once, for the tests and the benchmark of `--prefix` at scale.
 //!
-//! Each container runs `sh -c '…; exec 3<live.jsonl.lock; sleep 100000 & wait'` (pid 1 is that
-//! shell, holding its live lock open as OpenClaw does) and holds, inside
-//! its own filesystem (no bind mount), two locks in `/home/node/.openclaw/agents/main/sessions`:
-//! `live.jsonl.lock` naming pid 1 (alive; written after the container started, so its owner
-//! started before `createdAt`) and `stale.jsonl.lock` naming the pid of the shell that wrote
-//! them, which exited right after (a gateway that died); plus a `sessions.json` naming the live
-//! one. That pid stays dead: pids in a namespace are handed out in increasing order and only
-//! wrap at `pid_max` (32768 here, i.e. after some 600 observe execs per container), whereas a
-//! fixed pid such as 4242 is reached after ~85 observe execs (each uses ~50 pids). Every
-//! container is force-removed when the [`Fleet`] is dropped, also when a test fails half-way.
+//! Each container's pid 1 is a shell that writes, inside the container's own filesystem (no
+//! bind mount), two locks in `/home/node/.openclaw/agents/main/sessions`, then holds the live
+//! one open (as OpenClaw holds its lock for the whole hold) and waits on a `sleep`:
+//! `live.jsonl.lock` naming pid 1 (alive; its createdAt is taken after pid 1 started) and
+//! `stale.jsonl.lock` naming the pid of a shell that wrote it and exited (a gateway that died);
+//! plus a `sessions.json` naming the live one. That pid stays dead: pids in a namespace are
+//! handed out in increasing order and only wrap at `pid_max` (32768 here, i.e. after some 600
+//! observe execs per container), whereas a fixed pid such as 4242 is reached after ~85 observe
+//! execs (each uses ~50 pids). No `docker exec` is needed to set a container up: the host reads
+//! what pid 1 wrote through `/proc/<its host pid>/root` (the container's own mount namespace).
+//! Every container is force-removed when the [`Fleet`] is dropped, also when a test fails
+//! half-way.
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -17,7 +19,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::docker::{self, BUSYBOX};
-use super::{created_at, legacy_payload};
 
 pub const STATE_DIR: &str = "/home/node/.openclaw";
 pub const SESSIONS: &str = "/home/node/.openclaw/agents/main/sessions";
@@ -28,24 +29,19 @@ pub const THREADS: usize = 8;
 /// Containers per `docker rm -f`.
 const RM_BATCH: usize = 25;
 
-/// Writes the sessions dir's three files in one exec (`$1` dir, `$2` live payload, `$3` the
-/// stale lock's createdAt, `$4` sessions.json) and prints its own pid, the stale lock's owner.
-const WRITE_SCRIPT: &str = r#"set -e
-mkdir -p "$1"
-printf '{\n  "pid": %s,\n  "createdAt": "%s"\n}' "$$" "$3" > "$1/stale.jsonl.lock"
-printf '%s' "$4" > "$1/sessions.json"
-printf '%s' "$2" > "$1/live.jsonl.lock"
-i=0
-until ls -l /proc/1/fd 2>/dev/null | grep -q live.jsonl.lock; do
-  i=$((i+1)); [ "$i" -lt 200 ] || { echo "pid 1 never opened its lock"; exit 1; }
-  sleep 0.05
-done
-echo "$$"
-"#;
-
-/// pid 1: a shell that, once its live lock is written, holds it open (as OpenClaw holds its
-/// lock for the whole hold) and waits on a `sleep`.
-const PID1_SCRIPT: &str = "L=/home/node/.openclaw/agents/main/sessions/live.jsonl.lock; until [ -s $L ]; do sleep 0.05; done; exec 3<$L; sleep 100000 & wait";
+/// pid 1 (`$1` the container's index): writes the sessions dir's three files, the stale lock
+/// by a shell of its own that exits at once, then holds the live lock open, says it is ready
+/// (`/tmp/ready`, outside the sessions dir) and waits. createdAt is whole seconds: the judge
+/// allows an owner to appear to start up to its `start_slack` after createdAt.
+const PID1_SCRIPT: &str = r#"S=/home/node/.openclaw/agents/main/sessions
+mkdir -p $S
+now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+sh -c 'printf "{\n  \"pid\": %s,\n  \"createdAt\": \"%s\"\n}" $$ "$0" > "$1"' "$now" $S/stale.jsonl.lock
+printf '{"agent:main:openai-user:%s":{"sessionId":"live"}}' "$1" > $S/sessions.json
+printf '{\n  "pid": 1,\n  "createdAt": "%s"\n}' "$now" > $S/live.jsonl.lock
+exec 3<$S/live.jsonl.lock
+: > /tmp/ready
+sleep 100000 & wait"#;
 
 /// N running busybox containers named `<prefix><i>`, removed on drop.
 pub struct Fleet {
@@ -55,6 +51,8 @@ pub struct Fleet {
     pub names: Vec<String>,
     /// The pid named by each container's stale lock (dead in that container).
     pub stale_pids: Vec<u32>,
+    /// Each container's pid 1, as the host sees it.
+    host_pids: Vec<u32>,
 }
 
 /// Runs `f(i)` for every `i < n`, `threads` at a time; returns the results in index order.
@@ -96,7 +94,8 @@ fn attempt(args: &[&str]) -> Result<String, String> {
 }
 
 impl Fleet {
-    /// Starts `n` containers and writes their locks, [`THREADS`] docker commands at a time.
+    /// Starts `n` containers, [`THREADS`] docker commands at a time, and waits until each has
+    /// written its locks.
     /// Panics (after removing what it started) when any container cannot be set up.
     pub fn start(n: usize) -> Fleet {
         docker::require();
@@ -109,16 +108,18 @@ impl Fleet {
             prefix,
             names,
             stale_pids: Vec::new(),
+            host_pids: Vec::new(),
         };
         let results = parallel(n, THREADS, |i| fleet.start_one(i));
         let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
         assert!(
             failed.is_empty(),
-            "{} of {n} containers could not be set up; first: {}",
+            "{} of {n} containers could not be started; first: {}",
             failed.len(),
             failed[0]
         );
-        fleet.stale_pids = results.into_iter().map(Result::unwrap).collect();
+        fleet.host_pids = fleet.inspect_pids();
+        fleet.stale_pids = (0..n).map(|i| fleet.wait_ready(i)).collect();
         eprintln!(
             "fleet: {n} containers {}<0..{n}> started with their locks in {:.1}s",
             fleet.prefix,
@@ -127,43 +128,63 @@ impl Fleet {
         fleet
     }
 
-    fn start_one(&self, i: usize) -> Result<u32, String> {
-        let name = &self.names[i];
+    fn start_one(&self, i: usize) -> Result<String, String> {
+        let index = i.to_string();
         attempt(&[
             "run",
             "-d",
             "--network",
             "none",
             "--name",
-            name,
+            &self.names[i],
             "--label",
             &docker::run_label(),
             BUSYBOX,
             "sh",
             "-c",
             PID1_SCRIPT,
-        ])?;
-        // createdAt is taken now, after `docker run` returned: pid 1 started before it.
-        let live = legacy_payload(1, Duration::ZERO);
-        let stale_created = created_at(Duration::ZERO);
-        let sessions = format!(r#"{{"agent:main:openai-user:{i}":{{"sessionId":"live"}}}}"#);
-        let out = attempt(&[
-            "exec",
-            name,
             "sh",
-            "-c",
-            WRITE_SCRIPT,
-            "sh",
-            SESSIONS,
-            &live,
-            &stale_created,
-            &sessions,
-        ])?;
-        match out.trim().parse::<u32>() {
-            Ok(pid) if pid > 1 => Ok(pid),
-            _ => Err(format!(
-                "{name}: the writing shell printed {out:?}, not its pid"
-            )),
+            &index,
+        ])
+    }
+
+    /// Every container's pid 1 on the host, in one `docker inspect`.
+    fn inspect_pids(&self) -> Vec<u32> {
+        let mut args = vec!["inspect", "--format", "{{.State.Pid}}"];
+        args.extend(self.names.iter().map(String::as_str));
+        let out = attempt(&args).unwrap_or_else(|e| panic!("{e}"));
+        let pids: Vec<u32> = out.lines().map(|l| l.trim().parse().unwrap()).collect();
+        assert_eq!(pids.len(), self.len(), "{out}");
+        assert!(
+            pids.iter().all(|&p| p > 0),
+            "a container is not running: {out}"
+        );
+        pids
+    }
+
+    /// A path inside container `i`, through its pid 1's root.
+    fn inside(&self, i: usize, path: &str) -> std::path::PathBuf {
+        std::path::PathBuf::from(format!("/proc/{}/root{path}", self.host_pids[i]))
+    }
+
+    /// Waits until container `i`'s pid 1 has written its locks; the stale lock's pid.
+    fn wait_ready(&self, i: usize) -> u32 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.inside(i, "/tmp/ready").exists() {
+            assert!(
+                Instant::now() < deadline,
+                "{}: pid 1 did not write its locks in 60 s",
+                self.names[i]
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stale = std::fs::read_to_string(self.inside(i, &format!("{SESSIONS}/{STALE}")))
+            .unwrap_or_else(|e| panic!("{}: {e}", self.names[i]));
+        let v: serde_json::Value = serde_json::from_str(&stale)
+            .unwrap_or_else(|e| panic!("{}: {e}: {stale:?}", self.names[i]));
+        match v["pid"].as_u64() {
+            Some(pid) if pid > 1 => pid as u32,
+            _ => panic!("{}: the stale lock names no pid: {stale:?}", self.names[i]),
         }
     }
 
@@ -175,15 +196,21 @@ impl Fleet {
         self.names.is_empty()
     }
 
-    /// `ls -A` of every container's sessions dir (one exec each, in parallel), sorted names.
+    /// The names in every container's sessions dir, sorted (read through each pid 1's root,
+    /// not through zaki-locks).
     pub fn listings(&self) -> Vec<Result<Vec<String>, String>> {
-        parallel(self.len(), THREADS, |i| {
-            attempt(&["exec", &self.names[i], "ls", "-A", SESSIONS]).map(|out| {
-                let mut v: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
+        (0..self.len())
+            .map(|i| {
+                let dir = self.inside(i, SESSIONS);
+                let entries = std::fs::read_dir(&dir).map_err(|e| format!("{dir:?}: {e}"))?;
+                let mut v: Vec<String> = entries
+                    .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("{dir:?}: {e}"))?;
                 v.sort();
-                v
+                Ok(v)
             })
-        })
+            .collect()
     }
 
     /// Does `path` exist in container `i` (as a file, directory or symlink)?
