@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 use common::Proc;
 use common::docker;
 use zaki_locks::observe::container::{OBSERVE_SCRIPT, PUT_BACK_SCRIPT, REMOVE_SCRIPT};
-use zaki_locks::sys::docker::KILL_SCRIPT;
+use zaki_locks::sys::docker::{HOLD_SCRIPT, KILL_SCRIPT};
 
 fn scripts() -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/scripts");
@@ -70,6 +70,7 @@ fn every_container_script_is_shellcheck_clean() {
             &["recheck.sh", "put_back.sh"][..],
         ),
         ("kill", KILL_SCRIPT, &["kill.sh"][..]),
+        ("hold", HOLD_SCRIPT, &["hold.sh"][..]),
     ];
     let names: BTreeSet<String> = files
         .iter()

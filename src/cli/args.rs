@@ -570,9 +570,12 @@ pub struct ProbeArgs {
 
     /// Hold the session lock this long, then send
     ///
-    /// Checks the retry path: locks the probe's session as a live process of the container (its
-    /// pid 1) would, releases it after DURATION. With 12s the first attempt must fail as
-    /// session-busy and a retry succeed. The lock is removed on every path, Ctrl-C included
+    /// Checks the retry path: locks the probe's session in the name of a process of its own in
+    /// the container (started by exec, alive until the lock goes), as OpenClaw writes a lock, and
+    /// releases it after DURATION. Up to OpenClaw 2026.4 (a 10 s wait for a lock) 12s makes the
+    /// first attempt fail as session-busy and a retry succeed; from 2026.5 (a 60 s wait) hold it
+    /// longer than --timeout. The probe says when the retry path was not exercised. The lock and
+    /// its owner are removed on every path, Ctrl-C included
     #[arg(long, value_name = "DURATION", value_parser = duration_in(Duration::from_secs(1), HOUR), conflicts_with = "as_user")]
     pub inject_lock: Option<Duration>,
 

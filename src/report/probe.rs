@@ -132,6 +132,11 @@ pub const JSON_FIELDS: &[(&str, &str)] = &[
         "the command that removes the lock or claim blocking the session, or null",
     ),
     ("cleaned", "--clean-on-failure removed the stale lock"),
+    (
+        "retry_exercised",
+        "with --inject-lock: an attempt failed while the lock was held and a later one succeeded \
+         (false: the retry path was not tested, a note says why); null without it",
+    ),
     ("notes", "anything else worth knowing"),
 ];
 
@@ -160,6 +165,8 @@ pub struct ProbeReport {
     pub fix: Option<String>,
     /// `--clean-on-failure` removed the stale lock.
     pub cleaned: bool,
+    /// `--inject-lock`: whether the retry path was tested (a failure, then a success).
+    pub retry_exercised: Option<bool>,
     pub notes: Vec<String>,
 }
 
@@ -187,6 +194,7 @@ impl ProbeReport {
             user_session_error: None,
             fix: None,
             cleaned: false,
+            retry_exercised: None,
             notes: Vec::new(),
         }
     }

@@ -16,6 +16,15 @@ use futures_util::StreamExt;
 /// exec: for a remote engine, whose processes this host cannot signal.
 pub const KILL_SCRIPT: &str = include_str!("../scripts/kill.sh");
 
+/// `probe --inject-lock`'s lock owner in a container: prints its own stat line, then waits
+/// until its stdin closes.
+pub const HOLD_SCRIPT: &str = include_str!("../scripts/hold.sh");
+/// Its `$0`: a command line OpenClaw 2026.5.12+ counts as one of its own (an argument that
+/// ends in `/openclaw`), and that says whose process it is.
+const HOLD_ARGV0: &str = "zaki-locks-probe/openclaw";
+/// Most a holder's first line may take (a stat line is under 400 bytes).
+const MAX_HOLD_LINE: usize = 4096;
+
 /// Largest exec output read; a listing of every lock in a container is far below this (25,000
 /// locks are about 10 MiB). Past it the container's result is an error naming the bound.
 pub const MAX_OUTPUT: usize = 16 * 1024 * 1024;
@@ -410,6 +419,70 @@ impl Engine {
         result
     }
 
+    /// Starts [`HOLD_SCRIPT`] in `container` and waits (at most `timeout`) for its stat line:
+    /// a live process of that container's PID namespace, for a lock to name as its owner.
+    pub async fn hold(&self, container: &str, timeout: Duration) -> Result<Holder, DockerError> {
+        let cmd = ["sh", "-c", HOLD_SCRIPT, HOLD_ARGV0].map(str::to_owned);
+        let started = async {
+            let exec = self
+                .client
+                .create_exec(
+                    container,
+                    CreateExecOptions {
+                        cmd: Some(cmd.to_vec()),
+                        attach_stdin: Some(true),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(api)?;
+            let StartExecResults::Attached { output, input } =
+                self.client.start_exec(&exec.id, None).await.map_err(api)?
+            else {
+                return Err(DockerError::Api("the exec started detached".into()));
+            };
+            Ok((exec.id, output, input))
+        };
+        let (id, mut output, input) = tokio::time::timeout(timeout, started)
+            .await
+            .map_err(|_| DockerError::Timeout(timeout))??;
+        let line = tokio::time::timeout(timeout, first_line(&mut output)).await;
+        let stat = match line {
+            Ok(Ok(line)) => line,
+            Ok(Err(e)) => {
+                self.kill_exec(container, &id, None).await;
+                return Err(e);
+            }
+            Err(_) => {
+                self.kill_exec(container, &id, None).await;
+                return Err(DockerError::Timeout(timeout));
+            }
+        };
+        let pid = stat.split(' ').next().and_then(|p| p.parse().ok());
+        match (pid, crate::sys::proc::parse_stat(&stat).1) {
+            (Some(pid), Some(starttime)) if pid > 1 => Ok(Holder {
+                pid,
+                starttime,
+                container: container.to_owned(),
+                id,
+                input,
+                output,
+            }),
+            _ => {
+                self.kill_exec(container, &id, None).await;
+                Err(DockerError::Exec {
+                    code: -1,
+                    stderr: format!(
+                        "the holder printed {}, not its stat line",
+                        crate::model::escape::text(&stat)
+                    ),
+                })
+            }
+        }
+    }
+
     /// Starts the exec and reads its stdout (bounded: past [`MAX_OUTPUT`] an error) and the first
     /// [`MAX_STDERR`] bytes of its stderr, keeping stdout's first bytes in `head` as they come.
     async fn exec_output(
@@ -476,6 +549,77 @@ impl Engine {
             && info.running == Some(true)
         {
             kill_tree(pid as i32);
+        }
+    }
+}
+
+/// The first line of an exec's stdout, at most [`MAX_HOLD_LINE`] bytes; an error when the
+/// exec ends first (its stderr as the reason: no shell, no /proc).
+async fn first_line(
+    output: &mut (
+             impl futures_util::Stream<
+        Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+    > + Unpin
+         ),
+) -> Result<String, DockerError> {
+    use bollard::container::LogOutput;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    while let Some(chunk) = output.next().await {
+        match chunk.map_err(api)? {
+            LogOutput::StdOut { message } => out.extend_from_slice(&message),
+            LogOutput::StdErr { message } if err.len() < MAX_STDERR => {
+                err.extend_from_slice(&message)
+            }
+            _ => {}
+        }
+        if let Some(end) = out.iter().position(|&b| b == b'\n') {
+            return Ok(String::from_utf8_lossy(&out[..end]).into_owned());
+        }
+        if out.len() > MAX_HOLD_LINE {
+            return Err(DockerError::TooLarge(MAX_HOLD_LINE));
+        }
+    }
+    Err(exec_result(-1, &out, &err)
+        .err()
+        .unwrap_or(DockerError::Exec {
+            code: -1,
+            stderr: "the holder ended at once".into(),
+        }))
+}
+
+/// A process of zaki-locks' own in a container ([`Engine::hold`]), alive until
+/// [`Holder::release`], or until this process dies (Docker then closes its stdin).
+pub struct Holder {
+    /// Its pid in the container's PID namespace.
+    pub pid: u64,
+    /// Field 22 of its `/proc/<pid>/stat`, as OpenClaw 2026.3+ records an owner's.
+    pub starttime: u64,
+    container: String,
+    id: String,
+    input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    output: std::pin::Pin<
+        Box<
+            dyn futures_util::Stream<
+                    Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+                > + Send,
+        >,
+    >,
+}
+
+impl Holder {
+    /// Ends the holder: its stdin closed, it exits; if it has not within a second, it is
+    /// killed as an abandoned exec is.
+    pub async fn release(mut self, engine: &Engine) {
+        use tokio::io::AsyncWriteExt;
+        let _ = self.input.shutdown().await;
+        let ended = async { while self.output.next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(1), ended)
+            .await
+            .is_err()
+        {
+            engine
+                .kill_exec(&self.container, &self.id, Some(self.pid))
+                .await;
         }
     }
 }

@@ -179,10 +179,19 @@ impl Gateway {
                 .to_string(),
         )
         .unwrap();
-        let (v_node, v_oc, v_state) = (
+        // OpenClaw 2026.2 transpiles its plugins with jiti at every start into /tmp/jiti
+        // (40 s of CPU here); shared between the version's gateways, only the first pays
+        // (7 s after). Its files are named by content hash: the same code, whoever wrote it.
+        let jiti = oc_home
+            .parent()
+            .unwrap()
+            .join(format!("jiti-{}", opts.version));
+        std::fs::create_dir_all(&jiti).unwrap();
+        let (v_node, v_oc, v_state, v_jiti) = (
             format!("{}:/opt/node:ro", node_home.display()),
             format!("{}:/opt/openclaw:ro", oc_home.display()),
             bind(&state, "/home/node/.openclaw"),
+            bind(&jiti, "/tmp/jiti"),
         );
         let port_s = port.to_string();
         let name = format!("{prefix}{user}");
@@ -196,6 +205,8 @@ impl Gateway {
             &v_oc,
             "-v",
             &v_state,
+            "-v",
+            &v_jiti,
         ];
         args.extend(super::docker::HOST_LIBS);
         for e in &env {

@@ -33,6 +33,42 @@ pub fn verdict(attempts: &[Attempt], user_lock: Option<&LockRecord>) -> Outcome 
     }
 }
 
+/// With `--inject-lock HOLD`: whether the attempts tested the retry path (one failed, a later
+/// one succeeded), and when they did not although the bot answered, why, in a sentence.
+pub fn retry_path(
+    attempts: &[Attempt],
+    hold: std::time::Duration,
+    timeout: std::time::Duration,
+) -> (bool, Option<String>) {
+    let Some(first_ok) = attempts.iter().position(|a| a.outcome == Outcome::Ok) else {
+        return (false, None);
+    };
+    if first_ok > 0 {
+        return (true, None);
+    }
+    let waited = std::time::Duration::from_millis(attempts[0].elapsed_ms);
+    let fmt = |d| humantime::format_duration(d).to_string();
+    let why = if waited < hold {
+        format!(
+            "the retry path was not exercised: attempt 1 was answered in {} while the injected lock \
+             was held ({}): this gateway did not wait on it",
+            fmt(std::time::Duration::from_millis(
+                attempts[0].elapsed_ms / 100 * 100
+            )),
+            fmt(hold)
+        )
+    } else {
+        format!(
+            "the retry path was not exercised: attempt 1 waited for the injected lock and was \
+             answered once it was released after {} (OpenClaw 2026.5+ waits up to 60s for a lock); \
+             hold it longer than --timeout to make an attempt fail: --inject-lock {}",
+            fmt(hold),
+            fmt(timeout + std::time::Duration::from_secs(10))
+        )
+    };
+    (false, Some(why))
+}
+
 /// What fixes a `session-busy` verdict, and the sessions whose stale locks
 /// `--clean-on-failure` removes: a stale lock (the probe's or the user's) is removed by
 /// `clean`; a live owner past the max hold is wedged, and only a restart frees it.
@@ -407,6 +443,39 @@ mod tests {
             outcome,
             detail: String::new(),
         }
+    }
+
+    #[test]
+    fn the_retry_path_is_exercised_only_by_a_failure_then_a_success() {
+        use std::time::Duration;
+        let at = |outcome, ms| Attempt {
+            elapsed_ms: ms,
+            ..attempt(outcome)
+        };
+        let (hold, timeout) = (Duration::from_secs(12), Duration::from_secs(60));
+        let busy_then_ok = [at(Outcome::SessionBusy, 10_000), at(Outcome::Ok, 300)];
+        assert_eq!(retry_path(&busy_then_ok, hold, timeout), (true, None));
+        // Never answered: the verdict says so, nothing more to add.
+        assert_eq!(
+            retry_path(&[at(Outcome::Timeout, 60_000)], hold, timeout),
+            (false, None)
+        );
+        // 2026.5+: the first attempt waits out the hold and succeeds.
+        let (done, why) = retry_path(&[at(Outcome::Ok, 12_400)], hold, timeout);
+        assert!(!done);
+        let why = why.unwrap();
+        assert!(
+            why.starts_with("the retry path was not exercised: attempt 1 waited"),
+            "{why}"
+        );
+        assert!(why.ends_with("--inject-lock 1m 10s"), "{why}");
+        // Answered while the lock was held: the gateway did not wait on it.
+        let (done, why) = retry_path(&[at(Outcome::Ok, 2_345)], hold, timeout);
+        assert!(!done);
+        assert!(
+            why.unwrap()
+                .contains("attempt 1 was answered in 2s 300ms while")
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `--inject-lock`: a lock on the probe's own session, written and held exactly as OpenClaw
-//! does, owned by the container's pid 1 (alive in the container, so OpenClaw waits on it), and
-//! released once: by its timer or when the probe ends, whichever comes first.
+//! does, owned by a process of the probe's own in the container ([`docker::Holder`]: alive in
+//! the gateway's PID namespace, not the gateway, its starttime recorded, an OpenClaw command
+//! line, so that every lock-file release waits on it), and released once: by its timer or when
+//! the probe ends, whichever comes first. The owner ends with the lock.
 //!
 //! Everything below the state dir is the tenant's: each component is opened relative to its
 //! parent, never through a symlink, and the removal goes through [`remove::remove`], which
@@ -23,6 +25,7 @@ use crate::model::lockfile::Snapshot;
 use crate::model::observed::Site;
 use crate::model::place::{Location, PidView, Place};
 use crate::model::sessions::SessionIndex;
+use crate::sys::docker::{self, Engine};
 use crate::sys::safefs::{self, OpenError};
 
 /// Why no lock was injected. Each message says where, and what to do when there is a choice.
@@ -54,6 +57,11 @@ pub enum InjectError {
     ReadBack { path: PathBuf },
     /// The sessions dir could not be identified.
     Stat(Errno),
+    /// No process could be started in the container to own the lock.
+    Owner {
+        container: String,
+        error: docker::DockerError,
+    },
 }
 
 impl fmt::Display for InjectError {
@@ -94,6 +102,10 @@ impl fmt::Display for InjectError {
             Write(e) => write!(f, "{e}"),
             ReadBack { path } => write!(f, "cannot read back {}", escape::path(path)),
             Stat(e) => write!(f, "{e}"),
+            Owner { container, error } => write!(
+                f,
+                "cannot start a process in {container} to own the lock: {error}: no lock injected"
+            ),
         }
     }
 }
@@ -161,8 +173,13 @@ impl SessionsDir {
     }
 
     /// Places the lock of session `key`, whose id the store gave as `sid` (`None`: it did
-    /// not record one), naming the container's pid 1, and holds it open.
-    pub fn lock(&self, key: &str, sid: Option<&str>) -> Result<Injected, InjectError> {
+    /// not record one), naming `owner` as OpenClaw names its gateway, and holds it open.
+    pub fn lock(
+        &self,
+        key: &str,
+        sid: Option<&str>,
+        owner: Owner,
+    ) -> Result<Injected, InjectError> {
         let sid = sid.ok_or_else(|| InjectError::NotRecorded {
             dir: self.dir.clone(),
         })?;
@@ -174,10 +191,7 @@ impl SessionsDir {
         })?;
         let name = format!("{sid}.jsonl.lock");
         let path = self.dir.join(&name);
-        let payload = format!(
-            "{{\n  \"pid\": 1,\n  \"createdAt\": \"{}\"\n}}",
-            crate::report::record::rfc3339(Utc::now())
-        );
+        let payload = owner.payload(Utc::now());
         // Held open until released, as OpenClaw holds its own: to the holder rule (and to a
         // `clean` that runs meanwhile) the injected lock is a live one.
         let handle = self.create(&name, &path)?;
@@ -202,6 +216,7 @@ impl SessionsDir {
             },
             snapshot,
             hold: Some(file),
+            owner: None,
         })
     }
 
@@ -221,6 +236,28 @@ impl SessionsDir {
     }
 }
 
+/// The process an injected lock names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// In the container's PID namespace.
+    pub pid: u64,
+    /// Field 22 of its stat, recorded as OpenClaw 2026.3+ records its own (older releases
+    /// ignore it).
+    pub starttime: u64,
+}
+
+impl Owner {
+    /// The payload OpenClaw 2026.3 – 2026.7 writes (pretty JSON, two spaces), `createdAt` now.
+    fn payload(self, now: chrono::DateTime<Utc>) -> String {
+        format!(
+            "{{\n  \"pid\": {},\n  \"createdAt\": \"{}\",\n  \"starttime\": {}\n}}\n",
+            self.pid,
+            crate::report::record::rfc3339(now),
+            self.starttime
+        )
+    }
+}
+
 /// The lock `--inject-lock` placed, held open until [`Injected::release`].
 pub struct Injected {
     pub path: PathBuf,
@@ -228,9 +265,24 @@ pub struct Injected {
     snapshot: Snapshot,
     /// The handle that holds it; `None` once released.
     hold: Option<std::fs::File>,
+    /// The process in the container that it names, ended with it.
+    owner: Option<(Engine, docker::Holder)>,
 }
 
 impl Injected {
+    /// The lock's owner, ended by [`Injected::end_owner`].
+    pub fn owned_by(mut self, engine: Engine, holder: docker::Holder) -> Injected {
+        self.owner = Some((engine, holder));
+        self
+    }
+
+    /// Ends the owner (after the lock is released: to OpenClaw a dead owner is a stale lock).
+    pub async fn end_owner(&mut self) {
+        if let Some((engine, holder)) = self.owner.take() {
+            holder.release(&engine).await;
+        }
+    }
+
     /// Closes the handle and removes the lock if it is still the one placed; `None` if it was
     /// already released.
     pub fn release(&mut self) -> Option<&'static str> {
@@ -259,6 +311,7 @@ pub async fn released_after<F: Future>(
         out = &mut work => out,
         () = tokio::time::sleep(hold) => {
             let _ = injected.release();
+            injected.end_owner().await;
             work.await
         }
     }
@@ -270,6 +323,10 @@ mod tests {
     use std::path::Path;
 
     const KEY: &str = "agent:main:openai-user:zaki-locks-probe";
+    const OWNER: Owner = Owner {
+        pid: 7,
+        starttime: 4242,
+    };
 
     fn place(state_dir: &Path, container: &str) -> Place {
         Place {
@@ -298,18 +355,19 @@ mod tests {
         let dir = SessionsDir::open(&[place(&state, "c")], "c", "main").unwrap();
         let sid = dir.session_id(KEY).unwrap();
         assert_eq!(sid.as_deref(), Some("abc"));
-        let mut inj = dir.lock(KEY, sid.as_deref()).unwrap();
+        let mut inj = dir.lock(KEY, sid.as_deref(), OWNER).unwrap();
         let lock = state.join("agents/main/sessions/abc.jsonl.lock");
         assert_eq!(inj.path, lock);
         let payload: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&lock).unwrap()).unwrap();
-        assert_eq!(payload["pid"], 1);
+        assert_eq!(payload["pid"], 7);
+        assert_eq!(payload["starttime"], 4242);
         assert!(
             crate::model::payload::parse_created_at(payload["createdAt"].as_str().unwrap())
                 .is_some()
         );
         // A second probe cannot place it again: created exclusively.
-        let e = dir.lock(KEY, Some("abc")).err().unwrap();
+        let e = dir.lock(KEY, Some("abc"), OWNER).err().unwrap();
         assert!(e.to_string().starts_with("cannot create "), "{e}");
         assert_eq!(inj.release(), Some("released"));
         assert!(!lock.exists());
@@ -317,10 +375,21 @@ mod tests {
     }
 
     #[test]
+    fn the_payload_is_the_one_openclaw_writes() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T10:00:00.5Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            OWNER.payload(now),
+            "{\n  \"pid\": 7,\n  \"createdAt\": \"2026-12-02T10:00:00.500Z\",\n  \"starttime\": 4242\n}\n"
+        );
+    }
+
+    #[test]
     fn a_lock_replaced_meanwhile_is_left_alone() {
         let (_tmp, state) = state("abc");
         let dir = SessionsDir::open(&[place(&state, "c")], "c", "main").unwrap();
-        let mut inj = dir.lock(KEY, Some("abc")).unwrap();
+        let mut inj = dir.lock(KEY, Some("abc"), OWNER).unwrap();
         std::fs::remove_file(&inj.path).unwrap();
         std::fs::write(&inj.path, "{\"pid\": 99}").unwrap();
         assert_eq!(
@@ -352,14 +421,14 @@ mod tests {
         let dir = SessionsDir::open(&places, "c", "main").unwrap();
         // The tenant's store names a path, not a file: refused, nothing created.
         let sid = dir.session_id(KEY).unwrap();
-        let e = dir.lock(KEY, sid.as_deref()).err().unwrap();
+        let e = dir.lock(KEY, sid.as_deref(), OWNER).err().unwrap();
         assert!(
             e.to_string()
                 .starts_with(&format!("the session id of {KEY} in ")),
             "{e}"
         );
         assert!(!state.join("evil.jsonl.lock").exists());
-        let e = dir.lock(KEY, None).err().unwrap();
+        let e = dir.lock(KEY, None, OWNER).err().unwrap();
         assert!(
             e.to_string()
                 .starts_with("the gateway did not record the probe's session in "),
@@ -388,7 +457,7 @@ mod tests {
     fn the_timer_releases_the_lock_while_the_attempts_still_run() {
         let (_tmp, state) = state("abc");
         let dir = SessionsDir::open(&[place(&state, "c")], "c", "main").unwrap();
-        let mut inj = dir.lock(KEY, Some("abc")).unwrap();
+        let mut inj = dir.lock(KEY, Some("abc"), OWNER).unwrap();
         let path = inj.path.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -405,7 +474,7 @@ mod tests {
         assert!(!seen_during, "the lock outlived its hold");
         assert_eq!(inj.release(), None, "released twice");
         // Work that ends first leaves the release to the caller.
-        let mut inj = dir.lock(KEY, Some("abc")).unwrap();
+        let mut inj = dir.lock(KEY, Some("abc"), OWNER).unwrap();
         rt.block_on(released_after(
             async {},
             Some(&mut inj),

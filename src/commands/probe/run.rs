@@ -18,11 +18,12 @@ use crate::sys::http::HttpError;
 use crate::sys::router;
 
 use super::classify::{
-    Findings, advise, classify_attempt, describe_user_session, http_words, needs_evidence, verdict,
+    Findings, advise, classify_attempt, describe_user_session, http_words, needs_evidence,
+    retry_path, verdict,
 };
 use super::evidence::Evidence;
 use super::gateway::{self, Gateway};
-use super::inject::{InjectError, Injected, SessionsDir, released_after};
+use super::inject::{InjectError, Injected, Owner, SessionsDir, released_after};
 use super::timeline::{self, Timeline};
 use crate::report::probe::{Attempt, Health, ProbeReport};
 
@@ -78,10 +79,11 @@ pub fn run(args: &config::Probe, t: &Timeline) -> Result<Ended> {
         }
     });
     // Every path ends here, Ctrl-C included: the injected lock never outlives the probe.
-    if let Some(inj) = injected.as_mut()
-        && let Some(what) = inj.release()
-    {
-        t.step("inject-lock", &format!("{what}: {}", inj.path.display()));
+    if let Some(inj) = injected.as_mut() {
+        if let Some(what) = inj.release() {
+            t.step("inject-lock", &format!("{what}: {}", inj.path.display()));
+        }
+        rt.block_on(inj.end_owner());
     }
     Ok(if interrupted? {
         Ended::Interrupted
@@ -218,13 +220,36 @@ impl Probe<'_> {
             }
             sid = dir.session_id(key)?;
         }
-        let injected = dir.lock(key, sid.as_deref())?;
+        let owner_error = |error| InjectError::Owner {
+            container: self.args.container.clone(),
+            error,
+        };
+        let timeout = self.args.places.timeout;
+        let engine = docker::connect(self.args.docker_host(), timeout)
+            .await
+            .map_err(owner_error)?;
+        let holder = engine
+            .hold(&self.args.container, timeout)
+            .await
+            .map_err(owner_error)?;
+        let owner = Owner {
+            pid: holder.pid,
+            starttime: holder.starttime,
+        };
+        let injected = match dir.lock(key, sid.as_deref(), owner) {
+            Ok(injected) => injected.owned_by(engine, holder),
+            Err(e) => {
+                holder.release(&engine).await;
+                return Err(e);
+            }
+        };
         self.t.step(
             "inject-lock",
             &format!(
-                "{} held by the container's pid 1 for {}",
+                "{} held for {}, owned by pid {} in the container (a process of the probe's own)",
                 injected.path.display(),
-                humantime::format_duration(hold)
+                humantime::format_duration(hold),
+                owner.pid
             ),
         );
         Ok(injected)
@@ -246,6 +271,14 @@ impl Probe<'_> {
             }
         }
         report.verdict = verdict(&report.attempts, report.user_session_lock.as_ref());
+        if let Some(hold) = self.args.inject_lock {
+            let (exercised, why) = retry_path(&report.attempts, hold, self.args.timeout);
+            report.retry_exercised = Some(exercised);
+            if let Some(why) = why {
+                self.t.step("note", &why);
+                report.notes.push(why);
+            }
+        }
         let advice = advise(
             Findings {
                 verdict: report.verdict,
