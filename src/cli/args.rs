@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use crate::judge::lock::{HeldOver, MIN_SAFE_THRESHOLD};
 
 /// `-h`'s epilogue: where the rest is.
-const SHORT_AFTER: &str = "Exit statuses and details of each option: --help (or man zaki-locks)";
+const SHORT_AFTER: &str = "More options, exit statuses and the details of each: --help (or man zaki-locks)";
 
 fn exit_codes(command: &str) -> String {
     crate::model::exit_codes::help_text(crate::model::exit_codes::table(command))
@@ -155,7 +155,12 @@ pub struct PlaceArgs {
     ///
     /// A per-user dir's name below --users-dir is this prefix, then the user id: user-42 by
     /// default; empty: the id alone (42, digits only)
-    #[arg(long, value_name = "PREFIX", default_value = "user-")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        value_name = "PREFIX",
+        default_value = "user-"
+    )]
     pub user_dir_prefix: String,
 
     /// Look only inside containers, not at the host's dirs
@@ -170,7 +175,7 @@ pub struct PlaceArgs {
     ///
     /// unix:///var/run/docker.sock, or tcp://host:2376 (TLS when DOCKER_TLS_VERIFY is set)
     /// [default: $DOCKER_HOST, else the local socket]
-    #[arg(long, value_name = "URL", value_parser = parse_docker_host)]
+    #[arg(hide_short_help = true, long, value_name = "URL", value_parser = parse_docker_host)]
     pub docker_host: Vec<String>,
 
     /// Look inside running containers named so
@@ -192,31 +197,31 @@ pub struct PlaceArgs {
     ///
     /// The OpenClaw state dir inside the containers [default: found from each container's mounts
     /// and environment, /home/node/.openclaw, /root/.openclaw]
-    #[arg(long, value_name = "PATH")]
+    #[arg(hide_short_help = true, long, value_name = "PATH")]
     pub container_state_dir: Vec<String>,
 
     /// Always look inside containers by exec
     ///
     /// Always look inside containers with `docker exec`, even where their files can be read from
     /// this host (through a bind mount or the container's root)
-    #[arg(long)]
+    #[arg(hide_short_help = true, long)]
     pub via_exec: bool,
 
     /// Containers to look inside at once
-    #[arg(long, short = 'j', value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(hide_short_help = true, long, short = 'j', value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
 
     /// How long a container may take to answer
     ///
     /// How long one container may take to answer (each exec, and connecting to Docker)
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
     pub container_timeout: Duration,
 
     /// How long one place's databases may take to read
     ///
     /// How long one place's SQLite databases (OpenClaw 2026.8+) may take to read; past it the
     /// place is an error ("timed out reading …") and the others go on
-    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "3s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
     pub place_timeout: Duration,
 }
 
@@ -240,7 +245,7 @@ pub struct JudgeArgs {
     /// below that, normal held locks without maxHoldMs are reported wedged (and fail
     /// --fail-on-held), and where holders cannot be seen (a network filesystem, some exec
     /// listings) an empty lock a gateway is still writing may be removed
-    #[arg(long)]
+    #[arg(hide_short_help = true, long)]
     pub allow_short_threshold: bool,
 }
 
@@ -305,7 +310,7 @@ pub struct ScanArgs {
     ///
     /// The table shows each lock's path relative to its state dir; the JSON report always has
     /// the full path
-    #[arg(long)]
+    #[arg(hide_short_help = true, long)]
     pub full_paths: bool,
 
     /// Also write the metrics to this file
@@ -342,14 +347,14 @@ pub struct CleanArgs {
     ///
     /// The run lock that keeps two cleans (or a clean and a watch) from overlapping [default:
     /// /run/zaki-locks.lock as root, else $XDG_RUNTIME_DIR/zaki-locks.lock]
-    #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK", value_hint = ValueHint::FilePath)]
+    #[arg(hide_short_help = true, long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK", value_hint = ValueHint::FilePath)]
     pub run_lock: Option<PathBuf>,
 
     /// How long to wait for the run lock
     ///
     /// How long to wait for a previous clean (or a watch) to finish. Then it steps aside (exit 0,
     /// metrics still written). A clean run by hand says on stderr that it waits
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::ZERO, HOUR))]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
 
     /// A run lock holder busy for longer than this looks hung
@@ -357,7 +362,7 @@ pub struct CleanArgs {
     /// A run lock holder busy with one pass for longer than this looks hung: stepping aside
     /// from it exits 1 and writes zaki_locks_last_run_success 0 with its pid and busy time
     /// [default: 3 × the 5-minute cron interval]
-    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = duration_in(Duration::from_secs(1), YEAR))]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "15m", value_parser = duration_in(Duration::from_secs(1), YEAR))]
     pub hung_after: Duration,
 
     /// The shape of the log lines
@@ -387,7 +392,7 @@ pub struct CleanArgs {
     ///
     /// Leave a container up for less than this alone: its gateway clears claims while it starts;
     /// restarting it again would only delay that
-    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
           value_parser = duration_in(Duration::ZERO, HOUR))]
     pub restart_min_uptime: Duration,
 }
@@ -524,7 +529,12 @@ pub struct ProbeArgs {
     pub users_file: PathBuf,
 
     /// Where the gateways' ports are published
-    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        value_name = "HOST",
+        default_value = "127.0.0.1"
+    )]
     pub gateway_host: String,
 
     /// Attempts, as the router makes them
@@ -544,7 +554,12 @@ pub struct ProbeArgs {
     /// The `user` the probe talks as
     ///
     /// The `user` the probe talks as, so it never writes into the user's conversation
-    #[arg(long, value_name = "NAME", default_value = "zaki-locks-probe")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        value_name = "NAME",
+        default_value = "zaki-locks-probe"
+    )]
     pub session_user: String,
 
     /// Talk as the user itself (writes to its transcript)
@@ -556,6 +571,7 @@ pub struct ProbeArgs {
 
     /// The message sent
     #[arg(
+        hide_short_help = true,
         long,
         value_name = "TEXT",
         default_value = "zaki-locks probe: please reply with one word."
@@ -565,7 +581,12 @@ pub struct ProbeArgs {
     /// The agent that serves the OpenAI endpoint
     ///
     /// The OpenClaw agent that serves the OpenAI-compatible endpoint
-    #[arg(long, value_name = "ID", default_value = "main")]
+    #[arg(
+        hide_short_help = true,
+        long,
+        value_name = "ID",
+        default_value = "main"
+    )]
     pub agent: String,
 
     /// Hold the session lock this long, then send
@@ -613,19 +634,19 @@ pub struct ProbeArgs {
     /// The Docker engine to ask
     ///
     /// The Docker engine to ask [default: $DOCKER_HOST, else the local socket]
-    #[arg(long, value_name = "URL", value_parser = parse_docker_host)]
+    #[arg(hide_short_help = true, long, value_name = "URL", value_parser = parse_docker_host)]
     pub docker_host: Option<String>,
 
     /// The state dir inside the container
     ///
     /// The OpenClaw state dir inside the container [default: found from its mounts]
-    #[arg(long, value_name = "PATH")]
+    #[arg(hide_short_help = true, long, value_name = "PATH")]
     pub container_state_dir: Vec<String>,
 
     /// How long Docker and the container may take
     ///
     /// How long Docker and the container may take to answer
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "10s", value_parser = duration_in(Duration::from_millis(100), HOUR))]
     pub container_timeout: Duration,
 
     #[command(flatten)]
@@ -658,13 +679,13 @@ pub struct WatchArgs {
     /// The run lock, held while watch runs
     ///
     /// The run lock, held for as long as watch runs (a cron clean then steps aside)
-    #[arg(long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK", value_hint = ValueHint::FilePath)]
+    #[arg(hide_short_help = true, long, value_name = "PATH", env = "ZAKI_LOCKS_RUN_LOCK", value_hint = ValueHint::FilePath)]
     pub run_lock: Option<PathBuf>,
 
     /// How long to wait for a clean under way
     ///
     /// How long to wait for a clean under way to finish before giving up (exit 1)
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration_in(Duration::ZERO, HOUR))]
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "30s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
 
     /// Restart gateways holding an orphan turn claim
@@ -678,7 +699,7 @@ pub struct WatchArgs {
     ///
     /// Leave a container up for less than this alone: its gateway clears claims while it starts;
     /// restarting it again would only delay that
-    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
           value_parser = duration_in(Duration::ZERO, HOUR))]
     pub restart_min_uptime: Duration,
 
