@@ -287,6 +287,8 @@ mod tests {
                 state,
                 reasons: Vec::new(),
                 note: None,
+                shape: None,
+                issue: None,
             }],
             error: None,
             error_reason: None,

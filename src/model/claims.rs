@@ -18,14 +18,25 @@ pub struct Claim {
 /// A claim row: (session id, agent, session key, claim, updated_at ms).
 pub type ClaimRow = (String, String, String, Option<Claim>, Option<i64>);
 
-/// `(session key, session id, status, activeWriterRunId, updated_at ms)`.
+/// `(session key, session id, status, activeWriterRunId, updated_at ms, the rest of the entry)`.
 pub type NodeRow = (
     String,
     Option<String>,
     Option<String>,
     Option<String>,
     Option<i64>,
+    NodeEntry,
 );
+
+/// The fields of a session node's `entry_json` that the stuck shapes of OpenClaw 2026.8–2026.9
+/// are told by (openclaw/openclaw#125555, #140467); each `None` when absent or malformed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// `abortedLastRun`: the last run was aborted (set by start-up after a kill).
+    pub aborted_last_run: Option<bool>,
+    /// `restartRecoveryDeliveryRunId`: the run that restart recovery was to deliver.
+    pub recovery_delivery_run_id: Option<String>,
+}
 
 /// The raw gateway-owner lease: (pid, starttime, heartbeat_at ms, expires_at ms, created_at ms).
 pub type LeaseRow = (

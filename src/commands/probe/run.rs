@@ -245,7 +245,11 @@ impl Probe<'_> {
                 tokio::time::sleep(wait).await;
             }
         }
-        report.verdict = verdict(&report.attempts, report.user_session_lock.as_ref());
+        report.verdict = verdict(
+            &report.attempts,
+            report.user_session_lock.as_ref(),
+            report.user_session_turn.as_ref(),
+        );
         let advice = advise(
             Findings {
                 verdict: report.verdict,
