@@ -230,11 +230,11 @@ fn clean(args: config::Clean) -> Result<Exit> {
         args.dry_run,
     ));
     // OpenClaw 2026.8+: orphan turn claims, fixed by a restart (opt-in) or named with the fix.
-    report.restarts = if let Some(min_uptime) = args.restart_orphaned {
+    report.restarts = if let Some(bounds) = &args.restart_orphaned {
         rt.block_on(crate::commands::remedy::restart_orphaned(
             &args.places,
             &policy,
-            min_uptime,
+            bounds,
             &report.places,
             |r| {
                 if let CleanOutput::Text(style) = args.output {

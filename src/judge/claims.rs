@@ -234,6 +234,8 @@ pub struct GatewayLease {
     pub expired: bool,
     pub owner_state: OwnerState,
     pub liveness: Liveness,
+    /// Whether the owner's command line names OpenClaw (null: not read).
+    pub openclaw: Option<bool>,
 }
 
 /// A place's SQLite facts, as the JSON report's `places[]` lists them.
@@ -278,7 +280,7 @@ pub fn place(r: PlaceReading, now: DateTime<Utc>) -> PlaceDb {
     let gateway_lease = r
         .lease
         .as_ref()
-        .map(|(row, owner)| gateway_lease(&r.pids, row, owner, now));
+        .map(|(row, owner)| gateway_lease(&r.pids, row, owner, r.lease_openclaw, now));
     let gateway = gateway_liveness(&r.pids, gateway_lease.as_ref());
     let lease_pid = gateway_lease.as_ref().and_then(|g| g.pid);
     let wedge = wedge_possible(r.version.as_deref());
@@ -312,6 +314,7 @@ fn gateway_lease(
     pids: &PidView,
     row: &LeaseRow,
     owner: &Owner,
+    openclaw: Option<bool>,
     now: DateTime<Utc>,
 ) -> GatewayLease {
     let &(pid, starttime, heartbeat, expires, created) = row;
@@ -354,6 +357,7 @@ fn gateway_lease(
         expired: expires.and_then(ms).is_some_and(|e| e < now),
         owner_state: v.owner_state,
         liveness,
+        openclaw,
     }
 }
 
@@ -723,6 +727,7 @@ mod tests {
             expired: false,
             owner_state: OwnerState::Alive,
             liveness: Liveness::Alive,
+            openclaw: Some(true),
         };
         let stopped = PidView::NoProcesses("stopped".into());
         assert_eq!(gateway_liveness(&stopped, Some(&lease)), Liveness::Gone);

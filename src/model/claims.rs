@@ -73,6 +73,8 @@ pub struct PlaceReading {
     pub version: Option<String>,
     /// The gateway-owner lease row, with its pid observed in the place's PID namespace.
     pub lease: Option<(LeaseRow, Owner)>,
+    /// Whether that pid's command line names OpenClaw (`None`: not read, or not a live pid).
+    pub lease_openclaw: Option<bool>,
     /// Boots without an outcome, as (pid, started_at ms), newest first.
     pub open_boots: Vec<(Option<i64>, i64)>,
     /// The turn state, when the databases were read.
