@@ -245,7 +245,7 @@ fn clean(args: config::Clean) -> Result<Exit> {
     } else {
         crate::commands::remedy::advice(&report.places)
     };
-    for r in report.restarts.iter().filter(|r| r.action == "failed") {
+    for r in (report.restarts.iter()).filter(|r| r.action == "failed" || r.missing_evidence) {
         report.errors.push(crate::model::place::Problem {
             location: crate::model::place::Location::Container(r.container.clone()),
             path: None,

@@ -58,6 +58,7 @@ pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
                 "its gateway is not running: its next start clears the claim".into()
             },
             container: name,
+            missing_evidence: false,
         })
         .collect();
     for p in places {
@@ -70,6 +71,7 @@ pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
                     "to fix: restart the gateway whose state dir is {} (it clears claims at start-up)",
                     p.state_dir
                 ),
+                missing_evidence: false,
             });
         }
     }
@@ -94,6 +96,7 @@ pub async fn restart_orphaned(
         memory: crate::sys::restarts::load(&bounds.memory),
         restarted: 0,
         started: std::time::Instant::now(),
+        missing: false,
     };
     if let Err(e) = &run.memory {
         eprintln!(
@@ -112,6 +115,7 @@ pub async fn restart_orphaned(
             sessions,
             action,
             detail,
+            missing_evidence: std::mem::take(&mut run.missing),
         };
         log(&x);
         done.push(x);
@@ -127,6 +131,8 @@ struct Run<'a> {
     memory: Result<crate::sys::restarts::Memory, String>,
     restarted: u32,
     started: std::time::Instant,
+    /// The last container was not restarted for want of evidence.
+    missing: bool,
 }
 
 impl Run<'_> {
@@ -146,6 +152,7 @@ impl Run<'_> {
             );
         }
         let Ok(memory) = &mut self.memory else {
+            self.missing = true;
             return (
                 "unearned",
                 "past restarts cannot be known (see stderr): not restarted".into(),
@@ -181,7 +188,10 @@ impl Run<'_> {
                 ),
             ),
             Decision::Restart => match unearned(again.lease.as_ref()) {
-                Some(why) => ("unearned", format!("{why}: not restarted")),
+                Some(u) => {
+                    self.missing = u.missing;
+                    ("unearned", format!("{}: not restarted", u.why))
+                }
                 None => self.restart(name, sessions, &again.engines).await,
             },
         }

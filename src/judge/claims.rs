@@ -45,8 +45,8 @@ named! {
         /// A turn claim no running turn backs, in a live gateway.
         OrphanClaim => "orphan-claim":
             "a turn claim no running turn backs: every message 500 until the gateway restarts (openclaw/openclaw#146692)",
-        /// The same on a session killed or aborted (`status` killed/failed/timeout or
-        /// `abortedLastRun`).
+        /// The same on a session killed or aborted (`status` killed/timeout or
+        /// `abortedLastRun`), until its next message makes 2026.9.6 mark it `failed`.
         KilledSessionClaim => "killed-session-claim":
             "a turn claim left on a killed or aborted session: every message 500 until the gateway restarts (openclaw/openclaw#125555)",
         /// `status=running`, `abortedLastRun=false`, a stale `restartRecoveryDeliveryRunId`,
@@ -375,9 +375,11 @@ fn claim_shape(state: TurnState, gateway: Liveness, node: Option<&NodeRow>) -> O
     if state != TurnState::Orphan || gateway == Liveness::Gone {
         return None;
     }
+    // Not `failed`: 2026.9.6 marks any session `failed` once a claim has made a message fail
+    // (and clears `abortedLastRun`), so after the user's next message a killed session's claim
+    // looks like any orphan claim (measured); the fix is the same.
     let killed = node.is_some_and(|n| {
-        matches!(n.2.as_deref(), Some("killed" | "failed" | "timeout"))
-            || n.5.aborted_last_run == Some(true)
+        matches!(n.2.as_deref(), Some("killed" | "timeout")) || n.5.aborted_last_run == Some(true)
     });
     Some(if killed {
         Shape::KilledSessionClaim
@@ -754,6 +756,9 @@ mod tests {
         assert_eq!(shape(&n, Liveness::Alive), Some(Shape::KilledSessionClaim));
         let n = node("k", "killed", None);
         assert_eq!(shape(&n, Liveness::Alive), Some(Shape::KilledSessionClaim));
+        // What 2026.9.6 leaves after a message failed on a claim: any orphan claim.
+        let n = node("k", "failed", None);
+        assert_eq!(shape(&n, Liveness::Alive), Some(Shape::OrphanClaim));
         assert_eq!(
             claim_shape(TurnState::Orphan, Liveness::Alive, None),
             Some(Shape::OrphanClaim)

@@ -16,16 +16,31 @@ use crate::judge::claims::{GatewayLease, Liveness};
 pub const HEARTBEAT_FRESH: TimeDelta = TimeDelta::seconds(120);
 
 /// Why a live OpenClaw gateway cannot be said to own the database: no restart then.
-pub fn unearned(lease: Option<&GatewayLease>) -> Option<String> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unearned {
+    pub why: String,
+    /// The evidence was missing (not a "no"): a problem to report, as every missing evidence is.
+    pub missing: bool,
+}
+
+/// Whether a restart is earned by the lease as read just before it: `None` when it is.
+pub fn unearned(lease: Option<&GatewayLease>) -> Option<Unearned> {
+    let no = |why: String| {
+        Some(Unearned {
+            why,
+            missing: false,
+        })
+    };
+    let missing = |why: String| Some(Unearned { why, missing: true });
     let Some(g) = lease else {
-        return Some("no gateway-owner lease in its database: no gateway owns it".into());
+        return no("no gateway-owner lease in its database: no gateway owns it".into());
     };
     let pid = g.pid.map_or_else(|| "-".into(), |p| p.to_string());
     match g.liveness {
         Liveness::Alive => {}
-        Liveness::Gone => return Some(format!("the lease's pid {pid} is not running")),
+        Liveness::Gone => return no(format!("the lease's pid {pid} is not running")),
         Liveness::Unknown => {
-            return Some(format!(
+            return missing(format!(
                 "the lease's pid {pid} could not be looked at ({})",
                 g.owner_state.as_str()
             ));
@@ -34,21 +49,21 @@ pub fn unearned(lease: Option<&GatewayLease>) -> Option<String> {
     match g.openclaw {
         Some(true) => {}
         Some(false) => {
-            return Some(format!(
+            return no(format!(
                 "the lease's pid {pid} is not an OpenClaw process (its command line)"
             ));
         }
         None => {
-            return Some(format!(
+            return missing(format!(
                 "the command line of the lease's pid {pid} is unreadable"
             ));
         }
     }
     match g.heartbeat_age_seconds {
-        _ if g.expired => Some("the lease has expired".into()),
+        _ if g.expired => no("the lease has expired".into()),
         Some(a) if a <= HEARTBEAT_FRESH.num_seconds() => None,
-        Some(a) => Some(format!("the lease's heartbeat is {a} s old")),
-        None => Some("the lease has no heartbeat".into()),
+        Some(a) => no(format!("the lease's heartbeat is {a} s old")),
+        None => missing("the lease has no heartbeat".into()),
     }
 }
 
@@ -164,7 +179,7 @@ mod tests {
             unearned(Some(&lease(Liveness::Alive, Some(true), Some(30)))),
             None
         );
-        let why = |l| unearned(Some(&l)).unwrap();
+        let why = |l| unearned(Some(&l)).unwrap().why;
         assert!(why(lease(Liveness::Alive, Some(false), Some(3))).contains("not an OpenClaw"));
         assert!(why(lease(Liveness::Alive, None, Some(3))).contains("unreadable"));
         assert!(why(lease(Liveness::Unknown, Some(true), Some(3))).contains("could not be"));
@@ -174,7 +189,22 @@ mod tests {
         let mut expired = lease(Liveness::Alive, Some(true), Some(3));
         expired.expired = true;
         assert!(why(expired).contains("expired"));
-        assert!(unearned(None).unwrap().contains("no gateway-owner lease"));
+        assert!(
+            unearned(None)
+                .unwrap()
+                .why
+                .contains("no gateway-owner lease")
+        );
+        assert!(
+            unearned(Some(&lease(Liveness::Alive, None, Some(3))))
+                .unwrap()
+                .missing
+        );
+        assert!(
+            !unearned(Some(&lease(Liveness::Alive, Some(false), Some(3))))
+                .unwrap()
+                .missing
+        );
     }
 
     #[test]

@@ -520,6 +520,10 @@ pub struct Restart {
     /// budget), `failed`.
     pub action: &'static str,
     pub detail: String,
+    /// Not restarted for want of evidence (an owner that could not be looked at, an unreadable
+    /// memory): counted among the run's errors, as every missing evidence is.
+    #[serde(skip)]
+    pub missing_evidence: bool,
 }
 
 /// Every [`Restart::action`], as the metrics label them.
@@ -611,6 +615,7 @@ mod tests {
             sessions: Vec::new(),
             action: "would-restart",
             detail: String::new(),
+            missing_evidence: false,
         });
         r.docker.push(EngineStatus {
             docker_host: "unix:///var/run/docker.sock".into(),
