@@ -277,10 +277,11 @@ impl PlaceDb {
 /// A place's SQLite-era verdict from what was read of it.
 pub fn place(r: PlaceReading, now: DateTime<Utc>) -> PlaceDb {
     let era = era_of(r.session_dbs, r.sessions_dirs);
-    let gateway_lease = r
-        .lease
-        .as_ref()
-        .map(|(row, owner)| gateway_lease(&r.pids, row, owner, r.lease_openclaw, now));
+    let gateway_lease = r.lease.as_ref().map(|(row, owner)| {
+        let openclaw =
+            (r.lease_cmdline.as_deref()).and_then(crate::judge::version::cmdline_is_openclaw);
+        gateway_lease(&r.pids, row, owner, openclaw, now)
+    });
     let gateway = gateway_liveness(&r.pids, gateway_lease.as_ref());
     let lease_pid = gateway_lease.as_ref().and_then(|g| g.pid);
     let wedge = wedge_possible(r.version.as_deref());

@@ -8,7 +8,6 @@
 //! clear a claim); and a run restarts at most so many containers, for at most so long.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::judge::claims::{GatewayLease, Liveness};
 
@@ -67,18 +66,7 @@ pub fn unearned(lease: Option<&GatewayLease>) -> Option<Unearned> {
     }
 }
 
-/// What this tool remembers of its own restart of one container (in the run-state dir).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Remembered {
-    /// When it was last restarted for an orphan claim (Unix seconds).
-    pub restarted_at: i64,
-    /// The sessions whose claims that restart was for.
-    pub sessions: Vec<String>,
-    /// How many times a claim came back after a restart.
-    pub survived: u32,
-    /// No restart before this (Unix seconds), once a claim survived one.
-    pub backoff_until: Option<i64>,
-}
+pub use crate::model::claims::Remembered;
 
 /// A claim seen this long after our restart of its container is the one that survived it.
 pub const SURVIVAL_WINDOW: TimeDelta = TimeDelta::minutes(30);

@@ -73,14 +73,28 @@ pub struct PlaceReading {
     pub version: Option<String>,
     /// The gateway-owner lease row, with its pid observed in the place's PID namespace.
     pub lease: Option<(LeaseRow, Owner)>,
-    /// Whether that pid's command line names OpenClaw (`None`: not read, or not a live pid).
-    pub lease_openclaw: Option<bool>,
+    /// That pid's command line (`None`: not read, or not a live pid).
+    pub lease_cmdline: Option<Vec<u8>>,
     /// Boots without an outcome, as (pid, started_at ms), newest first.
     pub open_boots: Vec<(Option<i64>, i64)>,
     /// The turn state, when the databases were read.
     pub turns: Option<Turns>,
     /// What could not be read, and why.
     pub error: Option<PlaceError>,
+}
+
+/// What this tool remembers of its own restart of one container (in the run-state dir), as
+/// `judge::restart` decides with it and `sys::restarts` keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remembered {
+    /// When it was last restarted for an orphan claim (Unix seconds).
+    pub restarted_at: i64,
+    /// The sessions whose claims that restart was for.
+    pub sessions: Vec<String>,
+    /// How many times a claim came back after a restart.
+    pub survived: u32,
+    /// No restart before this (Unix seconds), once a claim survived one.
+    pub backoff_until: Option<i64>,
 }
 
 /// Why a place's databases could not be read: its sessions were not looked at.

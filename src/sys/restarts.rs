@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::judge::restart::Remembered;
+use crate::model::claims::Remembered;
 
 /// The memory of restarts of the run lock at `run_lock`.
 pub fn path(run_lock: &Path) -> PathBuf {

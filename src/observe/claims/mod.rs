@@ -165,7 +165,7 @@ fn reading(
         sessions_dirs: 0,
         version: None,
         lease: None,
-        lease_openclaw: None,
+        lease_cmdline: None,
         open_boots: Vec::new(),
         turns: None,
         error: None,
@@ -195,7 +195,7 @@ fn reading(
                 };
                 (row, owner)
             });
-            r.lease_openclaw = r.lease.as_ref().and_then(|(_, o)| owner_is_openclaw(o));
+            r.lease_cmdline = r.lease.as_ref().and_then(|(_, o)| owner_cmdline(o));
             r.open_boots = d.boots;
             r.turns = d.turns;
         }
@@ -228,13 +228,12 @@ fn reading(
     r
 }
 
-/// Whether an observed lease owner's command line names OpenClaw: read through the host's
-/// `/proc` (its outermost pid), only if it is still the process observed.
-fn owner_is_openclaw(o: &Owner) -> Option<bool> {
+/// An observed lease owner's command line: read through the host's `/proc` (its outermost
+/// pid), only if it is still the process observed.
+fn owner_cmdline(o: &Owner) -> Option<Vec<u8>> {
     let Owner::Found(f) = o else { return None };
     let host_pid = *f.nspid.first()?;
-    let cmdline = crate::observe::version::read_cmdline(host_pid, f.starttime)?;
-    crate::judge::version::cmdline_is_openclaw(&cmdline)
+    crate::observe::version::read_cmdline(host_pid, f.starttime)
 }
 
 /// The installed OpenClaw of the container that runs this place's gateway, when known.
