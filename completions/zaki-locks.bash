@@ -59,7 +59,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__locks__subcmd__clean)
-            opts="-j -n -q -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --dry-run --quiet --format --run-lock --wait --hung-after --log-format --metrics-file --restart-orphaned --restart-min-uptime --color --help --version"
+            opts="-j -n -q -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --dry-run --quiet --format --run-lock --wait --hung-after --log-format --metrics-file --restart-orphaned --restart-min-uptime --restart-max --restart-budget --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -166,6 +166,14 @@ _zaki__locks() {
                     return 0
                     ;;
                 --restart-min-uptime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-budget)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -416,7 +424,7 @@ _zaki__locks() {
             return 0
             ;;
         zaki__locks__subcmd__watch)
-            opts="-j -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --interval --settle --log-format --run-lock --wait --restart-orphaned --restart-min-uptime --metrics-file --color --help --version"
+            opts="-j -h -V --root --users-dir --user-dir-prefix --no-host --no-containers --docker-host --prefix --container --container-state-dir --via-exec --jobs --container-timeout --place-timeout --older-than --allow-short-threshold --interval --settle --log-format --run-lock --wait --restart-orphaned --restart-min-uptime --restart-max --restart-budget --metrics-file --color --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +516,14 @@ _zaki__locks() {
                     return 0
                     ;;
                 --restart-min-uptime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-max)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-budget)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -87,6 +87,8 @@ kv\t'ts=… action=… key=value pairs, one line per action'
 json\t'One JSON object per line'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l metrics-file -d 'Also write the metrics to this file' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l restart-min-uptime -d 'With --restart-orphaned: the uptime a restart needs' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l restart-max -d 'With --restart-orphaned: most restarts per run' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l restart-budget -d 'With --restart-orphaned: most time spent restarting per run' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand clean" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''
 never\t''"
@@ -119,6 +121,8 @@ json\t'One JSON object per line'"
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l run-lock -d 'The run lock, held while watch runs' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l wait -d 'How long to wait for a clean under way' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l restart-min-uptime -d 'With --restart-orphaned: the uptime a restart needs' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l restart-max -d 'With --restart-orphaned: most restarts per run' -r
+complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l restart-budget -d 'With --restart-orphaned: most time spent restarting per run' -r
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l metrics-file -d 'Write the metrics to this file after every pass' -r -F
 complete -c zaki-locks -n "__fish_zaki_locks_using_subcommand watch" -l color -d 'When to colour the output' -r -f -a "auto\t'Colour when stdout is a terminal and `NO_COLOR` is not set'
 always\t''

@@ -105,6 +105,55 @@ fn plant_orphan_claim(state: &Path, session_key: &str) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+/// Runs python3's sqlite3 `code` with `st` (the state database) and `ag` (the main agent's)
+/// open, as OpenClaw's own writes would be: how the stuck shapes upstream reports are written
+/// into a live gateway's databases (they cannot be provoked on demand).
+fn write_db(state: &Path, key: &str, code: &str) {
+    let script = format!(
+        "import sqlite3, json\nst = sqlite3.connect({:?}, timeout=10)\nag = sqlite3.connect({:?}, timeout=10)\nkey = {key:?}\n{code}\nst.commit(); ag.commit()\n",
+        state.join("state/openclaw.sqlite").to_string_lossy(),
+        state
+            .join("agents/main/agent/openclaw-agent.sqlite")
+            .to_string_lossy(),
+    );
+    let o = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// openclaw/openclaw#125555: a claim left on a killed session (`status: killed`,
+/// `abortedLastRun: true`, the placement still `turn_claim_owner: local`).
+const KILLED_SESSION_CLAIM: &str = "e = json.loads(ag.execute('SELECT entry_json FROM session_nodes WHERE session_key=?', (key,)).fetchone()[0])
+e['status'] = 'killed'; e['abortedLastRun'] = True
+assert ag.execute(\"UPDATE session_nodes SET entry_json=?, status='killed' WHERE session_key=?\", (json.dumps(e), key)).rowcount == 1
+assert st.execute(\"UPDATE worker_session_placements SET turn_claim_owner='local', turn_claim_id='zaki-test-killed', turn_claim_run_id='zaki-test-killed-run', turn_claim_generation=0, updated_at_ms=updated_at_ms-60000 WHERE session_key=?\", (key,)).rowcount == 1";
+
+/// openclaw/openclaw#140467: `status=running`, `abortedLastRun=false`, a stale
+/// `restartRecoveryDeliveryRunId`, no claim, left 11 minutes ago: the row's `updated_at` and the
+/// entry's own times moved back together (moving back only the column makes 2026.9.6 answer
+/// 500 for the inconsistency itself: measured, and not upstream's shape).
+const RECOVERY_WEDGE: &str = "e = json.loads(ag.execute('SELECT entry_json FROM session_nodes WHERE session_key=?', (key,)).fetchone()[0])
+old = e['updatedAt'] - 660000
+for k in ['updatedAt', 'lastInteractionAt', 'lastActivityAt', 'startedAt']:
+    if k in e: e[k] = old
+e.pop('endedAt', None); e.pop('runtimeMs', None)
+e['status'] = 'running'; e['abortedLastRun'] = False; e['activeWriterRunId'] = 'zaki-test-stale'; e['restartRecoveryDeliveryRunId'] = 'zaki-test-stale'
+assert ag.execute(\"UPDATE session_nodes SET entry_json=?, status='running', updated_at=? WHERE session_key=?\", (json.dumps(e), old, key)).rowcount == 1";
+
+/// The session of `key` in a JSON report's only place.
+fn session_of(report: &Value, key: &str) -> Value {
+    place(report)["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["session_key"] == key)
+        .cloned()
+        .unwrap_or_else(|| panic!("no session {key}: {report:#}"))
+}
+
 fn started_at(name: &str) -> String {
     let o = docker::docker(&["inspect", "-f", "{{.State.StartedAt}}", name]);
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
@@ -122,6 +171,12 @@ fn sqlite_era_running_turn_orphan_claim_and_restart_on_2026_9_6() {
     let g = Gateway::start_with(tmp.path(), &unique("zk14s-"), "1401", &opts);
     let key = format!("agent:main:openai-user:{}", g.user);
     assert_eq!(send(&g, &g.user, Duration::from_secs(60)).0, 200);
+    // Two more users' sessions, for the stuck shapes below.
+    let (killed_user, wedge_user) = ("1411", "1412");
+    let killed_key = format!("agent:main:openai-user:{killed_user}");
+    let wedge_key = format!("agent:main:openai-user:{wedge_user}");
+    assert_eq!(send(&g, killed_user, Duration::from_secs(60)).0, 200);
+    assert_eq!(send(&g, wedge_user, Duration::from_secs(60)).0, 200);
 
     // Idle: a SQLite-era place, never "0 locks" alone.
     let o = run(zaki(tmp.path()).args(["scan", "--no-host", "--prefix", &g.prefix]));
@@ -271,6 +326,82 @@ fn sqlite_era_running_turn_orphan_claim_and_restart_on_2026_9_6() {
         "{r:#}"
     );
 
+    // probe as itself (its own session answers 200): the verdict is the user's session's.
+    let o = g.probe(tmp.path(), &["--attempts", "1", "--format", "json"]);
+    let r = json(&o);
+    assert_eq!(o.status.code(), Some(3), "{r:#}");
+    assert_eq!(r["verdict"], "session-busy", "{r:#}");
+    assert_eq!(r["attempts"][0]["status"], 200, "{r:#}");
+    assert_eq!(r["user_session_turn"]["claim"]["id"], "zaki-test-orphan");
+    assert_eq!(r["user_session_turn"]["shape"], "orphan-claim", "{r:#}");
+    assert_eq!(r["user_session_turn"]["issue"], "openclaw/openclaw#146692");
+    assert_eq!(
+        r["fix"],
+        format!(
+            "zaki-locks clean --restart-orphaned --container {}",
+            g.container.name
+        ),
+        "{r:#}"
+    );
+
+    // #125555, a claim on a killed session, and #140467, a recovery wedge (2026.9.6 does not
+    // keep it: the next message answers 200 and the node is done, so this release's is not
+    // named).
+    write_db(&g.state, &killed_key, KILLED_SESSION_CLAIM);
+    write_db(&g.state, &wedge_key, RECOVERY_WEDGE);
+    let r = scan_json(tmp.path(), &g);
+    let k = session_of(&r, &killed_key);
+    assert_eq!(k["state"], "orphan", "{k:#}");
+    assert_eq!(k["shape"], "killed-session-claim", "{k:#}");
+    assert_eq!(k["issue"], "openclaw/openclaw#125555");
+    let w = session_of(&r, &wedge_key);
+    assert_eq!(
+        (&w["state"], &w["shape"]),
+        (&"running".into(), &Value::Null),
+        "{w:#}"
+    );
+    let m = prometheus(&stdout(&run(zaki(tmp.path()).args([
+        "scan",
+        "--no-host",
+        "--prefix",
+        &g.prefix,
+        "--format",
+        "prometheus",
+    ]))));
+    assert_eq!(
+        m["zaki_locks_stuck_sessions{command=scan,shape=orphan-claim}"],
+        1.0
+    );
+    assert_eq!(
+        m["zaki_locks_stuck_sessions{command=scan,shape=killed-session-claim}"],
+        1.0
+    );
+    let out = stdout(&run(zaki(tmp.path()).args([
+        "scan",
+        "--no-host",
+        "--prefix",
+        &g.prefix,
+    ])));
+    assert!(
+        out.contains("killed-session-claim (openclaw/openclaw#125555)")
+            && out.contains("to fix: zaki-locks clean --restart-orphaned"),
+        "{out}"
+    );
+    // Every message of the killed session's user fails at once too; 2026.9.6 then marks the
+    // session failed and clears abortedLastRun: from then on an orphan claim like any other.
+    let (status, took) = send(&g, killed_user, Duration::from_secs(30));
+    eprintln!("2026.9.6, claim on a killed session: HTTP {status} in {took:?}");
+    assert_eq!(status, 500);
+    let k = session_of(&scan_json(tmp.path(), &g), &killed_key);
+    assert_eq!(
+        (&k["status"], &k["shape"]),
+        (&"failed".into(), &"orphan-claim".into()),
+        "{k:#}"
+    );
+    let (status, took) = send(&g, wedge_user, Duration::from_secs(60));
+    eprintln!("2026.9.6, recovery wedge: HTTP {status} in {took:?}");
+    assert_eq!(status, 200);
+
     // The remedy: a container up for under a minute is left to start up; then restarted.
     let up = Instant::now();
     let o = run(zaki(tmp.path()).args([
@@ -308,8 +439,35 @@ fn sqlite_era_running_turn_orphan_claim_and_restart_on_2026_9_6() {
     assert_ne!(started_at(&g.container.name), container_started);
     g.wait_healthy(Duration::from_secs(120));
     assert_eq!(send(&g, &g.user, Duration::from_secs(60)).0, 200);
+    // The restart cleared the killed session's claim too.
+    assert_eq!(send(&g, killed_user, Duration::from_secs(60)).0, 200);
     let r = scan_json(tmp.path(), &g);
     assert_eq!(r["summary"]["orphan_claims"], 0, "{r:#}");
+
+    // A claim back right after the restart survived it: not restarted again, backed off,
+    // remembered across runs; each run short.
+    let restarted = started_at(&g.container.name);
+    plant_orphan_claim(&g.state, &key);
+    for _ in 0..2 {
+        let t = Instant::now();
+        let o = run(zaki(tmp.path()).args([
+            "clean",
+            "--no-host",
+            "--prefix",
+            &g.prefix,
+            "--restart-orphaned",
+            "--log-format",
+            "kv",
+        ]));
+        let out = stdout(&o);
+        assert!(
+            out.contains("action=survives-restart"),
+            "{out}\n{}",
+            stderr(&o)
+        );
+        assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    }
+    assert_eq!(started_at(&g.container.name), restarted, "restarted again");
 }
 
 /// The lock in a JSON report whose file name ends with `suffix`.
@@ -504,9 +662,49 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
         "{l:#}"
     );
     assert_eq!(send(&g, user, Duration::from_secs(60)).0, 200);
+
     let o = run(zaki(tmp.path()).args(["scan", "--no-host", "--prefix", &prefix]));
     let out = stdout(&o);
     assert!(out.contains("leftover of the migration"), "{out}");
     assert!(out.contains("1 SQLite-era place"), "{out}");
     let _ = key;
+
+    // `openclaw update cleanup --yes` refuses when its recovery destination database changed
+    // since its preview ("Recovery destination database changed", seen upstream after a
+    // read-only `openclaw sessions --json`, #140467): a scan in between must not cause that.
+    // 2026.9.6 runs it only with the gateway stopped ("Cannot run update recovery cleanup while
+    // the Gateway … owns this OpenClaw state directory"): stopped, then run in a one-off
+    // container on the same mounts.
+    g.container.stop();
+    let cleanup = |args: &[&str]| {
+        let c = docker::Container::run(
+            &unique("zk20u-"),
+            &["-e", "HOME=/home/node", "--volumes-from", &g.container.name],
+            docker::BUSYBOX,
+            &[
+                &[
+                    "/opt/node/bin/node",
+                    "/opt/openclaw/node_modules/openclaw/openclaw.mjs",
+                ][..],
+                &["update", "cleanup", "--json"],
+                args,
+            ]
+            .concat(),
+        );
+        docker::docker(&["wait", &c.name]);
+        let o = docker::docker(&["logs", &c.name]);
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    };
+    let preview = cleanup(&["--dry-run"]);
+    assert!(
+        preview.contains("\"candidate\""),
+        "nothing to clean up: {preview}"
+    );
+    let _ = scan_json(tmp.path(), &g);
+    let done = cleanup(&["--yes"]);
+    eprintln!("2026.9.6 update cleanup --yes after a scan: {done}");
+    assert!(
+        !done.contains("changed") && !done.contains("\"blocked\"") && done.contains("\"status\""),
+        "{done}"
+    );
 }

@@ -154,12 +154,41 @@ fn symlinks_are_never_followed_to_a_database() {
     }
 }
 
+/// A busybox container standing in for a gateway: its pid 1 (which owns the lease) has
+/// `openclaw-gateway` in its command line and exits on SIGTERM, its state dir bind-mounted.
+fn gateway_like(name: &str, state: &Path) -> common::docker::Container {
+    common::docker::Container::run(
+        name,
+        &["-v", &common::docker::bind(state, "/home/node/.openclaw")],
+        common::docker::BUSYBOX,
+        &[
+            "sh",
+            "-c",
+            "trap 'exit 0' TERM; sleep 100000 & wait",
+            "openclaw-gateway",
+        ],
+    )
+}
+
+/// Field 22 of the container's pid 1's `stat`: what its lease names.
+fn pid1_starttime(c: &common::docker::Container) -> u64 {
+    c.sh("cat /proc/1/stat")
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// `watch --restart-orphaned` restarts exactly the container whose gateway holds an orphan
 /// claim: two busybox containers stand in for gateways (their pid 1 owns the lease), each with
 /// a bind-mounted state dir whose live databases a host writer keeps open.
 #[test]
 fn watch_restarts_exactly_the_container_with_an_orphan_claim() {
-    use common::docker::{self, Container, bind, unique};
+    use common::docker::{self, Container, unique};
     docker::require();
     let tmp = tempfile::tempdir().unwrap();
     let prefix = unique("zk14w-");
@@ -168,21 +197,13 @@ fn watch_restarts_exactly_the_container_with_an_orphan_claim() {
     for (user, running) in [("a", false), ("b", true)] {
         let state = tmp.path().join(format!("users/user-{user}/.openclaw"));
         std::fs::create_dir_all(&state).unwrap();
-        let c = Container::busybox(
-            &format!("{prefix}{user}"),
-            &["-v", &bind(&state, "/home/node/.openclaw")],
-        );
-        let st: u64 = c
-            .sh("cat /proc/1/stat")
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .nth(19)
-            .unwrap()
-            .parse()
-            .unwrap();
-        writers.push(databases_with(&state, (1, st), true, running));
+        let c = gateway_like(&format!("{prefix}{user}"), &state);
+        writers.push(databases_with(
+            &state,
+            (1, pid1_starttime(&c)),
+            true,
+            running,
+        ));
         containers.push(c);
     }
     let started = |c: &Container| {
@@ -228,6 +249,144 @@ fn watch_restarts_exactly_the_container_with_an_orphan_claim() {
         started(&containers[1]),
         before[1],
         "b was restarted:\n{log}"
+    );
+    drop(writers);
+}
+
+/// `clean --restart-orphaned` restarts only what it has earned, within its budget: a container
+/// with no OpenClaw in it (a planted claim, a pid 1 that ignores SIGTERM) is never restarted and
+/// says why; of two gateway-like containers one is restarted and one deferred (`--restart-max
+/// 1`); a claim back after our restart (planted again) is not restarted again but backed off,
+/// remembered across runs in the run-state dir; every run stays short.
+#[test]
+fn restarts_are_earned_bounded_and_backed_off() {
+    use common::docker::{self, Container, bind, unique};
+    docker::require();
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = unique("zk20r-");
+    let state = |u: &str| tmp.path().join(format!("users/user-{u}/.openclaw"));
+    let mut writers = std::collections::BTreeMap::new();
+    let mut containers = std::collections::BTreeMap::new();
+    for u in ["a", "b", "n"] {
+        std::fs::create_dir_all(state(u)).unwrap();
+        let name = format!("{prefix}{u}");
+        let c = if u == "n" {
+            // No OpenClaw: a shell ignoring SIGTERM (a restart would wait 10 s for it).
+            Container::run(
+                &name,
+                &["-v", &bind(&state(u), "/home/node/.openclaw")],
+                docker::BUSYBOX,
+                &["sh", "-c", "trap '' TERM; while :; do sleep 1; done"],
+            )
+        } else {
+            gateway_like(&name, &state(u))
+        };
+        let st = pid1_starttime(&c);
+        writers.insert(u, databases_with(&state(u), (1, st), true, false));
+        containers.insert(u, c);
+    }
+    let started = |u: &str| {
+        let o = docker::docker(&["inspect", "-f", "{{.State.StartedAt}}", &containers[u].name]);
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    let before: std::collections::BTreeMap<&str, String> = ["a", "b", "n"]
+        .into_iter()
+        .map(|u| (u, started(u)))
+        .collect();
+    let clean = || {
+        let t = std::time::Instant::now();
+        let o = run(zaki(tmp.path()).args([
+            "clean",
+            "--no-host",
+            "--prefix",
+            &prefix,
+            "--restart-orphaned",
+            "--restart-min-uptime",
+            "0s",
+            "--restart-max",
+            "1",
+            "--log-format",
+            "kv",
+        ]));
+        let took = t.elapsed();
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+        let lines: Vec<String> = stdout(&o).lines().map(str::to_owned).collect();
+        let action = |u: &str| {
+            let at = format!("location=container:{prefix}{u} ");
+            lines
+                .iter()
+                .find(|l| l.contains(&at) && l.contains("reason=orphan-claim"))
+                .unwrap_or_else(|| panic!("no line for {u}: {lines:#?}"))
+                .clone()
+        };
+        let got: std::collections::BTreeMap<&str, String> = ["a", "b", "n"]
+            .into_iter()
+            .map(|u| (u, action(u)))
+            .collect();
+        eprintln!(
+            "clean --restart-orphaned took {took:?}:\n{}",
+            lines.join("\n")
+        );
+        assert!(took < Duration::from_secs(20), "{took:?}");
+        got
+    };
+
+    // Run 1: n unearned (not OpenClaw), one of a and b restarted, the other deferred.
+    let r1 = clean();
+    assert!(
+        r1["n"].contains("action=unearned") && r1["n"].contains("not an OpenClaw process"),
+        "{}",
+        r1["n"]
+    );
+    let (first, second) = if r1["a"].contains("action=restarted") {
+        ("a", "b")
+    } else {
+        ("b", "a")
+    };
+    assert!(r1[first].contains("action=restarted"), "{r1:#?}");
+    assert!(r1[second].contains("action=deferred"), "{r1:#?}");
+    assert_ne!(started(first), before[first]);
+    assert_eq!(started(second), before[second]);
+    assert!(tmp.path().join("zaki-locks-restarts.json").exists());
+
+    // The claim is back right after the restart, its lease now naming the new pid 1.
+    drop(writers.remove(first));
+    for f in ["state", "agents"] {
+        std::fs::remove_dir_all(state(first).join(f)).unwrap();
+    }
+    let st = pid1_starttime(&containers[first]);
+    writers.insert(first, databases_with(&state(first), (1, st), true, false));
+    let restarted_at = started(first);
+
+    // Run 2: the survivor is backed off; the deferred one gets its restart.
+    let r2 = clean();
+    assert!(r2[first].contains("action=survives-restart"), "{r2:#?}");
+    assert!(r2[first].contains("128762"), "{}", r2[first]);
+    assert!(r2[second].contains("action=restarted"), "{r2:#?}");
+    assert!(r2["n"].contains("action=unearned"), "{r2:#?}");
+    // Run 3: still backed off, remembered across runs.
+    let r3 = clean();
+    assert!(r3[first].contains("action=survives-restart"), "{r3:#?}");
+    assert_eq!(started(first), restarted_at, "restarted again");
+    assert_eq!(
+        started("n"),
+        before["n"],
+        "the container without OpenClaw was restarted"
+    );
+    let m = prometheus(&stdout(&run(zaki(tmp.path()).args([
+        "scan",
+        "--no-host",
+        "--prefix",
+        &prefix,
+        "--format",
+        "prometheus",
+    ]))));
+    assert_eq!(
+        // The survivor's and n's; the one restarted last has a gone gateway (its next start
+        // clears the claim): not stuck.
+        m["zaki_locks_stuck_sessions{command=scan,shape=orphan-claim}"],
+        2.0,
+        "{m:#?}"
     );
     drop(writers);
 }

@@ -395,6 +395,22 @@ pub struct CleanArgs {
     #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
           value_parser = duration_in(Duration::ZERO, HOUR))]
     pub restart_min_uptime: Duration,
+
+    /// With --restart-orphaned: most restarts per run
+    ///
+    /// At most this many containers are restarted in one run (one watch pass); the others are
+    /// reported as deferred and looked at again on the next run
+    #[arg(long, value_name = "N", default_value = "3", requires = "restart_orphaned",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub restart_max: u32,
+
+    /// With --restart-orphaned: most time spent restarting per run
+    ///
+    /// No restart is begun once the run has spent this long on restarts (each one waits up to
+    /// 10 s for the gateway to stop); the others are reported as deferred
+    #[arg(long, value_name = "DURATION", default_value = "60s", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::from_secs(1), HOUR))]
+    pub restart_budget: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -702,6 +718,22 @@ pub struct WatchArgs {
     #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
           value_parser = duration_in(Duration::ZERO, HOUR))]
     pub restart_min_uptime: Duration,
+
+    /// With --restart-orphaned: most restarts per run
+    ///
+    /// At most this many containers are restarted in one run (one watch pass); the others are
+    /// reported as deferred and looked at again on the next run
+    #[arg(long, value_name = "N", default_value = "3", requires = "restart_orphaned",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub restart_max: u32,
+
+    /// With --restart-orphaned: most time spent restarting per run
+    ///
+    /// No restart is begun once the run has spent this long on restarts (each one waits up to
+    /// 10 s for the gateway to stop); the others are reported as deferred
+    #[arg(long, value_name = "DURATION", default_value = "60s", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::from_secs(1), HOUR))]
+    pub restart_budget: Duration,
 
     /// Write the metrics to this file after every pass
     ///

@@ -110,6 +110,14 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
             metrics_file: a.metrics_file,
         }),
         cli::Command::Clean(a) => Config::Clean(Clean {
+            restart_orphaned: (a.restart_orphaned && !a.dry_run).then(|| {
+                restarts(
+                    a.restart_min_uptime,
+                    a.restart_max,
+                    a.restart_budget,
+                    a.run_lock.as_deref().unwrap_or(&env.default_run_lock),
+                )
+            }),
             places: places(&a.places, env),
             policy: policy(&a.judge),
             dry_run: a.dry_run,
@@ -124,9 +132,16 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
                 hung_after: a.hung_after,
             }),
             metrics_file: a.metrics_file,
-            restart_orphaned: (a.restart_orphaned && !a.dry_run).then_some(a.restart_min_uptime),
         }),
         cli::Command::Watch(a) => Config::Watch(Watch {
+            restart_orphaned: a.restart_orphaned.then(|| {
+                restarts(
+                    a.restart_min_uptime,
+                    a.restart_max,
+                    a.restart_budget,
+                    a.run_lock.as_deref().unwrap_or(&env.default_run_lock),
+                )
+            }),
             places: places(&a.places, env),
             policy: policy(&a.judge),
             interval: a.interval,
@@ -137,7 +152,6 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
                 wait: a.wait,
                 hung_after: 3 * a.interval,
             },
-            restart_orphaned: a.restart_orphaned.then_some(a.restart_min_uptime),
             metrics_file: a.metrics_file,
         }),
         cli::Command::Probe(a) => Config::Probe(probe(a, env)),
@@ -150,6 +164,23 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
 }
 
 /// `--older-than` as the policy's threshold. The parser bounds it to a year, so it always fits.
+/// `--restart-orphaned`'s bounds; its memory lives beside the run lock (the run-state dir).
+fn restarts(
+    min_uptime: std::time::Duration,
+    max: u32,
+    time: std::time::Duration,
+    run_lock: &std::path::Path,
+) -> crate::commands::config::Restarts {
+    crate::commands::config::Restarts {
+        min_uptime,
+        budget: crate::judge::restart::Budget {
+            restarts: max,
+            time,
+        },
+        memory: crate::sys::restarts::path(run_lock),
+    }
+}
+
 fn policy(j: &cli::JudgeArgs) -> Policy {
     Policy {
         stale_after: TimeDelta::from_std(j.older_than).unwrap_or(TimeDelta::MAX),
@@ -448,7 +479,16 @@ mod tests {
                 hung_after: Duration::from_secs(15 * 60),
             })
         );
-        assert_eq!(c.restart_orphaned, Some(Duration::from_secs(60)));
+        let r = c.restart_orphaned.unwrap();
+        assert_eq!(r.min_uptime, Duration::from_secs(60));
+        assert_eq!(
+            (r.budget.restarts, r.budget.time),
+            (3, Duration::from_secs(60))
+        );
+        assert_eq!(
+            r.memory,
+            std::path::Path::new("/run/zaki-locks-restarts.json")
+        );
         let Config::Clean(c) = config(&["clean", "-n", "--restart-orphaned"], &env()) else {
             panic!("clean")
         };

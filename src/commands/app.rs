@@ -230,11 +230,11 @@ fn clean(args: config::Clean) -> Result<Exit> {
         args.dry_run,
     ));
     // OpenClaw 2026.8+: orphan turn claims, fixed by a restart (opt-in) or named with the fix.
-    report.restarts = if let Some(min_uptime) = args.restart_orphaned {
+    report.restarts = if let Some(bounds) = &args.restart_orphaned {
         rt.block_on(crate::commands::remedy::restart_orphaned(
             &args.places,
             &policy,
-            min_uptime,
+            bounds,
             &report.places,
             |r| {
                 if let CleanOutput::Text(style) = args.output {
@@ -245,7 +245,7 @@ fn clean(args: config::Clean) -> Result<Exit> {
     } else {
         crate::commands::remedy::advice(&report.places)
     };
-    for r in report.restarts.iter().filter(|r| r.action == "failed") {
+    for r in (report.restarts.iter()).filter(|r| r.action == "failed" || r.missing_evidence) {
         report.errors.push(crate::model::place::Problem {
             location: crate::model::place::Location::Container(r.container.clone()),
             path: None,

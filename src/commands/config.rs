@@ -100,14 +100,25 @@ pub struct Clean {
     /// The run lock to take; `None` on a dry run, which removes nothing.
     pub run_lock: Option<RunLock>,
     pub metrics_file: Option<PathBuf>,
-    /// `--restart-orphaned`, with its minimum uptime; `None` without it or on a dry run.
-    pub restart_orphaned: Option<Duration>,
+    /// `--restart-orphaned` and its bounds; `None` without it or on a dry run.
+    pub restart_orphaned: Option<Restarts>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CleanOutput {
     Text(LogStyle),
     Json,
+}
+
+/// `--restart-orphaned`: how restarts are earned and bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restarts {
+    /// A container up for less is left to its start-up.
+    pub min_uptime: Duration,
+    /// Most restarts, and most time spent on them, per run.
+    pub budget: crate::judge::restart::Budget,
+    /// Where the restarts of past runs are remembered (beside the run lock).
+    pub memory: PathBuf,
 }
 
 /// The run lock that keeps cleans and watches from overlapping.
@@ -130,7 +141,7 @@ pub struct Watch {
     pub settle: Duration,
     pub style: LogStyle,
     pub run_lock: RunLock,
-    pub restart_orphaned: Option<Duration>,
+    pub restart_orphaned: Option<Restarts>,
     pub metrics_file: Option<PathBuf>,
 }
 

@@ -3,10 +3,10 @@
 //! `--restart-orphaned` restarts exactly the containers whose gateway holds one, one at a time,
 //! each only after a fresh look shows that the same claim is still there.
 
-use crate::commands::config::Places;
+use crate::commands::config::{Places, Restarts};
 use crate::judge::claims::{Liveness, PlaceDb};
 use crate::judge::lock::Policy;
-use crate::judge::restart::{Decision, Recheck, decide};
+use crate::judge::restart::{Decision, Recheck, Remembered, decide, spent, survived, unearned};
 use crate::model::place::Location;
 use crate::report::output::LogStyle;
 use crate::report::record::Restart;
@@ -58,6 +58,7 @@ pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
                 "its gateway is not running: its next start clears the claim".into()
             },
             container: name,
+            missing_evidence: false,
         })
         .collect();
     for p in places {
@@ -70,6 +71,7 @@ pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
                     "to fix: restart the gateway whose state dir is {} (it clears claims at start-up)",
                     p.state_dir
                 ),
+                missing_evidence: false,
             });
         }
     }
@@ -77,60 +79,43 @@ pub fn advice(places: &[PlaceDb]) -> Vec<Restart> {
 }
 
 /// Restarts each container with an orphan claim, one at a time, after checking again that the
-/// same claim is still there. `log` is called once per container, as it happens.
+/// same claim is still there and that a live OpenClaw gateway owns the database; a claim back
+/// after our restart is backed off, and past the run's budget the rest is deferred. `log` is
+/// called once per container, as it happens.
 pub async fn restart_orphaned(
     search: &Places,
     policy: &Policy,
-    min_uptime: std::time::Duration,
+    bounds: &Restarts,
     places: &[PlaceDb],
     mut log: impl FnMut(&Restart),
 ) -> Vec<Restart> {
+    let mut run = Run {
+        search,
+        policy,
+        bounds,
+        memory: crate::sys::restarts::load(&bounds.memory),
+        restarted: 0,
+        started: std::time::Instant::now(),
+        missing: false,
+    };
+    if let Err(e) = &run.memory {
+        eprintln!(
+            "zaki-locks: error: {e}: no container is restarted while past restarts cannot be known (remove the file to start afresh)"
+        );
+    }
     let mut done = Vec::new();
     for (name, claims, alive) in orphans(places) {
-        let sessions: Vec<String> = claims.iter().map(|c| c.0.clone()).collect();
-        let r = |action, detail: String| Restart {
-            container: name.clone(),
-            sessions: sessions.clone(),
-            action,
-            detail,
-        };
         if crate::sys::interrupt::caught().is_some() {
             break;
         }
-        if !alive {
-            let x = r(
-                "not-running",
-                "its gateway is not running: its next start clears the claim".into(),
-            );
-            log(&x);
-            done.push(x);
-            continue;
-        }
-        let again = recheck(search, policy, &name, &claims).await;
-        let x = match decide(&again.facts, min_uptime) {
-            Decision::Gone => r(
-                "gone",
-                "the claim was gone when looked at again: not restarted".into(),
-            ),
-            Decision::NotRunning => r(
-                "not-running",
-                "the container is not running: its next start clears the claim".into(),
-            ),
-            Decision::Starting(up) => r(
-                "starting",
-                format!(
-                    "started {} ago: its start-up clears claims; looked at again on the next run",
-                    crate::model::units::short_duration(up)
-                ),
-            ),
-            Decision::Restart => match restart(&again.engines, &name).await {
-                Ok(()) => r(
-                    "restarted",
-                    "the gateway clears turn claims at start-up".into(),
-                ),
-                Err(Some(e)) => r("failed", format!("cannot restart: {e}")),
-                Err(None) => r("failed", "cannot restart: no Docker engine knows it".into()),
-            },
+        let sessions: Vec<String> = claims.iter().map(|c| c.0.clone()).collect();
+        let (action, detail) = run.one(&name, &claims, &sessions, alive).await;
+        let x = Restart {
+            container: name,
+            sessions,
+            action,
+            detail,
+            missing_evidence: std::mem::take(&mut run.missing),
         };
         log(&x);
         done.push(x);
@@ -138,11 +123,143 @@ pub async fn restart_orphaned(
     done
 }
 
+/// One run's restarts: its bounds, its memory of past runs' restarts, what it spent.
+struct Run<'a> {
+    search: &'a Places,
+    policy: &'a Policy,
+    bounds: &'a Restarts,
+    memory: Result<crate::sys::restarts::Memory, String>,
+    restarted: u32,
+    started: std::time::Instant,
+    /// The last container was not restarted for want of evidence.
+    missing: bool,
+}
+
+impl Run<'_> {
+    /// The action and detail for one container with orphan claims.
+    async fn one(
+        &mut self,
+        name: &str,
+        claims: &[(String, String)],
+        sessions: &[String],
+        alive: bool,
+    ) -> (&'static str, String) {
+        let now = chrono::Utc::now();
+        if !alive {
+            return (
+                "not-running",
+                "its gateway is not running: its next start clears the claim".into(),
+            );
+        }
+        let Ok(memory) = &mut self.memory else {
+            self.missing = true;
+            return (
+                "unearned",
+                "past restarts cannot be known (see stderr): not restarted".into(),
+            );
+        };
+        if let Some(m) = survived(memory.get(name), sessions, now) {
+            let detail = survives_detail(name, &m);
+            memory.insert(name.to_owned(), m);
+            self.save(now);
+            return ("survives-restart", detail);
+        }
+        if spent(self.bounds.budget, self.restarted, self.started.elapsed()) {
+            return (
+                "deferred",
+                "this run's restart budget is spent (--restart-max, --restart-budget): looked at again on the next run".into(),
+            );
+        }
+        let again = recheck(self.search, self.policy, name, claims).await;
+        match decide(&again.facts, self.bounds.min_uptime) {
+            Decision::Gone => (
+                "gone",
+                "the claim was gone when looked at again: not restarted".into(),
+            ),
+            Decision::NotRunning => (
+                "not-running",
+                "the container is not running: its next start clears the claim".into(),
+            ),
+            Decision::Starting(up) => (
+                "starting",
+                format!(
+                    "started {} ago: its start-up clears claims; looked at again on the next run",
+                    crate::model::units::short_duration(up)
+                ),
+            ),
+            Decision::Restart => match unearned(again.lease.as_ref()) {
+                Some(u) => {
+                    self.missing = u.missing;
+                    ("unearned", format!("{}: not restarted", u.why))
+                }
+                None => self.restart(name, sessions, &again.engines).await,
+            },
+        }
+    }
+
+    /// Restarts the container, and remembers it (before anything else can go wrong).
+    async fn restart(
+        &mut self,
+        name: &str,
+        sessions: &[String],
+        engines: &[crate::sys::docker::Engine],
+    ) -> (&'static str, String) {
+        match restart(engines, name).await {
+            Ok(()) => {
+                self.restarted += 1;
+                let now = chrono::Utc::now();
+                if let Ok(m) = &mut self.memory {
+                    m.insert(
+                        name.to_owned(),
+                        Remembered {
+                            restarted_at: now.timestamp(),
+                            sessions: sessions.to_vec(),
+                            survived: m.get(name).map_or(0, |r| r.survived),
+                            backoff_until: None,
+                        },
+                    );
+                }
+                self.save(now);
+                (
+                    "restarted",
+                    "the gateway clears turn claims at start-up".into(),
+                )
+            }
+            Err(Some(e)) => ("failed", format!("cannot restart: {e}")),
+            Err(None) => ("failed", "cannot restart: no Docker engine knows it".into()),
+        }
+    }
+
+    fn save(&self, now: chrono::DateTime<chrono::Utc>) {
+        if let Ok(m) = &self.memory
+            && let Err(e) = crate::sys::restarts::save(&self.bounds.memory, m, now)
+        {
+            eprintln!(
+                "zaki-locks: error: {e}: a claim back after this run's restarts is restarted again"
+            );
+        }
+    }
+}
+
+/// What a claim back after our restart gets said: until when it is left, and what works.
+fn survives_detail(name: &str, m: &Remembered) -> String {
+    let until = m
+        .backoff_until
+        .and_then(|u| chrono::DateTime::from_timestamp(u, 0))
+        .map_or_else(|| "-".into(), crate::report::record::rfc3339);
+    format!(
+        "the claim came back after this tool restarted the container (openclaw/openclaw#128762, #137043): not restarted again before {until}; \
+         to fix: docker stop {name}, then docker start {name} when the user can spare it (the start-up clears claims; `openclaw doctor --fix` and `doctor --session-sqlite recover` do not, measured on 2026.9.6), and if it comes back again report it upstream"
+    )
+}
+
 /// A container with an orphan claim, looked at again just before a restart, and the engines
 /// that can restart it.
 struct Again {
     facts: Recheck,
     engines: Vec<crate::sys::docker::Engine>,
+    /// The gateway-owner lease as read again: whether a live OpenClaw gateway owns it.
+    lease: Option<crate::judge::claims::GatewayLease>,
 }
 
 /// Reads the container's claims again from this host (they are only read there), never by
@@ -166,6 +283,11 @@ async fn recheck(
                 })
             })
     });
+    let lease = seen
+        .dbs
+        .iter()
+        .find(|p| p.location == Location::Container(name.to_owned()))
+        .and_then(|p| p.gateway.clone());
     let running = seen
         .containers
         .iter()
@@ -187,6 +309,7 @@ async fn recheck(
             uptime,
         },
         engines: seen.engines,
+        lease,
     }
 }
 
@@ -228,8 +351,9 @@ pub fn line(style: LogStyle, r: &Restart) -> String {
             let verb = match r.action {
                 "restarted" => "restarted",
                 "would-restart" => "orphan turn claim in",
-                "gone" => "not restarted",
-                "not-running" | "starting" => "orphan turn claim in",
+                "gone" | "unearned" => "not restarted",
+                "survives-restart" => "orphan turn claim survives restart in",
+                "not-running" | "starting" | "deferred" => "orphan turn claim in",
                 _ => "could not restart",
             };
             let what = if r.container.is_empty() {
@@ -268,6 +392,7 @@ mod tests {
                 expired: false,
                 owner_state: OwnerState::Alive,
                 liveness,
+                openclaw: Some(true),
             }),
             unclean_boots: 0,
             sessions: vec![SessionTurn {
@@ -287,6 +412,8 @@ mod tests {
                 state,
                 reasons: Vec::new(),
                 note: None,
+                shape: None,
+                issue: None,
             }],
             error: None,
             error_reason: None,

@@ -273,11 +273,11 @@ async fn orphaned(ctx: &Ctx, places: &Places, report: &Report) {
     if report.summary.orphan_claims == 0 {
         return;
     }
-    if let Some(min_uptime) = ctx.args.restart_orphaned {
+    if let Some(bounds) = &ctx.args.restart_orphaned {
         crate::commands::remedy::restart_orphaned(
             places,
             &ctx.policy,
-            min_uptime,
+            bounds,
             &report.places,
             |r| print(&(crate::commands::remedy::line(ctx.style, r) + "\n")),
         )

@@ -38,6 +38,61 @@ named! {
     }
 }
 
+named! {
+    /// A way OpenClaw 2026.8–2026.9 leaves a user's session stuck, as upstream reported it and
+    /// as it was reproduced on a real 2026.9.6 gateway (README, "Stuck shapes").
+    pub enum Shape {
+        /// A turn claim no running turn backs, in a live gateway.
+        OrphanClaim => "orphan-claim":
+            "a turn claim no running turn backs: every message 500 until the gateway restarts (openclaw/openclaw#146692)",
+        /// The same on a session killed or aborted (`status` killed/timeout or
+        /// `abortedLastRun`), until its next message makes 2026.9.6 mark it `failed`.
+        KilledSessionClaim => "killed-session-claim":
+            "a turn claim left on a killed or aborted session: every message 500 until the gateway restarts (openclaw/openclaw#125555)",
+        /// `status=running`, `abortedLastRun=false`, a stale `restartRecoveryDeliveryRunId`,
+        /// no claim: start-up skips it (reported on 2026.9.1).
+        RecoveryWedge => "recovery-wedge":
+            "a session left running by restart recovery (stale restartRecoveryDeliveryRunId): start-up skips it before 2026.9.6 (openclaw/openclaw#140467)",
+    }
+}
+
+impl Shape {
+    /// The upstream issue that reports it.
+    pub fn issue(self) -> &'static str {
+        match self {
+            Shape::OrphanClaim => "openclaw/openclaw#146692",
+            Shape::KilledSessionClaim => "openclaw/openclaw#125555",
+            Shape::RecoveryWedge => "openclaw/openclaw#140467",
+        }
+    }
+
+    /// Whether restarting the gateway clears it: its start-up clears every turn claim
+    /// (measured on 2026.9.6), but skips a recovery wedge (#140467).
+    pub fn restart_clears(self) -> bool {
+        self != Shape::RecoveryWedge
+    }
+
+    /// The command that fixes it in `container` (empty: a host gateway).
+    pub fn fix(self, container: &str) -> String {
+        match (self.restart_clears(), container.is_empty()) {
+            (true, false) => format!("zaki-locks clean --restart-orphaned --container {container}"),
+            (true, true) => "restart the host's gateway (it clears claims at start-up)".into(),
+            (false, false) => format!(
+                "docker stop {container}, run `openclaw doctor --session-sqlite recover --session-sqlite-all-agents` on its state dir with the gateway stopped, docker start {container}"
+            ),
+            (false, true) => "stop the host's gateway, run `openclaw doctor --session-sqlite recover --session-sqlite-all-agents`, start it".into(),
+        }
+    }
+}
+
+/// A session left running with no claim is a recovery wedge only once it has been so for this
+/// long: restart recovery delivers a run with the same fields while it works.
+pub const WEDGE_AFTER: TimeDelta = TimeDelta::minutes(10);
+
+/// The first release whose start-up and next message clear a recovery wedge (measured: the
+/// shape written into 2026.9.6's database before a start answers 200, the node `done`).
+pub const WEDGE_CLEARED_SINCE: crate::model::release::Release = (2026, 9, 6);
+
 /// What a session's turn state came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -50,6 +105,8 @@ pub enum TurnState {
     Claimed,
     /// A claim no running turn backs: the session is blocked until the gateway restarts.
     Orphan,
+    /// No claim, but a stuck shape a restart does not clear (a recovery wedge, #140467).
+    Stuck,
 }
 
 /// Whether the gateway owning a place's claims runs.
@@ -161,6 +218,10 @@ pub struct SessionTurn {
     pub state: TurnState,
     pub reasons: Vec<OrphanReason>,
     pub note: Option<String>,
+    /// The stuck shape it is, when it blocks the user (null: it does not).
+    pub shape: Option<Shape>,
+    /// That shape's upstream issue.
+    pub issue: Option<&'static str>,
 }
 
 /// The gateway-owner lease of a place (`state_leases`, scope `gateway-owner`).
@@ -173,6 +234,8 @@ pub struct GatewayLease {
     pub expired: bool,
     pub owner_state: OwnerState,
     pub liveness: Liveness,
+    /// Whether the owner's command line names OpenClaw (null: not read).
+    pub openclaw: Option<bool>,
 }
 
 /// A place's SQLite facts, as the JSON report's `places[]` lists them.
@@ -214,12 +277,14 @@ impl PlaceDb {
 /// A place's SQLite-era verdict from what was read of it.
 pub fn place(r: PlaceReading, now: DateTime<Utc>) -> PlaceDb {
     let era = era_of(r.session_dbs, r.sessions_dirs);
-    let gateway_lease = r
-        .lease
-        .as_ref()
-        .map(|(row, owner)| gateway_lease(&r.pids, row, owner, now));
+    let gateway_lease = r.lease.as_ref().map(|(row, owner)| {
+        let openclaw =
+            (r.lease_cmdline.as_deref()).and_then(crate::judge::version::cmdline_is_openclaw);
+        gateway_lease(&r.pids, row, owner, openclaw, now)
+    });
     let gateway = gateway_liveness(&r.pids, gateway_lease.as_ref());
     let lease_pid = gateway_lease.as_ref().and_then(|g| g.pid);
+    let wedge = wedge_possible(r.version.as_deref());
     PlaceDb {
         location: r.location,
         state_dir: r.state_dir,
@@ -239,7 +304,7 @@ pub fn place(r: PlaceReading, now: DateTime<Utc>) -> PlaceDb {
         sessions: r
             .turns
             .as_ref()
-            .map_or_else(Vec::new, |t| sessions(t, gateway, now)),
+            .map_or_else(Vec::new, |t| sessions(t, gateway, wedge, now)),
         error_reason: r.error.as_ref().map(|e| e.reason),
         error: r.error.map(|e| e.message),
     }
@@ -250,6 +315,7 @@ fn gateway_lease(
     pids: &PidView,
     row: &LeaseRow,
     owner: &Owner,
+    openclaw: Option<bool>,
     now: DateTime<Utc>,
 ) -> GatewayLease {
     let &(pid, starttime, heartbeat, expires, created) = row;
@@ -292,7 +358,45 @@ fn gateway_lease(
         expired: expires.and_then(ms).is_some_and(|e| e < now),
         owner_state: v.owner_state,
         liveness,
+        openclaw,
     }
+}
+
+/// Whether a recovery wedge can still block under the gateway that last migrated the
+/// databases: before 2026.9.6, or when the release is not known. Pure.
+fn wedge_possible(version: Option<&str>) -> bool {
+    version
+        .and_then(crate::model::release::parse_version)
+        .is_none_or(|v| v < WEDGE_CLEARED_SINCE)
+}
+
+/// The stuck shape of a claim as judged: an orphan in a gateway that may live (a gone
+/// gateway's next start clears it), told apart by its session node. Pure.
+fn claim_shape(state: TurnState, gateway: Liveness, node: Option<&NodeRow>) -> Option<Shape> {
+    if state != TurnState::Orphan || gateway == Liveness::Gone {
+        return None;
+    }
+    // Not `failed`: 2026.9.6 marks any session `failed` once a claim has made a message fail
+    // (and clears `abortedLastRun`), so after the user's next message a killed session's claim
+    // looks like any orphan claim (measured); the fix is the same.
+    let killed = node.is_some_and(|n| {
+        matches!(n.2.as_deref(), Some("killed" | "timeout")) || n.5.aborted_last_run == Some(true)
+    });
+    Some(if killed {
+        Shape::KilledSessionClaim
+    } else {
+        Shape::OrphanClaim
+    })
+}
+
+/// Whether a running session node no claim names is a recovery wedge (#140467): not aborted,
+/// a restart-recovery delivery run named, untouched for [`WEDGE_AFTER`]. Pure.
+fn recovery_wedge(n: &NodeRow, possible: bool, now: DateTime<Utc>) -> bool {
+    possible
+        && n.2.as_deref() == Some("running")
+        && n.5.aborted_last_run == Some(false)
+        && n.5.recovery_delivery_run_id.is_some()
+        && age(now, n.4).is_some_and(|a| a >= WEDGE_AFTER)
 }
 
 /// A place's era from what its directories hold. Pure.
@@ -334,7 +438,7 @@ fn age(now: DateTime<Utc>, t: Option<i64>) -> Option<TimeDelta> {
 
 /// Every session worth a line: each claim judged against its session node, then the running
 /// turns no claim names; sorted by agent and key, every text bounded. Pure.
-fn sessions(t: &Turns, gateway: Liveness, now: DateTime<Utc>) -> Vec<SessionTurn> {
+fn sessions(t: &Turns, gateway: Liveness, wedge: bool, now: DateTime<Utc>) -> Vec<SessionTurn> {
     let mut out = Vec::new();
     let mut claimed: std::collections::HashSet<(&str, &str)> = Default::default();
     for (sid, agent, key, claim, updated) in &t.before {
@@ -357,6 +461,7 @@ fn sessions(t: &Turns, gateway: Liveness, now: DateTime<Utc>) -> Vec<SessionTurn
             gateway,
         });
         claimed.insert((agent, key));
+        let shape = claim_shape(v.state, gateway, node);
         out.push(SessionTurn {
             agent: agent.clone(),
             session_key: key.clone(),
@@ -369,6 +474,8 @@ fn sessions(t: &Turns, gateway: Liveness, now: DateTime<Utc>) -> Vec<SessionTurn
             state: v.state,
             reasons: v.reasons,
             note: v.note,
+            shape,
+            issue: shape.map(Shape::issue),
         });
     }
     for (agent, rows) in &t.nodes {
@@ -376,7 +483,7 @@ fn sessions(t: &Turns, gateway: Liveness, now: DateTime<Utc>) -> Vec<SessionTurn
             if claimed.contains(&(agent.as_str(), n.0.as_str())) {
                 continue;
             }
-            out.push(unclaimed(agent, n, gateway, now));
+            out.push(unclaimed(agent, n, gateway, wedge, now));
         }
     }
     out.sort_by(|a, b| (&a.agent, &a.session_key).cmp(&(&b.agent, &b.session_key)));
@@ -384,8 +491,14 @@ fn sessions(t: &Turns, gateway: Liveness, now: DateTime<Utc>) -> Vec<SessionTurn
 }
 
 /// A running session node no claim names.
-fn unclaimed(agent: &str, n: &NodeRow, gateway: Liveness, now: DateTime<Utc>) -> SessionTurn {
-    let v = turn(ClaimFacts {
+fn unclaimed(
+    agent: &str,
+    n: &NodeRow,
+    gateway: Liveness,
+    wedge: bool,
+    now: DateTime<Utc>,
+) -> SessionTurn {
+    let mut v = turn(ClaimFacts {
         claim: None,
         claim_stable: true,
         claim_age: TimeDelta::zero(),
@@ -393,6 +506,14 @@ fn unclaimed(agent: &str, n: &NodeRow, gateway: Liveness, now: DateTime<Utc>) ->
         active_writer: n.3.as_deref(),
         gateway,
     });
+    let shape = recovery_wedge(n, wedge, now).then_some(Shape::RecoveryWedge);
+    if shape.is_some() {
+        v.state = TurnState::Stuck;
+        v.note = Some(
+            "left running by restart recovery: start-up skips it, /new and /reset cannot clear it"
+                .into(),
+        );
+    }
     SessionTurn {
         agent: agent.to_owned(),
         session_key: n.0.clone(),
@@ -405,6 +526,8 @@ fn unclaimed(agent: &str, n: &NodeRow, gateway: Liveness, now: DateTime<Utc>) ->
         state: v.state,
         reasons: v.reasons,
         note: v.note,
+        shape,
+        issue: shape.map(Shape::issue),
     }
 }
 
@@ -525,6 +648,7 @@ mod tests {
             Some(status.into()),
             writer.map(str::to_owned),
             Some(0),
+            Default::default(),
         )
     }
 
@@ -553,7 +677,7 @@ mod tests {
                 claim_row("s3", "k3", "c3b", "run3b", 0),
             ],
         };
-        let out = sessions(&turns, Liveness::Alive, now);
+        let out = sessions(&turns, Liveness::Alive, true, now);
         let got: Vec<(&str, TurnState)> = out
             .iter()
             .map(|t| (t.session_key.as_str(), t.state))
@@ -586,7 +710,7 @@ mod tests {
             nodes: Vec::new(),
             after: vec![claim_row("s1", "k1", "c1", "run1", 0)],
         };
-        let out = sessions(&lone, Liveness::Unknown, now);
+        let out = sessions(&lone, Liveness::Unknown, true, now);
         assert_eq!((out.len(), out[0].state), (1, TurnState::Orphan));
         assert_eq!(out[0].status, None);
     }
@@ -606,6 +730,7 @@ mod tests {
             expired: false,
             owner_state: OwnerState::Alive,
             liveness: Liveness::Alive,
+            openclaw: Some(true),
         };
         let stopped = PidView::NoProcesses("stopped".into());
         assert_eq!(gateway_liveness(&stopped, Some(&lease)), Liveness::Gone);
@@ -614,6 +739,61 @@ mod tests {
             Liveness::Alive
         );
         assert_eq!(gateway_liveness(&PidView::Local, None), Liveness::Unknown);
+    }
+
+    #[test]
+    fn shapes_from_the_claim_and_its_node() {
+        let mut n = node("k", "done", None);
+        let shape = |n: &NodeRow, g| claim_shape(TurnState::Orphan, g, Some(n));
+        assert_eq!(shape(&n, Liveness::Alive), Some(Shape::OrphanClaim));
+        assert_eq!(shape(&n, Liveness::Unknown), Some(Shape::OrphanClaim));
+        // A gone gateway's next start clears it: nothing stuck while it is down.
+        assert_eq!(shape(&n, Liveness::Gone), None);
+        assert_eq!(
+            claim_shape(TurnState::Claimed, Liveness::Alive, Some(&n)),
+            None
+        );
+        n.5.aborted_last_run = Some(true);
+        assert_eq!(shape(&n, Liveness::Alive), Some(Shape::KilledSessionClaim));
+        let n = node("k", "killed", None);
+        assert_eq!(shape(&n, Liveness::Alive), Some(Shape::KilledSessionClaim));
+        // What 2026.9.6 leaves after a message failed on a claim: any orphan claim.
+        let n = node("k", "failed", None);
+        assert_eq!(shape(&n, Liveness::Alive), Some(Shape::OrphanClaim));
+        assert_eq!(
+            claim_shape(TurnState::Orphan, Liveness::Alive, None),
+            Some(Shape::OrphanClaim)
+        );
+    }
+
+    #[test]
+    fn a_recovery_wedge_only_where_it_can_still_block() {
+        let now = Utc.timestamp_millis_opt(3_600_000).unwrap();
+        let mut n = node("k", "running", Some("r1"));
+        n.5 = crate::model::claims::NodeEntry {
+            aborted_last_run: Some(false),
+            recovery_delivery_run_id: Some("r1".into()),
+        };
+        assert!(recovery_wedge(&n, true, now));
+        assert!(!recovery_wedge(&n, false, now), "2026.9.6 clears it");
+        let young = Utc.timestamp_millis_opt(60_000).unwrap();
+        assert!(!recovery_wedge(&n, true, young), "a delivery at work");
+        let mut aborted = n.clone();
+        aborted.5.aborted_last_run = Some(true);
+        assert!(!recovery_wedge(&aborted, true, now));
+        let mut plain = n.clone();
+        plain.5.recovery_delivery_run_id = None;
+        assert!(!recovery_wedge(&plain, true, now));
+        assert!(wedge_possible(Some("2026.9.1")));
+        assert!(wedge_possible(None));
+        assert!(!wedge_possible(Some("2026.9.6")));
+        let t = unclaimed("main", &n, Liveness::Alive, true, now);
+        assert_eq!(
+            (t.state, t.shape),
+            (TurnState::Stuck, Some(Shape::RecoveryWedge))
+        );
+        assert_eq!(t.issue, Some("openclaw/openclaw#140467"));
+        assert!(Shape::RecoveryWedge.fix("c").contains("docker stop c"));
     }
 
     #[test]

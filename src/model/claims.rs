@@ -18,14 +18,25 @@ pub struct Claim {
 /// A claim row: (session id, agent, session key, claim, updated_at ms).
 pub type ClaimRow = (String, String, String, Option<Claim>, Option<i64>);
 
-/// `(session key, session id, status, activeWriterRunId, updated_at ms)`.
+/// `(session key, session id, status, activeWriterRunId, updated_at ms, the rest of the entry)`.
 pub type NodeRow = (
     String,
     Option<String>,
     Option<String>,
     Option<String>,
     Option<i64>,
+    NodeEntry,
 );
+
+/// The fields of a session node's `entry_json` that the stuck shapes of OpenClaw 2026.8–2026.9
+/// are told by (openclaw/openclaw#125555, #140467); each `None` when absent or malformed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// `abortedLastRun`: the last run was aborted (set by start-up after a kill).
+    pub aborted_last_run: Option<bool>,
+    /// `restartRecoveryDeliveryRunId`: the run that restart recovery was to deliver.
+    pub recovery_delivery_run_id: Option<String>,
+}
 
 /// The raw gateway-owner lease: (pid, starttime, heartbeat_at ms, expires_at ms, created_at ms).
 pub type LeaseRow = (
@@ -62,12 +73,28 @@ pub struct PlaceReading {
     pub version: Option<String>,
     /// The gateway-owner lease row, with its pid observed in the place's PID namespace.
     pub lease: Option<(LeaseRow, Owner)>,
+    /// That pid's command line (`None`: not read, or not a live pid).
+    pub lease_cmdline: Option<Vec<u8>>,
     /// Boots without an outcome, as (pid, started_at ms), newest first.
     pub open_boots: Vec<(Option<i64>, i64)>,
     /// The turn state, when the databases were read.
     pub turns: Option<Turns>,
     /// What could not be read, and why.
     pub error: Option<PlaceError>,
+}
+
+/// What this tool remembers of its own restart of one container (in the run-state dir), as
+/// `judge::restart` decides with it and `sys::restarts` keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remembered {
+    /// When it was last restarted for an orphan claim (Unix seconds).
+    pub restarted_at: i64,
+    /// The sessions whose claims that restart was for.
+    pub sessions: Vec<String>,
+    /// How many times a claim came back after a restart.
+    pub survived: u32,
+    /// No restart before this (Unix seconds), once a claim survived one.
+    pub backoff_until: Option<i64>,
 }
 
 /// Why a place's databases could not be read: its sessions were not looked at.

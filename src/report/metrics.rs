@@ -135,6 +135,18 @@ pub const ORPHAN_CLAIMS: Family = Family {
     help: "Turn claims no running turn backs (each blocks its session until the gateway restarts).",
 };
 
+pub const STUCK_SESSIONS: Family = Family {
+    name: "zaki_locks_stuck_sessions",
+    labels: &["command", "shape"],
+    help: "Sessions stuck in a known OpenClaw 2026.8-2026.9 shape (orphan-claim #146692, killed-session-claim #125555, recovery-wedge #140467): each blocks its user.",
+};
+
+pub const RESTARTS: Family = Family {
+    name: "zaki_locks_restarts",
+    labels: &["command", "action"],
+    help: "Containers with an orphan turn claim, by what --restart-orphaned did (restarted, unearned: no live OpenClaw gateway owns the database, survives-restart: backed off, deferred: past the run's budget, ...).",
+};
+
 pub const PROBE_SUCCESS: Family = Family {
     name: "zaki_locks_probe_success",
     labels: &[],
@@ -210,6 +222,8 @@ pub const FAMILIES: &[&Family] = &[
     &PLACES,
     &RUNNING_TURNS,
     &ORPHAN_CLAIMS,
+    &STUCK_SESSIONS,
+    &RESTARTS,
     &PLACE_ERRORS,
     &RUN_LOCK_HOLDER_BUSY_SECONDS,
     &RUN_LOCK_HOLDER_PID,
@@ -503,6 +517,27 @@ fn sqlite_era(t: &mut Text, report: &Report, command: &str) {
         &ORPHAN_CLAIMS,
         &[(vec![cmd()], report.summary.orphan_claims as f64)],
     );
+    let stuck: Vec<_> = crate::judge::claims::Shape::MEANINGS
+        .iter()
+        .map(|(shape, _)| {
+            let n = report
+                .places
+                .iter()
+                .flat_map(|p| &p.sessions)
+                .filter(|s| s.shape == Some(*shape))
+                .count();
+            (vec![cmd(), ("shape", shape.as_str().to_owned())], n as f64)
+        })
+        .collect();
+    t.gauge(&STUCK_SESSIONS, &stuck);
+    let restarts: Vec<_> = crate::report::record::RESTART_ACTIONS
+        .iter()
+        .map(|a| {
+            let n = report.restarts.iter().filter(|r| r.action == *a).count();
+            (vec![cmd(), ("action", (*a).to_owned())], n as f64)
+        })
+        .collect();
+    t.gauge(&RESTARTS, &restarts);
     let errors: Vec<_> = crate::model::claims::PlaceErrorReason::ALL
         .iter()
         .map(|r| {

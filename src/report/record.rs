@@ -56,7 +56,7 @@ pub const JSON_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "summary.unrestarted",
-        "gateways with an orphan turn claim left for a human to restart",
+        "gateways with an orphan turn claim left for a human: would-restart, unearned or survives-restart",
     ),
     (
         "summary.needs_human",
@@ -193,7 +193,7 @@ pub const JSON_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "places[].gateway",
-        "the gateway-owner lease: pid, starttime, heartbeat_age_seconds, expired, owner_state, liveness (alive, gone, unknown)",
+        "the gateway-owner lease: pid, starttime, heartbeat_age_seconds, expired, owner_state, liveness (alive, gone, unknown), openclaw (whether the owner's command line names OpenClaw, or null)",
     ),
     (
         "places[].unclean_boots",
@@ -201,7 +201,7 @@ pub const JSON_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "places[].sessions",
-        "each session with a running turn or a claim: agent, session_key, session_id, status, active_writer_run_id, turn_age_seconds, claim (owner, id, run_id, generation), claim_age_seconds, state (running, claimed, orphan), reasons (no-running-turn, run-id-mismatch, gateway-gone), note",
+        "each session with a running turn or a claim: agent, session_key, session_id, status, active_writer_run_id, turn_age_seconds, claim (owner, id, run_id, generation), claim_age_seconds, state (running, claimed, orphan, stuck), reasons (no-running-turn, run-id-mismatch, gateway-gone), note, shape (the stuck shape that blocks its user: orphan-claim, killed-session-claim, recovery-wedge; or null) and issue (that shape's upstream issue)",
     ),
     (
         "places[].error",
@@ -222,7 +222,7 @@ pub const JSON_FIELDS: &[(&str, &str)] = &[
     ),
     (
         "restarts[].action",
-        "restarted, would-restart, gone, not-running, starting or failed",
+        "restarted, would-restart, gone, not-running, starting, unearned (no live OpenClaw gateway owns the database: the detail says why), survives-restart (back after this tool's restart: backed off), deferred (past the run's --restart-max or --restart-budget) or failed",
     ),
     (
         "restarts[].detail",
@@ -463,7 +463,8 @@ impl Report {
         s.unrestarted = self
             .restarts
             .iter()
-            .filter(|r| r.action == "would-restart")
+            // Left to a human: not restarted by choice, or no longer by this tool.
+            .filter(|r| matches!(r.action, "would-restart" | "unearned" | "survives-restart"))
             .count();
         s.needs_human = s.wedged + s.unrestarted + s.errors;
     }
@@ -514,10 +515,29 @@ pub struct Restart {
     pub sessions: Vec<String>,
     /// `restarted`, `would-restart` (no `--restart-orphaned`), `gone` (the claim went away
     /// before the restart), `not-running` (its next start clears the claim), `starting` (up
-    /// for less than a minute), `failed`.
+    /// for less than a minute), `unearned` (no live OpenClaw gateway owns the database),
+    /// `survives-restart` (back after our restart: backed off), `deferred` (past the run's
+    /// budget), `failed`.
     pub action: &'static str,
     pub detail: String,
+    /// Not restarted for want of evidence (an owner that could not be looked at, an unreadable
+    /// memory): counted among the run's errors, as every missing evidence is.
+    #[serde(skip)]
+    pub missing_evidence: bool,
 }
+
+/// Every [`Restart::action`], as the metrics label them.
+pub const RESTART_ACTIONS: [&str; 9] = [
+    "restarted",
+    "would-restart",
+    "gone",
+    "not-running",
+    "starting",
+    "unearned",
+    "survives-restart",
+    "deferred",
+    "failed",
+];
 
 #[cfg(test)]
 mod tests {
@@ -595,6 +615,7 @@ mod tests {
             sessions: Vec::new(),
             action: "would-restart",
             detail: String::new(),
+            missing_evidence: false,
         });
         r.docker.push(EngineStatus {
             docker_host: "unix:///var/run/docker.sock".into(),

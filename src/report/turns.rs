@@ -101,6 +101,7 @@ fn rows(places: &[crate::judge::claims::PlaceDb]) -> Vec<(Vec<String>, Color)> {
                 TurnState::Running => ("running", Color::DarkGreen),
                 TurnState::Claimed => ("claimed", Color::DarkYellow),
                 TurnState::Idle => ("idle", Color::Reset),
+                TurnState::Stuck => ("stuck", Color::DarkRed),
             };
             let reasons: Vec<&str> = s.reasons.iter().map(|r| r.as_str()).collect();
             let mut why = match (&s.note, reasons.is_empty()) {
@@ -110,6 +111,18 @@ fn rows(places: &[crate::judge::claims::PlaceDb]) -> Vec<(Vec<String>, Color)> {
             };
             if s.state == TurnState::Orphan && !place_notes.is_empty() {
                 why = format!("{why}; {}", place_notes.join("; "));
+            }
+            // The stuck shape by name and upstream issue, and what fixes it.
+            if let Some(shape) = s.shape {
+                let container = match &p.location {
+                    crate::model::place::Location::Container(c) => c.as_str(),
+                    _ => "",
+                };
+                why = format!(
+                    "{shape} ({}): {why}; to fix: {}",
+                    shape.issue(),
+                    shape.fix(container)
+                );
             }
             // A running turn's age; a claim's own age when no turn backs it.
             let age = match s.state {
@@ -198,6 +211,8 @@ mod tests {
             state: TurnState::Orphan,
             reasons: vec![crate::judge::claims::OrphanReason::NoRunningTurn],
             note: None,
+            shape: Some(crate::judge::claims::Shape::OrphanClaim),
+            issue: Some("openclaw/openclaw#146692"),
         };
         let t = table(&[place(vec![orphan])], false, None, true).unwrap();
         let lines: Vec<&str> = t.lines().collect();
@@ -207,7 +222,10 @@ mod tests {
         assert_eq!(cells[3], "sqlite 2026.9.6");
         assert_eq!(cells[5], "run\\n1");
         assert_eq!(cells[1], "orphan claim");
-        assert_eq!(cells[6], "no-running-turn");
+        assert_eq!(
+            cells[6],
+            "orphan-claim (openclaw/openclaw#146692): no-running-turn; to fix: zaki-locks clean --restart-orphaned --container zaki-user-42"
+        );
         let idle = table(&[place(Vec::new())], false, Some(120), false).unwrap();
         assert!(
             idle.contains("idle") && idle.contains("no turn in flight"),

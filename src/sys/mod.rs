@@ -8,6 +8,7 @@ pub(crate) mod interrupt;
 pub(crate) mod lease;
 pub(crate) mod pidns;
 pub(crate) mod proc;
+pub(crate) mod restarts;
 pub(crate) mod router;
 pub(crate) mod runlock;
 pub(crate) mod safefs;

@@ -2,7 +2,7 @@
 //! the command that fixes it, and every sentence the timeline says about a lock or a turn.
 //! Pure: the answers, locks and turns are gathered by the caller.
 
-use crate::judge::claims::{SessionTurn, TurnState};
+use crate::judge::claims::{SessionTurn, Shape, TurnState};
 use crate::judge::lock::{OwnerState, Status};
 use crate::report::record::LockRecord;
 use crate::sys::http::{HttpError, Response};
@@ -19,11 +19,23 @@ pub fn blocks(lock: &LockRecord) -> bool {
                 .is_some_and(|a| a as u64 > crate::judge::lock::MIN_SAFE_THRESHOLD.as_secs()))
 }
 
-/// The probe's verdict, about the user's bot: a lock blocking the user's own session makes it
-/// `session-busy` whatever the probe's own session did; otherwise the first success (`ok` or
-/// `ok-after-retry`), else the last attempt's outcome (`not-ready` when none was made).
-pub fn verdict(attempts: &[Attempt], user_lock: Option<&LockRecord>) -> Outcome {
-    if user_lock.is_some_and(blocks) {
+/// Whether the user's own session is stuck in the SQLite era (OpenClaw 2026.8+): an orphan
+/// turn claim, or another stuck shape, answers every message of the user with an error however
+/// the probe's own session fared.
+pub fn turn_blocks(turn: &SessionTurn) -> bool {
+    turn.state == TurnState::Orphan || turn.shape.is_some()
+}
+
+/// The probe's verdict, about the user's bot: a lock or a stuck turn blocking the user's own
+/// session makes it `session-busy` whatever the probe's own session did; otherwise the first
+/// success (`ok` or `ok-after-retry`), else the last attempt's outcome (`not-ready` when none
+/// was made).
+pub fn verdict(
+    attempts: &[Attempt],
+    user_lock: Option<&LockRecord>,
+    user_turn: Option<&SessionTurn>,
+) -> Outcome {
+    if user_lock.is_some_and(blocks) || user_turn.is_some_and(turn_blocks) {
         return Outcome::SessionBusy;
     }
     match attempts.iter().position(|a| a.outcome == Outcome::Ok) {
@@ -139,9 +151,14 @@ pub fn advise(f: Findings<'_>, container: &str) -> Advice {
             "zaki-locks clean --restart-orphaned --container {container}"
         ));
     }
-    let user_orphan = f
-        .user_session_turn
-        .is_some_and(|t| t.state == TurnState::Orphan);
+    // The user's own session stuck (the probe's may have answered): its shape's fix.
+    if busy
+        && fix.is_none()
+        && let Some(t) = f.user_session_turn.filter(|t| turn_blocks(t))
+    {
+        fix = Some(t.shape.unwrap_or(Shape::OrphanClaim).fix(container));
+    }
+    let user_orphan = f.user_session_turn.is_some_and(turn_blocks);
     let note = (fix.is_none() && user_orphan).then(|| {
         format!(
             "the user's session has an orphan turn claim: every message of the user fails until the gateway restarts (zaki-locks clean --restart-orphaned --container {container})"
@@ -297,7 +314,10 @@ pub fn describe_turn(key: &str, t: &SessionTurn) -> String {
     let run = t.claim.as_ref().map_or("-", |c| c.run_id.as_str());
     match t.state {
         TurnState::Orphan => {
-            let why: Vec<&str> = t.reasons.iter().map(|r| r.as_str()).collect();
+            let mut why: Vec<&str> = t.reasons.iter().map(|r| r.as_str()).collect();
+            if let Some(shape) = t.shape {
+                why.extend([shape.as_str(), shape.issue()]);
+            }
             format!(
                 "{key}: orphan turn claim (run {run}{}; {}): OpenClaw answers 500 to every message until the gateway restarts",
                 age(t.claim_age_seconds),
@@ -314,6 +334,12 @@ pub fn describe_turn(key: &str, t: &SessionTurn) -> String {
             t.note.as_deref().unwrap_or("")
         ),
         TurnState::Idle => format!("{key}: no turn in flight"),
+        TurnState::Stuck => format!(
+            "{key}: stuck ({}; run {}): {}",
+            t.issue.unwrap_or("-"),
+            t.active_writer_run_id.as_deref().unwrap_or("-"),
+            t.note.as_deref().unwrap_or("")
+        ),
     }
 }
 
@@ -481,20 +507,20 @@ mod tests {
     #[test]
     fn a_lock_blocking_the_users_session_decides_the_verdict() {
         let ok = [attempt(Outcome::Ok)];
-        assert_eq!(verdict(&ok, None), Outcome::Ok);
+        assert_eq!(verdict(&ok, None, None), Outcome::Ok);
         // The probe's own session answered; the user's is stale-locked: the user is blocked.
-        assert_eq!(verdict(&ok, Some(&lock(true))), Outcome::SessionBusy);
+        assert_eq!(verdict(&ok, Some(&lock(true)), None), Outcome::SessionBusy);
         // A live owner within OpenClaw's max hold is a reply in progress, not a block.
-        assert_eq!(verdict(&ok, Some(&lock(false))), Outcome::Ok);
+        assert_eq!(verdict(&ok, Some(&lock(false)), None), Outcome::Ok);
         let mut wedged = lock(false);
         wedged.age_seconds = Some(301);
         assert!(blocks(&wedged));
-        assert_eq!(verdict(&ok, Some(&wedged)), Outcome::SessionBusy);
+        assert_eq!(verdict(&ok, Some(&wedged), None), Outcome::SessionBusy);
         let retried = [attempt(Outcome::SessionBusy), attempt(Outcome::Ok)];
-        assert_eq!(verdict(&retried, None), Outcome::OkAfterRetry);
-        assert_eq!(verdict(&[], None), Outcome::NotReady);
+        assert_eq!(verdict(&retried, None, None), Outcome::OkAfterRetry);
+        assert_eq!(verdict(&[], None, None), Outcome::NotReady);
         assert_eq!(
-            verdict(&[attempt(Outcome::Timeout)], Some(&lock(true))),
+            verdict(&[attempt(Outcome::Timeout)], Some(&lock(true)), None),
             Outcome::SessionBusy
         );
     }
@@ -604,6 +630,8 @@ mod tests {
                 vec![]
             },
             note: Some("too fresh to judge".into()),
+            shape: (state == TurnState::Orphan).then_some(Shape::OrphanClaim),
+            issue: None,
         }
     }
 
@@ -651,7 +679,7 @@ mod tests {
         assert_eq!(
             d,
             format!(
-                "{key}: orphan turn claim (run run-1, 1m30s old; no-running-turn): OpenClaw answers 500 to every message until the gateway restarts"
+                "{key}: orphan turn claim (run run-1, 1m30s old; no-running-turn, orphan-claim, openclaw/openclaw#146692): OpenClaw answers 500 to every message until the gateway restarts"
             )
         );
         assert_eq!(
@@ -759,6 +787,30 @@ mod tests {
                 .is_some_and(|n| n.contains("orphan turn claim") && n.contains("--container c")),
             "{a:?}"
         );
+        // The probe's own session answered, the user's is stuck: the verdict is the user's,
+        // with the fix of its shape.
+        let ok = [attempt(Outcome::Ok)];
+        assert_eq!(verdict(&ok, None, Some(&orphan)), Outcome::SessionBusy);
+        assert_eq!(
+            verdict(&ok, None, Some(&turn(TurnState::Running))),
+            Outcome::Ok
+        );
+        let f = Findings {
+            user_session_turn: Some(&orphan),
+            ..findings(Outcome::SessionBusy)
+        };
+        assert_eq!(
+            advise(f, "c").fix.as_deref(),
+            Some("zaki-locks clean --restart-orphaned --container c")
+        );
+        let mut wedge = turn(TurnState::Stuck);
+        wedge.shape = Some(Shape::RecoveryWedge);
+        let f = Findings {
+            user_session_turn: Some(&wedge),
+            ..findings(Outcome::SessionBusy)
+        };
+        let fix = advise(f, "c").fix.unwrap();
+        assert!(fix.contains("doctor --session-sqlite recover"), "{fix}");
         // Held open past its max hold (but young, so not a block): restart the container.
         let mut wedged = lock(false);
         wedged.wedged = true;

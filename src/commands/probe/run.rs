@@ -270,7 +270,11 @@ impl Probe<'_> {
                 tokio::time::sleep(wait).await;
             }
         }
-        report.verdict = verdict(&report.attempts, report.user_session_lock.as_ref());
+        report.verdict = verdict(
+            &report.attempts,
+            report.user_session_lock.as_ref(),
+            report.user_session_turn.as_ref(),
+        );
         if let Some(hold) = self.args.inject_lock {
             let (exercised, why) = retry_path(&report.attempts, hold, self.args.timeout);
             report.retry_exercised = Some(exercised);

@@ -1,6 +1,6 @@
 //! The few rows read from the SQLite era's databases (in the confined reader, from copies).
 
-use crate::model::claims::{Claim, ClaimRow, LeaseRow, NodeRow};
+use crate::model::claims::{Claim, ClaimRow, LeaseRow, NodeEntry, NodeRow};
 
 /// Most session rows read per database.
 const MAX_ROWS: i64 = 100_000;
@@ -52,35 +52,42 @@ pub(super) fn read_claims(c: &rusqlite::Connection) -> rusqlite::Result<Vec<Clai
 
 pub(super) fn read_nodes(c: &rusqlite::Connection) -> rusqlite::Result<Vec<NodeRow>> {
     // Only what can matter: running sessions, and those a claim names (read by key below).
-    let mut st = c.prepare(
-        "SELECT session_key, current_session_id, status,
-                CASE WHEN json_valid(entry_json)
-                     THEN json_extract(entry_json, '$.activeWriterRunId') END,
-                updated_at
-         FROM session_nodes WHERE status = 'running' LIMIT ?1",
-    )?;
+    let mut st = c.prepare(&format!(
+        "SELECT {NODE_COLUMNS} FROM session_nodes WHERE status = 'running' LIMIT ?1"
+    ))?;
     st.query_map([MAX_ROWS], node_row)?.collect()
 }
 
-/// One `session_nodes` row as the queries above select it (a malformed writer run id: none).
+/// What is read of a session node: its columns and the few `entry_json` fields the stuck
+/// shapes are told by (a malformed entry gives none of them).
+const NODE_COLUMNS: &str = "session_key, current_session_id, status,
+    CASE WHEN json_valid(entry_json) THEN json_extract(entry_json, '$.activeWriterRunId') END,
+    updated_at,
+    CASE WHEN json_valid(entry_json) THEN json_extract(entry_json, '$.abortedLastRun') END,
+    CASE WHEN json_valid(entry_json)
+         THEN json_extract(entry_json, '$.restartRecoveryDeliveryRunId') END";
+
+/// One `session_nodes` row as [`NODE_COLUMNS`] selects it (a field of the wrong type: none).
 fn node_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NodeRow> {
+    let entry = NodeEntry {
+        // JSON true/false come out of json_extract as 1/0.
+        aborted_last_run: r.get::<_, Option<i64>>(5).unwrap_or(None).map(|b| b != 0),
+        recovery_delivery_run_id: r.get::<_, Option<String>>(6).unwrap_or(None),
+    };
     Ok((
         r.get(0)?,
         r.get(1)?,
         r.get(2)?,
         r.get::<_, Option<String>>(3).unwrap_or(None),
         r.get(4)?,
+        entry,
     ))
 }
 
 pub(super) fn read_node(c: &rusqlite::Connection, key: &str) -> rusqlite::Result<Option<NodeRow>> {
-    let mut st = c.prepare(
-        "SELECT session_key, current_session_id, status,
-                CASE WHEN json_valid(entry_json)
-                     THEN json_extract(entry_json, '$.activeWriterRunId') END,
-                updated_at
-         FROM session_nodes WHERE session_key = ?1",
-    )?;
+    let mut st = c.prepare(&format!(
+        "SELECT {NODE_COLUMNS} FROM session_nodes WHERE session_key = ?1"
+    ))?;
     let mut rows = st.query_map([key], node_row)?;
     rows.next().transpose()
 }

@@ -165,6 +165,7 @@ fn reading(
         sessions_dirs: 0,
         version: None,
         lease: None,
+        lease_cmdline: None,
         open_boots: Vec::new(),
         turns: None,
         error: None,
@@ -194,6 +195,7 @@ fn reading(
                 };
                 (row, owner)
             });
+            r.lease_cmdline = r.lease.as_ref().and_then(|(_, o)| owner_cmdline(o));
             r.open_boots = d.boots;
             r.turns = d.turns;
         }
@@ -224,6 +226,14 @@ fn reading(
         r.version = container_version(place);
     }
     r
+}
+
+/// An observed lease owner's command line: read through the host's `/proc` (its outermost
+/// pid), only if it is still the process observed.
+fn owner_cmdline(o: &Owner) -> Option<Vec<u8>> {
+    let Owner::Found(f) = o else { return None };
+    let host_pid = *f.nspid.first()?;
+    crate::observe::version::read_cmdline(host_pid, f.starttime)
 }
 
 /// The installed OpenClaw of the container that runs this place's gateway, when known.
