@@ -301,7 +301,11 @@ fn help_is_short_and_long_and_fits_the_terminal() {
     );
     assert!(short.contains("--dry-run"), "{short}");
     // One screen: the rarely used options are in --help only, and -h says so.
-    assert!(lines(&short) <= 40, "-h is {} lines:\n{short}", lines(&short));
+    assert!(
+        lines(&short) <= 40,
+        "-h is {} lines:\n{short}",
+        lines(&short)
+    );
     assert!(!short.contains("--container-state-dir"), "{short}");
     assert!(long.contains("--container-state-dir"), "{long}");
     assert!(short.contains("More options, exit statuses"), "{short}");

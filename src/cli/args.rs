@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum, ValueHint};
 use crate::judge::lock::{HeldOver, MIN_SAFE_THRESHOLD};
 
 /// `-h`'s epilogue: where the rest is.
-const SHORT_AFTER: &str = "More options, exit statuses and the details of each: --help (or man zaki-locks)";
+const SHORT_AFTER: &str =
+    "More options, exit statuses and the details of each: --help (or man zaki-locks)";
 
 fn exit_codes(command: &str) -> String {
     crate::model::exit_codes::help_text(crate::model::exit_codes::table(command))
@@ -400,7 +401,7 @@ pub struct CleanArgs {
     ///
     /// At most this many containers are restarted in one run (one watch pass); the others are
     /// reported as deferred and looked at again on the next run
-    #[arg(long, value_name = "N", default_value = "3", requires = "restart_orphaned",
+    #[arg(hide_short_help = true, long, value_name = "N", default_value = "3", requires = "restart_orphaned",
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub restart_max: u32,
 
@@ -408,7 +409,7 @@ pub struct CleanArgs {
     ///
     /// No restart is begun once the run has spent this long on restarts (each one waits up to
     /// 10 s for the gateway to stop); the others are reported as deferred
-    #[arg(long, value_name = "DURATION", default_value = "60s", requires = "restart_orphaned",
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "60s", requires = "restart_orphaned",
           value_parser = duration_in(Duration::from_secs(1), HOUR))]
     pub restart_budget: Duration,
 }
@@ -723,7 +724,7 @@ pub struct WatchArgs {
     ///
     /// At most this many containers are restarted in one run (one watch pass); the others are
     /// reported as deferred and looked at again on the next run
-    #[arg(long, value_name = "N", default_value = "3", requires = "restart_orphaned",
+    #[arg(hide_short_help = true, long, value_name = "N", default_value = "3", requires = "restart_orphaned",
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub restart_max: u32,
 
@@ -731,7 +732,7 @@ pub struct WatchArgs {
     ///
     /// No restart is begun once the run has spent this long on restarts (each one waits up to
     /// 10 s for the gateway to stop); the others are reported as deferred
-    #[arg(long, value_name = "DURATION", default_value = "60s", requires = "restart_orphaned",
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "60s", requires = "restart_orphaned",
           value_parser = duration_in(Duration::from_secs(1), HOUR))]
     pub restart_budget: Duration,
 
