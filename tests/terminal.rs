@@ -342,6 +342,33 @@ fn zsh_completes_interactively() {
     t.literal("zaki-locks clean --dry");
     t.keys(&["Tab"]);
     t.wait_for(&["zaki-locks clean --dry-run"], "zsh clean --dry<TAB>");
+    // `--container` offers the engine's container names (a stand-in `docker` first in PATH,
+    // as for bash).
+    let docker = tmp.path().join("bin/docker");
+    fs::write(
+        &docker,
+        "#!/bin/sh\n[ \"$1 $2\" = \"ps -a\" ] && printf 'zaki-user-105\\nzaki-user-106\\n'\n",
+    )
+    .unwrap();
+    fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    t.keys(&["C-c"]);
+    // PATH set in the shell itself: a tmux server may keep its own.
+    t.literal(&format!(
+        "export PATH={}:$PATH",
+        tmp.path().join("bin").display()
+    ));
+    t.keys(&["Enter"]);
+    t.literal("zaki-locks clean --container zaki-u");
+    t.keys(&["Tab"]);
+    t.wait_for(
+        &["zaki-locks clean --container zaki-user-10"],
+        "zsh --container zaki-u<TAB>",
+    );
+    t.keys(&["Tab"]);
+    t.wait_for(
+        &["zaki-user-105", "zaki-user-106"],
+        "zsh --container <TAB><TAB>",
+    );
 }
 
 #[test]

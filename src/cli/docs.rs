@@ -27,6 +27,7 @@ pub fn completion(shell: Shell) -> Vec<u8> {
             out = containers_bash(&script).into_bytes();
         }
         Shell::Fish => out = containers_fish(&String::from_utf8_lossy(&out)).into_bytes(),
+        Shell::Zsh => out = containers_zsh(&String::from_utf8_lossy(&out)).into_bytes(),
         _ => {}
     }
     out
@@ -43,6 +44,13 @@ fn containers_bash(script: &str) -> String {
         "--container)\n                    COMPREPLY=($(compgen -W \"$({DOCKER_NAMES})\" -- \"${{cur}}\"))"
     );
     script.replace(files, &names)
+}
+
+/// zsh: the same, by an action that runs the listing when `--container` is completed.
+fn containers_zsh(script: &str) -> String {
+    let files = "--container=[Exactly this container (repeatable)]:NAME:_default'";
+    let names = "--container=[Exactly this container (repeatable)]:NAME:{compadd -- ${(f)\"$(docker ps -a --format \"{{.Names}}\" 2>/dev/null)\"}}'";
+    script.replace(files, names)
 }
 
 /// fish: the same, and no file names.
