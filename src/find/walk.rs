@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 
 use crate::model::holder::Lease;
 use crate::model::lockfile::{Leftover, ReadError, Snapshot, Unread, recognise};
@@ -576,10 +577,17 @@ fn open_sessions(
     entries_left: &mut usize,
     problems: &mut Vec<Problem>,
 ) -> Option<(OwnedFd, SessionsDir, Vec<OsString>)> {
-    let agent = agent_path.file_name()?.to_string_lossy().into_owned();
+    let name = agent_path.file_name()?.to_owned();
+    let agent = name.to_string_lossy().into_owned();
     let dir = agent_path.join("sessions");
-    let agent_fd = open_below(agents, agent_path, place, problems)?;
-    let sessions = open_below(&agent_fd, dir.clone(), place, problems)?;
+    let sessions = match sessions_at(agents, &name) {
+        Some(fd) => fd,
+        // Step by step: the same dirs, and a problem that names the one that is not right.
+        None => {
+            let agent_fd = open_below(agents, agent_path, place, problems)?;
+            open_below(&agent_fd, dir.clone(), place, problems)?
+        }
+    };
     let keep = |n: &[u8]| recognise(n).is_some();
     let listed = nix::sys::stat::fstat(&sessions)
         .map_err(WalkError::Read)
@@ -613,6 +621,22 @@ fn open_sessions(
             None
         }
     }
+}
+
+/// `<agent>/sessions` below the open `agents` dir in one `openat2` that follows no symlink in
+/// any component and stays below `agents`: one open (and one close) fewer per agent than
+/// opening `<agent>` then `sessions`. `None` on any failure (a symlink, a missing dir, a kernel
+/// without `openat2`): the caller then opens them one at a time, which says what is wrong.
+fn sessions_at(agents: &OwnedFd, agent: &OsStr) -> Option<OwnedFd> {
+    use nix::fcntl::{OpenHow, ResolveFlag, openat2};
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+        .resolve(
+            ResolveFlag::RESOLVE_NO_SYMLINKS
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_BENEATH,
+        );
+    openat2(agents, &Path::new(agent).join("sessions"), how).ok()
 }
 
 /// Whether a place's locks so far (`locks` files, `payload` bytes) are past its bounds: then
