@@ -1,17 +1,26 @@
 //! `cargo bench --bench scan`: scan and clean of the 2,000-user tree against
-//! `find <tree> -name '*.jsonl.lock'` on the same warm cache. Prints its figures; asserts none.
+//! `find <tree> -name '*.jsonl.lock'` on the same warm cache, each run of the tool paired with a
+//! run of `find` right before it (the machine is shared: its load changes between runs, not
+//! within a pair). Prints wall and CPU time, syscalls a lock and a user dir, peak RSS, and
+//! whether the targets of issue 21 are met; asserts none.
 //!
 //! Environment: ZAKI_BENCH_USERS (default 2000), ZAKI_BENCH_SESSIONS (20), ZAKI_BENCH_RUNS (15).
-//! ZAKI_BENCH_PROCS (default 0) extra idle host processes with ZAKI_BENCH_FDS (50) open files
-//! each, to time the holder search on a busy host: `scan` and `clean` are timed again with them.
+//! ZAKI_BENCH_HOLDERS (default 4) processes each hold ZAKI_BENCH_HELD (default users / 10) more
+//! live locks open, each naming its holder, as a gateway holds its own: the stress case of one
+//! process holding many locks (issue 21: 4 × 1,000 at 10,000 users). ZAKI_BENCH_PROCS (default
+//! 0) extra idle host processes with ZAKI_BENCH_FDS (50) open files each, to time the holder
+//! search on a busy host. ZAKI_BENCH_STRACE (default 1): count syscalls with `strace -c -f`.
+//! ZAKI_BENCH_BIN: the binary to time (default: this build's), to compare two builds.
+//! ZAKI_BENCH_UNHELD=1 closes the tree's own live locks after generating it (the bench cannot
+//! hold more than its fd limit: 50,000 users need this).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::bin;
 use common::tree::{LiveOwners, generate};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -21,25 +30,80 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Runs `cmd` `runs` times (after one warm-up) and returns the sorted wall times.
-fn time(runs: usize, mut cmd: impl FnMut() -> Command) -> Vec<Duration> {
+fn bin() -> PathBuf {
+    std::env::var_os("ZAKI_BENCH_BIN").map_or_else(common::bin, PathBuf::from)
+}
+
+/// CPU time (user + system) of every reaped child so far.
+fn children_cpu() -> Duration {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let u = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap();
+    let tv =
+        |t: nix::sys::time::TimeVal| Duration::new(t.tv_sec() as u64, t.tv_usec() as u32 * 1000);
+    tv(u.user_time()) + tv(u.system_time())
+}
+
+/// One run of `c` (output discarded): its wall and CPU time.
+fn once(mut c: Command) -> (Duration, Duration) {
+    c.stdout(Stdio::null()).stderr(Stdio::null());
+    let cpu = children_cpu();
+    let start = Instant::now();
+    c.status().unwrap();
+    (start.elapsed(), children_cpu() - cpu)
+}
+
+/// Wall and CPU time of one run.
+type Run = (Duration, Duration);
+
+/// What `runs` pairs (find, then the tool) measured: medians of each, and of the ratios.
+struct Paired {
+    wall: Duration,
+    cpu: Duration,
+    find_wall: Duration,
+    find_cpu: Duration,
+    wall_ratio: f64,
+    cpu_ratio: f64,
+}
+
+fn median<T: PartialOrd + Copy>(mut v: Vec<T>) -> T {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Runs `find` then `cmd`, `runs` times (after one warm-up of each).
+fn paired(runs: usize, find: impl Fn() -> Command, cmd: impl Fn() -> Command) -> Paired {
     let status = cmd().stdout(Stdio::null()).status().unwrap();
     assert!(status.code().is_some_and(|c| c <= 1), "{status}");
-    let mut t: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let mut c = cmd();
-            c.stdout(Stdio::null()).stderr(Stdio::null());
-            let start = Instant::now();
-            c.status().unwrap();
-            start.elapsed()
-        })
-        .collect();
-    t.sort();
-    t
+    once(find());
+    let pairs: Vec<_> = (0..runs).map(|_| (once(find()), once(cmd()))).collect();
+    let ratio = |f: fn(&(Run, Run)) -> f64| median(pairs.iter().map(f).collect());
+    Paired {
+        wall: median(pairs.iter().map(|p| p.1.0).collect()),
+        cpu: median(pairs.iter().map(|p| p.1.1).collect()),
+        find_wall: median(pairs.iter().map(|p| p.0.0).collect()),
+        find_cpu: median(pairs.iter().map(|p| p.0.1).collect()),
+        wall_ratio: ratio(|p| p.1.0.as_secs_f64() / p.0.0.as_secs_f64()),
+        cpu_ratio: ratio(|p| p.1.1.as_secs_f64() / p.0.1.as_secs_f64().max(1e-4)),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+fn report(label: &str, p: &Paired) {
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "{label:<40} wall {:8.1} ms (find {:7.1}) {:5.2}x [<=1.0 {}]  cpu {:8.1} ms (find {:7.1}) {:5.2}x [<=0.5 {}]",
+        ms(p.wall),
+        ms(p.find_wall),
+        p.wall_ratio,
+        met(p.wall_ratio <= 1.0),
+        ms(p.cpu),
+        ms(p.find_cpu),
+        p.cpu_ratio,
+        met(p.cpu_ratio <= 0.5),
+    );
 }
 
 fn max_child_rss_kib() -> i64 {
@@ -48,22 +112,108 @@ fn max_child_rss_kib() -> i64 {
         .unwrap_or(-1)
 }
 
+/// Processes that each hold open the live locks that name them, as a gateway holds its own.
+/// Each is a `python3` that creates its locks, writes its pid into each and waits for its
+/// stdin to close.
+struct Holders {
+    // Alive as long as this is: each holds its locks open.
+    _procs: Vec<common::Proc>,
+    paths: Vec<PathBuf>,
+}
+
+impl Holders {
+    fn spawn(tree: &Path, users: usize, n: usize, each: usize) -> Holders {
+        const PY: &str = "import os,sys\ncreated=sys.argv[1]\nfds=[]\nbody=('{\\n  \"pid\": %d,\\n  \"createdAt\": \"%s\"\\n}' % (os.getpid(), created)).encode()\nfor p in sys.stdin.readline().split('\\0')[:-1]:\n fd=os.open(p,os.O_CREAT|os.O_WRONLY|os.O_TRUNC,0o644); os.write(fd,body); fds.append(fd)\nprint(len(fds),flush=True)\nsys.stdin.read()\n";
+        let created = common::created_at(Duration::ZERO);
+        let mut procs = Vec::new();
+        let mut paths = Vec::new();
+        for h in 0..n {
+            let mine: Vec<PathBuf> = (h * each..(h + 1) * each)
+                .map(|i| {
+                    let id = 100_000 + i % users;
+                    let dir = tree.join(format!("gw-{id}/.openclaw/agents/main/sessions"));
+                    let round = 9000 + i / users;
+                    dir.join(format!(
+                        "{id:06}-{round:04}-4f1c-9a7e-3d2b1c0a9f8e.jsonl.lock"
+                    ))
+                })
+                .collect();
+            let mut p = common::Proc::spawn(
+                Command::new("python3")
+                    .args(["-c", PY, &created])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped()),
+            );
+            use std::io::{BufRead, Write};
+            use std::os::unix::ffi::OsStrExt;
+            let mut line = Vec::new();
+            for m in &mine {
+                line.extend_from_slice(m.as_os_str().as_bytes());
+                line.push(0);
+            }
+            line.push(b'\n');
+            p.stdin.as_mut().unwrap().write_all(&line).unwrap();
+            let mut ok = String::new();
+            std::io::BufReader::new(p.stdout.as_mut().unwrap())
+                .read_line(&mut ok)
+                .unwrap();
+            assert_eq!(ok.trim(), each.to_string(), "holder {h} did not start");
+            paths.extend(mine);
+            procs.push(p);
+        }
+        Holders {
+            _procs: procs,
+            paths,
+        }
+    }
+}
+
+/// Total syscalls of one run of `cmd` and its children, from `strace -c -f`.
+fn syscalls(cmd: Command, out: &Path) -> Option<u64> {
+    let mut s = Command::new("strace");
+    s.args(["-f", "-c", "-o"]).arg(out).arg(cmd.get_program());
+    s.args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => s.env(k, v),
+            None => s.env_remove(k),
+        };
+    }
+    s.stdout(Stdio::null()).stderr(Stdio::null());
+    s.status().ok()?;
+    let text = std::fs::read_to_string(out).ok()?;
+    // The last line: `100.00 <secs> <usecs/call> <calls> [<errors>] total`.
+    let total = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_end().ends_with("total"))?;
+    let words: Vec<&str> = total.split_whitespace().collect();
+    words.get(3)?.parse().ok()
+}
+
 fn main() {
     // `cargo bench` passes --bench; any other argument is a filter we do not use.
     let users = env_or("ZAKI_BENCH_USERS", 2000);
     let sessions = env_or("ZAKI_BENCH_SESSIONS", 20);
     let runs = env_or("ZAKI_BENCH_RUNS", 15);
+    let n_holders = env_or("ZAKI_BENCH_HOLDERS", 4);
+    let each = env_or("ZAKI_BENCH_HELD", users / 10);
     let tmp = tempfile::tempdir().unwrap();
     let tree = tmp.path().join("gateways");
 
     let owners = LiveOwners::spawn();
     let started = Instant::now();
-    let exp = generate(&tree, users, sessions, &owners.owners);
+    let mut exp = generate(&tree, users, sessions, &owners.owners);
+    if env_or("ZAKI_BENCH_UNHELD", 0) == 1 {
+        exp.held.clear();
+    }
+    let holders = Holders::spawn(&tree, users, n_holders, each);
+    let locks = exp.stale.len() + exp.live.len() + holders.paths.len();
     println!(
-        "tree: {users} users x {sessions} sessions, {} locks ({} stale), generated in {:.1}s",
-        exp.stale.len() + exp.live.len(),
+        "tree: {users} users x {sessions} sessions, {locks} locks ({} stale, {n_holders} processes holding {each} each), generated in {:.1}s, binary {}",
         exp.stale.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        bin().display()
     );
 
     let run_lock = tmp.path().join("run.lock");
@@ -81,46 +231,43 @@ fn main() {
         c.arg(&tree).args(["-name", "*.jsonl.lock"]);
         c
     };
-
-    let report = |label: &str, t: &[Duration], base: Option<f64>| {
-        let med = ms(t[t.len() / 2]);
-        let ratio = base.map_or(String::new(), |b| {
-            format!("  ratio to find {:.2}x", med / b)
-        });
-        println!(
-            "{label:<40} median {med:8.1} ms  min {:8.1} ms  max {:8.1} ms{ratio}",
-            ms(t[0]),
-            ms(t[t.len() - 1])
-        );
-        med
-    };
-    println!("runs per command: {runs} (after one warm-up run each)");
-    let f = report("find <tree> -name '*.jsonl.lock'", &time(runs, find), None);
-    let host_only = |extra: &[&'static str]| {
+    let host = |extra: &[&'static str]| {
         let mut v = extra.to_vec();
         v.push("--no-containers");
-        v
+        zaki(&v)
     };
-    report(
-        "scan (table)",
-        &time(runs, || zaki(&host_only(&["scan"]))),
-        Some(f),
-    );
+    // Syscalls of a scan of the whole tree, before any clean: every kind of lock, live ones held.
+    let strace = env_or("ZAKI_BENCH_STRACE", 1) == 1;
+    let out = tmp.path().join("strace.txt");
+    let with = strace.then(|| syscalls(host(&["scan"]), &out)).flatten();
+    println!("runs: {runs} pairs (find, then the tool), after one warm-up each; medians");
+    let stress = paired(runs, find, || host(&["scan"]));
+    report("scan (table)", &stress);
     report(
         "scan --format json",
-        &time(runs, || zaki(&host_only(&["scan", "--format", "json"]))),
-        Some(f),
+        &paired(runs, find, || host(&["scan", "--format", "json"])),
+    );
+    report(
+        "clean --dry-run",
+        &paired(runs, find, || host(&["clean", "--dry-run"])),
     );
     report(
         "scan --format json, asking Docker too",
-        &time(runs, || zaki(&["scan", "--format", "json"])),
-        Some(f),
+        &paired(runs, find, || zaki(&["scan", "--format", "json"])),
     );
     // The first clean removes the stale locks; every timed run after it has nothing to remove.
     report(
         "clean (nothing to remove)",
-        &time(runs, || zaki(&host_only(&["clean"]))),
-        Some(f),
+        &paired(runs, find, || host(&["clean"])),
+    );
+    println!(
+        "{users}-user run with every live lock held: scan {:.2} s [under 3 s: {}]",
+        stress.wall.as_secs_f64(),
+        if stress.wall.as_secs_f64() < 3.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     let procs = env_or("ZAKI_BENCH_PROCS", 0);
     if procs > 0 {
@@ -134,24 +281,44 @@ fn main() {
         );
         report(
             "scan (table), busy host",
-            &time(runs, || zaki(&host_only(&["scan"]))),
-            Some(f),
-        );
-        report(
-            "scan --format json, busy host",
-            &time(runs, || zaki(&host_only(&["scan", "--format", "json"]))),
-            Some(f),
+            &paired(runs, find, || host(&["scan"])),
         );
         report(
             "clean (nothing to remove), busy host",
-            &time(runs, || zaki(&host_only(&["clean"]))),
-            Some(f),
+            &paired(runs, find, || host(&["clean"])),
         );
         drop(crowd);
     }
     println!("peak RSS of any child: {} KiB", max_child_rss_kib());
     let left = exp.stale.iter().filter(|p| p.exists()).count();
-    let lost = exp.live.iter().filter(|p| !p.exists()).count();
+    let lost = exp.live.iter().chain(&holders.paths);
+    let lost = lost.filter(|p| !p.exists()).count();
     println!("after clean: stale left {left}, live lost {lost}");
+    if strace {
+        for p in exp.live.iter().chain(&exp.stale).chain(&holders.paths) {
+            let _ = std::fs::remove_file(p);
+        }
+        let without = syscalls(host(&["scan"]), &out);
+        print_syscalls(with, without, locks, users);
+    }
+    drop(holders);
     drop(owners);
+}
+
+/// Syscalls a lock and a user dir: `scan` under `strace -c -f` on the whole tree (`with`, its
+/// `locks` locks), and again once every lock is gone (`without`, the `users` user dirs alone);
+/// the difference is the locks'.
+fn print_syscalls(with: Option<u64>, without: Option<u64>, locks: usize, users: usize) {
+    let (Some(with), Some(without)) = (with, without) else {
+        println!("syscalls: strace -c -f failed (is strace installed?)");
+        return;
+    };
+    let per_user = without as f64 / users as f64;
+    let per_lock = with.saturating_sub(without) as f64 / locks.max(1) as f64;
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "syscalls (strace -c -f, scan): {with} with {locks} locks, {without} with none: {per_lock:.1} a lock [<=10 {}], {per_user:.1} a user dir [<=25 {}]",
+        met(per_lock <= 10.0),
+        met(per_user <= 25.0)
+    );
 }

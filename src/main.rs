@@ -8,6 +8,7 @@ use zaki_locks::model::exit_codes;
 use zaki_locks::observe::claims::reader;
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     // The confined SQLite reader that scan, clean, watch and probe start (issue 19): not a
     // command for people, so not in clap's help, completions or man pages.
     if std::env::args_os().nth(1).as_deref() == Some(OsStr::new(reader::SUBCOMMAND)) {
@@ -34,5 +35,16 @@ fn main() -> ExitCode {
             );
             exit_codes::Exit::Partial.into()
         }
+    }
+}
+
+/// One malloc arena for the whole process. The walk's threads (issue 21) each got an arena of
+/// their own from glibc, whose fragments stay until the run ends: 87 MB more at 50,000 users
+/// (524 MB with one, 612 MB with two). Two threads contend little for one arena.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a tunable of glibc's allocator, before any thread starts.
+    unsafe {
+        nix::libc::mallopt(nix::libc::M_ARENA_MAX, 1);
     }
 }

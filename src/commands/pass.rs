@@ -133,11 +133,7 @@ async fn observe_locks(
 ) -> Vec<Observed> {
     // Inside containers (exec) first: it runs concurrently and takes the longest.
     let listings = list_containers(survey, exec, args).await;
-    let mut found = Vec::new();
-    let mut budget = walk::Budget::default();
-    for &i in host {
-        walk::lock_files(i, &places[i], &mut found, problems, &mut budget);
-    }
+    let found = walk::lock_files_of(places, host, problems);
     let mut observed = locks::host_locks(places, found, proc, problems);
     observed.extend(exec_locks(survey, exec, listings, problems));
     // Every lock has been read (and its lease asked): now who holds them open (see `holders`).
@@ -352,50 +348,45 @@ fn place_facts<'a>(places: &'a [Place], dbs: &'a [PlaceDb]) -> PlaceIndex<'a> {
 }
 
 /// Turns the kernel's answer for each lock read from this host (a write lease the walk asked
-/// for as it read the lock, see `sys::lease`) into whether it is held open and whether that
-/// answer can be trusted, and names who has the held ones open, and how: the owner the payload
-/// names first (the gateway itself, as measured); when that is not a writer of it, every
-/// process, in one search of `/proc` for all such locks. Exec'd locks carry their container's
-/// own listing.
+/// for as it read the lock, see `sys::lease`) into whether it is held open, and names who has
+/// the held ones open, and how: the owner the payload names first (the gateway itself, as
+/// measured), each owner's fd table read once for all the locks it is named by; when that is
+/// not a writer of it, every process, in one search of `/proc` for all such locks. Exec'd locks
+/// carry their container's own listing.
 fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
-    use crate::model::holder::{self, Holder, Lease};
+    use crate::model::holder::{Holder, Lease};
     use crate::observe::holders;
+    use std::collections::{HashMap, HashSet};
     let ids: Vec<(String, String)> = containers
         .iter()
         .map(|c| (c.id.clone(), c.name.clone()))
         .collect();
     let proc_root = std::path::Path::new("/proc");
-    let mut fs_of: std::collections::HashMap<PathBuf, Option<String>> = Default::default();
-    let mut unnamed: std::collections::HashSet<(u64, u64)> = Default::default();
+    // The held locks by their owner's host pid, so each owner's fds are listed once a run.
+    let mut by_owner: HashMap<u64, HashSet<(u64, u64)>> = HashMap::new();
     for o in observed.iter_mut() {
-        let (Site::Host { state_dir, .. }, Ok(snap)) = (&o.site, &o.file) else {
-            continue;
+        let Some(id) = host_read_id(o) else { continue };
+        o.held_open = match &o.lease {
+            Some(Lease::Held) => Some(true),
+            Some(Lease::Free) => Some(false),
+            Some(Lease::Unknown(_) | Lease::Refused(_)) | None => None,
         };
-        let id = (snap.id.dev, snap.id.ino);
-        // Asked by the walk as it read the lock, through the sessions dir it had open.
-        let lease = o
-            .lease
-            .clone()
-            .unwrap_or_else(|| Lease::Unknown("not asked".into()));
-        let fs_why = fs_of
-            .entry(state_dir.clone())
-            .or_insert_with(|| holders::remote_fs(state_dir));
-        o.visibility = holder::file_visibility(&lease, fs_why.as_deref());
-        o.held_open = match lease {
-            Lease::Held => Some(true),
-            Lease::Free => Some(false),
-            Lease::Unknown(_) | Lease::Refused(_) => None,
-        };
-        if o.held_open != Some(true) {
-            continue;
+        if let (Some(true), Some(pid)) = (o.held_open, host_owner(o)) {
+            by_owner.entry(pid).or_default().insert(id);
         }
-        // The owner in the payload as a host pid (its first NSpid entry), only when it was
-        // observed: a pid of another namespace is never looked up in this host's /proc.
-        let owner = match &o.owner {
-            crate::model::process::Owner::Found(f) => f.nspid.first().copied(),
-            _ => None,
+    }
+    let named: HashMap<u64, HashMap<(u64, u64), Holder>> = by_owner
+        .iter()
+        .filter_map(|(&pid, wanted)| {
+            Some((pid, holders::holders_in(proc_root, pid, wanted, &ids)?))
+        })
+        .collect();
+    let mut unnamed: HashSet<(u64, u64)> = HashSet::new();
+    for o in observed.iter_mut() {
+        let Some(id) = host_read_id(o).filter(|_| o.held_open == Some(true)) else {
+            continue;
         };
-        let own = owner.and_then(|pid| holders::holder_in(proc_root, pid, id, &ids));
+        let own = host_owner(o).and_then(|pid| named.get(&pid)?.get(&id).cloned());
         if !own.as_ref().is_some_and(Holder::writes) {
             unnamed.insert(id);
         }
@@ -407,17 +398,35 @@ fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
     }
     let search = holders::search(proc_root, &unnamed, &ids);
     for o in observed.iter_mut() {
-        if let (Site::Host { .. }, Ok(snap), Some(true)) = (&o.site, &o.file, o.held_open)
-            && unnamed.contains(&(snap.id.dev, snap.id.ino))
-        {
-            let others = search.by_id.get(&(snap.id.dev, snap.id.ino));
-            for h in others.into_iter().flatten() {
-                if !o.holders.iter().any(|x| x.host_pid == h.host_pid) {
-                    o.holders.push(h.clone());
-                }
+        let Some(id) =
+            host_read_id(o).filter(|id| o.held_open == Some(true) && unnamed.contains(id))
+        else {
+            continue;
+        };
+        for h in search.by_id.get(&id).into_iter().flatten() {
+            if !o.holders.iter().any(|x| x.host_pid == h.host_pid) {
+                o.holders.push(h.clone());
             }
-            o.holders_all_named = search.incomplete.is_none();
         }
+        o.holders_all_named = search.incomplete.is_none();
+    }
+}
+
+/// The (device, inode) of a lock read from this host's filesystem; `None` for a container's
+/// or an unread one.
+fn host_read_id(o: &Observed) -> Option<(u64, u64)> {
+    match (&o.site, &o.file) {
+        (Site::Host { .. }, Ok(snap)) => Some((snap.id.dev, snap.id.ino)),
+        _ => None,
+    }
+}
+
+/// The owner in a lock's payload as a host pid (its first NSpid entry), only when it was
+/// observed: a pid of another namespace is never looked up in this host's /proc.
+fn host_owner(o: &Observed) -> Option<u64> {
+    match &o.owner {
+        crate::model::process::Owner::Found(f) => f.nspid.first().copied(),
+        _ => None,
     }
 }
 

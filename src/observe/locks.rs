@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::model::holder::Visibility;
+use crate::model::holder::{self, Lease, Visibility};
 use crate::model::lockfile::Leftover;
 use crate::model::observed::{Observed, Site};
 use crate::model::payload::{LockKind, Payload, session_id};
@@ -44,6 +44,16 @@ fn host_lock(place: &Place, f: Found, problems: &mut Vec<Problem>) -> Observed {
         Ok(s) => Payload::parse(&s.content, s.id.size),
         Err(_) => Payload::default(),
     };
+    // Whether the kernel's answer on who has it open covers every opener (the walk asked it as
+    // it read the lock, and the kind of filesystem once per filesystem).
+    let visibility = match (&file, &f.lease) {
+        (Ok(_), lease) => {
+            let not_asked = Lease::Unknown("not asked".into());
+            let fs_why = crate::sys::fskind::remote_why(&place.state_dir, &f.fs);
+            holder::file_visibility(lease.as_ref().unwrap_or(&not_asked), fs_why.as_deref())
+        }
+        (Err(_), _) => Visibility::Incomplete("not searched".into()),
+    };
     let rel_dir = f
         .dir
         .strip_prefix(&place.state_dir)
@@ -67,7 +77,7 @@ fn host_lock(place: &Place, f: Found, problems: &mut Vec<Problem>) -> Observed {
         owner: Owner::Gone,
         note: f.leftover.as_ref().map(leftover_note),
         holders: Vec::new(),
-        visibility: Visibility::Incomplete("not searched".into()),
+        visibility,
         held_open: None,
         holders_all_named: false,
         owner_cmdline: None,

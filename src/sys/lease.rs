@@ -1,8 +1,6 @@
 //! The kernel's answer to "does any other open file refer to this inode": a write lease
 //! (`F_SETLEASE F_WRLCK`), asked and given back at once. See `observe::holders`.
 
-use std::os::fd::OwnedFd;
-
 use nix::errno::Errno;
 
 use crate::model::holder::Lease;
@@ -11,23 +9,35 @@ use crate::model::holder::Lease;
 /// if it is a regular file (a device node or a FIFO swapped in for it is never opened; see `safefs`),
 /// checks it is still the inode `id`, and asks for a write lease, which is granted only if no
 /// other open file refers to the inode; the lease is returned at once.
+// Only the tests ask by name now: the walk asks on the fd that read the lock ([`lease_on`]).
+#[cfg(test)]
 pub fn lease(dir: &impl std::os::fd::AsFd, name: &std::ffi::OsStr, id: (u64, u64)) -> Lease {
-    ignore_lease_breaks();
-    let unknown = |what: &str, e: &dyn std::fmt::Display| Lease::Unknown(format!("{what}: {e}"));
     let fd = match crate::sys::safefs::regular_at(dir, name) {
-        Ok((file, st)) if (st.st_dev, st.st_ino) == id => OwnedFd::from(file),
+        Ok((file, st)) if (st.st_dev, st.st_ino) == id => std::os::fd::OwnedFd::from(file),
         Ok(_) => return Lease::Unknown("replaced since it was read".into()),
-        Err(e) => return unknown("cannot reopen it", &e),
+        Err(e) => return Lease::Unknown(format!("cannot reopen it: {e}")),
     };
+    lease_on(fd)
+}
+
+/// Asks for a write lease on `file`, a regular file opened read-only through `safefs` (the walk
+/// asks on the very fd that read the payload, so the answer is about the inode judged, and no
+/// second open is needed). Granted only if no other open file refers to the inode; given back
+/// at once by closing `file`, which is why it is taken by value: a lease lives on its open
+/// file and ends with it, so no `F_UNLCK` is needed.
+pub fn lease_on(file: impl Into<std::os::fd::OwnedFd>) -> Lease {
+    ignore_lease_breaks();
     use std::os::fd::AsRawFd;
-    // SAFETY: `fd` is an open file descriptor owned here for the duration of both calls.
-    let r = unsafe { nix::libc::fcntl(fd.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_WRLCK) };
-    if r == 0 {
-        // SAFETY: as above.
-        unsafe { nix::libc::fcntl(fd.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_UNLCK) };
+    let file: std::os::fd::OwnedFd = file.into();
+    // SAFETY: `file` is an open file descriptor owned here for the duration of the call.
+    let r =
+        unsafe { nix::libc::fcntl(file.as_raw_fd(), nix::libc::F_SETLEASE, nix::libc::F_WRLCK) };
+    let refused = (r != 0).then(Errno::last);
+    drop(file); // gives a granted lease back
+    let Some(e) = refused else {
         return Lease::Free;
-    }
-    match Errno::last() {
+    };
+    match e {
         Errno::EAGAIN => Lease::Held,
         // A lease on a file owned by another uid needs CAP_LEASE (or CAP_DAC_OVERRIDE is not
         // enough): the question was refused, not answered.
@@ -35,10 +45,10 @@ pub fn lease(dir: &impl std::os::fd::AsFd, name: &std::ffi::OsStr, id: (u64, u64
             "the kernel refused the holder check ({}): run as root with CAP_LEASE",
             e.desc()
         )),
-        e => unknown(
-            "the kernel cannot say who has it open (no leases here)",
-            &e.desc(),
-        ),
+        e => Lease::Unknown(format!(
+            "the kernel cannot say who has it open (no leases here): {}",
+            e.desc()
+        )),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub(crate) mod confine;
 pub mod docker;
+pub(crate) mod fskind;
 pub(crate) mod http;
 pub(crate) mod interrupt;
 pub(crate) mod lease;

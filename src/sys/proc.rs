@@ -211,7 +211,9 @@ impl Process {
     }
 
     fn text(&self, name: &str) -> io::Result<String> {
-        let mut out = String::new();
+        // A page up front: `status` and `fdinfo` fit, read in one `read` and the one that says
+        // the end, not the 7 a buffer doubling from 32 bytes takes.
+        let mut out = String::with_capacity(4096);
         self.file(name)?.take(MAX_TEXT).read_to_string(&mut out)?;
         Ok(out)
     }

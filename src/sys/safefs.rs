@@ -155,14 +155,44 @@ pub fn operator_regular(path: &Path) -> Result<(File, FileStat), OpenError> {
 
 /// Reads at most `limit` bytes; a file longer than that is [`OpenError::TooLarge`]. The size
 /// from `fstat` is only a hint (the file may grow while read): the bytes read decide.
-pub fn read_bounded(file: File, limit: u64) -> Result<Vec<u8>, OpenError> {
-    let mut out = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(OpenError::Io)?;
+pub fn read_bounded(mut file: File, size: u64, limit: u64) -> Result<Vec<u8>, OpenError> {
+    let out = read_sized(&mut file, size, limit + 1).map_err(OpenError::Io)?;
     if out.len() as u64 > limit {
         return Err(OpenError::TooLarge(limit));
     }
+    Ok(out)
+}
+
+/// Reads a regular file's bytes, at most `cap` of them, into a buffer sized from its `fstat`
+/// size (`size`) plus one: a file that did not change since is read in one `read`, whose
+/// short count is its end (a regular file returns fewer bytes than asked only at its end). A
+/// file that grew meanwhile is read on, the buffer doubling, never past `cap`.
+pub fn read_sized(file: &mut File, size: u64, cap: u64) -> std::io::Result<Vec<u8>> {
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    let first = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1)
+        .min(cap);
+    let mut out = vec![0u8; first];
+    let mut n = 0;
+    while n < cap {
+        if n == out.len() {
+            out.resize(out.len().saturating_mul(2).clamp(1, cap), 0);
+        }
+        let asked = out.len() - n;
+        match file.read(&mut out[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                if k < asked {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.truncate(n);
     Ok(out)
 }
 
@@ -176,7 +206,7 @@ pub fn read_at(
     if st.st_size as u64 > limit {
         return Err(OpenError::TooLarge(limit));
     }
-    Ok((read_bounded(f, limit)?, st))
+    Ok((read_bounded(f, st.st_size as u64, limit)?, st))
 }
 
 /// [`operator_regular`] then [`read_bounded`].
@@ -185,7 +215,7 @@ pub fn read_operator_file(path: &Path, limit: u64) -> Result<Vec<u8>, OpenError>
     if st.st_size as u64 > limit {
         return Err(OpenError::TooLarge(limit));
     }
-    read_bounded(f, limit)
+    read_bounded(f, st.st_size as u64, limit)
 }
 
 /// The longest name accepted for an agent or a session id taken from a file or a directory.

@@ -2,7 +2,7 @@
 //! no symlink followed).
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::fs::File;
 use std::os::fd::AsFd;
 use std::path::Path;
 
@@ -29,20 +29,25 @@ pub fn snapshot(path: &Path) -> Result<Snapshot, ReadError> {
 /// Reads the lock file `name` in the directory `dir` through [`safefs`]: nothing that is not a
 /// regular file is opened, no symlink followed, never more than the payload bound (+1).
 pub fn snapshot_at(dir: &impl AsFd, name: &OsStr) -> Result<Snapshot, ReadError> {
-    let (file, st) = safefs::regular_at(dir, name).map_err(|e| match e {
+    read_lock_at(dir, name).map(|(snap, _)| snap)
+}
+
+/// [`snapshot_at`], also returning the open file that was read: the walk asks its lease on it
+/// rather than opening the lock again (see `sys::lease::lease_on`).
+pub fn read_lock_at(dir: &impl AsFd, name: &OsStr) -> Result<(Snapshot, File), ReadError> {
+    let (mut file, st) = safefs::regular_at(dir, name).map_err(|e| match e {
         OpenError::Gone => ReadError::Gone,
         OpenError::NotRegular(what) => ReadError::NotRegular(what),
         OpenError::TooLarge(_) => ReadError::NotRegular("too large"),
         OpenError::Io(e) => ReadError::Io(e),
     })?;
-    let mut content = Vec::with_capacity(256);
-    file.take(MAX_PAYLOAD_BYTES as u64 + 1)
-        .read_to_end(&mut content)
+    let content = safefs::read_sized(&mut file, st.st_size as u64, MAX_PAYLOAD_BYTES as u64 + 1)
         .map_err(ReadError::Io)?;
-    Ok(Snapshot {
+    let snap = Snapshot {
         id: file_id(&st),
         content,
-    })
+    };
+    Ok((snap, file))
 }
 
 /// A lock file's identity from its `fstat`.
