@@ -245,14 +245,7 @@ fn clean(args: config::Clean) -> Result<Exit> {
     } else {
         crate::commands::remedy::advice(&report.places)
     };
-    for r in (report.restarts.iter()).filter(|r| r.action == "failed" || r.missing_evidence) {
-        report.errors.push(crate::model::place::Problem {
-            location: crate::model::place::Location::Container(r.container.clone()),
-            path: None,
-            message: r.detail.clone(),
-        });
-    }
-    report.tally();
+    crate::commands::remedy::count_errors(&mut report);
     let duration = started.elapsed().as_secs_f64();
     let metrics = (args.metrics_file.as_deref())
         .map(|p| crate::report::metrics::clean_pass(&report, "clean", duration, p));

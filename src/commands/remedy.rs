@@ -11,6 +11,24 @@ use crate::model::place::Location;
 use crate::report::output::LogStyle;
 use crate::report::record::Restart;
 
+/// The restarts that could not be done or decided (a failed restart, evidence missing) are
+/// errors of the run: counted, and in the exit code and the metrics, as a place not read is.
+pub fn count_errors(report: &mut crate::report::record::Report) {
+    let errors = report
+        .restarts
+        .iter()
+        .filter(|r| r.action == "failed" || r.missing_evidence);
+    let problems: Vec<_> = errors
+        .map(|r| crate::model::place::Problem {
+            location: Location::Container(r.container.clone()),
+            path: None,
+            message: r.detail.clone(),
+        })
+        .collect();
+    report.errors.extend(problems);
+    report.tally();
+}
+
 /// A container's orphan claims: its name, (session key, claim id) of each, and whether its
 /// gateway may be alive.
 type Orphaned = (String, Vec<(String, String)>, bool);

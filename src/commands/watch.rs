@@ -262,19 +262,20 @@ async fn full_pass(ctx: &Ctx, trigger: &str) {
     let _one = ctx.passes.lock().await;
     let _busy = Busy::start(ctx);
     let started = Instant::now();
-    let report = pass::clean_pass(&ctx.args.places, &ctx.policy, false).await;
+    let mut report = pass::clean_pass(&ctx.args.places, &ctx.policy, false).await;
+    orphaned(ctx, &ctx.args.places, &mut report).await;
     write_metrics(ctx, &report, started);
     report_pass(ctx, trigger, None, &report, started, None);
-    orphaned(ctx, &ctx.args.places, &report).await;
 }
 
 /// OpenClaw 2026.8+: an orphan turn claim is restarted away (`--restart-orphaned`) or named.
-async fn orphaned(ctx: &Ctx, places: &Places, report: &Report) {
+/// A restart that failed or could not be decided is an error of the pass, as in `clean`.
+async fn orphaned(ctx: &Ctx, places: &Places, report: &mut Report) {
     if report.summary.orphan_claims == 0 {
         return;
     }
     if let Some(bounds) = &ctx.args.restart_orphaned {
-        crate::commands::remedy::restart_orphaned(
+        report.restarts = crate::commands::remedy::restart_orphaned(
             places,
             &ctx.policy,
             bounds,
@@ -282,6 +283,7 @@ async fn orphaned(ctx: &Ctx, places: &Places, report: &Report) {
             |r| print(&(crate::commands::remedy::line(ctx.style, r) + "\n")),
         )
         .await;
+        crate::commands::remedy::count_errors(report);
     } else {
         for r in crate::commands::remedy::advice(&report.places) {
             print(&(crate::commands::remedy::line(ctx.style, &r) + "\n"));
@@ -320,7 +322,8 @@ async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i
     if let Some(c) = places.containers.as_mut() {
         c.docker_hosts = vec![engine];
     }
-    let report = pass::clean_pass(&places, &ctx.policy, false).await;
+    let mut report = pass::clean_pass(&places, &ctx.policy, false).await;
+    orphaned(ctx.as_ref(), &places, &mut report).await;
     report_pass(
         ctx.as_ref(),
         "container-start",
@@ -329,7 +332,6 @@ async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i
         started,
         at,
     );
-    orphaned(ctx.as_ref(), &places, &report).await;
 }
 
 /// One line per removal (and per lock that could not be removed), one per problem, and one
