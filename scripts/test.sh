@@ -19,8 +19,8 @@
 # runs as a process of its own, in a session of its own; whatever it leaves running (a bug:
 # every test kills what it starts, see tests/common) is named and killed, its test containers
 # (label org.zaki.test.run=$ZAKI_TEST_RUN-<name>) too, and the run fails. The installs run
-# while the tests build, and four lanes run at once: local tests (and clippy), Docker tests,
-# and the gateway tests in two lanes (at most two gateways at once). It always ends with the line
+# while the tests build, and three lanes run at once: local tests (and clippy), Docker tests,
+# gateway tests (one gateway at a time). It always ends with the line
 # `all suites: N passed, M failed` and the time the whole run took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,9 +51,6 @@ HEAVY=(big_tree package)
 DOCKER=(churn confine container_scope containers first_contact holders many_containers scripts sqlite_readonly tenants
         watch_daemon)
 GATEWAY=(holders_gateway openclaw_eras probe watch)
-# The gateway tier runs in two lanes (at most two gateways at once; a gateway's start is
-# CPU-bound for seconds, its tests then mostly wait on replies): these in the second one.
-GATEWAY_B=(holders_gateway watch)
 
 tier=all
 only=()
@@ -96,17 +93,17 @@ if ((${#only[@]})); then
   done
   binaries=("${only[@]}")
 fi
-# The lanes: what runs on this machine alone, what needs Docker, what runs gateways (two).
-local_lane=(); docker_lane=(); gateway_lane=(); gateway_b_lane=()
+# The three lanes: what runs on this machine alone, what needs Docker, what runs gateways (one
+# gateway at a time: two at once on 2 cores made a start outlast its 180 s).
+local_lane=(); docker_lane=(); gateway_lane=()
 for n in "${binaries[@]}"; do
-  if in_list "$n" "${GATEWAY_B[@]}"; then gateway_b_lane+=("$n")
-  elif in_list "$n" "${GATEWAY[@]}"; then gateway_lane+=("$n")
+  if in_list "$n" "${GATEWAY[@]}"; then gateway_lane+=("$n")
   elif in_list "$n" "${DOCKER[@]}"; then docker_lane+=("$n")
   else local_lane+=("$n"); fi
 done
 needs_docker=0; needs_gateway=0
-((${#docker_lane[@]} + ${#gateway_lane[@]} + ${#gateway_b_lane[@]})) && needs_docker=1
-((${#gateway_lane[@]} + ${#gateway_b_lane[@]})) && needs_gateway=1
+((${#docker_lane[@]} + ${#gateway_lane[@]})) && needs_docker=1
+((${#gateway_lane[@]})) && needs_gateway=1
 
 need() { command -v "$1" >/dev/null 2>&1; }
 need cargo || { echo "test.sh: cargo not found: install Rust with rustup first" >&2; exit 1; }
@@ -281,7 +278,6 @@ lanes=()
 if ((${#local_lane[@]})) || [[ $tier != fast ]]; then lane local "${local_lane[@]}" & lanes+=($!); fi
 ((${#docker_lane[@]})) && { lane docker "${docker_lane[@]}" & lanes+=($!); }
 ((${#gateway_lane[@]})) && { lane gateway "${gateway_lane[@]}" & lanes+=($!); }
-((${#gateway_b_lane[@]})) && { lane gateway-b "${gateway_b_lane[@]}" & lanes+=($!); }
 for l in "${lanes[@]}"; do wait "$l" || true; done
 # A lane that stopped early (failed installs) leaves its modules out of the report.
 for n in "${binaries[@]}"; do
