@@ -24,6 +24,19 @@ fn one_gateway() -> std::sync::MutexGuard<'static, ()> {
     ONE_GATEWAY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// `clean --restart-orphaned` of the gateway's container, its log lines as kv.
+fn restart_orphaned(tmp: &Path, g: &Gateway) -> std::process::Output {
+    run(zaki(tmp).args([
+        "clean",
+        "--no-host",
+        "--prefix",
+        &g.prefix,
+        "--restart-orphaned",
+        "--log-format",
+        "kv",
+    ]))
+}
+
 /// `POST /v1/chat/completions` as the router sends it: (status, elapsed).
 fn send(g: &Gateway, user: &str, timeout: Duration) -> (u16, Duration) {
     let body = serde_json::json!({"model": "openclaw", "user": user,
@@ -404,28 +417,12 @@ fn sqlite_era_running_turn_orphan_claim_and_restart_on_2026_9_6() {
 
     // The remedy: a container up for under a minute is left to start up; then restarted.
     let up = Instant::now();
-    let o = run(zaki(tmp.path()).args([
-        "clean",
-        "--no-host",
-        "--prefix",
-        &g.prefix,
-        "--restart-orphaned",
-        "--log-format",
-        "kv",
-    ]));
+    let o = restart_orphaned(tmp.path(), &g);
     let mut out = stdout(&o);
     // Up for less than a minute (a fast start-up): left alone, then restarted on the next run.
     let o = if out.contains("action=starting") {
         std::thread::sleep(Duration::from_secs(60).saturating_sub(up.elapsed()));
-        let o = run(zaki(tmp.path()).args([
-            "clean",
-            "--no-host",
-            "--prefix",
-            &g.prefix,
-            "--restart-orphaned",
-            "--log-format",
-            "kv",
-        ]));
+        let o = restart_orphaned(tmp.path(), &g);
         out = stdout(&o);
         o
     } else {
@@ -450,15 +447,7 @@ fn sqlite_era_running_turn_orphan_claim_and_restart_on_2026_9_6() {
     plant_orphan_claim(&g.state, &key);
     for _ in 0..2 {
         let t = Instant::now();
-        let o = run(zaki(tmp.path()).args([
-            "clean",
-            "--no-host",
-            "--prefix",
-            &g.prefix,
-            "--restart-orphaned",
-            "--log-format",
-            "kv",
-        ]));
+        let o = restart_orphaned(tmp.path(), &g);
         let out = stdout(&o);
         assert!(
             out.contains("action=survives-restart"),
@@ -574,17 +563,7 @@ fn lock_file_era_upgrade_and_migration_2026_7_35_then_2026_9_6() {
             .unwrap()
             .parse()
             .unwrap();
-        let st: u64 = g
-            .container
-            .sh(&format!("cat /proc/{sleep_pid}/stat"))
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .nth(19)
-            .unwrap()
-            .parse()
-            .unwrap();
+        let st = g.container.starttime(u64::from(sleep_pid));
         let lock = g.sessions().join(format!("{sid}.jsonl.lock"));
         std::fs::write(&lock, starttime_payload(sleep_pid, Duration::ZERO, st)).unwrap();
         let r = scan_json(tmp.path(), &g);

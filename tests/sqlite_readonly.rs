@@ -170,19 +170,6 @@ fn gateway_like(name: &str, state: &Path) -> common::docker::Container {
     )
 }
 
-/// Field 22 of the container's pid 1's `stat`: what its lease names.
-fn pid1_starttime(c: &common::docker::Container) -> u64 {
-    c.sh("cat /proc/1/stat")
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(19)
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// `watch --restart-orphaned` restarts exactly the container whose gateway holds an orphan
 /// claim: two busybox containers stand in for gateways (their pid 1 owns the lease), each with
 /// a bind-mounted state dir whose live databases a host writer keeps open.
@@ -198,12 +185,7 @@ fn watch_restarts_exactly_the_container_with_an_orphan_claim() {
         let state = tmp.path().join(format!("users/user-{user}/.openclaw"));
         std::fs::create_dir_all(&state).unwrap();
         let c = gateway_like(&format!("{prefix}{user}"), &state);
-        writers.push(databases_with(
-            &state,
-            (1, pid1_starttime(&c)),
-            true,
-            running,
-        ));
+        writers.push(databases_with(&state, (1, c.starttime(1)), true, running));
         containers.push(c);
     }
     let started = |c: &Container| {
@@ -281,7 +263,7 @@ fn restarts_are_earned_bounded_and_backed_off() {
         } else {
             gateway_like(&name, &state(u))
         };
-        let st = pid1_starttime(&c);
+        let st = c.starttime(1);
         writers.insert(u, databases_with(&state(u), (1, st), true, false));
         containers.insert(u, c);
     }
@@ -354,7 +336,7 @@ fn restarts_are_earned_bounded_and_backed_off() {
     for f in ["state", "agents"] {
         std::fs::remove_dir_all(state(first).join(f)).unwrap();
     }
-    let st = pid1_starttime(&containers[first]);
+    let st = containers[first].starttime(1);
     writers.insert(first, databases_with(&state(first), (1, st), true, false));
     let restarted_at = started(first);
 

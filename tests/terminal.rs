@@ -38,6 +38,18 @@ fn bin_dir(tmp: &Path) -> PathBuf {
     dir
 }
 
+/// A stand-in `docker` in `bin` that lists two containers for `docker ps -a` (what the
+/// completions ask), so that completion is tested without an engine.
+fn docker_stub(bin: &Path) {
+    let docker = bin.join("docker");
+    fs::write(
+        &docker,
+        "#!/bin/sh\n[ \"$1 $2\" = \"ps -a\" ] && printf 'zaki-user-105\\nzaki-user-106\\n'\n",
+    )
+    .unwrap();
+    fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
 /// A tmux session of its own (own socket), killed when dropped.
 struct Tmux {
     socket: PathBuf,
@@ -223,13 +235,7 @@ fn bash_completes_dirs_and_container_names() {
     let tmp = tempfile::tempdir().unwrap();
     fs::create_dir_all(tmp.path().join("work/aaa/bbb/ccc")).unwrap();
     let bin = bin_dir(tmp.path());
-    let docker = bin.join("docker");
-    fs::write(
-        &docker,
-        "#!/bin/sh\n[ \"$1 $2\" = \"ps -a\" ] && printf 'zaki-user-105\\nzaki-user-106\\n'\n",
-    )
-    .unwrap();
-    fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    docker_stub(&bin);
     let t = Tmux::start(
         tmp.path(),
         100,
@@ -344,13 +350,7 @@ fn zsh_completes_interactively() {
     t.wait_for(&["zaki-locks clean --dry-run"], "zsh clean --dry<TAB>");
     // `--container` offers the engine's container names (a stand-in `docker` first in PATH,
     // as for bash).
-    let docker = tmp.path().join("bin/docker");
-    fs::write(
-        &docker,
-        "#!/bin/sh\n[ \"$1 $2\" = \"ps -a\" ] && printf 'zaki-user-105\\nzaki-user-106\\n'\n",
-    )
-    .unwrap();
-    fs::set_permissions(&docker, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    docker_stub(&tmp.path().join("bin"));
     t.keys(&["C-c"]);
     // PATH set in the shell itself: a tmux server may keep its own.
     t.literal(&format!(

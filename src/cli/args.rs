@@ -322,6 +322,43 @@ pub struct ScanArgs {
     pub metrics_file: Option<PathBuf>,
 }
 
+/// `--restart-orphaned` and its bounds, for `clean` and `watch` alike.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Restart gateways holding an orphan turn claim
+    ///
+    /// OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim (watch:
+    /// after each pass). The gateway clears claims at start-up. One at a time, after checking
+    /// again that the claim is still there; the database is never edited. Without it, the
+    /// command is printed
+    #[arg(long)]
+    pub restart_orphaned: bool,
+
+    /// With --restart-orphaned: the uptime a restart needs
+    ///
+    /// Leave a container up for less than this alone: its gateway clears claims while it starts;
+    /// restarting it again would only delay that
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::ZERO, HOUR))]
+    pub restart_min_uptime: Duration,
+
+    /// With --restart-orphaned: most restarts per run
+    ///
+    /// At most this many containers are restarted in one run (one watch pass); the others are
+    /// reported as deferred and looked at again on the next run
+    #[arg(hide_short_help = true, long, value_name = "N", default_value = "3", requires = "restart_orphaned",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub restart_max: u32,
+
+    /// With --restart-orphaned: most time spent restarting per run
+    ///
+    /// No restart is begun once the run has spent this long on restarts (each one waits up to
+    /// 10 s for the gateway to stop); the others are reported as deferred
+    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "60s", requires = "restart_orphaned",
+          value_parser = duration_in(Duration::from_secs(1), HOUR))]
+    pub restart_budget: Duration,
+}
+
 #[derive(Debug, Args)]
 pub struct CleanArgs {
     #[command(flatten)]
@@ -380,38 +417,8 @@ pub struct CleanArgs {
     #[arg(long, value_name = "PATH", value_hint = ValueHint::FilePath)]
     pub metrics_file: Option<PathBuf>,
 
-    /// Restart gateways holding an orphan turn claim
-    ///
-    /// OpenClaw 2026.8+: restart each container whose gateway holds an orphan turn claim. The
-    /// gateway clears claims at start-up. One at a time, after checking again that the
-    /// claim is still there; the database is never edited. Without it, clean prints the
-    /// command
-    #[arg(long)]
-    pub restart_orphaned: bool,
-
-    /// With --restart-orphaned: the uptime a restart needs
-    ///
-    /// Leave a container up for less than this alone: its gateway clears claims while it starts;
-    /// restarting it again would only delay that
-    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
-          value_parser = duration_in(Duration::ZERO, HOUR))]
-    pub restart_min_uptime: Duration,
-
-    /// With --restart-orphaned: most restarts per run
-    ///
-    /// At most this many containers are restarted in one run (one watch pass); the others are
-    /// reported as deferred and looked at again on the next run
-    #[arg(hide_short_help = true, long, value_name = "N", default_value = "3", requires = "restart_orphaned",
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub restart_max: u32,
-
-    /// With --restart-orphaned: most time spent restarting per run
-    ///
-    /// No restart is begun once the run has spent this long on restarts (each one waits up to
-    /// 10 s for the gateway to stop); the others are reported as deferred
-    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "60s", requires = "restart_orphaned",
-          value_parser = duration_in(Duration::from_secs(1), HOUR))]
-    pub restart_budget: Duration,
+    #[command(flatten)]
+    pub restart: RestartArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -705,36 +712,8 @@ pub struct WatchArgs {
     #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "30s", value_parser = duration_in(Duration::ZERO, HOUR))]
     pub wait: Duration,
 
-    /// Restart gateways holding an orphan turn claim
-    ///
-    /// OpenClaw 2026.8+: after each pass, restart each container whose gateway holds an orphan
-    /// turn claim, as `clean --restart-orphaned` does
-    #[arg(long)]
-    pub restart_orphaned: bool,
-
-    /// With --restart-orphaned: the uptime a restart needs
-    ///
-    /// Leave a container up for less than this alone: its gateway clears claims while it starts;
-    /// restarting it again would only delay that
-    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "1m", requires = "restart_orphaned",
-          value_parser = duration_in(Duration::ZERO, HOUR))]
-    pub restart_min_uptime: Duration,
-
-    /// With --restart-orphaned: most restarts per run
-    ///
-    /// At most this many containers are restarted in one run (one watch pass); the others are
-    /// reported as deferred and looked at again on the next run
-    #[arg(hide_short_help = true, long, value_name = "N", default_value = "3", requires = "restart_orphaned",
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub restart_max: u32,
-
-    /// With --restart-orphaned: most time spent restarting per run
-    ///
-    /// No restart is begun once the run has spent this long on restarts (each one waits up to
-    /// 10 s for the gateway to stop); the others are reported as deferred
-    #[arg(hide_short_help = true, long, value_name = "DURATION", default_value = "60s", requires = "restart_orphaned",
-          value_parser = duration_in(Duration::from_secs(1), HOUR))]
-    pub restart_budget: Duration,
+    #[command(flatten)]
+    pub restart: RestartArgs,
 
     /// Write the metrics to this file after every pass
     ///

@@ -110,11 +110,9 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
             metrics_file: a.metrics_file,
         }),
         cli::Command::Clean(a) => Config::Clean(Clean {
-            restart_orphaned: (a.restart_orphaned && !a.dry_run).then(|| {
+            restart_orphaned: (a.restart.restart_orphaned && !a.dry_run).then(|| {
                 restarts(
-                    a.restart_min_uptime,
-                    a.restart_max,
-                    a.restart_budget,
+                    &a.restart,
                     a.run_lock.as_deref().unwrap_or(&env.default_run_lock),
                 )
             }),
@@ -134,11 +132,9 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
             metrics_file: a.metrics_file,
         }),
         cli::Command::Watch(a) => Config::Watch(Watch {
-            restart_orphaned: a.restart_orphaned.then(|| {
+            restart_orphaned: a.restart.restart_orphaned.then(|| {
                 restarts(
-                    a.restart_min_uptime,
-                    a.restart_max,
-                    a.restart_budget,
+                    &a.restart,
                     a.run_lock.as_deref().unwrap_or(&env.default_run_lock),
                 )
             }),
@@ -165,17 +161,12 @@ pub fn resolve(cli: Cli, env: &Env) -> Config {
 
 /// `--older-than` as the policy's threshold. The parser bounds it to a year, so it always fits.
 /// `--restart-orphaned`'s bounds; its memory lives beside the run lock (the run-state dir).
-fn restarts(
-    min_uptime: std::time::Duration,
-    max: u32,
-    time: std::time::Duration,
-    run_lock: &std::path::Path,
-) -> crate::commands::config::Restarts {
+fn restarts(a: &cli::RestartArgs, run_lock: &std::path::Path) -> crate::commands::config::Restarts {
     crate::commands::config::Restarts {
-        min_uptime,
+        min_uptime: a.restart_min_uptime,
         budget: crate::judge::restart::Budget {
-            restarts: max,
-            time,
+            restarts: a.restart_max,
+            time: a.restart_budget,
         },
         memory: crate::sys::restarts::path(run_lock),
     }

@@ -142,6 +142,19 @@ impl Container {
         self.ok(&["exec", &self.name, "sh", "-c", script])
     }
 
+    /// Field 22 of `/proc/<pid>/stat` in the container: the starttime a lock or a lease names.
+    pub fn starttime(&self, pid: u64) -> u64 {
+        self.sh(&format!("cat /proc/{pid}/stat"))
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
     /// The thread ids (not the process id) of the container's pid 1.
     pub fn thread_ids(&self) -> Vec<u64> {
         for _ in 0..100 {
