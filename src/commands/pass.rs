@@ -67,23 +67,25 @@ pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) ->
         survey = survey::survey(search, &mut places, &mut problems).await;
     }
     let proc = HostProc::open();
-    let read = crate::observe::claims::ReadOptions::new(args.place_timeout);
-    let dbs: Vec<PlaceDb> = crate::observe::claims::observe(&places, &proc, &read)
-        .into_iter()
-        .map(|r| crate::judge::claims::place(r, now))
-        .collect();
     let all_exec: Vec<usize> = (0..survey.exec.len()).collect();
     let all_places: Vec<usize> = (0..places.len()).collect();
-    let observed = observe_locks(
+    let found = find_locks(
         args,
-        (&places, &dbs),
+        &places,
         &all_places,
-        &mut survey,
+        &survey,
         &all_exec,
-        &proc,
         &mut problems,
     )
     .await;
+    // The places' databases, where the walk saw some (or could not tell).
+    let read = crate::observe::claims::ReadOptions::new(args.place_timeout);
+    let dbs: Vec<PlaceDb> =
+        crate::observe::claims::observe(&places, &found.walked.databases, &proc, &read)
+            .into_iter()
+            .map(|r| crate::judge::claims::place(r, now))
+            .collect();
+    let observed = observe_locks((&places, &dbs), found, &mut survey, &proc, &mut problems);
     let looked = Utc::now();
     let facts = place_facts(&places, &dbs);
     let mut judged: Vec<Judged> = observed
@@ -120,22 +122,41 @@ pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) ->
     }
 }
 
-/// Observes the locks of the host places `host` (indices into `places`) and of the exec
-/// targets `exec` (indices into `survey.exec`): each read once, its owner, who has it open.
-async fn observe_locks(
+/// The lock files of the host places `host` (indices into `places`), each read once, and the
+/// listings of the exec targets `exec` (indices into `survey.exec`).
+struct FoundLocks {
+    walked: walk::Walked,
+    exec: Vec<usize>,
+    listings: Vec<Result<Listing, ListingError>>,
+}
+
+async fn find_locks(
     args: &Places,
-    (places, dbs): (&[Place], &[PlaceDb]),
+    places: &[Place],
     host: &[usize],
-    survey: &mut Survey,
+    survey: &Survey,
     exec: &[usize],
+    problems: &mut Vec<Problem>,
+) -> FoundLocks {
+    // Inside containers (exec) first: it runs concurrently and takes the longest.
+    let listings = list_containers(survey, exec, args).await;
+    FoundLocks {
+        walked: walk::lock_files_of(places, host, problems),
+        exec: exec.to_vec(),
+        listings,
+    }
+}
+
+/// Observes the locks found: each one's owner, who has it open.
+fn observe_locks(
+    (places, dbs): (&[Place], &[PlaceDb]),
+    found: FoundLocks,
+    survey: &mut Survey,
     proc: &HostProc,
     problems: &mut Vec<Problem>,
 ) -> Vec<Observed> {
-    // Inside containers (exec) first: it runs concurrently and takes the longest.
-    let listings = list_containers(survey, exec, args).await;
-    let found = walk::lock_files_of(places, host, problems);
-    let mut observed = locks::host_locks(places, found, proc, problems);
-    observed.extend(exec_locks(survey, exec, listings, problems));
+    let mut observed = locks::host_locks(places, found.walked.found, proc, problems);
+    observed.extend(exec_locks(survey, &found.exec, found.listings, problems));
     // Every lock has been read (and its lease asked): now who holds them open (see `holders`).
     find_holders(&mut observed, &survey.reports);
     for o in observed.iter_mut() {
@@ -182,16 +203,17 @@ impl LookAgain<'_> {
             .unwrap_or_default();
         tokio::time::sleep(wait).await;
         let mut again_problems = Vec::new();
-        let seen = observe_locks(
+        let found = find_locks(
             self.args,
-            (self.places, self.dbs),
+            self.places,
             &host,
             survey,
             &exec,
-            self.proc,
             &mut again_problems,
         )
         .await;
+        let places = (self.places, self.dbs);
+        let seen = observe_locks(places, found, survey, self.proc, &mut again_problems);
         // A place that failed the second time keeps its locks as the first look judged them.
         for p in again_problems {
             if !problems.contains(&p) {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
+use crate::model::claims::Databases;
 use crate::model::holder::Lease;
 use crate::model::lockfile::{Leftover, ReadError, Snapshot, Unread, recognise};
 use crate::model::payload::LockKind;
@@ -444,11 +445,18 @@ const PARALLEL_FROM: usize = 64;
 /// already keep busy.
 const MAX_WALK_THREADS: usize = 4;
 
+/// What a walk found: the lock files, and what it saw of each place's databases.
+pub struct Walked {
+    pub found: Vec<Found>,
+    /// By place index (every place given; [`Databases::Unknown`] for those not walked).
+    pub databases: Vec<Databases>,
+}
+
 /// [`lock_files`] of the places `which` (indices into `places`), on as many threads as there
 /// are cores (up to [`MAX_WALK_THREADS`]; one for a few places). Each place is walked by one
 /// thread, whole; the locks and problems come back in the order of `which`, as one thread
 /// would give them, so the output does not depend on the threads.
-pub fn lock_files_of(places: &[Place], which: &[usize], problems: &mut Vec<Problem>) -> Vec<Found> {
+pub fn lock_files_of(places: &[Place], which: &[usize], problems: &mut Vec<Problem>) -> Walked {
     let budget = Budget::default();
     let threads = match which.len() {
         n if n < PARALLEL_FROM => 1,
@@ -461,8 +469,8 @@ pub fn lock_files_of(places: &[Place], which: &[usize], problems: &mut Vec<Probl
             let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let Some(&i) = which.get(k) else { break };
             let (mut found, mut problems) = (Vec::new(), Vec::new());
-            lock_files(i, &places[i], &mut found, &mut problems, &mut budget);
-            done.push((k, found, problems));
+            let dbs = lock_files(i, &places[i], &mut found, &mut problems, &mut budget);
+            done.push((k, found, problems, dbs));
         }
         done
     };
@@ -483,12 +491,16 @@ pub fn lock_files_of(places: &[Place], which: &[usize], problems: &mut Vec<Probl
                 .collect()
         })
     };
-    done.sort_unstable_by_key(|(k, _, _)| *k);
+    done.sort_unstable_by_key(|(k, ..)| *k);
     // Sized up front: a growing copy would hold up to twice the locks at the end (50,000 users).
-    let mut out = Vec::with_capacity(done.iter().map(|(_, f, _)| f.len()).sum());
-    for (_, found, p) in done {
-        out.extend(found);
+    let mut out = Walked {
+        found: Vec::with_capacity(done.iter().map(|(_, f, ..)| f.len()).sum()),
+        databases: vec![Databases::Unknown; places.len()],
+    };
+    for (k, found, p, dbs) in done {
+        out.found.extend(found);
         problems.extend(p);
+        out.databases[which[k]] = dbs;
     }
     out
 }
@@ -498,13 +510,34 @@ pub fn lock_files_of(places: &[Place], which: &[usize], problems: &mut Vec<Probl
 /// relative to its parent with `O_NOFOLLOW` and every file through [`safefs`]: a tenant who
 /// swaps a directory or a file for a symlink, a FIFO or a device while this runs gets an
 /// error or a skipped entry, never a read of anything outside its sessions dirs.
+///
+/// On its way it sees whether the place has SQLite-era databases (see [`Databases`]): one
+/// `O_PATH` lookup for the state database and one an agent, from the dirs it has open.
 pub fn lock_files(
     place_index: usize,
     place: &Place,
     found: &mut Vec<Found>,
     problems: &mut Vec<Problem>,
     budget: &mut Budget,
-) {
+) -> Databases {
+    let problems_before = problems.len();
+    let dbs = walk_place(place_index, place, found, problems, budget);
+    // Anything the walk had to say about the place: the full look says it its own way.
+    match dbs {
+        Some(d) if problems.len() == problems_before => d,
+        _ => Databases::Unknown,
+    }
+}
+
+/// [`lock_files`]' walk: `None` when it stopped early (or saw a database), so the place's
+/// databases are not known from it.
+fn walk_place(
+    place_index: usize,
+    place: &Place,
+    found: &mut Vec<Found>,
+    problems: &mut Vec<Problem>,
+    budget: &mut Budget,
+) -> Option<Databases> {
     let problem = |problems: &mut Vec<Problem>, path: PathBuf, message: String| {
         problems.push(Problem {
             location: place.location.clone(),
@@ -515,16 +548,16 @@ pub fn lock_files(
     // The state dir is the operator's (or a pinned `/proc/self/fd/<n>`): opened by its path.
     let state = match safefs::operator_dir(&place.state_dir) {
         Ok(fd) => fd,
-        Err(OpenError::Gone) => return,
+        Err(OpenError::Gone) => return None,
         Err(e) => {
             let msg = WalkError::Open(e).to_string();
-            return problem(problems, place.state_dir.clone(), msg);
+            problem(problems, place.state_dir.clone(), msg);
+            return None;
         }
     };
+    let mut no_db = absent(&state, Path::new(STATE_DB));
     let agents_path = place.state_dir.join("agents");
-    let Some(agents) = open_below(&state, agents_path.clone(), place, problems) else {
-        return;
-    };
+    let agents = open_below(&state, agents_path.clone(), place, problems)?;
     let mut entries_left = MAX_ENTRIES_PER_PLACE;
     let names = match list(
         &agents,
@@ -534,12 +567,23 @@ pub fn lock_files(
         |_| true,
     ) {
         Ok(n) => n,
-        Err(e) => return problem(problems, agents_path, e.to_string()),
+        Err(e) => {
+            problem(problems, agents_path, e.to_string());
+            return None;
+        }
     };
+    // More agents than the databases' look reads: it says so itself.
+    no_db &= names.len() <= crate::model::claims::MAX_AGENTS_READ;
+    let mut sessions_dirs = 0;
     let mut store_left = MAX_STORE_BYTES_PER_PLACE;
     let place_first = found.len();
     let mut payload = 0;
     for agent in names {
+        // The databases' look reads only agents with UTF-8 names.
+        let utf8 = agent.to_str().is_some();
+        if no_db && utf8 {
+            no_db = absent(&agents, &Path::new(&agent).join(AGENT_DB));
+        }
         let agent_path = agents_path.join(&agent);
         let Some((sessions, mut seen, names)) = open_sessions(
             &agents,
@@ -550,6 +594,7 @@ pub fn lock_files(
         ) else {
             continue;
         };
+        sessions_dirs += usize::from(utf8);
         let first = found.len();
         if !names.is_empty() {
             seen.fs = budget.fs_of(seen.dir_id.0, &sessions);
@@ -563,9 +608,31 @@ pub fn lock_files(
             .sum::<usize>();
         if let Some(e) = place_bound(found.len() - place_first, payload) {
             found.truncate(place_first);
-            return problem(problems, agents_path, e.to_string());
+            problem(problems, agents_path, e.to_string());
+            return None;
         }
     }
+    no_db.then_some(Databases::None { sessions_dirs })
+}
+
+/// The state database, below the state dir.
+const STATE_DB: &str = "state/openclaw.sqlite";
+/// An agent's session database, below its agent dir.
+const AGENT_DB: &str = "agent/openclaw-agent.sqlite";
+
+/// Whether `path` below the open `dir` is simply not there: one `O_PATH` lookup that follows no
+/// symlink and stays below `dir`. Anything else (there, a symlink on the way, a file where a
+/// dir should be, a kernel without `openat2`) is `false`: the databases' own look decides.
+fn absent(dir: &OwnedFd, path: &Path) -> bool {
+    use nix::fcntl::{OpenHow, ResolveFlag, openat2};
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+        .resolve(
+            ResolveFlag::RESOLVE_NO_SYMLINKS
+                | ResolveFlag::RESOLVE_NO_MAGICLINKS
+                | ResolveFlag::RESOLVE_BENEATH,
+        );
+    matches!(openat2(dir, path, how), Err(Errno::ENOENT))
 }
 
 /// Opens `<agent_path>/sessions` (`agent_path` a name in the open `agents` dir) and lists its
@@ -723,9 +790,9 @@ fn read_locks(
 
 /// Up to `limit` names in `dir` that `keep` accepts, sorted; more is an error naming the bound.
 ///
-/// Read with `getdents64` on `dir` itself, rewound first: no `dup`, `fstat`, `fcntl` and
-/// `close` around each listing as `readdir` has (issue 21: they were 6 of a user dir's
-/// syscalls a listing).
+/// Read with `getdents64` on `dir` itself, which must be freshly opened (its offset at the
+/// start): no `dup`, `fstat`, `fcntl`, `lseek` and `close` around each listing as `readdir`
+/// has (issue 21: they were 7 of a user dir's syscalls a listing).
 fn list(
     dir: &OwnedFd,
     limit: usize,
@@ -733,7 +800,6 @@ fn list(
     entries_left: &mut usize,
     keep: impl Fn(&[u8]) -> bool,
 ) -> Result<Vec<OsString>, WalkError> {
-    nix::unistd::lseek(dir, 0, nix::unistd::Whence::SeekSet).map_err(WalkError::Read)?;
     let mut buf = vec![0u8; 32 * 1024];
     let mut out = Vec::new();
     loop {
@@ -876,18 +942,19 @@ mod tests {
         for n in ["c.jsonl.lock", "a.jsonl.lock", "notes.txt", "b.jsonl.lock"] {
             fs::write(tmp.path().join(n), b"").unwrap();
         }
-        let dir = safefs::operator_dir(tmp.path()).unwrap();
+        // `list` takes a freshly opened dir: one for each listing.
+        let dir = || safefs::operator_dir(tmp.path()).unwrap();
         let locks = |n: &[u8]| recognise(n).is_some();
         let mut left = 100;
-        let names = list(&dir, 3, "lock files", &mut left, locks).unwrap();
+        let names = list(&dir(), 3, "lock files", &mut left, locks).unwrap();
         assert_eq!(names, ["a.jsonl.lock", "b.jsonl.lock", "c.jsonl.lock"]);
         assert_eq!(left, 100 - 6, "every entry counts, `.` and `..` too");
-        let e = list(&dir, 2, "lock files", &mut 100, locks).unwrap_err();
+        let e = list(&dir(), 2, "lock files", &mut 100, locks).unwrap_err();
         assert_eq!(
             e.to_string(),
             "more than 2 lock files: none of them judged (the bound per directory is 2)"
         );
-        let e = list(&dir, 3, "lock files", &mut 5, locks).unwrap_err();
+        let e = list(&dir(), 3, "lock files", &mut 5, locks).unwrap_err();
         assert_eq!(
             e.to_string(),
             "more than 2000000 directory entries in this state dir: not looked at (the bound per state dir)"

@@ -57,6 +57,23 @@ pub struct Turns {
 }
 
 /// Everything read of one place for the SQLite era. Never judged here.
+/// Most agents whose databases are read per place; a state dir with more is reported, not read
+/// further.
+pub const MAX_AGENTS_READ: usize = 64;
+
+/// What the lock-file walk saw of a place's SQLite-era databases on its way to the sessions
+/// dirs: the era told by the walk's own opens, with no second pass over every place (issue 21).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Databases {
+    /// Not walked, or something on the way needs the full look (`observe::claims`' layout):
+    /// a database there, a symlink, an odd file, a problem of the walk.
+    #[default]
+    Unknown,
+    /// No `state/openclaw.sqlite` and no `agents/*/agent/openclaw-agent.sqlite` (each path
+    /// simply absent), and the `agents/*/sessions/` dirs of agents with UTF-8 names.
+    None { sessions_dirs: usize },
+}
+
 #[derive(Debug)]
 pub struct PlaceReading {
     pub location: Location,

@@ -130,14 +130,24 @@ fn reopen_regular(path_fd: OwnedFd) -> Result<(File, FileStat), OpenError> {
     }
     let proc_path = format!("/proc/self/fd/{}", path_fd.as_raw_fd());
     let fd = open(proc_path.as_str(), REOPEN, Mode::empty())?;
-    let now = fstat(&fd)?;
-    if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) {
-        return Err(OpenError::Io(std::io::Error::other(
-            "/proc/self/fd did not reopen the same file (is /proc mounted?)",
-        )));
+    // `/proc/self/fd/<n>` of an `O_PATH` fd reopens that very inode, on a real `/proc`: checked
+    // on the first reopen of the run (no tenant can change the host's `/proc` afterwards), not
+    // with an `fstat` per file (issue 21: two of a lock's syscalls).
+    if !PROC_CHECKED.load(std::sync::atomic::Ordering::Relaxed) {
+        let now = fstat(&fd)?;
+        if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) {
+            return Err(OpenError::Io(std::io::Error::other(
+                "/proc/self/fd did not reopen the same file (is /proc mounted?)",
+            )));
+        }
+        PROC_CHECKED.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    Ok((File::from(fd), now))
+    Ok((File::from(fd), st))
 }
+
+/// Whether a reopen through `/proc/self/fd` was seen to give back the same file (see
+/// [`reopen_regular`]).
+static PROC_CHECKED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Opens `name` in `dir` for reading if it is a regular file; nothing else is ever opened, and
 /// a symlink is never followed.

@@ -12,8 +12,7 @@ use super::Error;
 use crate::model::claims::text;
 use crate::model::place::Place;
 
-/// Most agents read per place; a state dir with more is reported, not read further.
-const MAX_AGENTS: usize = 64;
+use crate::model::claims::MAX_AGENTS_READ as MAX_AGENTS;
 
 /// What the directories say, before any database is opened.
 pub(super) struct Layout {

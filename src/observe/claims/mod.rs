@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 pub(crate) use error::Error;
 use wire::{Ask, MAX_REPLY, Reply, Request, Rows};
 
-use crate::model::claims::{PlaceError, PlaceReading, Turns, text};
+use crate::model::claims::{Databases, PlaceError, PlaceReading, Turns, text};
 use crate::model::place::{PidView, Place};
 use crate::model::process::Owner;
 use crate::sys::confine::Worker;
@@ -78,10 +78,17 @@ struct Shape {
 /// One place looked at: its shape and, when its databases were read, what they said.
 type Looked = (Result<Shape, Error>, Option<Result<DbRead, Error>>);
 
-/// Reads every place: its layout and, where it has session databases, their rows.
-pub fn observe(places: &[Place], proc: &HostProc, opts: &ReadOptions) -> Vec<PlaceReading> {
+/// Reads every place: its layout and, where it has session databases, their rows. `seen` is
+/// what the lock-file walk saw of each place's databases (by place): a place it saw none in is
+/// not looked at again.
+pub fn observe(
+    places: &[Place],
+    seen: &[Databases],
+    proc: &HostProc,
+    opts: &ReadOptions,
+) -> Vec<PlaceReading> {
     let mut looked: Vec<Option<Looked>> = places.iter().map(|_| None).collect();
-    for (i, l) in look_all(places, opts) {
+    for (i, l) in look_all(places, seen, opts) {
         looked[i] = Some(l);
     }
     let mut owners = Owners::default();
@@ -104,7 +111,7 @@ fn wants_read(l: &layout::Layout) -> bool {
 
 /// Looks at every place on `opts.threads` threads, each with its own confined reader. A
 /// place's directories are open only while it is looked at (never all places' at once).
-fn look_all(places: &[Place], opts: &ReadOptions) -> Vec<(usize, Looked)> {
+fn look_all(places: &[Place], seen: &[Databases], opts: &ReadOptions) -> Vec<(usize, Looked)> {
     let next = AtomicUsize::new(0);
     let out = Mutex::new(Vec::with_capacity(places.len()));
     let threads = opts.threads.clamp(1, places.len().max(1));
@@ -117,7 +124,8 @@ fn look_all(places: &[Place], opts: &ReadOptions) -> Vec<(usize, Looked)> {
                     places.get(i).map(|p| (i, p))
                 };
                 while let Some((i, place)) = take() {
-                    let looked = look(place, &mut worker, opts);
+                    let seen = seen.get(i).copied().unwrap_or_default();
+                    let looked = look(place, seen, &mut worker, opts);
                     if let Ok(mut out) = out.lock() {
                         out.push((i, looked));
                     }
@@ -128,8 +136,17 @@ fn look_all(places: &[Place], opts: &ReadOptions) -> Vec<(usize, Looked)> {
     out.into_inner().unwrap_or_default()
 }
 
-/// One place: its layout, then its databases when it has them to read.
-fn look(place: &Place, worker: &mut Option<Worker>, opts: &ReadOptions) -> Looked {
+/// One place: its layout, then its databases when it has them to read. A place the walk saw
+/// no database in has nothing to read: its shape is the walk's.
+fn look(place: &Place, seen: Databases, worker: &mut Option<Worker>, opts: &ReadOptions) -> Looked {
+    if let Databases::None { sessions_dirs } = seen {
+        let shape = Shape {
+            sessions_dirs,
+            agent_dbs: 0,
+            problems: Vec::new(),
+        };
+        return (Ok(shape), None);
+    }
     let l = match layout::layout(place) {
         Ok(l) => l,
         Err(e) => return (Err(e), None),
