@@ -168,27 +168,80 @@ impl Holders {
     }
 }
 
-/// Total syscalls of one run of `cmd` and its children, from `strace -c -f`.
-fn syscalls(cmd: Command, out: &Path) -> Option<u64> {
-    let mut s = Command::new("strace");
-    s.args(["-f", "-c", "-o"]).arg(out).arg(cmd.get_program());
-    s.args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => s.env(k, v),
-            None => s.env_remove(k),
-        };
-    }
+/// Syscalls of one run of `cmd` and its children, from `strace -c -f`: the total, and the
+/// calls of each syscall.
+fn syscalls(cmd: Command, out: &Path) -> Option<Counts> {
+    let mut s = wrapped(&["strace", "-f", "-c", "-o", out.to_str()?], cmd);
     s.stdout(Stdio::null()).stderr(Stdio::null());
     s.status().ok()?;
     let text = std::fs::read_to_string(out).ok()?;
-    // The last line: `100.00 <secs> <usecs/call> <calls> [<errors>] total`.
-    let total = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_end().ends_with("total"))?;
-    let words: Vec<&str> = total.split_whitespace().collect();
-    words.get(3)?.parse().ok()
+    // Each line: `<%> <secs> <usecs/call> <calls> [<errors>] <syscall>`; the last one `total`.
+    let mut counts = Counts::default();
+    for l in text.lines() {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        let (Some(calls), Some(name)) = (words.get(3), words.last()) else {
+            continue;
+        };
+        let Ok(calls) = calls.parse::<u64>() else {
+            continue;
+        };
+        if *name == "total" {
+            counts.total = calls;
+        } else {
+            counts.by_name.insert((*name).to_owned(), calls);
+        }
+    }
+    (counts.total > 0).then_some(counts)
+}
+
+/// `cmd` run by `prefix` (`strace …`, `taskset …`), with the same environment.
+fn wrapped(prefix: &[&str], cmd: Command) -> Command {
+    let mut w = Command::new(prefix[0]);
+    w.args(&prefix[1..])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => w.env(k, v),
+            None => w.env_remove(k),
+        };
+    }
+    w
+}
+
+/// The tree seen through a `nodev` bind mount of it (root only; unmounted when dropped): there
+/// a lock is read in one open (see `sys::safefs::Mount`).
+struct NodevView(PathBuf);
+
+impl NodevView {
+    fn mount(tree: &Path, at: &Path) -> Option<NodevView> {
+        std::fs::create_dir_all(at).ok()?;
+        let mount = |args: &[&str]| {
+            Command::new("mount")
+                .args(args)
+                .args([tree, at])
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !mount(&["--bind"]) {
+            return None;
+        }
+        let view = NodevView(at.to_owned());
+        mount(&["-o", "remount,bind,nodev"]).then_some(view)
+    }
+}
+
+impl Drop for NodevView {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// What `strace -c -f` counted.
+#[derive(Default)]
+struct Counts {
+    total: u64,
+    by_name: std::collections::BTreeMap<String, u64>,
 }
 
 fn main() {
@@ -218,14 +271,17 @@ fn main() {
 
     let run_lock = tmp.path().join("run.lock");
     // Every gateway's state dir as a --root: the tool judges their owners on this host.
-    let zaki = |args: &[&str]| {
+    // Every state dir as a --root, as seen below `base` (the tree itself, or a view of it).
+    let zaki_in = |base: &Path, args: &[&str]| {
         let mut c = Command::new(bin());
         c.args(args).env("ZAKI_LOCKS_RUN_LOCK", &run_lock);
         for d in &exp.state_dirs {
-            c.arg("--root").arg(d);
+            c.arg("--root")
+                .arg(base.join(d.strip_prefix(&tree).unwrap()));
         }
         c
     };
+    let zaki = |args: &[&str]| zaki_in(&tree, args);
     let find = || {
         let mut c = Command::new("find");
         c.arg(&tree).args(["-name", "*.jsonl.lock"]);
@@ -240,9 +296,25 @@ fn main() {
     let strace = env_or("ZAKI_BENCH_STRACE", 1) == 1;
     let out = tmp.path().join("strace.txt");
     let with = strace.then(|| syscalls(host(&["scan"]), &out)).flatten();
+    let nodev = NodevView::mount(&tree, &tmp.path().join("nodev"));
+    let nodev_scan = |v: &NodevView| zaki_in(&v.0, &["scan", "--no-containers"]);
+    let with_nodev = nodev
+        .as_ref()
+        .filter(|_| strace)
+        .and_then(|v| syscalls(nodev_scan(v), &out));
     println!("runs: {runs} pairs (find, then the tool), after one warm-up each; medians");
     let stress = paired(runs, find, || host(&["scan"]));
     report("scan (table)", &stress);
+    // The same on one core: what the walk's second thread gains.
+    let one_core = paired(runs, find, || {
+        wrapped(&["taskset", "-c", "0"], host(&["scan"]))
+    });
+    report("scan (table), one core (taskset -c 0)", &one_core);
+    println!(
+        "  both cores: wall {:.2}x of one core's, CPU {:.2}x",
+        stress.wall.as_secs_f64() / one_core.wall.as_secs_f64(),
+        stress.cpu.as_secs_f64() / one_core.cpu.as_secs_f64()
+    );
     report(
         "scan --format json",
         &paired(runs, find, || host(&["scan", "--format", "json"])),
@@ -300,7 +372,12 @@ fn main() {
         }
         let without = syscalls(host(&["scan"]), &out);
         print_syscalls(with, without, locks, users);
+        if let Some(v) = &nodev {
+            println!("on a nodev mount of the same tree:");
+            print_syscalls(with_nodev, syscalls(nodev_scan(v), &out), locks, users);
+        }
     }
+    drop(nodev);
     drop(holders);
     drop(owners);
 }
@@ -308,11 +385,34 @@ fn main() {
 /// Syscalls a lock and a user dir: `scan` under `strace -c -f` on the whole tree (`with`, its
 /// `locks` locks), and again once every lock is gone (`without`, the `users` user dirs alone);
 /// the difference is the locks'.
-fn print_syscalls(with: Option<u64>, without: Option<u64>, locks: usize, users: usize) {
+fn print_syscalls(with: Option<Counts>, without: Option<Counts>, locks: usize, users: usize) {
     let (Some(with), Some(without)) = (with, without) else {
         println!("syscalls: strace -c -f failed (is strace installed?)");
         return;
     };
+    let each = |c: &Counts, n: usize| {
+        let mut v: Vec<(f64, &str)> = c
+            .by_name
+            .iter()
+            .map(|(k, &v)| (v as f64 / n.max(1) as f64, k.as_str()))
+            .filter(|(v, _)| *v >= 0.05)
+            .collect();
+        v.sort_by(|a, b| b.0.total_cmp(&a.0));
+        v.iter()
+            .map(|(v, k)| format!("{k} {v:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut diff = Counts::default();
+    for (k, &v) in &with.by_name {
+        let before = without.by_name.get(k).copied().unwrap_or(0);
+        diff.by_name.insert(k.clone(), v.saturating_sub(before));
+    }
+    let lines = [
+        format!("  a lock: {}", each(&diff, locks)),
+        format!("  a user dir: {}", each(&without, users)),
+    ];
+    let (with, without) = (with.total, without.total);
     let per_user = without as f64 / users as f64;
     let per_lock = with.saturating_sub(without) as f64 / locks.max(1) as f64;
     let met = |ok: bool| if ok { "met" } else { "NOT met" };
@@ -321,4 +421,7 @@ fn print_syscalls(with: Option<u64>, without: Option<u64>, locks: usize, users: 
         met(per_lock <= 10.0),
         met(per_user <= 25.0)
     );
+    for l in lines {
+        println!("{l}");
+    }
 }

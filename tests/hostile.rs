@@ -179,31 +179,12 @@ fn non_utf8_names_are_reported_and_removed_like_any_other() {
     assert!(!dir.join(name).exists());
 }
 
-/// Runs `f` with a fresh tmpfs mounted at `at` (root only), unmounting it afterwards.
-fn with_tmpfs(at: &Path, f: impl FnOnce()) {
-    fs::create_dir_all(at).unwrap();
-    let ok = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
-        .arg(at)
-        .status();
-    assert!(
-        ok.is_ok_and(|s| s.success()),
-        "mount tmpfs at {} (needs root)",
-        at.display()
-    );
-    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    let _ = Command::new("umount").arg("-l").arg(at).status();
-    if let Err(e) = r {
-        std::panic::resume_unwind(e);
-    }
-}
-
 #[test]
 fn a_state_dir_on_another_filesystem_and_a_read_only_one() {
     require_root("it mounts a tmpfs");
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("state");
-    with_tmpfs(&root, || {
+    with_tmpfs(&root, "size=16m", || {
         let dir = sessions(&root);
         let live = Proc::sleep();
         fs::write(
@@ -271,8 +252,8 @@ fn a_full_disk_does_not_stop_removal_and_a_metrics_file_that_cannot_be_written_i
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("state");
     let metrics = tmp.path().join("metrics");
-    with_tmpfs(&root, || {
-        with_tmpfs(&metrics, || {
+    with_tmpfs(&root, "size=16m", || {
+        with_tmpfs(&metrics, "size=16m", || {
             let dir = sessions(&root);
             fs::write(
                 dir.join("dead.jsonl.lock"),

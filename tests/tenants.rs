@@ -270,6 +270,105 @@ fn a_device_or_fifo_swapped_in_for_a_lock_is_never_opened() {
     assert!(swaps > 100, "the racer ran ({swaps} swaps)");
 }
 
+/// On a `nodev` mount a lock is read in one `openat2` (no `O_PATH` step): the kernel refuses to
+/// open a device node there. A device, a FIFO, a symlink and a directory named like locks, and
+/// a FIFO as the store, are reported exactly as on any other mount, nothing waits, and only
+/// the stale regular lock is removed.
+#[test]
+fn on_a_nodev_mount_locks_are_read_in_one_open_and_nothing_else_is() {
+    require_root("mounts a nodev tmpfs and makes a device node");
+    let tmp = tempfile::tempdir().unwrap();
+    // The same tree on a nodev tmpfs and on the test's own filesystem, to compare.
+    let plant = |root: &Path| {
+        let dir = sessions(root);
+        nix::sys::stat::mknod(
+            &dir.join("x.jsonl.lock"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+            nix::sys::stat::makedev(1, 3),
+        )
+        .unwrap();
+        let fifo = nix::sys::stat::Mode::from_bits_truncate(0o644);
+        nix::unistd::mkfifo(&dir.join("f.jsonl.lock"), fifo).unwrap();
+        nix::unistd::mkfifo(&dir.join("sessions.json"), fifo).unwrap();
+        fs::write(
+            dir.join("y.jsonl.lock"),
+            legacy_payload(dead_pid(), 40 * MIN),
+        )
+        .unwrap();
+        symlink(dir.join("y.jsonl.lock"), dir.join("l.jsonl.lock")).unwrap();
+        fs::create_dir(dir.join("d.jsonl.lock")).unwrap();
+    };
+    let scan = |root: &Path, log: &Path| {
+        let o = run(Command::new("strace")
+            .args(["-f", "-qq", "-e", "trace=openat,openat2", "-o"])
+            .arg(log)
+            .arg(bin())
+            .args(["scan", "--no-containers", "--format", "json", "--root"])
+            .arg(root)
+            .env("ZAKI_LOCKS_RUN_LOCK", tmp.path().join("rl"))
+            .stdin(Stdio::null()));
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+        let shown = |l: &serde_json::Value| (l["action"].clone(), l["note"].clone());
+        let report = json(&o);
+        let locks: std::collections::BTreeMap<String, _> = by_name(&report)
+            .iter()
+            .map(|(k, l)| (k.clone(), shown(l)))
+            .collect();
+        (locks, fs::read_to_string(log).unwrap())
+    };
+    let plain = tmp.path().join("plain");
+    plant(&plain);
+    let (expected, _) = scan(&plain, &tmp.path().join("plain.log"));
+    assert_eq!(expected.len(), 5, "{expected:?}");
+    let mnt = tmp.path().join("nodev");
+    with_tmpfs(&mnt, "size=4m,nodev", || {
+        let root = mnt.join("state");
+        plant(&root);
+        let (locks, log) = scan(&root, &tmp.path().join("nodev.log"));
+        assert_eq!(locks, expected, "reported as on any other mount");
+        let opens = |name: &str| -> Vec<&str> {
+            let name = format!("{name}\"");
+            log.lines().filter(|l| l.contains(&name)).collect()
+        };
+        // The stale lock: one openat2 for reading, no O_PATH step.
+        let y = opens("y.jsonl.lock");
+        assert!(
+            y.iter()
+                .any(|l| l.contains("openat2(") && l.contains("O_RDONLY")),
+            "{y:?}"
+        );
+        assert!(!y.iter().any(|l| l.contains("O_PATH")), "{y:?}");
+        // The device: refused by the kernel, then named through O_PATH, never opened.
+        for l in opens("x.jsonl.lock") {
+            let opened = l
+                .rsplit_once("= ")
+                .is_some_and(|(_, r)| !r.starts_with('-'));
+            assert!(!opened || l.contains("O_PATH"), "device opened: {l}");
+        }
+        let o = run(zaki(tmp.path())
+            .args(["clean", "--no-containers", "--root"])
+            .arg(&root));
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+        let dir = root.join("agents/main/sessions");
+        assert!(
+            !dir.join("y.jsonl.lock").exists(),
+            "the stale lock is removed"
+        );
+        for name in [
+            "x.jsonl.lock",
+            "f.jsonl.lock",
+            "l.jsonl.lock",
+            "d.jsonl.lock",
+        ] {
+            assert!(
+                fs::symlink_metadata(dir.join(name)).is_ok(),
+                "{name} left alone"
+            );
+        }
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. The walk never follows a symlink, even one swapped in while it runs.
 // ---------------------------------------------------------------------------------------------

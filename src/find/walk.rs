@@ -24,10 +24,10 @@ use crate::model::lockfile::{Leftover, ReadError, Snapshot, Unread, recognise};
 use crate::model::payload::LockKind;
 use crate::model::place::{Location, PidView, Place, Problem};
 use crate::model::sessions::{MAX_STORE_BYTES, SessionIndex};
-use crate::sys::fskind::{self, FsKind};
+use crate::sys::fskind::{self, FsKind, MountFacts};
 use crate::sys::lease;
 use crate::sys::safefs::{self, OpenError};
-use crate::sys::snapshot::read_lock_at;
+use crate::sys::snapshot::read_lock_in;
 
 /// Where to look on the host, as the command line said.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ pub struct Found {
     /// Whether another open file refers to it, asked through the sessions dir as it was read
     /// (see `sys::lease`); `None` when it was not read.
     pub lease: Option<Lease>,
-    /// The filesystem its sessions dir is on, asked once per filesystem (see [`Budget::fs_of`]).
+    /// The filesystem its sessions dir is on, asked once per mount (see [`Budget::mount_of`]).
     pub fs: FsKind,
 }
 
@@ -410,31 +410,38 @@ pub struct Budget {
     /// `sessions.json` bytes the run may still read, over all the walk's threads: held while
     /// a store is read, so the run's bound is exact whatever the threads do.
     store_bytes: Arc<std::sync::Mutex<u64>>,
-    /// The kind of each filesystem (by device) a sessions dir was seen on: one `fstatfs` per
-    /// filesystem, not one per user dir (they are all on one, usually).
-    fs: std::collections::HashMap<u64, FsKind>,
+    /// The facts of each mount (by mount id) a sessions dir with locks was seen on: one
+    /// `fstatfs` per mount, not one per user dir (they are all on one, usually).
+    mounts: std::collections::HashMap<u64, MountFacts>,
 }
 
 impl Default for Budget {
     fn default() -> Self {
         Budget {
             store_bytes: Arc::new(std::sync::Mutex::new(MAX_STORE_BYTES_PER_RUN)),
-            fs: Default::default(),
+            mounts: Default::default(),
         }
     }
 }
 
 impl Budget {
-    /// The kind of the filesystem of device `dev`, asked of `dir` (on it) the first time.
-    fn fs_of(&mut self, dev: u64, dir: &OwnedFd) -> FsKind {
-        *self.fs.entry(dev).or_insert_with(|| fskind::of(dir))
+    /// The facts of the mount `mnt` (its id), asked of `dir` (on it) the first time; asked
+    /// every time where the mount id is not known (`nodev` is a mount's, not a device's).
+    fn mount_of(&mut self, mnt: Option<u64>, dir: &OwnedFd) -> MountFacts {
+        match mnt {
+            Some(id) => *self
+                .mounts
+                .entry(id)
+                .or_insert_with(|| fskind::mount_of(dir)),
+            None => fskind::mount_of(dir),
+        }
     }
 
     /// Another thread's budget: the same spending, its own learning.
     fn for_thread(&self) -> Budget {
         Budget {
             store_bytes: Arc::clone(&self.store_bytes),
-            fs: Default::default(),
+            mounts: Default::default(),
         }
     }
 }
@@ -597,11 +604,18 @@ fn walk_place(
         sessions_dirs += usize::from(utf8);
         let first = found.len();
         if !names.is_empty() {
-            seen.fs = budget.fs_of(seen.dir_id.0, &sessions);
+            let facts = budget.mount_of(seen.mount_id, &sessions);
+            (seen.fs, seen.mount) = (facts.kind, facts.mount);
         }
         read_locks(&sessions, &seen, names, found);
-        add_session_keys(&sessions, &mut found[first..], &mut store_left, budget)
-            .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e.to_string()));
+        add_session_keys(
+            &sessions,
+            &seen,
+            &mut found[first..],
+            &mut store_left,
+            budget,
+        )
+        .unwrap_or_else(|e| problem(problems, seen.dir.join("sessions.json"), e.to_string()));
         payload += found[first..]
             .iter()
             .map(|f| f.file.as_ref().map_or(0, |s| s.content.len()))
@@ -657,9 +671,9 @@ fn open_sessions(
         }
     };
     let keep = |n: &[u8]| recognise(n).is_some();
-    let listed = nix::sys::stat::fstat(&sessions)
+    let listed = fskind::identity(&sessions)
         .map_err(WalkError::Read)
-        .and_then(|st| {
+        .and_then(|id| {
             let names = list(
                 &sessions,
                 MAX_LOCKS_PER_DIR,
@@ -667,16 +681,19 @@ fn open_sessions(
                 entries_left,
                 keep,
             )?;
-            Ok(((st.st_dev, st.st_ino), names))
+            Ok((id, names))
         });
     match listed {
-        Ok((dir_id, names)) => {
+        Ok(((dir_id, mount_id), names)) => {
             let seen = SessionsDir {
                 place: place_index,
                 agent,
                 dir,
                 dir_id,
-                fs: Ok(None), // asked below, once the dir turns out to hold locks
+                mount_id,
+                // Asked below, once the dir turns out to hold locks.
+                fs: Ok(None),
+                mount: safefs::Mount::MayHoldDevices,
             };
             Some((sessions, seen, names))
         }
@@ -751,7 +768,10 @@ struct SessionsDir {
     agent: String,
     dir: PathBuf,
     dir_id: (u64, u64),
+    mount_id: Option<u64>,
     fs: FsKind,
+    /// How its files may be opened (see [`safefs::regular_in`]).
+    mount: safefs::Mount,
 }
 
 /// Reads each named lock (or leftover) through the sessions dir's fd.
@@ -766,7 +786,7 @@ fn read_locks(
             continue;
         };
         // The lease is asked on the fd that read the payload: the inode judged, no second open.
-        let (file, lease) = match read_lock_at(sessions, &name) {
+        let (file, lease) = match read_lock_in(sessions, &name, seen.mount) {
             Ok((s, open)) => (Ok(s), Some(lease::lease_on(open))),
             Err(ReadError::Gone) => continue, // released while we looked
             Err(ReadError::NotRegular(what)) => (Err(Unread::NotRegular(what)), None),
@@ -800,29 +820,34 @@ fn list(
     entries_left: &mut usize,
     keep: impl Fn(&[u8]) -> bool,
 ) -> Result<Vec<OsString>, WalkError> {
-    let mut buf = vec![0u8; 32 * 1024];
-    let mut out = Vec::new();
-    loop {
-        let n = getdents(dir, &mut buf).map_err(WalkError::List)?;
-        if n == 0 {
-            break;
-        }
-        for name in dirents(&buf[..n]) {
-            if *entries_left == 0 {
-                return Err(WalkError::TooManyEntries);
-            }
-            *entries_left -= 1;
-            if name == b"." || name == b".." || !keep(name) {
-                continue;
-            }
-            if out.len() >= limit {
-                return Err(WalkError::TooMany { limit, what });
-            }
-            out.push(OsStr::from_bytes(name).to_owned());
-        }
+    thread_local! {
+        // One buffer a walk thread, not a fresh (zeroed, page-faulted) 32 KiB a listing.
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 32 * 1024]);
     }
-    out.sort();
-    Ok(out)
+    BUF.with_borrow_mut(|buf| {
+        let mut out = Vec::new();
+        loop {
+            let n = getdents(dir, buf).map_err(WalkError::List)?;
+            if n == 0 {
+                break;
+            }
+            for name in dirents(&buf[..n]) {
+                if *entries_left == 0 {
+                    return Err(WalkError::TooManyEntries);
+                }
+                *entries_left -= 1;
+                if name == b"." || name == b".." || !keep(name) {
+                    continue;
+                }
+                if out.len() >= limit {
+                    return Err(WalkError::TooMany { limit, what });
+                }
+                out.push(OsStr::from_bytes(name).to_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
+    })
 }
 
 /// One `getdents64` into `buf`: the bytes of the entries it filled in (0 at the end).
@@ -873,6 +898,7 @@ fn store_bound(place_left: u64, run_left: u64) -> (u64, WalkError) {
 /// `sessions.json`, within the place's and the run's store budgets. An error names the bound.
 fn add_session_keys(
     sessions: &OwnedFd,
+    seen: &SessionsDir,
     found: &mut [Found],
     place_left: &mut u64,
     run: &mut Budget,
@@ -888,7 +914,7 @@ fn add_session_keys(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let (limit, too_large) = store_bound(*place_left, *run_left);
-    let bytes = match safefs::read_at(sessions, OsStr::new("sessions.json"), limit) {
+    let bytes = match safefs::read_in(sessions, OsStr::new("sessions.json"), limit, seen.mount) {
         Ok((b, _)) => b,
         Err(OpenError::Gone | OpenError::NotRegular(_)) => return Ok(()),
         Err(OpenError::TooLarge(_)) => return Err(too_large),

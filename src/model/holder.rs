@@ -25,17 +25,16 @@ impl Access {
         }
     }
 
-    /// From the `flags:` line of `/proc/<pid>/fdinfo/<fd>` (octal; the access mode is its low
-    /// two bits).
-    pub fn of_fdinfo(text: &str) -> Access {
-        let flags = text
-            .lines()
-            .find_map(|l| l.strip_prefix("flags:"))
-            .and_then(|v| u32::from_str_radix(v.trim(), 8).ok());
-        match flags.map(|f| f & 0o3) {
-            Some(0) => Access::Read,
-            Some(_) => Access::Write,
-            None => Access::Unknown,
+    /// From the mode of the `/proc/<pid>/fd/<fd>` link itself (`lstat`): the kernel gives it
+    /// the owner's write bit when the file is open for writing (`FMODE_WRITE`: `O_WRONLY` or
+    /// `O_RDWR`), its read bit when open for reading. One `lstat`, where `fdinfo` is an open,
+    /// a read and a close (issue 21).
+    pub fn of_fd_link_mode(mode: u32) -> Access {
+        const S_IWUSR: u32 = 0o200;
+        if mode & S_IWUSR != 0 {
+            Access::Write
+        } else {
+            Access::Read
         }
     }
 }
@@ -152,17 +151,12 @@ mod tests {
     }
 
     #[test]
-    fn access_from_fdinfo() {
-        assert_eq!(
-            Access::of_fdinfo("pos:\t0\nflags:\t0100000\n"),
-            Access::Read
-        );
-        assert_eq!(
-            Access::of_fdinfo("pos:\t0\nflags:\t02100001\n"),
-            Access::Write
-        );
-        assert_eq!(Access::of_fdinfo("flags:\t0100002\n"), Access::Write);
-        assert_eq!(Access::of_fdinfo("pos:\t0\n"), Access::Unknown);
+    fn access_from_the_fd_links_mode() {
+        // lr-x------, l-wx------, lrwx------ and an O_PATH fd's l---------.
+        assert_eq!(Access::of_fd_link_mode(0o120500), Access::Read);
+        assert_eq!(Access::of_fd_link_mode(0o120300), Access::Write);
+        assert_eq!(Access::of_fd_link_mode(0o120700), Access::Write);
+        assert_eq!(Access::of_fd_link_mode(0o120000), Access::Read);
         assert_eq!(Access::Read.max(Access::Write), Access::Write);
         assert_eq!(Access::Read.max(Access::Unknown), Access::Unknown);
         assert_eq!(Access::Read.max(Access::Read), Access::Read);

@@ -192,7 +192,7 @@ fn scan_process(
             continue;
         }
         let h = holder.get_or_insert_with(|| describe(process, pid, containers));
-        let access = fd_access(process, fd_name);
+        let access = fd_access(&fd_dir, fd_name);
         let v = s.by_id.entry(id).or_default();
         match v.iter_mut().find(|x| x.host_pid == pid) {
             Some(x) => x.access = x.access.max(access),
@@ -205,15 +205,11 @@ fn scan_process(
     Ok(())
 }
 
-/// How the process has fd `fd_name` open, from its `fdinfo` (unreadable: unknown, which counts
-/// as a writer).
-fn fd_access(process: &Process, fd_name: &std::ffi::CStr) -> Access {
-    let Some(name) = fd_name.to_str().ok() else {
-        return Access::Unknown;
-    };
-    process
-        .fdinfo(name)
-        .map_or(Access::Unknown, |t| Access::of_fdinfo(&t))
+/// How the process has fd `fd_name` open, from the mode of its link in `fd/` (unreadable:
+/// unknown, which counts as a writer).
+fn fd_access(fd_dir: &std::os::fd::OwnedFd, fd_name: &std::ffi::CStr) -> Access {
+    fstatat(fd_dir, fd_name, AtFlags::AT_SYMLINK_NOFOLLOW)
+        .map_or(Access::Unknown, |st| Access::of_fd_link_mode(st.st_mode))
 }
 
 /// Names a holder: its `status` (Name, NSpid) and, in a container, which one (cgroup).

@@ -5,15 +5,65 @@
 use std::os::fd::AsFd;
 
 use nix::errno::Errno;
+use nix::sys::statvfs::FsFlags;
+
+use crate::sys::safefs::Mount;
 
 /// The name of a remote filesystem (`NFS`, `FUSE`, …), `None` for a local one, or why it could
 /// not be told.
 pub type FsKind = Result<Option<&'static str>, Errno>;
 
-/// The kind of the filesystem `dir` (an open directory) is on: one `fstatfs`.
-pub fn of(dir: &impl AsFd) -> FsKind {
-    let st = nix::sys::statfs::fstatfs(dir)?;
-    Ok(remote_name(st.filesystem_type().0 as u64))
+/// What the walk learns once per mount: its filesystem's kind, and whether it is `nodev`.
+#[derive(Debug, Clone, Copy)]
+pub struct MountFacts {
+    pub kind: FsKind,
+    pub mount: Mount,
+}
+
+/// The mount `dir` (an open directory) is on, as [`MountFacts`]: one `fstatfs`.
+pub fn mount_of(dir: &impl AsFd) -> MountFacts {
+    match nix::sys::statfs::fstatfs(dir) {
+        Ok(st) => MountFacts {
+            kind: Ok(remote_name(st.filesystem_type().0 as u64)),
+            mount: if st.flags().contains(FsFlags::ST_NODEV) {
+                Mount::Nodev
+            } else {
+                Mount::MayHoldDevices
+            },
+        },
+        Err(e) => MountFacts {
+            kind: Err(e),
+            mount: Mount::MayHoldDevices,
+        },
+    }
+}
+
+/// A directory's (device, inode) and the id of the mount it is on (`None` where `statx` cannot
+/// tell it): one `statx`, where `fstat` gives no mount.
+pub fn identity(dir: &impl AsFd) -> Result<((u64, u64), Option<u64>), Errno> {
+    use nix::libc;
+    use std::os::fd::AsRawFd;
+    let mut stx = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: the path is a valid NUL-terminated string, `stx` is valid for writes of one
+    // `statx`, and the fd is open for the duration of the call.
+    let r = unsafe {
+        libc::statx(
+            dir.as_fd().as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_INO | libc::STATX_MNT_ID,
+            stx.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        let st = nix::sys::stat::fstat(dir)?;
+        return Ok(((st.st_dev, st.st_ino), None));
+    }
+    // SAFETY: statx succeeded, so it filled in the struct.
+    let stx = unsafe { stx.assume_init() };
+    let dev = libc::makedev(stx.stx_dev_major, stx.stx_dev_minor);
+    let mnt = (stx.stx_mask & libc::STATX_MNT_ID != 0).then_some(stx.stx_mnt_id);
+    Ok(((dev, stx.stx_ino), mnt))
 }
 
 /// A filesystem's name when `magic` (its `statfs` type) is one where another machine may hold
@@ -59,7 +109,12 @@ mod tests {
     fn local_and_remote_filesystems() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = std::fs::File::open(tmp.path()).unwrap();
-        assert!(matches!(of(&dir), Ok(None)));
+        let facts = mount_of(&dir);
+        assert!(matches!(facts.kind, Ok(None)));
+        let ((dev, ino), mnt) = identity(&dir).unwrap();
+        let st = nix::sys::stat::fstat(&dir).unwrap();
+        assert_eq!((dev, ino), (st.st_dev, st.st_ino));
+        assert!(mnt.is_some(), "statx gives the mount id on this kernel");
         assert_eq!(remote_name(0x6969), Some("NFS"));
         assert_eq!(remote_name(0x0102_1994), None);
         let p = std::path::Path::new("/s");

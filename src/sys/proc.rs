@@ -164,11 +164,6 @@ impl Process {
         self.text("cgroup")
     }
 
-    /// `fdinfo/<fd>`: an open file's position and flags (its access mode).
-    pub fn fdinfo(&self, fd: &str) -> io::Result<String> {
-        self.text(&format!("fdinfo/{fd}"))
-    }
-
     /// The first 4 KiB of `cmdline`: NUL-separated arguments.
     pub fn cmdline(&self) -> io::Result<Vec<u8>> {
         let mut out = Vec::new();
@@ -211,7 +206,7 @@ impl Process {
     }
 
     fn text(&self, name: &str) -> io::Result<String> {
-        // A page up front: `status` and `fdinfo` fit, read in one `read` and the one that says
+        // A page up front: `status` and `cgroup` fit, read in one `read` and the one that says
         // the end, not the 7 a buffer doubling from 32 bytes takes.
         let mut out = String::with_capacity(4096);
         self.file(name)?.take(MAX_TEXT).read_to_string(&mut out)?;

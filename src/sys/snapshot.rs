@@ -35,7 +35,16 @@ pub fn snapshot_at(dir: &impl AsFd, name: &OsStr) -> Result<Snapshot, ReadError>
 /// [`snapshot_at`], also returning the open file that was read: the walk asks its lease on it
 /// rather than opening the lock again (see `sys::lease::lease_on`).
 pub fn read_lock_at(dir: &impl AsFd, name: &OsStr) -> Result<(Snapshot, File), ReadError> {
-    let (mut file, st) = safefs::regular_at(dir, name).map_err(|e| match e {
+    read_lock_in(dir, name, safefs::Mount::MayHoldDevices)
+}
+
+/// [`read_lock_at`] in a directory on `mount` (see [`safefs::regular_in`]).
+pub fn read_lock_in(
+    dir: &impl AsFd,
+    name: &OsStr,
+    mount: safefs::Mount,
+) -> Result<(Snapshot, File), ReadError> {
+    let (mut file, st) = safefs::regular_in(dir, name, mount).map_err(|e| match e {
         OpenError::Gone => ReadError::Gone,
         OpenError::NotRegular(what) => ReadError::NotRegular(what),
         OpenError::TooLarge(_) => ReadError::NotRegular("too large"),

@@ -27,6 +27,26 @@ pub fn require_root(why: &str) {
     );
 }
 
+/// Runs `f` with a fresh tmpfs mounted at `at` with the mount options `opts` (root only),
+/// unmounting it afterwards, even when `f` panics.
+pub fn with_tmpfs(at: &Path, opts: &str, f: impl FnOnce()) {
+    std::fs::create_dir_all(at).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+        .arg(at)
+        .status();
+    assert!(
+        ok.is_ok_and(|s| s.success()),
+        "mount tmpfs at {} (needs root)",
+        at.display()
+    );
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    let _ = Command::new("umount").arg("-l").arg(at).status();
+    if let Err(e) = r {
+        std::panic::resume_unwind(e);
+    }
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_zaki-locks"))
 }
