@@ -87,6 +87,15 @@ fn paired(runs: usize, find: impl Fn() -> Command, cmd: impl Fn() -> Command) ->
     }
 }
 
+/// What the second core gained: the wall time of `both`'s runs against `one`'s (one core).
+fn both_cores(label: &str, both: &Paired, one: &Paired) {
+    println!(
+        "  {label}both cores: wall {:.2}x of one core's (CPU {:.2}x)",
+        both.wall.as_secs_f64() / one.wall.as_secs_f64(),
+        both.cpu.as_secs_f64() / one.cpu.as_secs_f64()
+    );
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -310,11 +319,19 @@ fn main() {
         wrapped(&["taskset", "-c", "0"], host(&["scan"]))
     });
     report("scan (table), one core (taskset -c 0)", &one_core);
-    println!(
-        "  both cores: wall {:.2}x of one core's, CPU {:.2}x",
-        stress.wall.as_secs_f64() / one_core.wall.as_secs_f64(),
-        stress.cpu.as_secs_f64() / one_core.cpu.as_secs_f64()
-    );
+    both_cores("", &stress, &one_core);
+    {
+        // Both cores busy (a spinning shell on each): the walk's threads must not lose there.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let _hogs: Vec<common::Proc> = (0..cores)
+            .map(|_| common::Proc::spawn(Command::new("sh").args(["-c", "while :; do :; done"])))
+            .collect();
+        let busy = paired(runs, find, || host(&["scan"]));
+        report("scan (table), cores busy", &busy);
+        let busy_one = paired(runs, find, || wrapped(&["taskset", "-c", "0"], host(&["scan"])));
+        report("scan (table), cores busy, one core", &busy_one);
+        both_cores("cores busy: ", &busy, &busy_one);
+    }
     report(
         "scan --format json",
         &paired(runs, find, || host(&["scan", "--format", "json"])),
