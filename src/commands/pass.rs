@@ -86,10 +86,7 @@ pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) ->
     .await;
     let looked = Utc::now();
     let facts = place_facts(&places, &dbs);
-    let mut judged: Vec<Judged> = observed
-        .into_iter()
-        .map(|o| judge(policy, o, &facts, now))
-        .collect();
+    let mut judged = judge_all(policy, observed, &facts, now);
     if judged
         .iter()
         .any(|j| j.verdict.as_ref().is_some_and(|v| v.look_again))
@@ -328,6 +325,26 @@ fn judge(
         })
     });
     Judged { obs, verdict }
+}
+
+/// Every observed lock judged, in order, each moved out as its verdict is made (from the last,
+/// the storage given back as it empties): 100,000 locks are never held both as observed and
+/// as judged.
+fn judge_all(
+    policy: &Policy,
+    mut observed: Vec<Observed>,
+    places: &PlaceIndex<'_>,
+    now: chrono::DateTime<Utc>,
+) -> Vec<Judged> {
+    let mut judged = Vec::with_capacity(observed.len());
+    while let Some(o) = observed.pop() {
+        judged.push(judge(policy, o, places, now));
+        if observed.len() % 4096 == 0 {
+            observed.shrink_to_fit();
+        }
+    }
+    judged.reverse();
+    judged
 }
 
 /// What the judge needs of each host place, by its state dir: its release and era.
