@@ -4,7 +4,6 @@
 //! with the verdicts.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use chrono::Utc;
 use color_eyre::eyre::{Result, WrapErr};
@@ -195,15 +194,33 @@ impl LookAgain<'_> {
                 problems.push(p);
             }
         }
-        let mut seen: std::collections::HashMap<(Location, PathBuf), Observed> = seen
-            .into_iter()
-            .map(|o| ((o.location.clone(), o.path.clone()), o))
+        // The second look's locks found by (location, path) in their sorted list, not hashed: no
+        // copy of every key nor a table beside 100,000 locks. Of a path seen twice, the last
+        // counts.
+        let mut seen = seen;
+        seen.sort_by(|a, b| (&a.location, &a.path).cmp(&(&b.location, &b.path)));
+        seen.dedup_by(|later, kept| {
+            let same = (&later.location, &later.path) == (&kept.location, &kept.path);
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        let at: Vec<Option<usize>> = judged
+            .iter()
+            .map(|j| {
+                let key = (&j.obs.location, &j.obs.path);
+                pending(j)
+                    .then(|| seen.binary_search_by(|o| (&o.location, &o.path).cmp(&key)))
+                    .and_then(Result::ok)
+            })
             .collect();
+        let mut seen: Vec<Option<Observed>> = seen.into_iter().map(Some).collect();
         let now = Utc::now();
-        for j in judged.iter_mut().filter(|j| pending(j)) {
-            let key = (j.obs.location.clone(), j.obs.path.clone());
-            let Some(mut o) = seen.remove(&key) else {
-                continue; // gone meanwhile: released, nothing to remove
+        for (j, at) in judged.iter_mut().zip(at) {
+            // Not pending, or gone meanwhile: released, nothing to remove.
+            let Some(mut o) = at.and_then(|i| seen[i].take()) else {
+                continue;
             };
             // The same file, or it is another lock now: judged again on the next run.
             if !matches!((&o.file, &j.obs.file), (Ok(a), Ok(b)) if a == b) {
