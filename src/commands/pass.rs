@@ -356,7 +356,7 @@ fn judge_all(
     let mut judged = Vec::with_capacity(observed.len());
     while let Some(o) = observed.pop() {
         judged.push(judge(policy, o, places, now));
-        if observed.len() % 4096 == 0 {
+        if observed.len().is_multiple_of(4096) {
             observed.shrink_to_fit();
         }
     }
@@ -679,7 +679,7 @@ fn records(
     while let Some(j) = judged.pop() {
         let (action, note) = what(&j);
         records.push(record(&j, action, note));
-        if judged.len() % 4096 == 0 {
+        if judged.len().is_multiple_of(4096) {
             judged.shrink_to_fit();
         }
     }
