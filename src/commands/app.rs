@@ -60,7 +60,7 @@ fn scan(args: config::Scan) -> Result<Exit> {
     });
     report_problems(&report);
     match args.output {
-        ScanOutput::Json => print_line(&output::json(&report))?,
+        ScanOutput::Json => print_json(&report)?,
         ScanOutput::Prometheus => print_bytes(metrics.unwrap_or_default().as_bytes())?,
         ScanOutput::Table(style) => {
             let held_over = args.held_over.map(|h| (h, n_held_over));
@@ -107,15 +107,19 @@ fn print_scan_table(
     held_over: Option<(HeldOver, usize)>,
     started: Instant,
 ) -> Result<()> {
+    let mut out = Out::new();
     if !report.locks.is_empty() {
-        print_line(&match style.tsv {
-            true => output::tsv(&report.locks, style.full_paths),
-            false => output::table(&report.locks, style.colour, style.full_paths, style.columns),
-        })?;
+        let (locks, full) = (&report.locks, style.full_paths);
+        match style.tsv {
+            true => output::write_tsv(&mut out, locks, full),
+            false => output::write_table(&mut out, locks, style.colour, full, style.columns),
+        }
+        .and_then(|_| out.write_all(b"\n"))
+        .wrap_err("cannot write to stdout")?;
     }
     let (colour, columns) = (style.colour, style.columns);
     if let Some(t) = crate::report::turns::table(&report.places, colour, columns, style.tsv) {
-        print_line(&t)?;
+        out.line(&t)?;
     }
     let secs = started.elapsed().as_secs_f64();
     let mut line = output::summary_line("scan", &report.summary, false, secs);
@@ -131,7 +135,8 @@ fn print_scan_table(
         Some((HeldOver::MaxHold, n)) => line.push_str(&format!("; {n} held over their max hold")),
         None => {}
     }
-    print_line(&line)
+    out.line(&line)?;
+    out.finish()
 }
 
 /// `probe`: the timeline is printed as the probe goes; the JSON or the metrics are rendered
@@ -183,7 +188,9 @@ fn probe(args: &config::Probe) -> Result<Exit> {
 /// A lock's age in seconds with its milliseconds (held-over thresholds of a few seconds, such
 /// as a short maxHoldMs, need them); whole seconds when createdAt is not there.
 fn precise_age(r: &LockRecord, now: chrono::DateTime<Utc>) -> Option<f64> {
+    // As reported: in milliseconds.
     r.created_at
+        .map(crate::report::record::rfc3339)
         .as_deref()
         .and_then(crate::model::payload::parse_created_at)
         .map(|c| ((now - c).num_milliseconds().max(0)) as f64 / 1000.0)
@@ -253,7 +260,7 @@ fn clean(args: config::Clean) -> Result<Exit> {
     match args.output {
         CleanOutput::Json => {
             report_problems(&report);
-            print_line(&output::json(&report))?
+            print_json(&report)?
         }
         CleanOutput::Text(style) => print_clean_text(&args, &report, style, started)?,
     }
@@ -280,34 +287,34 @@ fn print_clean_text(
     style: LogStyle,
     started: Instant,
 ) -> Result<()> {
-    let mut out = String::new();
+    // Written as the lines are made: 100,000 of them are never one string.
+    let mut out = Out::new();
     for r in &report.locks {
         let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
         let changed = r.action == Action::Kept && r.status == Status::Stale;
         let human = r.status == Status::Wedged;
         if loud || (!args.quiet && (changed || human || r.action == Action::Skipped)) {
-            out.push_str(&output::log_line(style, r));
-            out.push('\n');
+            out.line(&output::log_line(style, r))?;
         } else if human {
             eprintln!("{}", output::attention_line(style, r));
         }
     }
     let acted = report.summary.removed + report.summary.would_remove;
     if !args.quiet || acted > 0 || report.summary.needs_human > 0 {
-        out.push_str(&output::log_summary(
+        let mut summary = output::log_summary(
             style,
             "clean",
             &report.summary,
             args.dry_run,
             started.elapsed().as_secs_f64(),
-        ));
+        );
         if style == LogStyle::Human {
-            out.push_str(&crate::report::turns::sqlite_summary(
+            summary.push_str(&crate::report::turns::sqlite_summary(
                 &report.summary,
                 &report.places,
             ));
         }
-        out.push('\n');
+        out.line(&summary)?;
     }
     // With --restart-orphaned each line was printed as it happened.
     if args.restart_orphaned.is_none() {
@@ -319,10 +326,7 @@ fn print_clean_text(
                 }
                 (true, "would-restart", _) => eprintln!("{line}"),
                 (true, _, _) => {}
-                (false, _, _) => {
-                    out.push_str(&line);
-                    out.push('\n');
-                }
+                (false, _, _) => out.line(&line)?,
             }
         }
     }
@@ -336,7 +340,7 @@ fn print_clean_text(
             eprintln!("{}", output::log_problem(style, p));
         }
     }
-    print_bytes(out.as_bytes())
+    out.finish()
 }
 
 /// Takes the run lock; when another run holds it, says so on stderr (unless `quiet`) before
@@ -415,7 +419,7 @@ fn step_aside(
         None => true,
     };
     match args.output {
-        CleanOutput::Json => print_line(&output::json(&report))?,
+        CleanOutput::Json => print_json(&report)?,
         CleanOutput::Text(_) if !args.quiet => eprintln!("zaki-locks: clean: {message}"),
         CleanOutput::Text(_) => {}
     }
@@ -463,6 +467,72 @@ fn report_problems(report: &Report) {
     }
     for p in &report.errors {
         eprintln!("zaki-locks: error: {p}");
+    }
+}
+
+/// The JSON report on stdout, written as it is serialised, and a newline.
+fn print_json(report: &Report) -> Result<()> {
+    let mut out = Out::new();
+    output::write_json(&mut out, report)
+        .and_then(|_| out.write_all(b"\n"))
+        .wrap_err("cannot write to stdout")?;
+    out.finish()
+}
+
+/// Stdout through a buffer, for what is written piece by piece (a table, the JSON report, log
+/// lines) rather than made whole first. A closed pipe (`zaki-locks scan | head`) is not an
+/// error worth a message: what follows it is dropped, as [`print_bytes`] drops it.
+struct Out {
+    w: std::io::BufWriter<std::io::StdoutLock<'static>>,
+    closed: bool,
+}
+
+impl Out {
+    fn new() -> Out {
+        Out {
+            w: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock()),
+            closed: false,
+        }
+    }
+
+    /// A line and its newline.
+    fn line(&mut self, s: &str) -> Result<()> {
+        self.write_all(s.as_bytes())
+            .and_then(|_| self.write_all(b"\n"))
+            .wrap_err("cannot write to stdout")
+    }
+
+    /// Flushes what is left.
+    fn finish(mut self) -> Result<()> {
+        self.flush().wrap_err("cannot write to stdout")
+    }
+
+    fn unless_closed<T>(&mut self, r: std::io::Result<T>, closed: T) -> std::io::Result<T> {
+        match r {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(closed)
+            }
+            r => r,
+        }
+    }
+}
+
+impl Write for Out {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(b.len());
+        }
+        let r = self.w.write(b);
+        self.unless_closed(r, b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = self.w.flush();
+        self.unless_closed(r, ())
     }
 }
 

@@ -4,7 +4,6 @@
 //! with the verdicts.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use chrono::Utc;
 use color_eyre::eyre::{Result, WrapErr};
@@ -88,10 +87,7 @@ pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) ->
     let observed = observe_locks((&places, &dbs), found, &mut survey, &proc, &mut problems);
     let looked = Utc::now();
     let facts = place_facts(&places, &dbs);
-    let mut judged: Vec<Judged> = observed
-        .into_iter()
-        .map(|o| judge(policy, o, &facts, now))
-        .collect();
+    let mut judged = judge_all(policy, observed, &facts, now);
     if judged
         .iter()
         .any(|j| j.verdict.as_ref().is_some_and(|v| v.look_again))
@@ -220,15 +216,33 @@ impl LookAgain<'_> {
                 problems.push(p);
             }
         }
-        let mut seen: std::collections::HashMap<(Location, PathBuf), Observed> = seen
-            .into_iter()
-            .map(|o| ((o.location.clone(), o.path.clone()), o))
+        // The second look's locks found by (location, path) in their sorted list, not hashed: no
+        // copy of every key nor a table beside 100,000 locks. Of a path seen twice, the last
+        // counts.
+        let mut seen = seen;
+        seen.sort_by(|a, b| (&a.location, &a.path).cmp(&(&b.location, &b.path)));
+        seen.dedup_by(|later, kept| {
+            let same = (&later.location, &later.path) == (&kept.location, &kept.path);
+            if same {
+                std::mem::swap(later, kept);
+            }
+            same
+        });
+        let at: Vec<Option<usize>> = judged
+            .iter()
+            .map(|j| {
+                let key = (&j.obs.location, &j.obs.path);
+                pending(j)
+                    .then(|| seen.binary_search_by(|o| (&o.location, &o.path).cmp(&key)))
+                    .and_then(Result::ok)
+            })
             .collect();
+        let mut seen: Vec<Option<Observed>> = seen.into_iter().map(Some).collect();
         let now = Utc::now();
-        for j in judged.iter_mut().filter(|j| pending(j)) {
-            let key = (j.obs.location.clone(), j.obs.path.clone());
-            let Some(mut o) = seen.remove(&key) else {
-                continue; // gone meanwhile: released, nothing to remove
+        for (j, at) in judged.iter_mut().zip(at) {
+            // Not pending, or gone meanwhile: released, nothing to remove.
+            let Some(mut o) = at.and_then(|i| seen[i].take()) else {
+                continue;
             };
             // The same file, or it is another lock now: judged again on the next run.
             if !matches!((&o.file, &j.obs.file), (Ok(a), Ok(b)) if a == b) {
@@ -350,6 +364,26 @@ fn judge(
         })
     });
     Judged { obs, verdict }
+}
+
+/// Every observed lock judged, in order, each moved out as its verdict is made (from the last,
+/// the storage given back as it empties): 100,000 locks are never held both as observed and
+/// as judged.
+fn judge_all(
+    policy: &Policy,
+    mut observed: Vec<Observed>,
+    places: &PlaceIndex<'_>,
+    now: chrono::DateTime<Utc>,
+) -> Vec<Judged> {
+    let mut judged = Vec::with_capacity(observed.len());
+    while let Some(o) = observed.pop() {
+        judged.push(judge(policy, o, places, now));
+        if observed.len().is_multiple_of(4096) {
+            observed.shrink_to_fit();
+        }
+    }
+    judged.reverse();
+    judged
 }
 
 /// What the judge needs of each host place, by its state dir: its release and era.
@@ -645,19 +679,34 @@ pub fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
 
 /// One `scan` pass: look and judge at `now`; nothing is acted on.
 pub async fn scan_pass(places: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Report {
-    let seen = look(places, policy, now).await;
-    let records = seen
-        .judged
-        .iter()
-        .map(|j| {
-            let action = match j.verdict {
-                Some(_) => Action::Kept,
-                None => Action::Skipped,
-            };
-            record(j, action, None)
-        })
-        .collect();
+    let mut seen = look(places, policy, now).await;
+    let records = records(std::mem::take(&mut seen.judged), |j| {
+        let action = match j.verdict {
+            Some(_) => Action::Kept,
+            None => Action::Skipped,
+        };
+        (action, None)
+    });
     report("scan", now, policy, false, seen, records)
+}
+
+/// The records of the judged locks, in their order, each made as its lock is let go (from the
+/// last, the locks' storage given back as it empties): 100,000 locks are never held both as
+/// facts and as records. `what` says what was done to each lock.
+fn records(
+    mut judged: Vec<Judged>,
+    mut what: impl FnMut(&Judged) -> (Action, Option<String>),
+) -> Vec<LockRecord> {
+    let mut records = Vec::with_capacity(judged.len());
+    while let Some(j) = judged.pop() {
+        let (action, note) = what(&j);
+        records.push(record(&j, action, note));
+        if judged.len().is_multiple_of(4096) {
+            judged.shrink_to_fit();
+        }
+    }
+    records.reverse();
+    records
 }
 
 /// The report of a pass: its records and everything else it saw.
@@ -693,19 +742,21 @@ pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Repo
         .is_some()
         .then(crate::sys::interrupt::outside);
     let mut seen = look(places, policy, now).await;
-    let outcomes = act(&seen, dry_run, places.timeout, places.jobs).await;
-    let mut records = Vec::with_capacity(seen.judged.len());
-    for (j, outcome) in seen.judged.iter().zip(outcomes) {
+    let mut outcomes = act(&seen, dry_run, places.timeout, places.jobs).await;
+    // Records are made from the last lock back (see `records`): its problems, put back in order.
+    let mut problems = Vec::new();
+    let records = records(std::mem::take(&mut seen.judged), |j| {
+        let outcome = outcomes.pop().flatten();
         let done = clean::settle(j.verdict.as_ref(), j.obs.file.is_ok(), outcome, dry_run);
         if let Some(message) = done.problem {
-            seen.problems.push(Problem {
+            problems.push(Problem {
                 location: j.obs.location.clone(),
                 path: Some(j.obs.path.clone()),
                 message,
             });
         }
-        let (action, note) = (done.action, done.note);
-        records.push(record(j, action, note));
-    }
+        (done.action, done.note)
+    });
+    seen.problems.extend(problems.into_iter().rev());
     report("clean", now, policy, dry_run, seen, records)
 }

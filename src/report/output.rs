@@ -224,15 +224,10 @@ fn why_floor(records: &[LockRecord]) -> usize {
         .unwrap_or(0)
 }
 
-/// Column widths that fit `max` columns (when given): the widest content, shrunk column by
-/// column in [`SHRINK_ORDER`] down to each one's minimum.
-fn fit(rows: &[[String; 8]], max: Option<usize>, why_floor: usize) -> [usize; 8] {
-    let mut w = HEADER.map(width);
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            w[i] = w[i].max(width(c));
-        }
-    }
+/// Column widths that fit `max` columns (when given): the widest content (`widest`, the
+/// header's included), shrunk column by column in [`SHRINK_ORDER`] down to each one's minimum.
+fn fit(widest: [usize; 8], max: Option<usize>, why_floor: usize) -> [usize; 8] {
+    let mut w = widest;
     let Some(max) = max else { return w };
     let total = |w: &[usize; 8]| w.iter().sum::<usize>() + 2 * (w.len() - 1);
     let mut floors = SHRINK.map(|(f, _)| f);
@@ -256,22 +251,42 @@ fn fit(rows: &[[String; 8]], max: Option<usize>, why_floor: usize) -> [usize; 8]
 
 /// The `scan` table: one line per lock, its columns aligned (on a terminal and in a pipe, as
 /// `docker ps` and `ps` do) and cut to fit `columns` when given (the terminal's width, or
-/// `COLUMNS` in a pipe); `None`: never cut.
+/// `COLUMNS` in a pipe); `None`: never cut. Commands write it with [`write_table`].
+#[cfg(test)]
 pub fn table(
     records: &[LockRecord],
     colour: bool,
     full_paths: bool,
     columns: Option<usize>,
 ) -> String {
-    let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
-    aligned(records, &rows, colour, columns.unwrap_or(usize::MAX))
+    let mut out = Vec::new();
+    write_table(&mut out, records, colour, full_paths, columns).expect("a Vec takes any write");
+    String::from_utf8(out).expect("the table is UTF-8")
 }
 
 /// `--format tsv`: tab-separated, never cut nor padded, for `cut`, `awk` and spreadsheets. A
-/// plain join, not comfy-table, which only lays out aligned columns.
+/// plain join, not comfy-table, which only lays out aligned columns. Commands write it with
+/// [`write_tsv`].
+#[cfg(test)]
 pub fn tsv(records: &[LockRecord], full_paths: bool) -> String {
-    let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
-    tab_joined(&HEADER, rows.iter().map(|r| &r[..]))
+    let mut out = Vec::new();
+    write_tsv(&mut out, records, full_paths).expect("a Vec takes any write");
+    String::from_utf8(out).expect("the lines are UTF-8")
+}
+
+/// [`tsv`], written line by line as each lock's row is made (no trailing newline): 100,000
+/// locks are never all rows at once.
+pub fn write_tsv(
+    out: &mut impl std::io::Write,
+    records: &[LockRecord],
+    full_paths: bool,
+) -> std::io::Result<()> {
+    out.write_all(HEADER.join("\t").as_bytes())?;
+    for r in records {
+        out.write_all(b"\n")?;
+        out.write_all(row(r, full_paths).join("\t").as_bytes())?;
+    }
+    Ok(())
 }
 
 /// A header and rows joined with tabs, one line each: every table's off-a-terminal form.
@@ -326,12 +341,30 @@ pub(crate) fn borderless(
     t.trim_fmt()
 }
 
-/// On a terminal, docker-ps style: no borders, two spaces between columns, each column cut
-/// to the width [`fit`] gives it. comfy-table cuts only at a cell's end, so the cells are cut
-/// here (a path keeps its tail) and comfy-table lays them out with no arrangement of its own.
-/// A terminal too narrow even for the shrunk columns cuts the line at its edge, as `ps` does.
-fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usize) -> String {
-    let w = fit(rows, (max != usize::MAX).then_some(max), why_floor(records));
+/// [`table`], written line by line (no trailing newline). On a terminal, docker-ps style: no
+/// borders, two spaces between columns, each column cut to the width [`fit`] gives it; a path
+/// keeps its tail. A terminal too narrow even for the shrunk columns cuts the line at its edge,
+/// as `ps` does.
+///
+/// The bytes are those comfy-table lays out for the whole table at once ([`borderless`]), but
+/// the rows are made again for each pass over the locks rather than kept: the widest content of
+/// each column, then each column's width once its cells are cut, then the lines. So a table of
+/// 100,000 locks holds one row at a time, never 800,000 cells.
+pub fn write_table(
+    out: &mut impl std::io::Write,
+    records: &[LockRecord],
+    colour: bool,
+    full_paths: bool,
+    columns: Option<usize>,
+) -> std::io::Result<()> {
+    let max = columns.unwrap_or(usize::MAX);
+    let mut widest = HEADER.map(width);
+    for r in records {
+        for (i, c) in row(r, full_paths).iter().enumerate() {
+            widest[i] = widest[i].max(width(c));
+        }
+    }
+    let w = fit(widest, columns, why_floor(records));
     // Where each column starts; those starting at or past the edge are not shown.
     let starts: Vec<usize> = w
         .iter()
@@ -351,22 +384,46 @@ fn aligned(records: &[LockRecord], rows: &[[String; 8]], colour: bool, max: usiz
             })
             .collect()
     };
-    let body = records
-        .iter()
-        .zip(rows)
-        .map(|(r, texts)| (cells(texts), status(r).1.into()))
-        .collect();
-    borderless(cells(&HEADER.map(str::to_owned)), body, colour)
+    // Each column as wide as its widest cell once cut (at least 1), as comfy-table lays it out.
+    let header = cells(&HEADER.map(str::to_owned));
+    let mut laid: Vec<usize> = header.iter().map(|c| width(c).max(1)).collect();
+    for r in records {
+        for (l, c) in laid.iter_mut().zip(cells(&row(r, full_paths))) {
+            *l = (*l).max(width(&c));
+        }
+    }
+    let mut line = String::new();
+    // The header, then each row after a newline.
+    let mut write_line = |nl: &str, cells: Vec<String>, c: Option<Color>| {
+        line.clear();
+        for (i, cell) in cells.iter().enumerate() {
+            match c.filter(|_| i == 1) {
+                Some(c) => line.push_str(&format!("\x1b[38;5;{}m{cell}\x1b[39m", c.sgr())),
+                None => line.push_str(cell),
+            }
+            // Two spaces between columns, none after the last; trailing spaces trimmed.
+            let pad = laid[i] - width(cell) + if i + 1 == shown { 0 } else { 2 };
+            line.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.write_all(nl.as_bytes())?;
+        out.write_all(line.trim_end().as_bytes())
+    };
+    write_line("", header, None)?;
+    for r in records {
+        let c = colour.then(|| status(r).1);
+        write_line("\n", cells(&row(r, full_paths)), c)?;
+    }
+    Ok(())
 }
 
-impl From<Color> for comfy_table::Color {
-    /// The terminal's own palette colours 1–5 (`31`–`35`), as `ls` and `grep` use.
-    fn from(c: Color) -> Self {
-        match c {
-            Color::Red => comfy_table::Color::DarkRed,
-            Color::Green => comfy_table::Color::DarkGreen,
-            Color::Yellow => comfy_table::Color::DarkYellow,
-            Color::Magenta => comfy_table::Color::DarkMagenta,
+impl Color {
+    /// The terminal's own palette colour (`ESC [ 38;5;N m`), as comfy-table writes it.
+    fn sgr(self) -> u8 {
+        match self {
+            Color::Red => 1,
+            Color::Green => 2,
+            Color::Yellow => 3,
+            Color::Magenta => 5,
         }
     }
 }
@@ -641,8 +698,9 @@ pub(crate) fn plural(n: usize, what: &str) -> String {
     }
 }
 
-pub fn json(report: &Report) -> String {
-    serde_json::to_string_pretty(report).expect("a report always serialises")
+/// The JSON report (pretty), written as it is serialised: never one string of every lock.
+pub fn write_json(out: &mut impl std::io::Write, report: &Report) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(out, report).map_err(std::io::Error::from)
 }
 
 #[cfg(test)]
@@ -905,6 +963,132 @@ mod tests {
         assert_eq!(cut("一二三四", 6, true), "…三四");
         assert_eq!(cut("一二三四", 6, false), "一二…");
         assert_eq!(cut("一二三四", 4, false), "一…");
+    }
+
+    impl From<Color> for comfy_table::Color {
+        /// The terminal's own palette colours 1–5 (`31`–`35`), as `ls` and `grep` use.
+        fn from(c: Color) -> Self {
+            match c {
+                Color::Red => comfy_table::Color::DarkRed,
+                Color::Green => comfy_table::Color::DarkGreen,
+                Color::Yellow => comfy_table::Color::DarkYellow,
+                Color::Magenta => comfy_table::Color::DarkMagenta,
+            }
+        }
+    }
+
+    /// The table as comfy-table laid it out whole, before it was written line by line: what
+    /// [`write_table`] must write, byte for byte.
+    fn table_whole(
+        records: &[LockRecord],
+        colour: bool,
+        full_paths: bool,
+        columns: Option<usize>,
+    ) -> String {
+        let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
+        let max = columns.unwrap_or(usize::MAX);
+        let mut widest = HEADER.map(width);
+        for r in &rows {
+            for (i, c) in r.iter().enumerate() {
+                widest[i] = widest[i].max(width(c));
+            }
+        }
+        let w = fit(widest, columns, why_floor(records));
+        let starts: Vec<usize> = w
+            .iter()
+            .scan(0, |at, wi| {
+                let s = *at;
+                *at += wi + 2;
+                Some(s)
+            })
+            .collect();
+        let shown = starts.iter().take_while(|&&s| s < max).count();
+        let cells = |texts: &[String; 8]| -> Vec<String> {
+            (0..shown)
+                .map(|i| {
+                    let how = SHRINK[i].1;
+                    cut_cell(&cut_cell(&texts[i], w[i], how), max - starts[i], how)
+                })
+                .collect()
+        };
+        let body = records
+            .iter()
+            .zip(&rows)
+            .map(|(r, texts)| (cells(texts), status(r).1.into()))
+            .collect();
+        borderless(cells(&HEADER.map(str::to_owned)), body, colour)
+    }
+
+    /// The table written line by line is the one comfy-table lays out whole: the same widths,
+    /// cuts, padding and colours, on every kind of row (hostile, wide, long, short) and width.
+    #[test]
+    fn the_streamed_table_is_the_whole_one() {
+        use crate::model::place::Location;
+        let mut recs =
+            vec![
+            record(
+                Location::Container("zaki-user-1234567890".into()),
+                Some("a long note that says why it was kept or skipped in words"),
+            ),
+            record(Location::Host, None),
+            LockRecord {
+                path: "/s/agents/main/sessions/a\nb\x1b[2J\x07.jsonl.lock".into(),
+                session_key: Some("agent:main:x\ty\r".into()),
+                note: Some("\u{85}line ".into()),
+                ..record(Location::Host, None)
+            },
+            LockRecord {
+                path: "/s/agents/main/sessions/会话会话会话会话会话会话会话会话会话会话.jsonl.lock"
+                    .into(),
+                session_key: Some("agent:main:用户:一二三四五六七八九十".into()),
+                owner_name: Some("一二三四五六七八".into()),
+                ..lock(Action::Kept, false, OwnerState::Alive, None)
+            },
+            LockRecord {
+                path: "/no/agents/dir.lock".into(),
+                session_key: None,
+                note: Some("n".into()),
+                ..lock(Action::Skipped, false, OwnerState::Alive, Some("openclaw-gateway"))
+            },
+            lock(Action::Removed, true, OwnerState::Dead, None),
+            LockRecord {
+                pid: None,
+                age_seconds: None,
+                ..lock(Action::Kept, false, OwnerState::Alive, Some("sleep"))
+            },
+            LockRecord {
+                location: Location::Container("会话-zaki-user-42".into()),
+                ..lock(Action::WouldRemove, true, OwnerState::Zombie, None)
+            },
+        ];
+        recs.extend(recs.clone().into_iter().take(2));
+        assert_eq!(recs.len(), 10);
+        for colour in [false, true] {
+            for full in [false, true] {
+                for cols in [
+                    None,
+                    Some(1),
+                    Some(9),
+                    Some(30),
+                    Some(40),
+                    Some(60),
+                    Some(80),
+                ]
+                .into_iter()
+                .chain([Some(97), Some(120), Some(200), Some(250)])
+                {
+                    assert_eq!(
+                        table(&recs, colour, full, cols),
+                        table_whole(&recs, colour, full, cols),
+                        "colour {colour}, full paths {full}, {cols:?} columns"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            table(&[], false, false, Some(80)),
+            table_whole(&[], false, false, Some(80))
+        );
     }
 
     #[test]

@@ -245,13 +245,16 @@ pub const JSON_FIELDS: &[(&str, &str)] = &[
 /// What was done with a lock: decided by `judge::clean`.
 pub use crate::judge::clean::Action;
 
-/// One lock, as reported.
-#[derive(Debug, Clone, Serialize)]
+/// One lock, as reported. Kept compact, as a run holds one per lock (100,000 of them at
+/// 50,000 tenants): a host path equal to the path is not stored twice, times are kept as times;
+/// the JSON has every field as [`JSON_FIELDS`] says (see its `Serialize`).
+#[derive(Debug, Clone)]
 pub struct LockRecord {
     pub location: Location,
     pub path: String,
-    pub host_path: Option<String>,
-    pub agent: String,
+    pub host_path: Option<HostPath>,
+    /// `main` (nearly always) is not allocated for every lock.
+    pub agent: std::borrow::Cow<'static, str>,
     /// `transcript` (`<id>.jsonl.lock`) or `store` (`sessions.json.lock`).
     pub kind: &'static str,
     pub session_id: Option<String>,
@@ -259,9 +262,11 @@ pub struct LockRecord {
     pub pid: Option<u64>,
     pub owner_state: OwnerState,
     pub owner_name: Option<String>,
-    pub created_at: Option<String>,
+    /// The payload's `createdAt` (in the JSON: RFC 3339, UTC, in milliseconds).
+    pub created_at: Option<DateTime<Utc>>,
     pub age_seconds: Option<i64>,
-    pub mtime: Option<String>,
+    /// The file's modification time (as `created_at` in the JSON).
+    pub mtime: Option<DateTime<Utc>>,
     pub size: Option<u64>,
     pub starttime: Option<u64>,
     pub max_hold_ms: Option<u64>,
@@ -295,14 +300,18 @@ impl LockRecord {
             Owner::Found(f) if o.payload.pid.is_some() => f.name.clone(),
             _ => None,
         };
+        let path = o.path.to_string_lossy().into_owned();
         LockRecord {
             location: o.location.clone(),
-            path: o.path.to_string_lossy().into_owned(),
-            host_path: o
-                .host_path
-                .as_ref()
-                .map(|p| p.to_string_lossy().into_owned()),
-            agent: o.agent.clone(),
+            host_path: o.host_path.as_ref().map(|p| match p.to_string_lossy() {
+                p if p == path.as_str() => HostPath::Same,
+                p => HostPath::Other(p.into_owned()),
+            }),
+            path,
+            agent: match o.agent.as_str() {
+                "main" => "main".into(),
+                a => a.to_owned().into(),
+            },
             kind: match o.kind {
                 LockKind::Transcript => "transcript",
                 LockKind::Store => "store",
@@ -312,9 +321,9 @@ impl LockRecord {
             pid: o.payload.pid,
             owner_state: v.map_or(OwnerState::Unknown, |v| v.owner_state),
             owner_name,
-            created_at: o.payload.created_at.map(rfc3339),
+            created_at: o.payload.created_at,
             age_seconds: v.and_then(|v| v.age).map(|a| a.num_seconds()),
-            mtime: snap.map(|s| rfc3339(s.id.mtime_utc())),
+            mtime: snap.map(|s| s.id.mtime_utc()),
             size: snap.map(|s| s.id.size),
             starttime: o.payload.starttime,
             max_hold_ms: o.payload.max_hold_ms,
@@ -337,6 +346,86 @@ impl LockRecord {
             wedged: v.is_some_and(|v| v.wedged),
             fix: v.and_then(|v| v.fix.clone()),
         }
+    }
+}
+
+/// A lock's path on the host, when it was read from there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPath {
+    /// The lock's own `path` (a lock read on the host): not stored twice.
+    Same,
+    /// Another path (a container's lock read through its bind mount).
+    Other(String),
+}
+
+impl Serialize for LockRecord {
+    /// The JSON record: every field in order, as the schema has it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            location: &'a Location,
+            path: &'a str,
+            host_path: Option<&'a str>,
+            agent: &'a str,
+            kind: &'static str,
+            session_id: &'a Option<String>,
+            session_key: &'a Option<String>,
+            pid: Option<u64>,
+            owner_state: OwnerState,
+            owner_name: &'a Option<String>,
+            created_at: Option<String>,
+            age_seconds: Option<i64>,
+            mtime: Option<String>,
+            size: Option<u64>,
+            starttime: Option<u64>,
+            max_hold_ms: Option<u64>,
+            stale: bool,
+            status: Status,
+            reasons: &'a [Reason],
+            action: Action,
+            note: &'a Option<String>,
+            content: &'a Option<String>,
+            held_open: Option<bool>,
+            holders: &'a [Holder],
+            visibility: &'static str,
+            visibility_note: &'a Option<String>,
+            wedged: bool,
+            fix: &'a Option<String>,
+        }
+        Json {
+            location: &self.location,
+            path: &self.path,
+            host_path: self.host_path.as_ref().map(|h| match h {
+                HostPath::Same => self.path.as_str(),
+                HostPath::Other(p) => p.as_str(),
+            }),
+            agent: &self.agent,
+            kind: self.kind,
+            session_id: &self.session_id,
+            session_key: &self.session_key,
+            pid: self.pid,
+            owner_state: self.owner_state,
+            owner_name: &self.owner_name,
+            created_at: self.created_at.map(rfc3339),
+            age_seconds: self.age_seconds,
+            mtime: self.mtime.map(rfc3339),
+            size: self.size,
+            starttime: self.starttime,
+            max_hold_ms: self.max_hold_ms,
+            stale: self.stale,
+            status: self.status,
+            reasons: &self.reasons,
+            action: self.action,
+            note: &self.note,
+            content: &self.content,
+            held_open: self.held_open,
+            holders: &self.holders,
+            visibility: self.visibility,
+            visibility_note: &self.visibility_note,
+            wedged: self.wedged,
+            fix: &self.fix,
+        }
+        .serialize(s)
     }
 }
 
