@@ -328,7 +328,9 @@ fn main() {
             .collect();
         let busy = paired(runs, find, || host(&["scan"]));
         report("scan (table), cores busy", &busy);
-        let busy_one = paired(runs, find, || wrapped(&["taskset", "-c", "0"], host(&["scan"])));
+        let busy_one = paired(runs, find, || {
+            wrapped(&["taskset", "-c", "0"], host(&["scan"]))
+        });
         report("scan (table), cores busy, one core", &busy_one);
         both_cores("cores busy: ", &busy, &busy_one);
     }

@@ -34,11 +34,19 @@ fn generate(dir: &Path, n: usize) {
         let state = dir.join(format!("user-{id}/.openclaw"));
         let sessions = state.join("agents/main/sessions");
         fs::create_dir_all(&sessions).unwrap();
-        fs::write(state.join("openclaw.json"), "{\"gateway\":{\"port\":18789}}").unwrap();
+        fs::write(
+            state.join("openclaw.json"),
+            "{\"gateway\":{\"port\":18789}}",
+        )
+        .unwrap();
         let mut store = String::from("{");
         for s in 0..20 {
             let sid = format!("{id:06}-{s:04}-4f1c-9a7e-3d2b1c0a9f8e");
-            fs::write(sessions.join(format!("{sid}.jsonl")), "{\"type\":\"session\"}\n").unwrap();
+            fs::write(
+                sessions.join(format!("{sid}.jsonl")),
+                "{\"type\":\"session\"}\n",
+            )
+            .unwrap();
             if s < 2 {
                 fs::write(sessions.join(format!("{sid}.jsonl.lock")), &lock).unwrap();
             }

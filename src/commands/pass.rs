@@ -88,10 +88,7 @@ pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) ->
     let looked = Utc::now();
     let facts = place_facts(&places, &dbs);
     let mut judged = judge_all(policy, observed, &facts, now);
-    if judged
-        .iter()
-        .any(|j| j.verdict.as_ref().is_some_and(|v| v.look_again))
-    {
+    if judged.iter().any(pending) {
         let again = LookAgain {
             args,
             places: &places,
@@ -175,6 +172,14 @@ fn observe_locks(
     observed
 }
 
+/// Whether the judge wants to see a lock again (see [`LookAgain`]).
+fn pending(j: &Judged) -> bool {
+    j.verdict.as_ref().is_some_and(|v| v.look_again)
+}
+
+/// Places a batch of the second look (see [`LookAgain::run`]).
+const AGAIN_PLACES: usize = 2048;
+
 /// The second look at the locks the judge saw unheld once: their places are read again at
 /// least [`SECOND_LOOK`] after the first look, and each such lock is judged again with when it
 /// was first seen unheld, if it is still the same file (inode, size, mtime and bytes).
@@ -192,34 +197,49 @@ struct LookAgain<'a> {
 
 impl LookAgain<'_> {
     async fn run(&self, survey: &mut Survey, judged: &mut [Judged], problems: &mut Vec<Problem>) {
-        let pending = |j: &Judged| j.verdict.as_ref().is_some_and(|v| v.look_again);
         let (host, exec) = self.places_of(survey, judged.iter().filter(|j| pending(j)));
         let wait = (self.first + SECOND_LOOK - Utc::now())
             .to_std()
             .unwrap_or_default();
         tokio::time::sleep(wait).await;
-        let mut again_problems = Vec::new();
-        let found = find_locks(
-            self.args,
-            self.places,
-            &host,
-            survey,
-            &exec,
-            &mut again_problems,
-        )
-        .await;
-        let places = (self.places, self.dbs);
-        let seen = observe_locks(places, found, survey, self.proc, &mut again_problems);
-        // A place that failed the second time keeps its locks as the first look judged them.
-        for p in again_problems {
-            if !problems.contains(&p) {
-                problems.push(p);
+        // Sorted, so that each lock of the second look is found by binary search: no copy of
+        // every key nor a table beside 100,000 locks.
+        judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
+        // The places a batch at a time, so that the second look holds one batch's locks, not
+        // every place's again beside the first look's (issue 21: clean's peak memory). The
+        // containers listed by exec go with the first batch.
+        let batches: Vec<&[usize]> = match host.len() {
+            0 => vec![&[]],
+            _ => host.chunks(AGAIN_PLACES).collect(),
+        };
+        let mut exec = Some(exec);
+        for batch in batches {
+            let exec = exec.take().unwrap_or_default();
+            let mut again_problems = Vec::new();
+            let found = find_locks(
+                self.args,
+                self.places,
+                batch,
+                survey,
+                &exec,
+                &mut again_problems,
+            )
+            .await;
+            let places = (self.places, self.dbs);
+            let seen = observe_locks(places, found, survey, self.proc, &mut again_problems);
+            // A place that failed the second time keeps its locks as the first look judged them.
+            for p in again_problems {
+                if !problems.contains(&p) {
+                    problems.push(p);
+                }
             }
+            self.judge_again(seen, judged);
         }
-        // The second look's locks found by (location, path) in their sorted list, not hashed: no
-        // copy of every key nor a table beside 100,000 locks. Of a path seen twice, the last
-        // counts.
-        let mut seen = seen;
+    }
+
+    /// Judges again each pending lock of `judged` (sorted by location and path) that the second
+    /// look `seen` found still the same file. Of a path seen twice, the last counts.
+    fn judge_again(&self, mut seen: Vec<Observed>, judged: &mut [Judged]) {
         seen.sort_by(|a, b| (&a.location, &a.path).cmp(&(&b.location, &b.path)));
         seen.dedup_by(|later, kept| {
             let same = (&later.location, &later.path) == (&kept.location, &kept.path);
@@ -228,24 +248,17 @@ impl LookAgain<'_> {
             }
             same
         });
-        let at: Vec<Option<usize>> = judged
-            .iter()
-            .map(|j| {
-                let key = (&j.obs.location, &j.obs.path);
-                pending(j)
-                    .then(|| seen.binary_search_by(|o| (&o.location, &o.path).cmp(&key)))
-                    .and_then(Result::ok)
-            })
-            .collect();
-        let mut seen: Vec<Option<Observed>> = seen.into_iter().map(Some).collect();
         let now = Utc::now();
-        for (j, at) in judged.iter_mut().zip(at) {
-            // Not pending, or gone meanwhile: released, nothing to remove.
-            let Some(mut o) = at.and_then(|i| seen[i].take()) else {
-                continue;
+        for mut o in seen {
+            let key = (&o.location, &o.path);
+            let Ok(i) = judged.binary_search_by(|j| (&j.obs.location, &j.obs.path).cmp(&key))
+            else {
+                continue; // a lock taken since the first look: judged on the next run
             };
-            // The same file, or it is another lock now: judged again on the next run.
-            if !matches!((&o.file, &j.obs.file), (Ok(a), Ok(b)) if a == b) {
+            let j = &mut judged[i];
+            // Not pending, or another lock now: judged again on the next run. A pending lock
+            // the second look did not see is gone: released, nothing to remove.
+            if !pending(j) || !matches!((&o.file, &j.obs.file), (Ok(a), Ok(b)) if a == b) {
                 continue;
             }
             o.unheld_since = Some(self.first);
