@@ -66,6 +66,8 @@ fn measure(mut cmd: Command) -> (Duration, Duration, i64) {
     use std::os::unix::process::ExitStatusExt;
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let start = Instant::now();
+    // Reaped by the `wait4` below, which also gives its own rusage (`Child::wait` does not).
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap();
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid, and wait4 writes at most one into it.
