@@ -357,33 +357,8 @@ pub fn write_table(
     full_paths: bool,
     columns: Option<usize>,
 ) -> std::io::Result<()> {
-    let max = columns.unwrap_or(usize::MAX);
-    let mut widest = HEADER.map(width);
-    for r in records {
-        for (i, c) in row(r, full_paths).iter().enumerate() {
-            widest[i] = widest[i].max(width(c));
-        }
-    }
-    let w = fit(widest, columns, why_floor(records));
-    // Where each column starts; those starting at or past the edge are not shown.
-    let starts: Vec<usize> = w
-        .iter()
-        .scan(0, |at, wi| {
-            let s = *at;
-            *at += wi + 2;
-            Some(s)
-        })
-        .collect();
-    let shown = starts.iter().take_while(|&&s| s < max).count();
-    let cells = |texts: &[String; 8]| -> Vec<String> {
-        (0..shown)
-            .map(|i| {
-                let how = SHRINK[i].1;
-                // At the edge too, a column keeps its useful end (a session its id).
-                cut_cell(&cut_cell(&texts[i], w[i], how), max - starts[i], how)
-            })
-            .collect()
-    };
+    let cols = Columns::of(records.iter().map(|r| row(r, full_paths)), records, columns);
+    let (shown, cells) = (cols.shown, |texts: &[String; 8]| cols.cells(texts));
     // Each column as wide as its widest cell once cut (at least 1), as comfy-table lays it out.
     let header = cells(&HEADER.map(str::to_owned));
     let mut laid: Vec<usize> = header.iter().map(|c| width(c).max(1)).collect();
@@ -414,6 +389,61 @@ pub fn write_table(
         write_line("\n", cells(&row(r, full_paths)), c)?;
     }
     Ok(())
+}
+
+/// Where the table's columns go: each one's width as [`fit`] gives it, where it starts, and how
+/// many start before the terminal's edge.
+struct Columns {
+    w: [usize; 8],
+    starts: Vec<usize>,
+    shown: usize,
+    max: usize,
+}
+
+impl Columns {
+    /// The columns of the table of `records`, whose rows are `rows`, at `columns` wide.
+    fn of(
+        rows: impl Iterator<Item = [String; 8]>,
+        records: &[LockRecord],
+        columns: Option<usize>,
+    ) -> Columns {
+        let max = columns.unwrap_or(usize::MAX);
+        let mut widest = HEADER.map(width);
+        for r in rows {
+            for (i, c) in r.iter().enumerate() {
+                widest[i] = widest[i].max(width(c));
+            }
+        }
+        let w = fit(widest, columns, why_floor(records));
+        // Where each column starts; those starting at or past the edge are not shown.
+        let starts: Vec<usize> = w
+            .iter()
+            .scan(0, |at, wi| {
+                let s = *at;
+                *at += wi + 2;
+                Some(s)
+            })
+            .collect();
+        let shown = starts.iter().take_while(|&&s| s < max).count();
+        Columns {
+            w,
+            starts,
+            shown,
+            max,
+        }
+    }
+
+    /// A row's cells, each cut to its column (and at the edge).
+    fn cells(&self, texts: &[String; 8]) -> Vec<String> {
+        (0..self.shown)
+            .map(|i| {
+                let how = SHRINK[i].1;
+                // At the edge too, a column keeps its useful end (a session its id).
+                let cell = cut_cell(&texts[i], self.w[i], how);
+                cut_cell(&cell, self.max - self.starts[i], how)
+            })
+            .collect()
+    }
 }
 
 impl Color {
@@ -986,31 +1016,8 @@ mod tests {
         columns: Option<usize>,
     ) -> String {
         let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
-        let max = columns.unwrap_or(usize::MAX);
-        let mut widest = HEADER.map(width);
-        for r in &rows {
-            for (i, c) in r.iter().enumerate() {
-                widest[i] = widest[i].max(width(c));
-            }
-        }
-        let w = fit(widest, columns, why_floor(records));
-        let starts: Vec<usize> = w
-            .iter()
-            .scan(0, |at, wi| {
-                let s = *at;
-                *at += wi + 2;
-                Some(s)
-            })
-            .collect();
-        let shown = starts.iter().take_while(|&&s| s < max).count();
-        let cells = |texts: &[String; 8]| -> Vec<String> {
-            (0..shown)
-                .map(|i| {
-                    let how = SHRINK[i].1;
-                    cut_cell(&cut_cell(&texts[i], w[i], how), max - starts[i], how)
-                })
-                .collect()
-        };
+        let cols = Columns::of(rows.iter().cloned(), records, columns);
+        let cells = |texts: &[String; 8]| cols.cells(texts);
         let body = records
             .iter()
             .zip(&rows)
