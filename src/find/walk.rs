@@ -638,14 +638,10 @@ const AGENT_DB: &str = "agent/openclaw-agent.sqlite";
 /// symlink and stays below `dir`. Anything else (there, a symlink on the way, a file where a
 /// dir should be, a kernel without `openat2`) is `false`: the databases' own look decides.
 fn absent(dir: &OwnedFd, path: &Path) -> bool {
-    use nix::fcntl::{OpenHow, ResolveFlag, openat2};
+    use nix::fcntl::{OpenHow, openat2};
     let how = OpenHow::new()
         .flags(OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
-        .resolve(
-            ResolveFlag::RESOLVE_NO_SYMLINKS
-                | ResolveFlag::RESOLVE_NO_MAGICLINKS
-                | ResolveFlag::RESOLVE_BENEATH,
-        );
+        .resolve(safefs::BENEATH);
     matches!(openat2(dir, path, how), Err(Errno::ENOENT))
 }
 
@@ -713,14 +709,10 @@ fn open_sessions(
 /// opening `<agent>` then `sessions`. `None` on any failure (a symlink, a missing dir, a kernel
 /// without `openat2`): the caller then opens them one at a time, which says what is wrong.
 fn sessions_at(agents: &OwnedFd, agent: &OsStr) -> Option<OwnedFd> {
-    use nix::fcntl::{OpenHow, ResolveFlag, openat2};
+    use nix::fcntl::{OpenHow, openat2};
     let how = OpenHow::new()
         .flags(OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
-        .resolve(
-            ResolveFlag::RESOLVE_NO_SYMLINKS
-                | ResolveFlag::RESOLVE_NO_MAGICLINKS
-                | ResolveFlag::RESOLVE_BENEATH,
-        );
+        .resolve(safefs::BENEATH);
     openat2(agents, &Path::new(agent).join("sessions"), how).ok()
 }
 

@@ -128,6 +128,12 @@ pub fn operator_dir(path: &Path) -> Result<OwnedFd, OpenError> {
     Ok(open(path, DIR, Mode::empty())?)
 }
 
+/// How a path below an open directory is resolved by `openat2`: no symlink (nor `/proc` magic
+/// link) in any component, and never above that directory.
+pub const BENEATH: nix::fcntl::ResolveFlag = nix::fcntl::ResolveFlag::RESOLVE_NO_SYMLINKS
+    .union(nix::fcntl::ResolveFlag::RESOLVE_NO_MAGICLINKS)
+    .union(nix::fcntl::ResolveFlag::RESOLVE_BENEATH);
+
 /// What the mount of a directory allows to be opened below it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Mount {
@@ -158,12 +164,9 @@ pub fn regular_in(
 /// broken, a kernel without `openat2`): the `O_PATH` way then says what it is.
 fn open_on_nodev(dir: &impl AsFd, name: &OsStr) -> Option<Result<(File, FileStat), OpenError>> {
     use nix::fcntl::{OpenHow, ResolveFlag, openat2};
-    let how = OpenHow::new().flags(REOPEN | OFlag::O_NOFOLLOW).resolve(
-        ResolveFlag::RESOLVE_NO_SYMLINKS
-            | ResolveFlag::RESOLVE_NO_MAGICLINKS
-            | ResolveFlag::RESOLVE_BENEATH
-            | ResolveFlag::RESOLVE_NO_XDEV,
-    );
+    let how = OpenHow::new()
+        .flags(REOPEN | OFlag::O_NOFOLLOW)
+        .resolve(BENEATH | ResolveFlag::RESOLVE_NO_XDEV);
     let fd = match openat2(dir, Path::new(name), how) {
         Ok(fd) => fd,
         Err(Errno::ENOENT) => return Some(Err(OpenError::Gone)),
