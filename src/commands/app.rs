@@ -188,11 +188,10 @@ fn probe(args: &config::Probe) -> Result<Exit> {
 /// A lock's age in seconds with its milliseconds (held-over thresholds of a few seconds, such
 /// as a short maxHoldMs, need them); whole seconds when createdAt is not there.
 fn precise_age(r: &LockRecord, now: chrono::DateTime<Utc>) -> Option<f64> {
-    // As reported: in milliseconds.
+    use chrono::SubsecRound;
+    // As reported: to the millisecond.
     r.created_at
-        .map(crate::report::record::rfc3339)
-        .as_deref()
-        .and_then(crate::model::payload::parse_created_at)
+        .map(|c| c.trunc_subsecs(3))
         .map(|c| ((now - c).num_milliseconds().max(0)) as f64 / 1000.0)
         .or(r.age_seconds.map(|a| a as f64))
 }
