@@ -35,37 +35,48 @@ fn scan(args: config::Scan) -> Result<Exit> {
     let started = Instant::now();
     let now = Utc::now();
     let rt = runtime()?;
-    let mut report = rt.block_on(crate::commands::pass::scan_pass(
-        &args.places,
-        &args.policy,
-        now,
-    ));
     let is_held_over = |r: &LockRecord| {
         args.held_over.is_some_and(|h| {
             let age = precise_age(r, now);
             h.exceeded(&args.policy, r.status, r.owner_state, age, r.max_hold_ms)
         })
     };
-    let n_held_over = report.locks.iter().filter(|r| is_held_over(r)).count();
+    let mut listed = Listed::start(&args, now)?;
+    let mut n_held_over = 0;
+    // Each lock listed as the pass makes it (the filters only shape what is listed; metrics
+    // and the summary count everything seen).
+    let report = rt.block_on(crate::commands::pass::scan_pass(
+        &args.places,
+        &args.policy,
+        now,
+        &mut |r| {
+            let held_over = is_held_over(&r);
+            n_held_over += usize::from(held_over);
+            if (!args.stale_only || r.status == Status::Stale)
+                && (args.held_over.is_none() || held_over)
+            {
+                listed.push(&r);
+            }
+        },
+    ));
     // An orphan turn claim (OpenClaw 2026.8+) blocks its session as surely as a stale lock.
     let any_stale = report.summary.stale > 0 || report.summary.orphan_claims > 0;
-
-    // Metrics describe everything seen; the filters below only shape what is listed.
     let metrics = (args.metrics_file.is_some() || args.output == ScanOutput::Prometheus)
         .then(|| scan_metrics(&args, &report, started, n_held_over));
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
-    report.locks.retain(|r| {
-        (!args.stale_only || r.status == Status::Stale)
-            && (args.held_over.is_none() || is_held_over(r))
-    });
     report_problems(&report);
-    match args.output {
-        ScanOutput::Json => print_json(&report)?,
-        ScanOutput::Prometheus => print_bytes(metrics.unwrap_or_default().as_bytes())?,
-        ScanOutput::Table(style) => {
+    match (listed, args.output) {
+        (Listed::Json(_, Some(e)), _) => return Err(e).wrap_err("cannot write to stdout"),
+        (Listed::Json(json, None), _) => json
+            .end(&report)
+            .and_then(|mut out| out.write_all(b"\n").map(|_| out))
+            .wrap_err("cannot write to stdout")?
+            .finish()?,
+        (Listed::Table(rows, out), ScanOutput::Table(style)) => {
             let held_over = args.held_over.map(|h| (h, n_held_over));
-            print_scan_table(&report, style, held_over, started)?
+            print_scan_table(out, rows, &report, style, held_over, started)?
         }
+        _ => print_bytes(metrics.unwrap_or_default().as_bytes())?,
     }
     Ok(exit::status(exit::Run {
         problems: !report.errors.is_empty(),
@@ -74,6 +85,81 @@ fn scan(args: config::Scan) -> Result<Exit> {
         held_found: args.fail_on_held && n_held_over > 0,
         interrupted: None,
     }))
+}
+
+/// Where `scan` lists each lock as the pass makes it: into the JSON as it is written, a TSV
+/// line as it is made, or the table's rows (its widths need every row); nothing for the
+/// metrics. A failed write is said once the pass is over.
+enum Listed {
+    Json(output::JsonStream<Out>, Option<std::io::Error>),
+    Table(Rows, Out),
+    Metrics,
+}
+
+/// The table's rows kept for its widths, or the TSV's lines written.
+enum Rows {
+    Kept(output::TableRows),
+    Written {
+        lines: usize,
+        full_paths: bool,
+        failed: Option<std::io::Error>,
+    },
+}
+
+impl Listed {
+    fn start(args: &config::Scan, now: chrono::DateTime<Utc>) -> Result<Listed> {
+        Ok(match args.output {
+            ScanOutput::Json => {
+                let head = crate::report::record::ReportHead::new(
+                    "scan",
+                    now,
+                    args.policy.stale_after.num_seconds(),
+                    false,
+                );
+                let json = output::JsonStream::start(Out::new(), &head)
+                    .wrap_err("cannot write to stdout")?;
+                Listed::Json(json, None)
+            }
+            ScanOutput::Table(style) if style.tsv => {
+                let rows = Rows::Written {
+                    lines: 0,
+                    full_paths: style.full_paths,
+                    failed: None,
+                };
+                Listed::Table(rows, Out::new())
+            }
+            ScanOutput::Table(style) => Listed::Table(
+                Rows::Kept(output::TableRows::new(style.full_paths)),
+                Out::new(),
+            ),
+            ScanOutput::Prometheus => Listed::Metrics,
+        })
+    }
+
+    fn push(&mut self, r: &LockRecord) {
+        match self {
+            Listed::Json(json, failed @ None) => *failed = json.lock(r).err(),
+            Listed::Table(Rows::Kept(rows), _) => rows.push(r),
+            Listed::Table(
+                Rows::Written {
+                    lines,
+                    full_paths,
+                    failed: failed @ None,
+                },
+                out,
+            ) => {
+                let header = match lines {
+                    0 => output::write_tsv_header(out),
+                    _ => Ok(()),
+                };
+                *failed = header
+                    .and_then(|_| output::write_tsv_row(out, r, *full_paths))
+                    .err();
+                *lines += 1;
+            }
+            _ => {}
+        }
+    }
 }
 
 fn scan_metrics(
@@ -100,23 +186,27 @@ fn scan_metrics(
     )
 }
 
-/// The locks' table, the SQLite era's, and the summary line (with `--held-over`'s count).
+/// The rest of the locks' table (all of it, or the TSV's newline), the SQLite era's, and the
+/// summary line (with `--held-over`'s count).
 fn print_scan_table(
+    mut out: Out,
+    rows: Rows,
     report: &Report,
     style: config::TableStyle,
     held_over: Option<(HeldOver, usize)>,
     started: Instant,
 ) -> Result<()> {
-    let mut out = Out::new();
-    if !report.locks.is_empty() {
-        let (locks, full) = (&report.locks, style.full_paths);
-        match style.tsv {
-            true => output::write_tsv(&mut out, locks, full),
-            false => output::write_table(&mut out, locks, style.colour, full, style.columns),
-        }
-        .and_then(|_| out.write_all(b"\n"))
-        .wrap_err("cannot write to stdout")?;
+    match rows {
+        Rows::Kept(rows) if !rows.is_empty() => rows
+            .write(&mut out, style.colour, style.columns)
+            .and_then(|_| out.write_all(b"\n")),
+        Rows::Written {
+            failed: Some(e), ..
+        } => Err(e),
+        Rows::Written { lines: 1.., .. } => out.write_all(b"\n"),
+        _ => Ok(()),
     }
+    .wrap_err("cannot write to stdout")?;
     let (colour, columns) = (style.colour, style.columns);
     if let Some(t) = crate::report::turns::table(&report.places, colour, columns, style.tsv) {
         out.line(&t)?;
@@ -230,11 +320,15 @@ fn clean(args: config::Clean) -> Result<Exit> {
 
     let rt = runtime()?;
     crate::sys::interrupt::install();
+    let mut listed = CleanListed::start(&args, Utc::now())?;
     let mut report = rt.block_on(crate::commands::pass::clean_pass(
         &args.places,
         &policy,
         args.dry_run,
+        &mut |r| listed.push(&args, &r),
     ));
+    // What the pass wrote goes out before the restarts' lines.
+    let out = listed.flushed()?;
     // OpenClaw 2026.8+: orphan turn claims, fixed by a restart (opt-in) or named with the fix.
     report.restarts = if let Some(bounds) = &args.restart_orphaned {
         rt.block_on(crate::commands::remedy::restart_orphaned(
@@ -256,12 +350,18 @@ fn clean(args: config::Clean) -> Result<Exit> {
     let metrics = (args.metrics_file.as_deref())
         .map(|p| crate::report::metrics::clean_pass(&report, "clean", duration, p));
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
-    match args.output {
-        CleanOutput::Json => {
+    match (out, args.output) {
+        (CleanListed::Json(json, _), _) => {
             report_problems(&report);
-            print_json(&report)?
+            json.end(&report)
+                .and_then(|mut out| out.write_all(b"\n").map(|_| out))
+                .wrap_err("cannot write to stdout")?
+                .finish()?
         }
-        CleanOutput::Text(style) => print_clean_text(&args, &report, style, started)?,
+        (CleanListed::Text(out, _), CleanOutput::Text(style)) => {
+            print_clean_end(out, &args, &report, style, started)?
+        }
+        _ => unreachable!("the listing follows --format"),
     }
     let interrupted = crate::sys::interrupt::caught();
     if let Some(sig) = interrupted {
@@ -277,27 +377,80 @@ fn clean(args: config::Clean) -> Result<Exit> {
     }))
 }
 
-/// `clean`'s text: a line per lock acted on (with `--quiet`, only removals), the summary, the
-/// restarts not already printed, and the problems on stderr. With `--quiet`, what needs a
-/// human (a wedged lock, a gateway to restart) goes to stderr, one line each with its fix.
-fn print_clean_text(
+/// Where `clean` writes each lock as the pass makes it: into the JSON as it is written, or its
+/// log line. A failed write is said once the pass is over (the pass goes on: removals are not
+/// left half done for want of a stdout).
+enum CleanListed {
+    Json(output::JsonStream<Out>, Option<std::io::Error>),
+    Text(Out, Option<std::io::Error>),
+}
+
+impl CleanListed {
+    fn start(args: &config::Clean, now: chrono::DateTime<Utc>) -> Result<CleanListed> {
+        Ok(match args.output {
+            CleanOutput::Json => {
+                let older = args.policy.stale_after.num_seconds();
+                let head =
+                    crate::report::record::ReportHead::new("clean", now, older, args.dry_run);
+                let json = output::JsonStream::start(Out::new(), &head)
+                    .wrap_err("cannot write to stdout")?;
+                CleanListed::Json(json, None)
+            }
+            CleanOutput::Text(_) => CleanListed::Text(Out::new(), None),
+        })
+    }
+
+    /// `clean`'s text for one lock: a line when it was acted on (with `--quiet`, only
+    /// removals); with `--quiet`, a wedged lock (it needs a human) on stderr with its fix.
+    fn push(&mut self, args: &config::Clean, r: &LockRecord) {
+        let style = match args.output {
+            CleanOutput::Text(style) => style,
+            CleanOutput::Json => LogStyle::Json,
+        };
+        match self {
+            CleanListed::Json(json, failed @ None) => *failed = json.lock(r).err(),
+            CleanListed::Text(out, failed @ None) => {
+                let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
+                let changed = r.action == Action::Kept && r.status == Status::Stale;
+                let human = r.status == Status::Wedged;
+                if loud || (!args.quiet && (changed || human || r.action == Action::Skipped)) {
+                    let line = output::log_line(style, r);
+                    *failed = out
+                        .write_all(line.as_bytes())
+                        .and_then(|_| out.write_all(b"\n"))
+                        .err();
+                } else if human {
+                    eprintln!("{}", output::attention_line(style, r));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Everything written so far sent out (a failed write is the error).
+    fn flushed(mut self) -> Result<CleanListed> {
+        let (CleanListed::Json(_, failed) | CleanListed::Text(_, failed)) = &mut self;
+        if let Some(e) = failed.take() {
+            return Err(e).wrap_err("cannot write to stdout");
+        }
+        match &mut self {
+            CleanListed::Json(_, _) => {}
+            CleanListed::Text(out, _) => out.flush().wrap_err("cannot write to stdout")?,
+        }
+        Ok(self)
+    }
+}
+
+/// The rest of `clean`'s text, after its locks' lines: the summary, the restarts not already
+/// printed, and the problems on stderr. With `--quiet`, what needs a human (a gateway to
+/// restart) goes to stderr, one line each with its fix.
+fn print_clean_end(
+    mut out: Out,
     args: &config::Clean,
     report: &Report,
     style: LogStyle,
     started: Instant,
 ) -> Result<()> {
-    // Written as the lines are made: 100,000 of them are never one string.
-    let mut out = Out::new();
-    for r in &report.locks {
-        let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
-        let changed = r.action == Action::Kept && r.status == Status::Stale;
-        let human = r.status == Status::Wedged;
-        if loud || (!args.quiet && (changed || human || r.action == Action::Skipped)) {
-            out.line(&output::log_line(style, r))?;
-        } else if human {
-            eprintln!("{}", output::attention_line(style, r));
-        }
-    }
     let acted = report.summary.removed + report.summary.would_remove;
     if !args.quiet || acted > 0 || report.summary.needs_human > 0 {
         let mut summary = output::log_summary(

@@ -19,7 +19,7 @@ use crate::model::observed::{Observed, Site};
 use crate::model::place::{Location, Place, Problem};
 use crate::observe::container::{self, Listing};
 use crate::observe::locks;
-use crate::report::record::{Action, LockRecord, Report};
+use crate::report::record::{Action, LockCounts, LockRecord, Report};
 use crate::sys::docker::Engine;
 use crate::sys::proc::HostProc;
 
@@ -53,236 +53,304 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .wrap_err("cannot start the async runtime")
 }
 
-/// Find → observe → judge, for every place; then, for the locks the judge wants to see again
-/// (nobody held them, and their owner may be alive), a second look a second later.
-pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
-    let mut problems = Vec::new();
-    let mut places = match &args.host {
-        Some(search) => walk::places(search, &mut problems),
-        None => Vec::new(),
-    };
-    let mut survey = Survey::default();
-    if let Some(search) = &args.containers {
-        survey = survey::survey(search, &mut places, &mut problems).await;
-    }
-    let proc = HostProc::open();
-    let all_exec: Vec<usize> = (0..survey.exec.len()).collect();
-    let all_places: Vec<usize> = (0..places.len()).collect();
-    let found = find_locks(
-        args,
-        &places,
-        &all_places,
-        &survey,
-        &all_exec,
-        &mut problems,
-    )
-    .await;
-    // The places' databases, where the walk saw some (or could not tell).
-    let read = crate::observe::claims::ReadOptions::new(args.place_timeout);
-    let dbs: Vec<PlaceDb> =
-        crate::observe::claims::observe(&places, &found.walked.databases, &proc, &read)
-            .into_iter()
-            .map(|r| crate::judge::claims::place(r, now))
-            .collect();
-    let observed = observe_locks((&places, &dbs), found, &mut survey, &proc, &mut problems);
-    let looked = Utc::now();
-    let facts = place_facts(&places, &dbs);
-    let mut judged = judge_all(policy, observed, &facts, now);
-    if judged.iter().any(pending) {
-        let again = LookAgain {
-            args,
-            places: &places,
-            dbs: &dbs,
-            facts: &facts,
-            proc: &proc,
-            policy,
-            first: looked,
-        };
-        again.run(&mut survey, &mut judged, &mut problems).await;
-    }
-    missing_evidence(&judged, &mut problems);
-    judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
-    Seen {
-        places_looked: places.len() + survey.exec.len(),
-        host_places: places,
-        judged,
-        problems,
-        containers: survey.reports,
-        warnings: survey.warnings,
-        engines: survey.engines,
-        engines_up: survey.engines_up,
-        dbs,
-    }
-}
+/// Places a batch of the pass (see [`Looking`]): the locks of 1,024 user dirs are a few
+/// megabytes of facts, where every place's at once were 200 MB at 50,000 users (issue 21).
+const BATCH_PLACES: usize = 1024;
+/// Most batches judged once and waiting for their second look: the bound on what a pass holds
+/// when every batch has locks to look at again (8 × 2,048 locks, 20 MB). A batch's two looks
+/// take about 0.3 s at 50,000 users on 2 cores, so the oldest is past its second by its turn.
+const MAX_WAITING: usize = 8;
 
-/// The lock files of the host places `host` (indices into `places`), each read once, and the
-/// listings of the exec targets `exec` (indices into `survey.exec`).
-struct FoundLocks {
-    walked: walk::Walked,
-    exec: Vec<usize>,
-    listings: Vec<Result<Listing, ListingError>>,
-}
-
-async fn find_locks(
-    args: &Places,
-    places: &[Place],
-    host: &[usize],
-    survey: &Survey,
-    exec: &[usize],
-    problems: &mut Vec<Problem>,
-) -> FoundLocks {
-    // Inside containers (exec) first: it runs concurrently and takes the longest.
-    let listings = list_containers(survey, exec, args).await;
-    FoundLocks {
-        walked: walk::lock_files_of(places, host, problems),
-        exec: exec.to_vec(),
-        listings,
-    }
-}
-
-/// Observes the locks found: each one's owner, who has it open.
-fn observe_locks(
-    (places, dbs): (&[Place], &[PlaceDb]),
-    found: FoundLocks,
-    survey: &mut Survey,
-    proc: &HostProc,
-    problems: &mut Vec<Problem>,
-) -> Vec<Observed> {
-    let mut observed = locks::host_locks(places, found.walked.found, proc, problems);
-    observed.extend(exec_locks(survey, &found.exec, found.listings, problems));
-    // Every lock has been read (and its lease asked): now who holds them open (see `holders`).
-    find_holders(&mut observed, &survey.reports);
-    for o in observed.iter_mut() {
-        if let Site::Host { state_dir, .. } = &o.site
-            && let Some((_, why)) = survey.ambiguous.iter().find(|(d, _)| d == state_dir)
-        {
-            o.note = Some(why.clone());
-        }
-    }
-    // The owner's command line matters only where the place's release is known (see
-    // `judge::version`): read it there.
-    let known: std::collections::HashSet<&std::path::Path> = places
-        .iter()
-        .zip(dbs)
-        .filter(|(_, d)| d.version.is_some())
-        .map(|(p, _)| p.state_dir.as_path())
-        .collect();
-    crate::observe::version::owner_cmdlines(&mut observed, &known);
-    crate::observe::version::full_owner_names(&mut observed);
-    observed
-}
-
-/// Whether the judge wants to see a lock again (see [`LookAgain`]).
-fn pending(j: &Judged) -> bool {
-    j.verdict.as_ref().is_some_and(|v| v.look_again)
-}
-
-/// Places a batch of the second look (see [`LookAgain::run`]).
-const AGAIN_PLACES: usize = 2048;
-
-/// The second look at the locks the judge saw unheld once: their places are read again at
-/// least [`SECOND_LOOK`] after the first look, and each such lock is judged again with when it
-/// was first seen unheld, if it is still the same file (inode, size, mtime and bytes).
-struct LookAgain<'a> {
+/// Find → observe → judge for every place, as a stream of batches of places: each batch's
+/// locks judged (after a second look a second later, for the locks the judge wants to see
+/// again: nobody held them, and their owner may be alive), sorted by location and path, in the
+/// order of the places. A pass holds a few batches' locks, never every place's: a command acts
+/// on and reports each batch before taking the next ([`Looking::next`]).
+pub struct Looking<'a> {
     args: &'a Places,
-    places: &'a [Place],
-    dbs: &'a [PlaceDb],
-    /// The places' facts the first look was judged with.
-    facts: &'a PlaceIndex<'a>,
-    proc: &'a HostProc,
     policy: &'a Policy,
-    /// When the first look ended: every lease of it was asked before.
-    first: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
+    places: Vec<Place>,
+    survey: Survey,
+    proc: HostProc,
+    /// What the run may still spend on tenants' files, over every batch.
+    budget: walk::Budget,
+    read: crate::observe::claims::ReadOptions,
+    problems: Vec<Problem>,
+    /// Each host place's era and claims, for the places first-looked so far.
+    dbs: Vec<PlaceDb>,
+    /// The batches still to look at, first to last.
+    batches: std::collections::VecDeque<PlaceBatch>,
+    /// Batches first-looked, waiting for their second look (or their turn), in order.
+    waiting: std::collections::VecDeque<FirstLook>,
+    /// Locks kept because who holds them could not be checked: how many, and why.
+    missing: (usize, Option<String>),
 }
 
-impl LookAgain<'_> {
-    async fn run(&self, survey: &mut Survey, judged: &mut [Judged], problems: &mut Vec<Problem>) {
-        let (host, exec) = self.places_of(survey, judged.iter().filter(|j| pending(j)));
-        let wait = (self.first + SECOND_LOOK - Utc::now())
-            .to_std()
-            .unwrap_or_default();
-        tokio::time::sleep(wait).await;
-        // Sorted, so that each lock of the second look is found by binary search: no copy of
-        // every key nor a table beside 100,000 locks.
-        judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
-        // The places a batch at a time, so that the second look holds one batch's locks, not
-        // every place's again beside the first look's (issue 21: clean's peak memory). The
-        // containers listed by exec go with the first batch.
-        let batches: Vec<&[usize]> = match host.len() {
-            0 => vec![&[]],
-            _ => host.chunks(AGAIN_PLACES).collect(),
+/// A batch of the pass: host places (a range of their indices) and exec'd containers (indices
+/// into `survey.exec`; all of them go with the last batch).
+struct PlaceBatch {
+    places: std::ops::Range<usize>,
+    exec: Vec<usize>,
+}
+
+/// A batch judged once: its locks, and when its first look ended (every lease of it was asked
+/// before).
+struct FirstLook {
+    batch: PlaceBatch,
+    judged: Vec<Judged>,
+    looked: chrono::DateTime<Utc>,
+}
+
+impl FirstLook {
+    fn pending(&self) -> bool {
+        self.judged.iter().any(pending)
+    }
+}
+
+impl<'a> Looking<'a> {
+    /// Finds the places (and the containers to exec into): nothing is read of them yet.
+    pub async fn start(
+        args: &'a Places,
+        policy: &'a Policy,
+        now: chrono::DateTime<Utc>,
+    ) -> Looking<'a> {
+        let mut problems = Vec::new();
+        let mut places = match &args.host {
+            Some(search) => walk::places(search, &mut problems),
+            None => Vec::new(),
         };
-        let mut exec = Some(exec);
-        for batch in batches {
-            let exec = exec.take().unwrap_or_default();
-            let mut again_problems = Vec::new();
-            let found = find_locks(
-                self.args,
-                self.places,
-                batch,
-                survey,
-                &exec,
-                &mut again_problems,
-            )
-            .await;
-            let places = (self.places, self.dbs);
-            let seen = observe_locks(places, found, survey, self.proc, &mut again_problems);
-            // A place that failed the second time keeps its locks as the first look judged them.
-            for p in again_problems {
-                if !problems.contains(&p) {
-                    problems.push(p);
-                }
-            }
-            self.judge_again(seen, judged);
+        let mut survey = Survey::default();
+        if let Some(search) = &args.containers {
+            survey = survey::survey(search, &mut places, &mut problems).await;
+        }
+        let mut batches: std::collections::VecDeque<PlaceBatch> = (0..places.len())
+            .step_by(BATCH_PLACES)
+            .map(|s| PlaceBatch {
+                places: s..places.len().min(s + BATCH_PLACES),
+                exec: Vec::new(),
+            })
+            .collect();
+        let exec: Vec<usize> = (0..survey.exec.len()).collect();
+        let n_places = places.len();
+        match batches.back_mut() {
+            Some(last) => last.exec = exec,
+            None => batches.push_back(PlaceBatch { places: 0..0, exec }),
+        }
+        Looking {
+            args,
+            policy,
+            now,
+            places,
+            survey,
+            proc: HostProc::open(),
+            budget: walk::Budget::default(),
+            read: crate::observe::claims::ReadOptions::new(args.place_timeout),
+            problems,
+            dbs: Vec::with_capacity(n_places),
+            batches,
+            waiting: Default::default(),
+            missing: (0, None),
         }
     }
 
-    /// Judges again each pending lock of `judged` (sorted by location and path) that the second
-    /// look `seen` found still the same file. Of a path seen twice, the last counts.
-    fn judge_again(&self, mut seen: Vec<Observed>, judged: &mut [Judged]) {
-        seen.sort_by(|a, b| (&a.location, &a.path).cmp(&(&b.location, &b.path)));
-        seen.dedup_by(|later, kept| {
-            let same = (&later.location, &later.path) == (&kept.location, &kept.path);
-            if same {
-                std::mem::swap(later, kept);
+    /// The Docker engines asked: acting on a container's lock goes through its engine.
+    pub fn engines(&self) -> &[Engine] {
+        &self.survey.engines
+    }
+
+    /// The next batch's locks, judged, sorted by location and path; `None` once every place
+    /// was looked at. Batches are first-looked ahead (up to [`MAX_WAITING`]) while the oldest
+    /// waits out its second look.
+    pub async fn next(&mut self) -> Option<Vec<Judged>> {
+        loop {
+            // A batch with nothing to look at again is done at once (behind those before it).
+            if self.waiting.front().is_some_and(|f| !f.pending()) {
+                let head = self.waiting.pop_front()?;
+                return Some(self.second_look(head).await);
             }
-            same
-        });
-        let now = Utc::now();
-        for mut o in seen {
-            let key = (&o.location, &o.path);
-            let Ok(i) = judged.binary_search_by(|j| (&j.obs.location, &j.obs.path).cmp(&key))
-            else {
-                continue; // a lock taken since the first look: judged on the next run
-            };
-            let j = &mut judged[i];
-            // Not pending, or another lock now: judged again on the next run. A pending lock
-            // the second look did not see is gone: released, nothing to remove.
-            if !pending(j) || !matches!((&o.file, &j.obs.file), (Ok(a), Ok(b)) if a == b) {
+            // The others wait out their second, while the batches after them are looked at:
+            // with the queue kept full, the oldest is a second old by its turn.
+            if self.waiting.len() < MAX_WAITING
+                && let Some(batch) = self.batches.pop_front()
+            {
+                let first = self.first_look(batch).await;
+                self.waiting.push_back(first);
                 continue;
             }
-            o.unheld_since = Some(self.first);
-            *j = judge(self.policy, o, self.facts, now);
+            let head = self.waiting.pop_front()?;
+            return Some(self.second_look(head).await);
         }
     }
 
-    /// The host places (indices into `places`) and exec targets (into `survey.exec`) of `locks`.
+    /// Everything else the pass saw, once every batch was taken; `judged`: the locks, when the
+    /// command kept them.
+    pub fn finish(mut self, judged: Vec<Judged>) -> Seen {
+        if let (n @ 1.., Some(why)) = self.missing {
+            self.problems.push(Problem {
+                location: Location::Host,
+                path: None,
+                message: format!("cannot check who holds {n} lock(s), so they were kept: {why}"),
+            });
+        }
+        Seen {
+            places_looked: self.places.len() + self.survey.exec.len(),
+            host_places: self.places,
+            judged,
+            problems: self.problems,
+            containers: self.survey.reports,
+            warnings: self.survey.warnings,
+            engines: self.survey.engines,
+            engines_up: self.survey.engines_up,
+            dbs: self.dbs,
+        }
+    }
+
+    /// Finds, observes and judges the locks of `batch` once.
+    async fn first_look(&mut self, batch: PlaceBatch) -> FirstLook {
+        let host: Vec<usize> = batch.places.clone().collect();
+        let found = self.find_locks(&host, &batch.exec, None).await;
+        // The batch's databases, where the walk saw some (or could not tell).
+        let (places, databases) = (&self.places[batch.places.clone()], &found.walked.databases);
+        let readings = crate::observe::claims::observe(
+            places,
+            &databases[batch.places.clone()],
+            &self.proc,
+            &self.read,
+        );
+        let now = self.now;
+        self.dbs.extend(
+            readings
+                .into_iter()
+                .map(|r| crate::judge::claims::place(r, now)),
+        );
+        let observed = self.observe_locks(&batch, found, None);
+        let looked = Utc::now();
+        let facts = place_facts(&self.places[batch.places.clone()], self.batch_dbs(&batch));
+        let judged = judge_all(self.policy, observed, &facts, self.now);
+        FirstLook {
+            batch,
+            judged,
+            looked,
+        }
+    }
+
+    /// The second look at the locks of `first` the judge saw unheld once: their places are read
+    /// again at least [`SECOND_LOOK`] after the first look, and each such lock is judged again
+    /// with when it was first seen unheld, if it is still the same file (inode, size, mtime and
+    /// bytes). Returns the batch's locks, sorted.
+    async fn second_look(&mut self, first: FirstLook) -> Vec<Judged> {
+        let FirstLook {
+            batch,
+            mut judged,
+            looked,
+        } = first;
+        // Sorted, so that each lock of the second look is found by binary search: no copy of
+        // every key nor a table beside them.
+        judged.sort_by(|a, b| (&a.obs.location, &a.obs.path).cmp(&(&b.obs.location, &b.obs.path)));
+        if judged.iter().any(pending) {
+            let (host, exec) = self.places_of(&batch, judged.iter().filter(|j| pending(j)));
+            let wait = (looked + SECOND_LOOK - Utc::now())
+                .to_std()
+                .unwrap_or_default();
+            tokio::time::sleep(wait).await;
+            let mut again = Vec::new();
+            let found = self.find_locks(&host, &exec, Some(&mut again)).await;
+            let seen = self.observe_locks(&batch, found, Some(&mut again));
+            // A place that failed the second time keeps its locks as the first look judged them.
+            for p in again {
+                if !self.problems.contains(&p) {
+                    self.problems.push(p);
+                }
+            }
+            let facts = place_facts(&self.places[batch.places.clone()], self.batch_dbs(&batch));
+            judge_again(self.policy, &facts, looked, seen, &mut judged);
+        }
+        for why in judged
+            .iter()
+            .filter_map(|j| j.verdict.as_ref()?.evidence_missing.as_deref())
+        {
+            self.missing.0 += 1;
+            self.missing.1.get_or_insert_with(|| why.to_owned());
+        }
+        judged
+    }
+
+    /// The databases of `batch`'s places (first-looked: every batch before it was too).
+    fn batch_dbs(&self, batch: &PlaceBatch) -> &[PlaceDb] {
+        &self.dbs[batch.places.clone()]
+    }
+
+    /// The lock files of the host places `host` (indices into `places`), each read once, and
+    /// the listings of the exec targets `exec` (indices into `survey.exec`). Problems go to
+    /// `problems`, or the pass's.
+    async fn find_locks(
+        &mut self,
+        host: &[usize],
+        exec: &[usize],
+        problems: Option<&mut Vec<Problem>>,
+    ) -> FoundLocks {
+        // Inside containers (exec) first: it runs concurrently and takes the longest.
+        let listings = list_containers(&self.survey, exec, self.args).await;
+        let problems = problems.unwrap_or(&mut self.problems);
+        FoundLocks {
+            walked: walk::lock_files_of(&self.places, host, &self.budget, problems),
+            exec: exec.to_vec(),
+            listings,
+        }
+    }
+
+    /// Observes the locks found in `batch`: each one's owner, who has it open.
+    fn observe_locks(
+        &mut self,
+        batch: &PlaceBatch,
+        found: FoundLocks,
+        problems: Option<&mut Vec<Problem>>,
+    ) -> Vec<Observed> {
+        let problems = problems.unwrap_or(&mut self.problems);
+        let (places, survey) = (&self.places, &mut self.survey);
+        let mut observed = locks::host_locks(places, found.walked.found, &self.proc, problems);
+        observed.extend(exec_locks(survey, &found.exec, found.listings, problems));
+        // Every lock has been read (and its lease asked): now who holds them open (see
+        // `holders`).
+        find_holders(&mut observed, &survey.reports);
+        for o in observed.iter_mut() {
+            if let Site::Host { state_dir, .. } = &o.site
+                && let Some((_, why)) = survey.ambiguous.iter().find(|(d, _)| d == state_dir)
+            {
+                o.note = Some(why.clone());
+            }
+        }
+        // The owner's command line matters only where the place's release is known (see
+        // `judge::version`): read it there.
+        let dbs = &self.dbs[batch.places.clone()];
+        let known: std::collections::HashSet<&std::path::Path> = places[batch.places.clone()]
+            .iter()
+            .zip(dbs)
+            .filter(|(_, d)| d.version.is_some())
+            .map(|(p, _)| p.state_dir.as_path())
+            .collect();
+        crate::observe::version::owner_cmdlines(&mut observed, &known);
+        crate::observe::version::full_owner_names(&mut observed);
+        observed
+    }
+
+    /// The host places (indices into `places`) and exec targets (into `survey.exec`) of `locks`,
+    /// all of `batch`.
     fn places_of<'j>(
         &self,
-        survey: &Survey,
+        batch: &PlaceBatch,
         locks: impl Iterator<Item = &'j Judged>,
     ) -> (Vec<usize>, Vec<usize>) {
-        let place_of: std::collections::HashMap<&std::path::Path, usize> = self
+        let place_of: std::collections::HashMap<&std::path::Path, usize> = batch
             .places
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.state_dir.as_path(), i))
+            .clone()
+            .map(|i| (self.places[i].state_dir.as_path(), i))
             .collect();
-        let target_of: std::collections::HashMap<&str, usize> = survey
+        let target_of: std::collections::HashMap<&str, usize> = batch
             .exec
             .iter()
-            .enumerate()
-            .map(|(i, t)| (t.container.as_str(), i))
+            .map(|&i| (self.survey.exec[i].container.as_str(), i))
             .collect();
         let mut host = std::collections::BTreeSet::new();
         let mut exec = std::collections::BTreeSet::new();
@@ -296,21 +364,63 @@ impl LookAgain<'_> {
     }
 }
 
-/// A run that could not get the evidence some locks need (the holder check refused) says so
-/// once, as a problem: those locks were kept.
-fn missing_evidence(judged: &[Judged], problems: &mut Vec<Problem>) {
-    let mut missing = judged
-        .iter()
-        .filter_map(|j| j.verdict.as_ref()?.evidence_missing.as_deref());
-    let Some(why) = missing.next() else {
-        return;
-    };
-    let n = 1 + missing.count();
-    problems.push(Problem {
-        location: Location::Host,
-        path: None,
-        message: format!("cannot check who holds {n} lock(s), so they were kept: {why}"),
+/// Every lock of every place, judged: a pass for the commands that take all of it at once
+/// (`probe`, `remedy`'s re-check: one container each).
+pub async fn look(args: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Seen {
+    let mut looking = Looking::start(args, policy, now).await;
+    let mut judged = Vec::new();
+    while let Some(batch) = looking.next().await {
+        judged.extend(batch);
+    }
+    looking.finish(judged)
+}
+
+/// The lock files of the host places the walk read, and the listings of the exec targets
+/// `exec` (indices into `survey.exec`).
+struct FoundLocks {
+    walked: walk::Walked,
+    exec: Vec<usize>,
+    listings: Vec<Result<Listing, ListingError>>,
+}
+
+/// Whether the judge wants to see a lock again (see [`Looking::second_look`]).
+fn pending(j: &Judged) -> bool {
+    j.verdict.as_ref().is_some_and(|v| v.look_again)
+}
+
+/// Judges again each pending lock of `judged` (sorted by location and path) that the second
+/// look `seen` found still the same file, as unheld since `first`. Of a path seen twice, the
+/// last counts.
+fn judge_again(
+    policy: &Policy,
+    facts: &PlaceIndex<'_>,
+    first: chrono::DateTime<Utc>,
+    mut seen: Vec<Observed>,
+    judged: &mut [Judged],
+) {
+    seen.sort_by(|a, b| (&a.location, &a.path).cmp(&(&b.location, &b.path)));
+    seen.dedup_by(|later, kept| {
+        let same = (&later.location, &later.path) == (&kept.location, &kept.path);
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
     });
+    let now = Utc::now();
+    for mut o in seen {
+        let key = (&o.location, &o.path);
+        let Ok(i) = judged.binary_search_by(|j| (&j.obs.location, &j.obs.path).cmp(&key)) else {
+            continue; // a lock taken since the first look: judged on the next run
+        };
+        let j = &mut judged[i];
+        // Not pending, or another lock now: judged again on the next run. A pending lock the
+        // second look did not see is gone: released, nothing to remove.
+        if !pending(j) || !matches!((&o.file, &j.obs.file), (Ok(a), Ok(b)) if a == b) {
+            continue;
+        }
+        o.unheld_since = Some(first);
+        *j = judge(policy, o, facts, now);
+    }
 }
 
 /// The locks of each container listed by exec; a container whose listing failed is a problem
@@ -570,12 +680,13 @@ async fn list_containers(
 /// Removes every stale lock (none on a dry run): host ones one by one, each container's in one
 /// exec, containers `jobs` at a time. Returns an outcome per judged lock (`None`: not acted on).
 pub async fn act(
-    seen: &Seen,
+    judged: &[Judged],
+    engines: &[Engine],
     dry_run: bool,
     timeout: std::time::Duration,
     jobs: usize,
 ) -> Vec<Option<Outcome>> {
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; seen.judged.len()];
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; judged.len()];
     if dry_run {
         return outcomes;
     }
@@ -583,7 +694,7 @@ pub async fn act(
     let mut batches: Batch<'_, remove::ContainerItem<'_>> = BTreeMap::new();
     // Held leftovers, each with the name it goes back under.
     let mut put_backs: Batch<'_, (remove::ContainerItem<'_>, String)> = BTreeMap::new();
-    for (i, j) in seen.judged.iter().enumerate() {
+    for (i, j) in judged.iter().enumerate() {
         let Ok(snap) = &j.obs.file else {
             continue;
         };
@@ -624,15 +735,14 @@ pub async fn act(
             }
         }
     }
-    let done = remove_in_containers(seen, batches, timeout, jobs).await;
+    let done = remove_in_containers(engines, batches, timeout, jobs).await;
     for (i, o) in done.into_iter().flatten() {
         outcomes[i] = Some(o);
     }
     // Held leftovers of interrupted removals inside containers, put back by exec.
     for ((engine, container), batch) in put_backs {
         let (idx, items): (Vec<usize>, Vec<_>) = batch.into_iter().unzip();
-        let out =
-            remove::put_back_in_container(&seen.engines[engine], container, &items, timeout).await;
+        let out = remove::put_back_in_container(&engines[engine], container, &items, timeout).await;
         for (i, o) in idx.into_iter().zip(out) {
             outcomes[i] = Some(o);
         }
@@ -643,7 +753,7 @@ pub async fn act(
 /// Each container's stale locks in one exec, `jobs` containers at a time; none once a signal
 /// came. Returns (index in `judged`, outcome).
 async fn remove_in_containers(
-    seen: &Seen,
+    engines: &[Engine],
     batches: Batch<'_, remove::ContainerItem<'_>>,
     timeout: std::time::Duration,
     jobs: usize,
@@ -656,7 +766,7 @@ async fn remove_in_containers(
             }
             let (idx, items): (Vec<usize>, Vec<remove::ContainerItem<'_>>) =
                 batch.into_iter().unzip();
-            let out = remove::in_container(&seen.engines[engine], container, &items, timeout).await;
+            let out = remove::in_container(&engines[engine], container, &items, timeout).await;
             idx.into_iter().zip(out).collect::<Vec<_>>()
         })
         .buffer_unordered(jobs)
@@ -690,21 +800,45 @@ pub fn record(j: &Judged, action: Action, note: Option<String>) -> LockRecord {
     LockRecord::new(&j.obs, j.verdict.as_ref(), action, note)
 }
 
-/// One `scan` pass: look and judge at `now`; nothing is acted on.
-pub async fn scan_pass(places: &Places, policy: &Policy, now: chrono::DateTime<Utc>) -> Report {
-    let mut seen = look(places, policy, now).await;
-    let records = records(std::mem::take(&mut seen.judged), |j| {
-        let action = match j.verdict {
-            Some(_) => Action::Kept,
-            None => Action::Skipped,
-        };
-        (action, None)
-    });
-    report("scan", now, policy, false, seen, records)
+/// Where a pass's records go, in order, each as soon as its lock is done with: a command
+/// writes them out (100,000 locks are never all records at once) or keeps them.
+pub type Sink<'s> = &'s mut dyn FnMut(LockRecord);
+
+/// One `scan` pass: look and judge at `now`; nothing is acted on. The records go to `sink`;
+/// the report counts them.
+pub async fn scan_pass(
+    places: &Places,
+    policy: &Policy,
+    now: chrono::DateTime<Utc>,
+    sink: Sink<'_>,
+) -> Report {
+    let mut looking = Looking::start(places, policy, now).await;
+    let mut counts = LockCounts::default();
+    while let Some(batch) = looking.next().await {
+        let records = records(batch, |j| {
+            let action = match j.verdict {
+                Some(_) => Action::Kept,
+                None => Action::Skipped,
+            };
+            (action, None)
+        });
+        for r in records {
+            counts.add(&r);
+            sink(r);
+        }
+    }
+    report(
+        "scan",
+        now,
+        policy,
+        false,
+        looking.finish(Vec::new()),
+        counts,
+    )
 }
 
 /// The records of the judged locks, in their order, each made as its lock is let go (from the
-/// last, the locks' storage given back as it empties): 100,000 locks are never held both as
+/// last, the locks' storage given back as it empties): a batch's locks are never held both as
 /// facts and as records. `what` says what was done to each lock.
 fn records(
     mut judged: Vec<Judged>,
@@ -714,22 +848,19 @@ fn records(
     while let Some(j) = judged.pop() {
         let (action, note) = what(&j);
         records.push(record(&j, action, note));
-        if judged.len().is_multiple_of(4096) {
-            judged.shrink_to_fit();
-        }
     }
     records.reverse();
     records
 }
 
-/// The report of a pass: its records and everything else it saw.
+/// The report of a pass: everything it saw, and the counts of its records.
 fn report(
     command: &'static str,
     now: chrono::DateTime<Utc>,
     policy: &Policy,
     dry_run: bool,
     seen: Seen,
-    records: Vec<LockRecord>,
+    counts: LockCounts,
 ) -> Report {
     Report::new(
         command,
@@ -737,39 +868,62 @@ fn report(
         policy.stale_after.num_seconds(),
         dry_run,
         seen.places_looked,
-        records,
+        Vec::new(),
         seen.problems,
     )
+    .counted(counts)
     .with_containers(seen.containers, seen.warnings)
     .with_places(seen.dbs)
     .with_engines(seen.engines_up)
 }
 
-/// One `clean` pass: look, judge, remove the stale locks (none on a dry run), and report what
-/// was done to each lock. Shared by `clean` and every pass of `watch`.
-pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool) -> Report {
+/// One `clean` pass: look, judge, remove the stale locks (none on a dry run), a batch of places
+/// at a time, and report what was done to each lock (to `sink`). Shared by `clean` and every
+/// pass of `watch`.
+pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool, sink: Sink<'_>) -> Report {
     let now = Utc::now();
     // Docker's answers are outside the run: SIGTERM may end it while it waits on them.
     let _outside = places
         .containers
         .is_some()
         .then(crate::sys::interrupt::outside);
-    let mut seen = look(places, policy, now).await;
-    let mut outcomes = act(&seen, dry_run, places.timeout, places.jobs).await;
-    // Records are made from the last lock back (see `records`): its problems, put back in order.
+    let mut looking = Looking::start(places, policy, now).await;
+    let mut counts = LockCounts::default();
     let mut problems = Vec::new();
-    let records = records(std::mem::take(&mut seen.judged), |j| {
-        let outcome = outcomes.pop().flatten();
-        let done = clean::settle(j.verdict.as_ref(), j.obs.file.is_ok(), outcome, dry_run);
-        if let Some(message) = done.problem {
-            problems.push(Problem {
-                location: j.obs.location.clone(),
-                path: Some(j.obs.path.clone()),
-                message,
-            });
+    while let Some(batch) = looking.next().await {
+        let (timeout, jobs) = (places.timeout, places.jobs);
+        let mut outcomes = act(&batch, looking.engines(), dry_run, timeout, jobs).await;
+        // Records are made from the last lock back (see `records`): its problems, put back in
+        // order.
+        let mut acted = Vec::new();
+        let records = records(batch, |j| {
+            let outcome = outcomes.pop().flatten();
+            let done = clean::settle(j.verdict.as_ref(), j.obs.file.is_ok(), outcome, dry_run);
+            if let Some(message) = done.problem {
+                acted.push(Problem {
+                    location: j.obs.location.clone(),
+                    path: Some(j.obs.path.clone()),
+                    message,
+                });
+            }
+            (done.action, done.note)
+        });
+        problems.extend(acted.into_iter().rev());
+        for r in records {
+            counts.add(&r);
+            sink(r);
         }
-        (done.action, done.note)
-    });
-    seen.problems.extend(problems.into_iter().rev());
-    report("clean", now, policy, dry_run, seen, records)
+    }
+    let mut seen = looking.finish(Vec::new());
+    seen.problems.extend(problems);
+    report("clean", now, policy, dry_run, seen, counts)
+}
+
+/// [`clean_pass`], its records kept in the report (`watch`'s passes, a container or a fleet a
+/// few minutes apart).
+pub async fn clean_pass_kept(places: &Places, policy: &Policy, dry_run: bool) -> Report {
+    let mut locks = Vec::new();
+    let mut report = clean_pass(places, policy, dry_run, &mut |r| locks.push(r)).await;
+    report.locks = locks;
+    report
 }

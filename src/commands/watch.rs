@@ -262,7 +262,7 @@ async fn full_pass(ctx: &Ctx, trigger: &str) {
     let _one = ctx.passes.lock().await;
     let _busy = Busy::start(ctx);
     let started = Instant::now();
-    let mut report = pass::clean_pass(&ctx.args.places, &ctx.policy, false).await;
+    let mut report = pass::clean_pass_kept(&ctx.args.places, &ctx.policy, false).await;
     orphaned(ctx, &ctx.args.places, &mut report).await;
     write_metrics(ctx, &report, started);
     report_pass(ctx, trigger, None, &report, started, None);
@@ -322,7 +322,7 @@ async fn container_pass(ctx: Rc<Ctx>, engine: String, name: String, at: Option<i
     if let Some(c) = places.containers.as_mut() {
         c.docker_hosts = vec![engine];
     }
-    let mut report = pass::clean_pass(&places, &ctx.policy, false).await;
+    let mut report = pass::clean_pass_kept(&places, &ctx.policy, false).await;
     orphaned(ctx.as_ref(), &places, &mut report).await;
     report_pass(
         ctx.as_ref(),

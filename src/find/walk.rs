@@ -438,7 +438,7 @@ impl Budget {
     }
 
     /// Another thread's budget: the same spending, its own learning.
-    fn for_thread(&self) -> Budget {
+    pub fn for_thread(&self) -> Budget {
         Budget {
             store_bytes: Arc::clone(&self.store_bytes),
             mounts: Default::default(),
@@ -463,8 +463,12 @@ pub struct Walked {
 /// are cores (up to [`MAX_WALK_THREADS`]; one for a few places). Each place is walked by one
 /// thread, whole; the locks and problems come back in the order of `which`, as one thread
 /// would give them, so the output does not depend on the threads.
-pub fn lock_files_of(places: &[Place], which: &[usize], problems: &mut Vec<Problem>) -> Walked {
-    let budget = Budget::default();
+pub fn lock_files_of(
+    places: &[Place],
+    which: &[usize],
+    budget: &Budget,
+    problems: &mut Vec<Problem>,
+) -> Walked {
     let threads = match which.len() {
         n if n < PARALLEL_FROM => 1,
         _ => std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_WALK_THREADS)),
@@ -482,7 +486,7 @@ pub fn lock_files_of(places: &[Place], which: &[usize], problems: &mut Vec<Probl
         done
     };
     let mut done = if threads == 1 {
-        walk(budget)
+        walk(budget.for_thread())
     } else {
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)

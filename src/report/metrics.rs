@@ -5,10 +5,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::judge::lock::{OwnerState, Status};
-use crate::model::place::Location;
 use crate::report::probe::{Outcome, ProbeReport};
-use crate::report::record::{Action, Report};
+use crate::report::record::{LockCounts, Report};
 
 /// One metric family (all are gauges): its name, its labels (the probe's also get `user` with
 /// `--metrics-user-label`) and its `# HELP` text. Every family written is one of
@@ -347,67 +345,32 @@ pub fn run(report: &Report, f: &RunFacts<'_>) -> String {
     t.finish()
 }
 
-/// How many locks each (location kind, state) has, every pair present (0 when none): `held`
-/// (held or wedged), `stale`, `skipped` (could not be judged).
-fn by_location_and_state(report: &Report) -> std::collections::BTreeMap<(&str, &str), usize> {
-    let mut by: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
-    for k in ["host", "container"] {
-        for s in ["held", "stale", "skipped"] {
-            by.insert((k, s), 0);
-        }
-    }
-    for l in &report.locks {
-        let kind = match l.location {
-            Location::Host => "host",
-            Location::Container(_) | Location::Docker(_) => "container",
-        };
-        let state = match l.status {
-            Status::Unjudged => "skipped",
-            Status::Stale => "stale",
-            Status::Held | Status::Wedged | Status::Unheld => "held",
-        };
-        *by.entry((kind, state)).or_default() += 1;
-    }
-    by
-}
-
 /// The locks by location and status, and what is worth an alert about them.
 fn lock_gauges(t: &mut Text, report: &Report, f: &RunFacts<'_>) {
     let cmd = || ("command", f.command.to_owned());
-    let by = by_location_and_state(report);
+    let counts = &report.counts;
+    // Every (location kind, state) pair, 0 when none, in label order.
+    let mut by = std::collections::BTreeMap::new();
+    for (k, by_state) in LockCounts::WHERE.iter().zip(counts.by_where_and_state) {
+        for (s, n) in LockCounts::STATES.iter().zip(by_state) {
+            by.insert((k, s), n);
+        }
+    }
     let samples: Vec<_> = by
-        .iter()
+        .into_iter()
         .map(|((k, s), n)| {
-            (
-                vec![cmd(), ("location", k.to_string()), ("state", s.to_string())],
-                *n as f64,
-            )
+            let labels = vec![cmd(), ("location", k.to_string()), ("state", s.to_string())];
+            (labels, n as f64)
         })
         .collect();
     t.gauge(&LOCKS, &samples);
     let one = |v: f64| vec![(vec![cmd()], v)];
     t.gauge(&STALE_LOCKS, &one(report.summary.stale as f64));
     t.gauge(&REMOVED_LOCKS, &one(report.summary.removed as f64));
-    let unknown = report
-        .locks
-        .iter()
-        .filter(|l| l.owner_state == OwnerState::Unknown && l.pid.is_some())
-        .count();
-    t.gauge(&OWNER_UNKNOWN_LOCKS, &one(unknown as f64));
+    t.gauge(&OWNER_UNKNOWN_LOCKS, &one(counts.owner_unknown as f64));
     t.gauge(&WEDGED_LOCKS, &one(report.summary.wedged as f64));
-    let incomplete = report
-        .locks
-        .iter()
-        .filter(|l| l.visibility != "complete" && l.action != Action::Skipped)
-        .count();
-    t.gauge(&HOLDERS_UNSEEN_LOCKS, &one(incomplete as f64));
-    let oldest = report
-        .locks
-        .iter()
-        .filter(|l| l.status != Status::Stale && l.owner_state == OwnerState::Alive)
-        .filter_map(|l| l.age_seconds)
-        .max()
-        .unwrap_or(0);
+    t.gauge(&HOLDERS_UNSEEN_LOCKS, &one(counts.holders_unseen as f64));
+    let oldest = counts.oldest_live_age.unwrap_or(0);
     t.gauge(&OLDEST_LIVE_LOCK_AGE_SECONDS, &one(oldest as f64));
     if let Some((threshold, n)) = f.held_over {
         t.gauge(&HELD_OVER_LOCKS, &one(n as f64));

@@ -5,7 +5,7 @@ use chrono::TimeDelta;
 use crate::judge::lock::{OwnerState, Status};
 use crate::model::escape;
 use crate::model::units::short_duration;
-use crate::report::record::{Action, LockRecord, Report, Summary};
+use crate::report::record::{Action, LockRecord, Report, ReportHead, Summary};
 
 /// The shape of log lines, `--log-format` resolved (auto is decided by `config`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,17 +211,12 @@ fn cut_cell(s: &str, w: usize, how: Cut) -> String {
     }
 }
 
-/// The narrowest the WHY column may be: its widest first reason (`recycled-pid`), whole, with
-/// the ellipsis that says more follows (a note alone may be cut anywhere).
-fn why_floor(records: &[LockRecord]) -> usize {
-    records
-        .iter()
-        .filter_map(|r| {
-            let first = r.reasons.first()?.as_str();
-            Some(width(first) + usize::from(r.reasons.len() > 1 || r.note.is_some()))
-        })
-        .max()
-        .unwrap_or(0)
+/// The narrowest the WHY column may be for `r`: its first reason (`recycled-pid`), whole,
+/// with the ellipsis that says more follows (a note alone may be cut anywhere).
+fn why_floor(r: &LockRecord) -> usize {
+    r.reasons.first().map_or(0, |first| {
+        width(first.as_str()) + usize::from(r.reasons.len() > 1 || r.note.is_some())
+    })
 }
 
 /// Column widths that fit `max` columns (when given): the widest content (`widest`, the
@@ -274,19 +269,32 @@ pub fn tsv(records: &[LockRecord], full_paths: bool) -> String {
     String::from_utf8(out).expect("the lines are UTF-8")
 }
 
-/// [`tsv`], written line by line as each lock's row is made (no trailing newline): 100,000
-/// locks are never all rows at once.
+/// [`tsv`]: the header, then each lock's line.
+#[cfg(test)]
 pub fn write_tsv(
     out: &mut impl std::io::Write,
     records: &[LockRecord],
     full_paths: bool,
 ) -> std::io::Result<()> {
-    out.write_all(HEADER.join("\t").as_bytes())?;
-    for r in records {
-        out.write_all(b"\n")?;
-        out.write_all(row(r, full_paths).join("\t").as_bytes())?;
-    }
-    Ok(())
+    write_tsv_header(out)?;
+    records
+        .iter()
+        .try_for_each(|r| write_tsv_row(out, r, full_paths))
+}
+
+/// The header of [`write_tsv`].
+pub fn write_tsv_header(out: &mut impl std::io::Write) -> std::io::Result<()> {
+    out.write_all(HEADER.join("\t").as_bytes())
+}
+
+/// A lock's line of [`write_tsv`], after a newline.
+pub fn write_tsv_row(
+    out: &mut impl std::io::Write,
+    r: &LockRecord,
+    full_paths: bool,
+) -> std::io::Result<()> {
+    out.write_all(b"\n")?;
+    out.write_all(row(r, full_paths).join("\t").as_bytes())
 }
 
 /// A header and rows joined with tabs, one line each: every table's off-a-terminal form.
@@ -341,15 +349,8 @@ pub(crate) fn borderless(
     t.trim_fmt()
 }
 
-/// [`table`], written line by line (no trailing newline). On a terminal, docker-ps style: no
-/// borders, two spaces between columns, each column cut to the width [`fit`] gives it; a path
-/// keeps its tail. A terminal too narrow even for the shrunk columns cuts the line at its edge,
-/// as `ps` does.
-///
-/// The bytes are those comfy-table lays out for the whole table at once ([`borderless`]), but
-/// the rows are made again for each pass over the locks rather than kept: the widest content of
-/// each column, then each column's width once its cells are cut, then the lines. So a table of
-/// 100,000 locks holds one row at a time, never 800,000 cells.
+/// [`table`], written line by line (no trailing newline); see [`TableRows`].
+#[cfg(test)]
 pub fn write_table(
     out: &mut impl std::io::Write,
     records: &[LockRecord],
@@ -357,38 +358,91 @@ pub fn write_table(
     full_paths: bool,
     columns: Option<usize>,
 ) -> std::io::Result<()> {
-    let cols = Columns::of(records.iter().map(|r| row(r, full_paths)), records, columns);
-    let (shown, cells) = (cols.shown, |texts: &[String; 8]| cols.cells(texts));
-    // Each column as wide as its widest cell once cut (at least 1), as comfy-table lays it out.
-    let header = cells(&HEADER.map(str::to_owned));
-    let mut laid: Vec<usize> = header.iter().map(|c| width(c).max(1)).collect();
-    for r in records {
-        for (l, c) in laid.iter_mut().zip(cells(&row(r, full_paths))) {
-            *l = (*l).max(width(&c));
+    let mut rows = TableRows::new(full_paths);
+    records.iter().for_each(|r| rows.push(r));
+    rows.write(out, colour, columns)
+}
+
+/// The `scan` table's rows, kept as each lock's record is made and let go: its cells joined
+/// with tabs (a cell holds none, [`printable`] wrote it out) and its status colour, about 150
+/// bytes a lock where its record is 800. The widths need every row, so the table is written
+/// once the last is in ([`TableRows::write`]).
+///
+/// On a terminal, docker-ps style: no borders, two spaces between columns, each column cut to
+/// the width [`fit`] gives it; a path keeps its tail. A terminal too narrow even for the shrunk
+/// columns cuts the line at its edge, as `ps` does. The bytes are those comfy-table lays out for
+/// the whole table at once ([`borderless`]): the widest content of each column, then each
+/// column's width once its cells are cut, then the lines.
+pub struct TableRows {
+    full_paths: bool,
+    rows: Vec<(Box<str>, Color)>,
+    why_floor: usize,
+}
+
+impl TableRows {
+    pub fn new(full_paths: bool) -> TableRows {
+        TableRows {
+            full_paths,
+            rows: Vec::new(),
+            why_floor: 0,
         }
     }
-    let mut line = String::new();
-    // The header, then each row after a newline.
-    let mut write_line = |nl: &str, cells: Vec<String>, c: Option<Color>| {
-        line.clear();
-        for (i, cell) in cells.iter().enumerate() {
-            match c.filter(|_| i == 1) {
-                Some(c) => line.push_str(&format!("\x1b[38;5;{}m{cell}\x1b[39m", c.sgr())),
-                None => line.push_str(cell),
+
+    pub fn push(&mut self, r: &LockRecord) {
+        let cells = row(r, self.full_paths).join("\t").into_boxed_str();
+        self.rows.push((cells, status(r).1));
+        self.why_floor = self.why_floor.max(why_floor(r));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The table, header first (no trailing newline).
+    pub fn write(
+        &self,
+        out: &mut impl std::io::Write,
+        colour: bool,
+        columns: Option<usize>,
+    ) -> std::io::Result<()> {
+        let texts = |cells: &str| -> [String; 8] {
+            let mut it = cells.split('\t');
+            std::array::from_fn(|_| it.next().unwrap_or_default().to_owned())
+        };
+        let rows = || self.rows.iter().map(|(cells, c)| (texts(cells), *c));
+        let cols = Columns::of(rows().map(|(t, _)| t), self.why_floor, columns);
+        let (shown, cells) = (cols.shown, |texts: &[String; 8]| cols.cells(texts));
+        // Each column as wide as its widest cell once cut (at least 1), as comfy-table lays it
+        // out.
+        let header = cells(&HEADER.map(str::to_owned));
+        let mut laid: Vec<usize> = header.iter().map(|c| width(c).max(1)).collect();
+        for (t, _) in rows() {
+            for (l, c) in laid.iter_mut().zip(cells(&t)) {
+                *l = (*l).max(width(&c));
             }
-            // Two spaces between columns, none after the last; trailing spaces trimmed.
-            let pad = laid[i] - width(cell) + if i + 1 == shown { 0 } else { 2 };
-            line.extend(std::iter::repeat_n(' ', pad));
         }
-        out.write_all(nl.as_bytes())?;
-        out.write_all(line.trim_end().as_bytes())
-    };
-    write_line("", header, None)?;
-    for r in records {
-        let c = colour.then(|| status(r).1);
-        write_line("\n", cells(&row(r, full_paths)), c)?;
+        let mut line = String::new();
+        // The header, then each row after a newline.
+        let mut write_line = |nl: &str, cells: Vec<String>, c: Option<Color>| {
+            line.clear();
+            for (i, cell) in cells.iter().enumerate() {
+                match c.filter(|_| i == 1) {
+                    Some(c) => line.push_str(&format!("\x1b[38;5;{}m{cell}\x1b[39m", c.sgr())),
+                    None => line.push_str(cell),
+                }
+                // Two spaces between columns, none after the last; trailing spaces trimmed.
+                let pad = laid[i] - width(cell) + if i + 1 == shown { 0 } else { 2 };
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+            out.write_all(nl.as_bytes())?;
+            out.write_all(line.trim_end().as_bytes())
+        };
+        write_line("", header, None)?;
+        for (t, c) in rows() {
+            write_line("\n", cells(&t), colour.then_some(c))?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Where the table's columns go: each one's width as [`fit`] gives it, where it starts, and how
@@ -401,10 +455,11 @@ struct Columns {
 }
 
 impl Columns {
-    /// The columns of the table of `records`, whose rows are `rows`, at `columns` wide.
+    /// The columns of the table whose rows are `rows`, at `columns` wide; `why_floor`: the
+    /// narrowest its WHY column may be.
     fn of(
         rows: impl Iterator<Item = [String; 8]>,
-        records: &[LockRecord],
+        why_floor: usize,
         columns: Option<usize>,
     ) -> Columns {
         let max = columns.unwrap_or(usize::MAX);
@@ -414,7 +469,7 @@ impl Columns {
                 widest[i] = widest[i].max(width(c));
             }
         }
-        let w = fit(widest, columns, why_floor(records));
+        let w = fit(widest, columns, why_floor);
         // Where each column starts; those starting at or past the edge are not shown.
         let starts: Vec<usize> = w
             .iter()
@@ -729,8 +784,65 @@ pub(crate) fn plural(n: usize, what: &str) -> String {
 }
 
 /// The JSON report (pretty), written as it is serialised: never one string of every lock.
+/// The same bytes as serde_json's pretty form of the whole report, by way of [`JsonStream`].
 pub fn write_json(out: &mut impl std::io::Write, report: &Report) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(out, report).map_err(std::io::Error::from)
+    let mut json = JsonStream::start(out, &report.head())?;
+    report.locks.iter().try_for_each(|r| json.lock(r))?;
+    json.end(report).map(drop)
+}
+
+/// `--format json` written as the run goes: the report's head, then each lock as its record is
+/// made, then the rest once the run is over (the summary among it). The bytes are serde_json's
+/// pretty form of the whole report: each part is serialised so, and put in its place.
+pub struct JsonStream<W> {
+    out: W,
+    locks: usize,
+}
+
+impl<W: std::io::Write> JsonStream<W> {
+    /// Writes the head, up to the opening of `locks`.
+    pub fn start(mut out: W, head: &ReportHead) -> std::io::Result<JsonStream<W>> {
+        let head = serde_json::to_vec_pretty(head)?;
+        // `{ … }` without its closing `\n}`: the report goes on.
+        out.write_all(&head[..head.len() - 2])?;
+        out.write_all(b",\n  \"locks\": [")?;
+        Ok(JsonStream { out, locks: 0 })
+    }
+
+    /// One more element of `locks`, two levels in.
+    pub fn lock(&mut self, r: &LockRecord) -> std::io::Result<()> {
+        let sep: &[u8] = if self.locks == 0 { b"\n" } else { b",\n" };
+        self.out.write_all(sep)?;
+        indented(&mut self.out, &serde_json::to_vec_pretty(r)?, b"    ")?;
+        self.locks += 1;
+        Ok(())
+    }
+
+    /// Closes `locks` and writes the rest of `report` (whose own `locks` are not written);
+    /// gives the writer back.
+    pub fn end(mut self, report: &Report) -> std::io::Result<W> {
+        let close: &[u8] = if self.locks == 0 { b"]" } else { b"\n  ]" };
+        self.out.write_all(close)?;
+        let tail = serde_json::to_vec_pretty(&report.tail())?;
+        // `{\n  "summary": …}`: its fields go on after `locks`.
+        self.out.write_all(b",\n")?;
+        self.out.write_all(&tail[2..])?;
+        Ok(self.out)
+    }
+}
+
+/// `json` with `indent` after each of its newlines (a newline inside a JSON string is written
+/// `\n`: every raw one is the layout's).
+fn indented(out: &mut impl std::io::Write, json: &[u8], indent: &[u8]) -> std::io::Result<()> {
+    out.write_all(indent)?;
+    for (i, line) in json.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            out.write_all(b"\n")?;
+            out.write_all(indent)?;
+        }
+        out.write_all(line)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1016,7 +1128,8 @@ mod tests {
         columns: Option<usize>,
     ) -> String {
         let rows: Vec<[String; 8]> = records.iter().map(|r| row(r, full_paths)).collect();
-        let cols = Columns::of(rows.iter().cloned(), records, columns);
+        let floor = records.iter().map(why_floor).max().unwrap_or(0);
+        let cols = Columns::of(rows.iter().cloned(), floor, columns);
         let cells = |texts: &[String; 8]| cols.cells(texts);
         let body = records
             .iter()

@@ -467,8 +467,9 @@ pub struct Report {
     pub generated_at: String,
     pub older_than_seconds: i64,
     pub dry_run: bool,
-    pub summary: Summary,
+    /// Before the summary: a command streams them as they are made, and the summary counts them.
     pub locks: Vec<LockRecord>,
+    pub summary: Summary,
     pub errors: Vec<Problem>,
     /// Every container looked at, with its state and any error.
     pub containers: Vec<ContainerReport>,
@@ -484,6 +485,128 @@ pub struct Report {
     pub docker: Vec<EngineStatus>,
     /// `clean` found the run lock held and did nothing (`null` otherwise).
     pub stepped_aside: Option<SteppedAside>,
+    /// What the summary and the metrics count of the locks, whether or not they are kept in
+    /// `locks` (a command that streams them keeps none).
+    #[serde(skip)]
+    pub counts: LockCounts,
+}
+
+/// What a run counts of its locks, a record at a time ([`LockCounts::add`]): the summary's
+/// figures and the metrics', so that neither needs every record kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LockCounts {
+    pub locks: usize,
+    pub stale: usize,
+    /// Held, wedged or unheld, and judged.
+    pub held: usize,
+    pub removed: usize,
+    pub would_remove: usize,
+    pub skipped: usize,
+    pub wedged: usize,
+    /// By where (`host`, `container`) and state (`held`, `stale`, `skipped`), in
+    /// [`LockCounts::WHERE`] and [`LockCounts::STATES`] order.
+    pub by_where_and_state: [[usize; 3]; 2],
+    /// Locks whose owner (a pid in the payload) could not be judged alive or dead.
+    pub owner_unknown: usize,
+    /// Judged locks whose holders were not all visible.
+    pub holders_unseen: usize,
+    /// The age of the oldest lock not stale whose owner is alive.
+    pub oldest_live_age: Option<i64>,
+}
+
+impl LockCounts {
+    pub const WHERE: [&'static str; 2] = ["host", "container"];
+    pub const STATES: [&'static str; 3] = ["held", "stale", "skipped"];
+
+    pub fn of(locks: &[LockRecord]) -> LockCounts {
+        let mut c = LockCounts::default();
+        for l in locks {
+            c.add(l);
+        }
+        c
+    }
+
+    /// Counts one more lock.
+    pub fn add(&mut self, l: &LockRecord) {
+        self.locks += 1;
+        let live = matches!(l.status, Status::Held | Status::Wedged | Status::Unheld);
+        self.stale += usize::from(l.status == Status::Stale);
+        self.held += usize::from(live && l.action != Action::Skipped);
+        self.removed += usize::from(l.action == Action::Removed);
+        self.would_remove += usize::from(l.action == Action::WouldRemove);
+        self.skipped += usize::from(l.action == Action::Skipped);
+        self.wedged += usize::from(l.status == Status::Wedged);
+        let place = usize::from(!matches!(l.location, Location::Host));
+        let state = match l.status {
+            Status::Held | Status::Wedged | Status::Unheld => 0,
+            Status::Stale => 1,
+            Status::Unjudged => 2,
+        };
+        self.by_where_and_state[place][state] += 1;
+        self.owner_unknown += usize::from(l.owner_state == OwnerState::Unknown && l.pid.is_some());
+        self.holders_unseen +=
+            usize::from(l.visibility != "complete" && l.action != Action::Skipped);
+        if l.status != Status::Stale && l.owner_state == OwnerState::Alive {
+            self.oldest_live_age = self.oldest_live_age.max(l.age_seconds);
+        }
+    }
+
+    /// The summary's lock figures, with the places looked at and the errors.
+    fn summary(&self, places: usize, errors: usize) -> Summary {
+        Summary {
+            places,
+            locks: self.locks,
+            stale: self.stale,
+            held: self.held,
+            removed: self.removed,
+            would_remove: self.would_remove,
+            skipped: self.skipped,
+            errors,
+            wedged: self.wedged,
+            ..Summary::default()
+        }
+    }
+}
+
+/// What a JSON report begins with, known before any lock is looked at (see
+/// `output::JsonStream`): [`Report`]'s first fields.
+#[derive(Debug, Serialize)]
+pub struct ReportHead {
+    pub version: u32,
+    pub command: &'static str,
+    pub generated_at: String,
+    pub older_than_seconds: i64,
+    pub dry_run: bool,
+}
+
+impl ReportHead {
+    pub fn new(
+        command: &'static str,
+        now: DateTime<Utc>,
+        older_than_seconds: i64,
+        dry_run: bool,
+    ) -> ReportHead {
+        ReportHead {
+            version: SCHEMA_VERSION,
+            command,
+            generated_at: rfc3339(now),
+            older_than_seconds,
+            dry_run,
+        }
+    }
+}
+
+/// What a JSON report ends with, after its locks: [`Report`]'s fields that follow `locks`.
+#[derive(Debug, Serialize)]
+pub struct ReportTail<'a> {
+    pub summary: &'a Summary,
+    pub errors: &'a [Problem],
+    pub containers: &'a [ContainerReport],
+    pub warnings: &'a [String],
+    pub places: &'a [crate::judge::claims::PlaceDb],
+    pub restarts: &'a [Restart],
+    pub docker: &'a [EngineStatus],
+    pub stepped_aside: &'a Option<SteppedAside>,
 }
 
 /// Who held the run lock when `clean` stepped aside.
@@ -505,25 +628,8 @@ impl Report {
         locks: Vec<LockRecord>,
         errors: Vec<Problem>,
     ) -> Report {
-        let count = |a: Action| locks.iter().filter(|l| l.action == a).count();
-        let summary = Summary {
-            places,
-            locks: locks.len(),
-            stale: locks.iter().filter(|l| l.status == Status::Stale).count(),
-            held: locks
-                .iter()
-                .filter(|l| {
-                    matches!(l.status, Status::Held | Status::Wedged | Status::Unheld)
-                        && l.action != Action::Skipped
-                })
-                .count(),
-            removed: count(Action::Removed),
-            would_remove: count(Action::WouldRemove),
-            skipped: count(Action::Skipped),
-            errors: errors.len(),
-            wedged: locks.iter().filter(|l| l.status == Status::Wedged).count(),
-            ..Summary::default()
-        };
+        let counts = LockCounts::of(&locks);
+        let summary = counts.summary(places, errors.len());
         let mut report = Report {
             version: SCHEMA_VERSION,
             command,
@@ -539,9 +645,24 @@ impl Report {
             restarts: Vec::new(),
             docker: Vec::new(),
             stepped_aside: None,
+            counts,
         };
         report.tally();
         report
+    }
+
+    /// The report of a pass whose records were streamed (not in `locks`): its counts are those
+    /// of every record made.
+    pub fn counted(mut self, counts: LockCounts) -> Report {
+        self.summary = Summary {
+            sqlite_places: self.summary.sqlite_places,
+            running_turns: self.summary.running_turns,
+            orphan_claims: self.summary.orphan_claims,
+            ..counts.summary(self.summary.places, self.errors.len())
+        };
+        self.counts = counts;
+        self.tally();
+        self
     }
 
     /// Counts the problems, the gateways left to restart and so what needs a human: again
@@ -556,6 +677,31 @@ impl Report {
             .filter(|r| matches!(r.action, "would-restart" | "unearned" | "survives-restart"))
             .count();
         s.needs_human = s.wedged + s.unrestarted + s.errors;
+    }
+
+    /// The fields before `locks` (the JSON written as the run goes begins with them).
+    pub fn head(&self) -> ReportHead {
+        ReportHead {
+            version: self.version,
+            command: self.command,
+            generated_at: self.generated_at.clone(),
+            older_than_seconds: self.older_than_seconds,
+            dry_run: self.dry_run,
+        }
+    }
+
+    /// The fields after `locks`.
+    pub fn tail(&self) -> ReportTail<'_> {
+        ReportTail {
+            summary: &self.summary,
+            errors: &self.errors,
+            containers: &self.containers,
+            warnings: &self.warnings,
+            places: &self.places,
+            restarts: &self.restarts,
+            docker: &self.docker,
+            stepped_aside: &self.stepped_aside,
+        }
     }
 
     pub fn with_containers(
@@ -760,5 +906,24 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), listed.len(), "a field listed twice");
         assert!(JSON_FIELDS.iter().all(|(_, m)| !m.is_empty()));
+    }
+
+    /// The JSON written as the run goes (head, each lock, the rest) is the whole report's,
+    /// byte for byte: with every field set, with two locks, and with none.
+    #[test]
+    fn the_streamed_json_is_the_whole_report() {
+        let mut report = full_report();
+        let lock = report.locks[0].clone();
+        report.locks.push(LockRecord {
+            path: "/s/b\n\u{1b}[2J.jsonl.lock".into(),
+            ..lock
+        });
+        for locks in [2, 1, 0] {
+            report.locks.truncate(locks);
+            let mut streamed = Vec::new();
+            crate::report::output::write_json(&mut streamed, &report).unwrap();
+            let whole = serde_json::to_string_pretty(&report).unwrap();
+            assert_eq!(String::from_utf8(streamed).unwrap(), whole, "{locks} locks");
+        }
     }
 }

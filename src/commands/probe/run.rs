@@ -372,7 +372,14 @@ impl Probe<'_> {
         let mut seen = pass::look(&self.args.places, &self.args.policy, Utc::now()).await;
         seen.judged
             .retain(|j| j.obs.session_key.as_deref() == Some(key));
-        let out = pass::act(&seen, false, self.args.places.timeout, 1).await;
+        let out = pass::act(
+            &seen.judged,
+            &seen.engines,
+            false,
+            self.args.places.timeout,
+            1,
+        )
+        .await;
         out.contains(&Some(Removal::Removed))
     }
 }
