@@ -57,8 +57,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// megabytes of facts, where every place's at once were 200 MB at 50,000 users (issue 21).
 const BATCH_PLACES: usize = 1024;
 /// Most batches judged once and waiting for their second look: the bound on what a pass holds
-/// when every batch has locks to look at again (8 × 2,048 locks, 20 MB). A batch's two looks
-/// take about 0.3 s at 50,000 users on 2 cores, so the oldest is past its second by its turn.
+/// when every batch has locks to look at again (8 × 1,024 places: 16,384 locks at the platform's
+/// two a user, about 20 MB). A batch's two looks take about 0.15 s at 50,000 users on 2 cores,
+/// so the oldest is past its second by its turn.
 const MAX_WAITING: usize = 8;
 
 /// Find → observe → judge for every place, as a stream of batches of places: each batch's
@@ -85,6 +86,9 @@ pub struct Looking<'a> {
     waiting: std::collections::VecDeque<FirstLook>,
     /// Locks kept because who holds them could not be checked: how many, and why.
     missing: (usize, Option<String>),
+    /// The owners' fd tables as far as they were listed: each is listed once a run, not once
+    /// a batch.
+    fd_tables: crate::observe::holders::FdTables,
 }
 
 /// A batch of the pass: host places (a range of their indices) and exec'd containers (indices
@@ -151,6 +155,7 @@ impl<'a> Looking<'a> {
             batches,
             waiting: Default::default(),
             missing: (0, None),
+            fd_tables: Default::default(),
         }
     }
 
@@ -313,7 +318,7 @@ impl<'a> Looking<'a> {
         observed.extend(exec_locks(survey, &found.exec, found.listings, problems));
         // Every lock has been read (and its lease asked): now who holds them open (see
         // `holders`).
-        find_holders(&mut observed, &survey.reports);
+        find_holders(&mut observed, &survey.reports, &mut self.fd_tables);
         for o in observed.iter_mut() {
             if let Site::Host { state_dir, .. } = &o.site
                 && let Some((_, why)) = survey.ambiguous.iter().find(|(d, _)| d == state_dir)
@@ -532,7 +537,11 @@ fn place_facts<'a>(places: &'a [Place], dbs: &'a [PlaceDb]) -> PlaceIndex<'a> {
 /// measured), each owner's fd table read once for all the locks it is named by; when that is
 /// not a writer of it, every process, in one search of `/proc` for all such locks. Exec'd locks
 /// carry their container's own listing.
-fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
+fn find_holders(
+    observed: &mut [Observed],
+    containers: &[ContainerReport],
+    known: &mut crate::observe::holders::FdTables,
+) {
     use crate::model::holder::{Holder, Lease};
     use crate::observe::holders;
     use std::collections::{HashMap, HashSet};
@@ -557,7 +566,10 @@ fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
     let named: HashMap<u64, HashMap<(u64, u64), Holder>> = by_owner
         .iter()
         .filter_map(|(&pid, wanted)| {
-            Some((pid, holders::holders_in(proc_root, pid, wanted, &ids)?))
+            Some((
+                pid,
+                holders::holders_in(proc_root, pid, wanted, &ids, known)?,
+            ))
         })
         .collect();
     let mut unnamed: HashSet<(u64, u64)> = HashSet::new();
@@ -575,7 +587,7 @@ fn find_holders(observed: &mut [Observed], containers: &[ContainerReport]) {
     if unnamed.is_empty() {
         return;
     }
-    let search = holders::search(proc_root, &unnamed, &ids);
+    let search = holders::search_known(proc_root, &unnamed, &ids, known);
     for o in observed.iter_mut() {
         let Some(id) =
             host_read_id(o).filter(|id| o.held_open == Some(true) && unnamed.contains(id))

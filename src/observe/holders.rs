@@ -39,22 +39,97 @@ pub struct Search {
 /// Looks for holders of every one of `wanted` among the open files of host process `pid` only
 /// (the owner their payloads name): the cheap way to name the holder in the usual case. One
 /// listing of its fd table serves all its locks, so a process holding n locks costs n, not n²
-/// (issue 21). `None` when its fd table could not be read completely: then none of them is named
-/// here, exactly as when each was looked up alone.
+/// (issue 21); and a pass in batches of places lists it once a run, not once a batch: `known`
+/// remembers which of its fds had which lock open, and a later batch only checks those fds
+/// (each one `fstatat`), listing the table again when one moved on or a lock is not among them.
+/// `None` when its fd table could not be read completely: then none of them is named here,
+/// exactly as when each was looked up alone.
 pub fn holders_in(
     proc_root: &Path,
     pid: u64,
     wanted: &HashSet<(u64, u64)>,
     containers: &[(String, String)],
+    known: &mut FdTables,
 ) -> Option<HashMap<(u64, u64), Holder>> {
     let process = Process::open(proc_root, pid).ok()?;
+    if let Some(fds) = known.by_pid.get(&pid)
+        && let Some(named) = confirm(&process, pid, wanted, fds, containers)
+    {
+        return Some(named);
+    }
     let mut s = Search::default();
-    scan_process(&process, pid, wanted, containers, &mut s).ok()?;
+    let mut fds = HashMap::new();
+    scan_process(&process, pid, wanted, containers, &mut s, Some(&mut fds)).ok()?;
+    match fds.values().map(Vec::len).sum::<usize>() {
+        n if n <= MAX_KNOWN_FDS => known.by_pid.insert(pid, fds),
+        _ => known.by_pid.remove(&pid),
+    };
     // One process is at most one holder per inode (its fds are merged by pid).
     Some(
         s.by_id
             .into_iter()
             .filter_map(|(id, v)| Some((id, v.into_iter().next()?)))
+            .collect(),
+    )
+}
+
+/// Most lock fds remembered of one process, or of a search of every process: more than that is
+/// listed again by each batch that needs it rather than kept (64,000 fds: a few MB).
+const MAX_KNOWN_FDS: usize = 64 * 1024;
+
+/// What a run learnt of who has which lock open ([`holders_in`], [`search_known`]): each
+/// owner's lock-named fds, by the inode each had open when its table was listed; and every
+/// process's, as (pid, fd), from the run's search of `/proc`, with whether it was incomplete.
+#[derive(Debug, Default)]
+pub struct FdTables {
+    by_pid: HashMap<u64, HashMap<(u64, u64), Vec<u32>>>,
+    everyone: Option<Everyone>,
+}
+
+/// Every process's lock-named fds by inode, and why that search was incomplete.
+type Everyone = (FdIndex, Option<String>);
+
+/// Lock-named fds, as (pid, fd), by the inode each has open.
+type FdIndex = HashMap<(u64, u64), Vec<(u64, u32)>>;
+
+/// The holder of each of `wanted` in process `pid`, from the fds `fds` says had it open, each
+/// checked to have it open still; `None` when a lock is not among them or one of its fds moved
+/// on (its table is then listed again).
+fn confirm(
+    process: &Process,
+    pid: u64,
+    wanted: &HashSet<(u64, u64)>,
+    fds: &HashMap<(u64, u64), Vec<u32>>,
+    containers: &[(String, String)],
+) -> Option<HashMap<(u64, u64), Holder>> {
+    let fd_dir = process.dir("fd").ok()?;
+    let mut access = HashMap::with_capacity(wanted.len());
+    for id in wanted {
+        let mut most: Option<Access> = None;
+        for fd in fds.get(id)? {
+            let name = std::ffi::CString::new(fd.to_string()).ok()?;
+            let st = fstatat(&fd_dir, name.as_c_str(), AtFlags::empty()).ok()?;
+            if (st.st_dev, st.st_ino) != *id {
+                return None;
+            }
+            let a = fd_access(&fd_dir, &name);
+            most = Some(most.map_or(a, |m| m.max(a)));
+        }
+        access.insert(*id, most?);
+    }
+    let h = describe(process, pid, containers);
+    Some(
+        access
+            .into_iter()
+            .map(|(id, access)| {
+                (
+                    id,
+                    Holder {
+                        access,
+                        ..h.clone()
+                    },
+                )
+            })
             .collect(),
     )
 }
@@ -70,10 +145,88 @@ fn names_a_lock(text: &[u8]) -> bool {
 ///
 /// Every path is resolved relative to an open directory (`/proc`, then `/proc/<pid>`, then its
 /// `fd`), so each fd costs one `readlinkat` and only lock-named ones a `fstatat`.
+#[cfg(test)]
 pub fn search(
     proc_root: &Path,
     wanted: &HashSet<(u64, u64)>,
     containers: &[(String, String)],
+) -> Search {
+    search_recording(proc_root, wanted, containers, None)
+}
+
+/// [`search`], once a run: the first one notes every lock-named fd of every process (`known`),
+/// and a later one (the next batch of places) only checks the fds noted for its locks (each
+/// one `fstatat`), searching again when a lock is not among them or one of its fds moved on.
+/// Holders only ever keep a lock and name who to restart: a process that opened a lock since
+/// it was noted may go unnamed (the lease already said the lock is held).
+pub fn search_known(
+    proc_root: &Path,
+    wanted: &HashSet<(u64, u64)>,
+    containers: &[(String, String)],
+    known: &mut FdTables,
+) -> Search {
+    if let Some((index, incomplete)) = &known.everyone
+        && let Some(mut s) = confirm_everyone(proc_root, wanted, index, containers)
+    {
+        s.incomplete = incomplete.clone();
+        return s;
+    }
+    let mut index = HashMap::new();
+    let s = search_recording(proc_root, wanted, containers, Some(&mut index));
+    let n: usize = index.values().map(Vec::len).sum();
+    known.everyone = (n <= MAX_KNOWN_FDS).then(|| (index, s.incomplete.clone()));
+    s
+}
+
+/// Each process's fds that [`search_known`] noted as having one of `wanted` open, checked to
+/// have it open still; `None` when a lock is not among them or one moved on.
+fn confirm_everyone(
+    proc_root: &Path,
+    wanted: &HashSet<(u64, u64)>,
+    index: &FdIndex,
+    containers: &[(String, String)],
+) -> Option<Search> {
+    let proc_fd = open(proc_root, DIR, Mode::empty()).ok()?;
+    let mut s = Search::default();
+    // Each process opened once, and described once.
+    let mut procs: HashMap<u64, (Process, std::os::fd::OwnedFd, Holder)> = HashMap::new();
+    for id in wanted {
+        for &(pid, fd) in index.get(id)? {
+            let (_, fd_dir, h) = match procs.entry(pid) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let p = Process::open_at(&proc_fd, pid).ok()?;
+                    let fd_dir = p.dir("fd").ok()?;
+                    let h = describe(&p, pid, containers);
+                    e.insert((p, fd_dir, h))
+                }
+            };
+            let name = std::ffi::CString::new(fd.to_string()).ok()?;
+            let st = fstatat(&*fd_dir, name.as_c_str(), AtFlags::empty()).ok()?;
+            if (st.st_dev, st.st_ino) != *id {
+                return None;
+            }
+            let access = fd_access(fd_dir, &name);
+            let v = s.by_id.entry(*id).or_default();
+            match v.iter_mut().find(|x| x.host_pid == pid) {
+                Some(x) => x.access = x.access.max(access),
+                None => v.push(Holder {
+                    access,
+                    ..h.clone()
+                }),
+            }
+        }
+    }
+    Some(s)
+}
+
+/// [`search`], noting in `index` (when given) every lock-named fd of every process, by the
+/// inode it has open.
+fn search_recording(
+    proc_root: &Path,
+    wanted: &HashSet<(u64, u64)>,
+    containers: &[(String, String)],
+    mut index: Option<&mut FdIndex>,
 ) -> Search {
     let mut s = Search::default();
     if wanted.is_empty() {
@@ -106,10 +259,20 @@ pub fn search(
         if pid == me {
             continue;
         }
+        let mut fds = index.is_some().then(HashMap::new);
         let scanned = Process::open_at(&proc_fd, pid)
-            .and_then(|p| scan_process(&p, pid, wanted, containers, &mut s));
+            .and_then(|p| scan_process(&p, pid, wanted, containers, &mut s, fds.as_mut()));
         match scanned.map_err(|e| e.raw_os_error()) {
-            Ok(()) => {}
+            Ok(()) => {
+                if let (Some(index), Some(fds)) = (index.as_deref_mut(), fds) {
+                    for (id, list) in fds {
+                        index
+                            .entry(id)
+                            .or_default()
+                            .extend(list.into_iter().map(|fd| (pid, fd)));
+                    }
+                }
+            }
             // Exited meanwhile: it holds nothing any more.
             Err(Some(nix::libc::ENOENT | nix::libc::ESRCH)) => {}
             // What started this run (service manager, cron, shell) is not a session's writer;
@@ -154,13 +317,15 @@ const DIR: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_DIRECTORY)
     .union(OFlag::O_CLOEXEC);
 
-/// One process: its fd table, and its description if it holds a wanted inode.
+/// One process: its fd table, and its description if it holds a wanted inode. `fds`, when
+/// given, gets every lock-named fd by the inode it has open.
 fn scan_process(
     process: &Process,
     pid: u64,
     wanted: &HashSet<(u64, u64)>,
     containers: &[(String, String)],
     s: &mut Search,
+    mut fds: Option<&mut HashMap<(u64, u64), Vec<u32>>>,
 ) -> std::io::Result<()> {
     let fd_dir = process.dir("fd")?;
     let mut list = Dir::from_fd(fd_dir.try_clone()?)?;
@@ -188,6 +353,9 @@ fn scan_process(
             Err(e) => return Err(e.into()),
         };
         let id = (st.st_dev, st.st_ino);
+        if let (Some(fds), Some(n)) = (fds.as_deref_mut(), fd_number(fd_name)) {
+            fds.entry(id).or_default().push(n);
+        }
         if !wanted.contains(&id) {
             continue;
         }
@@ -203,6 +371,11 @@ fn scan_process(
         }
     }
     Ok(())
+}
+
+/// The number an entry of `/proc/<pid>/fd` names.
+fn fd_number(name: &std::ffi::CStr) -> Option<u32> {
+    name.to_str().ok()?.parse().ok()
 }
 
 /// How the process has fd `fd_name` open, from the mode of its link in `fd/` (unreadable:
@@ -300,13 +473,20 @@ mod tests {
         let s = search(Path::new("/proc"), &HashSet::from([id]), &[]);
         let sessions = fs::File::open(&dir).unwrap();
         let by_lease = lease(&sessions, "x.jsonl.lock".as_ref(), id);
-        let named = holders_in(
-            Path::new("/proc"),
-            child.id() as u64,
-            &HashSet::from([id]),
-            &[],
-        )
-        .and_then(|mut m| m.remove(&id));
+        let mut known = FdTables::default();
+        let mut named_by_owner = || {
+            holders_in(
+                Path::new("/proc"),
+                child.id() as u64,
+                &HashSet::from([id]),
+                &[],
+                &mut known,
+            )
+            .and_then(|mut m| m.remove(&id))
+        };
+        let named = named_by_owner();
+        // Named again from what the first listing learnt, the same.
+        assert_eq!(named_by_owner(), named);
         let _ = child.kill();
         let _ = child.wait();
         let holders = s.by_id.get(&id).cloned().unwrap_or_default();
@@ -319,5 +499,49 @@ mod tests {
         assert!(after.by_id.is_empty());
         assert_eq!(lease(&sessions, "x.jsonl.lock".as_ref(), id), Lease::Free);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A run's later batches name holders from what its first search noted, and search again
+    /// once the noted holder is gone: a new holder of the same lock is named, not the old one.
+    #[test]
+    fn a_later_search_checks_what_the_first_noted_and_searches_again_when_it_moved_on() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("x.jsonl.lock");
+        fs::write(&lock, "{}").unwrap();
+        let meta = fs::metadata(&lock).unwrap();
+        let wanted = HashSet::from([(meta.dev(), meta.ino())]);
+        let hold = || {
+            let child = std::process::Command::new("sh")
+                .arg("-c")
+                .arg("exec sleep 60 3>>\"$0\"")
+                .arg(&lock)
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            child
+        };
+        let pids = |s: &Search| -> Vec<u64> {
+            let mut v: Vec<u64> = s.by_id.values().flatten().map(|h| h.host_pid).collect();
+            v.sort();
+            v
+        };
+        let mut known = FdTables::default();
+        let mut first = hold();
+        let once = search_known(Path::new("/proc"), &wanted, &[], &mut known);
+        assert!(
+            known.everyone.is_some(),
+            "the first search notes what it saw"
+        );
+        let again = search_known(Path::new("/proc"), &wanted, &[], &mut known);
+        assert_eq!(pids(&once), vec![first.id() as u64]);
+        assert_eq!(pids(&again), pids(&once));
+        let _ = first.kill();
+        let _ = first.wait();
+        let mut second = hold();
+        let moved = search_known(Path::new("/proc"), &wanted, &[], &mut known);
+        let _ = second.kill();
+        let _ = second.wait();
+        assert_eq!(pids(&moved), vec![second.id() as u64]);
     }
 }

@@ -493,16 +493,10 @@ pub struct Report {
 
 /// What a run counts of its locks, a record at a time ([`LockCounts::add`]): the summary's
 /// figures and the metrics', so that neither needs every record kept.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct LockCounts {
-    pub locks: usize,
-    pub stale: usize,
-    /// Held, wedged or unheld, and judged.
-    pub held: usize,
-    pub removed: usize,
-    pub would_remove: usize,
-    pub skipped: usize,
-    pub wedged: usize,
+    /// The summary's lock figures (`locks` … `wedged`; the rest is the run's, not the locks').
+    pub summary: Summary,
     /// By where (`host`, `container`) and state (`held`, `stale`, `skipped`), in
     /// [`LockCounts::WHERE`] and [`LockCounts::STATES`] order.
     pub by_where_and_state: [[usize; 3]; 2],
@@ -528,14 +522,15 @@ impl LockCounts {
 
     /// Counts one more lock.
     pub fn add(&mut self, l: &LockRecord) {
-        self.locks += 1;
+        let s = &mut self.summary;
+        s.locks += 1;
         let live = matches!(l.status, Status::Held | Status::Wedged | Status::Unheld);
-        self.stale += usize::from(l.status == Status::Stale);
-        self.held += usize::from(live && l.action != Action::Skipped);
-        self.removed += usize::from(l.action == Action::Removed);
-        self.would_remove += usize::from(l.action == Action::WouldRemove);
-        self.skipped += usize::from(l.action == Action::Skipped);
-        self.wedged += usize::from(l.status == Status::Wedged);
+        s.stale += usize::from(l.status == Status::Stale);
+        s.held += usize::from(live && l.action != Action::Skipped);
+        s.removed += usize::from(l.action == Action::Removed);
+        s.would_remove += usize::from(l.action == Action::WouldRemove);
+        s.skipped += usize::from(l.action == Action::Skipped);
+        s.wedged += usize::from(l.status == Status::Wedged);
         let place = usize::from(!matches!(l.location, Location::Host));
         let state = match l.status {
             Status::Held | Status::Wedged | Status::Unheld => 0,
@@ -548,22 +543,6 @@ impl LockCounts {
             usize::from(l.visibility != "complete" && l.action != Action::Skipped);
         if l.status != Status::Stale && l.owner_state == OwnerState::Alive {
             self.oldest_live_age = self.oldest_live_age.max(l.age_seconds);
-        }
-    }
-
-    /// The summary's lock figures, with the places looked at and the errors.
-    fn summary(&self, places: usize, errors: usize) -> Summary {
-        Summary {
-            places,
-            locks: self.locks,
-            stale: self.stale,
-            held: self.held,
-            removed: self.removed,
-            would_remove: self.would_remove,
-            skipped: self.skipped,
-            errors,
-            wedged: self.wedged,
-            ..Summary::default()
         }
     }
 }
@@ -629,7 +608,11 @@ impl Report {
         errors: Vec<Problem>,
     ) -> Report {
         let counts = LockCounts::of(&locks);
-        let summary = counts.summary(places, errors.len());
+        let summary = Summary {
+            places,
+            errors: errors.len(),
+            ..counts.summary.clone()
+        };
         let mut report = Report {
             version: SCHEMA_VERSION,
             command,
@@ -655,10 +638,12 @@ impl Report {
     /// of every record made.
     pub fn counted(mut self, counts: LockCounts) -> Report {
         self.summary = Summary {
+            places: self.summary.places,
+            errors: self.errors.len(),
             sqlite_places: self.summary.sqlite_places,
             running_turns: self.summary.running_turns,
             orphan_claims: self.summary.orphan_claims,
-            ..counts.summary(self.summary.places, self.errors.len())
+            ..counts.summary.clone()
         };
         self.counts = counts;
         self.tally();
