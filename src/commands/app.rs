@@ -65,18 +65,18 @@ fn scan(args: config::Scan) -> Result<Exit> {
         .then(|| scan_metrics(&args, &report, started, n_held_over));
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
     report_problems(&report);
-    match (listed, args.output) {
-        (Listed::Json(_, Some(e)), _) => return Err(e).wrap_err("cannot write to stdout"),
-        (Listed::Json(json, None), _) => json
+    match listed {
+        Listed::Json(_, Some(e)) => return Err(e).wrap_err("cannot write to stdout"),
+        Listed::Json(json, None) => json
             .end(&report)
             .and_then(|mut out| out.write_all(b"\n").map(|_| out))
             .wrap_err("cannot write to stdout")?
             .finish()?,
-        (Listed::Table(rows, out), ScanOutput::Table(style)) => {
+        Listed::Table(rows, out, style) => {
             let held_over = args.held_over.map(|h| (h, n_held_over));
             print_scan_table(out, rows, &report, style, held_over, started)?
         }
-        _ => print_bytes(metrics.unwrap_or_default().as_bytes())?,
+        Listed::Metrics => print_bytes(metrics.unwrap_or_default().as_bytes())?,
     }
     Ok(exit::status(exit::Run {
         problems: !report.errors.is_empty(),
@@ -92,7 +92,7 @@ fn scan(args: config::Scan) -> Result<Exit> {
 /// metrics. A failed write is said once the pass is over.
 enum Listed {
     Json(output::JsonStream<Out>, Option<std::io::Error>),
-    Table(Rows, Out),
+    Table(Rows, Out, config::TableStyle),
     Metrics,
 }
 
@@ -126,11 +126,12 @@ impl Listed {
                     full_paths: style.full_paths,
                     failed: None,
                 };
-                Listed::Table(rows, Out::new())
+                Listed::Table(rows, Out::new(), style)
             }
             ScanOutput::Table(style) => Listed::Table(
                 Rows::Kept(output::TableRows::new(style.full_paths)),
                 Out::new(),
+                style,
             ),
             ScanOutput::Prometheus => Listed::Metrics,
         })
@@ -139,7 +140,7 @@ impl Listed {
     fn push(&mut self, r: &LockRecord) {
         match self {
             Listed::Json(json, failed @ None) => *failed = json.lock(r).err(),
-            Listed::Table(Rows::Kept(rows), _) => rows.push(r),
+            Listed::Table(Rows::Kept(rows), ..) => rows.push(r),
             Listed::Table(
                 Rows::Written {
                     lines,
@@ -147,6 +148,7 @@ impl Listed {
                     failed: failed @ None,
                 },
                 out,
+                _,
             ) => {
                 let header = match lines {
                     0 => output::write_tsv_header(out),
@@ -320,15 +322,16 @@ fn clean(args: config::Clean) -> Result<Exit> {
 
     let rt = runtime()?;
     crate::sys::interrupt::install();
-    let mut listed = CleanListed::start(&args, Utc::now())?;
+    let now = Utc::now();
+    let mut listed = CleanListed::start(&args, now)?;
     let mut report = rt.block_on(crate::commands::pass::clean_pass(
         &args.places,
         &policy,
+        now,
         args.dry_run,
         &mut |r| listed.push(&args, &r),
     ));
-    // What the pass wrote goes out before the restarts' lines.
-    let out = listed.flushed()?;
+    listed.flush();
     // OpenClaw 2026.8+: orphan turn claims, fixed by a restart (opt-in) or named with the fix.
     report.restarts = if let Some(bounds) = &args.restart_orphaned {
         rt.block_on(crate::commands::remedy::restart_orphaned(
@@ -350,19 +353,7 @@ fn clean(args: config::Clean) -> Result<Exit> {
     let metrics = (args.metrics_file.as_deref())
         .map(|p| crate::report::metrics::clean_pass(&report, "clean", duration, p));
     let metrics_written = write_metrics(args.metrics_file.as_deref(), metrics.as_deref());
-    match (out, args.output) {
-        (CleanListed::Json(json, _), _) => {
-            report_problems(&report);
-            json.end(&report)
-                .and_then(|mut out| out.write_all(b"\n").map(|_| out))
-                .wrap_err("cannot write to stdout")?
-                .finish()?
-        }
-        (CleanListed::Text(out, _), CleanOutput::Text(style)) => {
-            print_clean_end(out, &args, &report, style, started)?
-        }
-        _ => unreachable!("the listing follows --format"),
-    }
+    listed.end(&args, &report, started)?;
     let interrupted = crate::sys::interrupt::caught();
     if let Some(sig) = interrupted {
         eprintln!(
@@ -378,66 +369,84 @@ fn clean(args: config::Clean) -> Result<Exit> {
 }
 
 /// Where `clean` writes each lock as the pass makes it: into the JSON as it is written, or its
-/// log line. A failed write is said once the pass is over (the pass goes on: removals are not
-/// left half done for want of a stdout).
-enum CleanListed {
-    Json(output::JsonStream<Out>, Option<std::io::Error>),
-    Text(Out, Option<std::io::Error>),
+/// log line. A failed write is kept and said once the run is over: the removals, the restarts
+/// and the metrics file are not left undone for want of a stdout.
+struct CleanListed {
+    to: CleanTo,
+    failed: Option<std::io::Error>,
+}
+
+enum CleanTo {
+    Json(output::JsonStream<Out>),
+    Text(Out, LogStyle),
 }
 
 impl CleanListed {
     fn start(args: &config::Clean, now: chrono::DateTime<Utc>) -> Result<CleanListed> {
-        Ok(match args.output {
+        let to = match args.output {
             CleanOutput::Json => {
                 let older = args.policy.stale_after.num_seconds();
                 let head =
                     crate::report::record::ReportHead::new("clean", now, older, args.dry_run);
                 let json = output::JsonStream::start(Out::new(), &head)
                     .wrap_err("cannot write to stdout")?;
-                CleanListed::Json(json, None)
+                CleanTo::Json(json)
             }
-            CleanOutput::Text(_) => CleanListed::Text(Out::new(), None),
-        })
+            CleanOutput::Text(style) => CleanTo::Text(Out::new(), style),
+        };
+        Ok(CleanListed { to, failed: None })
     }
 
     /// `clean`'s text for one lock: a line when it was acted on (with `--quiet`, only
     /// removals); with `--quiet`, a wedged lock (it needs a human) on stderr with its fix.
     fn push(&mut self, args: &config::Clean, r: &LockRecord) {
-        let style = match args.output {
-            CleanOutput::Text(style) => style,
-            CleanOutput::Json => LogStyle::Json,
-        };
-        match self {
-            CleanListed::Json(json, failed @ None) => *failed = json.lock(r).err(),
-            CleanListed::Text(out, failed @ None) => {
+        if self.failed.is_some() {
+            return;
+        }
+        self.failed = match &mut self.to {
+            CleanTo::Json(json) => json.lock(r).err(),
+            CleanTo::Text(out, style) => {
                 let loud = matches!(r.action, Action::Removed | Action::WouldRemove);
                 let changed = r.action == Action::Kept && r.status == Status::Stale;
                 let human = r.status == Status::Wedged;
                 if loud || (!args.quiet && (changed || human || r.action == Action::Skipped)) {
-                    let line = output::log_line(style, r);
-                    *failed = out
-                        .write_all(line.as_bytes())
+                    let line = output::log_line(*style, r);
+                    out.write_all(line.as_bytes())
                         .and_then(|_| out.write_all(b"\n"))
-                        .err();
-                } else if human {
-                    eprintln!("{}", output::attention_line(style, r));
+                        .err()
+                } else {
+                    if human {
+                        eprintln!("{}", output::attention_line(*style, r));
+                    }
+                    None
                 }
             }
-            _ => {}
+        };
+    }
+
+    /// The log lines written so far sent out, before the restarts' own.
+    fn flush(&mut self) {
+        if let (CleanTo::Text(out, _), None) = (&mut self.to, &self.failed) {
+            self.failed = out.flush().err();
         }
     }
 
-    /// Everything written so far sent out (a failed write is the error).
-    fn flushed(mut self) -> Result<CleanListed> {
-        let (CleanListed::Json(_, failed) | CleanListed::Text(_, failed)) = &mut self;
-        if let Some(e) = failed.take() {
+    /// The rest of the report after the locks: the JSON's, or the text's summary, restarts and
+    /// problems.
+    fn end(self, args: &config::Clean, report: &Report, started: Instant) -> Result<()> {
+        if let Some(e) = self.failed {
             return Err(e).wrap_err("cannot write to stdout");
         }
-        match &mut self {
-            CleanListed::Json(_, _) => {}
-            CleanListed::Text(out, _) => out.flush().wrap_err("cannot write to stdout")?,
+        match self.to {
+            CleanTo::Json(json) => {
+                report_problems(report);
+                json.end(report)
+                    .and_then(|mut out| out.write_all(b"\n").map(|_| out))
+                    .wrap_err("cannot write to stdout")?
+                    .finish()
+            }
+            CleanTo::Text(out, style) => print_clean_end(out, args, report, style, started),
         }
-        Ok(self)
     }
 }
 

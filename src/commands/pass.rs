@@ -889,11 +889,16 @@ fn report(
     .with_engines(seen.engines_up)
 }
 
-/// One `clean` pass: look, judge, remove the stale locks (none on a dry run), a batch of places
-/// at a time, and report what was done to each lock (to `sink`). Shared by `clean` and every
-/// pass of `watch`.
-pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool, sink: Sink<'_>) -> Report {
-    let now = Utc::now();
+/// One `clean` pass at `now`: look, judge, remove the stale locks (none on a dry run), a batch
+/// of places at a time, and report what was done to each lock (to `sink`). Shared by `clean`
+/// and every pass of `watch`.
+pub async fn clean_pass(
+    places: &Places,
+    policy: &Policy,
+    now: chrono::DateTime<Utc>,
+    dry_run: bool,
+    sink: Sink<'_>,
+) -> Report {
     // Docker's answers are outside the run: SIGTERM may end it while it waits on them.
     let _outside = places
         .containers
@@ -935,7 +940,8 @@ pub async fn clean_pass(places: &Places, policy: &Policy, dry_run: bool, sink: S
 /// few minutes apart).
 pub async fn clean_pass_kept(places: &Places, policy: &Policy, dry_run: bool) -> Report {
     let mut locks = Vec::new();
-    let mut report = clean_pass(places, policy, dry_run, &mut |r| locks.push(r)).await;
+    let now = Utc::now();
+    let mut report = clean_pass(places, policy, now, dry_run, &mut |r| locks.push(r)).await;
     report.locks = locks;
     report
 }
