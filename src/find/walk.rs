@@ -407,8 +407,9 @@ pub const MAX_STORE_BYTES_PER_RUN: u64 = 512 * 1024 * 1024;
 /// The walk's threads share the spending ([`Budget::for_thread`]); each learns on its own.
 #[derive(Debug)]
 pub struct Budget {
-    /// `sessions.json` bytes the run may still read, over all the walk's threads: held while
-    /// a store is read, so the run's bound is exact whatever the threads do.
+    /// `sessions.json` bytes the run may still read, over all the walk's threads: a read's
+    /// bound is taken before it and the rest given back, so the run's bound is exact whatever
+    /// the threads do.
     store_bytes: Arc<std::sync::Mutex<u64>>,
     /// The facts of each mount (by mount id) a sessions dir with locks was seen on: one
     /// `fstatfs` per mount, not one per user dir (they are all on one, usually).
@@ -435,6 +436,24 @@ impl Budget {
                 .or_insert_with(|| fskind::mount_of(dir)),
             None => fskind::mount_of(dir),
         }
+    }
+
+    /// Takes from the run's store budget the most one store of a place with `place_left` may
+    /// read (see [`store_bound`]), with the error for a store past it.
+    fn reserve_store(&self, place_left: u64) -> (u64, WalkError) {
+        let mut run_left = self.run_store_bytes();
+        let (limit, too_large) = store_bound(place_left, *run_left);
+        *run_left -= limit;
+        (limit, too_large)
+    }
+
+    /// Gives back to the run's store budget what a read took but did not use.
+    fn give_back_store(&self, unused: u64) {
+        *self.run_store_bytes() += unused;
+    }
+
+    fn run_store_bytes(&self) -> std::sync::MutexGuard<'_, u64> {
+        (self.store_bytes.lock()).unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Another thread's budget: the same spending, its own learning.
@@ -904,21 +923,19 @@ fn add_session_keys(
     if wanted.is_empty() {
         return Ok(());
     }
-    // Held while the store is read: the run's bound is exact over the walk's threads.
-    let mut run_left = run
-        .store_bytes
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (limit, too_large) = store_bound(*place_left, *run_left);
-    let bytes = match safefs::read_in(sessions, OsStr::new("sessions.json"), limit, seen.mount) {
+    // The bound is taken from the run's budget before the read and what was not read given
+    // back after: exact over the walk's threads, and no thread waits on another's read.
+    let (limit, too_large) = run.reserve_store(*place_left);
+    let read = safefs::read_in(sessions, OsStr::new("sessions.json"), limit, seen.mount);
+    let used = read.as_ref().map_or(0, |(b, _)| b.len() as u64);
+    run.give_back_store(limit - used);
+    let bytes = match read {
         Ok((b, _)) => b,
         Err(OpenError::Gone | OpenError::NotRegular(_)) => return Ok(()),
         Err(OpenError::TooLarge(_)) => return Err(too_large),
         Err(e) => return Err(WalkError::Open(e)),
     };
-    *place_left -= bytes.len() as u64;
-    *run_left -= bytes.len() as u64;
-    drop(run_left);
+    *place_left -= used;
     let index = SessionIndex::parse_for(&bytes, &wanted);
     for (f, id) in found.iter_mut().zip(&ids) {
         f.session_key = id
@@ -956,6 +973,31 @@ mod tests {
                 "not read: this run already read 512 MiB of session stores (the bound per run); session keys not shown"
             );
         }
+    }
+
+    #[test]
+    fn a_store_read_takes_its_bound_from_the_run_and_gives_back_what_it_did_not_read() {
+        let (one, other) = (Budget::default(), Budget::default());
+        let other_thread = one.for_thread();
+        let (limit, _) = one.reserve_store(MAX_STORE_BYTES_PER_PLACE);
+        assert_eq!(limit, MAX_STORE_BYTES);
+        // While a read is under way, the other threads see the run's budget without its bound.
+        assert_eq!(
+            *other_thread.run_store_bytes(),
+            MAX_STORE_BYTES_PER_RUN - MAX_STORE_BYTES
+        );
+        assert_eq!(*other.run_store_bytes(), MAX_STORE_BYTES_PER_RUN);
+        one.give_back_store(limit - 1000);
+        assert_eq!(
+            *other_thread.run_store_bytes(),
+            MAX_STORE_BYTES_PER_RUN - 1000
+        );
+        // Past the run's bound, the run's error: nothing is read beyond it.
+        *one.run_store_bytes() = 10;
+        let (limit, e) = other_thread.reserve_store(MAX_STORE_BYTES_PER_PLACE);
+        assert_eq!(limit, 10);
+        assert!(matches!(e, WalkError::RunStoreBudget), "{e}");
+        assert_eq!(*one.run_store_bytes(), 0);
     }
 
     #[test]

@@ -164,7 +164,11 @@ fn row(r: &LockRecord, full: bool) -> [String; 8] {
 
 /// Terminal columns, as comfy-table measures them: a CJK character takes two.
 fn width(s: &str) -> usize {
-    unicode_width::UnicodeWidthStr::width(s)
+    // Nearly every cell is printable ASCII, a column each: counted without the tables.
+    match s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        true => s.len(),
+        false => unicode_width::UnicodeWidthStr::width(s),
+    }
 }
 
 /// Cuts `s` to `w` terminal columns with an ellipsis, at the start or at the end.
