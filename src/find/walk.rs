@@ -916,7 +916,7 @@ fn add_session_keys(
     seen: &SessionsDir,
     found: &mut [Found],
     place_left: &mut u64,
-    run: &mut Budget,
+    run: &Budget,
 ) -> Result<(), WalkError> {
     let ids: Vec<Option<String>> = found.iter().map(|f| f.session_id()).collect();
     let wanted: HashSet<&str> = ids.iter().flatten().map(String::as_str).collect();

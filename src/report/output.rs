@@ -165,9 +165,10 @@ fn row(r: &LockRecord, full: bool) -> [String; 8] {
 /// Terminal columns, as comfy-table measures them: a CJK character takes two.
 fn width(s: &str) -> usize {
     // Nearly every cell is printable ASCII, a column each: counted without the tables.
-    match s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
-        true => s.len(),
-        false => unicode_width::UnicodeWidthStr::width(s),
+    if s.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        s.len()
+    } else {
+        unicode_width::UnicodeWidthStr::width(s)
     }
 }
 
