@@ -40,6 +40,8 @@ on_exit() {
     jobs -p | xargs -r kill 2>/dev/null || true
     echo "all suites: $(awk '{s+=$2} END {print s+0}' "$report") passed, $(awk '{s+=$3} END {print s+0}' "$report") failed; stopped early (exit $rc) after $(fmt_secs $(($(date +%s) - started)))"
   fi
+  # An engine this run started (none ran before it) is stopped: the run leaves nothing behind.
+  if ((${engine_started_here:-0})); then bash scripts/docker-env.sh stop >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap on_exit EXIT
@@ -142,6 +144,12 @@ installs() {
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   return "$rc"
 }
+# No dockerd before the installs (a zombie, state Z, is none): the one they start is this
+# run's, stopped at its end. One that ran before (a developer's) is left as it was.
+engine_started_here=0
+if ((needs_docker)) && ! grep -qsE '^[0-9]+ \(dockerd\) [^Z]' /proc/[0-9]*/stat; then
+  engine_started_here=1
+fi
 { rc=0; installs || rc=$?; echo "$rc" >"$work/installs.rc"; } >"$work/installs.log" 2>&1 &
 # Waits for the installs (`all` of them, or Debian's `packages` only), shows their output
 # once, and stops the lane (or the run) when they failed.
